@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure livetap and print their figures (see the README)."""

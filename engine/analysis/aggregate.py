@@ -1,0 +1,421 @@
+"""The incremental analyzer: every packet updates a few counters; reports are built on demand.
+
+The same :class:`Analyzer` serves a pcap file (fed by :mod:`engine.analysis.reader`)
+and a live capture (fed from the capture thread): :meth:`Analyzer.add` is cheap (one
+struct-level parse, a handful of dict updates) and :meth:`Analyzer.snapshot` copies
+what the live stats screen shows under a lock held only briefly. Every table is
+bounded, so a capture that runs for days keeps a bounded memory; what falls past a
+bound is counted as untracked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from engine import linktypes
+from engine.analysis.addresses import PassiveNames
+from engine.analysis.conversations import (
+    EVENTS,
+    FIRST,
+    LABEL,
+    LAST,
+    SEQ_HALF,
+    SEQ_MASK,
+    IpTable,
+    TcpStream,
+    TcpStreams,
+    UdpTable,
+)
+from engine.analysis.credentials import LOGIN_PORTS, CredentialLog, LoginReader
+from engine.analysis.dns import DnsLog
+from engine.analysis.fragments import Fragments
+from engine.analysis.http import HttpLog
+from engine.analysis.parse import Fields, parse, parse_ethernet
+from engine.analysis.ports import tcp_label, udp_label
+from engine.analysis.snapshot import AnalysisSnapshot, take_snapshot
+from engine.analysis.threats import Blocklist, Sightings
+from engine.analysis.tls import tls_segment
+from engine.decode import _HTTP_FIRST_BYTES
+
+DEFAULT_MAX_FLOWS = 200_000
+"""Conversations kept per table (IP pairs, TCP streams, UDP flows)."""
+DEFAULT_MAX_ITEMS = 10_000
+"""HTTP requests, DNS queries and credentials kept (counts go on past it)."""
+RATE_SECONDS = 600
+"""Per-second packet counts kept for the sparkline: the last ten minutes."""
+BEACON_GAP = 1.0
+"""A UDP packet after this much silence on its flow starts a new session (beaconing)."""
+
+L4_NAMES: dict[int, str] = {
+    6: "tcp",
+    17: "udp",
+    1: "icmp",
+    58: "icmpv6",
+    2: "igmp",
+    47: "gre",
+    50: "esp",
+    51: "ah",
+    89: "ospf",
+    103: "pim",
+    112: "vrrp",
+    132: "sctp",
+}
+_NO_APP: tuple[str, ...] = ()
+_DATA: tuple[str, ...] = ("data",)
+_FTP: tuple[str, ...] = ("ftp", "ftp.current-working-directory")
+"""tshark adds the FTP working directory it tracks as a layer of its own."""
+_DNS_LABELS = frozenset({"dns", "mdns", "llmnr"})
+_LOGIN_LABELS = frozenset({"ftp", "telnet", "smtp", "pop", "imap"})
+_LABELS: dict[str, tuple[str, ...]] = {}
+
+
+def _label(name: str) -> tuple[str, ...]:
+    """``(name,)``, one tuple per name (they are part of the hierarchy's keys)."""
+    found = _LABELS.get(name)
+    if found is None:
+        found = _LABELS[name] = (name,)
+    return found
+
+
+class Analyzer:
+    """Counts packets into every report; feed it with :meth:`add`, read it with :meth:`report`.
+
+    Thread safety: :meth:`add` (the capture thread) and :meth:`snapshot` /
+    :meth:`report` (the UI thread) take the same lock; ``add`` holds it for one
+    packet, ``snapshot`` for a copy of the small tables and references to the rows.
+    """
+
+    def __init__(
+        self,
+        top_n: int = 10,
+        blocklist: Blocklist | None = None,
+        show_secrets: bool = False,
+        *,
+        max_flows: int = DEFAULT_MAX_FLOWS,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> None:
+        self.top_n = top_n
+        self.blocklist = blocklist
+        self.show_secrets = show_secrets
+        self.lock = threading.Lock()
+        self.packets = 0
+        self.bytes = 0
+        self.first_frame_time: float | None = None
+        """The first packet's time: tshark's relative times count from it."""
+        self.first = 0.0
+        """The earliest packet time (0 before the first packet)."""
+        self.last = 0.0
+        """The latest packet time."""
+        self.linktypes: dict[int, int] = {}
+        self.paths: dict[tuple[tuple[str, ...], str | None, tuple[str, ...]], list[int]] = {}
+        """(layers to IP, transport, application layers) -> [frames, bytes]."""
+        self.ip = IpTable(max_flows)
+        self.tcp = TcpStreams(max_flows, tcp_label)
+        self.udp = UdpTable(max_flows)
+        self.names = PassiveNames()
+        self.sightings = Sightings(max_flows)
+        self.credentials = CredentialLog(max_items)
+        self.http = HttpLog(max_items, self.credentials, self.sightings)
+        self.dns = DnsLog(max_items, self.names, self.sightings)
+        self.fragments = Fragments()
+        self.rate: deque[tuple[int, int, int]] = deque(maxlen=RATE_SECONDS)
+        """(second, packets, bytes) of every finished second that had packets."""
+        self._second = -1
+        self._second_packets = 0
+        self._second_bytes = 0
+
+    # -- feeding -------------------------------------------------------------------
+
+    def add(self, timestamp: float, length: int, linktype: int, data: bytes) -> None:
+        """Count one packet (``length`` on the wire, ``data`` as captured)."""
+        self.add_records(((timestamp, length, linktype, data),))
+
+    def add_records(self, records: Iterable[tuple[float, int, int, bytes]]) -> int:
+        """Count a batch of (timestamp, length, linktype, data) records; returns how many.
+
+        Cheaper than :meth:`add` per packet: the lock is taken once per batch and
+        the counters live in local variables meanwhile (the capture thread's batches
+        are small, so the UI never waits long).
+        """
+        count = 0
+        size = 0
+        packet = self._packet
+        ethernet = linktypes.ETHERNET
+        with self.lock:
+            seen = self.linktypes
+            previous_linktype = -1
+            linktype_count = 0
+            first, last = self.first, self.last
+            need_first = self.first_frame_time is None
+            current = self._second
+            second_packets, second_bytes = self._second_packets, self._second_bytes
+            for time, length, linktype, data in records:
+                count += 1
+                size += length
+                if linktype != previous_linktype:
+                    if linktype_count:
+                        seen[previous_linktype] = seen.get(previous_linktype, 0) + linktype_count
+                    previous_linktype, linktype_count = linktype, 0
+                linktype_count += 1
+                if need_first:
+                    self.first_frame_time = first = last = time
+                    need_first = False
+                elif time > last:
+                    last = time
+                elif time < first:
+                    first = time
+                second = int(time)
+                if second != current:
+                    if second_packets:
+                        self.rate.append((current, second_packets, second_bytes))
+                    current, second_packets, second_bytes = second, 0, 0
+                second_packets += 1
+                second_bytes += length
+                packet(
+                    time,
+                    length,
+                    parse_ethernet(data) if linktype == ethernet else parse(linktype, data),
+                    data,
+                )
+            if linktype_count:
+                seen[previous_linktype] = seen.get(previous_linktype, 0) + linktype_count
+            self._second, self._second_packets, self._second_bytes = (
+                current,
+                second_packets,
+                second_bytes,
+            )
+            if count:
+                self.first, self.last = first, last
+            self.packets += count
+            self.bytes += size
+        return count
+
+    def _packet(self, time: float, length: int, fields: Fields, data: bytes) -> None:
+        """What one packet changes beyond the totals (the caller holds the lock)."""
+        (
+            chain,
+            family,
+            pair,
+            proto,
+            sport,
+            _dport,
+            _flags,
+            _seq,
+            _ack,
+            _start,
+            _end,
+            _len,
+            fragment,
+            outer,
+        ) = fields
+        if not family:
+            key: tuple[tuple[str, ...], str | None, tuple[str, ...]] = (chain, None, _NO_APP)
+        else:
+            ip = self.ip
+            if outer:
+                for outer_pair in outer:
+                    self._ip_pair(ip, outer_pair, time, length)
+            entry = ip.keys.get(pair)
+            if entry is None:
+                self._ip_pair(ip, pair, time, length)
+            else:
+                record, direction = entry
+                record[direction] += 1
+                record[direction + 1] += length
+                if time > record[LAST]:
+                    record[LAST] = time
+                elif time < record[FIRST]:
+                    record[FIRST] = time
+            if fragment is not None:
+                whole = self.fragments.add(fields, data)
+                if whole is None:
+                    self._path((chain, "data", _NO_APP), length)
+                    return
+                fields, data = whole
+                chain, proto, sport = fields.chain, fields.proto, fields.sport
+            if proto == 6 and sport >= 0:
+                key = (chain, "tcp", self._tcp(time, length, fields, data))
+            elif proto == 17 and sport >= 0:
+                key = (chain, "udp", self._udp(time, length, fields, data))
+            else:
+                key = (chain, L4_NAMES.get(proto, "data") if proto >= 0 else None, _NO_APP)
+        counts = self.paths.get(key)
+        if counts is None:
+            counts = self.paths[key] = [0, 0]
+        counts[0] += 1
+        counts[1] += length
+
+    def _path(self, key: tuple[tuple[str, ...], str | None, tuple[str, ...]], length: int) -> None:
+        counts = self.paths.get(key)
+        if counts is None:
+            counts = self.paths[key] = [0, 0]
+        counts[0] += 1
+        counts[1] += length
+
+    def _ip_pair(self, ip: IpTable, pair: bytes, time: float, length: int) -> None:
+        entry = ip.keys.get(pair)
+        if entry is None:
+            entry = ip.open(pair, time)
+            if entry is None:
+                ip.untracked_packets += 1
+                return
+        record, direction = entry
+        record[direction] += 1
+        record[direction + 1] += length
+        if time > record[LAST]:
+            record[LAST] = time
+        elif time < record[FIRST]:
+            record[FIRST] = time
+
+    # -- TCP -----------------------------------------------------------------------
+
+    def _tcp(self, time: float, length: int, fields: Fields, data: bytes) -> tuple[str, ...]:
+        """Count a segment into its stream; returns the layers above TCP."""
+        _chain, _family, pair, _proto, sport, dport, flags, seq, _ack, start, end, seglen = fields[
+            :12
+        ]
+        streams = self.tcp
+        entry = streams.keys.get((pair, sport, dport))
+        if entry is None or flags & 0x02 or entry[0].base[entry[1] >> 1] is None:
+            entry = streams.lookup(fields, time)  # a new stream, a SYN, or the first reply
+        if entry is None:
+            streams.untracked_packets += 1
+            return _DATA if seglen > 0 else _NO_APP
+        stream, direction = entry
+        counts = stream.counts
+        counts[direction] += 1
+        counts[direction + 1] += length
+        if time > stream.last:
+            stream.last = time
+        elif time < stream.first:
+            stream.first = time
+        side = direction >> 1
+        if flags & 0x02:
+            if flags & 0x10:
+                if side:
+                    stream.synack = True
+            elif not side:
+                stream.syn = True
+        elif flags & 0x04:
+            stream.resets[side] += 1
+        elif not side and flags & 0x10 and stream.synack:
+            stream.completed = True
+        if flags & 0x01:
+            stream.fins += 1
+        if seglen <= 0:
+            if flags & 0x03:
+                self._sequence(stream, side, flags, seq, seglen)
+            return _NO_APP
+        stream.data_segments += 1
+        if self._sequence(stream, side, flags, seq, seglen):
+            return _NO_APP  # data seen before: tshark does not dissect it again
+        label = stream.label
+        if label is None:
+            if stream.app[side] is not None or (start < end and data[start] in _HTTP_FIRST_BYTES):
+                self.http.segment(stream, direction, time, data, fields, registered=False)
+            return _DATA
+        if label == "http":
+            return self.http.segment(stream, direction, time, data, fields, registered=True)
+        if label == "tls":
+            return tls_segment(stream, direction, time, data, fields, sightings=self.sightings)
+        if label in _LOGIN_LABELS:
+            self._login(stream, side, time, data[start:end])
+            if label == "ftp":
+                return _FTP
+        elif label == "dns" and end - start >= 14:
+            size = int.from_bytes(data[start : start + 2], "big")
+            self.dns.message(time, fields, data, (start + 2, min(end, start + 2 + size)), "dns")
+        return _label(label)
+
+    @staticmethod
+    def _sequence(stream: TcpStream, side: int, flags: int, seq: int, seglen: int) -> bool:
+        """Whether a segment's sequence space was all seen before; counts retransmissions.
+
+        Keep-alives (one old byte, on purpose) are seen-before but not counted.
+        """
+        span = seglen + (1 if flags & 0x02 else 0) + (1 if flags & 0x01 else 0)
+        stop = (seq + span) & SEQ_MASK
+        highest = stream.next_seq[side]
+        if highest is None or ((highest - stop) & SEQ_MASK) >= SEQ_HALF:
+            stream.next_seq[side] = stop  # new data: the highest sequence number moves on
+            return False
+        if ((seq - highest) & SEQ_MASK) < SEQ_HALF:
+            return False  # starts at the edge: a zero-length probe, nothing seen twice
+        if seglen <= 1 and not flags & 0x03 and ((highest - seq) & SEQ_MASK) == 1:
+            return True  # a keep-alive re-sends the last byte on purpose
+        stream.retransmissions += 1
+        return True
+
+    def _login(self, stream: TcpStream, side: int, time: float, payload: bytes) -> None:
+        """FTP/POP3/IMAP/SMTP/Telnet: follow the login exchange for credentials."""
+        reader = stream.app[0]
+        if reader is None:
+            if stream.bport in LOGIN_PORTS:
+                reader = LoginReader(LOGIN_PORTS[stream.bport], self.credentials, stream, True)
+            elif stream.aport in LOGIN_PORTS:
+                reader = LoginReader(LOGIN_PORTS[stream.aport], self.credentials, stream, False)
+            else:
+                return
+            stream.app[0] = reader
+        if isinstance(reader, LoginReader):
+            reader.feed((side == 0) == reader.client_is_a, payload, time)
+
+    # -- UDP -----------------------------------------------------------------------
+
+    def _udp(self, time: float, length: int, fields: Fields, data: bytes) -> tuple[str, ...]:
+        """Count a datagram into its flow; returns the layers above UDP."""
+        _chain, _family, pair, _proto, sport, dport, _flags, _seq, _ack, start, end, seglen = (
+            fields[:12]
+        )
+        udp = self.udp
+        entry = udp.keys.get((pair, sport, dport))
+        if entry is None:
+            entry = udp.open(pair, sport, dport, time, udp_label(sport, dport))
+            if entry is None:
+                udp.untracked_packets += 1
+                label = udp_label(sport, dport)
+                if seglen <= 0:
+                    return _NO_APP
+                return _label(label) if label else _DATA
+        record, direction = entry
+        record[direction] += 1
+        record[direction + 1] += length
+        last = record[LAST]
+        if time > last:
+            if not direction and time - last >= BEACON_GAP:
+                record[EVENTS].append(time)
+            record[LAST] = time
+        elif time < record[FIRST]:
+            record[FIRST] = time
+        if seglen <= 0:
+            return _NO_APP
+        label = record[LABEL]
+        if label is None:
+            return _DATA
+        if label in _DNS_LABELS:
+            self.dns.message(time, fields, data, (start, end), label)
+        return _label(label)
+
+    # -- reading -------------------------------------------------------------------
+
+    def current_second(self) -> tuple[int, int]:
+        """(second, packets so far) of the second still being counted (the caller locks)."""
+        return self._second, self._second_packets
+
+    def snapshot(self, now: float | None = None) -> AnalysisSnapshot:
+        """What the live stats screen shows, as an immutable record (cheap: 2-4 times a second).
+
+        ``now`` (a live capture's wall clock) extends the packets-per-second series
+        with the quiet seconds since the last packet.
+        """
+        return take_snapshot(self, now)
+
+    def report(self, names: Iterable[str]) -> dict[str, Any]:
+        """The named reports as JSON-ready dicts (see :data:`engine.analysis.report.REPORTS`)."""
+        from engine.analysis.report import build_reports
+
+        with self.lock:
+            return build_reports(self, list(names))

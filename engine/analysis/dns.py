@@ -1,0 +1,166 @@
+"""DNS queries and answers, and the passive names they give the capture's addresses.
+
+Messages are read with the packet-list decoder's name reader (compression pointers
+followed a bounded number of times, names at most 255 bytes); a malformed message is
+counted, never raised. A response is paired with its query by client, server, port,
+id and question name.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from socket import AF_INET6, inet_ntoa, inet_ntop
+
+from engine.analysis.addresses import PassiveNames, format_address
+from engine.analysis.parse import Fields
+from engine.analysis.threats import Sightings
+from engine.decode import _DNS, _DNS_RCODES, _DNS_TYPES, _RR, _U16, _dns_name, _Malformed
+
+MAX_ANSWERS = 16
+"""Answers kept per response (the rest are counted)."""
+MAX_PENDING = 20_000
+"""Queries waiting for their response; the oldest are let go beyond this."""
+
+
+@dataclass(slots=True)
+class DnsQuery:
+    """A query and, once seen, its response."""
+
+    time: float
+    client: bytes
+    client_port: int
+    server: bytes
+    server_port: int
+    id: int
+    name: str
+    type: str
+    protocol: str
+    """"dns", "mdns" or "llmnr"."""
+    response_time: float | None = None
+    rcode: str | None = None
+    answers: list[str] = field(default_factory=list)
+    query_seen: bool = True
+    """False for a response whose query was not in the capture."""
+
+
+def type_name(value: int) -> str:
+    """A record type's mnemonic (A, AAAA, ...) or TYPEnnn."""
+    return _DNS_TYPES.get(value) or f"TYPE{value}"
+
+
+def rcode_name(value: int) -> str:
+    """A response code's mnemonic; 0 is NOERROR."""
+    return "NOERROR" if value == 0 else _DNS_RCODES.get(value) or f"RCODE{value}"
+
+
+class DnsLog:
+    """Every DNS exchange (bounded), counts by name and type, passive names for addresses."""
+
+    def __init__(self, limit: int, names: PassiveNames, sightings: Sightings) -> None:
+        self.items: list[DnsQuery] = []
+        self.limit = limit
+        self.queries = 0
+        self.responses = 0
+        self.malformed = 0
+        self.names = names
+        self._sightings = sightings
+        self._pending: dict[tuple[bytes, int, bytes, int, str], DnsQuery] = {}
+        self.by_name: dict[str, int] = {}
+        self.by_rcode: dict[str, int] = {}
+
+    def message(
+        self, time: float, fields: Fields, data: bytes, bounds: tuple[int, int], protocol: str
+    ) -> None:
+        """One DNS message between ``bounds`` (a UDP payload, or TCP's after its length)."""
+        try:
+            self._message(time, fields, data, bounds, protocol)
+        except (_Malformed, IndexError, struct.error):
+            self.malformed += 1
+
+    def _message(
+        self, time: float, fields: Fields, data: bytes, bounds: tuple[int, int], protocol: str
+    ) -> None:
+        start, end = bounds
+        pair, sport, dport = fields.pair, fields.sport, fields.dport
+        if end - start < 12:
+            raise _Malformed("short header")
+        ident, flags, questions, answers = _DNS(data, start)
+        half = len(pair) // 2
+        src, dst = pair[:half], pair[half:]
+        position = start + 12
+        qname, qtype = "", 0
+        if questions:
+            qname, position = _dns_name(data, position, start, end)
+            if position + 4 > end:
+                raise _Malformed("truncated question")
+            (qtype,) = _U16(data, position)
+            position += 4
+            for _ in range(questions - 1):
+                _, position = _dns_name(data, position, start, end)
+                position += 4
+        if not flags & 0x8000:
+            self.queries += 1
+            if not questions:
+                return
+            query = DnsQuery(time, src, sport, dst, dport, ident, qname, type_name(qtype), protocol)
+            self._keep(query)
+            self.by_name[qname] = self.by_name.get(qname, 0) + 1
+            self._sightings.host(qname, "dns", format_address(src), time)
+            if len(self._pending) >= MAX_PENDING:
+                self._pending.pop(next(iter(self._pending)))
+            self._pending[(src, sport, dst, ident, qname)] = query
+            return
+        self.responses += 1
+        rcode = rcode_name(flags & 15)
+        self.by_rcode[rcode] = self.by_rcode.get(rcode, 0) + 1
+        pending = self._pending.pop((dst, dport, src, ident, qname), None)
+        if pending is not None:
+            query = pending
+        else:
+            query = DnsQuery(time, dst, dport, src, sport, ident, qname, type_name(qtype), protocol)
+            query.query_seen = False
+            self._keep(query)
+            if qname:
+                self.by_name[qname] = self.by_name.get(qname, 0) + 1
+        query.response_time = time
+        query.rcode = rcode
+        query.answers = self._answers(data, bounds, position, answers, qname)
+
+    def _keep(self, query: DnsQuery) -> None:
+        if len(self.items) < self.limit:
+            self.items.append(query)
+
+    def _answers(
+        self, data: bytes, bounds: tuple[int, int], position: int, count: int, qname: str
+    ) -> list[str]:
+        """The answer records as "TYPE value"; A/AAAA records name their address."""
+        start, end = bounds
+        shown: list[str] = []
+        for _ in range(count):
+            owner, position = _dns_name(data, position, start, end)
+            if position + 10 > end:
+                raise _Malformed("truncated answer")
+            rtype, length = _RR(data, position)
+            rdata = position + 10
+            position = rdata + length
+            if position > end:
+                raise _Malformed("truncated answer")
+            value: str | None = None
+            if rtype == 1 and length == 4:
+                raw = data[rdata:position]
+                value = inet_ntoa(raw)
+                self.names.learn(raw, qname or owner)
+            elif rtype == 28 and length == 16:
+                raw = data[rdata:position]
+                value = inet_ntop(AF_INET6, raw)
+                self.names.learn(raw, qname or owner)
+            elif rtype in (2, 5, 12):  # NS, CNAME, PTR
+                value = _dns_name(data, rdata, start, position)[0]
+            elif rtype == 15 and length >= 3:  # MX
+                value = _dns_name(data, rdata + 2, start, position)[0]
+            if len(shown) < MAX_ANSWERS:
+                shown.append(
+                    f"{type_name(rtype)} {value}" if value is not None else type_name(rtype)
+                )
+        return shown

@@ -1,0 +1,217 @@
+"""A capture file into the analyzer: batches, progress, Ctrl-C and broken files.
+
+The struct-level reader hands over batches of records; progress is reported by
+position in the file (at most ten times a second), and Ctrl-C stops the reading
+with what was counted so far. A file that ends mid-record, or whose corruption stops
+the reading, gives the report up to that point, a warning, and ``partial``.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from engine.analysis.aggregate import Analyzer
+from engine.analysis.report import REPORTS
+from engine.errors import ExitCode, UsageError
+from engine.pcapio import PcapReader, PcapRecord, _open_error
+
+ProgressCallback = Callable[[int, int], None]
+"""Called with (bytes read, file size) as the reading goes on."""
+BATCH = 4096
+PROGRESS_INTERVAL = 0.1
+
+
+@dataclass(slots=True)
+class ReadState:
+    """What happened while reading: the file's format, warnings, how the reading ended."""
+
+    format: str = ""
+    linktype: int = 0
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
+    """The file ends in the middle of a record."""
+    stopped: bool = False
+    """Corruption stopped the reading before the end of the file."""
+    interrupted: bool = False
+    """Ctrl-C (or SIGTERM) stopped the reading."""
+    packets: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """The result covers only part of the file."""
+        return self.truncated or self.stopped or self.interrupted
+
+
+def open_capture(path: str | Path) -> tuple[PcapReader, IO[bytes], int]:
+    """Open a pcap/pcapng file: its reader, the stream (for progress) and its size.
+
+    Raises the reader's typed errors: NotFoundError, PermissionDeniedError,
+    BadInputError (a directory, empty, not a capture file).
+    """
+    path = Path(path)
+    try:
+        stream = path.open("rb")
+        size = path.stat().st_size
+    except OSError as error:
+        raise _open_error(error, path) from None
+    try:
+        reader = PcapReader(stream, name=str(path))
+    except BaseException:
+        stream.close()
+        raise
+    return reader, stream, size
+
+
+def read_batches(
+    path: str | Path, state: ReadState, progress: ProgressCallback | None = None
+) -> Iterator[list[PcapRecord]]:
+    """The file's records in batches; ``state`` says how the reading ended.
+
+    The caller catches KeyboardInterrupt around its loop (it may arrive while the
+    caller works on a batch) and sets ``state.interrupted``.
+    """
+    reader, stream, size = open_capture(path)
+    state.format = reader.format
+    state.linktype = reader.linktype
+    last_report = time.monotonic()
+    try:
+        while batch := reader.read_batch(BATCH):
+            state.packets += len(batch)
+            yield batch
+            if progress is not None:
+                now = time.monotonic()
+                if now - last_report >= PROGRESS_INTERVAL:
+                    last_report = now
+                    progress(_position(stream, size), size)
+        if progress is not None:
+            progress(size, size)
+    finally:
+        state.warnings.extend(reader.warnings)
+        state.truncated = state.truncated or reader.truncated
+        state.stopped = state.stopped or any(
+            "reading stopped" in w or "failed" in w for w in reader.warnings
+        )
+        reader.close()
+
+
+def _position(stream: IO[bytes], size: int) -> int:
+    try:
+        return min(stream.tell(), size)
+    except (OSError, ValueError):
+        return 0
+
+
+@dataclass(slots=True)
+class AnalysisResult:
+    """The reports of one file, with how complete they are."""
+
+    path: str
+    format: str
+    reports: dict[str, Any]
+    warnings: list[str]
+    truncated: bool
+    interrupted: bool
+    stopped: bool
+    packets: int
+    seconds: float
+    """How long the analysis took."""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """INTERRUPTED after Ctrl-C, PARTIAL for a truncated or corrupt file, else SUCCESS."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if self.truncated or self.stopped:
+            return ExitCode.PARTIAL
+        return ExitCode.SUCCESS
+
+    def document(self) -> dict[str, Any]:
+        """The ``data`` of the JSON output."""
+        return {
+            "file": self.path,
+            "format": self.format,
+            "complete": self.exit_code == ExitCode.SUCCESS,
+            "truncated": self.truncated,
+            "interrupted": self.interrupted,
+            "warnings": list(self.warnings),
+            "reports": self.reports,
+        }
+
+
+def check_reports(names: Iterable[str]) -> list[str]:
+    """The report names, checked; ``all`` stands for every report."""
+    chosen = list(names) or ["all"]
+    unknown = [name for name in chosen if name != "all" and name not in REPORTS]
+    if unknown:
+        raise UsageError(
+            f"there is no report {unknown[0]!r}: choose from {', '.join(REPORTS)} or all"
+        )
+    return list(REPORTS) if "all" in chosen else [r for r in REPORTS if r in chosen]
+
+
+def analyze_file(
+    path: str | Path,
+    reports: Sequence[str] = ("all",),
+    *,
+    top_n: int = 10,
+    blocklist: Any = None,
+    show_secrets: bool = False,
+    deep: bool = False,
+    progress: ProgressCallback | None = None,
+) -> AnalysisResult:
+    """Read a pcap/pcapng file into an Analyzer and build the requested reports.
+
+    With ``deep`` the file is also decoded by tshark (Wireshark's dissectors) and its
+    protocol hierarchy replaces the fast one. Ctrl-C stops the reading with the
+    partial reports (``interrupted``); a truncated file gives ``truncated``.
+    """
+    names = check_reports(reports)
+    if top_n < 1:
+        raise UsageError(f"--top-n must be 1 or more, not {top_n}")
+    if deep:
+        from engine.analysis.deep import tshark_path
+
+        tshark_path()  # no tshark: say so before reading, not after
+    analyzer = Analyzer(top_n=top_n, blocklist=blocklist, show_secrets=show_secrets)
+    state = ReadState()
+    started = time.monotonic()
+    add = analyzer.add_records
+    collecting = gc.isenabled()
+    gc.disable()  # the tables hold no cycles; the collector would only rescan them (~8%)
+    try:
+        for batch in read_batches(path, state, progress):
+            add(batch)
+    except KeyboardInterrupt:
+        state.interrupted = True
+    finally:
+        if collecting:
+            gc.enable()
+    document = analyzer.report(names)
+    if deep and not state.interrupted:
+        from engine.analysis.deep import deep_decode
+
+        try:
+            decoded = deep_decode(Path(path))
+        except KeyboardInterrupt:
+            state.interrupted = True
+        else:
+            document["deep"] = decoded.summary()
+            if "protocols" in document:
+                document["protocols"] = decoded.protocols_report()
+            state.warnings.extend(decoded.warnings)
+    return AnalysisResult(
+        str(path),
+        state.format,
+        document,
+        state.warnings,
+        state.truncated,
+        state.interrupted,
+        state.stopped,
+        state.packets,
+        time.monotonic() - started,
+    )

@@ -1,0 +1,93 @@
+"""TLS on its ports: record boundaries across segments, and the server name of a ClientHello.
+
+tshark shows ``tls`` for a segment that starts a record, ``tls > tcp.segments`` for
+one that completes a record begun earlier, plain ``tcp`` for one in the middle of a
+record, and ``data`` for a payload on a TLS port that is not TLS at all; following
+the record lengths per direction tells them apart. The ClientHello's SNI names a host for
+the threat check and the reports.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.analysis.addresses import format_address
+from engine.analysis.parse import Fields
+from engine.analysis.threats import Sightings
+from engine.decode import _TLS_RECORD, _client_hello_sni
+
+if TYPE_CHECKING:
+    from engine.analysis.conversations import TcpStream
+
+TLS: tuple[str, ...] = ("tls",)
+TLS_REASSEMBLED: tuple[str, ...] = ("tls", "tcp.segments")
+"""A record that began in an earlier segment ends here: tshark adds its reassembly."""
+TLS_REASSEMBLED_MORE: tuple[str, ...] = ("tls", "tcp.segments", "tls")
+"""...and another record starts after it, in the same segment."""
+DATA: tuple[str, ...] = ("data",)
+NONE: tuple[str, ...] = ()
+MAX_RECORDS = 64
+"""Records walked in one segment at most."""
+
+
+class _Reader:
+    """Bytes still owed to the record that the last segment started."""
+
+    __slots__ = ("remaining",)
+
+    def __init__(self) -> None:
+        self.remaining = 0
+
+
+def _is_record(data: bytes, position: int) -> bool:
+    """A record header: content type 20-24, protocol version 3.x (SSL 3 to TLS 1.3)."""
+    return 20 <= data[position] <= 24 and data[position + 1] == 3 and data[position + 2] <= 4
+
+
+def tls_segment(
+    stream: TcpStream,
+    direction: int,
+    time: float,
+    data: bytes,
+    fields: Fields,
+    *,
+    sightings: Sightings,
+) -> tuple[str, ...]:
+    """Follow the records of one segment; the layers tshark shows above TCP."""
+    start, end, seglen = fields.start, fields.end, fields.seglen
+    side = direction >> 1
+    reader = stream.app[side]
+    if reader is None:
+        reader = stream.app[side] = _Reader()
+    elif not isinstance(reader, _Reader):
+        return DATA
+    position = start
+    wire_end = start + seglen
+    spanned = False
+    if reader.remaining:
+        if reader.remaining > seglen:
+            reader.remaining -= seglen
+            return NONE  # the middle of a record: tshark waits for the rest (plain tcp)
+        position += reader.remaining
+        reader.remaining = 0
+        spanned = True
+    valid = False
+    for _ in range(MAX_RECORDS):
+        if position + 5 > wire_end:
+            break
+        if position + 5 > end or not _is_record(data, position):
+            break  # not captured, or not TLS from here on
+        valid = True
+        content, _major, _minor, length = _TLS_RECORD(data, position)
+        body = position + 5
+        if content == 22 and body + 4 <= end and data[body] == 1:
+            name = _client_hello_sni(data, body + 4, min(body + length, end))
+            if name:
+                client = format_address(stream.b if direction else stream.a)
+                sightings.host(name, "tls", client, time)
+        position = body + length
+    if position > wire_end:
+        reader.remaining = position - wire_end
+    if spanned:
+        return TLS_REASSEMBLED_MORE if valid else TLS_REASSEMBLED
+    return TLS if valid else DATA

@@ -1,0 +1,144 @@
+"""One DevTools websocket: commands answered through futures, events handed to a callback.
+
+The reader runs as its own task, so a command's reply is never awaited from the
+code that reads the socket (which would deadlock). Malformed or unexpected
+messages are counted and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+
+from engine.errors import UnavailableError
+
+EventHandler = Callable[[str, Mapping[str, Any], str], None]
+MAX_MESSAGE = 64 << 20
+"""Large enough for a response body; a bigger message closes the connection."""
+
+
+class CdpError(Exception):
+    """The browser answered a command with an error."""
+
+    def __init__(self, method: str, error: Mapping[str, Any]) -> None:
+        super().__init__(f"{method}: {error.get('message', 'error')}")
+        self.method = method
+        self.code = error.get("code")
+
+
+class CdpConnection:
+    """A connected DevTools client; create it with :meth:`open`."""
+
+    def __init__(self, socket: ClientConnection, on_event: EventHandler) -> None:
+        self._socket = socket
+        self._on_event = on_event
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
+        self.malformed = 0
+        self.closed = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, url: str, on_event: EventHandler, timeout: float = 10.0) -> CdpConnection:
+        """Connect to a browser or page endpoint."""
+        try:
+            socket = await connect(
+                url, max_size=MAX_MESSAGE, open_timeout=timeout, close_timeout=1, ping_interval=None
+            )
+        except (OSError, WebSocketException, TimeoutError) as error:
+            raise UnavailableError(
+                f"could not open the DevTools connection {url}: {error}"
+            ) from None
+        return cls(socket, on_event)
+
+    async def send(
+        self, method: str, params: Mapping[str, Any] | None = None, session_id: str = ""
+    ) -> asyncio.Future[dict[str, Any]]:
+        """Send a command now; the returned future completes with its result."""
+        number = next(self._ids)
+        message: dict[str, Any] = {"id": number, "method": method, "params": dict(params or {})}
+        if session_id:
+            message["sessionId"] = session_id
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        # Commands sent without waiting for the reply must not log "exception never retrieved".
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._waiting[number] = (method, future)
+        try:
+            await self._socket.send(json.dumps(message))
+        except WebSocketException as error:
+            self._waiting.pop(number, None)
+            if not future.done():  # the reader may have failed it already as the socket closed
+                future.set_exception(UnavailableError(f"the browser connection closed ({error})"))
+        return future
+
+    async def call(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        session_id: str = "",
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Send a command and wait for its result (never from inside an event handler)."""
+        future = await self.send(method, params, session_id)
+        return await asyncio.wait_for(future, timeout)
+
+    async def _read(self) -> None:
+        """Dispatch every incoming message until the socket closes."""
+        try:
+            async for raw in self._socket:
+                self._dispatch(raw)
+        except WebSocketException:
+            pass
+        finally:
+            self.closed.set()
+            for method, future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(UnavailableError(f"the browser went away during {method}"))
+            self._waiting.clear()
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        """One message: a reply to a command, or an event."""
+        try:
+            message = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
+            self.malformed += 1
+            return
+        if not isinstance(message, dict):
+            self.malformed += 1
+            return
+        number = message.get("id")
+        if isinstance(number, int):
+            waiting = self._waiting.pop(number, None)
+            if waiting is None or waiting[1].done():
+                return
+            command, future = waiting
+            if isinstance(message.get("error"), Mapping):
+                future.set_exception(CdpError(command, message["error"]))
+            else:
+                result = message.get("result")
+                future.set_result(result if isinstance(result, dict) else {})
+            return
+        method, params = message.get("method"), message.get("params", {})
+        if isinstance(method, str) and isinstance(params, Mapping):  # an event
+            session = message.get("sessionId")
+            try:
+                self._on_event(method, params, session if isinstance(session, str) else "")
+            except Exception:  # one bad event must not end the reader, and so the connection
+                self.malformed += 1
+        else:
+            self.malformed += 1
+
+    async def close(self) -> None:
+        """Close the socket and stop the reader."""
+        with contextlib.suppress(Exception):
+            await self._socket.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader

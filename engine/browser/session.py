@@ -1,0 +1,353 @@
+"""The browser connection in its own thread: attach to every tab, keep requests, reconnect.
+
+All tabs, popups, iframes and workers are followed with flattened auto-attach
+(../shared/notes/cdp.md): each new target gets Network.enable, auto-attach and
+"run" back to back, so nothing it requests at start is missed. The UI polls
+for changed records; bodies are fetched on demand through the session that saw
+the request. A launched browser is always stopped; an attached one is
+reconnected when it comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import threading
+from collections.abc import Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from engine.browser.cdp import CdpConnection, CdpError
+from engine.browser.launch import LaunchedBrowser
+from engine.browser.network import NetworkTracker
+from engine.browser.records import (
+    BrowserBatch,
+    BrowserStatus,
+    ConnectionState,
+    RequestRecord,
+    ResponseBody,
+)
+from engine.browser.target import BrowserTarget, websocket_url
+from engine.errors import LivetapError, NotFoundError, UnavailableError
+
+NETWORK_TARGETS = frozenset(
+    {"page", "iframe", "worker", "shared_worker", "service_worker", "other"}
+)
+AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}
+MAX_POST_DATA = 1 << 16
+RECONNECT_INTERVAL = 2.0
+
+
+class BrowserSession:
+    """One browser (launched or attached) and the requests of all its targets."""
+
+    def __init__(
+        self,
+        target: BrowserTarget,
+        max_requests: int = 10_000,
+        open_url: str | None = None,
+        reconnect_interval: float = RECONNECT_INTERVAL,
+    ) -> None:
+        self.target = target
+        self.tracker = NetworkTracker(max_requests)
+        self._open_url = open_url
+        self._interval = reconnect_interval
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._connection: CdpConnection | None = None
+        self._browser: LaunchedBrowser | None = None
+        self._state = ConnectionState.CONNECTING
+        self._message = ""
+        self._pages: list[str] = []
+        self._attached: set[str] = set()
+        self._ready = threading.Event()
+        self._start_error: LivetapError | None = None
+        self._stopping = False
+        self._wake: asyncio.Event | None = None
+        self._relaunch = False
+        self._malformed = 0
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Connect (launching first if asked); raise the reason if that fails."""
+        self._thread = threading.Thread(target=self._run, name="livetap-browser", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise UnavailableError(f"the browser did not connect within {timeout:.0f} s")
+        if self._start_error is not None:
+            self.stop()
+            raise self._start_error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Disconnect, stop a launched browser, end the thread; safe to call twice."""
+        self._stopping = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        if self._browser is not None:
+            self._browser.stop()
+
+    def relaunch(self) -> bool:
+        """Start a new browser after a launched one exited; False if that does not apply."""
+        if not self.target.launch or self._state is not ConnectionState.EXITED:
+            return False
+        self._relaunch = True
+        self._poke()
+        return True
+
+    def _poke(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.close()
+            self._ready.set()
+
+    async def _main(self) -> None:
+        """Connect, follow targets, and reconnect (attach) or wait for relaunch (launch)."""
+        self._wake = asyncio.Event()
+        first = True
+        while not self._stopping:
+            try:
+                connection = await self._connect()
+            except LivetapError as error:
+                if first:
+                    self._start_error = error
+                    return
+                self._set_state(ConnectionState.DISCONNECTED, f"{error.message}; retrying")
+                await self._pause(self._interval)
+                continue
+            self._connection = connection
+            self._set_state(ConnectionState.CONNECTED, "")
+            try:
+                await connection.call("Target.setDiscoverTargets", {"discover": True})
+                await connection.call("Target.setAutoAttach", AUTO_ATTACH)
+            except (CdpError, UnavailableError, TimeoutError) as error:
+                self._set_state(
+                    ConnectionState.DISCONNECTED,
+                    f"the browser refused to share its targets: {error}",
+                )
+            if first:
+                first = False
+                self._ready.set()
+            await self._wait_closed(connection)
+            self._malformed += connection.malformed
+            self._connection = None
+            self._attached.clear()
+            self._pages.clear()
+            if not self._stopping:
+                self._set_state(ConnectionState.DISCONNECTED, "the browser went away")
+            await connection.close()
+            if not self._stopping:
+                await self._after_disconnect()
+        self._ready.set()
+
+    async def _connect(self) -> CdpConnection:
+        """A fresh connection: launch a browser (launch mode) or discover the endpoint."""
+        loop = asyncio.get_running_loop()
+        if self.target.launch:
+            if self._browser is None or not self._browser.running:
+                if self._browser is not None:
+                    await loop.run_in_executor(None, self._browser.stop)
+                self._browser = await loop.run_in_executor(
+                    None, LaunchedBrowser, self.target.chromium, self.target.headed
+                )
+            url = self._browser.websocket_url
+        else:
+            url = await loop.run_in_executor(None, websocket_url, self.target)
+        return await CdpConnection.open(url, self._on_event)
+
+    async def _wait_closed(self, connection: CdpConnection) -> None:
+        """Until the socket closes or stop() is called."""
+        assert self._wake is not None
+        closed = asyncio.create_task(connection.closed.wait())
+        while not closed.done() and not self._stopping:
+            woken = asyncio.create_task(self._wake.wait())
+            await asyncio.wait({closed, woken}, return_when=asyncio.FIRST_COMPLETED)
+            self._wake.clear()
+            woken.cancel()
+        closed.cancel()
+
+    async def _after_disconnect(self) -> None:
+        """Say what happened; wait before reconnecting, or for a relaunch."""
+        if self.target.launch and self._browser is not None and await self._browser_exited():
+            self._set_state(
+                ConnectionState.EXITED, "the browser exited; press R to launch it again"
+            )
+            while not self._stopping and not self._relaunch:
+                await self._pause(3600)
+            self._relaunch = False
+            return
+        self._set_state(ConnectionState.DISCONNECTED, "the browser went away; reconnecting")
+        await self._pause(self._interval)
+
+    async def _browser_exited(self, grace: float = 3.0) -> bool:
+        """Whether the launched browser died (its socket closes a moment before it is reaped)."""
+        browser = self._browser
+        if browser is None:
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while browser.running and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        return not browser.running
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake for stop() or relaunch()."""
+        assert self._wake is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    def _set_state(self, state: ConnectionState, message: str) -> None:
+        self._state, self._message = state, message
+
+    # -- events ----------------------------------------------------------------------
+
+    def _on_event(self, method: str, params: Mapping[str, Any], session_id: str) -> None:
+        """Called by the reader task for every event: must not wait for replies."""
+        if method.startswith("Network."):
+            self.tracker.handle(method, params, session_id)
+        elif method == "Target.attachedToTarget":
+            asyncio.get_running_loop().create_task(self._attach(params))
+        elif method == "Target.detachedFromTarget":
+            detached = params.get("sessionId")
+            self._attached.discard(str(detached))
+            if detached in self._pages:
+                self._pages.remove(str(detached))
+
+    async def _attach(self, params: Mapping[str, Any]) -> None:
+        """Follow a new target: enable Network, auto-attach below it, and let it run."""
+        connection = self._connection
+        session = params.get("sessionId")
+        info = params.get("targetInfo")
+        if connection is None or not isinstance(session, str) or not isinstance(info, Mapping):
+            return
+        kind = str(info.get("type", ""))
+        self._attached.add(session)
+        # Back to back, no waiting in between (awaiting Network.enable first hangs on popups).
+        if kind in NETWORK_TARGETS:
+            await connection.send("Network.enable", {"maxPostDataSize": MAX_POST_DATA}, session)
+            await connection.send("Target.setAutoAttach", AUTO_ATTACH, session)
+        await connection.send("Runtime.runIfWaitingForDebugger", {}, session)
+        if kind == "page":
+            self._pages.append(session)
+            if self._open_url:
+                url, self._open_url = self._open_url, None
+                await connection.send("Page.navigate", {"url": url}, session)
+
+    # -- the API the UI uses -----------------------------------------------------------
+
+    def status(self) -> BrowserStatus:
+        """The connection's state and counters now."""
+        connection = self._connection
+        malformed = self._malformed + (connection.malformed if connection else 0)
+        return BrowserStatus(
+            state=self._state,
+            endpoint=self.target.description,
+            message=self._message,
+            requests=self.tracker.total,
+            targets=len(self._attached),
+            evicted=self.tracker.evicted,
+            unknown_events=self.tracker.unknown_events + malformed,
+            launched=self.target.launch,
+        )
+
+    def poll(self) -> BrowserBatch:
+        """Records changed since the previous poll, with the status."""
+        return self.tracker.drain(self.status())
+
+    def get(self, request_id: str) -> RequestRecord | None:
+        """The latest state of one request."""
+        return self.tracker.get(request_id)
+
+    def _call(
+        self, method: str, params: Mapping[str, Any], session: str, timeout: float
+    ) -> dict[str, Any]:
+        """Run one command from another thread and wait for its result."""
+        connection, loop = self._connection, self._loop
+        if connection is None or loop is None or loop.is_closed():
+            raise UnavailableError("the browser is not connected")
+        future = asyncio.run_coroutine_threadsafe(
+            connection.call(method, params, session, timeout), loop
+        )
+        try:
+            return future.result(timeout + 1)
+        except (FutureTimeout, TimeoutError):
+            raise UnavailableError(
+                f"the browser did not answer {method} in {timeout:.0f} s"
+            ) from None
+
+    def fetch_body(self, request_id: str, timeout: float = 10.0) -> ResponseBody:
+        """A response body, from the browser's memory (it keeps bodies until the page navigates)."""
+        record = self.get(request_id)
+        if record is None:
+            raise NotFoundError(f"request {request_id} is no longer in the list")
+        if record.redirected_to:
+            raise NotFoundError("a redirect has no body to show")
+        if not record.finished or record.error:
+            raise NotFoundError("this request has no finished response, so no body")
+        session = self.tracker.session_of(request_id) or ""
+        try:
+            result = self._call(
+                "Network.getResponseBody", {"requestId": request_id}, session, timeout
+            )
+        except CdpError as error:
+            raise NotFoundError(f"the browser no longer has this body ({error})") from None
+        body = result.get("body", "")
+        data = base64.b64decode(body) if result.get("base64Encoded") else str(body).encode("utf-8")
+        return ResponseBody(request_id, data, record.mime_type)
+
+    def fetch_post_data(self, request_id: str, timeout: float = 10.0) -> str | None:
+        """A request's body (POST data): from the event, or asked from the browser."""
+        record = self.get(request_id)
+        if record is None or not record.has_post_data:
+            return None
+        if record.post_data is not None:
+            return record.post_data
+        session = self.tracker.session_of(request_id) or ""
+        try:
+            result = self._call(
+                "Network.getRequestPostData",
+                {"requestId": request_id.split("/", maxsplit=1)[0]},
+                session,
+                timeout,
+            )
+        except CdpError:
+            return None
+        data = result.get("postData")
+        return data if isinstance(data, str) else None
+
+    def navigate(self, url: str, timeout: float = 10.0) -> None:
+        """Load ``url`` in the first tab (opening one if there is none)."""
+        if self._pages:
+            self._call("Page.navigate", {"url": url}, self._pages[0], timeout)
+            return
+        self._open_url = url
+        self._call("Target.createTarget", {"url": "about:blank"}, "", timeout)
+
+    def evaluate(self, expression: str, timeout: float = 10.0, user_gesture: bool = True) -> Any:
+        """Run JavaScript in the first tab (as if the user did it); for demos and tests."""
+        if not self._pages:
+            raise UnavailableError("the browser has no tab")
+        params = {"expression": expression, "userGesture": user_gesture, "returnByValue": True}
+        result = self._call("Runtime.evaluate", params, self._pages[0], timeout)
+        return result.get("result", {}).get("value")
+
+    @property
+    def browser_process(self) -> LaunchedBrowser | None:
+        """The launched browser, if livetap launched one."""
+        return self._browser

@@ -1,0 +1,169 @@
+"""Settings: command-line flags, then environment, then the config file, then defaults.
+
+This module is the only place that knows the order. The config file is YAML in
+the platform's config directory (``~/.config/livetap/config.yaml`` on Linux),
+or the file named by ``--config`` / ``LIVETAP_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import BadInputError, NotFoundError, PermissionDeniedError, UsageError
+
+DEFAULT_SNAPLEN = 65535
+DEFAULT_BUFFER = 2 << 20
+DEFAULT_RING = 100_000
+
+FILE_KEYS = {
+    "defaultInterface": "interface",
+    "snapLength": "snaplen",
+    "bufferSize": "buffer_size",
+    "maxCaptureSize": "max_capture_size",
+    "captureDirectory": "capture_directory",
+    "ringSize": "ring_size",
+    "theme": "theme",
+}
+"""Config-file keys and the setting each one sets."""
+
+SECTIONS = frozenset({"mcp"})
+"""Config-file sections one subcommand reads itself (``livetap mcp``); the rest skip them."""
+
+ENV_KEYS = {
+    "CAPTURE_INTERFACE": "interface",
+    "CAPTURE_SNAPLEN": "snaplen",
+    "CAPTURE_BUFFER": "buffer_size",
+}
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a capture needs to know before it starts."""
+
+    interface: str | None
+    """None: use the interface of the default route."""
+    snaplen: int = DEFAULT_SNAPLEN
+    buffer_size: int = DEFAULT_BUFFER
+    ring_size: int = DEFAULT_RING
+    max_capture_size: int | None = None
+    capture_directory: Path = Path()
+    config_file: Path | None = None
+    """The file the settings came from, if one was read."""
+    theme: str | None = None
+    """The theme to start with (``--theme``, ``theme:`` in the config file)."""
+
+
+def config_dir() -> Path:
+    """The platform's config directory for livetap."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("livetap"))
+
+
+def default_config_path() -> Path:
+    """Where livetap looks for its config file unless told otherwise."""
+    return config_dir() / "config.yaml"
+
+
+def parse_size(text: str | int, what: str) -> int:
+    """A byte count from ``2097152``, ``2M``, ``2MiB`` or ``512k`` (binary units)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        match = _SIZE.match(str(text))
+        if not match:
+            raise UsageError(f"{what} must be a size like 2097152, 2M or 512KiB, not {text!r}")
+        value = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    if value <= 0:
+        raise UsageError(f"{what} must be greater than zero, not {text!r}")
+    return value
+
+
+def _parse_int(text: str | int, what: str, low: int, high: int) -> int:
+    """A whole number within bounds, or a UsageError naming the setting."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} must be a whole number, not {text!r}") from None
+    if not low <= value <= high:
+        raise UsageError(f"{what} must be between {low} and {high}, not {value}")
+    return value
+
+
+def read_config_file(path: Path, required: bool) -> dict[str, Any]:
+    """The settings in a YAML config file, by setting name; unknown keys are errors."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise NotFoundError(f"config file {path} does not exist") from None
+        return {}
+    except PermissionError:
+        if required:
+            raise PermissionDeniedError(
+                f"cannot read config file {path}: permission denied"
+            ) from None
+        return {}  # another user's default config (e.g. under sudo -u): not ours to read
+    except OSError as error:
+        raise BadInputError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise BadInputError(f"config file {path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInputError(f"config file {path} must be a mapping of keys to values")
+    unknown = sorted(str(key) for key in data if key not in FILE_KEYS and key not in SECTIONS)
+    if unknown:
+        known = ", ".join([*FILE_KEYS, *sorted(SECTIONS)])
+        raise BadInputError(f"config file {path}: unknown key {unknown[0]!r} (known: {known})")
+    return {
+        FILE_KEYS[key]: value
+        for key, value in data.items()
+        if value is not None and key not in SECTIONS
+    }
+
+
+def load_settings(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+) -> Settings:
+    """Merge flags, environment, config file and defaults, in that order of precedence."""
+    environ = os.environ if environ is None else environ
+    explicit = config_path or (
+        Path(environ["LIVETAP_CONFIG"]) if environ.get("LIVETAP_CONFIG") else None
+    )
+    path = explicit or default_config_path()
+    merged: dict[str, Any] = read_config_file(path, required=explicit is not None)
+    source_file = path if merged or explicit else None
+    merged.update({name: environ[key] for key, name in ENV_KEYS.items() if environ.get(key)})
+    merged.update({name: value for name, value in flags.items() if value is not None})
+    return _validate(merged, source_file)
+
+
+def _validate(values: dict[str, Any], source_file: Path | None) -> Settings:
+    """Check and convert every value; messages name the setting."""
+    directory = Path(str(values.get("capture_directory", Path.cwd()))).expanduser()
+    max_size = values.get("max_capture_size")
+    return Settings(
+        interface=str(values["interface"]) if values.get("interface") else None,
+        snaplen=_parse_int(values.get("snaplen", DEFAULT_SNAPLEN), "snap length", 64, 262144),
+        buffer_size=parse_size(values.get("buffer_size", DEFAULT_BUFFER), "buffer size"),
+        ring_size=_parse_int(values.get("ring_size", DEFAULT_RING), "ring size", 1, 100_000_000),
+        max_capture_size=parse_size(max_size, "max capture size") if max_size else None,
+        capture_directory=directory,
+        config_file=source_file,
+        theme=str(values["theme"]) if values.get("theme") else None,
+    )

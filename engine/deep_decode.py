@@ -1,0 +1,102 @@
+"""The selected packet as Wireshark's own dissectors see it (tshark), for the detail pane.
+
+scapy's tree is quick and always there; tshark knows thousands of protocols
+scapy does not. The packet goes to a one-packet capture, tshark decodes it
+(``-T pdml``) and every protocol layer comes back as plain
+:class:`engine.dissect.FieldNode` trees.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from engine.dissect import FieldNode
+from engine.dissector import pdml
+from engine.dissector.decode import element_node
+from engine.dissector.tshark import find_tshark
+from engine.errors import BadInputError, UnavailableError, from_os_error
+from engine.pcapio import PcapRecord, write_pcap_file
+
+TIMEOUT = 30.0
+SKIPPED = frozenset({"geninfo"})
+"""PDML's summary block: the detail pane has its own frame line."""
+
+
+def decode_with_tshark(
+    linktype: int,
+    data: bytes,
+    timestamp: float,
+    length: int | None = None,
+    *,
+    tshark: str | None = None,
+    number: int | None = None,
+) -> tuple[FieldNode, ...]:
+    """Every layer of one packet as tshark decodes it; UnavailableError without tshark.
+
+    ``number`` is the packet's place in the user's capture: tshark sees a
+    one-packet file and would call every packet "Frame 1".
+    """
+    path = find_tshark(tshark)
+    if path is None:
+        raise UnavailableError(
+            "decoding with Wireshark's dissectors needs tshark: install it (apt-get install tshark)"
+        )
+    with tempfile.TemporaryDirectory(prefix="livetap-tshark-") as folder:
+        capture = Path(folder) / "packet.pcap"
+        write_pcap_file(
+            capture, [PcapRecord(timestamp, length or len(data), linktype, data)], fmt="pcap"
+        )
+        try:
+            result = subprocess.run(
+                [path, "-n", "-r", str(capture), "-T", "pdml"],
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise UnavailableError(
+                f"tshark did not decode the packet within {TIMEOUT:.0f} s"
+            ) from None
+        except OSError as error:
+            raise from_os_error(error, f"run {path}") from None
+    if result.returncode != 0:
+        problem = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BadInputError(
+            f"tshark could not decode the packet: {problem[-1] if problem else 'no reason'}"
+        )
+    layers = _layers(result.stdout)
+    if number is not None and layers:
+        layers = (_renumbered(layers[0], number), *layers[1:])
+    return layers
+
+
+def _renumbered(frame: FieldNode, number: int) -> FieldNode:
+    """The frame layer with the capture's packet number instead of tshark's 1."""
+    label = re.sub(r"^Frame 1\b", f"Frame {number}", frame.label, count=1)
+    children = tuple(
+        FieldNode(f"Frame Number: {number}", child.children)
+        if child.label == "Frame Number: 1"
+        else child
+        for child in frame.children
+    )
+    return FieldNode(label, children)
+
+
+def _layers(output: bytes) -> tuple[FieldNode, ...]:
+    """The protocol elements of the (only) packet, in order."""
+    try:
+        for packet in pdml.packets(io.BytesIO(output)):
+            return tuple(
+                element_node(proto)
+                for proto in packet.findall("proto")
+                if proto.get("name") not in SKIPPED
+            )
+    except ET.ParseError as error:
+        raise BadInputError(f"could not read tshark's output: {error}") from None
+    return ()

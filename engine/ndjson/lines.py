@@ -1,0 +1,142 @@
+"""The NDJSON line for each event: the contract's fields first, then what a user needs.
+
+Sensitive headers are redacted unless asked otherwise, as browsers do for their
+own HAR export.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.browser.records import BrowserEvent, Headers, RequestRecord, ResponseBody
+from engine.events import PacketSummary
+
+SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
+REDACTED = "[redacted]"
+
+
+_LAST_SECOND = 253402300799.999
+"""9999-12-31T23:59:59.999Z, the last moment a datetime can show."""
+
+
+def iso_time(timestamp: float) -> str:
+    """Seconds since the epoch as ISO-8601 UTC with milliseconds and a Z.
+
+    The browser supplies the timestamps: one that is not a finite time in years
+    1970-9999 is clamped into that range, never allowed to stop the writer.
+    """
+    if not 0.0 <= timestamp <= _LAST_SECOND:  # also False for NaN
+        timestamp = _LAST_SECOND if timestamp > _LAST_SECOND else 0.0
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def request_key(record: RequestRecord) -> str:
+    """The stable id a capture gives a request (``req_<n>``)."""
+    return f"req_{record.seq}"
+
+
+def header_object(headers: Headers, include_sensitive: bool) -> dict[str, str]:
+    """Headers as an object (repeated names joined by newlines), redacted by default."""
+    result: dict[str, str] = {}
+    for name, value in headers:
+        shown = value if include_sensitive or name.lower() not in SENSITIVE_HEADERS else REDACTED
+        result[name] = f"{result[name]}\n{shown}" if name in result else shown
+    return result
+
+
+def _drop_empty(line: dict[str, Any]) -> dict[str, Any]:
+    """Leave out optional fields that say nothing (None or empty)."""
+    return {key: value for key, value in line.items() if value not in (None, "", {}, [])}
+
+
+def browser_line(
+    event: BrowserEvent,
+    include_sensitive: bool = False,
+    include_bodies: bool = False,
+    body: ResponseBody | None = None,
+    redirected_from: str | None = None,
+) -> dict[str, Any]:
+    """The line for one browser event (request, response, finished, failed)."""
+    record = event.record
+    head: dict[str, Any] = {"type": event.kind, "id": request_key(record)}
+    when = iso_time(event.timestamp)
+    if event.kind == "request":
+        line = {
+            **head,
+            "url": record.url,
+            "method": record.method,
+            "timestamp": when,
+            "headers": header_object(record.request_headers, include_sensitive),
+        }
+        extra = {
+            "resourceType": record.resource_type,
+            "initiator": record.initiator,
+            "redirectedFrom": redirected_from,
+            "hasPostData": record.has_post_data or None,
+            "postData": record.post_data if include_bodies else None,
+        }
+        return {**line, **_drop_empty(extra)}
+    if event.kind == "response":
+        line = {
+            **head,
+            "status": record.status,
+            "statusText": record.status_text,
+            "timestamp": when,
+            "headers": header_object(record.response_headers, include_sensitive),
+        }
+        remote = f"{record.remote_ip}:{record.remote_port}" if record.remote_ip else None
+        extra = {
+            "url": record.url,
+            "mimeType": record.mime_type,
+            "remoteAddress": remote,
+            "protocol": record.protocol,
+            "fromCache": record.from_cache,
+            "redirectedTo": record.redirected_to,
+        }
+        return {**line, **_drop_empty(extra)}
+    if event.kind == "finished":
+        line = {**head, "bytesReceived": record.encoded_length or 0, "timestamp": when}
+        finished: dict[str, Any] = {
+            "duration": round(record.duration * 1000, 3) if record.duration is not None else None,
+            "timing": {k: round(v, 3) for k, v in record.timing.as_dict().items() if v is not None}
+            if record.timing
+            else None,
+        }
+        if include_bodies and body is not None:
+            finished.update(body_fields(body))
+        return {**line, **_drop_empty(finished)}
+    line = {**head, "errorText": record.error, "timestamp": when}
+    return {**line, **_drop_empty({"canceled": record.canceled or None, "url": record.url})}
+
+
+def body_fields(body: ResponseBody) -> dict[str, Any]:
+    """A body as text when it is UTF-8, else base64 (HAR's ``encoding``)."""
+    try:
+        return {"body": body.data.decode("utf-8"), "bodySize": len(body.data)}
+    except UnicodeDecodeError:
+        return {
+            "body": base64.b64encode(body.data).decode("ascii"),
+            "bodyEncoding": "base64",
+            "bodySize": len(body.data),
+        }
+
+
+def packet_line(packet: PacketSummary) -> dict[str, Any]:
+    """The line for one packet summary."""
+    return _drop_empty(
+        {
+            "type": "packet",
+            "index": packet.index,
+            "timestamp": iso_time(packet.timestamp),
+            "length": packet.length,
+            "src": packet.src,
+            "dst": packet.dst,
+            "sport": packet.sport,
+            "dport": packet.dport,
+            "protocol": packet.protocol,
+            "info": packet.info,
+        }
+    )

@@ -1,0 +1,245 @@
+"""The capture session: one packet source read by one thread into a bounded ring.
+
+The thread stores each frame as captured in the ring (a summary is decoded
+only when something asks for it) and counts. The UI, a test or the CLI calls
+:meth:`CaptureSession.poll` on a timer to learn what arrived, as one batch, and
+reads the packets it shows from the ring. Nothing a user does can stop the
+capture: a bad filter raises and leaves the old filter running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from engine import bpf
+from engine.display_filter import compile_display_filter
+from engine.errors import LivetapError
+from engine.events import CaptureStats, PacketBatch, PacketSummary
+from engine.file_ring import FileRing
+from engine.live_analysis import LiveAnalysis
+from engine.pcapio import PcapRecord, write_pcap_file
+from engine.ring import PacketRing
+from engine.view import DisplayView
+
+READ_TIMEOUT = 0.1
+"""How long the capture thread waits for packets before checking for stop."""
+RATE_WINDOW = 1.0
+"""Packets per second are averaged over about this many seconds."""
+
+
+class PacketSource(Protocol):
+    """What the session needs from a live interface, a file or a command."""
+
+    description: str
+    filter: bpf.CompiledFilter
+
+    def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]: ...
+
+    def set_filter(self, expression: str) -> bpf.CompiledFilter: ...
+
+    def kernel_drops(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SaveResult:
+    """What ``save_pcap`` wrote, for the status line and the CLI."""
+
+    path: Path
+    packets: int
+    first_index: int
+    last_index: int
+
+
+class CaptureSession:
+    """Reads one source in a background thread and keeps the last packets."""
+
+    def __init__(
+        self, source: PacketSource, ring_size: int = 100_000, analyze: bool = True
+    ) -> None:
+        self.source = source
+        self.analysis = LiveAnalysis() if analyze else None
+        """Live statistics of everything captured (protocols, talkers, conversations ...)."""
+        file_ring: FileRing | None = getattr(source, "ring", None)
+        self.ring: PacketRing | FileRing = (
+            file_ring if file_ring is not None else PacketRing(ring_size)
+        )
+        """The buffer: the last packets in memory, or (for a file) the file itself, indexed."""
+        self._packets = 0
+        self._bytes = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._error: LivetapError | None = None
+        self._finished = False
+        self._polled_to = 0
+        self._rate_samples: deque[tuple[float, int]] = deque()
+        self._filter_lock = threading.Lock()
+        self._can_wait = bool(getattr(source, "can_wait", False))
+        """Files and pipes can be read later; a live interface cannot."""
+        self.view: DisplayView | None = None
+        """The display filter's view of the buffer, when one is set."""
+        self.on_packets: Callable[[], None] | None = None
+        """Called from the capture thread after each batch (cheap; e.g. set an Event)."""
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the capture thread (once)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="livetap-capture", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the thread and close the source; safe to call more than once."""
+        self._stop.set()
+        interrupt = getattr(self.source, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self.source.close()
+        if self.analysis is not None:
+            self.analysis.stop()
+
+    def __enter__(self) -> CaptureSession:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True while the capture thread is reading."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_finished(self, timeout: float) -> bool:
+        """Wait until a file or command source is read to its end."""
+        deadline = time.monotonic() + timeout
+        while not self._finished and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self._finished
+
+    def _run(self) -> None:
+        """The capture thread: read and store until stopped or the source ends."""
+        try:
+            while not self._stop.is_set():
+                records = self.source.read_batch(READ_TIMEOUT)
+                if records:
+                    self._store(records)
+                elif getattr(self.source, "finished", False):
+                    self._finished = True
+                    break
+        except LivetapError as error:
+            if not self._stop.is_set():
+                self._error = error
+        except (OSError, ValueError) as error:
+            if not self._stop.is_set():
+                self._error = LivetapError(f"the capture stopped: {error}")
+
+    def _store(self, records: list[PcapRecord]) -> None:
+        """Keep a batch as captured; the only place packets are numbered.
+
+        Nothing is decoded here: the ring decodes a packet's summary when the
+        list (or a display filter, or a writer) asks for it.
+        """
+        ring = self.ring
+        last = ring.add_records(records)
+        self._packets += len(records)
+        self._bytes += sum(record.length for record in records)
+        if self.analysis is not None:
+            self.analysis.feed(records, wait=self._can_wait)
+        view = self.view
+        if view is not None:
+            for number in range(last - len(records) + 1, last + 1):
+                packet = ring.get(number)
+                if packet is not None:
+                    view.add(packet)
+        callback = self.on_packets
+        if callback is not None:
+            callback()
+
+    # -- the API the UI and the CLI use -------------------------------------------
+
+    def poll(self) -> PacketBatch:
+        """What arrived since the previous poll, with the current statistics."""
+        first = self._polled_to + 1
+        last = self.ring.last_index
+        self._polled_to = last
+        return PacketBatch(max(first, self.ring.first_index), last, self.stats())
+
+    def stats(self) -> CaptureStats:
+        """The counters as they are now."""
+        source = self.source
+        warnings = getattr(source, "warnings", None)
+        return CaptureStats(
+            source=source.description,
+            filter=source.filter.expression,
+            packets=self._packets,
+            bytes=self._bytes,
+            packets_per_second=self._rate(),
+            kernel_drops=source.kernel_drops(),
+            evicted=self.ring.evicted,
+            buffered=len(self.ring),
+            running=self.running,
+            finished=self._finished,
+            error=self._error.message if self._error else None,
+            warning=warnings[-1] if warnings else None,
+        )
+
+    def _rate(self) -> float:
+        """Packets per second over the last second or so."""
+        now = time.monotonic()
+        samples = self._rate_samples
+        samples.append((now, self._packets))
+        while len(samples) > 2 and now - samples[1][0] >= RATE_WINDOW:
+            samples.popleft()
+        then, count = samples[0]
+        elapsed = now - then
+        return (self._packets - count) / elapsed if elapsed > 0.05 else 0.0
+
+    def packet(self, index: int) -> PacketSummary | None:
+        """The packet with this index, or None once it left the ring."""
+        return self.ring.get(index)
+
+    def set_filter(self, expression: str) -> str:
+        """Apply a new BPF filter to the running source.
+
+        Raises :class:`~engine.errors.FilterError` with libpcap's message when the
+        expression is invalid; the capture then goes on with its old filter.
+        """
+        with self._filter_lock:
+            return self.source.set_filter(expression).expression
+
+    def set_display_filter(self, text: str) -> DisplayView | None:
+        """Show only the packets ``text`` matches (empty: all); raises DisplayFilterError.
+
+        New packets are matched as they arrive; what is already buffered is scanned
+        by :meth:`DisplayView.scan`, which the caller runs (it takes a while on a
+        full buffer, so the UI runs it in a worker).
+        """
+        compiled = compile_display_filter(text)
+        if compiled.matches_everything or not compiled.uses_packet_fields:
+            self.view = None if compiled.matches_everything else DisplayView(self.ring, compiled)
+            if self.view is not None:
+                self.view.scanning = False  # a request-only filter hides every packet
+            return self.view
+        self.view = DisplayView(self.ring, compiled)
+        return self.view
+
+    def save_pcap(
+        self, path: str | Path, first: int | None = None, last: int | None = None
+    ) -> SaveResult:
+        """Write the buffered packets (or a range of them) to a pcap/pcapng file."""
+        start = max(first or 1, self.ring.first_index)
+        end = min(last or self.ring.last_index, self.ring.last_index)
+        written = write_pcap_file(path, self.ring.records(start, end))
+        return SaveResult(Path(path).resolve(), written, start, end)

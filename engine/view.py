@@ -1,0 +1,87 @@
+"""The packets a display filter lets through, kept in step with the ring.
+
+The view holds the indices of matching packets in the buffer: the capture
+thread adds new ones as they arrive (a display filter costs a few microseconds
+a packet), a scan fills in what was buffered before the filter was set, and
+indices that left the ring are dropped from the front. The UI reads rows by
+position, like it reads the ring.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+
+from engine.display_filter import DisplayFilter
+from engine.events import PacketSummary
+from engine.file_ring import FileRing
+from engine.ring import PacketRing
+
+
+class DisplayView:
+    """Indices of buffered packets that pass a display filter, oldest first."""
+
+    def __init__(self, ring: PacketRing | FileRing, display_filter: DisplayFilter) -> None:
+        self.ring = ring
+        self.filter = display_filter
+        self._lock = threading.Lock()
+        self._indices: list[int] = []
+        self._start = 0
+        """Rows before this position were evicted (dropped lazily, in bulk)."""
+        self.trimmed = 0
+        """How many matching rows have left the front, ever (the list's scroll shift)."""
+        self.scanned_to = ring.last_index
+        """Packets up to here are scanned by :meth:`scan`; newer ones by :meth:`add`."""
+        self.scanning = True
+
+    def add(self, packet: PacketSummary) -> None:
+        """A new packet from the capture thread."""
+        if packet.index > self.scanned_to and self.filter.matches_packet(packet):
+            with self._lock:
+                self._indices.append(packet.index)
+
+    def scan(self) -> None:
+        """Match what was buffered before the filter was set (any thread, once)."""
+        found = []
+        for index in range(self.ring.first_index, self.scanned_to + 1):
+            packet = self.ring.get(index)
+            if packet is not None and self.filter.matches_packet(packet):
+                found.append(index)
+        with self._lock:
+            self._indices[self._start : self._start] = found
+        self.scanning = False
+
+    def trim(self) -> int:
+        """Forget rows whose packets were evicted; returns how many rows went."""
+        first = self.ring.first_index
+        with self._lock:
+            cut = bisect.bisect_left(self._indices, first, self._start)
+            gone = cut - self._start
+            self._start = cut
+            if self._start > 4096 and self._start * 2 > len(self._indices):
+                del self._indices[: self._start]
+                self._start = 0
+        self.trimmed += gone
+        return gone
+
+    def __len__(self) -> int:
+        return len(self._indices) - self._start
+
+    def index_at(self, row: int) -> int | None:
+        """The packet index on a row, or None past the end."""
+        with self._lock:
+            position = self._start + row
+            return self._indices[position] if row >= 0 and position < len(self._indices) else None
+
+    def rows_up_to(self, index: int) -> int:
+        """How many rows show packets with an index up to ``index`` (for a paused view)."""
+        with self._lock:
+            return bisect.bisect_right(self._indices, index, self._start) - self._start
+
+    def row_of(self, index: int) -> int | None:
+        """The row of a packet index, if it matches and is still held."""
+        with self._lock:
+            position = bisect.bisect_left(self._indices, index, self._start)
+            if position < len(self._indices) and self._indices[position] == index:
+                return position - self._start
+        return None

@@ -1,0 +1,185 @@
+"""Make the README's screenshots from scripted sessions on a fixed pcap.
+
+Run from the repository root: ``.venv/bin/python screenshots/make.py [NAME...]``.
+The browser shots replay ``data/`` (made by ``record.py``). Writes
+SVG files here; browsers render them (rsvg-convert collapses their spaces).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from engine.browser.recorded import RecordedBrowser, Recording
+from engine.replay import open_file_source
+from engine.session import CaptureSession
+from tests.sample_traffic import write_sample_pcap
+from tui.app import LivetapApp
+from tui.screens.dissector_export import DissectorExport
+from tui.screens.main import MainScreen
+from tui.widgets.packet_detail import LayerTree
+from tui.widgets.request_detail import RequestDetail
+from tui.widgets.request_list import RequestList
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+SIZE = (160, 45)
+WIDE = (200, 50)
+Script = Callable[[Pilot[None], LivetapApp], Awaitable[None]]
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 15) -> None:
+    """Let the app run until ``condition`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await pilot.pause(0.05)
+
+
+def main_screen(app: LivetapApp) -> MainScreen:
+    """The app's main screen, under any modal."""
+    screen = app.screen_stack[1]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+async def select_dns_answer(pilot: Pilot[None], app: LivetapApp) -> None:
+    """The list loaded, the DNS response selected and dissected."""
+    await until(pilot, lambda: main_screen(app).packet_list.row_count == 15)
+    await pilot.press("home", "down", "down", "down")
+    tree = main_screen(app).query_one(LayerTree)
+    await until(pilot, lambda: any("DNS" in str(n.label) for n in tree.root.children))
+    await pilot.pause(0.2)
+
+
+async def filter_error(pilot: Pilot[None], app: LivetapApp) -> None:
+    """The filter prompt showing libpcap's error for a typo."""
+    await select_dns_answer(pilot, app)
+    await pilot.press("f")
+    app.screen.query_one(Input).value = "tcp portt 443"
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+
+
+async def help_screen(pilot: Pilot[None], app: LivetapApp) -> None:
+    """The help screen over the main screen."""
+    await select_dns_answer(pilot, app)
+    await pilot.press("question_mark")
+    await pilot.pause(0.2)
+
+
+async def select_api_request(pilot: Pilot[None], app: LivetapApp) -> None:
+    """Both panes from the demo recording; an API request selected, its connection found."""
+    main = main_screen(app)
+    requests = main.query_one(RequestList)
+    await until(pilot, lambda: main.packet_list.row_count > 100 and requests.row_count > 5)
+    browser = main.browser
+    assert browser is not None
+    record = next(r for r in browser.tracker.records() if "/api/stats" in r.url and r.finished)
+    requests.focus()
+    requests.move_cursor(row=requests.get_row_index(record.id))
+    await until(pilot, lambda: "Handshake RTT" in main.query_one(RequestDetail).plain_text())
+    await pilot.pause(0.2)
+
+
+async def request_body(pilot: Pilot[None], app: LivetapApp) -> None:
+    """The selected request's body fetched with b."""
+    await select_api_request(pilot, app)
+    await pilot.press("b")
+    await until(
+        pilot, lambda: "Response body" in main_screen(app).query_one(RequestDetail).plain_text()
+    )
+    await pilot.pause(0.2)
+
+
+async def goto_packets(pilot: Pilot[None], app: LivetapApp) -> None:
+    """g: the request's packets selected in the packet list."""
+    await select_api_request(pilot, app)
+    await pilot.press("g")
+    await until(pilot, lambda: bool(main_screen(app).packet_list.marks))
+    await pilot.pause(0.3)
+
+
+async def sensor_decoded(pilot: Pilot[None], app: LivetapApp) -> None:
+    """x: the sensor dissector exported and the selected packet decoded by it."""
+    main = main_screen(app)
+    session = main.session
+    assert session is not None
+    await until(pilot, lambda: main.packet_list.row_count > 100)
+    first = next(p for p in session.ring if p.dport == 47000)
+    main.packet_list.select(first.index)
+    await pilot.press("x")
+    dialog = app.screen
+    assert isinstance(dialog, DissectorExport)
+    dialog.query_one("#export-spec", Input).value = str(HERE.parent / "examples" / "sensor.json")
+    dialog.query_one("#export-output", Input).value = str(
+        Path(tempfile.gettempdir()) / "sensor.lua"
+    )
+    dialog.export()
+    tree = main.query_one(LayerTree)
+    await until(pilot, lambda: any("decoded by" in str(n.label) for n in tree.root.children), 30)
+    await pilot.pause(0.3)
+
+
+Source = Callable[[Path], tuple[Any, Any]]
+
+
+def sample_source(folder: Path) -> tuple[Any, Any]:
+    """The small fixed pcap, no browser."""
+    return CaptureSession(open_file_source(write_sample_pcap(folder / "sample.pcap"))), None
+
+
+def demo_source(folder: Path) -> tuple[Any, Any]:
+    """The recorded demo: its packets and its browser events."""
+    browser = RecordedBrowser(Recording.load(DATA / "demo-browser.json"), "recorded demo browser")
+    browser.start()
+    return CaptureSession(open_file_source(DATA / "demo.pcap")), browser
+
+
+SHOTS: dict[str, tuple[Script, str | None, Source, tuple[int, int]]] = {
+    "main": (select_dns_answer, None, sample_source, SIZE),
+    "filter-error": (filter_error, None, sample_source, SIZE),
+    "help": (help_screen, None, sample_source, SIZE),
+    "theme-light": (select_dns_answer, "livetap-light", sample_source, SIZE),
+    "theme-high-contrast": (select_dns_answer, "livetap-high-contrast", sample_source, SIZE),
+    "both-panes": (select_api_request, None, demo_source, WIDE),
+    "request-body": (request_body, None, demo_source, WIDE),
+    "goto-packets": (goto_packets, None, demo_source, WIDE),
+    "dissector": (sensor_decoded, None, demo_source, WIDE),
+}
+
+
+async def shoot(
+    name: str, script: Script, theme: str | None, source: Source, size: tuple[int, int]
+) -> Path:
+    """Run one scripted session and save its SVG."""
+    with tempfile.TemporaryDirectory() as tmp:
+        session, browser = source(Path(tmp))
+        app = LivetapApp(session, theme=theme, browser=browser, save_directory=Path(tmp))
+        async with app.run_test(size=size) as pilot:
+            await script(pilot, app)
+            path = app.save_screenshot(filename=f"{name}.svg", path=str(HERE))
+    return Path(path)
+
+
+async def make_all(names: list[str]) -> None:
+    """Every screenshot (or the ones named), one scripted session each."""
+    for name, (script, theme, source, size) in SHOTS.items():
+        if names and name not in names:
+            continue
+        svg = await shoot(name, script, theme, source, size)
+        print(svg.relative_to(HERE.parent))
+
+
+if __name__ == "__main__":
+    asyncio.run(make_all(sys.argv[1:]))

@@ -1,0 +1,98 @@
+"""Shared fixtures: real loopback traffic, real capture sessions, real pcap files.
+
+Traffic goes to 127.0.0.1 only. Every packet is built with explicit Ethernet
+addresses (a bare scapy ``Ether()`` would send ARP on the real network).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.live import LiveSource
+from engine.session import CaptureSession
+
+LOOPBACK = "127.0.0.1"
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0, step: float = 0.01) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` passes; return whether it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def free_udp_port() -> int:
+    """A UDP port nothing on 127.0.0.1 listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def free_tcp_port() -> int:
+    """A TCP port nothing on 127.0.0.1 listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def send_udp(port: int, payloads: list[bytes], source_port: int | None = None) -> int:
+    """Send datagrams to 127.0.0.1:port; returns the source port used."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.bind((LOOPBACK, source_port or 0))
+        for payload in payloads:
+            sender.sendto(payload, (LOOPBACK, port))
+        used: int = sender.getsockname()[1]
+        return used
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _require_root() -> None:
+    """The suite captures on lo for real: say plainly when it cannot."""
+    if os.geteuid() != 0:
+        pytest.fail("livetap's tests capture real packets on lo: run them as root (./test.sh)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_browser_left_behind() -> Iterator[None]:
+    """Every Chromium a test launched is gone when the suite ends."""
+    yield
+    time.sleep(0.5)
+    left = subprocess.run(
+        ["pgrep", "-f", "livetap-chromium-"], capture_output=True, text=True, check=False
+    )
+    assert left.stdout.strip() == "", f"Chromium processes left behind: {left.stdout}"
+
+
+@pytest.fixture
+def live_session() -> Iterator[Callable[..., CaptureSession]]:
+    """Start capture sessions on lo with a filter; all are stopped afterwards."""
+    sessions: list[CaptureSession] = []
+
+    def start(expression: str, ring_size: int = 100_000) -> CaptureSession:
+        session = CaptureSession(LiveSource("lo", expression=expression), ring_size)
+        session.start()
+        sessions.append(session)
+        return session
+
+    yield start
+    for session in sessions:
+        session.stop()
+
+
+@pytest.fixture
+def tmp_dir(tmp_path: Path) -> Path:
+    """A temporary directory readable by everyone (setpriv'd tools read from it)."""
+    tmp_path.chmod(0o755)
+    return tmp_path

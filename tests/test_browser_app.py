@@ -1,0 +1,117 @@
+"""The browser pane in the TUI, driven with Pilot: real Chromium, real site, real packets on lo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from textual.pilot import Pilot
+
+from engine.browser.records import ConnectionState
+from engine.browser.session import BrowserSession
+from engine.browser.target import BrowserTarget
+from engine.live import LiveSource
+from engine.session import CaptureSession
+from tests.local_site import LocalSite, local_site
+from tui.app import LivetapApp
+from tui.screens.main import MainScreen
+from tui.widgets.browser_pane import BrowserPane
+from tui.widgets.packet_list import PacketList
+from tui.widgets.request_detail import RequestDetail
+from tui.widgets.request_list import RequestList
+
+SIZE = (220, 50)
+
+
+@pytest.fixture
+def site() -> Iterator[LocalSite]:
+    with local_site() as running:
+        yield running
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the app never reached the expected state")
+        await pilot.pause(0.05)
+
+
+def main_screen(app: LivetapApp) -> MainScreen:
+    screen = app.screen_stack[1]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+def detail_text(app: LivetapApp) -> str:
+    return main_screen(app).query_one(RequestDetail).plain_text()
+
+
+async def test_the_pane_fills_b_shows_a_body_and_g_selects_the_packets(site: LocalSite) -> None:
+    capture = CaptureSession(LiveSource("lo", expression=f"tcp port {site.port}"))
+    browser = BrowserSession(BrowserTarget(launch=True), open_url=f"{site.url}/")
+    browser.start()
+    app = LivetapApp(capture, browser=browser)
+    async with app.run_test(size=SIZE) as pilot:
+        requests = main_screen(app).query_one(RequestList)
+        data_url = f"{site.url}/api/data.json?item=7&kind=test"
+        await until(
+            pilot, lambda: any(r.url == data_url and r.finished for r in browser.tracker.records())
+        )
+        await until(pilot, lambda: requests.row_count >= 9)
+        record = next(r for r in browser.tracker.records() if r.url == data_url)
+        requests.focus()
+        requests.move_cursor(row=requests.get_row_index(record.id))
+        await pilot.pause(0.2)
+        assert requests.selected_id == record.id
+        await pilot.press("b")
+        await until(pilot, lambda: '"items"' in detail_text(app))
+        assert "Response body" in detail_text(app) and "GET" in detail_text(app)
+        await pilot.press("g")
+        packets = main_screen(app).query_one(PacketList)
+        await until(pilot, lambda: bool(packets.marks))
+        assert app.focused is packets
+        chosen = [capture.packet(index) for index in sorted(packets.marks)]
+        assert packets.cursor == min(packets.marks)
+        assert any(
+            p is not None and p.info.startswith("GET /api/data.json?item=7&kind=test HTTP/1.1")
+            for p in chosen
+        )
+        assert all(p is not None and site.port in (p.sport, p.dport) for p in chosen)
+        await until(pilot, lambda: "Handshake RTT" in detail_text(app))
+
+
+async def test_a_browser_that_dies_is_shown_and_the_packets_keep_going(site: LocalSite) -> None:
+    capture = CaptureSession(LiveSource("lo", expression=f"tcp port {site.port}"))
+    browser = BrowserSession(BrowserTarget(launch=True), open_url=f"{site.url}/")
+    browser.start()
+    app = LivetapApp(capture, browser=browser)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: main_screen(app).query_one(RequestList).row_count >= 5)
+        process = browser.browser_process
+        assert process is not None
+        os.killpg(process.process.pid, signal.SIGKILL)
+        title = main_screen(app).query_one("#browser-title")
+        await until(pilot, lambda: "browser exited" in str(title.render()))
+        assert browser.status().state is ConnectionState.EXITED
+        assert capture.running and app.is_running
+        await pilot.press("R")
+        await until(pilot, lambda: browser.status().state is ConnectionState.CONNECTED)
+
+
+async def test_without_a_browser_the_pane_says_how_to_connect(tmp_dir: object) -> None:
+    from pathlib import Path
+
+    from engine.replay import open_file_source
+    from tests.sample_traffic import write_sample_pcap
+
+    path = write_sample_pcap(Path(str(tmp_dir)) / "s.pcap")
+    app = LivetapApp(CaptureSession(open_file_source(path)))
+    async with app.run_test(size=SIZE):
+        pane = main_screen(app).query_one(BrowserPane)
+        hint = str(pane.query_one("#browser-hint").render())
+        assert "--browser launch" in hint and "--remote-debugging-port=9222" in hint
+        assert not pane.query(RequestList)

@@ -1,0 +1,1 @@
+"""livetap's Textual UI and its command line: renders engine records, calls the engine API."""

@@ -1,0 +1,86 @@
+"""The livetap Textual app: themes, the main screen and the command palette."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from engine.browser.source import BrowserSource
+from engine.config import config_dir
+from engine.session import CaptureSession
+from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, builtin_themes, user_themes
+from tui.keys import KEYS
+from tui.screens.main import MainScreen
+
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread may hold the GIL before another gets it (Python's default: 0.005)."""
+
+
+class LivetapApp(App[None]):
+    """Live packets in the terminal; the engine does the work, this app shows it."""
+
+    TITLE = "livetap"
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        session: CaptureSession | None,
+        theme: str | None = None,
+        save_directory: Path | None = None,
+        browser: BrowserSource | None = None,
+    ) -> None:
+        super().__init__()
+        # Capture, analysis and UI threads share the GIL: hand it over every millisecond
+        # rather than every five, so a key press is answered while packets pour in.
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        self.session = session
+        self.browser = browser
+        self.save_directory = save_directory or Path.cwd()
+        self.theme_problems: list[str] = []
+        for builtin in builtin_themes():
+            self.register_theme(builtin)
+        extra, self.theme_problems = user_themes(config_dir() / "themes")
+        for user_theme in extra:
+            self.register_theme(user_theme)
+        self.theme = theme or DEFAULT_THEME
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """livetap's own colour variables, so every theme defines them."""
+        return dict(VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        """Show the main screen, then start the capture.
+
+        The capture thread starts once the first frame is drawn: on a big file it
+        would otherwise compete with the first paint (a live socket is already
+        open and queues packets meanwhile).
+        """
+        self.push_screen(MainScreen(self.session, self.save_directory, self.browser))
+        if self.session is not None:
+            self.call_after_refresh(self.session.start)
+        for problem in self.theme_problems:
+            self.notify(problem, title="Theme file ignored", severity="warning", markup=False)
+
+    def on_unmount(self) -> None:
+        """Quitting stops the capture thread, closes the source and stops a launched browser."""
+        if self.session is not None:
+            self.session.stop()
+        if self.browser is not None:
+            self.browser.stop()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every key's action by name in the command palette, then Textual's own."""
+        if isinstance(screen, MainScreen):
+            for key in KEYS:
+                if key.action != "quit" and not key.action.startswith("app."):
+
+                    async def run(action: str = key.action) -> None:
+                        await screen.run_action(action)
+
+                    yield SystemCommand(key.description, key.help, run)
+        yield from super().get_system_commands(screen)

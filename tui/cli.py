@@ -1,0 +1,283 @@
+"""The ``livetap`` command: the live TUI by default, subcommands for headless work.
+
+Every failure a user can cause ends in one sentence on stderr and an exit code
+from :class:`engine.errors.ExitCode`; no traceback reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.errors import EXIT_CODE_MEANINGS, ExitCode, LivetapError
+from tui.commands import command_names, subcommands
+from tui.commands._output import print_json_error
+from tui.signals import install_exit_signals
+
+DESCRIPTION = """\
+Live network traffic in the terminal. Without a subcommand, livetap opens the
+live view: packets on an interface (default: the one with the default route),
+a pcap/pcapng file (-r) or the pcap stream of a command (--source-cmd).
+Live capture needs root or CAP_NET_RAW."""
+
+EXAMPLES = """\
+examples:
+  sudo livetap                         capture on the default interface
+  sudo livetap -i lo -f "udp port 53"  loopback, DNS only
+  livetap -r trace.pcap --realtime     replay a file at its original pace
+  livetap --source-cmd "ssh host sudo tcpdump -U -w - not port 22"
+  livetap interfaces                   list interfaces (like tcpdump -D)
+  livetap demo                         the live view on traffic it makes itself
+  sudo livetap capture pcap -i lo -w out.pcap --duration 30s
+  livetap bpf "dns or https from 10.0.0.5"
+  livetap dissector generate --spec examples/sensor.json
+
+environment: CAPTURE_INTERFACE, CAPTURE_SNAPLEN, CAPTURE_BUFFER, LIVETAP_CONFIG
+config file: ~/.config/livetap/config.yaml (keys defaultInterface, snapLength,
+  bufferSize, maxCaptureSize, captureDirectory, ringSize)
+"""
+
+
+def _exit_code_table() -> str:
+    rows = [f"  {code.value:>3}  {code.name:<18} {EXIT_CODE_MEANINGS[code]}" for code in ExitCode]
+    return "exit codes:\n" + "\n".join(rows)
+
+
+def _commands_needed(argv: Sequence[str]) -> list[str] | None:
+    """Which subcommand modules the parser needs: the one named, all for --help, else none."""
+    names = command_names()
+    named = [arg for arg in argv if arg in names][:1]
+    if named:
+        return named
+    return None if any(arg in ("-h", "--help") for arg in argv) else []
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser for ``livetap`` and the subcommands ``argv`` needs (default: all)."""
+    parser = argparse.ArgumentParser(
+        prog="livetap",
+        description=DESCRIPTION,
+        epilog=EXAMPLES + "\n" + _exit_code_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"livetap {_version()}")
+    source = parser.add_argument_group("what to capture")
+    source.add_argument("-i", "--interface", help="interface to capture on ('any' for all)")
+    source.add_argument(
+        "-f", "--filter", default="", metavar="BPF", help="BPF capture filter, as tcpdump takes it"
+    )
+    source.add_argument(
+        "-r", "--read", metavar="FILE", help="read packets from a pcap or pcapng file"
+    )
+    source.add_argument(
+        "--realtime", action="store_true", help="with -r: replay at the file's original pace"
+    )
+    source.add_argument(
+        "--source-cmd",
+        metavar="COMMAND",
+        help="read the pcap stream a command writes (run without a shell, split like sh)",
+    )
+    source.add_argument("--no-packets", action="store_true", help="show only the browser pane")
+    browser = parser.add_argument_group("browser requests (Chrome DevTools Protocol)")
+    browser.add_argument(
+        "--browser",
+        metavar="SPEC",
+        help="'launch' a headless Chromium, or attach: a port (9222), host:port or ws:// URL",
+    )
+    browser.add_argument(
+        "--open", metavar="URL", help="load URL in the browser (implies --browser launch)"
+    )
+    browser.add_argument(
+        "--headed", action="store_true", help="with --browser launch: a visible window"
+    )
+    browser.add_argument(
+        "--chromium", metavar="PATH", help="the Chromium/Chrome executable to launch"
+    )
+    browser.add_argument(
+        "--allow-remote-browser",
+        action="store_true",
+        help="allow attaching to a non-loopback debugging port (it gives full browser control)",
+    )
+    tuning = parser.add_argument_group("tuning")
+    tuning.add_argument(
+        "-s", "--snaplen", type=int, help="bytes kept of each packet (default 65535)"
+    )
+    tuning.add_argument(
+        "-B", "--buffer-size", metavar="SIZE", help="kernel ring size, e.g. 4M (default 2M)"
+    )
+    tuning.add_argument(
+        "--ring-size", type=int, metavar="N", help="packets kept in memory (default 100000)"
+    )
+    tuning.add_argument(
+        "--config", type=Path, metavar="FILE", help="config file to read instead of the default"
+    )
+    tuning.add_argument(
+        "--theme", help="start with this theme (livetap-dark, livetap-light, livetap-high-contrast)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in subcommands(None if argv is None else _commands_needed(argv)):
+        command_parser = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.help,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(run=command.run)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("livetap")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def open_source(args: argparse.Namespace, settings: Any) -> Any:
+    """The packet source the flags ask for: file, command, or live interface."""
+    if args.read and args.source_cmd:
+        from engine.errors import UsageError
+
+        raise UsageError("use either -r FILE or --source-cmd, not both")
+    if args.read:
+        from engine.replay import open_file_source
+
+        return open_file_source(args.read, args.filter, args.realtime, settings.snaplen)
+    if args.source_cmd:
+        from engine.replay import open_command_source
+
+        return open_command_source(args.source_cmd, args.filter, settings.snaplen)
+    from engine.interfaces import default_interface
+    from engine.live import LiveSource
+
+    interface = settings.interface or default_interface()
+    return LiveSource(interface, settings.snaplen, settings.buffer_size, args.filter)
+
+
+def open_browser(args: argparse.Namespace) -> Any:
+    """Launch or attach to the browser the flags name (None without --browser/--open)."""
+    spec = args.browser or ("launch" if args.open else None)
+    if spec is None:
+        if args.no_packets:
+            from engine.errors import UsageError
+
+            raise UsageError(
+                "--no-packets leaves nothing to show: add --browser launch or --browser PORT"
+            )
+        return None
+    from engine.browser.session import BrowserSession
+    from engine.browser.target import parse_browser_spec
+
+    target = parse_browser_spec(
+        spec, headed=args.headed, chromium=args.chromium, allow_remote=args.allow_remote_browser
+    )
+    browser = BrowserSession(target, open_url=args.open)
+    browser.start()
+    return browser
+
+
+def run_live(args: argparse.Namespace) -> int:
+    """The TUI on the chosen source; the source is opened first so errors print plainly."""
+    from engine.config import load_settings
+    from engine.session import CaptureSession
+
+    settings = load_settings(
+        {
+            "interface": args.interface,
+            "snaplen": args.snaplen,
+            "buffer_size": args.buffer_size,
+            "ring_size": args.ring_size,
+        },
+        config_path=args.config,
+    )
+    theme = args.theme or settings.theme
+    if theme:
+        _check_theme(theme)
+    browser = open_browser(args)
+    session = None
+    try:
+        if not args.no_packets:
+            session = CaptureSession(open_source(args, settings), settings.ring_size)
+        from tui.app import LivetapApp
+
+        app = LivetapApp(
+            session, theme=theme, save_directory=settings.capture_directory, browser=browser
+        )
+        install_exit_signals(app, session, browser)
+        app.run()
+    finally:
+        if session is not None:
+            session.stop()
+        if browser is not None:
+            browser.stop()
+    if app.return_code == ExitCode.INTERRUPTED:
+        return ExitCode.INTERRUPTED
+    error = session.stats().error if session is not None else None
+    if error:
+        print(f"livetap: {error}", file=sys.stderr)
+        return ExitCode.UNAVAILABLE
+    return ExitCode.SUCCESS
+
+
+def _report_crash(error: BaseException) -> int:
+    """Keep the traceback in a file and tell the user where, in one line."""
+    fd, path = tempfile.mkstemp(prefix="livetap-crash-", suffix=".txt")
+    with os.fdopen(fd, "w") as out:
+        traceback.print_exception(error, file=out)
+    print(
+        f"livetap: internal error: {error!r} (details in {path}; please report it)", file=sys.stderr
+    )
+    return ExitCode.FAILURE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``livetap`` console script."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
+    try:
+        if args.command:
+            code: int = args.run(args)
+            return code
+        return run_live(args)
+    except LivetapError as error:
+        if getattr(args, "json", False):
+            print_json_error(error)
+        else:
+            print(f"livetap: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # `livetap bpf --examples | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.SUCCESS
+    except Exception as error:
+        return _report_crash(error)
+
+
+def _check_theme(name: str) -> None:
+    """Refuse an unknown theme before the screen is taken over."""
+    from engine.config import config_dir
+    from engine.errors import UsageError
+    from themes import builtin_themes, user_themes
+
+    names = [t.name for t in builtin_themes()] + [
+        t.name for t in user_themes(config_dir() / "themes")[0]
+    ]
+    if name not in names:
+        raise UsageError(f"there is no theme named {name!r}; choose one of: {', '.join(names)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

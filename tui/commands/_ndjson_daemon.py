@@ -1,0 +1,160 @@
+"""The background process of ``livetap capture ndjson start``.
+
+It opens the sources (a browser, packets on an interface), starts the NDJSON
+capture, reports readiness as one JSON line on its stdout (which ``start`` prints
+and then closes), and serves ``stop`` and ``status`` on a Unix socket until stopped.
+Run as ``python -m tui.commands._ndjson_daemon '<options as JSON>'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ExitCode, LivetapError
+from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
+from engine.ndjson.control import clear_state, socket_path, write_state
+from engine.ndjson.url_filter import UrlFilter
+
+
+def _report(document: dict[str, Any]) -> None:
+    """The one line ``start`` waits for, then stdout is closed."""
+    sys.stdout.write(json.dumps(document) + "\n")
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
+    """The browser and the packet capture the options ask for."""
+    browser = packets = None
+    if config.get("browser"):
+        from engine.browser.session import BrowserSession
+        from engine.browser.target import parse_browser_spec
+
+        target = parse_browser_spec(
+            config["browser"],
+            headed=bool(config.get("headed")),
+            chromium=config.get("chromium"),
+            allow_remote=bool(config.get("allow_remote")),
+        )
+        browser = BrowserSession(target, open_url=config.get("open"))
+        browser.start()
+    if config.get("packets"):
+        from engine.interfaces import default_interface
+        from engine.live import LiveSource
+        from engine.session import CaptureSession
+
+        try:
+            source = LiveSource(
+                config.get("interface") or default_interface(), expression=config.get("bpf") or ""
+            )
+        except LivetapError:
+            if browser is not None:
+                browser.stop()
+            raise
+        packets = CaptureSession(source)
+        packets.start()
+    return browser, packets
+
+
+def _serve(
+    capture: NdjsonCapture, server: socket.socket, stopping: threading.Event
+) -> dict[str, Any]:
+    """Answer status requests until a stop request (or SIGTERM); return the final reply."""
+    server.settimeout(0.2)
+    while not stopping.is_set():
+        try:
+            client, _ = server.accept()
+        except TimeoutError:
+            continue
+        with client:
+            client.settimeout(5)
+            with contextlib.suppress(OSError, ValueError):
+                request = json.loads(client.recv(4096) or b"{}")
+                command = request.get("command") if isinstance(request, dict) else None
+                if command == "stop":
+                    reply = _final(capture)
+                    client.sendall(json.dumps(reply).encode() + b"\n")
+                    return reply
+                client.sendall(json.dumps(_status(capture)).encode() + b"\n")
+    return _final(capture)
+
+
+def _status(capture: NdjsonCapture) -> dict[str, Any]:
+    data = {**capture.start_report(), **capture.stop_report(), "running": capture.running}
+    return _with_error(capture, data)
+
+
+def _final(capture: NdjsonCapture) -> dict[str, Any]:
+    return _with_error(capture, capture.stop())
+
+
+def _with_error(capture: NdjsonCapture, data: dict[str, Any]) -> dict[str, Any]:
+    error = capture.error
+    if error is None:
+        return {"success": True, "data": data}
+    return {
+        "success": False,
+        "error": {"code": error.code_name, "message": error.message},
+        "data": data,
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Start everything, report, serve, clean up."""
+    config = json.loads(argv[0])
+    browser = packets = None
+    try:
+        browser, packets = _open_sources(config)
+        options = NdjsonOptions(
+            path=Path(config["file"]),
+            max_size_mb=float(config["max_size_mb"]),
+            url_filter=UrlFilter.parse(config.get("filters") or []),
+            include_bodies=bool(config.get("include_bodies")),
+            include_sensitive=bool(config.get("include_sensitive")),
+            append=bool(config.get("append")),
+            browser=browser is not None,
+            packets=packets is not None,
+        )
+        capture = NdjsonCapture(options, browser, packets)
+        started = capture.start()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        path = socket_path()
+        with contextlib.suppress(OSError):
+            path.unlink()
+        server.bind(str(path))
+        path.chmod(0o600)
+        server.listen()
+        write_state({"pid": os.getpid(), "socket": str(path), **started})
+    except LivetapError as error:
+        for source in (packets, browser):
+            if source is not None:
+                source.stop()
+        _report({"success": False, "error": {"code": error.code_name, "message": error.message}})
+        return error.exit_code
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    _report({"success": True, "data": started})
+    try:
+        _serve(capture, server, stopping)
+    finally:
+        server.close()
+        for source in (packets, browser):
+            if source is not None:
+                source.stop()
+        clear_state()
+    return ExitCode.SUCCESS
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

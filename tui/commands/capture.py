@@ -1,0 +1,308 @@
+"""``livetap capture FORMAT``: headless capture to files, one sub-command per format.
+
+``livetap capture pcap`` writes pcap/pcapng like ``tcpdump -w`` (with ``-C``/``-W``
+rotation) and ends with a report. Another format is one more entry in
+:data:`FORMATS` (e.g. ``ndjson`` with its own ``add_arguments`` and ``run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from engine.config import Settings, load_settings
+from engine.errors import UsageError
+from engine.pcap_capture import MB, CaptureOptions, CaptureProgress, CaptureReport, PcapCapture
+from tui.commands import _ndjson
+from tui.commands._output import print_json
+
+NAME = "capture"
+HELP = "capture to files without the TUI (pcap, pcapng), with a report"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_ROTATE_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg])?(?:i?b)?\s*$", re.IGNORECASE)
+_ROTATE_UNITS = {"": MB, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One ``livetap capture`` sub-command."""
+
+    name: str
+    help: str
+    epilog: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``60``, ``60s``, ``5m``, ``1h``, ``1.5s`` or ``500ms``."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"a duration looks like 30s, 5m or 1h, not {text!r}")
+    seconds = float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "s").lower()]
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("the duration must be greater than zero")
+    return seconds
+
+
+def parse_rotate_size(text: str) -> int:
+    """Bytes from tcpdump's -C: a number of millions of bytes, or 512k / 2M / 1G (binary)."""
+    match = _ROTATE_SIZE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"a file size is a number of MB (millions of bytes), or like 512k or 2M, not {text!r}"
+        )
+    size = int(float(match.group(1)) * _ROTATE_UNITS[(match.group(2) or "").lower()])
+    if size <= 0:
+        raise argparse.ArgumentTypeError("the file size must be greater than zero")
+    return size
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number greater than zero, not {value}")
+    return value
+
+
+# -- pcap --------------------------------------------------------------------------------------
+
+PCAP_EPILOG = """\
+files: -w out.pcap writes out.pcap; with --rotate-size the next files are
+  out.1.pcap, out.2.pcap ... (numbers only grow); with --rotate-files N only the
+  newest N are kept. A relative -w is in the config's captureDirectory; without
+  -w the file is livetap-YYYYmmdd-HHMMSS.pcap there. A .pcapng name writes pcapng.
+  Files are created with mode 0600 and never through a symbolic link.
+ends: --count, --duration, Ctrl-C or SIGTERM (exit 130), the config's
+  maxCaptureSize (exit 7), or an error such as a full disk (exit 5); the files
+  always end on a whole packet, and the report says what happened.
+
+examples:
+  sudo livetap capture pcap -i eth0 -f "tcp port 443" -w tls.pcap --duration 5m
+  sudo livetap capture pcap -i any -w ring.pcapng -C 100 -W 10 --json
+"""
+
+
+def add_pcap_arguments(parser: argparse.ArgumentParser) -> None:
+    """tcpdump's letters where tcpdump has one: -i -w -c -s -B -C -W."""
+    parser.add_argument(
+        "-i",
+        "--interface",
+        dest="capture_interface",
+        metavar="IFACE",
+        help="interface ('any' for all)",
+    )
+    parser.add_argument(
+        "-f", "--filter", dest="capture_filter", metavar="BPF", help="BPF capture filter"
+    )
+    parser.add_argument(
+        "-w", "--write", dest="output", metavar="FILE", help="file to write (.pcap or .pcapng)"
+    )
+    parser.add_argument(
+        "--duration", type=parse_duration, metavar="TIME", help="stop after this long: 30s, 5m, 1h"
+    )
+    parser.add_argument("-c", "--count", type=_positive, metavar="N", help="stop after N packets")
+    parser.add_argument(
+        "-s",
+        "--snaplen",
+        dest="capture_snaplen",
+        type=int,
+        metavar="N",
+        help="bytes kept of each packet",
+    )
+    parser.add_argument(
+        "-B", "--buffer", dest="capture_buffer", metavar="SIZE", help="kernel ring, e.g. 4M"
+    )
+    parser.add_argument(
+        "-C",
+        "--rotate-size",
+        type=parse_rotate_size,
+        metavar="MB",
+        help="start a new file every MB (millions of bytes, as tcpdump -C; or 512k, 2M)",
+    )
+    parser.add_argument(
+        "-W", "--rotate-files", type=_positive, metavar="N", help="keep only the newest N files"
+    )
+    parser.add_argument(
+        "--config", dest="capture_config", type=Path, metavar="FILE", help="config file to read"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The merged settings; flags after ``capture pcap`` win over the global ones."""
+
+    def pick(own: str, shared: str) -> object:
+        value = getattr(args, own, None)
+        return value if value is not None else getattr(args, shared, None)
+
+    config = pick("capture_config", "config")
+    return load_settings(
+        {
+            "interface": pick("capture_interface", "interface"),
+            "snaplen": pick("capture_snaplen", "snaplen"),
+            "buffer_size": pick("capture_buffer", "buffer_size"),
+        },
+        config_path=config if isinstance(config, Path) else None,
+    )
+
+
+def output_path(requested: str | None, directory: Path) -> Path:
+    """Where the first file goes: -w (relative to the capture directory) or a dated name."""
+    if requested == "-":
+        raise UsageError(
+            "livetap capture writes files, not standard output: give -w a file name "
+            "(for a pcap stream use tcpdump -U -w -)"
+        )
+    if requested:
+        path = Path(requested).expanduser()
+        return path if path.is_absolute() else directory / path
+    return directory / time.strftime("livetap-%Y%m%d-%H%M%S.pcap")
+
+
+def run_pcap(args: argparse.Namespace) -> int:
+    """Open the interface, capture until a stop condition, print the report."""
+    from engine.interfaces import default_interface
+    from engine.live import LiveSource
+
+    settings = _settings(args)
+    options = CaptureOptions(
+        output_path(args.output, settings.capture_directory),
+        count=args.count,
+        duration=args.duration,
+        rotate_size=args.rotate_size,
+        rotate_files=args.rotate_files,
+        max_total=settings.max_capture_size,
+        snaplen=settings.snaplen,
+    )
+    expression = args.capture_filter if args.capture_filter is not None else args.filter or ""
+    interface = settings.interface or default_interface()
+    source = LiveSource(interface, settings.snaplen, settings.buffer_size, expression)
+    try:
+        capture = PcapCapture(source, options)
+        filter_text = f" (filter {expression!r})" if expression.strip() else ""
+        announcement = f"capturing on {interface}{filter_text}, writing {capture.writer.current}"
+        report = _run_with_signals(capture, announcement, _progress_printer(args.json))
+    finally:
+        source.close()
+    _print_report(report, args.json)
+    return report.exit_code
+
+
+def _say(message: str) -> None:
+    print(f"livetap: {message}", file=sys.stderr, flush=True)
+
+
+def _progress_printer(json_output: bool) -> Callable[[CaptureProgress], None] | None:
+    """A progress line on a terminal's stderr; nothing when stderr is a file or pipe."""
+    if json_output or not sys.stderr.isatty():
+        return None
+
+    def show(progress: CaptureProgress) -> None:
+        drops = progress.kernel_drops or 0
+        line = f"\r{progress.packets:,} packets, {drops:,} dropped by the kernel"
+        print(line, end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _run_with_signals(
+    capture: PcapCapture,
+    announcement: str,
+    on_progress: Callable[[CaptureProgress], None] | None,
+) -> CaptureReport:
+    """Ctrl-C and SIGTERM ask the capture to stop; it then writes what it has and reports.
+
+    The handlers are in place before the announcement, so a script that signals
+    as soon as it reads "capturing on" always gets the report.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _say(announcement)
+        return capture.run(stop, on_progress)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if on_progress is not None:
+            print(file=sys.stderr)
+
+
+def _print_report(report: CaptureReport, json_output: bool) -> None:
+    """The report on stdout; an error also as one line on stderr."""
+    if json_output:
+        if report.error is None:
+            print_json(report.to_dict())
+        else:
+            document = {
+                "success": False,
+                "error": {"code": report.error.code_name, "message": report.error.message},
+                "data": report.to_dict(),
+            }
+            print(json.dumps(document, indent=2))
+    else:
+        print("\n".join(report.text_lines()))
+    sys.stdout.flush()
+    if report.error is not None:
+        _say(report.error.message)
+
+
+FORMATS: tuple[Format, ...] = (
+    Format(
+        "pcap",
+        "write packets to pcap/pcapng files like tcpdump -w (rotation with -C/-W)",
+        PCAP_EPILOG,
+        add_pcap_arguments,
+        run_pcap,
+    ),
+    Format(
+        "ndjson",
+        "stream browser requests (and packet summaries) to an NDJSON file, in the background",
+        _ndjson.EPILOG,
+        _ndjson.add_arguments,
+        _ndjson.run,
+    ),
+)
+"""The ``livetap capture`` sub-commands; a new format is a new entry."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One sub-command per format."""
+    names = "{" + ",".join(entry.name for entry in FORMATS) + "}"
+    formats = parser.add_subparsers(dest="capture_format", metavar=names, required=True)
+    for entry in FORMATS:
+        sub = formats.add_parser(
+            entry.name,
+            help=entry.help,
+            description=entry.help,
+            epilog=entry.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        entry.add_arguments(sub)
+        sub.set_defaults(capture_run=entry.run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen format's sub-command."""
+    runner: Callable[[argparse.Namespace], int] | None = getattr(args, "capture_run", None)
+    if runner is None:
+        raise UsageError("name a format: livetap capture pcap ...")
+    return runner(args)

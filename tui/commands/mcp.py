@@ -1,0 +1,425 @@
+"""``livetap mcp``: livetap's tools for AI agents over the Model Context Protocol.
+
+The tools are :mod:`engine.mcp`'s plain functions; this module serves them with
+the official SDK's low-level server, on stdio (what desktop clients start) or
+the streamable HTTP transport (``--http 127.0.0.1:PORT``, loopback only unless
+``--allow-remote``). Tool calls run in worker threads; a failed call is an MCP
+tool error carrying livetap's error code and message, and the server goes on.
+The NDJSON tools call ``livetap capture ndjson`` in-process, so their contract
+is the CLI's. On exit (stdin closed, Ctrl-C, SIGTERM, SIGHUP) the server stops
+what it started: running captures, its NDJSON capture and its browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import io
+import ipaddress
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ExitCode, LivetapError, PermissionDeniedError, UsageError
+from engine.mcp import Toolbox, load_server_config
+from engine.mcp.toolbox import INSTRUCTIONS
+
+if TYPE_CHECKING:
+    from mcp.server.context import ServerRequestContext
+    from mcp.server.lowlevel import Server
+
+    Context = ServerRequestContext[Any, Any]
+
+NAME = "mcp"
+HELP = "serve livetap's capture and analysis tools to AI agents (Model Context Protocol)"
+
+EPILOG = """\
+tools: list_interfaces, capture_packets, build_bpf, analyze_pcap, follow_stream,
+  check_threats, find_credentials, browser_requests, start_ndjson_capture,
+  stop_ndjson_capture, generate_dissector
+resources: livetap://server/config, livetap://captures/NAME (files this server
+  wrote), livetap://reports/TOOL (the last result of each tool)
+
+Files are written, and read, only inside the capture directory (reading
+elsewhere needs --read-anywhere). Captures over a cap are refused, not clamped.
+
+examples:
+  sudo livetap mcp                                  # stdio, for Claude Desktop / Code
+  sudo livetap mcp --capture-directory /var/tmp/lt --max-duration 20
+  sudo livetap mcp --http 127.0.0.1:8765            # streamable HTTP at /mcp
+"""
+
+RESOURCE_NOT_FOUND = -32602
+"""JSON-RPC "invalid params", which MCP uses for an unknown resource."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The server's own configuration: transport, config file, caps, switches."""
+    parser.epilog = EPILOG
+    parser.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve the streamable HTTP transport at http://HOST:PORT/mcp instead of stdio",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="with --http: allow a non-loopback address (anyone who reaches it drives captures)",
+    )
+    parser.add_argument(
+        "--config",
+        dest="mcp_config",
+        type=Path,
+        metavar="FILE",
+        help="config file (livetap's keys, plus an mcp: section)",
+    )
+    parser.add_argument(
+        "--capture-directory",
+        type=Path,
+        metavar="DIR",
+        help="where tools write and read files (default: captureDirectory, else "
+        "~/.local/share/livetap/mcp)",
+    )
+    parser.add_argument(
+        "--max-duration", type=float, metavar="S", help="seconds per capture (default 60)"
+    )
+    parser.add_argument(
+        "--max-count", type=int, metavar="N", help="packets per capture (default 10000)"
+    )
+    parser.add_argument(
+        "--max-bytes", metavar="B", help="bytes per capture, e.g. 20M (default 50M)"
+    )
+    parser.add_argument(
+        "--max-ndjson-duration",
+        type=float,
+        metavar="S",
+        help="seconds before the server stops an NDJSON capture (default 600)",
+    )
+    parser.add_argument(
+        "--browser",
+        dest="mcp_browser",
+        metavar="SPEC",
+        help="the browser of browser_requests: launch (default), a port, host:port or ws:// URL",
+    )
+    parser.add_argument(
+        "--allow-remote-browser",
+        dest="mcp_allow_remote_browser",
+        action="store_true",
+        help="allow a non-loopback browser debugging port",
+    )
+    parser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="show credentials, cookies and authorization headers unmasked",
+    )
+    parser.add_argument(
+        "--read-anywhere",
+        action="store_true",
+        help="let tools read capture, blocklist and spec files outside the capture directory",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the configuration (errors before serving), then serve until the client leaves."""
+    bind = _http_address(args.http, args.allow_remote) if args.http else None
+    config = load_server_config(
+        {
+            "config": args.mcp_config or getattr(args, "config", None),
+            "capture_directory": args.capture_directory,
+            "max_duration": args.max_duration,
+            "max_count": args.max_count,
+            "max_bytes": args.max_bytes,
+            "max_ndjson_duration": args.max_ndjson_duration,
+            "browser": args.mcp_browser or getattr(args, "browser", None),
+            "chromium": getattr(args, "chromium", None),
+            "allow_remote_browser": args.mcp_allow_remote_browser
+            or getattr(args, "allow_remote_browser", False),
+            "show_secrets": args.show_secrets,
+            "read_anywhere": args.read_anywhere,
+            "interface": getattr(args, "interface", None),
+            "snaplen": getattr(args, "snaplen", None),
+            "buffer_size": getattr(args, "buffer_size", None),
+        }
+    )
+    import anyio
+
+    toolbox = Toolbox(config, CliNdjson())
+    try:
+        if bind is None:
+            anyio.run(_serve_stdio, toolbox)
+        else:
+            anyio.run(_serve_http, toolbox, *bind)
+    finally:
+        toolbox.close()
+    return ExitCode.SUCCESS
+
+
+def _http_address(text: str, allow_remote: bool) -> tuple[str, int]:
+    """HOST:PORT (``[::1]:PORT`` for IPv6), loopback unless --allow-remote."""
+    host, _, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise UsageError(f"--http wants HOST:PORT, e.g. 127.0.0.1:8765, not {text!r}")
+    loopback = host == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    if not loopback and not allow_remote:
+        raise PermissionDeniedError(
+            f"{host} is not a loopback address: the MCP server drives captures as this user, so "
+            "it listens on 127.0.0.1/::1/localhost unless you add --allow-remote"
+        )
+    if not loopback:
+        print(
+            f"livetap: warning: serving MCP on {host}, reachable from the network and without "
+            "authentication",
+            file=sys.stderr,
+        )
+    return host, int(port_text)
+
+
+# -- the MCP server ---------------------------------------------------------------------------
+
+
+def build_server(toolbox: Toolbox) -> Server[Any]:
+    """The SDK's low-level server with livetap's tools and resources."""
+    import anyio.to_thread
+    import mcp_types as types
+    from mcp.server.lowlevel import Server
+    from mcp.shared.exceptions import MCPError
+
+    tools = [
+        types.Tool(
+            name=tool.name,
+            title=tool.title,
+            description=tool.description,
+            input_schema=tool.schema,
+            annotations=types.ToolAnnotations(
+                title=tool.title,
+                read_only_hint=tool.read_only,
+                destructive_hint=False,
+                idempotent_hint=tool.read_only,
+                open_world_hint=tool.name == "browser_requests",
+            ),
+        )
+        for tool in toolbox.tools
+    ]
+
+    async def list_tools(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=tools)
+
+    async def call_tool(ctx: Context, params: types.CallToolRequestParams) -> types.CallToolResult:
+        outcome = await anyio.to_thread.run_sync(
+            toolbox.call, params.name, dict(params.arguments or {})
+        )
+        return types.CallToolResult(
+            content=[types.TextContent(text=outcome.text())],
+            structured_content=outcome.data,
+            is_error=not outcome.ok,
+        )
+
+    async def list_resources(
+        ctx: Context, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        found = await anyio.to_thread.run_sync(toolbox.resources)
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(
+                    name=item.name,
+                    uri=item.uri,
+                    description=item.description,
+                    mime_type=item.mime_type,
+                    size=item.size,
+                )
+                for item in found
+            ]
+        )
+
+    async def read_resource(
+        ctx: Context, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        try:
+            contents = await anyio.to_thread.run_sync(toolbox.read, str(params.uri))
+        except LivetapError as error:
+            raise MCPError(RESOURCE_NOT_FOUND, error.message) from None
+        items: list[types.TextResourceContents | types.BlobResourceContents] = []
+        for part in contents:
+            if part.text is not None:
+                items.append(
+                    types.TextResourceContents(
+                        uri=part.uri, mime_type=part.mime_type, text=part.text
+                    )
+                )
+            else:
+                blob = base64.b64encode(part.data or b"").decode("ascii")
+                items.append(
+                    types.BlobResourceContents(uri=part.uri, mime_type=part.mime_type, blob=blob)
+                )
+        return types.ReadResourceResult(contents=items)
+
+    return Server(
+        "livetap",
+        version=_version(),
+        title="livetap",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_resources=list_resources,
+        on_read_resource=read_resource,
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("livetap")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+async def _until_signal(toolbox: Toolbox) -> None:
+    """On SIGINT, SIGTERM or SIGHUP: stop what the server started, then exit (130).
+
+    The exit is immediate (``os._exit``) because the stdio transport reads stdin
+    in a thread that only ends when the client closes it; everything the server
+    started is stopped first, captures with their files completed.
+    """
+    import os
+
+    import anyio
+    import anyio.to_thread
+
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        async for _number in signals:
+            toolbox.state.shutdown.set()
+            await anyio.to_thread.run_sync(toolbox.close)
+            sys.stderr.flush()
+            os._exit(ExitCode.INTERRUPTED)
+
+
+async def _serve_stdio(toolbox: Toolbox) -> None:
+    """Serve one client on stdin/stdout until it closes them (a signal exits from _until_signal)."""
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    server = build_server(toolbox)
+    async with anyio.create_task_group() as group:
+        group.start_soon(_until_signal, toolbox)
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+        group.cancel_scope.cancel()
+
+
+async def _serve_http(toolbox: Toolbox, host: str, port: int) -> None:
+    """Serve the streamable HTTP transport at /mcp until a signal; uvicorn handles them."""
+    import uvicorn
+
+    server = build_server(toolbox)
+    app = server.streamable_http_app(host=host)  # DNS-rebinding protection on loopback
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    print(f"livetap: MCP server at http://{_url_host(host)}:{port}/mcp", file=sys.stderr)
+    await uvicorn.Server(config).serve()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# -- the NDJSON capture, through the CLI's own functions ----------------------------------------
+
+
+class CliNdjson:
+    """``livetap capture ndjson start|stop|status`` run in-process; their JSON is captured.
+
+    The CLI functions print their document; the stdio transport does not use
+    sys.stdout (its descriptor is diverted while serving), so the document is
+    taken from a redirected sys.stdout, one call at a time.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def _run(self, function: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> Any:
+        buffer = io.StringIO()
+        with self._lock, contextlib.redirect_stdout(buffer):
+            function(args)
+        try:
+            document = json.loads(buffer.getvalue())
+        except ValueError:
+            raise LivetapError(
+                f"the NDJSON capture answered something that is not JSON: "
+                f"{buffer.getvalue()[:200]!r}"
+            ) from None
+        if not isinstance(document, dict):
+            raise LivetapError("the NDJSON capture answered nonsense")
+        return document
+
+    def start(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``capture ndjson start`` with the server's options."""
+        from tui.commands import _ndjson
+
+        args = argparse.Namespace(
+            file=Path(options["file"]),
+            max_size=options["max_size_mb"],
+            filter=options["filters"],
+            include_bodies=options["include_bodies"],
+            include_sensitive=options["include_sensitive"],
+            append=False,
+            browser=options["browser"],
+            no_browser=options["browser"] is None,
+            open=options["open"],
+            headed=False,
+            chromium=options["chromium"],
+            allow_remote_browser=options["allow_remote_browser"],
+            packets=options["packets"],
+            interface=options["interface"],
+            bpf=options["bpf"],
+        )
+        result: dict[str, Any] = self._run(_ndjson.run_start, args)
+        if result.get("success"):
+            _reap_capture_process()
+        return result
+
+    def stop(self) -> dict[str, Any]:
+        """``capture ndjson stop``."""
+        from tui.commands import _ndjson
+
+        result: dict[str, Any] = self._run(_ndjson.run_stop, argparse.Namespace())
+        return result
+
+    def status(self) -> dict[str, Any]:
+        """``capture ndjson status``."""
+        from tui.commands import _ndjson
+
+        result: dict[str, Any] = self._run(_ndjson.run_status, argparse.Namespace())
+        return result
+
+
+def _reap_capture_process() -> None:
+    """Collect the capture process when it exits, as the shell would after the CLI's start.
+
+    The CLI's ``start`` exits and leaves the process to init; here the server is
+    its parent, and an unreaped process would look alive to ``stop`` (which waits
+    for it to end).
+    """
+    import os
+
+    from engine.ndjson.control import read_state
+
+    state = read_state()
+    if state is None:
+        return
+    pid = int(state["pid"])
+
+    def reap() -> None:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, 0)
+
+    threading.Thread(target=reap, name="livetap-mcp-reap", daemon=True).start()

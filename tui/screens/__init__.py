@@ -1,0 +1,1 @@
+"""Modal screens: prompts and help."""

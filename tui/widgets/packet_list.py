@@ -1,0 +1,284 @@
+"""The packet list: a Line-API view over the engine's ring buffer.
+
+It renders only the visible rows, straight from the ring (no copy of the
+packets), caches the rendered strips, follows the newest packet while the view
+is at the end, and keeps the user's place when old packets are evicted.
+A DataTable cannot keep up with a live feed (see ../shared/notes/textual.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from engine.events import PacketSummary
+from themes import PROTOCOL_KEYS
+from tui.formatting import columns, header_text, protocol_key, row_text
+from tui.widgets.packet_rows import PacketRows
+
+PacketGetter = Callable[[int], PacketSummary | None]
+
+
+class PacketListHeader(Static):
+    """The column titles above the packet list, sized like its rows."""
+
+    DEFAULT_CSS = """
+    PacketListHeader {
+        height: 1;
+        background: $panel;
+        color: $text-muted;
+        text-style: bold;
+    }
+    """
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Re-align the titles with the rows (the list has a scrollbar column)."""
+        self.update(header_text(columns(max(0, event.size.width - 1))))
+
+
+class PacketList(ScrollView, can_focus=True):
+    """Scrollable list of packet summaries, coloured by protocol."""
+
+    DEFAULT_CSS = """
+    PacketList {
+        background: $surface;
+        overflow-x: hidden;
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Newest", show=False),
+    ]
+
+    class Selected(Message):
+        """The cursor moved to another packet."""
+
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(
+        self, get_packet: PacketGetter, rows: PacketRows, *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self._get = get_packet
+        self.rows = rows
+        self._trimmed = rows.trimmed
+        self._count = 0
+        self._paused_at = 0
+        """Index of the newest packet shown when the view was paused."""
+        self._origin: float | None = None
+        self.cursor: int | None = None
+        self.follow = True
+        """Scroll to each new packet (on while the view is at the end)."""
+        self.paused = False
+        self._styles: dict[str, Style] = {}
+        self._cursor_style = Style(reverse=True)
+        self._mark_style = Style(bold=True)
+        self.marks: frozenset[int] = frozenset()
+        """Packets highlighted as one group (e.g. a browser request's connection)."""
+        self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(2048)
+
+    # -- feeding -------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        """Rows in the view (up to the newest packet shown while paused)."""
+        return self._count
+
+    @property
+    def last_shown(self) -> int:
+        """Index of the newest packet in the view (frozen while paused)."""
+        index = self.rows.index_at(self._count - 1) if self._count else None
+        return index or 0
+
+    def set_rows(self, rows: PacketRows) -> None:
+        """Show other rows (a display filter was set or cleared); follow the newest again."""
+        self.rows = rows
+        self._trimmed = rows.trimmed
+        self.follow = not self.paused
+        self._cache.clear()
+        self.refresh_rows()
+        if self.cursor is not None and rows.row_of(self.cursor) is not None:
+            self._scroll_to_row(rows.row_of(self.cursor) or 0)
+
+    def refresh_rows(self) -> None:
+        """Take in new and evicted rows: grow, shift and follow."""
+        rows = self.rows
+        if self._origin is None and len(rows):
+            first = rows.index_at(0)
+            packet = self._get(first) if first is not None else None
+            self._origin = packet.timestamp if packet else None
+        shift = rows.trimmed - self._trimmed
+        self._trimmed = rows.trimmed
+        self._count = rows.rows_up_to(self._paused_at) if self.paused else len(rows)
+        self.virtual_size = Size(self.size.width, self._count)
+        if self.follow and not self.paused:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif shift > 0:
+            self.scroll_to(y=max(0, self.scroll_offset.y - shift), animate=False, immediate=True)
+        self.refresh()
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze the view at the newest packet shown, or let it move again."""
+        if paused:
+            self._paused_at = self.last_shown
+        self.paused = paused
+        if not paused:
+            self.follow = self.follow or self.cursor is None
+
+    # -- looks ---------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        """Take the protocol colours from the theme, now and whenever it changes."""
+        self._load_styles()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._load_styles())
+
+    def _load_styles(self) -> None:
+        """Build one Rich style per protocol colour of the current theme."""
+        variables = self.app.theme_variables
+        self._styles = {
+            key: Style(color=variables.get(f"proto-{key}", "default")) for key in PROTOCOL_KEYS
+        }
+        self._cursor_style = Style(
+            color=variables.get("background", "black"),
+            bgcolor=variables.get("accent", "white"),
+            bold=True,
+        )
+        self._mark_style = Style(
+            bgcolor=variables.get("panel", "grey23"), bold=True, underline=True
+        )
+        self._cache.clear()
+        self.refresh()
+
+    def set_marks(self, indices: frozenset[int]) -> None:
+        """Highlight a group of packets (an empty set clears it)."""
+        self.marks = indices
+        self._cache.clear()
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        """One visible row, from the ring, through the strip cache."""
+        width = self.size.width
+        row = self.scroll_offset.y + y
+        index = self.rows.index_at(row) if row < self._count else None
+        if index is None or width <= 0:
+            return Strip.blank(width, self.rich_style)
+        selected = index == self.cursor
+        key = (index, width, selected)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render_row(index, width, selected)
+            self._cache[key] = strip
+        return strip
+
+    def _render_row(self, index: int, width: int, selected: bool) -> Strip:
+        """Format one packet; a packet evicted meanwhile renders as a note."""
+        packet = self._get(index)
+        if packet is None:
+            text, style = f"{index:>7} (no longer in the buffer)", Style(dim=True)
+        else:
+            text = row_text(packet, self._origin or packet.timestamp, columns(width))
+            style = self._styles.get(protocol_key(packet.protocol), Style())
+            if index in self.marks:
+                style = style + self._mark_style
+        if selected:
+            style = self._cursor_style
+        return Strip([Segment(text[:width].ljust(width), style)], width)
+
+    # -- moving --------------------------------------------------------------------
+
+    def select(self, index: int) -> None:
+        """Put the cursor on a packet (or the nearest row shown), scroll to it, announce it."""
+        if self._count == 0:
+            return
+        row = self.rows.row_of(index)
+        if row is None or row >= self._count:
+            row = min(max(0, self.rows.rows_up_to(index) - 1), self._count - 1)
+        chosen = self.rows.index_at(row)
+        if chosen is None:
+            return
+        self.cursor = chosen
+        self._scroll_to_row(row)
+        self.follow = row == self._count - 1 and not self.paused
+        self._cache.clear()
+        self.refresh()
+        self.post_message(self.Selected(chosen))
+
+    def _scroll_to_row(self, row: int) -> None:
+        """Scroll just enough for ``row`` to be visible."""
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False, immediate=True)
+
+    def _cursor_row(self) -> int | None:
+        """The cursor's row, if the cursor is on a shown packet."""
+        if self.cursor is None:
+            return None
+        row = self.rows.row_of(self.cursor)
+        return row if row is not None and row < self._count else None
+
+    def action_cursor(self, step: int) -> None:
+        """Move the selection by ``step`` rows."""
+        if self._count == 0:
+            return
+        row = self._cursor_row()
+        if row is None:
+            row = self._count - 1 if step < 0 and self.follow else self.scroll_offset.y
+        else:
+            row = max(0, min(row + step, self._count - 1))
+        index = self.rows.index_at(row)
+        if index is not None:
+            self.select(index)
+
+    def action_page(self, direction: int) -> None:
+        """Move the selection by a page."""
+        self.action_cursor(direction * max(1, self.scrollable_content_region.height - 1))
+
+    def action_first(self) -> None:
+        """Select the oldest packet shown."""
+        index = self.rows.index_at(0) if self._count else None
+        if index is not None:
+            self.select(index)
+            self.follow = False
+
+    def action_last(self) -> None:
+        """Select the newest packet and follow new ones again."""
+        if self._count:
+            self.select(self.last_shown)
+        self.follow = not self.paused
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def on_click(self, event: events.Click) -> None:
+        """Select the packet under the mouse."""
+        row = self.scroll_offset.y + event.y
+        index = self.rows.index_at(row) if row < self._count else None
+        if index is not None:
+            self.select(index)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        """Scrolling by hand to the end turns following on, away from it off."""
+        super().watch_scroll_y(old, new)
+        if new >= self.max_scroll_y:
+            self.follow = self.follow or not self.paused  # at the end (also when clamped there)
+        elif new < old:
+            self.follow = False
