@@ -1,13 +1,20 @@
 """Key latency and repaint rate of the TUI on a live 100,000 packets/s feed.
 
 A sender process sends bounded bursts of small UDP datagrams to 127.0.0.1 while
-the app captures ``lo``; key events are injected straight into the app (not
-``pilot.press``, which waits for idle) and timed until their action runs; the
-packet list's refreshes are counted per second.
+the app captures ``lo``. Two ways to watch it:
+
+- in process (the default): the app runs headless, key events are injected
+  straight into it (not ``pilot.press``, which waits for idle) and timed until
+  their action runs; the packet list's refreshes are counted per second;
+- ``--tmux``: the real ``livetap`` runs in a tmux pane as a user would see it;
+  ``tmux send-keys space`` toggles pause, and the time until the pane shows
+  the new state (PAUSED / LIVE) is read with ``tmux capture-pane`` every
+  2 ms, so the figure includes drawing and the terminal; repaints are the
+  pane's changes per second, sampled every 20 ms (so at most 50/s are seen).
 
 Targets (issue 9): key → action p95 < 50 ms, worst < 150 ms; ≥ 10 repaints/s.
 
-    .venv/bin/python benchmarks/ui_latency.py [--rate 100000] [--seconds 8]
+    .venv/bin/python benchmarks/ui_latency.py [--rate 100000] [--seconds 8] [--tmux]
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,10 +57,34 @@ def send(port: int, rate: int, seconds: float) -> None:
     sender.close()
 
 
-async def measure(rate: int, seconds: float, analyze: bool) -> None:
+def free_port() -> int:
+    """A UDP port on 127.0.0.1 nothing listens on (the feed's filter names it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind((LOOPBACK, 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+def print_figures(latencies_ms: list[float], repaint_rate: float) -> None:
+    """The key latencies and repaint rate, with a verdict per target."""
+    ms = sorted(latencies_ms)
+    p95 = ms[max(int(len(ms) * 0.95) - 1, 0)] if ms else float("nan")
+    worst = ms[-1] if ms else float("nan")
+    median = statistics.median(ms) if ms else float("nan")
+    print(
+        f"keys: {len(ms)} pressed; median {median:.1f} ms, p95 {p95:.1f} ms, worst {worst:.1f} ms"
+    )
+    print(f"repaints: {repaint_rate:.1f} per second")
+    verdicts = [
+        f"p95 < 50 ms {'ok' if p95 < 50 else 'MISSED'}",
+        f"worst < 150 ms {'ok' if worst < 150 else 'MISSED'}",
+        f"repaints >= 10/s {'ok' if repaint_rate >= 10 else 'MISSED'}",
+    ]
+    print("targets: " + ", ".join(verdicts))
+
+
+async def measure(rate: int, seconds: float, analyze: bool) -> None:
+    """In process: inject keys into the headless app while the feed runs."""
+    port = free_port()
     session = CaptureSession(
         LiveSource("lo", buffer_size=32 << 20, expression=f"udp port {port}"), 1_000_000
     )
@@ -96,23 +129,92 @@ async def measure(rate: int, seconds: float, analyze: bool) -> None:
         session.stop()
     stats = session.stats()
     window = [t for t in refreshes if began <= t <= ended]
-    ms = sorted(value * 1000 for value in latencies)
-    p95 = ms[int(len(ms) * 0.95) - 1] if ms else float("nan")
-    repaint_rate = len(window) / (ended - began)
-    worst = ms[-1] if ms else float("nan")
-    median = statistics.median(ms) if ms else float("nan")
     print(f"feed: {stats.packets:,} packets ({stats.packets / seconds:,.0f}/s)")
     print(f"kernel drops: {stats.kernel_drops}")
-    print(
-        f"keys: {len(ms)} injected; median {median:.1f} ms, p95 {p95:.1f} ms, worst {worst:.1f} ms"
+    print_figures([value * 1000 for value in latencies], len(window) / (ended - began))
+
+
+class TmuxPane:
+    """The real livetap in a detached tmux session of its own, read and typed into."""
+
+    def __init__(self, name: str, command: list[str]) -> None:
+        self.name = name
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "45", *command],
+            check=True,
+        )
+
+    def text(self) -> str:
+        """What the pane shows now."""
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+
+    def send(self, key: str) -> None:
+        """Type one key (tmux's key name) into the pane."""
+        subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+
+    def wait_for(self, word: str, timeout: float, poll: float = 0.002) -> float | None:
+        """Seconds until ``word`` is on screen, or None after ``timeout``."""
+        start = time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < timeout:
+            if word in self.text():
+                return elapsed
+            time.sleep(poll)
+        return None
+
+    def close(self) -> None:
+        """Quit livetap and remove the session, whatever state it is in."""
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "q"], check=False)
+        time.sleep(1.0)
+        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, capture_output=True)
+
+
+def measure_in_tmux(rate: int, seconds: float) -> None:
+    """In tmux: type space into the real app and time the pane until it shows the new state."""
+    if shutil.which("tmux") is None:
+        sys.exit("ui_latency.py --tmux needs tmux (apt-get install tmux)")
+    livetap = Path(sys.executable).with_name("livetap")
+    port = free_port()
+    pane = TmuxPane(
+        f"livetap-ui-latency-{port}", [str(livetap), "-i", "lo", "-f", f"udp port {port}"]
     )
-    print(f"repaints: {repaint_rate:.1f} per second")
-    verdicts = [
-        f"p95 < 50 ms {'ok' if p95 < 50 else 'MISSED'}",
-        f"worst < 150 ms {'ok' if worst < 150 else 'MISSED'}",
-        f"repaints >= 10/s {'ok' if repaint_rate >= 10 else 'MISSED'}",
-    ]
-    print("targets: " + ", ".join(verdicts))
+    sender = multiprocessing.Process(target=send, args=(port, rate, seconds + 4), daemon=True)
+    latencies: list[float] = []
+    changes = 0
+    watched = 0.0
+    try:
+        if pane.wait_for("LIVE", timeout=15, poll=0.05) is None:
+            sys.exit(f"livetap did not start in tmux; the pane shows:\n{pane.text()}")
+        sender.start()
+        time.sleep(2.0)  # the feed is at full rate
+        began = time.perf_counter()
+        previous = pane.text()
+        paused = False
+        while time.perf_counter() - began < seconds:
+            pane.send("space")
+            paused = not paused
+            waited = pane.wait_for("PAUSED" if paused else "LIVE", timeout=2.0)
+            latencies.append((waited if waited is not None else 2.0) * 1000)
+            if paused:  # the list is frozen: nothing to count until it runs again
+                time.sleep(0.1)
+                continue
+            window_start = time.perf_counter()  # count the list's repaints while it runs
+            previous = pane.text()
+            while time.perf_counter() - window_start < 0.5:
+                time.sleep(0.02)
+                current = pane.text()
+                changes += current != previous
+                previous = current
+            watched += time.perf_counter() - window_start
+    finally:
+        pane.close()
+        sender.join(seconds + 10)
+    print(f"feed: {rate:,} datagrams/s to 127.0.0.1 port {port}, livetap in a 160x45 tmux pane")
+    print_figures(latencies, changes / watched if watched else 0.0)
 
 
 def main() -> None:
@@ -123,10 +225,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--no-analysis", action="store_true", help="no live statistics thread")
     parser.add_argument("--switch", type=float, help="sys.setswitchinterval (seconds) to try")
+    parser.add_argument("--tmux", action="store_true", help="the real app in a tmux pane")
     args = parser.parse_args()
     if args.switch:
         sys.setswitchinterval(args.switch)
-    asyncio.run(measure(args.rate, min(args.seconds, 30.0), not args.no_analysis))
+    seconds = min(args.seconds, 30.0)
+    if args.tmux:
+        measure_in_tmux(args.rate, seconds)
+    else:
+        asyncio.run(measure(args.rate, seconds, not args.no_analysis))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,10 @@ import pytest
 from engine.analysis import REPORTS
 from engine.errors import ExitCode
 from tests.analysis_data import (
+    Tcp,
     credentials_frames,
+    http_request,
+    http_response,
     tshark,
     tshark_phs,
     write_follow,
@@ -89,6 +92,37 @@ def test_analyze_credentials_masked_unless_asked(tmp_path: Path) -> None:
     assert "hunter2" not in masked.stdout and "h***" in masked.stdout
     shown = livetap("analyze", str(path), "--report", "credentials", "--show-secrets")
     assert "hunter2" in shown.stdout and "letmein" in shown.stdout
+
+
+def test_text_from_the_wire_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """Escape sequences in a Host, path or user agent are printed as \\xNN, not obeyed."""
+    web = Tcp("10.2.0.1", 45000, "10.2.0.80", 80).open()
+    web.exchange(
+        http_request("GET", "evil\x1b]0;pwned\x07.example", "/\x1b[2J", agent="agent\x9b31m\x07"),
+        http_response("text/html", b"ok"),
+    )
+    web.close()
+    path = write_frames(tmp_path / "escapes.pcap", web.frames)
+    result = livetap("analyze", str(path), "--report", "http")
+    assert result.returncode == ExitCode.SUCCESS, result.stderr
+    assert "evil\\x1b]0;pwned\\x07.example" in result.stdout
+    assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in result.stdout)
+
+
+def test_a_password_in_a_url_is_masked_unless_asked(tmp_path: Path) -> None:
+    web = Tcp("10.2.0.1", 45000, "10.2.0.80", 80).open()
+    web.exchange(
+        http_request("GET", "intranet.example", "/login?user=bob&password=hunter2&next=%2F"),
+        http_response("text/html", b"ok"),
+    )
+    web.close()
+    path = write_frames(tmp_path / "get-login.pcap", web.frames)
+    for report in ("http", "credentials"):
+        masked = livetap("analyze", str(path), "--report", report, "--json")
+        assert "hunter2" not in masked.stdout, report
+        assert "password=h***&next=%2F" in masked.stdout, report
+        shown = livetap("analyze", str(path), "--report", report, "--json", "--show-secrets")
+        assert "password=hunter2&next=%2F" in shown.stdout, report
 
 
 def test_analyze_threats_with_a_blocklist(mixed: Path, tmp_path: Path) -> None:

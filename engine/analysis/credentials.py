@@ -13,7 +13,7 @@ import binascii
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from engine.analysis.addresses import format_endpoint
 
@@ -45,6 +45,25 @@ def mask(secret: str) -> str:
     return f"{secret[:1]}***" if secret else "***"
 
 
+def masked_url(url: str) -> str:
+    """``url`` with the value of every password-like query parameter masked.
+
+    A login by GET puts the password in the URL, which the HTTP and credentials
+    reports show; masked there too unless the user asks for secrets.
+    """
+    base, question, query = url.partition("?")
+    if not question:
+        return url
+    query, hash_mark, fragment = query.partition("#")
+    pairs = []
+    for pair in query.split("&"):
+        name, equals, value = pair.partition("=")
+        if equals and value and _PASSWORD_FIELD.search(unquote_plus(name)):
+            value = mask(unquote_plus(value))
+        pairs.append(f"{name}{equals}{value}")
+    return f"{base}?{'&'.join(pairs)}{hash_mark}{fragment}"
+
+
 @dataclass(slots=True)
 class Credential:
     """A username/secret pair seen in cleartext, where and when."""
@@ -72,7 +91,7 @@ class Credential:
             "username": self.username,
             "secret": self.secret if show_secrets else mask(self.secret),
             "stream": self.stream,
-            "where": self.where,
+            "where": self.where if show_secrets else masked_url(self.where),
             "accepted": self.accepted,
         }
 

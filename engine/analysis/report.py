@@ -21,6 +21,7 @@ from engine.analysis.conversations import (
     tcp_conversations,
     udp_conversations,
 )
+from engine.analysis.credentials import masked_url
 from engine.analysis.parse import IEEE802_11, IEEE802_11_RADIOTAP, KNOWN_LINKTYPES
 from engine.analysis.threats import find_threats
 
@@ -217,6 +218,7 @@ def http(analyzer: Analyzer) -> dict[str, Any]:
     log = analyzer.http
     origin = analyzer.first_frame_time or 0.0
     names = analyzer.names.name
+    shown: Callable[[str], str] = str if analyzer.show_secrets else masked_url
     items = []
     for r in log.items[:MAX_ROWS]:
         items.append(
@@ -229,8 +231,8 @@ def http(analyzer: Analyzer) -> dict[str, Any]:
                 "server_name": names(r.server),
                 "method": r.method,
                 "host": r.host,
-                "path": r.target,
-                "url": r.url,
+                "path": shown(r.target),
+                "url": shown(r.url),
                 "user_agent": r.user_agent,
                 "status": r.status,
                 "reason": r.reason,

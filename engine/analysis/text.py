@@ -7,10 +7,22 @@ from typing import Any
 
 from engine.analysis import hierarchy
 
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x0A}
+"""C0 and C1 control characters (all but the newline) and their visible escapes."""
+
+
+def visible(text: str) -> str:
+    """Text from a packet made safe for a terminal: control characters shown as \\xNN.
+
+    Host names, paths and user agents come off the wire; printed raw, an escape
+    sequence in one could retitle the terminal, clear it or worse.
+    """
+    return text.translate(_CONTROLS)
+
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: str = "") -> str:
     """Aligned columns; ``right`` lists (comma-separated) the column numbers to right-align."""
-    text_rows = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    text_rows = [["" if cell is None else visible(str(cell)) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, cell in enumerate(row):
@@ -67,7 +79,7 @@ def render_text(reports: dict[str, Any]) -> str:
         "deep": _deep_text,
     }
     parts = [renderers[name](report) for name, report in reports.items() if name in renderers]
-    return "\n\n".join(parts) + "\n"
+    return visible("\n\n".join(parts)) + "\n"
 
 
 def _summary_text(r: dict[str, Any]) -> str:

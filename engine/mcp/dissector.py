@@ -10,10 +10,6 @@ dissector with Lua errors is a failure that still carries the check report.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from engine.dissector import (
@@ -25,11 +21,12 @@ from engine.dissector import (
     read_spec_data,
 )
 from engine.dissector.model import is_valid_name
-from engine.errors import BadInputError, UsageError, from_os_error
+from engine.errors import BadInputError, UsageError
 from engine.mcp.bound import cap_text
 from engine.mcp.paths import CaptureDirectory
 from engine.mcp.registry import ReportedError
 from engine.mcp.state import SessionState
+from engine.textfile import write_text_whole
 
 CHECK_TIMEOUT = 60.0
 MAX_LUA_CHARS = 200_000
@@ -52,7 +49,7 @@ class Dissectors:
         check_pcap = (
             self.directory.input(args["check_pcap"], "capture") if args.get("check_pcap") else None
         )
-        _write_text(output, lua)
+        write_text_whole(output, lua)
         uri = self.state.add_file(
             output, self.directory.relative(output), "lua", "generate_dissector"
         )
@@ -99,21 +96,3 @@ class Dissectors:
                 "and underscores, starting with a letter"
             )
         return parse_spec(override(data, name, port), source=source)
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write whole or not at all: a temporary file in the same directory renamed over the name."""
-    temporary: str | None = None
-    try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(path)
-        temporary = None
-    except OSError as error:
-        raise from_os_error(error, f"write {path}") from None
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                Path(temporary).unlink()

@@ -11,11 +11,12 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import warnings
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConflictError, NotFoundError, UnavailableError
+from engine.errors import ConflictError, NotFoundError, PermissionDeniedError, UnavailableError
 
 STATE_NAME = "ndjson-capture.json"
 SOCKET_NAME = "ndjson-capture.sock"
@@ -30,7 +31,35 @@ def runtime_dir() -> Path:
         warnings.simplefilter("ignore")  # no XDG_RUNTIME_DIR: platformdirs falls back and warns
         path = Path(platformdirs.user_runtime_dir("livetap"))
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_private(path.parent, shared_ok=True)
+    _check_private(path, shared_ok=False)
     return path
+
+
+def _check_private(path: Path, *, shared_ok: bool) -> None:
+    """Refuse a runtime directory another user could have planted or can still change.
+
+    Without ``XDG_RUNTIME_DIR`` the directory is under /tmp, where anyone could have
+    made it first (with a symbolic link inside) for a root livetap to write through.
+    ``shared_ok`` lets a parent owned by root or by the user who ran sudo pass.
+    """
+    info = path.lstat()
+    mine = info.st_uid == os.geteuid()
+    trusted = {0, int(os.environ["SUDO_UID"])} if os.environ.get("SUDO_UID", "").isdigit() else {0}
+    problem = ""
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        problem = "is not a plain directory"
+    elif not mine and not (shared_ok and info.st_uid in trusted):
+        problem = f"belongs to user {info.st_uid}"
+    elif info.st_mode & 0o022 and not (shared_ok and info.st_mode & stat.S_ISVTX):
+        problem = "can be written by other users"
+    if problem:
+        raise PermissionDeniedError(
+            f"livetap's runtime directory {path} {problem}, so livetap will not keep its "
+            "capture state there; remove it, or set XDG_RUNTIME_DIR to a private directory"
+        )
+    if mine and not shared_ok and info.st_mode & 0o077:
+        path.chmod(0o700)
 
 
 def state_path() -> Path:

@@ -106,6 +106,63 @@ def test_a_symbolic_link_at_the_output_path_is_refused(writer: str, tmp_path: Pa
     assert not (tmp_path / "created-through-link").exists()
 
 
+NOBODY = 65534
+
+
+@pytest.mark.parametrize("plant", ["link", "foreign", "open"])
+def test_a_planted_runtime_directory_is_refused(plant: str, tmp_path: Path) -> None:
+    """Without XDG_RUNTIME_DIR the state lives under /tmp, where anyone could make it first.
+
+    platformdirs vets the runtime directory itself (ours, 0700); livetap's own
+    directory inside it is vetted here: not a link, ours, not writable by others.
+    """
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    planted = runtime / "livetap"
+    if plant == "link":  # livetap's directory is a link to one the planter controls
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        (elsewhere / "ndjson-capture.log").symlink_to(victim)
+        planted.symlink_to(elsewhere)
+    elif plant == "foreign":  # it belongs to another user, who can swap what is inside
+        planted.mkdir(mode=0o700)
+        os.chown(planted, NOBODY, NOBODY)
+    else:  # it can be written by anyone
+        planted.mkdir()
+        planted.chmod(0o777)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    env.pop("SUDO_UID", None)
+    result = livetap("capture", "ndjson", "start", "--file", str(tmp_path / "x.ndjson"), env=env)
+    if result.returncode == 0:  # it started somewhere after all: leave nothing running
+        livetap("capture", "ndjson", "stop", env=env)
+    assert result.returncode == ExitCode.PERMISSION_DENIED, result.stderr
+    assert "runtime directory" in result.stdout + result.stderr
+    assert "XDG_RUNTIME_DIR" in result.stdout + result.stderr
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "x.ndjson").exists()
+
+
+def test_a_private_runtime_directory_is_tightened_and_used(tmp_path: Path) -> None:
+    from engine.ndjson.control import runtime_dir
+
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    (runtime / "livetap").mkdir()
+    (runtime / "livetap").chmod(0o750)
+    old = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        assert runtime_dir() == runtime / "livetap"
+    finally:
+        if old is None:
+            del os.environ["XDG_RUNTIME_DIR"]
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = old
+    assert ((runtime / "livetap").stat().st_mode & 0o777) == 0o700
+
+
 # -- the source ------------------------------------------------------------------------------------
 
 

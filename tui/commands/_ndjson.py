@@ -167,7 +167,8 @@ def run_start(args: argparse.Namespace) -> int:
     ensure_none_running()
     config = _config(args)
     log = runtime_dir() / "ndjson-capture.log"
-    with log.open("wb") as errors:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    with os.fdopen(os.open(log, flags, 0o600), "wb") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", "tui.commands._ndjson_daemon", json.dumps(config)],
             stdin=subprocess.DEVNULL,

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +34,9 @@ from engine.errors import (
     NotFoundError,
     UnavailableError,
     UsageError,
-    from_os_error,
 )
 from engine.pcapio import PcapRecord, open_pcap
+from engine.textfile import write_text_whole
 from tui.commands._output import print_json
 
 NAME = "dissector"
@@ -156,7 +154,7 @@ def _generate(args: argparse.Namespace) -> int:
     output: Path = args.output or Path(f"{spec.name}.lua")
     if output.is_dir():
         output = output / f"{spec.name}.lua"
-    write_text(output, generate_lua(spec))
+    write_text_whole(output, generate_lua(spec))
     summary: dict[str, Any] = {
         "lua": str(output),
         "protocol": spec.name,
@@ -226,7 +224,7 @@ def _draft(args: argparse.Namespace) -> int:
     parse_spec(draft, source="the draft")  # a draft must always be usable as it is
     text = json.dumps(draft, indent=2, ensure_ascii=False) + "\n"
     if args.output is not None:
-        write_text(args.output, text)
+        write_text_whole(args.output, text)
     fields = len(draft["fields"])
     if args.json:
         print_json(
@@ -263,26 +261,6 @@ def _frame(pcap: Path, number: int) -> PcapRecord:
                 return batch[number - seen - 1]
             seen += len(batch)
     raise NotFoundError(f"{pcap} has {seen} packets: there is no frame {number}")
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a file whole or not at all (a temporary file renamed over it), mode 0644."""
-    directory = path.parent if str(path.parent) else Path()
-    temporary: str | None = None
-    try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(path)
-        temporary = None
-    except IsADirectoryError:
-        raise BadInputError(f"could not write {path}: it is a directory") from None
-    except OSError as error:
-        raise from_os_error(error, f"write {path}") from None
-    finally:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
 
 
 def _ports(spec: ProtocolSpec) -> list[str]:

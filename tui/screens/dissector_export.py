@@ -24,7 +24,7 @@ from engine.dissector import decode_frame, generate_lua, load_spec
 from engine.dissector.draft import draft_from_frame
 from engine.errors import LivetapError
 from engine.events import PacketSummary
-from tui.commands.dissector import write_text
+from engine.textfile import write_text_whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ def export_and_decode(
     """Validate the spec, write the Lua file, and decode the packet with it (any thread)."""
     spec = load_spec(spec_path)
     lua_path = output or directory / f"{spec.name}.lua"
-    write_text(lua_path, generate_lua(spec))
+    write_text_whole(lua_path, generate_lua(spec))
     if packet is None:
         return ExportResult(spec_path, lua_path, spec.name, None, (), f"wrote {lua_path}")
     nodes = decode_frame(lua_path, packet.linktype, packet.data, packet.timestamp, spec.name)
@@ -61,7 +61,7 @@ def write_draft(packet: PacketSummary, directory: Path) -> Path:
     name = f"proto{packet.dport or packet.sport or 0}"
     draft = draft_from_frame(packet.linktype, packet.data, name)
     path = directory / f"{name}.json"
-    write_text(path, json.dumps(draft, indent=2) + "\n")
+    write_text_whole(path, json.dumps(draft, indent=2) + "\n")
     return path
 
 
