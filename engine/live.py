@@ -127,7 +127,8 @@ class LiveSource:
         except PermissionError:
             raise PermissionDeniedError(
                 f"capturing on {self.interface} needs root or the CAP_NET_RAW capability: "
-                "run livetap with sudo (or read a file with -r)"
+                "run livetap with sudo, give its python CAP_NET_RAW (see SECURITY.md), "
+                "or read a file with -r"
             ) from None
         except OSError as error:
             raise from_os_error(error, f"open a packet socket on {self.interface}") from None
@@ -270,7 +271,8 @@ def check_capture_privilege() -> None:
         socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()
     except PermissionError:
         raise PermissionDeniedError(
-            "live capture needs root or the CAP_NET_RAW capability: run livetap with sudo"
+            "live capture needs root or the CAP_NET_RAW capability: run livetap with sudo, "
+            "or give its python CAP_NET_RAW (see SECURITY.md)"
         ) from None
     except OSError as error:
         raise LivetapError(f"packet sockets are not available here: {error.strerror}") from None
