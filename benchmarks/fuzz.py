@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import io
 import json
 import math
@@ -608,13 +609,12 @@ def spec_case(rng: random.Random) -> dict[str, Any]:
         action = rng.randrange(4)
         try:
             if action == 0:
-                parent[path[-1]] = rng.choice(SPEC_VALUES)
+                parent[path[-1]] = copy.deepcopy(rng.choice(SPEC_VALUES))
             elif action == 1 and isinstance(parent, dict):
                 del parent[path[-1]]
             elif action == 2 and isinstance(parent, dict):
-                parent[rng.choice(["x", "repeat", "until", "length", "bits", "enum"])] = rng.choice(
-                    SPEC_VALUES
-                )
+                key = rng.choice(["x", "repeat", "until", "length", "bits", "enum"])
+                parent[key] = copy.deepcopy(rng.choice(SPEC_VALUES))
             elif isinstance(parent, list):
                 parent.append(json.loads(json.dumps(parent[path[-1]])))
         except (KeyError, IndexError, TypeError):
@@ -691,7 +691,7 @@ def cdp_event(rng: random.Random) -> tuple[str, dict[str, Any]]:
     targets = [params, params["request"], response, response["timing"]]
     for _ in range(rng.randrange(0, 4)):
         target = rng.choice(targets)
-        target[rng.choice(list(target) or ["x"])] = rng.choice(CDP_VALUES)
+        target[rng.choice(list(target) or ["x"])] = copy.deepcopy(rng.choice(CDP_VALUES))
     return rng.choice(CDP_METHODS), params
 
 
