@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sys
 import threading
 import time
@@ -123,11 +124,15 @@ def rss_mb() -> float:
 
 
 def feed(browser: RecordedBrowser, requests: int, done: threading.Event) -> None:
-    """Hand the tracker every request's events, a batch at a time, as a busy page would."""
+    """Hand the tracker every request's events, a batch at a time, as a busy page would.
+
+    Each event goes through JSON text and back, as the CDP client parses it, so no
+    string is shared between requests unless livetap shares it.
+    """
     for first in range(0, requests, BATCH):
         for number in range(first, min(first + BATCH, requests)):
             for method, params, session in events_of(number):
-                browser.tracker.handle(method, params, session)
+                browser.tracker.handle(method, json.loads(json.dumps(params)), session)
         time.sleep(0.002)
     done.set()
 

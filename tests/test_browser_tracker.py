@@ -276,3 +276,29 @@ def test_a_recorded_session_replays_into_the_same_records(tmp_path: Path) -> Non
     assert browser.poll().status.requests == len(records)
     recording.save(tmp_path / "again.json")
     assert Recording.load(tmp_path / "again.json").events == recording.events
+
+
+def test_requests_share_one_copy_of_repeated_headers_and_the_table_is_bounded() -> None:
+    """Each CDP message arrives as new strings; held requests must not each keep a copy."""
+    import json
+
+    from engine.browser import network
+
+    tracker = NetworkTracker()
+    agent = "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/156.0.0.0 Safari/537.36"
+    for number in range(2):
+        params = request(f"r{number}", f"http://127.0.0.1/{number}")
+        params["request"]["headers"] = {"User-Agent": agent, "X-Id": str(number)}
+        tracker.handle("Network.requestWillBeSent", json.loads(json.dumps(params)))
+    first, second = (tracker.get(f"r{n}") for n in range(2))
+    assert first is not None and second is not None
+    assert first.request_headers[0] is second.request_headers[0]  # the same pair object
+    assert first.request_headers[1] == ("X-Id", "0") and second.request_headers[1] == ("X-Id", "1")
+    assert first.method is second.method and first.resource_type is second.resource_type
+
+    shared = network.Shared()
+    for number in range(network.SHARED_LIMIT + 10):
+        shared.text(f"value {number}")
+    assert len(shared._table) <= network.SHARED_LIMIT
+    long = "x" * (network.SHARED_LONGEST + 1)
+    assert shared.text(long) is long and long not in shared._table

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from tui.app import LivetapApp
@@ -115,3 +116,20 @@ def test_the_generated_recording_and_the_chatter_are_well_formed(tmp_path: Path)
     assert sensor_message(1, 7)[:2] == b"SN" and len(sensor_message(3, 1)) == 40
     answer = dns_answer(dns_query(0x1234, "a.demo"))
     assert answer is not None and answer[:2] == b"\x124" and answer.endswith(b"\x7f\x00\x00\x01")
+
+
+def test_a_browser_leaving_mid_answer_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """A traceback on stderr would scribble over the running app (the slow endpoint's case)."""
+    import socket
+    import struct
+
+    from tui.demo.site import demo_site
+
+    with demo_site() as url:
+        port = int(url.rsplit(":", 1)[1])
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(b"GET /api/slow HTTP/1.1\r\nHost: demo\r\n\r\n")
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # a reset: the answer 1.5 s later meets a closed connection
+        time.sleep(2.0)
+    assert capsys.readouterr().err == ""

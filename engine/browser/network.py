@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from engine.browser.records import (
     BrowserBatch,
@@ -26,18 +26,65 @@ from engine.browser.records import (
 )
 
 EventListener = Callable[[BrowserEvent], None]
+MAX_REQUESTS = 100_000
+"""Requests held before the oldest are evicted (about 180 MB: benchmarks/browser_memory.py)."""
 HOLD_RESPONSES = 1.0
 """Seconds a response event may wait for its raw headers (responseReceivedExtraInfo)."""
+
+
+_Item = TypeVar("_Item", str, tuple[str, str])
+SHARED_LIMIT = 50_000
+"""Distinct strings and header pairs kept for sharing before the table starts afresh."""
+SHARED_LONGEST = 512
+"""Longer strings (URLs with tokens, cookies) are rarely repeated: not worth keeping."""
+
+
+class Shared:
+    """One copy of each repeated string and header pair across all requests.
+
+    Every CDP message is parsed into new strings, so without this each request
+    holds its own copies of the same User-Agent, Accept, MIME type and header
+    names: most of a request's memory. Bounded: the table starts afresh when full.
+    """
+
+    def __init__(self) -> None:
+        self._table: dict[object, Any] = {}
+
+    def text(self, value: str) -> str:
+        """``value``, or the equal string already kept."""
+        if len(value) > SHARED_LONGEST:
+            return value
+        return self._keep(value)
+
+    def pair(self, name: str, value: str) -> tuple[str, str]:
+        """A header pair, or the equal pair already kept."""
+        if len(name) + len(value) > SHARED_LONGEST:
+            return (name, value)
+        return self._keep((self.text(name), self.text(value)))
+
+    def _keep(self, item: _Item) -> _Item:
+        table = self._table
+        kept = table.get(item)
+        if kept is None:
+            if len(table) >= SHARED_LIMIT:
+                table.clear()
+            kept = table.setdefault(item, item)
+        return cast("_Item", kept)
+
+
+SHARED = Shared()
+"""One table for every tracker: dict operations are atomic, and a race costs only a copy."""
 
 
 def headers_from(raw: object) -> Headers:
     """CDP's header object (values joined by newlines) as ordered pairs."""
     if not isinstance(raw, Mapping):
         return ()
+    pair = SHARED.pair
     pairs: list[tuple[str, str]] = []
     for name, value in raw.items():
         for part in str(value).split("\n"):
-            pairs.append((str(name), part))
+            pairs.append(pair(str(name), part))
     return tuple(pairs)
 
 
@@ -110,13 +157,13 @@ def _initiator(raw: object) -> str:
     if not url and isinstance(raw.get("stack"), Mapping):
         frames = raw["stack"].get("callFrames") or []
         url = frames[0].get("url") if frames and isinstance(frames[0], Mapping) else None
-    return f"{kind} {url}".strip() if url else kind
+    return SHARED.text(f"{kind} {url}".strip() if url else kind)
 
 
 class NetworkTracker:
     """The current state of every request the browser made, bounded in count."""
 
-    def __init__(self, max_requests: int = 10_000) -> None:
+    def __init__(self, max_requests: int = MAX_REQUESTS) -> None:
         self.max_requests = max_requests
         self._records: OrderedDict[str, RequestRecord] = OrderedDict()
         self._changed: set[str] = set()
@@ -251,8 +298,8 @@ class NetworkTracker:
         record = self._new(request_id, str(request.get("url", "")), session_id)
         record = replace(
             record,
-            method=str(request.get("method", "GET")),
-            resource_type=str(params.get("type", "")),
+            method=SHARED.text(str(request.get("method", "GET"))),
+            resource_type=SHARED.text(str(params.get("type", ""))),
             started=wall,
             monotonic_start=timestamp,
             request_headers=self._pending_request_headers.pop(request_id, ())
@@ -288,10 +335,10 @@ class NetworkTracker:
             record,
             url=str(response.get("url") or record.url),
             status=_status(response.get("status")),
-            status_text=str(response.get("statusText", "")),
-            mime_type=str(response.get("mimeType", "")),
-            protocol=str(response.get("protocol", "")),
-            remote_ip=str(response.get("remoteIPAddress", "")),
+            status_text=SHARED.text(str(response.get("statusText", ""))),
+            mime_type=SHARED.text(str(response.get("mimeType", ""))),
+            protocol=SHARED.text(str(response.get("protocol", ""))),
+            remote_ip=SHARED.text(str(response.get("remoteIPAddress", ""))),
             remote_port=int(port) if isinstance(port, int) else None,
             response_headers=headers_from(response.get("headers")),
             from_cache=_cache_kind(response) or record.from_cache,

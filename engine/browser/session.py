@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.browser.cdp import CdpConnection, CdpError
 from engine.browser.launch import LaunchedBrowser
-from engine.browser.network import NetworkTracker
+from engine.browser.network import MAX_REQUESTS, NetworkTracker
 from engine.browser.records import (
     BrowserBatch,
     BrowserStatus,
@@ -45,7 +45,7 @@ class BrowserSession:
     def __init__(
         self,
         target: BrowserTarget,
-        max_requests: int = 10_000,
+        max_requests: int = MAX_REQUESTS,
         open_url: str | None = None,
         reconnect_interval: float = RECONNECT_INTERVAL,
     ) -> None:

@@ -8,11 +8,13 @@ filling without anyone driving it.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
@@ -95,10 +97,20 @@ class DemoHandler(BaseHTTPRequestHandler):
         """Quiet: the app shows the traffic."""
 
 
+class DemoServer(ThreadingHTTPServer):
+    """The demo's server: a browser that leaves mid-answer is not an error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when the browser went away (a page moved on, the demo quit)."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 @contextmanager
 def demo_site(port: int = 0) -> Iterator[str]:
     """Serve the site on 127.0.0.1 for the duration of the block; yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), DemoHandler)
+    server = DemoServer(("127.0.0.1", port), DemoHandler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="livetap-demo-site", daemon=True)
     thread.start()

@@ -1,8 +1,11 @@
 """The browser's requests: one row per request, updated in place by request id.
 
 A keyed DataTable suits this list: it is bounded (old rows are dropped past
-``MAX_ROWS``) and changes arrive in batches, applied inside one
-``batch_update``.
+``MAX_ROWS``) and changes arrive in batches. DataTable's ``remove_row`` costs
+time in proportion to the rows held, so old rows are not dropped one by one: the
+list may run ``SLACK`` rows over, then the newest ``MAX_ROWS`` are laid out
+again in one go, as they are when a batch would drop many rows at once (a page
+firing thousands of requests in one frame, a display filter, a flood).
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ if TYPE_CHECKING:
     from engine.display_filter import DisplayFilter
 
 MAX_ROWS = 5_000
+SLACK = 1_000
+"""Rows the list may hold past MAX_ROWS before the oldest are dropped, all at once."""
+REBUILD_OVER = 64
+"""Past this many rows to drop in one batch, the rows are laid out again instead."""
 COLUMNS = (
     ("#", 4),
     ("Method", 6),
@@ -113,6 +120,8 @@ class RequestList(DataTable[Text]):
         self._follow = True
         self.display_filter: DisplayFilter | None = None
         """Only requests this filter matches are listed (None: all)."""
+        self._records: dict[str, RequestRecord] = {}
+        """The listed requests by id, oldest first: what a rebuild lays out."""
 
     def on_mount(self) -> None:
         """Columns once; colours come from the theme per row."""
@@ -147,6 +156,7 @@ class RequestList(DataTable[Text]):
     ) -> None:
         """List only what ``display_filter`` matches (None: everything), from all records held."""
         self.display_filter = display_filter
+        self._records.clear()
         self.clear()
         self.apply(tuple(records[-MAX_ROWS:]), ())
 
@@ -159,13 +169,26 @@ class RequestList(DataTable[Text]):
     def apply(self, changed: tuple[RequestRecord, ...], removed: tuple[str, ...]) -> None:
         """Add new requests, update known ones in place, drop removed ones."""
         at_end = self.cursor_row >= self.row_count - 1
-        for request_id in removed:
-            if request_id in self.rows:
-                self.remove_row(request_id)
+        records = self._records
+        drop = [request_id for request_id in removed if records.pop(request_id, None)]
         for record in changed:
-            if not self._shown(record):
-                if record.id in self.rows:
-                    self.remove_row(record.id)
+            if self._shown(record):
+                records[record.id] = record  # a known id keeps its place
+            elif records.pop(record.id, None) is not None:
+                drop.append(record.id)
+        if len(records) > MAX_ROWS + SLACK:
+            oldest = list(records)[: len(records) - MAX_ROWS]
+            for request_id in oldest:
+                del records[request_id]
+            drop.extend(oldest)
+        dropped = [request_id for request_id in drop if request_id in self.rows]
+        if len(dropped) > REBUILD_OVER:
+            self._rebuild(at_end)
+            return
+        for request_id in dropped:
+            self.remove_row(request_id)
+        for record in changed:
+            if record.id not in records:
                 continue
             cells = self._cells(record)
             if record.id in self.rows:
@@ -173,10 +196,21 @@ class RequestList(DataTable[Text]):
                     self.update_cell(record.id, name, cell)
             else:
                 self.add_row(*cells, key=record.id)
-        while self.row_count > MAX_ROWS:
-            self.remove_row(next(iter(self.rows)))
         if at_end and self._follow and self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
+
+    def _rebuild(self, at_end: bool) -> None:
+        """Lay out the listed requests again, keeping the cursor on its request."""
+        selected = self.selected_id
+        self.clear()
+        for record in self._records.values():
+            self.add_row(*self._cells(record), key=record.id)
+        if not self.row_count:
+            return
+        if (at_end and self._follow) or selected not in self._records:
+            self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
+        else:
+            self.move_cursor(row=self.get_row_index(selected), animate=False, scroll=True)
 
     @property
     def selected_id(self) -> str | None:
