@@ -9,7 +9,7 @@ the app captures ``lo``. Two ways to watch it:
 - ``--tmux``: the real ``livetap`` runs in a tmux pane as a user would see it;
   ``tmux send-keys space`` toggles pause, and the time until the pane shows
   the new state (PAUSED / LIVE) is read with ``tmux capture-pane`` every
-  2 ms, so the figure includes drawing and the terminal; repaints are the
+  5 ms, so the figure includes drawing and the terminal; repaints are the
   pane's changes per second, sampled every 20 ms (so at most 50/s are seen).
 
 Targets (issue 9): key → action p95 < 50 ms, worst < 150 ms; ≥ 10 repaints/s.
@@ -157,7 +157,7 @@ class TmuxPane:
         """Type one key (tmux's key name) into the pane."""
         subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
 
-    def wait_for(self, word: str, timeout: float, poll: float = 0.002) -> float | None:
+    def wait_for(self, word: str, timeout: float, poll: float = 0.005) -> float | None:
         """Seconds until ``word`` is on screen, or None after ``timeout``."""
         start = time.perf_counter()
         while (elapsed := time.perf_counter() - start) < timeout:

@@ -51,7 +51,7 @@ class StatusBar(Static):
             )
         if note:
             text.append(f"  {note}", style="italic")
-        self.update(text)
+        self.update(text, layout=False)  # one line, fixed height: no relayout of the screen
 
     def _packets(self, text: Text, stats: CaptureStats, paused: bool) -> None:
         variables = self.app.theme_variables
