@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +19,15 @@ from tui.keys import KEYS
 from tui.screens.main import MainScreen
 
 SWITCH_INTERVAL = 0.001
+GC_THRESHOLDS = (50_000, 20, 100)
+"""Collect young objects every 50,000 allocations instead of 700, and the oldest rarely.
+
+Textual's strips hold themselves in their own caches, so every repaint leaves
+cycles (thousands a second under a live feed). With Python's default thresholds
+that meant a full collection more than once a second, each holding the GIL for
+50–150 ms, long enough for the kernel ring to overflow at 20,000 packets/s
+(benchmarks/soak.py). The cycles die young, so young collections still free them.
+"""
 """Seconds a thread may hold the GIL before another gets it (Python's default: 0.005)."""
 
 
@@ -38,6 +48,7 @@ class LivetapApp(App[None]):
         # Capture, analysis and UI threads share the GIL: hand it over every millisecond
         # rather than every five, so a key press is answered while packets pour in.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        gc.set_threshold(*GC_THRESHOLDS)
         self.session = session
         self.browser = browser
         self.save_directory = save_directory or Path.cwd()
@@ -60,6 +71,7 @@ class LivetapApp(App[None]):
         would otherwise compete with the first paint (a live socket is already
         open and queues packets meanwhile).
         """
+        gc.freeze()  # what start-up made (modules, themes, the app) is never scanned again
         self.push_screen(MainScreen(self.session, self.save_directory, self.browser))
         if self.session is not None:
             self.call_after_refresh(self.session.start)
