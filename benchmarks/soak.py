@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import socket
 import struct
 import subprocess
@@ -182,6 +183,11 @@ class Sender:
                 self.errors = int(words[3])
                 self.finished = True
 
+    def end_early(self) -> None:
+        """Ask the process to stop now (an interrupted soak); it is reaped by ``stop``."""
+        if self.process.poll() is None:
+            self.process.terminate()
+
     @property
     def running(self) -> bool:
         """True until the process has ended."""
@@ -293,6 +299,8 @@ class Run:
     analysis_skipped: int = 0
     sample_ms: float = 0.0
     """The longest a sample held the UI's event loop."""
+    interrupted: bool = False
+    """Ctrl-C or SIGTERM ended the load early; the report covers what ran."""
 
 
 def say(text: str = "") -> None:
@@ -413,6 +421,14 @@ async def soak(
         await wait_for_capture(session)
         sender = Sender(port, options.rate, seconds, options.size)
         started = time.monotonic()
+
+        def interrupt() -> None:
+            run.interrupted = True
+            sender.end_early()
+
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):  # end early, still report
+            loop.add_signal_handler(number, interrupt)
         try:
             next_sample = options.sample
             while sender.running:
@@ -442,6 +458,10 @@ async def soak(
                     next_sample += options.sample
         finally:
             sender.stop()
+            for number in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(number)
+        if run.interrupted:
+            say("interrupted: the load ended early; what ran so far:")
         run.sent, run.send_seconds = sender.sent, sender.elapsed
         run.send_errors, run.sender_finished = sender.errors, sender.finished
         await asyncio.sleep(SETTLE)  # what the kernel still holds reaches the ring
@@ -666,7 +686,7 @@ def main() -> int:
         print("soak: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     report(options, run)
-    return ExitCode.SUCCESS
+    return ExitCode.INTERRUPTED if run.interrupted else ExitCode.SUCCESS
 
 
 if __name__ == "__main__":

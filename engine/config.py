@@ -17,7 +17,11 @@ from typing import Any
 from engine.errors import BadInputError, NotFoundError, PermissionDeniedError, UsageError
 
 DEFAULT_SNAPLEN = 65535
-DEFAULT_BUFFER = 2 << 20
+DEFAULT_BUFFER = 8 << 20
+"""The kernel's capture ring: 32 blocks of 256 KiB. A block is handed over after 20 ms
+even when part full, so at 20,000 packets/s the ring spans 32 × 20 ms = 640 ms of
+traffic: room for the pauses of a Python process (a full garbage collection of the
+UI takes 100-200 ms); with 2 MiB (160 ms) a 30-minute soak beside a browser lost 0.05% (counted)."""
 DEFAULT_RING = 100_000
 
 FILE_KEYS = {

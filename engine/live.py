@@ -19,6 +19,7 @@ import struct
 from pathlib import Path
 
 from engine import bpf, linktypes
+from engine.config import DEFAULT_BUFFER
 from engine.errors import (
     LivetapError,
     NotFoundError,
@@ -90,7 +91,7 @@ class LiveSource:
         self,
         interface: str,
         snaplen: int = 65535,
-        buffer_size: int = 2 << 20,
+        buffer_size: int = DEFAULT_BUFFER,
         expression: str = "",
         promiscuous: bool = True,
     ) -> None:

@@ -26,7 +26,7 @@ def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
         DEFAULT_BUFFER,
     )
     assert settings.ring_size == 100_000
-    assert DEFAULT_SNAPLEN == 65535 and DEFAULT_BUFFER == 2 * 1024 * 1024
+    assert DEFAULT_SNAPLEN == 65535 and DEFAULT_BUFFER == 8 * 1024 * 1024
 
 
 def test_the_file_then_environment_then_flags_win(tmp_path: Path) -> None:
