@@ -176,7 +176,9 @@ class PacketList(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         """One visible row, from the ring, through the strip cache."""
-        width = self.size.width
+        # The scrollbar takes the last column: a row as wide as the whole widget would be
+        # cut there by the compositor on every paint (and filled rich's split cache).
+        width = self.scrollable_content_region.width
         row = self.scroll_offset.y + y
         index = self.rows.index_at(row) if row < self._count else None
         if index is None or width <= 0:
