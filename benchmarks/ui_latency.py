@@ -34,13 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual import events
 
+from benchmarks.capture import LOOPBACK, free_port
 from engine.live import LiveSource
 from engine.session import CaptureSession
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
 from tui.widgets.packet_list import PacketList
-
-LOOPBACK = "127.0.0.1"
 
 
 def send(port: int, rate: int, seconds: float) -> None:
@@ -55,13 +54,6 @@ def send(port: int, rate: int, seconds: float) -> None:
             sender.sendto(payload, (LOOPBACK, port))
             sent += 1
     sender.close()
-
-
-def free_port() -> int:
-    """A UDP port on 127.0.0.1 nothing listens on (the feed's filter names it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def print_figures(latencies_ms: list[float], repaint_rate: float) -> None:

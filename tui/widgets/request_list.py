@@ -181,11 +181,10 @@ class RequestList(DataTable[Text]):
             for request_id in oldest:
                 del records[request_id]
             drop.extend(oldest)
-        dropped = [request_id for request_id in drop if request_id in self.rows]
-        if len(dropped) > REBUILD_OVER:
+        if len(drop) > REBUILD_OVER:  # ``records`` holds exactly the rows listed
             self._rebuild(at_end)
             return
-        for request_id in dropped:
+        for request_id in drop:
             self.remove_row(request_id)
         for record in changed:
             if record.id not in records:
