@@ -166,6 +166,10 @@ def open_file_source(
         raise
 
 
+EXIT_GRACE = 1.0
+"""Seconds a command whose output ended may take to exit before its status is read."""
+
+
 class CommandSource(StreamSource):
     """A source reading the pcap stream a command writes to its standard output."""
 
@@ -178,12 +182,19 @@ class CommandSource(StreamSource):
     def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]:
         """Like a file; when the stream ends, say if the command failed."""
         records = super().read_batch(timeout, max_records)
-        if self.finished and self._process.poll() not in (None, 0):
+        if self.finished and self._exit_status() not in (None, 0):
             self.warnings.append(
                 f"the source command exited with status {self._process.returncode}"
             )
             self._process.returncode = 0  # report once
         return records
+
+    def _exit_status(self) -> int | None:
+        """The command's status; its output just ended, so give it a moment to exit."""
+        try:
+            return self._process.wait(timeout=EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            return None  # still running with its output closed: nothing to report
 
     def close(self) -> None:
         """Stop the command and close its pipe."""
