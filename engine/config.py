@@ -23,6 +23,9 @@ even when part full, so at 20,000 packets/s the ring spans 32 × 20 ms = 640 ms 
 traffic: room for the pauses of a Python process (a full garbage collection of the
 UI takes 100-200 ms); with 2 MiB (160 ms) a 30-minute soak beside a browser lost 0.05% (counted)."""
 DEFAULT_RING = 100_000
+DEFAULT_MAX_REQUESTS = 100_000
+"""Browser requests held before the oldest are dropped: 176 MB in all (under 2 kB a request,
+about 6 kB while it is among the list's newest 5,000 rows; benchmarks/browser_memory.py)."""
 
 FILE_KEYS = {
     "defaultInterface": "interface",
@@ -31,6 +34,7 @@ FILE_KEYS = {
     "maxCaptureSize": "max_capture_size",
     "captureDirectory": "capture_directory",
     "ringSize": "ring_size",
+    "maxRequests": "max_requests",
     "theme": "theme",
 }
 """Config-file keys and the setting each one sets."""
@@ -57,6 +61,8 @@ class Settings:
     snaplen: int = DEFAULT_SNAPLEN
     buffer_size: int = DEFAULT_BUFFER
     ring_size: int = DEFAULT_RING
+    max_requests: int = DEFAULT_MAX_REQUESTS
+    """Browser requests the pane holds; a long session reaches it and then stays flat."""
     max_capture_size: int | None = None
     capture_directory: Path = Path()
     config_file: Path | None = None
@@ -166,6 +172,9 @@ def _validate(values: dict[str, Any], source_file: Path | None) -> Settings:
         snaplen=_parse_int(values.get("snaplen", DEFAULT_SNAPLEN), "snap length", 64, 262144),
         buffer_size=parse_size(values.get("buffer_size", DEFAULT_BUFFER), "buffer size"),
         ring_size=_parse_int(values.get("ring_size", DEFAULT_RING), "ring size", 1, 100_000_000),
+        max_requests=_parse_int(
+            values.get("max_requests", DEFAULT_MAX_REQUESTS), "max requests", 1, 10_000_000
+        ),
         max_capture_size=parse_size(max_size, "max capture size") if max_size else None,
         capture_directory=directory,
         config_file=source_file,

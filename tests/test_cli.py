@@ -195,13 +195,15 @@ def test_browser_flags_fail_clearly(args: tuple[str, ...], code: ExitCode, messa
 
 
 def test_the_browser_pane_alone_in_tmux_and_no_browser_left_after_q(tmp_dir: Path) -> None:
+    """Also: --max-requests bounds what the pane holds (the page makes about ten requests)."""
     from tests.local_site import local_site
 
     done = tmp_dir / "exit-status"
     session = f"livetap-browser-{os.getpid()}"
     with local_site() as site:
         command = (
-            f"env -u COLUMNS -u LINES {LIVETAP} --no-packets --open {site.url}/; echo $? > {done}"
+            f"env -u COLUMNS -u LINES {LIVETAP} --no-packets --max-requests 6 --open {site.url}/;"
+            f" echo $? > {done}"
         )
         tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40", command)
         try:
@@ -210,9 +212,14 @@ def test_the_browser_pane_alone_in_tmux_and_no_browser_left_after_q(tmp_dir: Pat
                 return tmux("capture-pane", "-p", "-t", session)
 
             assert wait_for(lambda: "api/submit" in screen(), timeout=20), screen()
-            assert "browser connected" in screen()
+            assert wait_for(lambda: "browser connected" in screen(), timeout=5), screen()
             # the page's fetch to a closed port may fail a moment after the submit shows
             assert wait_for(lambda: "ERR_CONNECTION_REFUSED" in screen(), timeout=10), screen()
+
+            def bounded() -> bool:  # the oldest requests made room for the newest
+                return " dropped" in screen() and "style.css" not in screen()
+
+            assert wait_for(bounded, timeout=5), screen()
             tmux("send-keys", "-t", session, "q")
             assert wait_for(done.exists, timeout=15)
             time.sleep(0.2)

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DEFAULT_BUFFER, DEFAULT_SNAPLEN, load_settings, parse_size
+from engine.config import (
+    DEFAULT_BUFFER,
+    DEFAULT_MAX_REQUESTS,
+    DEFAULT_SNAPLEN,
+    load_settings,
+    parse_size,
+)
 from engine.errors import BadInputError, NotFoundError, UsageError
 
 
@@ -26,6 +32,7 @@ def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
         DEFAULT_BUFFER,
     )
     assert settings.ring_size == 100_000
+    assert settings.max_requests == DEFAULT_MAX_REQUESTS == 100_000
     assert DEFAULT_SNAPLEN == 65535 and DEFAULT_BUFFER == 8 * 1024 * 1024
 
 
@@ -33,7 +40,7 @@ def test_the_file_then_environment_then_flags_win(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
         "defaultInterface: eth9\nsnapLength: 1000\nbufferSize: 4MiB\nmaxCaptureSize: 1G\n"
-        f"captureDirectory: {tmp_path}\nringSize: 50\n",
+        f"captureDirectory: {tmp_path}\nringSize: 50\nmaxRequests: 700\n",
     )
     from_file = load_settings({}, environ={}, config_path=path)
     assert (from_file.interface, from_file.snaplen, from_file.buffer_size) == (
@@ -47,6 +54,8 @@ def test_the_file_then_environment_then_flags_win(tmp_path: Path) -> None:
         50,
     )
     assert from_file.config_file == path
+    assert from_file.max_requests == 700
+    assert load_settings({"max_requests": 9}, environ={}, config_path=path).max_requests == 9
     env = {"CAPTURE_INTERFACE": "lo", "CAPTURE_SNAPLEN": "2000", "CAPTURE_BUFFER": "8M"}
     from_env = load_settings({}, environ=env, config_path=path)
     assert (from_env.interface, from_env.snaplen, from_env.buffer_size) == ("lo", 2000, 8 << 20)
@@ -83,6 +92,8 @@ def test_livetap_config_names_the_file(tmp_path: Path) -> None:
         ("snapLength: 10\n", UsageError, "between 64 and 262144"),
         ("bufferSize: huge\n", UsageError, "buffer size must be a size"),
         ("bufferSize: 0\n", UsageError, "greater than zero"),
+        ("maxRequests: 0\n", UsageError, "max requests must be between 1 and"),
+        ("maxRequests: many\n", UsageError, "max requests must be a whole number"),
     ],
 )
 def test_bad_config_files_name_the_problem(

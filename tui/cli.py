@@ -109,10 +109,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "-s", "--snaplen", type=int, help="bytes kept of each packet (default 65535)"
     )
     tuning.add_argument(
-        "-B", "--buffer-size", metavar="SIZE", help="kernel ring size, e.g. 4M (default 2M)"
+        "-B", "--buffer-size", metavar="SIZE", help="kernel ring size, e.g. 16M (default 8M)"
     )
     tuning.add_argument(
         "--ring-size", type=int, metavar="N", help="packets kept in memory (default 100000)"
+    )
+    tuning.add_argument(
+        "--max-requests",
+        type=int,
+        metavar="N",
+        help="browser requests kept in memory (default 100000); the oldest are dropped",
     )
     tuning.add_argument(
         "--config", type=Path, metavar="FILE", help="config file to read instead of the default"
@@ -163,7 +169,7 @@ def open_source(args: argparse.Namespace, settings: Any) -> Any:
     return LiveSource(interface, settings.snaplen, settings.buffer_size, args.filter)
 
 
-def open_browser(args: argparse.Namespace) -> Any:
+def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
     """Launch or attach to the browser the flags name (None without --browser/--open)."""
     spec = args.browser or ("launch" if args.open else None)
     if spec is None:
@@ -180,7 +186,7 @@ def open_browser(args: argparse.Namespace) -> Any:
     target = parse_browser_spec(
         spec, headed=args.headed, chromium=args.chromium, allow_remote=args.allow_remote_browser
     )
-    browser = BrowserSession(target, open_url=args.open)
+    browser = BrowserSession(target, open_url=args.open, max_requests=max_requests)
     browser.start()
     return browser
 
@@ -196,13 +202,14 @@ def run_live(args: argparse.Namespace) -> int:
             "snaplen": args.snaplen,
             "buffer_size": args.buffer_size,
             "ring_size": args.ring_size,
+            "max_requests": args.max_requests,
         },
         config_path=args.config,
     )
     theme = args.theme or settings.theme
     if theme:
         _check_theme(theme)
-    browser = open_browser(args)
+    browser = open_browser(args, settings.max_requests)
     session = None
     try:
         if not args.no_packets:

@@ -24,10 +24,11 @@ from engine.browser.records import (
     RequestRecord,
     Timing,
 )
+from engine.config import DEFAULT_MAX_REQUESTS
 
 EventListener = Callable[[BrowserEvent], None]
-MAX_REQUESTS = 100_000
-"""Requests held before the oldest are evicted (about 180 MB: benchmarks/browser_memory.py)."""
+MAX_REQUESTS = DEFAULT_MAX_REQUESTS
+"""Requests held before the oldest are evicted (176 MB: benchmarks/browser_memory.py)."""
 HOLD_RESPONSES = 1.0
 """Seconds a response event may wait for its raw headers (responseReceivedExtraInfo)."""
 
