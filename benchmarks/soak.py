@@ -7,13 +7,19 @@ runs it: the app (headless, 160×45) on a capture session of ``lo`` filtered on 
 sender's port, holding a ring of ``--ring`` packets (the default fills within about
 10 s, after which every new packet evicts the oldest), and, unless ``--no-browser``,
 a headless Chromium it launched (as ``livetap --browser launch`` does) browsing the
-``livetap demo`` site on 127.0.0.1, whose pages move on by themselves in a loop.
+``livetap demo`` site on 127.0.0.1, whose pages move on by themselves in a loop
+(about 1.5 requests a second). The browser pane holds ``--max-requests`` requests
+(default 500, full after about 6 minutes; the app's default is 100,000): until it is
+full its memory grows with every request, by design, so memory is judged from the
+moment both the ring and the pane are full.
 
 Every ``--sample`` seconds it prints one line: the datagrams sent so far (as the
 sender last reported, at most 0.1 s old), packets captured, kernel drops, ring
 evictions, packets held in the ring, the resident memory of this process (as it
 is: a forced full collection of the app's objects held the GIL for up to 0.3 s,
-long enough to cost packets) and of the Chromium (the sum over its processes), the
+long enough to cost packets) with the memory blocks Python's allocator holds (flat
+blocks under a growing RSS point at the C heap, not at objects kept), the memory of
+the Chromium (the sum over its processes, read in a thread: it takes up to 2 s), the
 queues between the engine and the UI, and the browser requests tracked. The queues:
 
 - ``ui``: packets captured but not yet pulled by the main screen (it polls 15 times
@@ -34,15 +40,17 @@ samples taken while sending.
 
 At the end: sent against captured + kernel drops (does every datagram show up in
 some counter? the sender stops, then the capture gets 1.5 s to drain the socket, as
-``capture.py`` does; what is still in flight after that is a known small tail), the
-resident memory once the ring was full against the end (issue 9's target: flat
-within 5%) and over the second half of the run (the UI's render caches, such as
-rich's 16,384 split segments, fill for a while after the ring does: bounded growth
-shows as a flat second half), the queues' maxima and whether any grew, and the
-browser requests seen.
+``capture.py`` does; what is still in flight after that is a known small tail), what
+the pane's requests cost while it filled (kB per request), the resident memory once
+the ring and the pane were full against the end (issue 9's target: flat within 5%)
+and over the second half of the run (the UI's render caches, such as rich's 16,384
+split segments, fill for a while after the ring does: bounded growth shows as a flat
+second half), the queues' maxima and whether any grew, and the browser requests seen.
+``--trace-memory N`` traces allocations from that moment on and lists the N places
+that grew most by the end (slow: use a lower ``--rate``).
 
     sudo .venv/bin/python benchmarks/soak.py [--minutes 30] [--rate 20000] [--ring 200000]
-        [--sample 10] [--no-browser]
+        [--sample 10] [--no-browser] [--max-requests 500] [--trace-memory N]
 
 Needs root (packet sockets). Nothing is sent anywhere but 127.0.0.1.
 """
@@ -59,6 +67,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +104,11 @@ REPORT_EVERY = 0.1
 SENDER_GRACE = 30.0
 """Seconds past its end before a sender that did not stop is killed."""
 _BLOCK_STATUS = struct.Struct("=I")
+SOAK_MAX_REQUESTS = 500
+"""The demo site makes about 1.5 requests a second: the pane holds 500 after about 6 minutes.
+Until its cap, the pane's memory grows with every request it holds, by design."""
+TRACE_FRAMES = 12
+"""Frames kept per traced allocation: enough to see which caller of a library grew."""
 
 
 # -- the sender ---------------------------------------------------------------------------------
@@ -222,6 +236,10 @@ class Options:
     buffer: int
     browser: bool
     chromium: str | None
+    max_requests: int = SOAK_MAX_REQUESTS
+    trace_memory: int = 0
+    """With more than 0: trace allocations from the moment the ring is full and list
+    this many places that grew most by the end (slows the app down: use a lower rate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +276,8 @@ class Sample:
     evicted: int
     held: int
     rss_mb: float
+    python_blocks: int
+    """Memory blocks Python's allocator holds: flat while RSS grows means the C heap grew."""
     chromium_mb: float | None
     queues: dict[str, int]
     requests: int | None
@@ -273,6 +293,7 @@ class Sample:
         text = (
             f"{self.at:6.0f}s  sent {self.sent:>10,}  capt {self.captured:>10,}  drops {drops:>5}"
             f"  evict {self.evicted:>10,}  held {self.held:>7,}  RSS {self.rss_mb:6.1f} MB"
+            f" ({self.python_blocks / 1e6:.2f}M blocks)"
             f"  chromium {chromium:>5} MB  queues ui {q['ui']:>6,} kern {q['kern']}/{kernel_blocks}"
             f" ana {q['ana']} msg {q['msg']} brw {q['brw']}  requests {requests}"
         )
@@ -285,7 +306,10 @@ class Run:
 
     samples: list[Sample] = field(default_factory=list)
     maxima: dict[str, int] = field(default_factory=lambda: {queue.key: 0 for queue in QUEUES})
+    ring_full_at: float | None = None
+    ring_full_rss: float | None = None
     full_at: float | None = None
+    """When everything bounded was full: the ring, and the browser pane's requests."""
     full_rss: float | None = None
     full_chromium: float | None = None
     sent: int = 0
@@ -301,6 +325,8 @@ class Run:
     """The longest a sample held the UI's event loop."""
     interrupted: bool = False
     """Ctrl-C or SIGTERM ended the load early; the report covers what ran."""
+    traced_from: tracemalloc.Snapshot | None = None
+    traced_to: tracemalloc.Snapshot | None = None
 
 
 def say(text: str = "") -> None:
@@ -342,6 +368,11 @@ def chromium_mb(browser: BrowserSession | None) -> float | None:
     return total / 1e6
 
 
+def requests_held(browser: BrowserSession | None) -> int:
+    """Requests the browser pane's tracker holds now (0 without a browser)."""
+    return len(browser.tracker._records) if browser is not None else 0
+
+
 def kernel_blocks_waiting(source: LiveSource) -> int:
     """Blocks of the kernel's ring that are filled and handed over but not read yet."""
     waiting = 0
@@ -379,8 +410,10 @@ def take_sample(
     session: CaptureSession,
     browser: BrowserSession | None,
     sender: Sender,
+    *,
+    chromium: float | None,
 ) -> Sample:
-    """Read every figure now, the queues first."""
+    """Read every figure now, the queues first (Chromium's memory is read before, in a thread)."""
     queues = queue_lengths(app, session, browser)
     stats = session.stats()
     return Sample(
@@ -391,7 +424,8 @@ def take_sample(
         evicted=stats.evicted,
         held=stats.buffered,
         rss_mb=rss_mb(),
-        chromium_mb=chromium_mb(browser),
+        python_blocks=sys.getallocatedblocks(),
+        chromium_mb=chromium,
         queues=queues,
         requests=browser.tracker.total if browser is not None else None,
         sending=sender.running,
@@ -439,16 +473,30 @@ async def soak(
                 at = time.monotonic() - started
                 for key, length in queue_lengths(app, session, browser).items():
                     run.maxima[key] = max(run.maxima[key], length)
-                if run.full_rss is None and len(session.ring) >= options.ring:
+                if run.ring_full_at is None and len(session.ring) >= options.ring:
+                    run.ring_full_at, run.ring_full_rss = at, rss_mb()
+                    say(f"{at:6.0f}s  the ring is full ({options.ring:,} packets)")
+                if (
+                    run.full_at is None
+                    and run.ring_full_at is not None
+                    and requests_held(browser) >= (options.max_requests if browser else 0)
+                ):
                     run.full_at, run.full_rss = at, rss_mb()
-                    run.full_chromium = chromium_mb(browser)
-                    say(
-                        f"{at:6.0f}s  the ring is full ({options.ring:,} packets):"
-                        f" RSS {run.full_rss:.1f} MB from now on must stay within {RSS_TARGET:g}%"
+                    run.full_chromium = await asyncio.to_thread(chromium_mb, browser)
+                    pane = (
+                        f" and the pane holds {options.max_requests:,} requests" if browser else ""
                     )
+                    say(
+                        f"{at:6.0f}s  the ring is full{pane}: RSS {run.full_rss:.1f} MB"
+                        f" from now on must stay within {RSS_TARGET:g}%"
+                    )
+                    if options.trace_memory:
+                        tracemalloc.start(TRACE_FRAMES)
+                        run.traced_from = tracemalloc.take_snapshot()
                 if at >= next_sample:
+                    chromium = await asyncio.to_thread(chromium_mb, browser)  # slow: off the loop
                     took = time.perf_counter()
-                    sample = take_sample(at, app, session, browser, sender)
+                    sample = take_sample(at, app, session, browser, sender, chromium=chromium)
                     took = (time.perf_counter() - took) * 1000
                     run.sample_ms = max(run.sample_ms, took)
                     run.samples.append(sample)
@@ -466,7 +514,11 @@ async def soak(
         run.send_errors, run.sender_finished = sender.errors, sender.finished
         await asyncio.sleep(SETTLE)  # what the kernel still holds reaches the ring
         at = time.monotonic() - started
-        run.final = take_sample(at, app, session, browser, sender)
+        chromium = await asyncio.to_thread(chromium_mb, browser)
+        run.final = take_sample(at, app, session, browser, sender, chromium=chromium)
+        if tracemalloc.is_tracing():
+            run.traced_to = tracemalloc.take_snapshot()
+            tracemalloc.stop()
         say(run.final.line(blocks) + "  (end: sender stopped, settled)")
         analysis = session.analysis
         run.analysis_skipped = analysis.skipped if analysis is not None else 0
@@ -517,17 +569,30 @@ def report(options: Options, run: Run) -> None:
     else:
         verdict = f"no: {-missing:,} more captured than sent (other traffic to port?)"
     say(f"accounted   captured + kernel drops = {counted:,} of {run.sent:,} sent: {verdict}")
-    if run.full_rss is None:
+    if options.browser and run.ring_full_rss is not None and run.full_rss is not None:
         say(
-            f"memory      not judged: the ring never filled ({final.held:,} of"
-            f" {options.ring:,} held); end RSS {final.rss_mb:.1f} MB"
+            f"filling     RSS {run.ring_full_rss:.1f} MB once the ring was full, {run.full_rss:.1f}"
+            f" MB once the pane also held {options.max_requests:,} requests (at {run.full_at:.0f}"
+            " s): the render caches' warm-up and the requests held, bounded by --max-requests"
         )
+    if run.full_rss is None:
+        if run.ring_full_rss is None:
+            what = f"the ring never filled ({final.held:,} of {options.ring:,} held)"
+        else:
+            what = (
+                f"the pane never filled ({run.requests_held:,} of {options.max_requests:,}"
+                " requests held): lower --max-requests or run longer"
+            )
+        say(f"memory      not judged: {what}; end RSS {final.rss_mb:.1f} MB")
     else:
         growth = (final.rss_mb - run.full_rss) / run.full_rss * 100
         peak = max(sample.rss_mb for sample in [*run.samples, final])
         flat = "yes" if growth <= RSS_TARGET else "NO"
+        full = "the ring was full" + (
+            f" and the pane held {options.max_requests:,} requests" if options.browser else ""
+        )
         say(
-            f"memory      RSS {run.full_rss:.1f} MB once the ring was full"
+            f"memory      RSS {run.full_rss:.1f} MB once {full}"
             f" (at {run.full_at:.0f} s), {final.rss_mb:.1f} MB at the end: {growth:+.1f}%;"
             f" flat within {RSS_TARGET:g}% (issue 9): {flat}"
         )
@@ -542,7 +607,7 @@ def report(options: Options, run: Run) -> None:
         if run.full_chromium is not None and final.chromium_mb is not None:
             growth = (final.chromium_mb - run.full_chromium) / run.full_chromium * 100
             say(
-                f"chromium    RSS {run.full_chromium:.0f} MB once the ring was full,"
+                f"chromium    RSS {run.full_chromium:.0f} MB once the pane was full,"
                 f" {final.chromium_mb:.0f} MB at the end ({growth:+.1f}%; the sum over its"
                 " processes, shared pages counted in each)"
             )
@@ -581,6 +646,22 @@ def report(options: Options, run: Run) -> None:
         )
     if final.error:
         say(f"capture     ERROR: {final.error}")
+    if run.traced_from is not None and run.traced_to is not None:
+        report_growth(run.traced_from, run.traced_to, options.trace_memory)
+
+
+def report_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot, places: int) -> None:
+    """Where the traced memory grew between the ring filling up and the end, biggest first."""
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    first, last = first.filter_traces(ignore), last.filter_traces(ignore)
+    total = sum(stat.size_diff for stat in last.compare_to(first, "filename"))
+    say(f"traced      {total / 1e6:+.1f} MB allocated and still held since the ring was full")
+    for stat in last.compare_to(first, "traceback")[:places]:
+        if stat.size_diff <= 0:
+            break
+        say(f"  {stat.size_diff / 1e6:+7.2f} MB in {stat.count_diff:+,} blocks, allocated at:")
+        for frame in reversed(stat.traceback[-TRACE_FRAMES:]):
+            say(f"      {frame.filename}:{frame.lineno}")
 
 
 def run_soak(options: Options) -> Run:
@@ -593,7 +674,9 @@ def run_soak(options: Options) -> Run:
             if options.browser:
                 url = stack.enter_context(demo_site())
                 target = BrowserTarget(launch=True, chromium=options.chromium)
-                browser = BrowserSession(target, open_url=f"{url}/")
+                browser = BrowserSession(
+                    target, open_url=f"{url}/", max_requests=options.max_requests
+                )
                 browser.start()
             source = LiveSource("lo", buffer_size=options.buffer, expression=f"udp port {port}")
             session = CaptureSession(source, options.ring)
@@ -640,13 +723,28 @@ def parse_arguments() -> argparse.Namespace:
         help="kernel ring bytes (default %(default)d, the TUI's)",
     )
     parser.add_argument("--no-browser", action="store_true", help="no Chromium: packets only")
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=SOAK_MAX_REQUESTS,
+        metavar="N",
+        help="requests the browser pane holds (default %(default)d: full within minutes,"
+        " so the run judges the steady state; the app holds 100000 by default)",
+    )
     parser.add_argument("--chromium", metavar="PATH", help="the browser executable to launch")
+    parser.add_argument(
+        "--trace-memory",
+        type=int,
+        default=0,
+        metavar="N",
+        help="trace allocations once the ring and the pane are full; list the N that grew most",
+    )
     parser.add_argument("--send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.send:
-        for name in ("minutes", "rate", "ring", "sample"):
+        for name in ("minutes", "rate", "ring", "sample", "max_requests"):
             if getattr(args, name) <= 0:
-                parser.error(f"--{name} must be above 0")
+                parser.error(f"--{name.replace('_', '-')} must be above 0")
         if not 0 <= args.size <= 1400:
             parser.error("--size must be 0 to 1400 bytes")
     return args
@@ -668,6 +766,8 @@ def main() -> int:
         buffer=args.buffer,
         browser=not args.no_browser,
         chromium=args.chromium,
+        max_requests=args.max_requests,
+        trace_memory=args.trace_memory,
     )
     try:
         check_capture_privilege()
