@@ -75,3 +75,16 @@ async def test_updates_land_in_place_and_evicted_requests_leave() -> None:
         requests.apply((), evicted)
         await pilot.pause()
         assert keys(requests) == ["r100"]
+
+
+async def test_resource_types_fit_their_column_or_end_in_an_ellipsis() -> None:
+    app = ListApp()
+    async with app.run_test(size=(160, 10)) as pilot:
+        requests = app.query_one(RequestList)
+        sheet = replace(record(1), resource_type="Stylesheet")
+        report = replace(record(2), resource_type="CSPViolationReport")
+        requests.apply((sheet, report), ())
+        await pilot.pause()
+        lines = [strip.text for strip in (requests.render_line(y) for y in range(1, 3))]
+        assert "Stylesheet" in lines[0], lines
+        assert "CSPViolat…" in lines[1], lines

@@ -34,12 +34,13 @@ COLUMNS = (
     ("Method", 6),
     ("Status", 6),
     ("URL", 40),
-    ("Type", 9),
+    ("Type", 10),
     ("MIME", 14),
     ("Size", 8),
     ("Time", 7),
 )
-"""Column names and widths; the URL column takes whatever width is left."""
+"""Column names and widths; the URL column takes whatever width is left. Type fits the
+resource types CDP names most (Stylesheet, Document, TextTrack); longer ones end in "…"."""
 
 
 def request_fields(record: RequestRecord) -> dict[str, object]:
@@ -135,7 +136,7 @@ class RequestList(DataTable[Text]):
             Text(record.method),
             Text(status_text(record), style=f"bold {colour}".strip()),
             Text(url_text(record), style=colour if record.error else "", overflow="ellipsis"),
-            Text(record.resource_type),
+            Text(record.resource_type, overflow="ellipsis"),
             Text(record.mime_type, overflow="ellipsis"),
             Text(size_text(record)),
             Text(time_text(record)),
