@@ -475,7 +475,8 @@ async def soak(
                     run.maxima[key] = max(run.maxima[key], length)
                 if run.ring_full_at is None and len(session.ring) >= options.ring:
                     run.ring_full_at, run.ring_full_rss = at, rss_mb()
-                    say(f"{at:6.0f}s  the ring is full ({options.ring:,} packets)")
+                    if browser is not None:  # the pane fills later: a milestone of its own
+                        say(f"{at:6.0f}s  the ring is full ({options.ring:,} packets)")
                 if (
                     run.full_at is None
                     and run.ring_full_at is not None
@@ -484,7 +485,9 @@ async def soak(
                     run.full_at, run.full_rss = at, rss_mb()
                     run.full_chromium = await asyncio.to_thread(chromium_mb, browser)
                     pane = (
-                        f" and the pane holds {options.max_requests:,} requests" if browser else ""
+                        f" and the pane holds {options.max_requests:,} requests"
+                        if browser
+                        else f" ({options.ring:,} packets)"
                     )
                     say(
                         f"{at:6.0f}s  the ring is full{pane}: RSS {run.full_rss:.1f} MB"
