@@ -306,7 +306,6 @@ class Run:
 
     samples: list[Sample] = field(default_factory=list)
     maxima: dict[str, int] = field(default_factory=lambda: {queue.key: 0 for queue in QUEUES})
-    ring_full_at: float | None = None
     ring_full_rss: float | None = None
     full_at: float | None = None
     """When everything bounded was full: the ring, and the browser pane's requests."""
@@ -473,13 +472,13 @@ async def soak(
                 at = time.monotonic() - started
                 for key, length in queue_lengths(app, session, browser).items():
                     run.maxima[key] = max(run.maxima[key], length)
-                if run.ring_full_at is None and len(session.ring) >= options.ring:
-                    run.ring_full_at, run.ring_full_rss = at, rss_mb()
+                if run.ring_full_rss is None and len(session.ring) >= options.ring:
+                    run.ring_full_rss = rss_mb()
                     if browser is not None:  # the pane fills later: a milestone of its own
                         say(f"{at:6.0f}s  the ring is full ({options.ring:,} packets)")
                 if (
                     run.full_at is None
-                    and run.ring_full_at is not None
+                    and run.ring_full_rss is not None
                     and requests_held(browser) >= (options.max_requests if browser else 0)
                 ):
                     run.full_at, run.full_rss = at, rss_mb()
@@ -526,7 +525,7 @@ async def soak(
         analysis = session.analysis
         run.analysis_skipped = analysis.skipped if analysis is not None else 0
         if browser is not None:
-            run.requests_held = len(browser.tracker.records())
+            run.requests_held = requests_held(browser)
             run.requests_evicted = browser.tracker.evicted
             run.browser_state = browser.status().state.value
     return run
@@ -654,11 +653,11 @@ def report(options: Options, run: Run) -> None:
 
 
 def report_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot, places: int) -> None:
-    """Where the traced memory grew between the ring filling up and the end, biggest first."""
+    """Where the traced memory grew from when the ring (and pane) were full to the end."""
     ignore = [tracemalloc.Filter(False, tracemalloc.__file__)]
     first, last = first.filter_traces(ignore), last.filter_traces(ignore)
     total = sum(stat.size_diff for stat in last.compare_to(first, "filename"))
-    say(f"traced      {total / 1e6:+.1f} MB allocated and still held since the ring was full")
+    say(f"traced      {total / 1e6:+.1f} MB allocated and still held since all was full")
     for stat in last.compare_to(first, "traceback")[:places]:
         if stat.size_diff <= 0:
             break

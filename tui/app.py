@@ -19,6 +19,7 @@ from tui.keys import KEYS
 from tui.screens.main import MainScreen
 
 SWITCH_INTERVAL = 0.001
+"""Seconds a thread may hold the GIL before another gets it (Python's default: 0.005)."""
 GC_THRESHOLDS = (50_000, 20, 100)
 """Collect young objects every 50,000 allocations instead of 700, and the oldest rarely.
 
@@ -28,7 +29,6 @@ that meant a full collection more than once a second, each holding the GIL for
 50–150 ms, long enough for the kernel ring to overflow at 20,000 packets/s
 (benchmarks/soak.py). The cycles die young, so young collections still free them.
 """
-"""Seconds a thread may hold the GIL before another gets it (Python's default: 0.005)."""
 
 
 class LivetapApp(App[None]):

@@ -27,8 +27,6 @@ from engine.browser.records import (
 from engine.config import DEFAULT_MAX_REQUESTS
 
 EventListener = Callable[[BrowserEvent], None]
-MAX_REQUESTS = DEFAULT_MAX_REQUESTS
-"""Requests held before the oldest are evicted (176 MB: benchmarks/browser_memory.py)."""
 HOLD_RESPONSES = 1.0
 """Seconds a response event may wait for its raw headers (responseReceivedExtraInfo)."""
 
@@ -164,7 +162,7 @@ def _initiator(raw: object) -> str:
 class NetworkTracker:
     """The current state of every request the browser made, bounded in count."""
 
-    def __init__(self, max_requests: int = MAX_REQUESTS) -> None:
+    def __init__(self, max_requests: int = DEFAULT_MAX_REQUESTS) -> None:
         self.max_requests = max_requests
         self._records: OrderedDict[str, RequestRecord] = OrderedDict()
         self._changed: set[str] = set()

@@ -20,7 +20,7 @@ from typing import Any
 
 from engine.browser.cdp import CdpConnection, CdpError
 from engine.browser.launch import LaunchedBrowser
-from engine.browser.network import MAX_REQUESTS, NetworkTracker
+from engine.browser.network import NetworkTracker
 from engine.browser.records import (
     BrowserBatch,
     BrowserStatus,
@@ -29,6 +29,7 @@ from engine.browser.records import (
     ResponseBody,
 )
 from engine.browser.target import BrowserTarget, websocket_url
+from engine.config import DEFAULT_MAX_REQUESTS
 from engine.errors import LivetapError, NotFoundError, UnavailableError
 
 NETWORK_TARGETS = frozenset(
@@ -45,7 +46,7 @@ class BrowserSession:
     def __init__(
         self,
         target: BrowserTarget,
-        max_requests: int = MAX_REQUESTS,
+        max_requests: int = DEFAULT_MAX_REQUESTS,
         open_url: str | None = None,
         reconnect_interval: float = RECONNECT_INTERVAL,
     ) -> None:
