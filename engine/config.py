@@ -24,7 +24,7 @@ traffic: room for the pauses of a Python process (a full garbage collection of t
 UI takes 100-200 ms); with 2 MiB (160 ms) a 30-minute soak beside a browser lost 0.05% (counted)."""
 DEFAULT_RING = 100_000
 DEFAULT_MAX_REQUESTS = 100_000
-"""Browser requests held before the oldest are dropped: 176 MB in all (under 2 kB a request,
+"""Browser requests held before the oldest are dropped: about 180 MB in all (under 2 kB each,
 about 6 kB while it is among the list's newest 5,000 rows; benchmarks/browser_memory.py)."""
 
 FILE_KEYS = {
