@@ -6,7 +6,7 @@ be rebuilt from its number):
 - ``decode``: :func:`engine.decode.decode` on structured frames of every link type
   (Ethernet, VLAN/QinQ, SLL, SLL2, raw IP, null/loopback, unknown), mutated:
   truncated at any offset, length fields overwritten, bits flipped, random bytes.
-- ``analysis``: :func:`engine.analysis.parse.parse` and ``Analyzer.add`` on the
+- ``analysis``: :func:`engine.packet.walk.walk` and ``Analyzer.add`` on the
   same frames; ``analysis-report``: a short stream through an analyzer, every
   report, and TCP stream following.
 - ``pcapio``: :class:`engine.pcapio.PcapReader` on mutated pcap and pcapng files
@@ -59,7 +59,6 @@ from engine import decode as decoder
 from engine import display_filter as display
 from engine import linktypes
 from engine.analysis import Analyzer, follow_records
-from engine.analysis.parse import parse
 from engine.bpf_builder import _KNOWN as BPF_WORDS
 from engine.bpf_builder import build_filter
 from engine.browser.network import NetworkTracker
@@ -67,6 +66,7 @@ from engine.decode import decode
 from engine.dissector import generate_lua, parse_spec
 from engine.errors import LivetapError
 from engine.events import PacketSummary
+from engine.packet.walk import walk
 from engine.pcapio import MAX_RECORD, PcapReader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -735,7 +735,7 @@ ANALYZER_PACKETS = 5_000
 
 def _run_analysis(case: tuple[int, bytes], rng: random.Random) -> None:
     linktype, frame = case
-    parse(linktype, frame)
+    walk(linktype, frame)
     if not _ANALYZER or _FED[0] >= ANALYZER_PACKETS:
         _ANALYZER[:] = [Analyzer()]
         _FED[0] = 0

@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.analysis import Analyzer, follow_records
-from engine.analysis.parse import Fields, parse
 from engine.errors import NotFoundError
+from engine.packet.walk import Layers, walk
 
-LINKTYPES = [1, 0, 12, 14, 101, 108, 113, 228, 229, 276, 147, 105, 127]
+LINKTYPES = [1, 0, 12, 14, 101, 108, 113, 228, 229, 276, 147, 105, 127, 9, 50, 104, 107, 239, 258]
 FUZZ = settings(
     max_examples=400,
     deadline=timedelta(milliseconds=500),
@@ -23,8 +23,8 @@ ETH_IPV6 = bytes.fromhex("02000000000b02000000000a86dd")
 APP_PORTS = [21, 23, 25, 53, 80, 110, 143, 443, 587, 5353, 8080, 40000]
 
 
-def _check(fields: Fields, data: bytes) -> None:
-    assert isinstance(fields, Fields)
+def _check(fields: Layers, data: bytes) -> None:
+    assert isinstance(fields, Layers)
     assert fields.family in (0, 4, 6)
     if fields.family:
         assert len(fields.pair) == (8 if fields.family == 4 else 32)
@@ -35,7 +35,7 @@ def _check(fields: Fields, data: bytes) -> None:
 @given(st.sampled_from(LINKTYPES), st.binary(max_size=300))
 @FUZZ
 def test_random_bytes_on_every_link_type(linktype: int, data: bytes) -> None:
-    _check(parse(linktype, data), data)
+    _check(walk(linktype, data), data)
     analyzer = Analyzer()
     analyzer.add(1.0, len(data), linktype, data)
     analyzer.report(["all"])
@@ -118,7 +118,7 @@ def test_structured_streams_through_every_reader(frames: list[bytes]) -> None:
     analyzer = Analyzer()
     records = [(1.0 + i, len(frame), 1, frame) for i, frame in enumerate(frames)]
     for frame in frames:
-        _check(parse(1, frame), frame)
+        _check(walk(1, frame), frame)
     analyzer.add_records(records)
     reports = analyzer.report(["all"])
     assert reports["summary"]["packets"] == len(frames)

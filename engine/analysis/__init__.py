@@ -3,7 +3,7 @@ threats, credentials and TCP stream following, live or on a pcap/pcapng file.
 
 The same incremental :class:`Analyzer` is fed by the capture thread (live stats) or
 by :func:`analyze_file` (headless ``livetap analyze``). Everything reads frames at the
-struct level (:mod:`engine.analysis.parse`); nothing dissects a packet with scapy.
+struct level (:mod:`engine.packet.walk`); nothing dissects a packet with scapy.
 """
 
 from __future__ import annotations

@@ -33,12 +33,12 @@ from engine.analysis.credentials import LOGIN_PORTS, CredentialLog, LoginReader
 from engine.analysis.dns import DnsLog
 from engine.analysis.fragments import Fragments
 from engine.analysis.http import HttpLog
-from engine.analysis.parse import Fields, parse, parse_ethernet
 from engine.analysis.ports import tcp_label, udp_label
 from engine.analysis.snapshot import AnalysisSnapshot, take_snapshot
 from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
 from engine.decode import _HTTP_FIRST_BYTES
+from engine.packet.walk import Layers, Outer, walk, walk_ethernet
 
 DEFAULT_MAX_FLOWS = 200_000
 """Conversations kept per table (IP pairs, TCP streams, UDP flows)."""
@@ -177,7 +177,7 @@ class Analyzer:
                 packet(
                     time,
                     length,
-                    parse_ethernet(data) if linktype == ethernet else parse(linktype, data),
+                    walk_ethernet(data) if linktype == ethernet else walk(linktype, data),
                     data,
                 )
             if linktype_count:
@@ -193,7 +193,7 @@ class Analyzer:
             self.bytes += size
         return count
 
-    def _packet(self, time: float, length: int, fields: Fields, data: bytes) -> None:
+    def _packet(self, time: float, length: int, fields: Layers, data: bytes) -> None:
         """What one packet changes beyond the totals (the caller holds the lock)."""
         (
             chain,
@@ -210,14 +210,15 @@ class Analyzer:
             _len,
             fragment,
             outer,
+            _net,
+            _l4,
         ) = fields
         if not family:
             key: tuple[tuple[str, ...], str | None, tuple[str, ...]] = (chain, None, _NO_APP)
         else:
             ip = self.ip
             if outer:
-                for outer_pair in outer:
-                    self._ip_pair(ip, outer_pair, time, length)
+                self._outer(outer, time, length, data)
             entry = ip.keys.get(pair)
             if entry is None:
                 self._ip_pair(ip, pair, time, length)
@@ -238,6 +239,9 @@ class Analyzer:
                 chain, proto, sport = fields.chain, fields.proto, fields.sport
             if proto == 6 and sport >= 0:
                 key = (chain, "tcp", self._tcp(time, length, fields, data))
+            elif proto == -2 and sport >= 0:  # a UDP tunnel without IP inside
+                self._udp(time, length, _udp_only(pair, sport, fields.dport), data)
+                key = (chain, None, _NO_APP)
             elif proto == 17 and sport >= 0:
                 key = (chain, "udp", self._udp(time, length, fields, data))
             else:
@@ -247,6 +251,13 @@ class Analyzer:
             counts = self.paths[key] = [0, 0]
         counts[0] += 1
         counts[1] += length
+
+    def _outer(self, outer: tuple[Outer, ...], time: float, length: int, data: bytes) -> None:
+        """Count a tunnelled frame in each outer IP conversation (and UDP, for VXLAN & co)."""
+        for tunnel in outer:
+            self._ip_pair(self.ip, tunnel.pair, time, length)
+            if tunnel.sport >= 0:
+                self._udp(time, length, _udp_only(tunnel.pair, tunnel.sport, tunnel.dport), data)
 
     def _path(self, key: tuple[tuple[str, ...], str | None, tuple[str, ...]], length: int) -> None:
         counts = self.paths.get(key)
@@ -272,7 +283,7 @@ class Analyzer:
 
     # -- TCP -----------------------------------------------------------------------
 
-    def _tcp(self, time: float, length: int, fields: Fields, data: bytes) -> tuple[str, ...]:
+    def _tcp(self, time: float, length: int, fields: Layers, data: bytes) -> tuple[str, ...]:
         """Count a segment into its stream; returns the layers above TCP."""
         _chain, _family, pair, _proto, sport, dport, flags, seq, _ack, start, end, seglen = fields[
             :12
@@ -365,7 +376,7 @@ class Analyzer:
 
     # -- UDP -----------------------------------------------------------------------
 
-    def _udp(self, time: float, length: int, fields: Fields, data: bytes) -> tuple[str, ...]:
+    def _udp(self, time: float, length: int, fields: Layers, data: bytes) -> tuple[str, ...]:
         """Count a datagram into its flow; returns the layers above UDP."""
         _chain, _family, pair, _proto, sport, dport, _flags, _seq, _ack, start, end, seglen = (
             fields[:12]
@@ -419,3 +430,8 @@ class Analyzer:
 
         with self.lock:
             return build_reports(self, list(names))
+
+
+def _udp_only(pair: bytes, sport: int, dport: int) -> Layers:
+    """A UDP header that carries a tunnel: counted in its conversation, nothing above it."""
+    return Layers((), 0, pair, 17, sport, dport, 0, 0, 0, 0, 0, 0, None, (), -1, -1)

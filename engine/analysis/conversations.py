@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.analysis.addresses import format_address
-from engine.analysis.parse import Fields
+from engine.packet.walk import Layers
 
 # A flat conversation record (list) and the meaning of its slots.
 FRAMES_AB, BYTES_AB, FRAMES_BA, BYTES_BA, FIRST, LAST, ADDR_A, ADDR_B = range(8)
@@ -147,7 +147,7 @@ class TcpStreams:
         self.untracked_packets = 0
         self._labeler = labeler
 
-    def lookup(self, fields: Fields, timestamp: float) -> tuple[TcpStream, int] | None:
+    def lookup(self, fields: Layers, timestamp: float) -> tuple[TcpStream, int] | None:
         """The stream and direction (0: from A, 2: from B) of a segment; None when full.
 
         Also keeps each direction's base sequence number, which decides when a SYN

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.analysis.parse import ETH
 from engine.analysis.ports import TCP_APPS, UDP_APPS
 from engine.errors import BadInputError, NotFoundError
+from engine.packet.walk import ETH
 
 _PHS_LINE = re.compile(r"^( *)(\S+)\s+frames:(\d+) bytes:(\d+)\s*$")
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from socket import AF_INET6, inet_ntoa, inet_ntop
 
 from engine.analysis.addresses import PassiveNames, format_address
-from engine.analysis.parse import Fields
 from engine.analysis.threats import Sightings
 from engine.decode import _DNS, _DNS_RCODES, _DNS_TYPES, _RR, _U16, _dns_name, _Malformed
+from engine.packet.walk import Layers
 
 MAX_ANSWERS = 16
 """Answers kept per response (the rest are counted)."""
@@ -70,7 +70,7 @@ class DnsLog:
         self.by_rcode: dict[str, int] = {}
 
     def message(
-        self, time: float, fields: Fields, data: bytes, bounds: tuple[int, int], protocol: str
+        self, time: float, fields: Layers, data: bytes, bounds: tuple[int, int], protocol: str
     ) -> None:
         """One DNS message between ``bounds`` (a UDP payload, or TCP's after its length)."""
         try:
@@ -79,7 +79,7 @@ class DnsLog:
             self.malformed += 1
 
     def _message(
-        self, time: float, fields: Fields, data: bytes, bounds: tuple[int, int], protocol: str
+        self, time: float, fields: Layers, data: bytes, bounds: tuple[int, int], protocol: str
     ) -> None:
         start, end = bounds
         pair, sport, dport = fields.pair, fields.sport, fields.dport

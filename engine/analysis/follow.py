@@ -19,9 +19,9 @@ from pathlib import Path
 
 from engine.analysis.addresses import format_address, format_endpoint
 from engine.analysis.conversations import TcpStream, TcpStreams
-from engine.analysis.parse import Fields, parse
 from engine.analysis.reader import ProgressCallback, ReadState, read_batches
 from engine.errors import NotFoundError, UsageError
+from engine.packet.walk import Layers, walk
 
 MASK = 0xFFFFFFFF
 RULE = "=" * 67
@@ -93,7 +93,7 @@ class _Follower:
     fragments: list[list[_Record]] = field(default_factory=lambda: [[], []])
     payload: list[_Record] = field(default_factory=list)
 
-    def segment(self, fields: Fields, data: bytes, numbers: tuple[int, int]) -> None:
+    def segment(self, fields: Layers, data: bytes, numbers: tuple[int, int]) -> None:
         """follow_tcp_tap_listener: one segment of the followed packets (``data`` captured).
 
         ``numbers`` are the sequence and acknowledgement numbers relative to the
@@ -199,7 +199,7 @@ def parse_conv(text: str) -> tuple[tuple[bytes, int], tuple[bytes, int]]:
 
 def conversation_of(linktype: int, data: bytes) -> str | None:
     """The ``--conv`` text of a TCP frame's connection (for ``s`` on a packet), else None."""
-    fields = parse(linktype, data)
+    fields = walk(linktype, data)
     if fields.proto != 6 or fields.sport < 0:
         return None
     half = len(fields.pair) // 2
@@ -246,7 +246,7 @@ class _StreamFollower:
         """Number and follow a batch of (timestamp, length, linktype, data) records."""
         lookup = self._streams.lookup
         for time, _length, linktype, data in records:
-            fields = parse(linktype, data)
+            fields = walk(linktype, data)
             if fields.proto != 6 or fields.sport < 0 or fields.fragment is not None:
                 continue  # (tshark follows reassembled fragments; fragmented TCP is very rare)
             entry = lookup(fields, time)
@@ -294,7 +294,7 @@ class _StreamFollower:
         )
 
 
-def _relative(fields: Fields, entry: tuple[TcpStream, int]) -> tuple[int, int]:
+def _relative(fields: Layers, entry: tuple[TcpStream, int]) -> tuple[int, int]:
     """Sequence and acknowledgement numbers relative to the stream's base (tshark's default)."""
     stream, direction = entry
     side = direction >> 1

@@ -8,7 +8,7 @@ bytes are bounded; the oldest are let go first.
 
 from __future__ import annotations
 
-from engine.analysis.parse import Fields, reassembled
+from engine.packet.walk import Layers, reassembled
 
 MAX_PENDING = 1024
 """Datagrams waiting for fragments."""
@@ -21,7 +21,7 @@ class _Datagram:
     __slots__ = ("first", "first_frame", "pieces", "size", "total")
 
     def __init__(self) -> None:
-        self.first: Fields | None = None
+        self.first: Layers | None = None
         self.first_frame = b""
         self.pieces: list[tuple[int, int, bytes]] = []
         """(offset, end on the wire, captured bytes) per fragment."""
@@ -36,7 +36,7 @@ class Fragments:
         self._pending: dict[tuple[bytes, int, int], _Datagram] = {}
         self.incomplete_dropped = 0
 
-    def add(self, fields: Fields, data: bytes) -> tuple[Fields, bytes] | None:
+    def add(self, fields: Layers, data: bytes) -> tuple[Layers, bytes] | None:
         """Keep a fragment; the whole datagram's fields and bytes when this one completes it."""
         where = fields.fragment
         if where is None:
@@ -74,7 +74,7 @@ class Fragments:
         return _join(datagram.first, datagram)
 
 
-def _join(first: Fields, datagram: _Datagram) -> tuple[Fields, bytes]:
+def _join(first: Layers, datagram: _Datagram) -> tuple[Layers, bytes]:
     """The datagram's frame: the first fragment's headers, then every payload byte."""
     payload = bytearray()
     for begin, _end, piece in sorted(datagram.pieces):

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from engine.analysis.addresses import format_address, format_endpoint
 from engine.analysis.credentials import Credential, CredentialLog, form_secrets, http_basic
-from engine.analysis.parse import Fields
 from engine.analysis.threats import Sightings, normalise_host, normalise_url
 from engine.decode import _HTTP_STARTS
+from engine.packet.walk import Layers
 
 if TYPE_CHECKING:
     from engine.analysis.conversations import TcpStream
@@ -179,7 +179,7 @@ class HttpLog:
         direction: int,
         time: float,
         data: bytes,
-        fields: Fields,
+        fields: Layers,
         *,
         registered: bool,
     ) -> tuple[str, ...]:

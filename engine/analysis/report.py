@@ -22,8 +22,8 @@ from engine.analysis.conversations import (
     udp_conversations,
 )
 from engine.analysis.credentials import masked_url
-from engine.analysis.parse import IEEE802_11, IEEE802_11_RADIOTAP, KNOWN_LINKTYPES
 from engine.analysis.threats import find_threats
+from engine.packet.walk import IEEE802_11, IEEE802_11_RADIOTAP, KNOWN_LINKTYPES
 
 if TYPE_CHECKING:
     from engine.analysis.aggregate import Analyzer

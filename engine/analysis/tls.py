@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.analysis.addresses import format_address
-from engine.analysis.parse import Fields
 from engine.analysis.threats import Sightings
 from engine.decode import _TLS_RECORD, _client_hello_sni
+from engine.packet.walk import Layers
 
 if TYPE_CHECKING:
     from engine.analysis.conversations import TcpStream
@@ -49,7 +49,7 @@ def tls_segment(
     direction: int,
     time: float,
     data: bytes,
-    fields: Fields,
+    fields: Layers,
     *,
     sightings: Sightings,
 ) -> tuple[str, ...]:

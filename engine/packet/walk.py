@@ -1,0 +1,860 @@
+"""The one header walker: a frame in, the layers and fields every part of livetap reads.
+
+A frame is walked once, at struct level, from its link layer through VLAN tags,
+tunnels and encapsulations (each decoded to the inner frame, the outer headers kept in
+``outer``), IPv4/IPv6 with their extension headers and fragments, to TCP or UDP. The
+result, :class:`Layers`, is a flat record: layer names as the protocol hierarchy of
+``tshark -z io,phs`` writes them, addresses as bytes, ports, TCP flags and sequence
+numbers, and the offsets where the innermost IP header, the transport header and the
+payload lie, so a reader that needs more (a TTL, a window, a DNS name) reads it from
+the bytes at the right place, only when asked (:mod:`engine.packet.model`).
+
+Nothing here raises on any input: every read is bounds-checked, and a header cut short
+ends the walk at the last layer that could be read (a hypothesis test feeds random
+bytes for every link type). Tunnels nest at most :data:`MAX_TUNNEL_DEPTH` deep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from engine import linktypes
+from engine.packet.structs import (
+    AF_INET6,
+    ARPHRD_NETLINK,
+    ETH_ARP,
+    ETH_IPV4,
+    ETH_IPV6,
+    ETHERNET_IPV4,
+    IP4,
+    IP6,
+    SLL,
+    TCP,
+    U16,
+    U16LE,
+    U32,
+    U32LE,
+    UDP,
+    VLAN_TAGS,
+)
+
+_new = tuple.__new__
+
+MAX_TUNNEL_DEPTH = 4
+"""Tunnel headers followed at most: crafted input must not recurse without end."""
+
+
+class Outer(NamedTuple):
+    """An IP header around the innermost one (a tunnel's), with its UDP ports if any."""
+
+    pair: bytes
+    """Source then destination address (8 or 32 bytes)."""
+    sport: int
+    """The UDP source port when the tunnel rides on UDP (VXLAN, GENEVE, ...), else -1."""
+    dport: int
+
+
+class Layers(NamedTuple):
+    """What one frame holds, read but not interpreted: the packet model's base record."""
+
+    chain: tuple[str, ...]
+    """Layer names down to the innermost network layer (``("eth", "ip")``, tunnels
+    included: ``("eth", "ip", "udp", "vxlan", "eth", "ip")``); for a frame without IP,
+    every layer that was recognised (``("eth", "arp")``)."""
+    family: int
+    """4 or 6 for a readable IP header, else 0."""
+    pair: bytes
+    """Source then destination address (8 or 32 bytes); empty without IP."""
+    proto: int
+    """The IP protocol number (6 TCP, 17 UDP, ...); -1 without IP, -2 when the chain
+    already names everything above IP (a tunnel whose inside is not IP)."""
+    sport: int
+    """The source port; -1 for no TCP/UDP or a header that cannot be read."""
+    dport: int
+    flags: int
+    """TCP flags (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10)."""
+    seq: int
+    ack: int
+    start: int
+    """Where the transport payload starts in the frame."""
+    end: int
+    """Where the captured part of the payload ends (never past the IP length)."""
+    seglen: int
+    """The payload's length on the wire, from the IP header (more than end - start
+    when the frame was cut by the snap length)."""
+    fragment: tuple[int, int, bool, int, int] | None
+    """For an IP fragment: identification, offset in bytes, more fragments, where the
+    fragment's IP payload starts in the frame, and its length on the wire."""
+    outer: tuple[Outer, ...]
+    """The tunnel headers around the innermost IP header, outermost first."""
+    net: int
+    """Where the innermost IP header starts; -1 without one."""
+    l4: int
+    """Where the transport header (TCP, UDP, ICMP, ...) starts; -1 without one."""
+
+
+_NOTHING: tuple[Outer, ...] = ()
+
+
+def _only(chain: tuple[str, ...]) -> Layers:
+    """A frame without a readable IP header: only its layer names."""
+    return _new(Layers, (chain, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, -1, -1))
+
+
+_CHAINS: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+_CHAIN_CACHE_SIZE = 1024
+
+
+def extend(chain: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """``chain + (name,)``, the same tuple object each time (they key the hierarchy)."""
+    key = (chain, name)
+    found = _CHAINS.get(key)
+    if found is None:
+        if len(_CHAINS) >= _CHAIN_CACHE_SIZE:
+            _CHAINS.clear()
+        found = _CHAINS[key] = (*chain, name)
+    return found
+
+
+ETH: tuple[str, ...] = ("eth",)
+_ETH_IP_CHAIN = extend(ETH, "ip")
+
+_ETH_LLC = 0x8870
+"""Jumbo LLC: an ethertype saying an 802.2 header follows."""
+_ETH_MPLS = frozenset({0x8847, 0x8848})
+_ETH_PPPOE_SESSION = 0x8864
+_ETH_MACSEC = 0x88E5
+_ETH_NSH = 0x894F
+_ETH_TEB = 0x6558
+"""Transparent Ethernet bridging: an Ethernet frame inside GRE or GENEVE."""
+_ETH_ERSPAN = 0x88BE
+_ETH_ERSPAN3 = 0x22EB
+_ETHERTYPE_NAMES = {
+    ETH_ARP: "arp",
+    0x8035: "rarp",
+    0x88CC: "lldp",
+    0x8863: "pppoed",
+    0x888E: "eapol",
+    0x88F7: "ptp",
+}
+_VLAN_NAMES = {0x8100: "vlan", 0x88A8: "ieee8021ad", 0x9100: "vlan"}
+_IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
+_IPV6_FRAGMENT = 44
+_PPP_PROTOCOLS = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6}
+
+
+# -- link layers -----------------------------------------------------------------------
+
+
+def walk(linktype: int, data: bytes) -> Layers:
+    """The layers of one frame of the given pcap link type; never raises."""
+    if linktype == linktypes.ETHERNET:
+        return walk_ethernet(data)
+    link = _LINKS.get(linktypes.normalise(linktype))
+    if link is None:
+        return _only(unknown_link_chain(linktype))
+    return link(data)
+
+
+def unknown_link_chain(linktype: int) -> tuple[str, ...]:
+    """How the hierarchy names a link type livetap does not read (tshark's user DLTs too)."""
+    if 147 <= linktype <= 162:
+        return ("user_dlt", "data")
+    return (f"linktype-{linktype}",)
+
+
+def walk_ethernet(data: bytes) -> Layers:
+    """Ethernet II; untagged IPv4 without options or fragments is read with one unpack."""
+    size = len(data)
+    if size >= 34:
+        ethertype, version_ihl, total, fragment, protocol = ETHERNET_IPV4(data, 0)
+        if ethertype == ETH_IPV4 and version_ihl == 0x45 and total >= 20 and not fragment & 0x3FFF:
+            wire = 14 + total
+            end = wire if wire < size else size
+            if protocol == 6 and end >= 54:  # TCP, inlined: the most common frame of all
+                sport, dport, seq, ack, data_offset, flags, _window = TCP(data, 34)
+                payload = 34 + ((data_offset >> 4) << 2)
+                if payload >= 54 and payload <= wire:
+                    return _new(
+                        Layers,
+                        (
+                            _ETH_IP_CHAIN,
+                            4,
+                            data[26:34],
+                            6,
+                            sport,
+                            dport,
+                            flags,
+                            seq,
+                            ack,
+                            payload,
+                            end if end > payload else payload,
+                            wire - payload,
+                            None,
+                            _NOTHING,
+                            14,
+                            34,
+                        ),
+                    )
+            if protocol in _IP_TUNNELS:
+                return _ipv4(data, 14, ETH, _NOTHING)
+            return _transport(
+                data, (_ETH_IP_CHAIN, 4, data[26:34], protocol, _NOTHING, 14), 34, end, wire
+            )
+    elif size < 14:
+        return _only(ETH)
+    (ethertype,) = U16(data, 12)
+    return _ethertype(data, 14, ethertype, ETH, _NOTHING)
+
+
+def _ethertype(
+    data: bytes, offset: int, ethertype: int, chain: tuple[str, ...], outer: tuple[Outer, ...]
+) -> Layers:
+    """What an ethertype announces: VLAN tags, IP, an encapsulation, or a name only."""
+    while ethertype in VLAN_TAGS:
+        chain = extend(chain, _VLAN_NAMES[ethertype])
+        if offset + 4 > len(data):
+            return _only(chain)
+        (ethertype,) = U16(data, offset + 2)
+        offset += 4
+    if ethertype == ETH_IPV4:
+        return _ipv4(data, offset, chain, outer)
+    if ethertype == ETH_IPV6:
+        return _ipv6(data, offset, chain, outer)
+    if ethertype in _ETH_MPLS:
+        return _mpls(data, offset, chain, outer)
+    if ethertype <= 1500 or ethertype == _ETH_LLC:
+        return _llc(data, offset, extend(chain, "llc"), outer)
+    if ethertype == _ETH_PPPOE_SESSION:
+        return _ppp(data, offset + 6, extend(chain, "pppoes"), outer)
+    if ethertype == _ETH_MACSEC:
+        return _macsec(data, offset, extend(chain, "macsec"), outer)
+    if ethertype == _ETH_NSH:
+        return _nsh(data, offset, extend(chain, "nsh"), outer)
+    return _only(extend(chain, _ETHERTYPE_NAMES.get(ethertype, "data")))
+
+
+def _llc(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+    """802.2 LLC: spanning tree by its SAP, SNAP's ethertype followed, the rest only named."""
+    if offset + 3 > len(data):
+        return _only(chain)
+    dsap = data[offset]
+    if dsap == 0x42:
+        return _only(extend(chain, "stp"))
+    if dsap == 0xAA and offset + 8 <= len(data):
+        (ethertype,) = U16(data, offset + 6)
+        return _ethertype(data, offset + 8, ethertype, chain, outer)
+    return _only(chain)
+
+
+def _inner_ethernet(
+    data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]
+) -> Layers:
+    """An Ethernet frame carried inside a tunnel (VXLAN, GENEVE, GRE bridging, ERSPAN)."""
+    chain = extend(chain, "eth")
+    if offset + 14 > len(data):
+        return _only(chain)
+    (ethertype,) = U16(data, offset + 12)
+    return _ethertype(data, offset + 14, ethertype, chain, outer)
+
+
+def _mpls(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+    """An MPLS label stack (one ``mpls`` layer per label, as tshark counts them), then IP."""
+    size = len(data)
+    for _ in range(16):
+        chain = extend(chain, "mpls")
+        if offset + 4 > size:
+            return _only(chain)
+        bottom = data[offset + 2] & 1
+        offset += 4
+        if bottom:
+            break
+    else:
+        return _only(chain)
+    if offset >= size:
+        return _only(chain)
+    version = data[offset] >> 4
+    if version == 4:
+        return _ipv4(data, offset, chain, outer)
+    if version == 6:
+        return _ipv6(data, offset, chain, outer)
+    return _only(extend(chain, "data"))
+
+
+def _ppp(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+    """PPP: the optional HDLC address and control bytes, a 1- or 2-byte protocol, IP."""
+    chain = extend(chain, "ppp")
+    size = len(data)
+    if offset + 2 <= size and data[offset] == 0xFF and data[offset + 1] == 0x03:
+        offset += 2
+    if offset >= size:
+        return _only(chain)
+    if data[offset] & 1:  # protocol field compression: one byte
+        protocol, offset = data[offset], offset + 1
+    elif offset + 2 <= size:
+        (protocol,) = U16(data, offset)
+        offset += 2
+    else:
+        return _only(chain)
+    ethertype = _PPP_PROTOCOLS.get(protocol)
+    if ethertype == ETH_IPV4:
+        return _ipv4(data, offset, chain, outer)
+    if ethertype == ETH_IPV6:
+        return _ipv6(data, offset, chain, outer)
+    return _only(chain)
+
+
+def _macsec(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+    """802.1AE: the SecTAG, then the ethertype when the frame is not encrypted."""
+    if offset + 6 > len(data):
+        return _only(chain)
+    tci = data[offset]
+    if tci & 0x08:  # E: encrypted (or C: changed text)
+        return _only(extend(chain, "data"))
+    offset += 6 + (8 if tci & 0x20 else 0)  # SC: an explicit secure channel identifier
+    if offset + 2 > len(data):
+        return _only(chain)
+    (ethertype,) = U16(data, offset)
+    return _ethertype(data, offset + 2, ethertype, chain, outer)
+
+
+_NSH_NEXT = {1: ETH_IPV4, 2: ETH_IPV6}
+
+
+def _nsh(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+    """Network Service Header: its length in 4-byte words, then the next protocol."""
+    if offset + 8 > len(data):
+        return _only(chain)
+    length = (data[offset + 1] & 0x3F) << 2
+    following = data[offset + 3]
+    if length < 8:
+        return _only(chain)
+    offset += length
+    if following == 3:
+        return _inner_ethernet(data, offset, chain, outer)
+    ethertype = _NSH_NEXT.get(following)
+    if ethertype == ETH_IPV4:
+        return _ipv4(data, offset, chain, outer)
+    if ethertype == ETH_IPV6:
+        return _ipv6(data, offset, chain, outer)
+    return _only(chain)
+
+
+def _sll(data: bytes) -> Layers:
+    """Linux cooked capture v1: 16 bytes, protocol at offset 14."""
+    chain = ("sll",)
+    if len(data) < 16:
+        return _only(chain)
+    hatype, _halen = SLL(data, 0)
+    if hatype == ARPHRD_NETLINK:
+        return _only(extend(chain, "netlink"))
+    (protocol,) = U16(data, 14)
+    return _ethertype(data, 16, protocol, chain, _NOTHING)
+
+
+def _sll2(data: bytes) -> Layers:
+    """Linux cooked capture v2: 20 bytes, protocol at offset 0 (tshark calls it sll too)."""
+    chain = ("sll",)
+    if len(data) < 20:
+        return _only(chain)
+    (hatype,) = U16(data, 8)
+    if hatype == ARPHRD_NETLINK:
+        return _only(extend(chain, "netlink"))
+    (protocol,) = U16(data, 0)
+    return _ethertype(data, 20, protocol, chain, _NOTHING)
+
+
+def _null(data: bytes) -> Layers:
+    """BSD loopback: the address family in either byte order."""
+    chain = ("null",)
+    if len(data) < 4:
+        return _only(chain)
+    (little,) = U32LE(data, 0)
+    (big,) = U32(data, 0)
+    if little == 2 or big == 2:
+        return _ipv4(data, 4, chain, _NOTHING)
+    if little in _BSD_AF_INET6 or big in _BSD_AF_INET6:
+        return _ipv6(data, 4, chain, _NOTHING)
+    return _only(extend(chain, "data"))
+
+
+_BSD_AF_INET6 = AF_INET6 - {10}
+"""AF_INET6 as the BSDs write it in a loopback header (Linux's 10 is not among them)."""
+
+
+def _loop(data: bytes) -> Layers:
+    """OpenBSD loopback: the address family in network byte order (tshark: null)."""
+    chain = ("null",)
+    if len(data) < 4:
+        return _only(chain)
+    (family,) = U32(data, 0)
+    if family == 2:
+        return _ipv4(data, 4, chain, _NOTHING)
+    if family in _BSD_AF_INET6:
+        return _ipv6(data, 4, chain, _NOTHING)
+    return _only(extend(chain, "data"))
+
+
+def _raw(data: bytes) -> Layers:
+    """Raw IP, told apart by the version nibble."""
+    chain = ("raw",)
+    if not data:
+        return _only(chain)
+    version = data[0] >> 4
+    if version == 4:
+        return _ipv4(data, 0, chain, _NOTHING)
+    if version == 6:
+        return _ipv6(data, 0, chain, _NOTHING)
+    return _only(extend(chain, "data"))
+
+
+def _raw_ipv4(data: bytes) -> Layers:
+    """LINKTYPE_IPV4: an IPv4 packet (an IPv6 one inside is handed on, as tshark does)."""
+    return _ipv4(data, 0, (), _NOTHING)
+
+
+def _raw_ipv6(data: bytes) -> Layers:
+    """LINKTYPE_IPV6: an IPv6 packet and nothing else."""
+    return _ipv6(data, 0, (), _NOTHING)
+
+
+def _ppp_link(data: bytes) -> Layers:
+    """LINKTYPE_PPP and LINKTYPE_PPP_HDLC: a PPP frame."""
+    return _ppp(data, 0, (), _NOTHING)
+
+
+def _cisco_hdlc(data: bytes) -> Layers:
+    """Cisco HDLC: address, control, then an ethertype."""
+    chain = ("chdlc",)
+    if len(data) < 4:
+        return _only(chain)
+    (protocol,) = U16(data, 2)
+    return _ethertype(data, 4, protocol, chain, _NOTHING)
+
+
+_FR_NLPID = {0xCC: ETH_IPV4, 0x8E: ETH_IPV6}
+
+
+def _frame_relay(data: bytes) -> Layers:
+    """Frame Relay with RFC 2427 encapsulation: Q.922 address, UI control, NLPID or SNAP."""
+    chain = ("fr",)
+    if len(data) < 4:
+        return _only(chain)
+    offset = 2
+    while offset < len(data) and not data[offset - 1] & 1:  # the address's last octet has EA
+        offset += 1
+    if offset + 2 > len(data) or data[offset] != 0x03:
+        return _only(chain)
+    offset += 1
+    if data[offset] == 0x00:  # padding before the NLPID
+        offset += 1
+    if offset >= len(data):
+        return _only(chain)
+    nlpid = data[offset]
+    if nlpid == 0x80 and offset + 6 <= len(data):  # SNAP: OUI, then an ethertype
+        (ethertype,) = U16(data, offset + 4)
+        return _ethertype(data, offset + 6, ethertype, chain, _NOTHING)
+    ethertype = _FR_NLPID.get(nlpid)
+    if ethertype == ETH_IPV4:
+        return _ipv4(data, offset + 1, chain, _NOTHING)
+    if ethertype == ETH_IPV6:
+        return _ipv6(data, offset + 1, chain, _NOTHING)
+    return _only(chain)
+
+
+_NFLOG_PAYLOAD = 9
+
+
+def _nflog(data: bytes) -> Layers:
+    """Linux NFLOG: a family byte, then TLVs (host byte order); type 9 holds the packet."""
+    chain = ("nflog",)
+    size = len(data)
+    if size < 4:
+        return _only(chain)
+    family = data[0]
+    offset = 4
+    for _ in range(64):
+        if offset + 4 > size:
+            break
+        length, kind = U16LE(data, offset)[0], U16LE(data, offset + 2)[0]
+        if length < 4:
+            break
+        if kind == _NFLOG_PAYLOAD:
+            inner = data[: offset + length]
+            if family == 2:
+                return _ipv4(inner, offset + 4, chain, _NOTHING)
+            if family == 10:
+                return _ipv6(inner, offset + 4, chain, _NOTHING)
+            return _only(chain)
+        offset += (length + 3) & ~3
+    return _only(chain)
+
+
+def _pktap(data: bytes) -> Layers:
+    """Apple's PKTAP: a header saying its length and the link type of the frame after it."""
+    chain = ("pktap",)
+    if len(data) < 12:
+        return _only(chain)
+    (length,) = U32LE(data, 0)
+    (inner_type,) = U32LE(data, 8)
+    if length < 12 or length > len(data) or inner_type == PKTAP:
+        return _only(chain)
+    inner = walk(inner_type, data[length:])
+    shift = length
+    return inner._replace(
+        chain=(*chain, *inner.chain),
+        start=inner.start + shift if inner.family else inner.start,
+        end=inner.end + shift if inner.family else inner.end,
+        fragment=_shifted(inner.fragment, shift),
+        net=inner.net + shift if inner.net >= 0 else -1,
+        l4=inner.l4 + shift if inner.l4 >= 0 else -1,
+    )
+
+
+def _shifted(
+    fragment: tuple[int, int, bool, int, int] | None, shift: int
+) -> tuple[int, int, bool, int, int] | None:
+    """A fragment's payload position moved by ``shift`` bytes."""
+    if fragment is None:
+        return None
+    ident, offset, more, start, length = fragment
+    return ident, offset, more, start + shift, length
+
+
+IEEE802_11 = 105
+IEEE802_11_RADIOTAP = 127
+PPP = 9
+PPP_HDLC = 50
+CISCO_HDLC = 104
+FRAME_RELAY = 107
+NFLOG = 239
+PKTAP = 258
+_WLAN = ("wlan",)
+_RADIOTAP = ("radiotap", "wlan_radio", "wlan")
+
+
+def _radiotap(data: bytes) -> Layers:
+    """A radiotap header (its length says where the 802.11 frame starts), then 802.11."""
+    if len(data) < 8:
+        return _only(("radiotap",))
+    (length,) = U16LE(data, 2)
+    if length < 8 or length > len(data):
+        return _only(("radiotap",))
+    return _wlan(data, length, _RADIOTAP)
+
+
+def _ieee802_11(data: bytes) -> Layers:
+    """A bare 802.11 frame."""
+    return _wlan(data, 0, _WLAN)
+
+
+def _wlan(data: bytes, offset: int, chain: tuple[str, ...]) -> Layers:
+    """802.11: management frames named, data frames through LLC/SNAP to IP, encrypted ones data."""
+    if offset + 24 > len(data):
+        return _only(chain)
+    control, flags = data[offset], data[offset + 1]
+    kind, subtype = (control >> 2) & 3, control >> 4
+    if kind == 0:
+        return _only(extend(chain, "wlan.mgt"))
+    if kind != 2 or subtype & 4:  # control frames and data frames without a body
+        return _only(chain)
+    header = 24 + (6 if flags & 3 == 3 else 0)
+    if subtype & 8:  # QoS data: a QoS control field, and HT control when ordered
+        header += 2 + (4 if flags & 0x80 else 0)
+    start = offset + header
+    if start >= len(data):
+        return _only(chain)
+    if flags & 0x40:  # protected: only the keys could tell what is inside
+        return _only(extend(chain, "data"))
+    if data[start : start + 3] == b"\xaa\xaa\x03" and start + 8 <= len(data):
+        (ethertype,) = U16(data, start + 6)
+        return _ethertype(data, start + 8, ethertype, extend(chain, "llc"), _NOTHING)
+    return _only(extend(chain, "data"))
+
+
+_LINKS: dict[int, Callable[[bytes], Layers]] = {
+    linktypes.ETHERNET: walk_ethernet,
+    linktypes.LINUX_SLL: _sll,
+    linktypes.LINUX_SLL2: _sll2,
+    linktypes.RAW: _raw,
+    linktypes.IPV4: _raw_ipv4,
+    linktypes.IPV6: _raw_ipv6,
+    linktypes.NULL: _null,
+    linktypes.LOOP: _loop,
+    IEEE802_11: _ieee802_11,
+    IEEE802_11_RADIOTAP: _radiotap,
+    PPP: _ppp_link,
+    PPP_HDLC: _ppp_link,
+    CISCO_HDLC: _cisco_hdlc,
+    FRAME_RELAY: _frame_relay,
+    NFLOG: _nflog,
+    PKTAP: _pktap,
+}
+
+KNOWN_LINKTYPES = frozenset(_LINKS)
+"""The link types whose frames are read down to IP (others are only counted)."""
+
+
+# -- network layer ---------------------------------------------------------------------
+
+_Ip = tuple[tuple[str, ...], int, bytes, int, tuple[Outer, ...], int]
+"""An IP header's findings: layer names, family, address pair, protocol, tunnels, offset."""
+_Span = tuple[int, int, int]
+"""Where a payload lies: start, end of the captured bytes, end on the wire."""
+
+
+def _ipv4(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+    """IPv4: addresses, fragments, tunnels, then the transport within the total length."""
+    chain = extend(chain, "ip")
+    size = len(data)
+    if size - offset < 20:
+        return _only(chain)
+    version_ihl, total, fragment, protocol = IP4(data, offset)
+    if version_ihl >> 4 == 6:  # tshark's IPv4 dissector hands version 6 to IPv6
+        return _ipv6(data, offset, chain, outer)
+    header = (version_ihl & 15) << 2
+    if version_ihl >> 4 != 4 or header < 20 or 0 < total < header or offset + header > size:
+        return _only(chain)
+    ip = (chain, 4, data[offset + 12 : offset + 20], protocol, outer, offset)
+    wire = offset + total if total else size  # TSO captures may say 0
+    start = offset + header
+    end = wire if wire < size else size
+    if fragment & 0x3FFF:
+        (ident,) = U16(data, offset + 4)
+        where = (ident, (fragment & 0x1FFF) << 3, bool(fragment & 0x2000), start, wire - start)
+        return _fragment(data, ip, (start, end, wire), where)
+    if protocol in _IP_TUNNELS and len(outer) < MAX_TUNNEL_DEPTH:
+        return _tunnel(data, ip, start, end)
+    return _transport(data, ip, start, end, wire)
+
+
+def _ipv6(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+    """IPv6: addresses, extension headers walked (a fragment header noted), the transport."""
+    chain = extend(chain, "ipv6")
+    size = len(data)
+    if size - offset < 40:
+        return _only(chain)
+    version, length, protocol = IP6(data, offset)
+    if version >> 4 != 6:
+        return _only(chain)
+    pair = data[offset + 8 : offset + 40]
+    start = offset + 40
+    wire = start + length if length else size  # 0: jumbogram or TSO
+    end = wire if wire < size else size
+    where: tuple[int, int, bool, int, int] | None = None
+    while protocol in _IPV6_EXTENSIONS or protocol == _IPV6_FRAGMENT:
+        if start + 8 > end:  # each pass moves on by 8 bytes or more
+            return _transport(data, (chain, 6, pair, -2, outer, offset), start, end, wire)
+        if protocol == _IPV6_FRAGMENT:
+            (word,) = U16(data, start + 2)
+            if word & 0xFFF9:
+                (ident,) = U32(data, start + 4)
+                where = (ident, word & 0xFFF8, bool(word & 1), start + 8, wire - start - 8)
+            protocol = data[start]
+            start += 8
+        else:
+            protocol = data[start]
+            start += (data[start + 1] + 1) << 3
+    ip = (chain, 6, pair, protocol, outer, offset)
+    if start > end:
+        return _transport(data, (chain, 6, pair, -2, outer, offset), end, end, wire)
+    if where is not None:
+        return _fragment(data, ip, (start, end, wire), where)
+    if protocol in _IP_TUNNELS and len(outer) < MAX_TUNNEL_DEPTH:
+        return _tunnel(data, ip, start, end)
+    return _transport(data, ip, start, end, wire)
+
+
+_IP_TUNNELS = frozenset({4, 41, 47, 103})
+"""IPv4-in-IP, IPv6-in-IP, GRE and PIM (its Register messages carry an IP packet)."""
+_GRE_ERSPAN_II_HEADER = 8
+_GRE_ERSPAN_III_HEADER = 12
+
+
+def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Layers:
+    """The packet inside IP-in-IP, GRE or a PIM Register; the outer header goes to ``outer``."""
+    chain, _family, pair, protocol, outer, _net = ip
+    outer = (*outer, Outer(pair, -1, -1))
+    inner = data[:end]  # the inner packet may not read past the outer one
+    if protocol == 4:
+        return _inside(_ipv4(inner, start, chain, outer), outer)
+    if protocol == 41:
+        return _inside(_ipv6(inner, start, chain, outer), outer)
+    if protocol == 103:
+        return _pim(inner, ip, start, outer)
+    return _inside(_gre(inner, extend(chain, "gre"), start, outer), outer)
+
+
+def _pim(data: bytes, ip: _Ip, start: int, outer: tuple[Outer, ...]) -> Layers:
+    """PIM: a Register message (type 1) carries an IP packet after 8 bytes; others end here."""
+    chain, family, pair, _protocol, _outer, net = ip
+    if start + 8 > len(data) or data[start] & 0x0F != 1 or data[start + 4] & 0x40:
+        end = len(data)
+        return _transport(data, (chain, family, pair, 103, outer[:-1], net), start, end, end)
+    chain = extend(chain, "pim")
+    version = data[start + 8] >> 4 if start + 8 < len(data) else 0
+    if version == 4:
+        return _inside(_ipv4(data, start + 8, chain, outer), outer)
+    if version == 6:
+        return _inside(_ipv6(data, start + 8, chain, outer), outer)
+    return _inside(_only(extend(chain, "data")), outer)
+
+
+def _gre(data: bytes, chain: tuple[str, ...], start: int, outer: tuple[Outer, ...]) -> Layers:
+    """GRE (RFC 2784/2890 and PPTP's enhanced GRE): what its protocol type announces."""
+    end = len(data)
+    if start + 4 > end:
+        return _only(chain)
+    (flags,) = U16(data, start)
+    (ethertype,) = U16(data, start + 2)
+    version = flags & 0x0007
+    if version == 1:  # enhanced GRE (PPTP): key always, sequence and acknowledgement optional
+        start += 8 + (4 if flags & 0x1000 else 0) + (4 if flags & 0x0080 else 0)
+        if ethertype != 0x880B or start >= end:
+            return _only(chain)
+        return _ppp(data, start, chain, outer)
+    if version:
+        return _only(chain)
+    sequenced = flags & 0x1000
+    start += 4 + 4 * ((flags >> 15 & 1) + (flags >> 13 & 1) + (sequenced >> 12))
+    return _carried(data, start, ethertype, chain, outer, sequenced=bool(sequenced))
+
+
+def _carried(
+    data: bytes,
+    start: int,
+    ethertype: int,
+    chain: tuple[str, ...],
+    outer: tuple[Outer, ...],
+    *,
+    sequenced: bool = False,
+) -> Layers:
+    """What a tunnel header's protocol type announces (GRE, GENEVE, GRE-in-UDP)."""
+    if ethertype == ETH_IPV4:
+        return _ipv4(data, start, chain, outer)
+    if ethertype == ETH_IPV6:
+        return _ipv6(data, start, chain, outer)
+    if ethertype == _ETH_TEB:
+        return _inner_ethernet(data, start, chain, outer)
+    if ethertype in _ETH_MPLS:
+        return _mpls(data, start, chain, outer)
+    if ethertype == _ETH_ERSPAN:  # type II when sequenced, else type I without a header
+        chain = extend(chain, "erspan")
+        return _inner_ethernet(
+            data, start + (_GRE_ERSPAN_II_HEADER if sequenced else 0), chain, outer
+        )
+    if ethertype == _ETH_ERSPAN3:
+        header = _GRE_ERSPAN_III_HEADER
+        if start + header <= len(data) and data[start + 11] & 1:  # O: a platform subheader
+            header += 8
+        return _inner_ethernet(data, start + header, extend(chain, "erspan"), outer)
+    return _only(extend(chain, "data"))
+
+
+def _inside(layers: Layers, outer: tuple[Outer, ...]) -> Layers:
+    """A tunnel's inside; when it holds no readable IP, the tunnel's own header stands in.
+
+    The frame then keeps the last IP header's addresses (and its UDP ports when the
+    tunnel rides on UDP) with protocol -2: its layers are all named in the chain.
+    """
+    if layers.family:
+        return layers
+    last = outer[-1]
+    family = 4 if len(last.pair) == 8 else 6
+    fields = (layers.chain, family, last.pair, -2, last.sport, last.dport, 0, 0, 0, 0, 0, 0)
+    return _new(Layers, (*fields, None, outer[:-1], -1, -1))
+
+
+def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, int, int]) -> Layers:
+    """An IP fragment: the first one's transport header is read, the others carry data.
+
+    The first fragment's transport header is read as if the datagram went on (its
+    lengths describe the whole datagram); :func:`reassembled` reads it again once
+    every fragment has arrived.
+    """
+    start, end, wire = span
+    if where[1] == 0:
+        return _transport(data, ip, start, end, start + 0xFFFF)._replace(fragment=where)
+    chain, family, pair, protocol, outer, net = ip
+    fields = (chain, family, pair, protocol, -1, -1, 0, 0, 0, start, end, wire - start)
+    return _new(Layers, (*fields, where, outer, net, -1))
+
+
+# -- transport layer -------------------------------------------------------------------
+
+_UDP_TUNNELS: dict[int, str] = {4789: "vxlan", 6081: "geneve", 6635: "mpls", 4754: "gre"}
+"""UDP ports whose payload tshark decodes as a tunnel by default."""
+
+
+def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Layers:
+    """TCP or UDP header fields, or only where the payload of another protocol lies."""
+    chain, family, pair, protocol, outer, net = ip
+    if protocol == 6:
+        if end - start >= 20:
+            sport, dport, seq, ack, data_offset, flags, _window = TCP(data, start)
+            payload = start + ((data_offset >> 4) << 2)
+            if payload >= start + 20 and payload <= wire:
+                stop = end if end > payload else payload
+                fields = (chain, family, pair, 6, sport, dport, flags, seq, ack, payload, stop)
+                return _new(Layers, (*fields, wire - payload, None, outer, net, start))
+    elif protocol == 17:
+        if end - start >= 8:
+            sport, dport, length = UDP(data, start)
+            payload = start + 8
+            if 8 <= length <= wire - start:
+                stop = start + length
+                end = end if end < stop else stop
+                if dport in _UDP_TUNNELS and len(outer) < MAX_TUNNEL_DEPTH:
+                    tunnel = _udp_tunnel(data[:end], ip, (sport, dport), payload)
+                    if tunnel is not None:
+                        return tunnel
+                fields = (chain, family, pair, 17, sport, dport, 0, 0, 0, payload, end)
+                return _new(Layers, (*fields, length - 8, None, outer, net, start))
+            if length == 0:  # jumbograms and some offloaded captures
+                fields = (chain, family, pair, 17, sport, dport, 0, 0, 0, payload, end)
+                return _new(Layers, (*fields, wire - payload, None, outer, net, start))
+    elif end >= start:
+        fields = (chain, family, pair, protocol, -1, -1, 0, 0, 0, start, end)
+        return _new(Layers, (*fields, wire - start, None, outer, net, start))
+    fields = (chain, family, pair, protocol, -1, -1, 0, 0, 0, end, end)
+    return _new(Layers, (*fields, 0, None, outer, net, -1))
+
+
+def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Layers | None:
+    """VXLAN, GENEVE, MPLS or GRE inside UDP; None when the header does not fit."""
+    chain, _family, pair, _protocol, outer, _net = ip
+    sport, dport = ports
+    name = _UDP_TUNNELS[dport]
+    outer = (*outer, Outer(pair, sport, dport))
+    chain = extend(chain, "udp")
+    end = len(data)
+    if name == "vxlan":
+        if start + 8 > end:
+            return None
+        inner = _inner_ethernet(data, start + 8, extend(chain, "vxlan"), outer)
+    elif name == "geneve":
+        if start + 8 > end:
+            return None
+        options = (data[start] & 0x3F) << 2
+        (ethertype,) = U16(data, start + 2)
+        inner = _carried(data, start + 8 + options, ethertype, extend(chain, "geneve"), outer)
+    elif name == "mpls":
+        inner = _mpls(data, start, chain, outer)
+    else:
+        inner = _gre(data, extend(chain, "gre"), start, outer)
+    return _inside(inner, outer)
+
+
+def reassembled(fields: Layers, frame: bytes, total: int) -> Layers:
+    """The fields of a datagram put together from its fragments.
+
+    ``frame`` is the first fragment's frame up to its IP payload, followed by the
+    payload of every fragment (as captured); ``total`` is the payload's length on the
+    wire; ``fields`` are the first fragment's.
+    """
+    start = fields.fragment[3] if fields.fragment else 0
+    wire = start + total
+    end = len(frame) if len(frame) < wire else wire
+    ip = (fields.chain, fields.family, fields.pair, fields.proto, fields.outer, fields.net)
+    return _transport(frame, ip, start, end, wire)

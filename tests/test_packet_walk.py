@@ -1,0 +1,282 @@
+"""The packet model's walker against tshark: tunnels, encapsulations and link types.
+
+Every frame here is built by the test (scapy with explicit MAC addresses, or bytes),
+written to a pcap, and read both by :func:`engine.packet.walk` and by the real tshark:
+the layer names must be tshark's, and so must the innermost addresses and ports, the
+protocol hierarchy and the conversation tables (outer tunnel headers included).
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.contrib.geneve import GENEVE
+from scapy.contrib.mpls import MPLS
+from scapy.layers.dns import DNS, DNSQR
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import ARP, GRE, Dot1AD, Dot1Q, Ether
+from scapy.layers.ppp import PPP, PPPoE
+from scapy.layers.vxlan import VXLAN
+from scapy.packet import Packet, Raw
+
+from engine.analysis import analyze_file
+from engine.analysis.hierarchy import flatten
+from engine.packet import walk
+from engine.packet.walk import KNOWN_LINKTYPES, MAX_TUNNEL_DEPTH
+from engine.pcapio import PcapRecord, write_pcap_file
+from tests.analysis_data import tshark, tshark_conversations, tshark_phs
+
+OUTER_MAC = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
+INNER_MAC = {"src": "02:00:00:00:00:03", "dst": "02:00:00:00:00:04"}
+INNER_IP = IP(src="10.9.0.1", dst="10.9.0.2")
+INNER_TCP = INNER_IP / TCP(sport=1234, dport=80, flags="S")
+INNER_UDP = INNER_IP / UDP(sport=1000, dport=2000) / b"hi"
+INNER_V6 = IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=1000, dport=2000) / b"hi"
+
+
+def _outer(protocol: int, payload: bytes) -> Packet:
+    """An outer Ethernet/IPv4 header around a tunnel's bytes."""
+    return Ether(**OUTER_MAC) / IP(src="10.9.0.3", dst="10.9.0.4", proto=protocol) / Raw(payload)
+
+
+def _inner_ethernet(payload: Packet = INNER_TCP) -> bytes:
+    return bytes(Ether(**INNER_MAC) / payload)
+
+
+ETHERNET_FRAMES: dict[str, bytes] = {
+    "vxlan": bytes(
+        Ether(**OUTER_MAC)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / UDP(sport=40000, dport=4789)
+        / VXLAN(vni=5)
+        / Ether(**INNER_MAC)
+        / INNER_TCP
+    ),
+    "vxlan-arp": bytes(
+        Ether(**OUTER_MAC)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / UDP(sport=40001, dport=4789)
+        / VXLAN(vni=5)
+        / Ether(**INNER_MAC)
+        / ARP(psrc="10.9.0.1", pdst="10.9.0.2", hwsrc=INNER_MAC["src"])
+    ),
+    "geneve": bytes(
+        Ether(**OUTER_MAC)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / UDP(sport=40000, dport=6081)
+        / GENEVE(proto=0x6558)
+        / Ether(**INNER_MAC)
+        / INNER_TCP
+    ),
+    "gre-teb": bytes(
+        Ether(**OUTER_MAC)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / GRE(proto=0x6558)
+        / Raw(_inner_ethernet())
+    ),
+    "gre-key-ip": bytes(_outer(47, b"\x20\x00\x08\x00\x00\x00\x00\x07" + bytes(INNER_UDP))),
+    "erspan-i": bytes(_outer(47, b"\x00\x00\x88\xbe" + _inner_ethernet(INNER_UDP))),
+    "erspan-ii": bytes(
+        _outer(
+            47,
+            b"\x10\x00\x88\xbe\x00\x00\x00\x01\x10\x00\x00\x01\x00\x00\x00\x00"
+            + _inner_ethernet(INNER_UDP),
+        )
+    ),
+    "erspan-iii": bytes(
+        _outer(
+            47,
+            b"\x10\x00\x22\xeb\x00\x00\x00\x01\x20\x00\x00\x01" + b"\0" * 8 + _inner_ethernet(),
+        )
+    ),
+    "pptp-gre": bytes(
+        _outer(
+            47,
+            b"\x30\x01\x88\x0b"
+            + struct.pack("!HH", 4 + len(INNER_UDP), 1)
+            + b"\x00\x00\x00\x01\xff\x03\x00\x21"
+            + bytes(INNER_UDP),
+        )
+    ),
+    "ip-in-ip": bytes(Ether(**OUTER_MAC) / IP(src="10.9.0.3", dst="10.9.0.4") / INNER_TCP),
+    "pim-register": bytes(_outer(103, b"\x21\x00\x00\x00\x00\x00\x00\x00" + bytes(INNER_UDP))),
+    "gre-in-udp": bytes(
+        Ether(**OUTER_MAC)
+        / IP(src="10.9.0.3", dst="10.9.0.4")
+        / UDP(sport=5, dport=4754)
+        / Raw(b"\x00\x00\x08\x00" + bytes(INNER_UDP))
+    ),
+    "mpls-two-labels": bytes(
+        Ether(**OUTER_MAC)
+        / MPLS(label=16, s=0)
+        / MPLS(label=17, s=1)
+        / INNER_IP
+        / UDP(sport=5, dport=53)
+        / DNS(qd=DNSQR(qname="a.example"))
+    ),
+    "mpls-over-udp": bytes(
+        Ether(**OUTER_MAC)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / UDP(sport=40000, dport=6635)
+        / MPLS(label=16, s=1)
+        / INNER_TCP
+    ),
+    "qinq-88a8": bytes(Ether(**OUTER_MAC) / Dot1AD(vlan=10) / Dot1Q(vlan=20) / INNER_IP / ICMP()),
+    "qinq-9100": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x91\x00\x00\x0a\x81\x00\x00\x14\x08\x00"
+    + bytes(INNER_UDP),
+    "pppoe": bytes(Ether(**OUTER_MAC) / PPPoE(sessionid=1) / PPP(proto=0x21) / INNER_UDP),
+    "macsec-clear": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x88\xe5\x20\x00\x00\x00\x00\x01"
+    + b"\0" * 8
+    + b"\x08\x00"
+    + bytes(INNER_UDP)
+    + b"\0" * 16,
+    "nsh": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x89\x4f\x00\x06\x01\x01\x00\x00\x01\xff"
+    + b"\0" * 16
+    + bytes(INNER_UDP),
+    "ipv6-in-ethertype-ipv4": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + bytes(INNER_V6),
+}
+
+
+def _nflog_tlv(kind: int, value: bytes) -> bytes:
+    return struct.pack("<HH", 4 + len(value), kind) + value + b"\0" * (-len(value) % 4)
+
+
+OTHER_LINKS: dict[str, tuple[int, bytes]] = {
+    "ppp": (9, b"\xff\x03\x00\x21" + bytes(INNER_UDP)),
+    "ppp-compressed": (9, b"\x21" + bytes(INNER_UDP)),
+    "ppp-hdlc": (50, b"\xff\x03\x00\x57" + bytes(INNER_V6)),
+    "cisco-hdlc": (104, b"\x0f\x00\x86\xdd" + bytes(INNER_V6)),
+    "frame-relay": (107, b"\x04\x01\x03\xcc" + bytes(INNER_UDP)),
+    "frame-relay-snap": (107, b"\x04\x01\x03\x80\x00\x00\x00\x08\x00" + bytes(INNER_UDP)),
+    "nflog": (
+        239,
+        b"\x02\x00\x00\x00" + _nflog_tlv(1, b"\x08\x00\x01\x00") + _nflog_tlv(9, bytes(INNER_UDP)),
+    ),
+    "nflog-v6": (239, b"\x0a\x00\x00\x00" + _nflog_tlv(9, bytes(INNER_V6))),
+    "raw-ipv4-holding-ipv6": (228, bytes(INNER_V6)),
+}
+
+
+def _tshark_view(path: Path) -> list[tuple[list[str], str, str]]:
+    """Per frame: tshark's layer names (pseudo-layers dropped), last source address, ports."""
+    out = tshark(
+        path,
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=l",
+        "-e",
+        "frame.protocols",
+        "-e",
+        "ip.src",
+        "-e",
+        "ipv6.src",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "udp.srcport",
+    )
+    rows = []
+    for line in out.splitlines():
+        protocols, ip4, ip6, tcp_port, udp_port = line.split("\t")
+        names = [name for name in protocols.split(":") if name not in ("ethertype",)]
+        rows.append((names, ip4 or ip6, tcp_port or udp_port))
+    return rows
+
+
+def _address(pair: bytes) -> str:
+    import ipaddress
+
+    half = len(pair) // 2
+    return str(ipaddress.ip_address(pair[:half])) if pair else ""
+
+
+def _write(tmp_path: Path, name: str, linktype: int, frames: list[bytes]) -> Path:
+    path = tmp_path / f"{name}.pcap"
+    write_pcap_file(
+        path, [PcapRecord(1.0 + i / 1000, len(f), linktype, f) for i, f in enumerate(frames)]
+    )
+    return path
+
+
+def _cases() -> list[tuple[str, int, bytes]]:
+    cases = [(name, 1, frame) for name, frame in ETHERNET_FRAMES.items()]
+    cases += [(name, linktype, frame) for name, (linktype, frame) in OTHER_LINKS.items()]
+    return cases
+
+
+@pytest.mark.parametrize(("name", "linktype", "frame"), _cases(), ids=[c[0] for c in _cases()])
+def test_the_walk_names_tsharks_layers(
+    tmp_path: Path, name: str, linktype: int, frame: bytes
+) -> None:
+    path = _write(tmp_path, name, linktype, [frame])
+    [(names, address, port)] = _tshark_view(path)
+    layers = walk(linktype, frame)
+    chain = list(layers.chain)
+    # tshark's frame.protocols names an MPLS stack once; its hierarchy, like livetap, per label
+    collapsed = [n for i, n in enumerate(chain) if not (n == "mpls" and chain[i - 1] == "mpls")]
+    assert names[: len(collapsed)] == collapsed, f"tshark {names}, livetap {chain}"
+    if address and layers.proto != -2:
+        assert _address(layers.pair) == address
+    if port and layers.sport >= 0 and layers.proto != -2:
+        assert str(layers.sport) == port
+
+
+def test_a_tunnel_counts_in_every_conversation_tshark_counts(tmp_path: Path) -> None:
+    frames = [ETHERNET_FRAMES[n] for n in ("vxlan", "vxlan-arp", "geneve", "gre-teb", "ip-in-ip")]
+    frames += [ETHERNET_FRAMES[n] for n in ("mpls-over-udp", "gre-in-udp", "erspan-ii")]
+    path = _write(tmp_path, "tunnels", 1, frames)
+    ours = analyze_file(path, ["conversations", "protocols"]).reports
+    for kind, key in (("ip", "ipv4"), ("udp", "udp"), ("tcp", "tcp")):
+        theirs = tshark_conversations(path, kind)
+        rows = ours["conversations"][key]
+        assert len(rows) == len(theirs), kind
+        for row, mine in zip(theirs, rows, strict=True):
+            a = mine["a"] if "a_port" not in mine else f"{mine['a']}:{mine['a_port']}"
+            assert row["a"] == a
+            assert int(row["f"]) == mine["frames"]
+    hierarchy = [
+        (depth, row["protocol"], row["frames"], row["bytes"])
+        for depth, row in flatten(ours["protocols"]["tree"])
+    ]
+    theirs_phs = [row for row in tshark_phs(path) if row[1] != "data"]
+    assert [row for row in hierarchy if row[1] != "data"] == theirs_phs
+
+
+def test_offsets_point_at_the_innermost_headers() -> None:
+    layers = walk(1, ETHERNET_FRAMES["vxlan"])
+    frame = ETHERNET_FRAMES["vxlan"]
+    assert frame[layers.net] >> 4 == 4
+    assert frame[layers.net + 12 : layers.net + 20] == layers.pair
+    assert struct.unpack_from("!HH", frame, layers.l4) == (1234, 80)
+    assert layers.outer[0].dport == 4789
+
+
+def test_tunnels_nest_only_so_deep() -> None:
+    packet: Packet = INNER_TCP
+    for _ in range(MAX_TUNNEL_DEPTH + 3):
+        packet = IP(src="10.9.0.3", dst="10.9.0.4") / packet
+    layers = walk(1, bytes(Ether(**OUTER_MAC) / packet))
+    assert len(layers.outer) <= MAX_TUNNEL_DEPTH
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(KNOWN_LINKTYPES)), st.binary(max_size=200))
+def test_the_walk_never_raises_and_stays_inside_the_frame(linktype: int, data: bytes) -> None:
+    layers = walk(linktype, data)
+    assert -1 <= layers.net < max(len(data), 1)
+    assert -1 <= layers.l4 <= len(data)
+    assert 0 <= layers.start <= max(layers.end, 0) <= len(data) or not layers.family
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(ETHERNET_FRAMES)), st.integers(0, 200))
+def test_a_tunnel_cut_anywhere_still_walks(name: str, cut: int) -> None:
+    frame = ETHERNET_FRAMES[name][:cut]
+    layers = walk(1, frame)
+    assert layers.chain[0] == "eth"
