@@ -9,20 +9,13 @@ figures come from its packets: handshake round trip, retransmissions, bytes.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine import linktypes
 from engine.events import PacketSummary
+from engine.packet import walk
 
 TCP_SYN, TCP_ACK = 0x02, 0x10
-_LINK_OFFSETS = {
-    linktypes.LINUX_SLL: 16,
-    linktypes.LINUX_SLL2: 20,
-    linktypes.NULL: 4,
-    linktypes.LOOP: 4,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,38 +28,11 @@ class TcpSegment:
 
 
 def tcp_segment(packet: PacketSummary) -> TcpSegment | None:
-    """The TCP header and payload of a packet, or None if it carries no TCP."""
-    data = packet.data
-    offset = _network_offset(packet.linktype, data)
-    if offset is None or len(data) < offset + 1:
+    """The TCP header and payload of a packet (read by the packet model), or None."""
+    layers = walk(packet.linktype, packet.data)
+    if layers.proto != 6 or layers.sport < 0 or layers.fragment is not None:
         return None
-    version = data[offset] >> 4
-    if version == 4 and len(data) >= offset + 20 and data[offset + 9] == 6:
-        tcp = offset + (data[offset] & 0x0F) * 4
-        end = min(len(data), offset + struct.unpack_from("!H", data, offset + 2)[0])
-    elif version == 6 and len(data) >= offset + 40 and data[offset + 6] == 6:
-        tcp = offset + 40
-        end = min(len(data), tcp + struct.unpack_from("!H", data, offset + 4)[0])
-    else:
-        return None
-    if len(data) < tcp + 20:
-        return None
-    seq = struct.unpack_from("!I", data, tcp + 4)[0]
-    header = (data[tcp + 12] >> 4) * 4
-    return TcpSegment(data[tcp + 13], seq, data[tcp + header : end])
-
-
-def _network_offset(linktype: int, data: bytes) -> int | None:
-    """Where the IP header starts for the link types livetap captures."""
-    linktype = linktypes.normalise(linktype)
-    if linktype == linktypes.ETHERNET:
-        offset = 14
-        while len(data) >= offset and data[offset - 2 : offset] in (b"\x81\x00", b"\x88\xa8"):
-            offset += 4
-        return offset
-    if linktype in (linktypes.RAW, linktypes.IPV4, linktypes.IPV6):
-        return 0
-    return _LINK_OFFSETS.get(linktype)
+    return TcpSegment(layers.flags, layers.seq, packet.data[layers.start : layers.end])
 
 
 @dataclass(frozen=True, slots=True)
