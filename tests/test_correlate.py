@@ -12,7 +12,7 @@ from engine.correlate import find_connection, request_line, tcp_segment
 from engine.decode import decode
 from engine.events import PacketSummary
 
-MAC = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
+MAC_SRC, MAC_DST = "02:00:00:00:00:01", "02:00:00:00:00:02"
 LINE = request_line("GET", "http://127.0.0.1:8080/page?x=1")
 
 
@@ -28,12 +28,12 @@ def _request(network: Packet) -> Packet:
 @pytest.mark.parametrize(
     "frame",
     [
-        Ether(**MAC) / _request(IP(src="127.0.0.1", dst="127.0.0.2")),
-        Ether(**MAC)
+        Ether(src=MAC_SRC, dst=MAC_DST) / _request(IP(src="127.0.0.1", dst="127.0.0.2")),
+        Ether(src=MAC_SRC, dst=MAC_DST)
         / Dot1AD(vlan=1)
         / Dot1Q(vlan=2)
         / _request(IP(src="127.0.0.1", dst="127.0.0.2")),
-        Ether(**MAC)
+        Ether(src=MAC_SRC, dst=MAC_DST)
         / _request(IPv6(src="::1", dst="::2") / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()),
     ],
     ids=["ipv4", "qinq", "ipv6-extension-headers"],
@@ -49,8 +49,16 @@ def test_a_request_over_ipv6_extension_headers_is_tied_to_its_connection() -> No
     ipv6 = IPv6(src="::1", dst="::2") / IPv6ExtHdrHopByHop()
     other = IPv6(src="::1", dst="::2")
     packets = [
-        _summary(1, bytes(Ether(**MAC) / other / TCP(sport=41001, dport=8080, flags="PA") / b"x")),
-        _summary(2, bytes(Ether(**MAC) / _request(ipv6))),
+        _summary(
+            1,
+            bytes(
+                Ether(src=MAC_SRC, dst=MAC_DST)
+                / other
+                / TCP(sport=41001, dport=8080, flags="PA")
+                / b"x"
+            ),
+        ),
+        _summary(2, bytes(Ether(src=MAC_SRC, dst=MAC_DST) / _request(ipv6))),
     ]
     found = find_connection(packets, "::2", 8080, 1.0, LINE)
     assert found is not None
@@ -59,5 +67,9 @@ def test_a_request_over_ipv6_extension_headers_is_tied_to_its_connection() -> No
 
 
 def test_a_frame_without_tcp_has_no_segment() -> None:
-    frame = Ether(**MAC) / IP(src="127.0.0.1", dst="127.0.0.2", proto=17) / (b"\0" * 8)
+    frame = (
+        Ether(src=MAC_SRC, dst=MAC_DST)
+        / IP(src="127.0.0.1", dst="127.0.0.2", proto=17)
+        / (b"\0" * 8)
+    )
     assert tcp_segment(_summary(1, bytes(frame))) is None

@@ -31,8 +31,8 @@ from engine.packet.walk import KNOWN_LINKTYPES, MAX_TUNNEL_DEPTH
 from engine.pcapio import PcapRecord, write_pcap_file
 from tests.analysis_data import tshark, tshark_conversations, tshark_phs
 
-OUTER_MAC = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
-INNER_MAC = {"src": "02:00:00:00:00:03", "dst": "02:00:00:00:00:04"}
+OUTER_SRC, OUTER_DST = "02:00:00:00:00:01", "02:00:00:00:00:02"
+INNER_SRC, INNER_DST = "02:00:00:00:00:03", "02:00:00:00:00:04"
 INNER_IP = IP(src="10.9.0.1", dst="10.9.0.2")
 INNER_TCP = INNER_IP / TCP(sport=1234, dport=80, flags="S")
 INNER_UDP = INNER_IP / UDP(sport=1000, dport=2000) / b"hi"
@@ -41,40 +41,44 @@ INNER_V6 = IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=1000, dport=2000) / b"
 
 def _outer(protocol: int, payload: bytes) -> Packet:
     """An outer Ethernet/IPv4 header around a tunnel's bytes."""
-    return Ether(**OUTER_MAC) / IP(src="10.9.0.3", dst="10.9.0.4", proto=protocol) / Raw(payload)
+    return (
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
+        / IP(src="10.9.0.3", dst="10.9.0.4", proto=protocol)
+        / Raw(payload)
+    )
 
 
 def _inner_ethernet(payload: Packet = INNER_TCP) -> bytes:
-    return bytes(Ether(**INNER_MAC) / payload)
+    return bytes(Ether(src=INNER_SRC, dst=INNER_DST) / payload)
 
 
 ETHERNET_FRAMES: dict[str, bytes] = {
     "vxlan": bytes(
-        Ether(**OUTER_MAC)
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
         / IP(src="127.0.0.1", dst="127.0.0.2")
         / UDP(sport=40000, dport=4789)
         / VXLAN(vni=5)
-        / Ether(**INNER_MAC)
+        / Ether(src=INNER_SRC, dst=INNER_DST)
         / INNER_TCP
     ),
     "vxlan-arp": bytes(
-        Ether(**OUTER_MAC)
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
         / IP(src="127.0.0.1", dst="127.0.0.2")
         / UDP(sport=40001, dport=4789)
         / VXLAN(vni=5)
-        / Ether(**INNER_MAC)
-        / ARP(psrc="10.9.0.1", pdst="10.9.0.2", hwsrc=INNER_MAC["src"])
+        / Ether(src=INNER_SRC, dst=INNER_DST)
+        / ARP(psrc="10.9.0.1", pdst="10.9.0.2", hwsrc=INNER_SRC)
     ),
     "geneve": bytes(
-        Ether(**OUTER_MAC)
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
         / IP(src="127.0.0.1", dst="127.0.0.2")
         / UDP(sport=40000, dport=6081)
         / GENEVE(proto=0x6558)
-        / Ether(**INNER_MAC)
+        / Ether(src=INNER_SRC, dst=INNER_DST)
         / INNER_TCP
     ),
     "gre-teb": bytes(
-        Ether(**OUTER_MAC)
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
         / IP(src="127.0.0.1", dst="127.0.0.2")
         / GRE(proto=0x6558)
         / Raw(_inner_ethernet())
@@ -103,16 +107,18 @@ ETHERNET_FRAMES: dict[str, bytes] = {
             + bytes(INNER_UDP),
         )
     ),
-    "ip-in-ip": bytes(Ether(**OUTER_MAC) / IP(src="10.9.0.3", dst="10.9.0.4") / INNER_TCP),
+    "ip-in-ip": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST) / IP(src="10.9.0.3", dst="10.9.0.4") / INNER_TCP
+    ),
     "pim-register": bytes(_outer(103, b"\x21\x00\x00\x00\x00\x00\x00\x00" + bytes(INNER_UDP))),
     "gre-in-udp": bytes(
-        Ether(**OUTER_MAC)
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
         / IP(src="10.9.0.3", dst="10.9.0.4")
         / UDP(sport=5, dport=4754)
         / Raw(b"\x00\x00\x08\x00" + bytes(INNER_UDP))
     ),
     "mpls-two-labels": bytes(
-        Ether(**OUTER_MAC)
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
         / MPLS(label=16, s=0)
         / MPLS(label=17, s=1)
         / INNER_IP
@@ -120,16 +126,20 @@ ETHERNET_FRAMES: dict[str, bytes] = {
         / DNS(qd=DNSQR(qname="a.example"))
     ),
     "mpls-over-udp": bytes(
-        Ether(**OUTER_MAC)
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
         / IP(src="127.0.0.1", dst="127.0.0.2")
         / UDP(sport=40000, dport=6635)
         / MPLS(label=16, s=1)
         / INNER_TCP
     ),
-    "qinq-88a8": bytes(Ether(**OUTER_MAC) / Dot1AD(vlan=10) / Dot1Q(vlan=20) / INNER_IP / ICMP()),
+    "qinq-88a8": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST) / Dot1AD(vlan=10) / Dot1Q(vlan=20) / INNER_IP / ICMP()
+    ),
     "qinq-9100": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x91\x00\x00\x0a\x81\x00\x00\x14\x08\x00"
     + bytes(INNER_UDP),
-    "pppoe": bytes(Ether(**OUTER_MAC) / PPPoE(sessionid=1) / PPP(proto=0x21) / INNER_UDP),
+    "pppoe": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST) / PPPoE(sessionid=1) / PPP(proto=0x21) / INNER_UDP
+    ),
     "macsec-clear": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x88\xe5\x20\x00\x00\x00\x00\x01"
     + b"\0" * 8
     + b"\x08\x00"
@@ -261,7 +271,7 @@ def test_tunnels_nest_only_so_deep() -> None:
     packet: Packet = INNER_TCP
     for _ in range(MAX_TUNNEL_DEPTH + 3):
         packet = IP(src="10.9.0.3", dst="10.9.0.4") / packet
-    layers = walk(1, bytes(Ether(**OUTER_MAC) / packet))
+    layers = walk(1, bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / packet))
     assert len(layers.outer) <= MAX_TUNNEL_DEPTH
 
 
