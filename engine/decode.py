@@ -16,10 +16,43 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from socket import AF_INET6, inet_ntoa, inet_ntop
-from struct import Struct
 
 from engine import linktypes
 from engine.events import HeaderSummary
+from engine.packet.app import (
+    DNS_ANSWERS_SHOWN,
+    DNS_OPCODES,
+    DNS_RCODES,
+    DNS_SHOWN_TYPES,
+    DNS_TYPES,
+    HTTP_FIRST_BYTES,
+    HTTP_STARTS,
+    Malformed,
+    client_hello_sni,
+    dns_name,
+    http_line,
+    skip_dns_name,
+)
+from engine.packet.structs import (
+    ARP,
+    ARPHRD_NETLINK,
+    DNS,
+    ETHERNET_IPV4,
+    ICMP_ECHO,
+    IP4,
+    IP6,
+    NULL_AF_INET6,
+    RR,
+    SLL,
+    TCP,
+    TLS_RECORD,
+    TWO_U16,
+    U16,
+    U32,
+    U32LE,
+    UDP,
+    VLAN_TAGS,
+)
 
 decoder_errors: int = 0
 """How often :func:`decode` had to fall back on its exception guard (a decoder bug)."""
@@ -28,29 +61,11 @@ decoder_errors: int = 0
 _new = tuple.__new__
 _HS = HeaderSummary
 
-_U16 = Struct("!H").unpack_from
-_U32 = Struct("!I").unpack_from
-_U32LE = Struct("<I").unpack_from
-_TWO_U16 = Struct("!HH").unpack_from
-_SLL = Struct("!2xHH").unpack_from  # ARPHRD type, link-layer address length
-_IP4 = Struct("!BxHxxHxB").unpack_from  # version/IHL, total length, flags/offset, protocol
-_ETHERNET_IPV4 = Struct("!12xHBxHxxHxB").unpack_from  # ethertype, then the _IP4 fields
-_IP6 = Struct("!B3xHB").unpack_from  # version (high nibble), payload length, next header
-_TCP = Struct("!HHIIBBH").unpack_from  # ports, seq, ack, data offset, flags, window
-_UDP = Struct("!HHH").unpack_from  # ports, length
-_ICMP_ECHO = Struct("!BB2xHH").unpack_from  # type, code, id, seq
-_ARP = Struct("!HHBBH").unpack_from  # hardware, protocol, their lengths, opcode
-_DNS = Struct("!HHHH").unpack_from  # id, flags, question and answer counts
-_RR = Struct("!H6xH").unpack_from  # type, rdata length (class and TTL skipped)
-_TLS_RECORD = Struct("!BBBH").unpack_from  # content type, version, length
 
 _ETHERNET = linktypes.ETHERNET
 _ETH_IPV4, _ETH_IPV6, _ETH_ARP = 0x0800, 0x86DD, 0x0806
-_VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100})
-_AF_INET6 = frozenset({24, 28, 30})  # BSD, FreeBSD and macOS values of AF_INET6
 _IPV6_EXTENSIONS = frozenset({0, 43, 44, 60})  # hop-by-hop, routing, fragment, destination
 _IP_PROTOCOLS = {2: "IGMP", 47: "GRE", 50: "ESP", 51: "AH", 89: "OSPF", 132: "SCTP"}
-_ARPHRD_NETLINK = 824
 
 _TCP_FLAG_NAMES = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
 _TCP_FLAGS = tuple(
@@ -76,35 +91,6 @@ _ICMPV6_NAMES = {
 }
 
 _DNS_PORTS = frozenset({53, 5353, 5355})
-_DNS_OPCODES = {
-    0: "Standard query",
-    1: "Inverse query",
-    2: "Server status request",
-    4: "Zone change notification",
-    5: "Dynamic update",
-}
-_DNS_RCODES = {1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-_DNS_TYPES = {
-    1: "A",
-    2: "NS",
-    5: "CNAME",
-    6: "SOA",
-    12: "PTR",
-    15: "MX",
-    16: "TXT",
-    28: "AAAA",
-    33: "SRV",
-    64: "SVCB",
-    65: "HTTPS",
-    255: "ANY",
-}
-_DNS_MAX_JUMPS = 64
-_DNS_MAX_NAME = 255  # octets, as RFC 1035 allows
-_DNS_ANSWERS_SHOWN = 3
-_DNS_SHOWN_TYPES = frozenset({1, 5, 28})  # A, CNAME, AAAA
-_DNS_NAMES: dict[bytes, str] = {}
-"""Names by their uncompressed wire form: the same few names recur all the time."""
-_DNS_NAME_CACHE_SIZE = 4096
 
 _TLS_CONTENT = {20: "Change Cipher Spec", 21: "Alert", 23: "Application Data"}
 _TLS_HANDSHAKES = {
@@ -125,31 +111,9 @@ _TLS_ENCRYPTED = "Encrypted Handshake Message"
 _TLS_MAX_RECORDS = 64
 _TLS_MAX_SPANNING = 0xFFFF  # longest handshake message believed to continue in later records
 
-_HTTP_METHODS = (
-    b"GET",
-    b"POST",
-    b"PUT",
-    b"DELETE",
-    b"HEAD",
-    b"OPTIONS",
-    b"PATCH",
-    b"CONNECT",
-    b"TRACE",
-)
-_HTTP_STARTS = (*(method + b" " for method in _HTTP_METHODS), b"HTTP/1.")
-_HTTP_FIRST_BYTES = frozenset(start[0] for start in _HTTP_STARTS)
-_INFO_CAP = 200
-
-_CONTROL_CODES = (*range(0x20), *range(0x7F, 0xA0))
-_CONTROL_BYTES = bytes(_CONTROL_CODES)
-_ESCAPES = {code: f"\\x{code:02x}" for code in _CONTROL_CODES}
 
 _Addresses = tuple[str, str]
 _Transport = Callable[[bytes, int, int, int, _Addresses], HeaderSummary]
-
-
-class _Malformed(Exception):
-    """A structural error inside a DNS message: caught by the DNS layer, never by decode()."""
 
 
 def decode(linktype: int, data: bytes) -> HeaderSummary:
@@ -174,14 +138,6 @@ def _decode(linktype: int, data: bytes) -> HeaderSummary:
 
 
 # -- text helpers ----------------------------------------------------------------------
-
-
-def _text(raw: bytes) -> str:
-    """Packet bytes as one safe line: latin-1, control characters escaped as \\xNN."""
-    text = raw.decode("latin-1")
-    if len(raw.translate(None, _CONTROL_BYTES)) != len(raw):
-        return text.translate(_ESCAPES)
-    return text
 
 
 def _mac(data: bytes, offset: int) -> str:
@@ -209,7 +165,7 @@ def _ethernet(data: bytes) -> HeaderSummary:
     """
     size = len(data)
     if size >= 34:
-        ethertype, version_ihl, total, fragment, protocol = _ETHERNET_IPV4(data, 0)
+        ethertype, version_ihl, total, fragment, protocol = ETHERNET_IPV4(data, 0)
         if ethertype == _ETH_IPV4 and version_ihl == 0x45 and total >= 20 and not fragment & 0x1FFF:
             key = data[26:34]
             addresses = _IPV4_PAIRS.get(key) or _remember_pair(_IPV4_PAIRS, key, _ipv4_pair)
@@ -223,7 +179,7 @@ def _ethernet(data: bytes) -> HeaderSummary:
         if len(data) >= 12:
             return _truncated("Ethernet", (_mac(data, 6), _mac(data, 0)))
         return _truncated("Ethernet")
-    (ethertype,) = _U16(data, 12)
+    (ethertype,) = U16(data, 12)
     if ethertype == _ETH_IPV4:
         summary = _ipv4(data, 14)
     elif ethertype == _ETH_IPV6:
@@ -243,10 +199,10 @@ def _link_payload(
     ``addresses`` are the link layer's, used when there is no readable IP header.
     """
     size = len(data)
-    while ethertype in _VLAN_TAGS:
+    while ethertype in VLAN_TAGS:
         if offset + 4 > size:
             return _truncated("802.1Q", addresses)
-        (ethertype,) = _U16(data, offset + 2)
+        (ethertype,) = U16(data, offset + 2)
         offset += 4
     if ethertype == _ETH_IPV4:
         summary = _ipv4(data, offset)
@@ -272,9 +228,9 @@ def _sll(data: bytes) -> HeaderSummary:
     """Linux cooked capture v1: 16 bytes, protocol at offset 14."""
     if len(data) < 16:
         return _truncated("SLL")
-    hatype, halen = _SLL(data, 0)
-    (protocol,) = _U16(data, 14)
-    if hatype == _ARPHRD_NETLINK:
+    hatype, halen = SLL(data, 0)
+    (protocol,) = U16(data, 14)
+    if hatype == ARPHRD_NETLINK:
         return HeaderSummary("", "", None, None, "Netlink", f"Netlink family {protocol}")
     return _link_payload(protocol, data, 16, _cooked_address(data, 6, halen), "SLL")
 
@@ -283,9 +239,9 @@ def _sll2(data: bytes) -> HeaderSummary:
     """Linux cooked capture v2: 20 bytes, protocol at offset 0."""
     if len(data) < 20:
         return _truncated("SLL2")
-    (protocol,) = _U16(data, 0)
-    (hatype,) = _U16(data, 8)
-    if hatype == _ARPHRD_NETLINK:
+    (protocol,) = U16(data, 0)
+    (hatype,) = U16(data, 8)
+    if hatype == ARPHRD_NETLINK:
         return HeaderSummary("", "", None, None, "Netlink", f"Netlink family {protocol}")
     return _link_payload(protocol, data, 20, _cooked_address(data, 12, data[11]), "SLL2")
 
@@ -294,11 +250,11 @@ def _null(data: bytes) -> HeaderSummary:
     """BSD loopback: the address family is in the writer's byte order, so try both."""
     if len(data) < 4:
         return _truncated("Null")
-    (little,) = _U32LE(data, 0)
-    (big,) = _U32(data, 0)
+    (little,) = U32LE(data, 0)
+    (big,) = U32(data, 0)
     if little == 2 or big == 2:
         return _ipv4(data, 4)
-    if little in _AF_INET6 or big in _AF_INET6:
+    if little in NULL_AF_INET6 or big in NULL_AF_INET6:
         return _ipv6(data, 4)
     return HeaderSummary("", "", None, None, "Null", f"Address family {min(little, big)}")
 
@@ -307,10 +263,10 @@ def _loop(data: bytes) -> HeaderSummary:
     """OpenBSD loopback: the address family in network byte order."""
     if len(data) < 4:
         return _truncated("Loopback")
-    (family,) = _U32(data, 0)
+    (family,) = U32(data, 0)
     if family == 2:
         return _ipv4(data, 4)
-    if family in _AF_INET6:
+    if family in NULL_AF_INET6:
         return _ipv6(data, 4)
     return HeaderSummary("", "", None, None, "Loopback", f"Address family {family}")
 
@@ -392,7 +348,7 @@ def _ipv4(data: bytes, offset: int) -> HeaderSummary:
     size = len(data)
     if size - offset < 20:
         return _truncated("IPv4")
-    version_ihl, total, fragment, protocol = _IP4(data, offset)
+    version_ihl, total, fragment, protocol = IP4(data, offset)
     if version_ihl != 0x45 or total < 20 or fragment & 0x1FFF:
         return _ipv4_unusual(data, offset)
     return _ipv4_transport(data, offset, total, protocol)
@@ -413,7 +369,7 @@ def _ipv4_transport(data: bytes, offset: int, total: int, protocol: int) -> Head
 
 def _ipv4_unusual(data: bytes, offset: int) -> HeaderSummary:
     """IPv4 with options, a zero or bogus length, a bad version or a fragment offset."""
-    version_ihl, total, fragment, protocol = _IP4(data, offset)
+    version_ihl, total, fragment, protocol = IP4(data, offset)
     if version_ihl >> 4 != 4:
         return HeaderSummary(
             "", "", None, None, "IPv4", f"[malformed IPv4: version {version_ihl >> 4}]"
@@ -452,7 +408,7 @@ def _ipv6(data: bytes, offset: int) -> HeaderSummary:
     size = len(data)
     if size - offset < 40:
         return _truncated("IPv6")
-    version, length, protocol = _IP6(data, offset)
+    version, length, protocol = IP6(data, offset)
     if version >> 4 != 6:
         return HeaderSummary(
             "", "", None, None, "IPv6", f"[malformed IPv6: version {version >> 4}]"
@@ -466,7 +422,7 @@ def _ipv6(data: bytes, offset: int) -> HeaderSummary:
         if start + 8 > end:
             return _truncated("IPv6", addresses)
         if protocol == 44:
-            fragment_offset = _U16(data, start + 2)[0] & 0xFFF8
+            fragment_offset = U16(data, start + 2)[0] & 0xFFF8
             protocol = data[start]
             if fragment_offset:
                 info = f"Fragmented IP protocol (proto={protocol}, off={fragment_offset})"
@@ -492,7 +448,7 @@ def _arp(data: bytes, offset: int, addresses: _Addresses) -> HeaderSummary:
     """
     if len(data) - offset < 8:
         return _truncated("ARP", addresses)
-    hardware, protocol, hardware_size, protocol_size, opcode = _ARP(data, offset)
+    hardware, protocol, hardware_size, protocol_size, opcode = ARP(data, offset)
     if (hardware, protocol, hardware_size, protocol_size) != (1, _ETH_IPV4, 6, 4):
         info = f"hw={hardware} proto=0x{protocol:04x}"
         return HeaderSummary(*addresses, None, None, "ARP", info)
@@ -531,7 +487,7 @@ def _ports_only(
     """A TCP or UDP header cut short: the ports when at least they were captured."""
     if end - offset < 4:
         return _truncated(name, addresses)
-    sport, dport = _TWO_U16(data, offset)
+    sport, dport = TWO_U16(data, offset)
     return HeaderSummary(*addresses, sport, dport, name, f"{sport} → {dport} [truncated]")
 
 
@@ -540,7 +496,7 @@ def _tcp(data: bytes, offset: int, end: int, wire: int, addresses: _Addresses) -
     if end - offset < 20:
         return _ports_only(data, offset, end, addresses, "TCP")
     src, dst = addresses
-    sport, dport, seq, ack, data_offset, flags, window = _TCP(data, offset)
+    sport, dport, seq, ack, data_offset, flags, window = TCP(data, offset)
     start = offset + ((data_offset >> 4) << 2)
     if start < offset + 20 or start > wire:
         info = f"{sport} → {dport} [malformed TCP: header length {(data_offset >> 4) << 2}]"
@@ -564,15 +520,15 @@ def _tcp_application(
 ) -> tuple[str, str] | None:
     """DNS, TLS or HTTP at the start of a TCP payload, else None (plain TCP)."""
     if (sport in _DNS_PORTS or dport in _DNS_PORTS) and end - start >= 14:
-        (length,) = _U16(data, start)
+        (length,) = U16(data, start)
         message_end = start + 2 + length
         return _dns(data, start + 2, min(message_end, end), _dns_protocol(sport, dport))
     first = data[start]
     if 20 <= first <= 23:
         if end - start >= 5 and data[start + 1] == 3 and data[start + 2] <= 4:
             return "TLS", _tls(data, start, end)
-    elif first in _HTTP_FIRST_BYTES and data.startswith(_HTTP_STARTS, start):
-        line = _http_line(data, start, end)
+    elif first in HTTP_FIRST_BYTES and data.startswith(HTTP_STARTS, start):
+        line = http_line(data, start, end)
         if line is not None:
             return "HTTP", line
     return None
@@ -583,7 +539,7 @@ def _udp(data: bytes, offset: int, end: int, wire: int, addresses: _Addresses) -
     if end - offset < 8:
         return _ports_only(data, offset, end, addresses, "UDP")
     src, dst = addresses
-    sport, dport, length = _UDP(data, offset)
+    sport, dport, length = UDP(data, offset)
     if 8 <= length <= wire - offset:
         payload = length - 8
         end = min(end, offset + length)
@@ -638,7 +594,7 @@ def _echo(data: bytes, offset: int, end: int, name: str) -> str:
     """An echo request or reply with its identifier and sequence number."""
     if end - offset < 8:
         return f"{name} [truncated]"
-    _kind, _code, ident, seq = _ICMP_ECHO(data, offset)
+    _kind, _code, ident, seq = ICMP_ECHO(data, offset)
     return f"{name} id=0x{ident:04x}, seq={seq}"
 
 
@@ -661,36 +617,36 @@ def _dns(data: bytes, start: int, end: int, protocol: str) -> tuple[str, str]:
     """A DNS message between start and end, as (protocol, info); malformed ones say why."""
     try:
         return protocol, _dns_info(data, start, end)
-    except _Malformed as error:
+    except Malformed as error:
         return protocol, f"Malformed DNS ({error})"
 
 
 def _dns_info(data: bytes, start: int, end: int) -> str:
     """The info line: kind, id, first question, rcode and the first few answers."""
     if end - start < 12:
-        raise _Malformed("short header")
-    ident, flags, questions, answers = _DNS(data, start)
+        raise Malformed("short header")
+    ident, flags, questions, answers = DNS(data, start)
     opcode = (flags >> 11) & 15
-    kind = "Standard query" if not opcode else _DNS_OPCODES.get(opcode) or f"Opcode {opcode}"
+    kind = "Standard query" if not opcode else DNS_OPCODES.get(opcode) or f"Opcode {opcode}"
     response = flags & 0x8000
     info = f"{kind} response 0x{ident:04x}" if response else f"{kind} 0x{ident:04x}"
     position = start + 12
     if questions:
-        name, position = _dns_name(data, position, start, end)
+        name, position = dns_name(data, position, start, end)
         if position + 4 > end:
-            raise _Malformed("truncated question")
-        (qtype,) = _U16(data, position)
-        info = f"{info} {_DNS_TYPES.get(qtype) or f'TYPE{qtype}'} {name}"
+            raise Malformed("truncated question")
+        (qtype,) = U16(data, position)
+        info = f"{info} {DNS_TYPES.get(qtype) or f'TYPE{qtype}'} {name}"
         position += 4
         for _ in range(questions - 1):  # each question uses 5 bytes or more
-            position = _skip_dns_name(data, position, end) + 4
+            position = skip_dns_name(data, position, end) + 4
     if not response:
         return info
     if position > end:
-        raise _Malformed("truncated question")
+        raise Malformed("truncated question")
     rcode = flags & 15
     if rcode:
-        info = f"{info} {_DNS_RCODES.get(rcode) or f'rcode {rcode}'}"
+        info = f"{info} {DNS_RCODES.get(rcode) or f'rcode {rcode}'}"
     if answers:
         shown = _dns_answers(data, position, start, end, answers)
         if shown:
@@ -705,17 +661,17 @@ def _dns_answers(data: bytes, position: int, start: int, end: int, count: int) -
         if position < end and data[position] >= 0xC0:
             position += 2  # the usual owner name: a pointer to the question
         else:
-            position = _skip_dns_name(data, position, end)
+            position = skip_dns_name(data, position, end)
         if position + 10 > end:
-            raise _Malformed("truncated answer")
-        rtype, length = _RR(data, position)
+            raise Malformed("truncated answer")
+        rtype, length = RR(data, position)
         rdata = position + 10
         position = rdata + length
         if position > end:
-            raise _Malformed("truncated answer")
-        if rtype not in _DNS_SHOWN_TYPES:
+            raise Malformed("truncated answer")
+        if rtype not in DNS_SHOWN_TYPES:
             continue
-        if len(shown) == _DNS_ANSWERS_SHOWN:
+        if len(shown) == DNS_ANSWERS_SHOWN:
             shown.append("...")
             break
         shown.append(_dns_rdata(data, rtype, rdata, position, start))
@@ -727,102 +683,13 @@ def _dns_rdata(data: bytes, rtype: int, rdata: int, rdata_end: int, start: int) 
     length = rdata_end - rdata
     if rtype == 1:
         if length != 4:
-            raise _Malformed(f"A record of {length} bytes")
+            raise Malformed(f"A record of {length} bytes")
         return "A " + inet_ntoa(data[rdata:rdata_end])
     if rtype == 28:
         if length != 16:
-            raise _Malformed(f"AAAA record of {length} bytes")
+            raise Malformed(f"AAAA record of {length} bytes")
         return "AAAA " + inet_ntop(AF_INET6, data[rdata:rdata_end])
-    return "CNAME " + _dns_name(data, rdata, start, rdata_end)[0]
-
-
-def _dns_name(data: bytes, position: int, start: int, end: int) -> tuple[str, int]:
-    """A possibly compressed name and the position after it in the record.
-
-    An uncompressed name (every question in practice) is only walked and then
-    looked up by its wire form; anything else takes :func:`_dns_name_compressed`.
-    """
-    first = position
-    limit = min(end, position + _DNS_MAX_NAME + 1)
-    while position < limit:
-        length = data[position]
-        if not length:
-            wire = data[first:position]
-            name = _DNS_NAMES.get(wire)
-            if name is None:
-                name = _remember_name(wire)
-            return name, position + 1
-        if length >= 0x40:
-            break
-        position += 1 + length
-    return _dns_name_compressed(data, first, start, end)
-
-
-def _remember_name(wire: bytes) -> str:
-    """The text of an uncompressed wire-form name (without its root byte), cached."""
-    labels = []
-    position = 0
-    while position < len(wire):
-        following = position + 1 + wire[position]
-        labels.append(wire[position + 1 : following])
-        position = following
-    name = _text(b".".join(labels)) if labels else "<Root>"
-    if len(_DNS_NAMES) >= _DNS_NAME_CACHE_SIZE:
-        _DNS_NAMES.clear()
-    _DNS_NAMES[wire] = name
-    return name
-
-
-def _dns_name_compressed(data: bytes, position: int, start: int, end: int) -> tuple[str, int]:
-    """A name with compression pointers (or a broken one), and the position after it.
-
-    The name may not grow past 255 bytes and pointers are followed at most 64
-    times, so neither a pointer loop nor a flood of labels can keep it busy:
-    they end as "Malformed DNS (...)".
-    """
-    labels: list[bytes] = []
-    after = -1
-    jumps = 0
-    size = 0
-    while position < end:
-        length = data[position]
-        if length == 0:
-            name = _text(b".".join(labels)) if labels else "<Root>"
-            return name, after if after >= 0 else position + 1
-        if length < 0x40:
-            size += length + 1
-            if size > _DNS_MAX_NAME:
-                raise _Malformed("name too long")
-            following = position + 1 + length
-            labels.append(data[position + 1 : following])
-            position = following
-        elif length < 0xC0:
-            raise _Malformed(f"label type 0x{length & 0xC0:02x}")
-        elif position + 1 >= end:
-            break
-        else:
-            if after < 0:
-                after = position + 2
-            jumps += 1
-            if jumps > _DNS_MAX_JUMPS:
-                raise _Malformed("compression loop")
-            position = start + ((length & 0x3F) << 8 | data[position + 1])
-    raise _Malformed("name runs past the end")
-
-
-def _skip_dns_name(data: bytes, position: int, end: int) -> int:
-    """The position after a name, without reading it (a pointer ends a name)."""
-    while True:
-        if position >= end:
-            raise _Malformed("name runs past the end")
-        length = data[position]
-        if length >= 0xC0:
-            return position + 2
-        if length >= 0x40:
-            raise _Malformed(f"label type 0x{length & 0xC0:02x}")
-        position += length + 1
-        if length == 0:
-            return position
+    return "CNAME " + dns_name(data, rdata, start, rdata_end)[0]
 
 
 # -- TLS -------------------------------------------------------------------------------
@@ -830,7 +697,7 @@ def _skip_dns_name(data: bytes, position: int, end: int) -> int:
 
 def _tls(data: bytes, position: int, end: int) -> str:
     """What the TLS records in a segment are (the caller checked the first header)."""
-    content, _major, _minor, length = _TLS_RECORD(data, position)
+    content, _major, _minor, length = TLS_RECORD(data, position)
     if content == 23 and position + 5 + length >= end:
         return "Application Data"  # the usual case: one record fills the segment
     return _tls_records(data, position, end)
@@ -843,7 +710,7 @@ def _tls_records(data: bytes, position: int, end: int) -> str:
     for _ in range(_TLS_MAX_RECORDS):
         if position + 5 > end:
             break
-        content, major, minor, length = _TLS_RECORD(data, position)
+        content, major, minor, length = TLS_RECORD(data, position)
         if not (20 <= content <= 23 and major == 3 and minor <= 4):
             break
         body = position + 5
@@ -866,7 +733,7 @@ def _tls_handshakes(data: bytes, position: int, record_end: int, end: int) -> li
     names: list[str] = []
     stop = min(record_end, end)
     while position + 4 <= stop:
-        (word,) = _U32(data, position)
+        (word,) = U32(data, position)
         kind, length = word >> 24, word & 0xFFFFFF
         message_end = position + 4 + length
         name = _TLS_HANDSHAKES.get(kind)
@@ -885,86 +752,8 @@ def _tls_handshakes(data: bytes, position: int, record_end: int, end: int) -> li
 
 def _client_hello(data: bytes, position: int, end: int) -> str:
     """Name the ClientHello, with the server name when the SNI extension was captured."""
-    server_name = _client_hello_sni(data, position, end)
+    server_name = client_hello_sni(data, position, end)
     return "Client Hello" if server_name is None else f"Client Hello (SNI={server_name})"
 
 
-def _client_hello_sni(data: bytes, position: int, end: int) -> str | None:
-    """Walk session id, cipher suites and compression methods to the extensions."""
-    position += 34  # client version and random
-    if position + 1 > end:
-        return None
-    position += 1 + data[position]  # session id
-    if position + 2 > end:
-        return None
-    position += 2 + _U16(data, position)[0]  # cipher suites
-    if position + 1 > end:
-        return None
-    position += 1 + data[position]  # compression methods
-    if position + 2 > end:
-        return None
-    extensions_end = min(position + 2 + _U16(data, position)[0], end)
-    position += 2
-    while position + 4 <= extensions_end:
-        kind, length = _TWO_U16(data, position)
-        position += 4
-        if kind == 0:
-            return _server_name(data, position, min(position + length, extensions_end))
-        position += length
-    return None
-
-
-def _server_name(data: bytes, position: int, end: int) -> str | None:
-    """The host_name entry of a server_name extension's list."""
-    position += 2  # list length
-    while position + 3 <= end:
-        kind = data[position]
-        (length,) = _U16(data, position + 1)
-        position += 3
-        if position + length > end:
-            return None
-        if kind == 0:
-            return _text(data[position : position + min(length, _DNS_MAX_NAME)])
-        position += length
-    return None
-
-
 # -- HTTP ------------------------------------------------------------------------------
-
-
-def _http_line(data: bytes, start: int, end: int) -> str | None:
-    """An HTTP/1.x request or status line at ``start``, else None."""
-    newline = data.find(b"\n", start, end)
-    line = data[start : newline if newline >= 0 else end].rstrip(b"\r")
-    status = line.startswith(b"HTTP/1.")
-    if not (_is_status_line(line) if status else _is_request_line(line)):
-        return None
-    return _text(line[:_INFO_CAP])[:_INFO_CAP]
-
-
-def _is_request_line(line: bytes) -> bool:
-    """METHOD SP target SP HTTP/x.y (the method was checked by the caller)."""
-    first, last = line.find(b" "), line.rfind(b" ")
-    return first > 0 and last > first + 1 and _is_version(line[last + 1 :])
-
-
-def _is_status_line(line: bytes) -> bool:
-    """HTTP/1.x SP three-digit code, then an optional reason phrase."""
-    return (
-        _is_version(line[:8])
-        and len(line) >= 12
-        and line[8] == 0x20
-        and line[9:12].isdigit()
-        and (len(line) == 12 or line[12] == 0x20)
-    )
-
-
-def _is_version(word: bytes) -> bool:
-    """HTTP/x.y with single digits."""
-    return (
-        len(word) == 8
-        and word.startswith(b"HTTP/")
-        and word[5:6].isdigit()
-        and word[6] == 0x2E
-        and word[7:8].isdigit()
-    )

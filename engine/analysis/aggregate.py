@@ -37,7 +37,7 @@ from engine.analysis.ports import tcp_label, udp_label
 from engine.analysis.snapshot import AnalysisSnapshot, take_snapshot
 from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
-from engine.decode import _HTTP_FIRST_BYTES
+from engine.packet.app import HTTP_FIRST_BYTES
 from engine.packet.walk import Layers, Outer, walk, walk_ethernet
 
 DEFAULT_MAX_FLOWS = 200_000
@@ -325,7 +325,7 @@ class Analyzer:
             return _NO_APP  # data seen before: tshark does not dissect it again
         label = stream.label
         if label is None:
-            if stream.app[side] is not None or (start < end and data[start] in _HTTP_FIRST_BYTES):
+            if stream.app[side] is not None or (start < end and data[start] in HTTP_FIRST_BYTES):
                 self.http.segment(stream, direction, time, data, fields, registered=False)
             return _DATA
         if label == "http":

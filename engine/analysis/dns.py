@@ -14,7 +14,8 @@ from socket import AF_INET6, inet_ntoa, inet_ntop
 
 from engine.analysis.addresses import PassiveNames, format_address
 from engine.analysis.threats import Sightings
-from engine.decode import _DNS, _DNS_RCODES, _DNS_TYPES, _RR, _U16, _dns_name, _Malformed
+from engine.packet.app import DNS_RCODES, DNS_TYPES, Malformed, dns_name
+from engine.packet.structs import DNS, RR, U16
 from engine.packet.walk import Layers
 
 MAX_ANSWERS = 16
@@ -46,12 +47,12 @@ class DnsQuery:
 
 def type_name(value: int) -> str:
     """A record type's mnemonic (A, AAAA, ...) or TYPEnnn."""
-    return _DNS_TYPES.get(value) or f"TYPE{value}"
+    return DNS_TYPES.get(value) or f"TYPE{value}"
 
 
 def rcode_name(value: int) -> str:
     """A response code's mnemonic; 0 is NOERROR."""
-    return "NOERROR" if value == 0 else _DNS_RCODES.get(value) or f"RCODE{value}"
+    return "NOERROR" if value == 0 else DNS_RCODES.get(value) or f"RCODE{value}"
 
 
 class DnsLog:
@@ -75,7 +76,7 @@ class DnsLog:
         """One DNS message between ``bounds`` (a UDP payload, or TCP's after its length)."""
         try:
             self._message(time, fields, data, bounds, protocol)
-        except (_Malformed, IndexError, struct.error):
+        except (Malformed, IndexError, struct.error):
             self.malformed += 1
 
     def _message(
@@ -84,20 +85,20 @@ class DnsLog:
         start, end = bounds
         pair, sport, dport = fields.pair, fields.sport, fields.dport
         if end - start < 12:
-            raise _Malformed("short header")
-        ident, flags, questions, answers = _DNS(data, start)
+            raise Malformed("short header")
+        ident, flags, questions, answers = DNS(data, start)
         half = len(pair) // 2
         src, dst = pair[:half], pair[half:]
         position = start + 12
         qname, qtype = "", 0
         if questions:
-            qname, position = _dns_name(data, position, start, end)
+            qname, position = dns_name(data, position, start, end)
             if position + 4 > end:
-                raise _Malformed("truncated question")
-            (qtype,) = _U16(data, position)
+                raise Malformed("truncated question")
+            (qtype,) = U16(data, position)
             position += 4
             for _ in range(questions - 1):
-                _, position = _dns_name(data, position, start, end)
+                _, position = dns_name(data, position, start, end)
                 position += 4
         if not flags & 0x8000:
             self.queries += 1
@@ -138,14 +139,14 @@ class DnsLog:
         start, end = bounds
         shown: list[str] = []
         for _ in range(count):
-            owner, position = _dns_name(data, position, start, end)
+            owner, position = dns_name(data, position, start, end)
             if position + 10 > end:
-                raise _Malformed("truncated answer")
-            rtype, length = _RR(data, position)
+                raise Malformed("truncated answer")
+            rtype, length = RR(data, position)
             rdata = position + 10
             position = rdata + length
             if position > end:
-                raise _Malformed("truncated answer")
+                raise Malformed("truncated answer")
             value: str | None = None
             if rtype == 1 and length == 4:
                 raw = data[rdata:position]
@@ -156,9 +157,9 @@ class DnsLog:
                 value = inet_ntop(AF_INET6, raw)
                 self.names.learn(raw, qname or owner)
             elif rtype in (2, 5, 12):  # NS, CNAME, PTR
-                value = _dns_name(data, rdata, start, position)[0]
+                value = dns_name(data, rdata, start, position)[0]
             elif rtype == 15 and length >= 3:  # MX
-                value = _dns_name(data, rdata + 2, start, position)[0]
+                value = dns_name(data, rdata + 2, start, position)[0]
             if len(shown) < MAX_ANSWERS:
                 shown.append(
                     f"{type_name(rtype)} {value}" if value is not None else type_name(rtype)

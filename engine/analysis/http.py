@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from engine.analysis.addresses import format_address, format_endpoint
 from engine.analysis.credentials import Credential, CredentialLog, form_secrets, http_basic
 from engine.analysis.threats import Sightings, normalise_host, normalise_url
-from engine.decode import _HTTP_STARTS
+from engine.packet.app import HTTP_STARTS
 from engine.packet.walk import Layers
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class HttpLog:
         side = direction >> 1
         reader = stream.app[side]
         if reader is None:
-            if not registered and not data.startswith(_HTTP_STARTS, start):
+            if not registered and not data.startswith(HTTP_STARTS, start):
                 return DATA
             reader = stream.app[side] = _Reader()
         elif not isinstance(reader, _Reader):
@@ -233,7 +233,7 @@ class HttpLog:
                     label = self._completed(reader, time)
                 continue
             head = reader.head
-            if head is None and not payload.startswith(_HTTP_STARTS, position):
+            if head is None and not payload.startswith(HTTP_STARTS, position):
                 if label:
                     return label
                 # a continuation of a stream that spoke HTTP, else not HTTP at all (tshark

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from engine.analysis.addresses import format_address
 from engine.analysis.threats import Sightings
-from engine.decode import _TLS_RECORD, _client_hello_sni
+from engine.packet.app import client_hello_sni
+from engine.packet.structs import TLS_RECORD
 from engine.packet.walk import Layers
 
 if TYPE_CHECKING:
@@ -78,10 +79,10 @@ def tls_segment(
         if position + 5 > end or not _is_record(data, position):
             break  # not captured, or not TLS from here on
         valid = True
-        content, _major, _minor, length = _TLS_RECORD(data, position)
+        content, _major, _minor, length = TLS_RECORD(data, position)
         body = position + 5
         if content == 22 and body + 4 <= end and data[body] == 1:
-            name = _client_hello_sni(data, body + 4, min(body + length, end))
+            name = client_hello_sni(data, body + 4, min(body + length, end))
             if name:
                 client = format_address(stream.b if direction else stream.a)
                 sightings.host(name, "tls", client, time)

@@ -43,6 +43,6 @@ ETH_IPV6 = 0x86DD
 ETH_ARP = 0x0806
 VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100})
 """802.1Q, 802.1ad (QinQ service tag) and the older 0x9100 QinQ tag."""
-AF_INET6 = frozenset({24, 28, 30, 10})
-"""AF_INET6 as BSD, FreeBSD, macOS and Linux number it."""
+NULL_AF_INET6 = frozenset({24, 28, 30})
+"""AF_INET6 as BSD, FreeBSD and macOS write it in a loopback (null) header."""
 ARPHRD_NETLINK = 824

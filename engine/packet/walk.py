@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 from engine import linktypes
 from engine.packet.structs import (
-    AF_INET6,
     ARPHRD_NETLINK,
     ETH_ARP,
     ETH_IPV4,
@@ -29,6 +28,7 @@ from engine.packet.structs import (
     ETHERNET_IPV4,
     IP4,
     IP6,
+    NULL_AF_INET6,
     SLL,
     TCP,
     U16,
@@ -374,13 +374,9 @@ def _null(data: bytes) -> Layers:
     (big,) = U32(data, 0)
     if little == 2 or big == 2:
         return _ipv4(data, 4, chain, _NOTHING)
-    if little in _BSD_AF_INET6 or big in _BSD_AF_INET6:
+    if little in NULL_AF_INET6 or big in NULL_AF_INET6:
         return _ipv6(data, 4, chain, _NOTHING)
     return _only(extend(chain, "data"))
-
-
-_BSD_AF_INET6 = AF_INET6 - {10}
-"""AF_INET6 as the BSDs write it in a loopback header (Linux's 10 is not among them)."""
 
 
 def _loop(data: bytes) -> Layers:
@@ -391,7 +387,7 @@ def _loop(data: bytes) -> Layers:
     (family,) = U32(data, 0)
     if family == 2:
         return _ipv4(data, 4, chain, _NOTHING)
-    if family in _BSD_AF_INET6:
+    if family in NULL_AF_INET6:
         return _ipv6(data, 4, chain, _NOTHING)
     return _only(extend(chain, "data"))
 
