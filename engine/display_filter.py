@@ -33,14 +33,13 @@ import difflib
 import importlib
 import ipaddress
 import re
-import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import linktypes
 from engine.errors import BadInputError
 from engine.events import PacketSummary
+from engine.packet.model import SERVICE_TPIDS, Packet
 
 MAX_FILTER = 4096
 """Characters; a display filter is a line, not a document."""
@@ -195,6 +194,23 @@ class FieldSpec:
     description: str = ""
 
 
+_TUNNEL_LAYERS = {
+    "gre": "GRE",
+    "vxlan": "VXLAN",
+    "geneve": "GENEVE",
+    "erspan": "ERSPAN",
+    "mpls": "MPLS",
+    "pim": "PIM",
+    "ppp": "PPP",
+    "pppoes": "PPPoE session",
+    "macsec": "MACsec",
+    "nsh": "Network Service Header",
+    "llc": "802.2 LLC",
+    "sll": "Linux cooked capture",
+}
+"""Layers the packet model names in a frame's chain, each a protocol field of that name."""
+
+
 def _fields() -> dict[str, FieldSpec]:
     """Every field the filter knows, packets' and requests'."""
     specs: list[FieldSpec] = []
@@ -205,6 +221,7 @@ def _fields() -> dict[str, FieldSpec]:
     for name, description in (
         ("eth", "Ethernet frames"),
         ("vlan", "802.1Q-tagged frames"),
+        ("ieee8021ad", "802.1ad (QinQ service) tagged frames"),
         ("arp", "ARP"),
         ("ip", "IPv4"),
         ("ipv6", "IPv6"),
@@ -217,6 +234,7 @@ def _fields() -> dict[str, FieldSpec]:
         ("llmnr", "LLMNR"),
         ("tls", "TLS"),
         ("ssl", "TLS (old name)"),
+        *_TUNNEL_LAYERS.items(),
     ):
         add(name, PROTOCOL, description)
     specs.append(FieldSpec("http", PROTOCOL, True, "*", description="HTTP (every browser request)"))
@@ -230,6 +248,7 @@ def _fields() -> dict[str, FieldSpec]:
         ("eth.addr", MAC, "either MAC", 0),
         ("eth.type", INT, "ethertype", 0xFFFF),
         ("vlan.id", INT, "VLAN id", 4095),
+        ("ieee8021ad.id", INT, "802.1ad service VLAN id", 4095),
         ("arp.opcode", INT, "1 request, 2 reply", 0xFFFF),
         ("ip.src", IPV4, "IPv4 source", 0),
         ("ip.dst", IPV4, "IPv4 destination", 0),
@@ -238,6 +257,12 @@ def _fields() -> dict[str, FieldSpec]:
         ("ip.proto", INT, "protocol number", 255),
         ("ip.len", INT, "total length", 0xFFFF),
         ("ip.id", INT, "identification", 0xFFFF),
+        ("ip.hdr_len", INT, "header length in bytes", 60),
+        ("ip.dsfield", INT, "differentiated services byte", 255),
+        ("ip.flags.df", INT, "don't fragment (0 or 1)", 1),
+        ("ip.flags.mf", INT, "more fragments (0 or 1)", 1),
+        ("ip.frag_offset", INT, "fragment offset in bytes", 0xFFFF),
+        ("ip.checksum", INT, "header checksum", 0xFFFF),
         ("ipv6.src", IPV6, "IPv6 source", 0),
         ("ipv6.dst", IPV6, "IPv6 destination", 0),
         ("ipv6.addr", IPV6, "either IPv6 address", 0),
@@ -256,11 +281,17 @@ def _fields() -> dict[str, FieldSpec]:
         ("tcp.flags.urg", INT, "URG (0 or 1)", 1),
         ("tcp.window_size_value", INT, "window (unscaled)", 0xFFFF),
         ("tcp.len", INT, "TCP payload length", 0xFFFF),
+        ("tcp.hdr_len", INT, "TCP header length in bytes", 60),
+        ("tcp.seq_raw", INT, "sequence number as sent", 0xFFFFFFFF),
+        ("tcp.ack_raw", INT, "acknowledgement number as sent", 0xFFFFFFFF),
+        ("tcp.checksum", INT, "TCP checksum", 0xFFFF),
+        ("tcp.urgent_pointer", INT, "urgent pointer", 0xFFFF),
         ("tcp.payload", BYTES, "TCP payload bytes", 0),
         ("udp.srcport", INT, "UDP source port", 0xFFFF),
         ("udp.dstport", INT, "UDP destination port", 0xFFFF),
         ("udp.port", INT, "either UDP port", 0xFFFF),
         ("udp.length", INT, "UDP length", 0xFFFF),
+        ("udp.checksum", INT, "UDP checksum", 0xFFFF),
         ("udp.payload", BYTES, "UDP payload bytes", 0),
         ("icmp.type", INT, "ICMP type", 255),
         ("icmp.code", INT, "ICMP code", 255),
@@ -719,224 +750,27 @@ class _Parser:
         return (value, value) if spec.kind == INT else value
 
 
-# -- packets: the layers behind the fields ---------------------------------------------------------
+# -- packets: fields read from the packet model ------------------------------------------------
 
-_U16 = struct.Struct("!H").unpack_from
-_U32 = struct.Struct("!I").unpack_from
-_U32LE = struct.Struct("<I").unpack_from
-_IPV4 = struct.Struct("!BBHHHBB").unpack_from  # ver/ihl, tos, len, id, frag, ttl, proto
-_IPV6 = struct.Struct("!IHBB").unpack_from  # ver/class/flow, payload length, next, hop limit
-_TCP = struct.Struct("!HHIIBBH").unpack_from
-_UDP = struct.Struct("!HHH").unpack_from
-_DNS = struct.Struct("!HHH").unpack_from  # id, flags, question count
-_VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100})
-_IPV6_EXTENSIONS = frozenset({0, 43, 60})
-_SNI = re.compile(r"SNI=([^)]*)\)")
+_DNS_PORTS = frozenset({53, 5353, 5355})
 _DIGITS = re.compile(r"[0-9]{1,19}")
 """ASCII digits only: str.isdigit() also takes '³', which int() refuses."""
 
 
-class _Layers:
-    """The headers of one frame, read once with struct and kept for every field."""
-
-    __slots__ = (
-        "arp_opcode",
-        "dport",
-        "eth",
-        "eth_type",
-        "icmp",
-        "ip4",
-        "ip6",
-        "ip6_hlim",
-        "ip6_nxt",
-        "ip6_plen",
-        "ip_dst",
-        "ip_id",
-        "ip_len",
-        "ip_proto",
-        "ip_src",
-        "ip_ttl",
-        "l3",
-        "l4",
-        "payload",
-        "sport",
-        "tcp",
-        "udp",
-        "vlans",
-    )
-
-    def __init__(self, linktype: int, data: bytes) -> None:
-        self.eth: tuple[bytes, bytes] | None = None
-        self.eth_type: int | None = None
-        self.vlans: list[int] = []
-        self.l3 = ""
-        self.arp_opcode: int | None = None
-        self.ip4 = False
-        self.ip6 = False
-        self.ip_src = self.ip_dst = 0
-        self.ip_ttl = self.ip_proto = self.ip_len = self.ip_id = 0
-        self.ip6_hlim = self.ip6_nxt = self.ip6_plen = 0
-        self.l4 = -1
-        self.tcp: tuple[int, int, int, int] | None = None  # flags, window, payload length, _
-        self.udp: int | None = None  # length
-        self.icmp: tuple[int, int] | None = None
-        self.sport = self.dport = -1
-        self.payload = b""
-        self._link(linktypes.normalise(linktype), data)
-
-    def _link(self, linktype: int, data: bytes) -> None:
-        size = len(data)
-        if linktype == linktypes.ETHERNET:
-            if size < 14:
-                return
-            self.eth = (data[6:12], data[0:6])
-            offset, ethertype = 14, _U16(data, 12)[0]
-            while ethertype in _VLAN_TAGS and offset + 4 <= size:
-                self.vlans.append(_U16(data, offset)[0] & 0x0FFF)
-                ethertype = _U16(data, offset + 2)[0]
-                offset += 4
-            self.eth_type = ethertype
-            self._network(ethertype, data, offset)
-        elif linktype == linktypes.LINUX_SLL and size >= 16:
-            self._network(_U16(data, 14)[0], data, 16)
-        elif linktype == linktypes.LINUX_SLL2 and size >= 20:
-            self._network(_U16(data, 0)[0], data, 20)
-        elif linktype in (linktypes.RAW, linktypes.IPV4, linktypes.IPV6) and size:
-            version = data[0] >> 4
-            self._network(0x0800 if version == 4 else 0x86DD if version == 6 else 0, data, 0)
-        elif linktype in (linktypes.NULL, linktypes.LOOP) and size >= 4:
-            families = {_U32(data, 0)[0], _U32LE(data, 0)[0]}
-            if 2 in families:
-                self._network(0x0800, data, 4)
-            elif families & {24, 28, 30}:
-                self._network(0x86DD, data, 4)
-
-    def _network(self, ethertype: int, data: bytes, offset: int) -> None:
-        size = len(data)
-        if ethertype == 0x0806:
-            self.l3 = "arp"
-            if offset + 8 <= size:
-                self.arp_opcode = _U16(data, offset + 6)[0]
-        elif ethertype == 0x0800 and offset + 20 <= size and data[offset] >> 4 == 4:
-            version_ihl, _tos, total, ident, fragment, ttl, proto = _IPV4(data, offset)
-            self.ip4 = True
-            self.ip_src, self.ip_dst = _U32(data, offset + 12)[0], _U32(data, offset + 16)[0]
-            self.ip_ttl, self.ip_proto, self.ip_len, self.ip_id = ttl, proto, total, ident
-            header = (version_ihl & 15) * 4
-            end = min(offset + total, size) if total >= header else size
-            if header >= 20 and not fragment & 0x1FFF:
-                self._transport(proto, data, offset + header, end)
-        elif ethertype == 0x86DD and offset + 40 <= size and data[offset] >> 4 == 6:
-            _first, plen, nxt, hlim = _IPV6(data, offset)
-            self.ip6 = True
-            self.ip_src = int.from_bytes(data[offset + 8 : offset + 24], "big")
-            self.ip_dst = int.from_bytes(data[offset + 24 : offset + 40], "big")
-            self.ip6_hlim, self.ip6_nxt, self.ip6_plen = hlim, nxt, plen
-            end = min(offset + 40 + plen, size) if plen else size
-            position = offset + 40
-            for _ in range(8):
-                if nxt in _IPV6_EXTENSIONS and position + 8 <= end:
-                    nxt, position = data[position], position + (data[position + 1] + 1) * 8
-                elif nxt == 44 and position + 8 <= end:
-                    if _U16(data, position + 2)[0] & 0xFFF8:
-                        return  # a later fragment: no transport header
-                    nxt, position = data[position], position + 8
-                else:
-                    break
-            self._transport(nxt, data, position, end)
-
-    def _transport(self, proto: int, data: bytes, offset: int, end: int) -> None:
-        self.l4 = proto
-        if proto == 6 and offset + 20 <= end:
-            sport, dport, _seq, _ack, data_offset, flags, window = _TCP(data, offset)
-            start = offset + (data_offset >> 4) * 4
-            self.sport, self.dport = sport, dport
-            self.payload = data[start:end] if start <= end else b""
-            self.tcp = (flags, window, max(end - start, 0), 0)
-        elif proto == 17 and offset + 8 <= end:
-            sport, dport, length = _UDP(data, offset)
-            self.sport, self.dport = sport, dport
-            self.udp = length
-            self.payload = data[offset + 8 : end]
-        elif proto in (1, 58) and offset + 2 <= end:
-            self.icmp = (data[offset], data[offset + 1])
-
-
 class _PacketView:
-    """One packet as the filter reads it: summary fields at once, headers on first use."""
+    """One packet as the filter reads it: summary fields at once, the model on first use."""
 
-    __slots__ = ("_http", "_layers", "summary")
+    __slots__ = ("_packet", "summary")
 
     def __init__(self, summary: PacketSummary) -> None:
         self.summary = summary
-        self._layers: _Layers | None = None
-        self._http: dict[str, str] | None = None
+        self._packet: Packet | None = None
 
     @property
-    def layers(self) -> _Layers:
-        if self._layers is None:
-            self._layers = _Layers(self.summary.linktype, self.summary.data)
-        return self._layers
-
-    def http_headers(self) -> dict[str, str]:
-        """The request's or response's header lines, lower-cased names (first value wins)."""
-        if self._http is None:
-            self._http = {}
-            if self.summary.protocol == "HTTP":
-                block = self.layers.payload[:MAX_HEADERS]
-                end = block.find(b"\r\n\r\n")
-                lines = (block if end < 0 else block[:end]).split(b"\r\n")[1:]
-                for line in lines:
-                    name, colon, value = line.partition(b":")
-                    if colon:
-                        key = name.strip().lower().decode("latin-1")
-                        self._http.setdefault(key, value.strip().decode("latin-1"))
-        return self._http
-
-    def dns(self) -> tuple[int, int, str, int] | None:
-        """(id, response flag, first question name, its type), when this is DNS."""
-        if self.summary.protocol not in ("DNS", "MDNS", "LLMNR"):
-            return None
-        layers = self.layers
-        payload = layers.payload[2:] if layers.tcp is not None else layers.payload
-        if len(payload) < 12:
-            return None
-        ident, flags, questions = _DNS(payload, 0)
-        name, qtype = "", -1
-        if questions:
-            name, position = _dns_name(payload, 12)
-            if position + 2 <= len(payload):
-                qtype = _U16(payload, position)[0]
-        return ident, flags >> 15, name, qtype
-
-
-def _dns_name(payload: bytes, position: int) -> tuple[str, int]:
-    """A question name (no compression in questions), bounded; and the position after it."""
-    labels: list[str] = []
-    size = len(payload)
-    while position < size and len(labels) < 128:
-        length = payload[position]
-        if length == 0:
-            return ".".join(labels), position + 1
-        if length & 0xC0:
-            return ".".join(labels), position + 2
-        labels.append(payload[position + 1 : position + 1 + length].decode("latin-1"))
-        position += 1 + length
-    return ".".join(labels), size
-
-
-def _http_line(view: _PacketView) -> tuple[str, str, str] | None:
-    """(method or '', target or status, version) from the HTTP start line in the summary."""
-    summary = view.summary
-    if summary.protocol != "HTTP":
-        return None
-    info = summary.info
-    if info.startswith("HTTP/"):
-        version, _, rest = info.partition(" ")
-        return "", rest[:3], version
-    method, _, rest = info.partition(" ")
-    target, _, version = rest.rpartition(" ")
-    return method, target, version
+    def packet(self) -> Packet:
+        if self._packet is None:
+            self._packet = Packet(self.summary.linktype, self.summary.data)
+        return self._packet
 
 
 def _present(flag: bool) -> tuple[bool, ...]:
@@ -949,43 +783,31 @@ def _one(value: Any) -> tuple[Any, ...]:
 
 def _tcp_flag(bit: int) -> Callable[[_PacketView], tuple[Any, ...]]:
     def get(view: _PacketView) -> tuple[Any, ...]:
-        tcp = view.layers.tcp
-        return () if tcp is None else ((tcp[0] >> bit) & 1,)
+        packet = view.packet
+        return ((packet.layers.flags >> bit) & 1,) if packet.tcp_header() >= 0 else ()
 
     return get
 
 
 def _ports(protocol: int, which: str) -> Callable[[_PacketView], tuple[Any, ...]]:
     def get(view: _PacketView) -> tuple[Any, ...]:
-        layers = view.layers
-        if layers.l4 != protocol or layers.sport < 0:
-            return ()
+        found = view.packet.all_ports(protocol)
         if which == "src":
-            return (layers.sport,)
+            return tuple(ports[0] for ports in found)
         if which == "dst":
-            return (layers.dport,)
-        return (layers.sport, layers.dport)
+            return tuple(ports[1] for ports in found)
+        return tuple(port for ports in found for port in ports)
 
     return get
 
 
-def _addresses(ip6: bool, which: str) -> Callable[[_PacketView], tuple[Any, ...]]:
-    def get(view: _PacketView) -> tuple[Any, ...]:
-        layers = view.layers
-        if not (layers.ip6 if ip6 else layers.ip4):
-            return ()
-        if which == "src":
-            return (layers.ip_src,)
-        if which == "dst":
-            return (layers.ip_dst,)
-        return (layers.ip_src, layers.ip_dst)
-
-    return get
+def _addresses(family: int, which: str) -> Callable[[_PacketView], tuple[Any, ...]]:
+    return lambda view: view.packet.addresses(family, which)
 
 
 def _macs(which: str) -> Callable[[_PacketView], tuple[Any, ...]]:
     def get(view: _PacketView) -> tuple[Any, ...]:
-        eth = view.layers.eth
+        eth = view.packet.ethernet()
         if eth is None:
             return ()
         return (eth[0],) if which == "src" else (eth[1],) if which == "dst" else eth
@@ -993,14 +815,30 @@ def _macs(which: str) -> Callable[[_PacketView], tuple[Any, ...]]:
     return get
 
 
-def _summary_protocol(*names: str) -> Callable[[_PacketView], tuple[Any, ...]]:
-    wanted = frozenset(names)
-    return lambda view: _present(view.summary.protocol in wanted)
+def _transport_is(protocol: int) -> Callable[[_PacketView], tuple[Any, ...]]:
+    return lambda view: _present(view.packet.carries(protocol))
+
+
+def _layer(name: str) -> Callable[[_PacketView], tuple[Any, ...]]:
+    return lambda view: _present(view.packet.has(name))
+
+
+def _on_ports(*ports: int) -> Callable[[_PacketView], tuple[Any, ...]]:
+    """A protocol tshark picks by port: a payload to or from one of them."""
+    wanted = frozenset(ports)
+    return lambda view: _present(view.packet.on_port(wanted))
+
+
+def _tls(view: _PacketView) -> tuple[Any, ...]:
+    return _present(view.packet.is_tls())
 
 
 def _dns_part(index: int) -> Callable[[_PacketView], tuple[Any, ...]]:
     def get(view: _PacketView) -> tuple[Any, ...]:
-        dns = view.dns()
+        packet = view.packet
+        if not packet.on_port(_DNS_PORTS):
+            return ()
+        dns = packet.dns_question()
         if dns is None or (index == 3 and dns[3] < 0) or (index == 2 and not dns[2]):
             return ()
         return (dns[index],)
@@ -1010,7 +848,7 @@ def _dns_part(index: int) -> Callable[[_PacketView], tuple[Any, ...]]:
 
 def _http_part(index: int, status: bool) -> Callable[[_PacketView], tuple[Any, ...]]:
     def get(view: _PacketView) -> tuple[Any, ...]:
-        line = _http_line(view)
+        line = view.packet.http_start_line()
         if line is None or (line[0] == "") != status:
             return ()
         value = line[index]
@@ -1023,24 +861,44 @@ def _http_part(index: int, status: bool) -> Callable[[_PacketView], tuple[Any, .
 
 def _http_kind(request: bool) -> Callable[[_PacketView], tuple[Any, ...]]:
     def get(view: _PacketView) -> tuple[Any, ...]:
-        line = _http_line(view)
+        line = view.packet.http_start_line()
         return _present(line is not None and bool(line[0]) == request)
 
     return get
 
 
 def _http_header(name: str) -> Callable[[_PacketView], tuple[Any, ...]]:
-    return lambda view: _one(view.http_headers().get(name))
+    return lambda view: _one(view.packet.http_headers().get(name))
+
+
+def _http(view: _PacketView) -> tuple[Any, ...]:
+    return _present(view.packet.http_start_line() is not None)
 
 
 def _sni(view: _PacketView) -> tuple[Any, ...]:
-    if view.summary.protocol != "TLS":
-        return ()
-    return tuple(_SNI.findall(view.summary.info))
+    return _one(view.packet.tls_server_name())
 
 
-def _layers_value(read: Callable[[_Layers], Any]) -> Callable[[_PacketView], tuple[Any, ...]]:
-    return lambda view: _one(read(view.layers))
+def _value(read: Callable[[Packet], Any]) -> Callable[[_PacketView], tuple[Any, ...]]:
+    return lambda view: _one(read(view.packet))
+
+
+def _icmp_part(protocol: int, index: int) -> Callable[[_PacketView], tuple[Any, ...]]:
+    def get(view: _PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        icmp = packet.icmp()
+        return (icmp[index],) if icmp is not None and packet.transport() == protocol else ()
+
+    return get
+
+
+def _payload(protocol: int) -> Callable[[_PacketView], tuple[Any, ...]]:
+    def get(view: _PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        payload = packet.payload()
+        return (payload,) if payload and packet.transport() == protocol else ()
+
+    return get
 
 
 _PACKET_GETTERS: dict[str, Callable[[_PacketView], tuple[Any, ...]]] = {
@@ -1048,76 +906,78 @@ _PACKET_GETTERS: dict[str, Callable[[_PacketView], tuple[Any, ...]]] = {
     "frame.len": lambda view: (view.summary.length,),
     "frame.cap_len": lambda view: (len(view.summary.data),),
     "frame.number": lambda view: (view.summary.index,),
-    "eth": lambda view: _present(view.layers.eth is not None),
+    "eth": lambda view: _present(view.packet.ethernet() is not None),
     "eth.src": _macs("src"),
     "eth.dst": _macs("dst"),
     "eth.addr": _macs("addr"),
-    "eth.type": _layers_value(lambda layers: layers.eth_type),
-    "vlan": lambda view: _present(bool(view.layers.vlans)),
-    "vlan.id": lambda view: tuple(view.layers.vlans),
-    "arp": lambda view: _present(view.layers.l3 == "arp"),
-    "arp.opcode": _layers_value(lambda layers: layers.arp_opcode),
-    "ip": lambda view: _present(view.layers.ip4),
-    "ip.src": _addresses(False, "src"),
-    "ip.dst": _addresses(False, "dst"),
-    "ip.addr": _addresses(False, "addr"),
-    "ip.ttl": _layers_value(lambda layers: layers.ip_ttl if layers.ip4 else None),
-    "ip.proto": _layers_value(lambda layers: layers.ip_proto if layers.ip4 else None),
-    "ip.len": _layers_value(lambda layers: layers.ip_len if layers.ip4 else None),
-    "ip.id": _layers_value(lambda layers: layers.ip_id if layers.ip4 else None),
-    "ipv6": lambda view: _present(view.layers.ip6),
-    "ipv6.src": _addresses(True, "src"),
-    "ipv6.dst": _addresses(True, "dst"),
-    "ipv6.addr": _addresses(True, "addr"),
-    "ipv6.hlim": _layers_value(lambda layers: layers.ip6_hlim if layers.ip6 else None),
-    "ipv6.nxt": _layers_value(lambda layers: layers.ip6_nxt if layers.ip6 else None),
-    "ipv6.plen": _layers_value(lambda layers: layers.ip6_plen if layers.ip6 else None),
-    "tcp": lambda view: _present(view.layers.l4 == 6),
+    "eth.type": _value(lambda packet: packet.ether_type()),
+    "vlan": lambda view: _present(bool(view.packet.vlan_ids())),
+    "ieee8021ad": lambda view: _present(bool(view.packet.vlan_ids(SERVICE_TPIDS))),
+    "ieee8021ad.id": lambda view: view.packet.vlan_ids(SERVICE_TPIDS),
+    "vlan.id": lambda view: view.packet.vlan_ids(),
+    "arp": _layer("arp"),
+    "arp.opcode": _value(lambda packet: packet.arp_opcode()),
+    "ip": _layer("ip"),
+    "ip.src": _addresses(4, "src"),
+    "ip.dst": _addresses(4, "dst"),
+    "ip.addr": _addresses(4, "addr"),
+    "ip.ttl": lambda view: view.packet.ipv4_bytes(8),
+    "ip.proto": lambda view: view.packet.ipv4_bytes(9),
+    "ip.len": lambda view: view.packet.ipv4_words(2),
+    "ip.id": lambda view: view.packet.ipv4_words(4),
+    "ip.hdr_len": lambda view: tuple((b & 15) * 4 for b in view.packet.ipv4_bytes(0)),
+    "ip.dsfield": lambda view: view.packet.ipv4_bytes(1),
+    "ip.flags.df": lambda view: tuple(w >> 14 & 1 for w in view.packet.ipv4_words(6)),
+    "ip.flags.mf": lambda view: tuple(w >> 13 & 1 for w in view.packet.ipv4_words(6)),
+    "ip.frag_offset": lambda view: tuple((w & 0x1FFF) * 8 for w in view.packet.ipv4_words(6)),
+    "ip.checksum": lambda view: view.packet.ipv4_words(10),
+    "ipv6": _layer("ipv6"),
+    "ipv6.src": _addresses(6, "src"),
+    "ipv6.dst": _addresses(6, "dst"),
+    "ipv6.addr": _addresses(6, "addr"),
+    "ipv6.hlim": lambda view: view.packet.ipv6_fields(7),
+    "ipv6.nxt": lambda view: view.packet.ipv6_fields(6),
+    "ipv6.plen": lambda view: view.packet.ipv6_fields(4),
+    "tcp": _transport_is(6),
     "tcp.srcport": _ports(6, "src"),
     "tcp.dstport": _ports(6, "dst"),
     "tcp.port": _ports(6, "both"),
-    "tcp.flags": _layers_value(lambda layers: layers.tcp[0] if layers.tcp else None),
+    "tcp.flags": _value(lambda packet: packet.layers.flags if packet.tcp_header() >= 0 else None),
     "tcp.flags.fin": _tcp_flag(0),
     "tcp.flags.syn": _tcp_flag(1),
     "tcp.flags.reset": _tcp_flag(2),
     "tcp.flags.push": _tcp_flag(3),
     "tcp.flags.ack": _tcp_flag(4),
     "tcp.flags.urg": _tcp_flag(5),
-    "tcp.window_size_value": _layers_value(lambda layers: layers.tcp[1] if layers.tcp else None),
-    "tcp.len": _layers_value(lambda layers: layers.tcp[2] if layers.tcp else None),
-    "tcp.payload": _layers_value(
-        lambda layers: layers.payload if layers.tcp and layers.payload else None
-    ),
-    "udp": lambda view: _present(view.layers.l4 == 17),
+    "tcp.window_size_value": _value(lambda packet: packet.tcp_word(14)),
+    "tcp.len": _value(lambda packet: packet.layers.seglen if packet.tcp_header() >= 0 else None),
+    "tcp.payload": _payload(6),
+    "tcp.hdr_len": _value(lambda p: p.layers.start - p.layers.l4 if p.tcp_header() >= 0 else None),
+    "tcp.seq_raw": _value(lambda packet: packet.layers.seq if packet.tcp_header() >= 0 else None),
+    "tcp.ack_raw": _value(lambda packet: packet.layers.ack if packet.tcp_header() >= 0 else None),
+    "tcp.checksum": _value(lambda packet: packet.tcp_word(16)),
+    "tcp.urgent_pointer": _value(lambda packet: packet.tcp_word(18)),
+    "udp": _transport_is(17),
     "udp.srcport": _ports(17, "src"),
     "udp.dstport": _ports(17, "dst"),
     "udp.port": _ports(17, "both"),
-    "udp.length": _layers_value(lambda layers: layers.udp),
-    "udp.payload": _layers_value(
-        lambda layers: layers.payload if layers.udp is not None and layers.payload else None
-    ),
-    "icmp": lambda view: _present(view.layers.l4 == 1),
-    "icmp.type": _layers_value(
-        lambda layers: layers.icmp[0] if layers.l4 == 1 and layers.icmp else None
-    ),
-    "icmp.code": _layers_value(
-        lambda layers: layers.icmp[1] if layers.l4 == 1 and layers.icmp else None
-    ),
-    "icmpv6": lambda view: _present(view.layers.l4 == 58),
-    "icmpv6.type": _layers_value(
-        lambda layers: layers.icmp[0] if layers.l4 == 58 and layers.icmp else None
-    ),
-    "icmpv6.code": _layers_value(
-        lambda layers: layers.icmp[1] if layers.l4 == 58 and layers.icmp else None
-    ),
-    "dns": _summary_protocol("DNS"),
-    "mdns": _summary_protocol("MDNS"),
-    "llmnr": _summary_protocol("LLMNR"),
+    "udp.length": _value(lambda packet: packet.udp_length()),
+    "udp.payload": _payload(17),
+    "udp.checksum": _value(lambda packet: packet.udp_word(6)),
+    "icmp": _transport_is(1),
+    "icmp.type": _icmp_part(1, 0),
+    "icmp.code": _icmp_part(1, 1),
+    "icmpv6": _transport_is(58),
+    "icmpv6.type": _icmp_part(58, 0),
+    "icmpv6.code": _icmp_part(58, 1),
+    "dns": _on_ports(53),
+    "mdns": _on_ports(5353),
+    "llmnr": _on_ports(5355),
     "dns.id": _dns_part(0),
     "dns.flags.response": _dns_part(1),
     "dns.qry.name": _dns_part(2),
     "dns.qry.type": _dns_part(3),
-    "http": _summary_protocol("HTTP"),
+    "http": _http,
     "http.request": _http_kind(request=True),
     "http.response": _http_kind(request=False),
     "http.request.method": _http_part(0, False),
@@ -1127,9 +987,10 @@ _PACKET_GETTERS: dict[str, Callable[[_PacketView], tuple[Any, ...]]] = {
     "http.host": _http_header("host"),
     "http.user_agent": _http_header("user-agent"),
     "http.content_type": _http_header("content-type"),
-    "tls": _summary_protocol("TLS"),
-    "ssl": _summary_protocol("TLS"),
+    "tls": _tls,
+    "ssl": _tls,
     "tls.handshake.extensions_server_name": _sni,
+    **{name: _layer(name) for name in _TUNNEL_LAYERS},
 }
 
 

@@ -53,6 +53,8 @@ class Outer(NamedTuple):
     sport: int
     """The UDP source port when the tunnel rides on UDP (VXLAN, GENEVE, ...), else -1."""
     dport: int
+    net: int
+    """Where this IP header starts in the frame."""
 
 
 class Layers(NamedTuple):
@@ -671,7 +673,7 @@ _GRE_ERSPAN_III_HEADER = 12
 def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Layers:
     """The packet inside IP-in-IP, GRE or a PIM Register; the outer header goes to ``outer``."""
     chain, _family, pair, protocol, outer, _net = ip
-    outer = (*outer, Outer(pair, -1, -1))
+    outer = (*outer, Outer(pair, -1, -1, ip[5]))
     inner = data[:end]  # the inner packet may not read past the outer one
     if protocol == 4:
         return _inside(_ipv4(inner, start, chain, outer), outer)
@@ -759,7 +761,7 @@ def _inside(layers: Layers, outer: tuple[Outer, ...]) -> Layers:
     last = outer[-1]
     family = 4 if len(last.pair) == 8 else 6
     fields = (layers.chain, family, last.pair, -2, last.sport, last.dport, 0, 0, 0, 0, 0, 0)
-    return _new(Layers, (*fields, None, outer[:-1], -1, -1))
+    return _new(Layers, (*fields, None, outer[:-1], last.net, -1))
 
 
 def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, int, int]) -> Layers:
@@ -822,7 +824,7 @@ def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Lay
     chain, _family, pair, _protocol, outer, _net = ip
     sport, dport = ports
     name = _UDP_TUNNELS[dport]
-    outer = (*outer, Outer(pair, sport, dport))
+    outer = (*outer, Outer(pair, sport, dport, ip[5]))
     chain = extend(chain, "udp")
     end = len(data)
     if name == "vxlan":

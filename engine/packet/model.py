@@ -1,0 +1,338 @@
+"""One frame as every reader sees it: the walked layers, and the rest read on demand.
+
+:class:`Packet` wraps a frame's bytes. The first question walks the headers once
+(:func:`engine.packet.walk.walk`); a field beyond the walk (a TTL, a window, an ICMP
+type, the DNS question, the HTTP start line, the TLS server name) is read from the
+bytes at the offsets the walk found, only when someone asks, so a list that shows
+five columns pays for five columns.
+
+Wireshark's rules where they differ from a naive reading:
+
+- Transport fields (``tcp``, ``udp``, ports, flags, payload) belong to a frame that is
+  not an IP fragment. tshark gives them to the frame that completes a datagram; a
+  frame-by-frame reader cannot, so no fragment has them (the analysis, which
+  reassembles, counts the datagram where tshark does).
+- Addresses are every IP layer's: a tunnelled frame has the outer and the inner
+  ``ip.src``, as Wireshark's multi-occurrence fields do; header fields such as
+  ``ip.ttl`` are the innermost header's.
+- An ICMP error quoting a TCP/UDP header is ICMP only: the quoted header is not
+  read as the frame's transport (Wireshark would also match ``tcp`` there).
+"""
+
+from __future__ import annotations
+
+from engine import linktypes
+from engine.packet.app import (
+    HTTP_FIRST_BYTES,
+    HTTP_STARTS,
+    Malformed,
+    client_hello_sni,
+    dns_name,
+    http_line,
+)
+from engine.packet.structs import DNS, TLS_RECORD, U16, U32, VLAN_TAGS
+from engine.packet.walk import Layers, walk
+
+_VLAN_TPIDS = frozenset({0x8100, 0x9100})
+SERVICE_TPIDS = frozenset({0x88A8})
+"""802.1ad service tags: ``ieee8021ad`` in Wireshark, not ``vlan``."""
+_TYPE_FIELDS = {"eth": 12, "sll": 14}
+"""Where the type field of the link layers that have one is (Ethernet, Linux cooked v1)."""
+MAX_HTTP_HEADERS = 16384
+"""How much of a payload is searched for HTTP header lines."""
+
+
+class Packet:
+    """A frame of a given link type, its fields read lazily and kept."""
+
+    __slots__ = ("_http", "_layers", "data", "linktype")
+
+    def __init__(self, linktype: int, data: bytes) -> None:
+        self.linktype = linktype
+        self.data = data
+        self._layers: Layers | None = None
+        self._http: dict[str, str] | None = None
+
+    @property
+    def layers(self) -> Layers:
+        """The walk of the frame's headers (done on first use)."""
+        if self._layers is None:
+            self._layers = walk(self.linktype, self.data)
+        return self._layers
+
+    def has(self, name: str) -> bool:
+        """Whether a layer of this name is in the frame (``ip``, ``vlan``, ``gre``, ...)."""
+        return name in self.layers.chain
+
+    # -- link ----------------------------------------------------------------------------
+
+    def ethernet(self) -> tuple[bytes, bytes] | None:
+        """The outermost Ethernet header's source and destination addresses."""
+        data = self.data
+        if self.layers.chain[:1] != ("eth",) or len(data) < 14:
+            return None
+        return data[6:12], data[0:6]
+
+    def _link_types(self) -> tuple[int, int, list[int]]:
+        """Where the outermost link's type field is after its VLAN tags, where its payload
+        starts, and where each tag's TPID is; (-1, -1, []) without such a link."""
+        chain = self.layers.chain
+        first = chain[0] if chain else ""
+        if first == "sll" and self.linktype == linktypes.LINUX_SLL2:
+            return 0, 20, []
+        position = _TYPE_FIELDS.get(first, -1)
+        if position < 0:
+            return -1, -1, []
+        data = self.data
+        tags: list[int] = []
+        for _ in range(8):
+            if position + 2 > len(data):
+                return -1, -1, tags
+            (ethertype,) = U16(data, position)
+            if ethertype not in VLAN_TAGS:
+                return position, position + 2, tags
+            tags.append(position)
+            position += 4
+        return -1, -1, tags
+
+    def ether_type(self) -> int | None:
+        """The outermost Ethernet's type field after its VLAN tags."""
+        if self.layers.chain[:1] != ("eth",):
+            return None
+        position, _payload, _tags = self._link_types()
+        return U16(self.data, position)[0] if position >= 0 else None
+
+    def vlan_ids(self, tpids: frozenset[int] = _VLAN_TPIDS) -> tuple[int, ...]:
+        """The identifiers of the outermost tag stack's tags with these TPIDs, outermost first.
+
+        Wireshark's ``vlan`` is 802.1Q (0x8100, and the older QinQ 0x9100); an 802.1ad
+        service tag (0x88A8) is ``ieee8021ad``.
+        """
+        _position, _payload, tags = self._link_types()
+        data = self.data
+        return tuple(
+            U16(data, tag + 2)[0] & 0x0FFF
+            for tag in tags
+            if tag + 4 <= len(data) and U16(data, tag)[0] in tpids
+        )
+
+    def arp_opcode(self) -> int | None:
+        """The ARP operation (1 request, 2 reply) of a frame that is ARP on its link."""
+        if not self.has("arp"):
+            return None
+        _position, start, _tags = self._link_types()
+        if start < 0 or start + 8 > len(self.data):
+            return None
+        opcode: int = U16(self.data, start + 6)[0]
+        return opcode
+
+    # -- network -------------------------------------------------------------------------
+
+    def addresses(self, family: int, which: str) -> tuple[int, ...]:
+        """Every IP layer's source, destination or both (``which``) as integers."""
+        layers = self.layers
+        size = 4 if family == 4 else 16
+        pairs = [outer.pair for outer in layers.outer]
+        if layers.family:
+            pairs.append(layers.pair)
+        values: list[int] = []
+        for pair in pairs:
+            if len(pair) != 2 * size:
+                continue
+            if which != "dst":
+                values.append(int.from_bytes(pair[:size], "big"))
+            if which != "src":
+                values.append(int.from_bytes(pair[size:], "big"))
+        return tuple(values)
+
+    def ip_headers(self, family: int) -> tuple[int, ...]:
+        """Where every IP header of this family starts, outermost first."""
+        layers = self.layers
+        size = 8 if family == 4 else 32
+        found = [outer.net for outer in layers.outer if len(outer.pair) == size]
+        if layers.family == family and layers.net >= 0:
+            found.append(layers.net)
+        return tuple(found)
+
+    def ipv4_bytes(self, offset: int) -> tuple[int, ...]:
+        """One byte of each IPv4 header (8: TTL, 9: protocol)."""
+        data = self.data
+        return tuple(data[start + offset] for start in self.ip_headers(4))
+
+    def ipv4_words(self, offset: int) -> tuple[int, ...]:
+        """A 16-bit field of each IPv4 header (2: total length, 4: identification)."""
+        data = self.data
+        return tuple(U16(data, start + offset)[0] for start in self.ip_headers(4))
+
+    def ipv6_fields(self, offset: int) -> tuple[int, ...]:
+        """The payload length (4, 16 bits), next header (6) or hop limit (7) of each IPv6."""
+        data = self.data
+        if offset == 4:
+            return tuple(U16(data, start + 4)[0] for start in self.ip_headers(6))
+        return tuple(data[start + offset] for start in self.ip_headers(6))
+
+    # -- transport -----------------------------------------------------------------------
+
+    def transport(self) -> int:
+        """The IP protocol number of a frame's transport header, -1 for none or a fragment."""
+        layers = self.layers
+        if layers.family == 0 or layers.fragment is not None or layers.proto < 0:
+            return -1
+        return layers.proto
+
+    def carries(self, protocol: int) -> bool:
+        """Whether any layer is this transport (a VXLAN frame is UDP as well as inner TCP)."""
+        if self.transport() == protocol:
+            return True
+        return protocol == 17 and bool(self._tunnel_ports())
+
+    def _tunnel_ports(self) -> list[tuple[int, int]]:
+        """The UDP ports of the tunnel headers (VXLAN & co), outermost first."""
+        layers = self.layers
+        found = [(o.sport, o.dport) for o in layers.outer if o.sport >= 0]
+        if layers.proto == -2 and layers.sport >= 0:  # a UDP tunnel with no IP inside
+            found.append((layers.sport, layers.dport))
+        return found
+
+    def all_ports(self, protocol: int) -> tuple[tuple[int, int], ...]:
+        """(source, destination) of every header of this transport, outermost first."""
+        found = self._tunnel_ports() if protocol == 17 else []
+        ports = self.ports()
+        if ports is not None and self.transport() == protocol:
+            found.append(ports)
+        return tuple(found)
+
+    def ports(self) -> tuple[int, int] | None:
+        """The innermost TCP or UDP header's source and destination ports."""
+        layers = self.layers
+        if self.transport() in (6, 17) and layers.sport >= 0:
+            return layers.sport, layers.dport
+        return None
+
+    def tcp_header(self) -> int:
+        """Where a readable TCP header starts; -1 otherwise."""
+        layers = self.layers
+        if self.transport() == 6 and layers.sport >= 0:
+            return layers.l4
+        return -1
+
+    def tcp_word(self, offset: int) -> int | None:
+        """A 16-bit TCP header field (14: window)."""
+        start = self.tcp_header()
+        return U16(self.data, start + offset)[0] if start >= 0 else None
+
+    def udp_word(self, offset: int) -> int | None:
+        """A 16-bit field of the innermost UDP header (4: length, 6: checksum)."""
+        layers = self.layers
+        if self.transport() != 17 or layers.sport < 0:
+            return None
+        word: int = U16(self.data, layers.l4 + offset)[0]
+        return word
+
+    def udp_length(self) -> int | None:
+        """The UDP header's length field."""
+        layers = self.layers
+        if self.transport() != 17 or layers.sport < 0:
+            return None
+        length: int = U16(self.data, layers.l4 + 4)[0]
+        return length
+
+    def icmp(self) -> tuple[int, int] | None:
+        """ICMP or ICMPv6 type and code."""
+        layers = self.layers
+        start = layers.l4
+        if self.transport() not in (1, 58) or start < 0 or start + 2 > len(self.data):
+            return None
+        return self.data[start], self.data[start + 1]
+
+    def payload(self) -> bytes:
+        """The TCP or UDP payload as captured (empty for anything else)."""
+        layers = self.layers
+        if self.ports() is None:
+            return b""
+        return self.data[layers.start : layers.end]
+
+    # -- applications --------------------------------------------------------------------
+
+    def on_port(self, ports: frozenset[int]) -> bool:
+        """A TCP or UDP payload to or from one of these ports (how tshark picks DNS & co)."""
+        found = self.ports()
+        if found is None or not self.payload():
+            return False
+        return found[0] in ports or found[1] in ports
+
+    def is_tls(self) -> bool:
+        """A TCP payload that starts with a TLS record header."""
+        payload = self.payload()
+        return (
+            self.transport() == 6
+            and len(payload) >= 5
+            and 20 <= payload[0] <= 23
+            and payload[1] == 3
+            and payload[2] <= 4
+        )
+
+    def dns_question(self) -> tuple[int, int, str, int] | None:
+        """(id, response flag, first question name, its type) of a DNS message, or None."""
+        payload = self.payload()
+        if self.transport() == 6:
+            payload = payload[2:]
+        if len(payload) < 12:
+            return None
+        ident, flags, questions, _answers = DNS(payload, 0)
+        name, qtype = "", -1
+        if questions:
+            try:
+                name, position = dns_name(payload, 12, 0, len(payload))
+            except Malformed:
+                return ident, flags >> 15, "", -1
+            if position + 2 <= len(payload):
+                qtype = U16(payload, position)[0]
+        return ident, flags >> 15, name, qtype
+
+    def http_start_line(self) -> tuple[str, str, str] | None:
+        """(method, target, version) of a request or ("", status, version) of a response."""
+        layers = self.layers
+        data = self.data
+        start, end = layers.start, layers.end
+        if self.transport() != 6 or start >= end or data[start] not in HTTP_FIRST_BYTES:
+            return None
+        if not data.startswith(HTTP_STARTS, start):
+            return None
+        line = http_line(data, start, end)
+        if line is None:
+            return None
+        if line.startswith("HTTP/"):
+            version, _, rest = line.partition(" ")
+            return "", rest[:3], version
+        method, _, rest = line.partition(" ")
+        target, _, version = rest.rpartition(" ")
+        return method, target, version
+
+    def http_headers(self) -> dict[str, str]:
+        """The request's or response's header lines, lower-cased names (first value wins)."""
+        if self._http is None:
+            self._http = {}
+            if self.http_start_line() is not None:
+                block = self.payload()[:MAX_HTTP_HEADERS]
+                end = block.find(b"\r\n\r\n")
+                for line in (block if end < 0 else block[:end]).split(b"\r\n")[1:]:
+                    name, colon, value = line.partition(b":")
+                    if colon:
+                        key = name.strip().lower().decode("latin-1")
+                        self._http.setdefault(key, value.strip().decode("latin-1"))
+        return self._http
+
+    def tls_server_name(self) -> str | None:
+        """The server name a TLS ClientHello at the start of the TCP payload asks for."""
+        layers = self.layers
+        data = self.data
+        start, end = layers.start, layers.end
+        if self.transport() != 6 or start + 9 > end:
+            return None
+        content, major, _minor, length = TLS_RECORD(data, start)
+        if content != 22 or major != 3 or data[start + 5] != 1:
+            return None
+        (word,) = U32(data, start + 5)
+        message_end = min(start + 9 + (word & 0xFFFFFF), start + 5 + length, end)
+        return client_hello_sni(data, start + 9, message_end)
