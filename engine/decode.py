@@ -35,24 +35,18 @@ from engine.packet.app import (
 )
 from engine.packet.structs import (
     ARP,
-    ARPHRD_NETLINK,
     DNS,
-    ETHERNET_IPV4,
     ICMP_ECHO,
     IP4,
-    IP6,
-    NULL_AF_INET6,
     RR,
     SLL,
-    TCP,
     TLS_RECORD,
     TWO_U16,
     U16,
     U32,
     U32LE,
-    UDP,
-    VLAN_TAGS,
 )
+from engine.packet.walk import Layers, walk, walk_ethernet
 
 decoder_errors: int = 0
 """How often :func:`decode` had to fall back on its exception guard (a decoder bug)."""
@@ -119,9 +113,8 @@ _Transport = Callable[[bytes, int, int, int, _Addresses], HeaderSummary]
 def decode(linktype: int, data: bytes) -> HeaderSummary:
     """Summarise one captured frame of the given pcap link type; never raises."""
     try:
-        if linktype == _ETHERNET:  # by far the most common: one call fewer
-            return _ethernet(data)
-        return _decode(linktype, data)
+        layers = walk_ethernet(data) if linktype == _ETHERNET else walk(linktype, data)
+        return _summary(layers, data, linktype)
     except Exception as error:
         global decoder_errors  # noqa: PLW0603 - a process-wide bug counter, by design
         decoder_errors += 1
@@ -129,12 +122,70 @@ def decode(linktype: int, data: bytes) -> HeaderSummary:
         return HeaderSummary("", "", None, None, "Malformed", info)
 
 
-def _decode(linktype: int, data: bytes) -> HeaderSummary:
-    """Dispatch on the link type."""
-    link = _LINKS.get(linktypes.normalise(linktype))
-    if link is None:
-        return HeaderSummary("", "", None, None, "Unknown", f"linktype {linktype}")
-    return link(data)
+def _summary(layers: Layers, data: bytes, linktype: int) -> HeaderSummary:
+    """The list row of a walked frame: the innermost IP packet's, or its link layer's."""
+    family = layers[1]
+    if not family:
+        return _without_ip(layers, data, linktype)
+    pair = layers[2]
+    proto = layers[3]
+    sport = layers[4]
+    dport = layers[5]
+    start = layers[9]
+    end = layers[10]
+    length = layers[11]
+    fragment = layers[12]
+    if family == 4:
+        addresses = _IPV4_PAIRS.get(pair) or _remember_pair(_IPV4_PAIRS, pair, _ipv4_pair)
+    else:
+        addresses = _IPV6_PAIRS.get(pair) or _remember_pair(_IPV6_PAIRS, pair, _ipv6_pair)
+    if fragment is not None:
+        if fragment[1]:
+            return _later_fragment(family, proto, fragment[1], addresses)
+        length = fragment[3] + fragment[4] - start  # a first fragment: its own length
+    if proto == 6:
+        if sport < 0:
+            return _bad_tcp(data, layers[15], end, addresses)
+        src, dst = addresses
+        if start < end:
+            application = _tcp_application(data, start, end, sport, dport)
+            if application is not None:
+                return _new(_HS, (src, dst, sport, dport, application[0], application[1]))
+        (window,) = U16(data, layers[15] + 14)
+        flags = layers[6]
+        seq = layers[7]
+        if flags & 0x10:
+            info = (
+                f"{sport} → {dport} [{_TCP_FLAGS[flags]}] Seq={seq} Ack={layers[8]} Win={window}"
+                f" Len={length}"
+            )
+        else:
+            info = f"{sport} → {dport} [{_TCP_FLAGS[flags]}] Seq={seq} Win={window} Len={length}"
+        return _new(_HS, (src, dst, sport, dport, "TCP", info))
+    if proto == 17:
+        if sport < 0:
+            return _ports_only(data, layers[15], end, addresses, "UDP")
+        src, dst = addresses
+        if sport in _DNS_PORTS or dport in _DNS_PORTS:
+            protocol, info = _dns(data, start, end, _dns_protocol(sport, dport))
+            return _new(_HS, (src, dst, sport, dport, protocol, info))
+        return _new(_HS, (src, dst, sport, dport, "UDP", f"{sport} → {dport} Len={layers[11]}"))
+    if proto in {1, 58}:
+        if layers[15] < 0:
+            return _truncated("ICMP" if proto == 1 else "ICMPv6", addresses)
+        if proto == 1:
+            return _icmp(data, layers[15], end, addresses)
+        return _icmpv6(data, layers[15], end, addresses)
+    if proto == -2:
+        return _tunnel_end(layers, data, addresses)
+    name = _IP_PROTOCOLS.get(proto) or ("IPv4" if family == 4 else "IPv6")
+    return HeaderSummary(*addresses, None, None, name, f"IP protocol {proto}")
+
+
+def _later_fragment(family: int, proto: int, offset: int, addresses: _Addresses) -> HeaderSummary:
+    """A fragment after the first: its data only, as Wireshark says before reassembly."""
+    info = f"Fragmented IP protocol (proto={proto}, off={offset})"
+    return HeaderSummary(*addresses, None, None, "IPv4" if family == 4 else "IPv6", info)
 
 
 # -- text helpers ----------------------------------------------------------------------
@@ -153,70 +204,63 @@ def _truncated(protocol: str, addresses: _Addresses = _NO_ADDRESSES) -> HeaderSu
     return HeaderSummary(*addresses, None, None, protocol, "[truncated]")
 
 
-# -- link layers -----------------------------------------------------------------------
+# -- frames without IP ----------------------------------------------------------------
+
+_LINK_NAMES = {"eth": "Ethernet", "null": "Null", "raw": "Raw IP", "sll": "SLL"}
+_LAYER_NAMES = {
+    "arp": "ARP",
+    "chdlc": "Cisco HDLC",
+    "eth": "Ethernet",
+    "erspan": "ERSPAN",
+    "fr": "Frame Relay",
+    "geneve": "GENEVE",
+    "gre": "GRE",
+    "ieee8021ad": "802.1ad",
+    "ip": "IPv4",
+    "ipv6": "IPv6",
+    "llc": "LLC",
+    "lldp": "LLDP",
+    "macsec": "MACsec",
+    "mpls": "MPLS",
+    "nflog": "NFLOG",
+    "nsh": "NSH",
+    "pim": "PIM",
+    "ppp": "PPP",
+    "pppoed": "PPPoED",
+    "pppoes": "PPPoES",
+    "pktap": "PKTAP",
+    "radiotap": "802.11",
+    "stp": "STP",
+    "udp": "UDP",
+    "vlan": "802.1Q",
+    "vxlan": "VXLAN",
+    "wlan": "802.11",
+    "wlan.mgt": "802.11",
+    "wlan_radio": "802.11",
+}
+_TUNNEL_NUMBERS = {"gre": 47, "ip": 4, "ipv6": 41, "pim": 103}
+_ADDRESS_LAYERS = frozenset({"ip", "ipv6"})
 
 
-def _ethernet(data: bytes) -> HeaderSummary:
-    """Ethernet II; untagged IP skips the generic path and formats MACs only when needed.
-
-    The most common frame of all, untagged IPv4 without options or fragments,
-    has its Ethernet and IPv4 fields read by a single unpack and goes straight
-    to the transport (what :func:`_ipv4_transport` does, inlined: ~5% faster).
-    """
-    size = len(data)
-    if size >= 34:
-        ethertype, version_ihl, total, fragment, protocol = ETHERNET_IPV4(data, 0)
-        if ethertype == _ETH_IPV4 and version_ihl == 0x45 and total >= 20 and not fragment & 0x1FFF:
-            key = data[26:34]
-            addresses = _IPV4_PAIRS.get(key) or _remember_pair(_IPV4_PAIRS, key, _ipv4_pair)
-            wire = 14 + total
-            if protocol == 6:
-                return _tcp(data, 34, wire if wire < size else size, wire, addresses)
-            if protocol == 17:
-                return _udp(data, 34, wire if wire < size else size, wire, addresses)
-            return _ip_payload(data, 34, wire, addresses, protocol, family="IPv4")
-    elif size < 14:
-        if len(data) >= 12:
-            return _truncated("Ethernet", (_mac(data, 6), _mac(data, 0)))
-        return _truncated("Ethernet")
-    (ethertype,) = U16(data, 12)
-    if ethertype == _ETH_IPV4:
-        summary = _ipv4(data, 14)
-    elif ethertype == _ETH_IPV6:
-        summary = _ipv6(data, 14)
-    else:
-        return _link_payload(ethertype, data, 14, (_mac(data, 6), _mac(data, 0)), "Ethernet")
-    if summary[0]:
-        return summary
-    return summary._replace(src=_mac(data, 6), dst=_mac(data, 0))
+def _link_name(first: str, linktype: int) -> str:
+    """How the Protocol column names a link layer that carries nothing livetap reads."""
+    if first == "sll" and linktype == linktypes.LINUX_SLL2:
+        return "SLL2"
+    if first == "null" and linktype == linktypes.LOOP:
+        return "Loopback"
+    return _LINK_NAMES.get(first) or _LAYER_NAMES.get(first) or first.upper()
 
 
-def _link_payload(
-    ethertype: int, data: bytes, offset: int, addresses: _Addresses, link: str
-) -> HeaderSummary:
-    """What follows an ethertype: VLAN tags, IP, ARP or something only named.
-
-    ``addresses`` are the link layer's, used when there is no readable IP header.
-    """
-    size = len(data)
-    while ethertype in VLAN_TAGS:
-        if offset + 4 > size:
-            return _truncated("802.1Q", addresses)
-        (ethertype,) = U16(data, offset + 2)
-        offset += 4
-    if ethertype == _ETH_IPV4:
-        summary = _ipv4(data, offset)
-    elif ethertype == _ETH_IPV6:
-        summary = _ipv6(data, offset)
-    elif ethertype == _ETH_ARP:
-        return _arp(data, offset, addresses)
-    else:
-        protocol = "LLC" if ethertype <= 1500 else link
-        return HeaderSummary(*addresses, None, None, protocol, f"Ethertype 0x{ethertype:04x}")
-    if summary[0]:
-        return summary
-    src, dst = addresses
-    return summary._replace(src=src, dst=dst)
+def _link_addresses(first: str, data: bytes, linktype: int) -> _Addresses:
+    """The link layer's own addresses: MACs, or a cooked capture's source."""
+    if first == "eth":
+        return (_mac(data, 6), _mac(data, 0)) if len(data) >= 12 else _NO_ADDRESSES
+    if first == "sll":
+        if linktype == linktypes.LINUX_SLL2:
+            return _cooked_address(data, 12, data[11]) if len(data) >= 20 else _NO_ADDRESSES
+        if len(data) >= 16:
+            return _cooked_address(data, 6, SLL(data, 0)[1])
+    return _NO_ADDRESSES
 
 
 def _cooked_address(data: bytes, offset: int, length: int) -> _Addresses:
@@ -224,85 +268,92 @@ def _cooked_address(data: bytes, offset: int, length: int) -> _Addresses:
     return data[offset : offset + min(length, 8)].hex(":"), ""
 
 
-def _sll(data: bytes) -> HeaderSummary:
-    """Linux cooked capture v1: 16 bytes, protocol at offset 14."""
-    if len(data) < 16:
-        return _truncated("SLL")
-    hatype, halen = SLL(data, 0)
-    (protocol,) = U16(data, 14)
-    if hatype == ARPHRD_NETLINK:
-        return HeaderSummary("", "", None, None, "Netlink", f"Netlink family {protocol}")
-    return _link_payload(protocol, data, 16, _cooked_address(data, 6, halen), "SLL")
+def _without_ip(layers: Layers, data: bytes, linktype: int) -> HeaderSummary:
+    """A frame whose walk found no readable IP header: ARP, a bad IP header, a link only."""
+    chain = layers[0]
+    net = layers[14]
+    first, last = chain[0], chain[-1]
+    if first.startswith(("linktype-", "user_dlt")):
+        return HeaderSummary("", "", None, None, "Unknown", f"linktype {linktype}")
+    addresses = _link_addresses(first, data, linktype)
+    if last == "ip" and net >= 0:
+        return _bad_ipv4(data, net, addresses)
+    if last == "ipv6" and net >= 0:
+        return _bad_ipv6(data, net, addresses)
+    if last == "arp" and net >= 0:
+        return _arp(data, net, addresses)
+    if len(chain) == 1:
+        return _truncated(_link_name(first, linktype), addresses)
+    if last == "netlink":
+        (family,) = U16(data, 0 if linktype == linktypes.LINUX_SLL2 else 14)
+        return HeaderSummary("", "", None, None, "Netlink", f"Netlink family {family}")
+    if last in ("vlan", "ieee8021ad"):
+        return _truncated("802.1Q", addresses)
+    if first == "null" and len(chain) == 2:
+        (little,) = U32LE(data, 0)
+        (big,) = U32(data, 0)
+        family = big if linktype == linktypes.LOOP else min(little, big)
+        return HeaderSummary(
+            "", "", None, None, _link_name(first, linktype), f"Address family {family}"
+        )
+    if first == "raw" and len(chain) == 2:
+        info = f"[malformed: IP version {data[0] >> 4}]"
+        return HeaderSummary("", "", None, None, "Raw IP", info)
+    if net >= 2 and first in ("eth", "sll") and chain[1] not in _ADDRESS_LAYERS:
+        (ethertype,) = U16(data, net - 2)
+        protocol = "LLC" if ethertype <= 1500 else _link_name(first, linktype)
+        return HeaderSummary(*addresses, None, None, protocol, f"Ethertype 0x{ethertype:04x}")
+    named = [name for name in chain[1:] if name != "data"] or [first]
+    protocol = _LAYER_NAMES.get(named[-1]) or named[-1].upper()
+    info = " / ".join(_LAYER_NAMES.get(name) or name.upper() for name in named)
+    return HeaderSummary(*addresses, None, None, protocol, info)
 
 
-def _sll2(data: bytes) -> HeaderSummary:
-    """Linux cooked capture v2: 20 bytes, protocol at offset 0."""
-    if len(data) < 20:
-        return _truncated("SLL2")
-    (protocol,) = U16(data, 0)
-    (hatype,) = U16(data, 8)
-    if hatype == ARPHRD_NETLINK:
-        return HeaderSummary("", "", None, None, "Netlink", f"Netlink family {protocol}")
-    return _link_payload(protocol, data, 20, _cooked_address(data, 12, data[11]), "SLL2")
+def _bad_ipv4(data: bytes, offset: int, addresses: _Addresses) -> HeaderSummary:
+    """An IPv4 header the walk could not read: cut short, a bad version or bad lengths."""
+    if len(data) - offset < 20:
+        return _truncated("IPv4", addresses)
+    version_ihl, total, _fragment, _protocol = IP4(data, offset)
+    if version_ihl >> 4 != 4:
+        info = f"[malformed IPv4: version {version_ihl >> 4}]"
+        return HeaderSummary(*addresses, None, None, "IPv4", info)
+    ip_addresses = _ipv4_pair(data[offset + 12 : offset + 20])
+    header = (version_ihl & 15) << 2
+    if header < 20 or 0 < total < header:
+        info = f"[malformed IPv4: header length {header}, total length {total}]"
+        return HeaderSummary(*ip_addresses, None, None, "IPv4", info)
+    return _truncated("IPv4", ip_addresses)
 
 
-def _null(data: bytes) -> HeaderSummary:
-    """BSD loopback: the address family is in the writer's byte order, so try both."""
-    if len(data) < 4:
-        return _truncated("Null")
-    (little,) = U32LE(data, 0)
-    (big,) = U32(data, 0)
-    if little == 2 or big == 2:
-        return _ipv4(data, 4)
-    if little in NULL_AF_INET6 or big in NULL_AF_INET6:
-        return _ipv6(data, 4)
-    return HeaderSummary("", "", None, None, "Null", f"Address family {min(little, big)}")
+def _bad_ipv6(data: bytes, offset: int, addresses: _Addresses) -> HeaderSummary:
+    """An IPv6 header the walk could not read: cut short or a bad version."""
+    if len(data) - offset < 40:
+        return _truncated("IPv6", addresses)
+    info = f"[malformed IPv6: version {data[offset] >> 4}]"
+    return HeaderSummary(*addresses, None, None, "IPv6", info)
 
 
-def _loop(data: bytes) -> HeaderSummary:
-    """OpenBSD loopback: the address family in network byte order."""
-    if len(data) < 4:
-        return _truncated("Loopback")
-    (family,) = U32(data, 0)
-    if family == 2:
-        return _ipv4(data, 4)
-    if family in NULL_AF_INET6:
-        return _ipv6(data, 4)
-    return HeaderSummary("", "", None, None, "Loopback", f"Address family {family}")
+def _tunnel_end(layers: Layers, data: bytes, addresses: _Addresses) -> HeaderSummary:
+    """A frame whose innermost readable layer is a tunnel with no IP packet inside it.
 
-
-def _raw(data: bytes) -> HeaderSummary:
-    """Raw IP: IPv4 or IPv6, told apart by the version nibble."""
-    if not data:
-        return _truncated("Raw IP")
-    version = data[0] >> 4
-    if version == 4:
-        return _ipv4(data, 0)
-    if version == 6:
-        return _ipv6(data, 0)
-    return HeaderSummary("", "", None, None, "Raw IP", f"[malformed: IP version {version}]")
-
-
-def _raw_ipv4(data: bytes) -> HeaderSummary:
-    """LINKTYPE_IPV4: nothing but an IPv4 packet."""
-    return _ipv4(data, 0)
-
-
-def _raw_ipv6(data: bytes) -> HeaderSummary:
-    """LINKTYPE_IPV6: nothing but an IPv6 packet."""
-    return _ipv6(data, 0)
-
-
-_LINKS: dict[int, Callable[[bytes], HeaderSummary]] = {
-    linktypes.ETHERNET: _ethernet,
-    linktypes.LINUX_SLL: _sll,
-    linktypes.LINUX_SLL2: _sll2,
-    linktypes.RAW: _raw,
-    linktypes.IPV4: _raw_ipv4,
-    linktypes.IPV6: _raw_ipv6,
-    linktypes.NULL: _null,
-    linktypes.LOOP: _loop,
-}
+    The addresses are the tunnel's IP header's; a tunnel header cut short reads as
+    Wireshark's "IP protocol N", anything the tunnel carries is named layer by layer.
+    """
+    chain = layers[0]
+    if chain[-1] in _ADDRESS_LAYERS:  # IPv6 extension headers cut short
+        return _truncated("IPv6" if chain[-1] == "ipv6" else "IPv4", addresses)
+    last_ip = max(i for i, name in enumerate(chain) if name in _ADDRESS_LAYERS)
+    inner = [name for name in chain[last_ip + 1 :] if name != "data"]
+    sport = layers[4] if layers[4] >= 0 else None
+    dport = layers[5] if layers[4] >= 0 else None
+    if not inner:
+        return HeaderSummary(*addresses, sport, dport, "IPv4", "[no payload]")
+    protocol = _LAYER_NAMES.get(inner[-1]) or inner[-1].upper()
+    if len(inner) == 1 and inner[0] in _TUNNEL_NUMBERS:
+        info = f"IP protocol {_TUNNEL_NUMBERS[inner[0]]}"
+    else:
+        info = " / ".join(_LAYER_NAMES.get(name) or name.upper() for name in inner)
+    return HeaderSummary(*addresses, sport, dport, protocol, info)
 
 
 # -- network layer ---------------------------------------------------------------------
@@ -335,109 +386,6 @@ def _ipv6_pair(key: bytes) -> _Addresses:
     IPv4-mapped and -compatible ranges, which it writes dotted, as Wireshark does.
     """
     return inet_ntop(AF_INET6, key[:16]), inet_ntop(AF_INET6, key[16:])
-
-
-def _ipv4(data: bytes, offset: int) -> HeaderSummary:
-    """IPv4: addresses, then the transport within the declared total length.
-
-    The common case (no options, a sane length, not a fragment) is handled
-    here; everything else goes to :func:`_ipv4_unusual`. An empty ``src`` in
-    the result means the header itself was unreadable, so the link layer may
-    put its own addresses in.
-    """
-    size = len(data)
-    if size - offset < 20:
-        return _truncated("IPv4")
-    version_ihl, total, fragment, protocol = IP4(data, offset)
-    if version_ihl != 0x45 or total < 20 or fragment & 0x1FFF:
-        return _ipv4_unusual(data, offset)
-    return _ipv4_transport(data, offset, total, protocol)
-
-
-def _ipv4_transport(data: bytes, offset: int, total: int, protocol: int) -> HeaderSummary:
-    """The transport inside an IPv4 header of 20 bytes that is not a later fragment."""
-    key = data[offset + 12 : offset + 20]
-    addresses = _IPV4_PAIRS.get(key) or _remember_pair(_IPV4_PAIRS, key, _ipv4_pair)
-    wire = offset + total
-    size = len(data)
-    if protocol == 6:
-        return _tcp(data, offset + 20, wire if wire < size else size, wire, addresses)
-    if protocol == 17:
-        return _udp(data, offset + 20, wire if wire < size else size, wire, addresses)
-    return _ip_payload(data, offset + 20, wire, addresses, protocol, family="IPv4")
-
-
-def _ipv4_unusual(data: bytes, offset: int) -> HeaderSummary:
-    """IPv4 with options, a zero or bogus length, a bad version or a fragment offset."""
-    version_ihl, total, fragment, protocol = IP4(data, offset)
-    if version_ihl >> 4 != 4:
-        return HeaderSummary(
-            "", "", None, None, "IPv4", f"[malformed IPv4: version {version_ihl >> 4}]"
-        )
-    key = data[offset + 12 : offset + 20]
-    addresses = _IPV4_PAIRS.get(key) or _remember_pair(_IPV4_PAIRS, key, _ipv4_pair)
-    header = (version_ihl & 15) << 2
-    if header < 20 or 0 < total < header:
-        info = f"[malformed IPv4: header length {header}, total length {total}]"
-        return HeaderSummary(*addresses, None, None, "IPv4", info)
-    start = offset + header
-    if start > len(data):
-        return _truncated("IPv4", addresses)
-    fragment_offset = (fragment & 0x1FFF) << 3
-    if fragment_offset:
-        info = f"Fragmented IP protocol (proto={protocol}, off={fragment_offset})"
-        return HeaderSummary(*addresses, None, None, "IPv4", info)
-    wire = offset + total if total else len(data)  # TSO captures may say 0
-    return _ip_payload(data, start, wire, addresses, protocol, family="IPv4")
-
-
-def _ip_payload(
-    data: bytes, start: int, wire: int, addresses: _Addresses, protocol: int, *, family: str
-) -> HeaderSummary:
-    """The transport layer by IP protocol number; others are only named."""
-    transport = _TRANSPORTS.get(protocol)
-    if transport is not None:
-        size = len(data)
-        return transport(data, start, wire if wire < size else size, wire, addresses)
-    name = _IP_PROTOCOLS.get(protocol, family)
-    return HeaderSummary(*addresses, None, None, name, f"IP protocol {protocol}")
-
-
-def _ipv6(data: bytes, offset: int) -> HeaderSummary:
-    """IPv6: addresses, extension headers walked, then the transport."""
-    size = len(data)
-    if size - offset < 40:
-        return _truncated("IPv6")
-    version, length, protocol = IP6(data, offset)
-    if version >> 4 != 6:
-        return HeaderSummary(
-            "", "", None, None, "IPv6", f"[malformed IPv6: version {version >> 4}]"
-        )
-    key = data[offset + 8 : offset + 40]
-    addresses = _IPV6_PAIRS.get(key) or _remember_pair(_IPV6_PAIRS, key, _ipv6_pair)
-    start = offset + 40
-    wire = start + length if length else size  # 0: jumbogram or TSO
-    end = wire if wire < size else size
-    while protocol in _IPV6_EXTENSIONS:  # each pass moves on by 8 bytes or more
-        if start + 8 > end:
-            return _truncated("IPv6", addresses)
-        if protocol == 44:
-            fragment_offset = U16(data, start + 2)[0] & 0xFFF8
-            protocol = data[start]
-            if fragment_offset:
-                info = f"Fragmented IP protocol (proto={protocol}, off={fragment_offset})"
-                return HeaderSummary(*addresses, None, None, "IPv6", info)
-            start += 8
-        else:
-            protocol = data[start]
-            start += (data[start + 1] + 1) << 3
-    if start > end:
-        return _truncated("IPv6", addresses)
-    if protocol == 6:
-        return _tcp(data, start, end, wire, addresses)
-    if protocol == 17:
-        return _udp(data, start, end, wire, addresses)
-    return _ip_payload(data, start, wire, addresses, protocol, family="IPv6")
 
 
 def _arp(data: bytes, offset: int, addresses: _Addresses) -> HeaderSummary:
@@ -485,34 +433,19 @@ def _ports_only(
     data: bytes, offset: int, end: int, addresses: _Addresses, name: str
 ) -> HeaderSummary:
     """A TCP or UDP header cut short: the ports when at least they were captured."""
-    if end - offset < 4:
+    if offset < 0 or end - offset < 4:
         return _truncated(name, addresses)
     sport, dport = TWO_U16(data, offset)
     return HeaderSummary(*addresses, sport, dport, name, f"{sport} → {dport} [truncated]")
 
 
-def _tcp(data: bytes, offset: int, end: int, wire: int, addresses: _Addresses) -> HeaderSummary:
-    """TCP in Wireshark's words, or the application protocol its payload starts."""
-    if end - offset < 20:
+def _bad_tcp(data: bytes, offset: int, end: int, addresses: _Addresses) -> HeaderSummary:
+    """A TCP header cut short, or one whose header length does not fit."""
+    if offset < 0 or end - offset < 20:
         return _ports_only(data, offset, end, addresses, "TCP")
-    src, dst = addresses
-    sport, dport, seq, ack, data_offset, flags, window = TCP(data, offset)
-    start = offset + ((data_offset >> 4) << 2)
-    if start < offset + 20 or start > wire:
-        info = f"{sport} → {dport} [malformed TCP: header length {(data_offset >> 4) << 2}]"
-        return _new(_HS, (src, dst, sport, dport, "TCP", info))
-    if start < end:
-        application = _tcp_application(data, start, end, sport, dport)
-        if application is not None:
-            return _new(_HS, (src, dst, sport, dport, application[0], application[1]))
-    if flags & 0x10:
-        info = (
-            f"{sport} → {dport} [{_TCP_FLAGS[flags]}] Seq={seq} Ack={ack} Win={window}"
-            f" Len={wire - start}"
-        )
-    else:
-        info = f"{sport} → {dport} [{_TCP_FLAGS[flags]}] Seq={seq} Win={window} Len={wire - start}"
-    return _new(_HS, (src, dst, sport, dport, "TCP", info))
+    sport, dport = TWO_U16(data, offset)
+    info = f"{sport} → {dport} [malformed TCP: header length {(data[offset + 12] >> 4) << 2}]"
+    return HeaderSummary(*addresses, sport, dport, "TCP", info)
 
 
 def _tcp_application(
@@ -534,24 +467,7 @@ def _tcp_application(
     return None
 
 
-def _udp(data: bytes, offset: int, end: int, wire: int, addresses: _Addresses) -> HeaderSummary:
-    """UDP, or DNS/mDNS/LLMNR on their ports; length from the header when it is sane."""
-    if end - offset < 8:
-        return _ports_only(data, offset, end, addresses, "UDP")
-    src, dst = addresses
-    sport, dport, length = UDP(data, offset)
-    if 8 <= length <= wire - offset:
-        payload = length - 8
-        end = min(end, offset + length)
-    else:
-        payload = max(wire - offset - 8, 0)
-    if sport in _DNS_PORTS or dport in _DNS_PORTS:
-        protocol, info = _dns(data, offset + 8, end, _dns_protocol(sport, dport))
-        return _new(_HS, (src, dst, sport, dport, protocol, info))
-    return _new(_HS, (src, dst, sport, dport, "UDP", f"{sport} → {dport} Len={payload}"))
-
-
-def _icmp(data: bytes, offset: int, end: int, wire: int, addresses: _Addresses) -> HeaderSummary:
+def _icmp(data: bytes, offset: int, end: int, addresses: _Addresses) -> HeaderSummary:
     """ICMP (v4): echo with id and sequence, the common errors by name."""
     if end - offset < 4:
         return _truncated("ICMP", addresses)
@@ -571,7 +487,7 @@ def _icmp(data: bytes, offset: int, end: int, wire: int, addresses: _Addresses) 
     return _new(_HS, (addresses[0], addresses[1], None, None, "ICMP", info))
 
 
-def _icmpv6(data: bytes, offset: int, end: int, wire: int, addresses: _Addresses) -> HeaderSummary:
+def _icmpv6(data: bytes, offset: int, end: int, addresses: _Addresses) -> HeaderSummary:
     """ICMPv6: echo, neighbour discovery with its target, the common errors by name."""
     if end - offset < 4:
         return _truncated("ICMPv6", addresses)
@@ -596,9 +512,6 @@ def _echo(data: bytes, offset: int, end: int, name: str) -> str:
         return f"{name} [truncated]"
     _kind, _code, ident, seq = ICMP_ECHO(data, offset)
     return f"{name} id=0x{ident:04x}, seq={seq}"
-
-
-_TRANSPORTS: dict[int, _Transport] = {6: _tcp, 17: _udp, 1: _icmp, 58: _icmpv6}
 
 
 # -- DNS -------------------------------------------------------------------------------

@@ -781,10 +781,15 @@ def ip_cases() -> list[Case]:
             bytes(Ether(src=A_MAC, dst=B_MAC, type=38) / bytes(38)),
             S(A_MAC, B_MAC, None, None, "LLC", "Ethertype 0x0026"),
         ),
-        (  # an IPv4 ethertype with an IPv6 header: the MACs stand in
+        (  # an IPv4 ethertype with an IPv6 header: read as IPv6, as tshark does
             ETH,
             bytes(Ether(src=A_MAC, dst=B_MAC, type=0x0800)) + bytes(v6(b"")),
-            S(A_MAC, B_MAC, None, None, "IPv4", "[malformed IPv4: version 6]"),
+            S(C6, S6, None, None, "IPv6", "IP protocol 59"),
+        ),
+        (  # an IPv4 ethertype with neither version: the MACs stand in
+            ETH,
+            bytes(Ether(src=A_MAC, dst=B_MAC, type=0x0800)) + b"\x55" + bytes(30),
+            S(A_MAC, B_MAC, None, None, "IPv4", "[malformed IPv4: version 5]"),
         ),
     ]
     return cases
@@ -974,7 +979,7 @@ def test_the_guard_counts_and_summarises_a_decoder_bug(monkeypatch: pytest.Monke
         raise KeyError(data[:1])
 
     monkeypatch.setattr(decoder, "decoder_errors", 0)
-    monkeypatch.setattr(decoder, "_ethernet", broken)
+    monkeypatch.setattr(decoder, "walk_ethernet", broken)
     assert decode(ETH, b"\x00" * 20) == S(
         "", "", None, None, "Malformed", "decoder error: KeyError"
     )

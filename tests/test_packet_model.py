@@ -5,6 +5,8 @@ Each case is a frame this test builds; tshark's ``-Y`` on the same pcap is the a
 
 from __future__ import annotations
 
+import ipaddress
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from scapy.layers.tls.extensions import ServerName, TLS_Ext_ServerName
 from scapy.layers.tls.handshake import TLSClientHello
 from scapy.layers.tls.record import TLS
 
+from engine.analysis import analyze_file
+from engine.correlate import tcp_segment
 from engine.decode import decode
 from engine.display_filter import compile_display_filter
 from engine.events import PacketSummary
@@ -143,16 +147,37 @@ def test_fields_are_read_only_when_asked() -> None:
     [(1, f) for f in ETHERNET_FRAMES.values()] + list(OTHER_LINKS.values()),
 )
 def test_every_layer_stack_reads_the_same_everywhere(linktype: int, frame: bytes) -> None:
-    """The list row, the filter's fields and the walk agree on addresses and ports."""
+    """The list row, the filter's fields, the analysis flow key and correlation agree."""
     packet = Packet(linktype, frame)
     layers = packet.layers
     summary = PacketSummary(1, 1.0, len(frame), linktype, *decode(linktype, frame), frame)
     ports = packet.ports()
     if ports is not None:
+        assert (summary.sport, summary.dport) == ports  # the list row shows the inner packet
         check = compile_display_filter(
             f"{'tcp' if packet.transport() == 6 else 'udp'}.port == {ports[1]}"
         )
         assert check.matches_packet(summary)
-    if layers.family == 4:
-        inner = int.from_bytes(layers.pair[:4], "big")
-        assert inner in packet.addresses(4, "src")
+        segment = tcp_segment(summary)
+        assert (segment is not None) == (packet.transport() == 6)
+        if segment is not None:
+            assert segment.payload == packet.payload()
+    if layers.family and layers.proto != -2:
+        half = len(layers.pair) // 2
+        assert summary.src == str(ipaddress.ip_address(layers.pair[:half]))
+        assert summary.dst == str(ipaddress.ip_address(layers.pair[half:]))
+        size = 4 if layers.family == 4 else 16
+        assert int.from_bytes(layers.pair[:size], "big") in packet.addresses(layers.family, "src")
+        flows = analyze_file_records([(linktype, frame)])
+        key = "ipv4" if layers.family == 4 else "ipv6"
+        rows = {(row["a"], row["b"]) for row in flows[key]}
+        assert (summary.src, summary.dst) in rows or (summary.dst, summary.src) in rows
+
+
+def analyze_file_records(frames: list[tuple[int, bytes]]) -> dict[str, Any]:
+    """The conversations report of a capture holding these frames."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "one.pcap"
+        write_pcap_file(path, [PcapRecord(1.0, len(f), lt, f) for lt, f in frames])
+        report: dict[str, Any] = analyze_file(path, ["conversations"]).reports["conversations"]
+        return report

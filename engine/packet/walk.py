@@ -99,9 +99,10 @@ class Layers(NamedTuple):
 _NOTHING: tuple[Outer, ...] = ()
 
 
-def _only(chain: tuple[str, ...]) -> Layers:
-    """A frame without a readable IP header: only its layer names."""
-    return _new(Layers, (chain, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, -1, -1))
+def _only(chain: tuple[str, ...], net: int = -1) -> Layers:
+    """A frame without a readable IP header: its layer names, and where the last one
+    starts when that is known (an ARP header, an IP header that could not be read)."""
+    return _new(Layers, (chain, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, net, -1))
 
 
 _CHAINS: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
@@ -121,6 +122,7 @@ def extend(chain: tuple[str, ...], name: str) -> tuple[str, ...]:
 
 ETH: tuple[str, ...] = ("eth",)
 _ETH_IP_CHAIN = extend(ETH, "ip")
+_ETH_IPV6_CHAIN = extend(ETH, "ipv6")
 
 _ETH_LLC = 0x8870
 """Jumbo LLC: an ethertype saying an 802.2 header follows."""
@@ -204,6 +206,8 @@ def walk_ethernet(data: bytes) -> Layers:
             return _transport(
                 data, (_ETH_IP_CHAIN, 4, data[26:34], protocol, _NOTHING, 14), 34, end, wire
             )
+        if ethertype == ETH_IPV6:
+            return _ipv6(data, 14, ETH, _NOTHING)
     elif size < 14:
         return _only(ETH)
     (ethertype,) = U16(data, 12)
@@ -234,20 +238,20 @@ def _ethertype(
         return _macsec(data, offset, extend(chain, "macsec"), outer)
     if ethertype == _ETH_NSH:
         return _nsh(data, offset, extend(chain, "nsh"), outer)
-    return _only(extend(chain, _ETHERTYPE_NAMES.get(ethertype, "data")))
+    return _only(extend(chain, _ETHERTYPE_NAMES.get(ethertype, "data")), offset)
 
 
 def _llc(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
     """802.2 LLC: spanning tree by its SAP, SNAP's ethertype followed, the rest only named."""
     if offset + 3 > len(data):
-        return _only(chain)
+        return _only(chain, offset)
     dsap = data[offset]
     if dsap == 0x42:
-        return _only(extend(chain, "stp"))
+        return _only(extend(chain, "stp"), offset)
     if dsap == 0xAA and offset + 8 <= len(data):
         (ethertype,) = U16(data, offset + 6)
         return _ethertype(data, offset + 8, ethertype, chain, outer)
-    return _only(chain)
+    return _only(chain, offset)
 
 
 def _inner_ethernet(
@@ -604,16 +608,16 @@ _Span = tuple[int, int, int]
 
 def _ipv4(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
     """IPv4: addresses, fragments, tunnels, then the transport within the total length."""
-    chain = extend(chain, "ip")
+    chain = _ETH_IP_CHAIN if chain is ETH else extend(chain, "ip")
     size = len(data)
     if size - offset < 20:
-        return _only(chain)
+        return _only(chain, offset)
     version_ihl, total, fragment, protocol = IP4(data, offset)
     if version_ihl >> 4 == 6:  # tshark's IPv4 dissector hands version 6 to IPv6
         return _ipv6(data, offset, chain, outer)
     header = (version_ihl & 15) << 2
     if version_ihl >> 4 != 4 or header < 20 or 0 < total < header or offset + header > size:
-        return _only(chain)
+        return _only(chain, offset)
     ip = (chain, 4, data[offset + 12 : offset + 20], protocol, outer, offset)
     wire = offset + total if total else size  # TSO captures may say 0
     start = offset + header
@@ -629,13 +633,13 @@ def _ipv4(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, 
 
 def _ipv6(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
     """IPv6: addresses, extension headers walked (a fragment header noted), the transport."""
-    chain = extend(chain, "ipv6")
+    chain = _ETH_IPV6_CHAIN if chain is ETH else extend(chain, "ipv6")
     size = len(data)
     if size - offset < 40:
-        return _only(chain)
+        return _only(chain, offset)
     version, length, protocol = IP6(data, offset)
     if version >> 4 != 6:
-        return _only(chain)
+        return _only(chain, offset)
     pair = data[offset + 8 : offset + 40]
     start = offset + 40
     wire = start + length if length else size  # 0: jumbogram or TSO
@@ -794,8 +798,12 @@ def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Layers:
             payload = start + ((data_offset >> 4) << 2)
             if payload >= start + 20 and payload <= wire:
                 stop = end if end > payload else payload
-                fields = (chain, family, pair, 6, sport, dport, flags, seq, ack, payload, stop)
-                return _new(Layers, (*fields, wire - payload, None, outer, net, start))
+                seglen = wire - payload
+                return _new(
+                    Layers,
+                    (chain, family, pair, 6, sport, dport, flags, seq, ack, payload, stop, seglen,
+                     None, outer, net, start),
+                )  # fmt: skip
     elif protocol == 17:
         if end - start >= 8:
             sport, dport, length = UDP(data, start)
@@ -807,16 +815,26 @@ def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Layers:
                     tunnel = _udp_tunnel(data[:end], ip, (sport, dport), payload)
                     if tunnel is not None:
                         return tunnel
-                fields = (chain, family, pair, 17, sport, dport, 0, 0, 0, payload, end)
-                return _new(Layers, (*fields, length - 8, None, outer, net, start))
-            if length == 0:  # jumbograms and some offloaded captures
-                fields = (chain, family, pair, 17, sport, dport, 0, 0, 0, payload, end)
-                return _new(Layers, (*fields, wire - payload, None, outer, net, start))
+                seglen = length - 8
+            else:  # a length of 0 (jumbograms, offloaded captures) or a bad one: tshark
+                # keeps the ports and reads up to the end of the IP payload
+                seglen = wire - payload if wire > payload else 0
+            return _new(
+                Layers,
+                (chain, family, pair, 17, sport, dport, 0, 0, 0, payload, end, seglen,
+                 None, outer, net, start),
+            )  # fmt: skip
     elif end >= start:
-        fields = (chain, family, pair, protocol, -1, -1, 0, 0, 0, start, end)
-        return _new(Layers, (*fields, wire - start, None, outer, net, start))
-    fields = (chain, family, pair, protocol, -1, -1, 0, 0, 0, end, end)
-    return _new(Layers, (*fields, 0, None, outer, net, -1))
+        return _new(
+            Layers,
+            (chain, family, pair, protocol, -1, -1, 0, 0, 0, start, end, wire - start,
+             None, outer, net, start),
+        )  # fmt: skip
+    l4 = start if start <= end else -1
+    return _new(
+        Layers,
+        (chain, family, pair, protocol, -1, -1, 0, 0, 0, end, end, 0, None, outer, net, l4),
+    )
 
 
 def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Layers | None:
