@@ -492,3 +492,13 @@ def test_a_draft_from_a_frame_takes_the_payload_and_the_lower_port() -> None:
         draft_from_frame(linktypes.ETHERNET, bytes(udp_frame(b"x", 1))[:14] + bytes(20))
     with pytest.raises(BadInputError, match="no payload"):
         draft_from_frame(linktypes.ETHERNET, tcp_frames([b""], 4444)[0])
+
+
+def test_a_draft_from_a_tunnelled_frame_reads_the_inner_packet() -> None:
+    from tests.test_packet_walk import ETHERNET_FRAMES
+
+    spec = draft_from_frame(linktypes.ETHERNET, ETHERNET_FRAMES["gre-key-ip"])
+    assert spec["transport"] == "udp"
+    assert spec["ports"] == [1000]  # the inner UDP's lower port, not GRE's
+    with pytest.raises(BadInputError, match="not linktype 147"):
+        draft_from_frame(147, ETHERNET_FRAMES["gre-key-ip"])

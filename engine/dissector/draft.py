@@ -14,6 +14,7 @@ from typing import Any
 from engine import linktypes
 from engine.dissector.model import is_valid_name
 from engine.errors import BadInputError
+from engine.packet.model import Packet
 
 MIN_TEXT = 4
 """Printable runs shorter than this are not taken for text."""
@@ -175,32 +176,22 @@ def draft_spec(payload: bytes, transport: str, port: int, name: str = "draft") -
 def transport_payload(linktype: int, data: bytes) -> tuple[str, int, int, bytes]:
     """(transport, source port, destination port, payload) of a UDP or TCP frame.
 
+    Read by the packet model, so a frame inside a tunnel drafts from its inner packet.
     Raises :class:`BadInputError` for any other frame.
     """
-    from scapy.config import conf
-    from scapy.layers.inet import IP, TCP, UDP
-    from scapy.layers.inet6 import IPv6
-
-    kind = linktypes.normalise(linktype)
-    packet: Any
-    try:
-        if kind in (linktypes.RAW, linktypes.IPV4, linktypes.IPV6):
-            version = data[0] >> 4 if data else 0
-            packet = IPv6(data) if version == 6 else IP(data)
-        else:
-            layer: Any = conf.l2types.get(kind)
-            if layer is None:
-                raise BadInputError(f"livetap cannot draft from {linktypes.name(linktype)} frames")
-            packet = layer(data)
-    except BadInputError:
-        raise
-    except Exception as error:  # scapy raises many kinds on odd bytes
-        raise BadInputError(f"the frame could not be decoded: {error}") from None
-    for name, layer_class in (("udp", UDP), ("tcp", TCP)):
-        found = packet.getlayer(layer_class)
-        if found is not None:
-            return name, int(found.sport), int(found.dport), bytes(found.payload)
-    raise BadInputError("the frame is neither UDP nor TCP: pick a UDP or TCP packet to draft from")
+    packet = Packet(linktype, data)
+    first = packet.layers.chain[0] if packet.layers.chain else ""
+    if first.startswith(("linktype-", "user_dlt")):
+        raise BadInputError(
+            f"drafts are made from frames livetap reads, not {linktypes.name(linktype)}"
+        )
+    ports = packet.ports()
+    if ports is None:
+        raise BadInputError(
+            "the frame is neither UDP nor TCP: pick a UDP or TCP packet to draft from"
+        )
+    transport = "tcp" if packet.transport() == 6 else "udp"
+    return transport, ports[0], ports[1], packet.payload()
 
 
 def draft_from_frame(linktype: int, data: bytes, name: str = "draft") -> dict[str, Any]:
