@@ -604,7 +604,7 @@ class _Parser:
             return self.fail(f"{_show(token.text)} is not a valid IP address or network", token)
         if _HOSTNAME.match(word):
             return self.fail(
-                f"livetap does not look up names: give the IP address of {_show(token.text)}",
+                f"host names are not looked up: give the IP address of {_show(token.text)}",
                 token,
             )
         if word == ")":

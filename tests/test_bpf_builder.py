@@ -115,7 +115,7 @@ def test_descriptions_become_these_filters(description: str, expected: str) -> N
     [
         ("http to foo", "don't know 'foo' (position 9)", 9),
         ("tcp foo bar", "don't know 'foo' (position 5), 'bar' (position 9)", 5),
-        ("http to example.com", "does not look up names", 9),
+        ("http to example.com", "are not looked up", 9),
         ("443", "say 'port 443'", 1),
         ("10.0.0.256", "not a valid IP address", 1),
         ("10.0.0.5/8", "the network is 10.0.0.0/8", 1),

@@ -190,7 +190,7 @@ def transport_payload(linktype: int, data: bytes) -> tuple[str, int, int, bytes]
         else:
             layer: Any = conf.l2types.get(kind)
             if layer is None:
-                raise BadInputError(f"livetap cannot draft from {linktypes.name(linktype)} frames")
+                raise BadInputError(f"cannot draft a spec from {linktypes.name(linktype)} frames")
             packet = layer(data)
     except BadInputError:
         raise
