@@ -271,6 +271,8 @@ _BYTES = frozenset({"bytes", "byte", "b"})
 _HOST_WORDS = frozenset({"host", "hosts", "address", "addr", "ip-address"})
 _NET_WORDS = frozenset({"net", "network", "subnet", "cidr"})
 _PORT_WORDS = frozenset({"port", "ports", "portrange"})
+_RANGE_JOINERS = frozenset({"to", "through", "thru", "-"})
+"""Words between the ends of a port range said in words: 'port 5000 to 5010'."""
 _MAC_WORDS = frozenset({"mac", "ether", "ethernet"})
 MAX_LENGTH_VALUE = 262144
 _MAC = re.compile(r"^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$")
@@ -576,6 +578,11 @@ class _Parser:
         if word in _HOST_WORDS or word in _NET_WORDS or word in _MAC_WORDS:
             return AddressTerm(self.address_list(token), None)
         if word == "between":
+            following = self.peek()
+            ahead = 1 if following is not None and following.word in _PORT_WORDS else 0
+            if self._spelled_range_follows("between", ahead):
+                self.index += ahead
+                return PortTerm([self.port(token, "between")], None)
             return self.between(token)
         if word == "ttl":
             return NodeTerm(self.comparison(token, "ip[8]", "IPv4 time to live", 255))
@@ -604,12 +611,25 @@ class _Parser:
             return self.fail(f"{_show(token.text)} is not a valid IP address or network", token)
         if _HOSTNAME.match(word):
             return self.fail(
-                f"livetap does not look up names: give the IP address of {_show(token.text)}",
+                f"host names are not looked up: give the IP address of {_show(token.text)}",
                 token,
             )
         if word == ")":
             return self.fail("')' without a matching '('", token)
         return self.fail(f"don't know {_show(token.text)}", token)
+
+    def _spelled_range_follows(self, introducer: str, ahead: int = 0) -> bool:
+        """Whether 'A and B' (after 'between') or 'A to B' (after 'from') follows."""
+        joiners = ANDS if introducer == "between" else _RANGE_JOINERS
+        first, joiner, last = (self.peek(ahead + n) for n in range(3))
+        return (
+            first is not None
+            and joiner is not None
+            and last is not None
+            and bool(_NUMBER.match(first.word))
+            and joiner.word in joiners
+            and bool(_NUMBER.match(last.word))
+        )
 
     def _number_follows(self, ahead: int = 0) -> bool:
         """Whether a number follows (after 'than'/'to'), ``ahead`` tokens on."""
@@ -647,7 +667,10 @@ class _Parser:
         first = self.address_list(None, single=True)
         joiner = self.next_meaningful()
         if joiner is None or joiner.word not in ANDS:
-            raise self.fail("'between' needs two addresses joined by 'and'", joiner or token)
+            raise self.fail(
+                "'between' needs two addresses, or two port numbers, joined by 'and'",
+                joiner or token,
+            )
         self.take()
         second = self.address_list(None, single=True)
         return NodeTerm(_all([_address_node(first, None), _address_node(second, None)]))
@@ -715,17 +738,46 @@ class _Parser:
             break
         return ranges
 
-    def port(self, keyword: Token) -> tuple[int, int]:
+    def port(self, keyword: Token, introducer: str = "") -> tuple[int, int]:
+        """One port or range: '80', '8000-8080', and in words 'range 5000 to 5010',
+        '5000 through 5010', 'from 5000 to 5010', 'between 5000 and 5010'.
+
+        ``introducer`` is 'between' when the caller has read it already.
+        """
         token = self.next_meaningful()
+        if token is not None and token.word == "range":
+            self.take()
+            token = self.next_meaningful()
+        if (
+            not introducer
+            and token is not None
+            and token.word in ("between", "from")
+            and self._spelled_range_follows(token.word, 1)
+        ):
+            introducer = self.take().word
+            token = self.next_meaningful()
         if token is None or not _is_port(token.word):
             raise self.fail(f"expected a port number or range after {_show(keyword.text)}", token)
         self.take()
         match = _PORT_RANGE.match(token.word)
         low, high = (int(match[1]), int(match[2])) if match else (int(token.word), int(token.word))
-        if high > 65535:
-            raise self.fail(f"ports go up to 65535, not {high}", token)
+        end, shown = token, token.text
+        joiners = ANDS if introducer == "between" else _RANGE_JOINERS
+        joiner, last = self.peek(), self.peek(1)
+        if (
+            match is None
+            and joiner is not None
+            and last is not None
+            and joiner.word in joiners
+            and _NUMBER.match(last.word)
+        ):
+            self.index += 2
+            high, end = int(last.word), last
+            shown = f"{token.text} {joiner.text} {last.text}"
+        if max(low, high) > 65535:
+            raise self.fail(f"ports go up to 65535, not {max(low, high)}", end)
         if low > high:
-            raise self.fail(f"the range {_show(token.text)} runs backwards", token)
+            raise self.fail(f"the range {_show(shown)} runs backwards", token)
         return low, high
 
     def flag(self, token: Token) -> Term:
@@ -1015,6 +1067,10 @@ _KNOWN = (
             "syn-ack",
             "synack",
             "between",
+            "range",
+            "through",
+            "thru",
+            "-",
             "ttl",
             "hoplimit",
             "hop-limit",

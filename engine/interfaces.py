@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import array
+import fcntl
 import socket
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,15 @@ from engine.live import ARPHRD_ETHERNET_LIKE, ARPHRD_RAW_IP, interface_hardware_
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 IFF_RUNNING = 0x40
+
+SIOCGIFFLAGS = 0x8913
+SIOCETHTOOL = 0x8946
+ETHTOOL_GLINK = 0x0000000A
+ARPHRD_LOOPBACK = 772
+IFREQ_SIZE = 40  # struct ifreq on Linux: a 16-byte name and a 24-byte union
+
+ANY = "any"
+ANY_DESCRIPTION = "Pseudo-device that captures on all interfaces"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,19 +37,73 @@ class Interface:
     running: bool
     loopback: bool
     linktype: int
+    connected: bool | None = None
+    """The link's carrier as the driver reports it; None where that does not apply."""
+    description: str = ""
 
     def flags(self) -> list[str]:
-        """The flags as words, e.g. ["Up", "Running", "Loopback"]."""
+        """The flags as words, as tcpdump -D prints them, e.g. ["Up", "Running", "Connected"]."""
         words = [("Up", self.up), ("Running", self.running), ("Loopback", self.loopback)]
-        return [word for word, on in words if on]
+        result = [word for word, on in words if on]
+        if self.connected is not None:
+            result.append("Connected" if self.connected else "Disconnected")
+        return result
+
+
+def _ioctl_flags(name: str) -> int | None:
+    """The flags SIOCGIFFLAGS returns, as libpcap reads them (None if it fails).
+
+    Only the ioctl has IFF_RUNNING: the kernel computes it from the operational state,
+    and /sys/class/net/NAME/flags leaves it out.
+    """
+    request = struct.pack(f"16s{IFREQ_SIZE - 16}x", name.encode()[:15])
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            reply = fcntl.ioctl(sock, SIOCGIFFLAGS, request)
+    except OSError:
+        return None
+    flags: int = struct.unpack_from("H", reply, 16)[0]
+    return flags
+
+
+def _sysfs_flags(name: str) -> int:
+    """The IFF_* flags from sysfs, IFF_RUNNING worked out as the kernel does (0 if unreadable)."""
+    base = Path(f"/sys/class/net/{name}")
+    try:
+        flags = int((base / "flags").read_text().strip(), 16)
+    except (OSError, ValueError):
+        return 0
+    try:
+        operstate = (base / "operstate").read_text().strip()
+    except OSError:
+        operstate = ""
+    if flags & IFF_UP and operstate in ("up", "unknown"):
+        flags |= IFF_RUNNING
+    return flags
 
 
 def _flags(name: str) -> int:
-    """The IFF_* flags from sysfs (0 if unreadable)."""
+    """The interface's IFF_* flags: the ioctl's, or sysfs's if the ioctl fails."""
+    flags = _ioctl_flags(name)
+    return _sysfs_flags(name) if flags is None else flags
+
+
+def _connected(name: str, flags: int) -> bool | None:
+    """Whether the link is connected, asked with ETHTOOL_GLINK as libpcap asks.
+
+    None for a loopback and for a driver that cannot tell (libpcap's "not applicable").
+    """
+    if flags & IFF_LOOPBACK or interface_hardware_type(name) == ARPHRD_LOOPBACK:
+        return None
+    value = array.array("I", [ETHTOOL_GLINK, 0])
+    address, _ = value.buffer_info()
+    request = bytearray(struct.pack(f"16sP{IFREQ_SIZE - 24}x", name.encode()[:15], address))
     try:
-        return int(Path(f"/sys/class/net/{name}/flags").read_text().strip(), 16)
-    except (OSError, ValueError):
-        return 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            fcntl.ioctl(sock, SIOCETHTOOL, request, True)
+    except OSError:  # EOPNOTSUPP/EINVAL: the driver cannot tell; ENODEV: gone meanwhile
+        return None
+    return bool(value[1])
 
 
 def _linktype(name: str) -> int:
@@ -49,11 +115,25 @@ def _linktype(name: str) -> int:
 
 
 def list_interfaces() -> list[Interface]:
-    """Every interface with its addresses and flags, by index."""
+    """Every interface with its addresses and flags, by index, after "any" (index 0).
+
+    "any" is listed as tcpdump -D lists it, since ``-i any`` captures on every interface.
+    """
     import psutil
 
     addresses = psutil.net_if_addrs()
-    result = []
+    result = [
+        Interface(
+            index=0,
+            name=ANY,
+            addresses=(),
+            up=True,
+            running=True,
+            loopback=False,
+            linktype=linktypes.LINUX_SLL,
+            description=ANY_DESCRIPTION,
+        )
+    ]
     for index, name in sorted(socket.if_nameindex()):
         flags = _flags(name)
         addrs = tuple(
@@ -70,6 +150,7 @@ def list_interfaces() -> list[Interface]:
                 running=bool(flags & IFF_RUNNING),
                 loopback=bool(flags & IFF_LOOPBACK),
                 linktype=_linktype(name),
+                connected=_connected(name, flags),
             )
         )
     return result
@@ -94,6 +175,6 @@ def default_interface() -> str:
     if route:
         return route
     for interface in list_interfaces():
-        if interface.up and interface.running and not interface.loopback:
+        if interface.name != ANY and interface.up and interface.running and not interface.loopback:
             return interface.name
     return "lo"

@@ -47,6 +47,8 @@ class StreamSource:
         """(first record's timestamp, monotonic time it was released)."""
         self._held: list[PcapRecord] = []
         self.finished = False
+        self.path: Path | None = None
+        """The file read, when it can be read again from its start (None for a stream)."""
 
     @property
     def warnings(self) -> list[str]:
@@ -59,6 +61,17 @@ class StreamSource:
         self.filter = compiled
         self._filters = {self.filter_linktype: compiled}
         return compiled
+
+    def reread(self, expression: str) -> StreamSource | None:
+        """A new source reading the same file from its start through ``expression``.
+
+        A capture filter set on a file must apply to the packets already read, not
+        only to those still to come. None for a stream (a command's output), which
+        cannot be read again. Raises FilterError (nothing changes) on a bad filter.
+        """
+        if self.path is None:
+            return None
+        return open_file_source(self.path, expression, self._realtime, self.snaplen)
 
     def kernel_drops(self) -> int | None:
         """Files and pipes have no kernel queue to overflow."""
@@ -158,9 +171,13 @@ def open_file_source(
     """
     reader = open_pcap(path)
     try:
-        if not realtime:
-            return IndexedFileSource(reader, Path(path), expression, snaplen)
-        return StreamSource(reader, f"file {Path(path).name}", expression, realtime, snaplen)
+        source = (
+            StreamSource(reader, f"file {Path(path).name}", expression, realtime, snaplen)
+            if realtime
+            else IndexedFileSource(reader, Path(path), expression, snaplen)
+        )
+        source.path = Path(path)
+        return source
     except BaseException:
         reader.close()
         raise

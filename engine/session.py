@@ -65,6 +65,10 @@ class CaptureSession:
         self, source: PacketSource, ring_size: int = 100_000, analyze: bool = True
     ) -> None:
         self.source = source
+        self._ring_size = ring_size
+        self.generation = 0
+        """Times the buffer was replaced: a capture filter set on a file reads it again, so
+        the packets (and their indices) start over; a front end compares this to its own."""
         self.analysis = LiveAnalysis() if analyze else None
         """Live statistics of everything captured (protocols, talkers, conversations ...)."""
         file_ring: FileRing | None = getattr(source, "ring", None)
@@ -130,19 +134,20 @@ class CaptureSession:
 
     def _run(self) -> None:
         """The capture thread: read and store until stopped or the source ends."""
+        stop, source = self._stop, self.source  # this thread's, even once a file is re-read
         try:
-            while not self._stop.is_set():
-                records = self.source.read_batch(READ_TIMEOUT)
+            while not stop.is_set():
+                records = source.read_batch(READ_TIMEOUT)
                 if records:
                     self._store(records)
-                elif getattr(self.source, "finished", False):
+                elif getattr(source, "finished", False):
                     self._finished = True
                     break
         except LivetapError as error:
-            if not self._stop.is_set():
+            if not stop.is_set():
                 self._error = error
         except (OSError, ValueError) as error:
-            if not self._stop.is_set():
+            if not stop.is_set():
                 self._error = LivetapError(f"the capture stopped: {error}")
 
     def _store(self, records: list[PcapRecord]) -> None:
@@ -213,11 +218,50 @@ class CaptureSession:
     def set_filter(self, expression: str) -> str:
         """Apply a new BPF filter to the running source.
 
+        A live interface or a command's stream is filtered from the next packet on. A
+        file is read again from its start through the new filter: its buffer, counters
+        and statistics start over and :attr:`generation` goes up, so the front end shows
+        the new list (the old one kept only what the old filter let through).
+
         Raises :class:`~engine.errors.FilterError` with libpcap's message when the
         expression is invalid; the capture then goes on with its old filter.
         """
         with self._filter_lock:
-            return self.source.set_filter(expression).expression
+            reread: Callable[[str], PacketSource | None] | None = getattr(
+                self.source, "reread", None
+            )
+            fresh = reread(expression) if reread is not None else None
+            if fresh is None:
+                return self.source.set_filter(expression).expression
+            self._replace_source(fresh)
+            return fresh.filter.expression
+
+    def _replace_source(self, fresh: PacketSource) -> None:
+        """Stop reading the old source, start over on ``fresh`` with an empty buffer."""
+        was_running = self._thread is not None
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self.source.close()
+        if self.analysis is not None:
+            self.analysis.stop()
+            self.analysis = LiveAnalysis()
+        file_ring: FileRing | None = getattr(fresh, "ring", None)
+        self.source = fresh
+        self.ring = file_ring if file_ring is not None else PacketRing(self._ring_size)
+        self._can_wait = bool(getattr(fresh, "can_wait", False))
+        self._packets = self._bytes = self._polled_to = 0
+        self._finished = False
+        self._error = None
+        self._rate_samples.clear()
+        if self.view is not None:
+            self.view = DisplayView(self.ring, self.view.filter)
+            self.view.scan()  # an empty buffer: nothing to scan, new packets are added
+        self.generation += 1
+        self._stop = threading.Event()
+        self._thread = None
+        if was_running:
+            self.start()
 
     def set_display_filter(self, text: str) -> DisplayView | None:
         """Show only the packets ``text`` matches (empty: all); raises DisplayFilterError.

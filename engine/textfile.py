@@ -2,9 +2,9 @@
 
 A reader (Wireshark loading a plugin, an editor) never sees half a file: the
 text goes to a temporary file in the same directory, renamed over the name, so
-a symbolic link planted at the name is replaced, never followed. Mode 0644 on
-purpose: a Lua dissector must be readable by the Wireshark a user runs, and it
-holds no captured bytes (captures themselves are 0600).
+a symbolic link planted at the name is replaced, never followed. Mode 0600, as
+every file livetap writes (``mkstemp`` creates it so): a draft holds bytes of a
+captured packet, and livetap often runs as root.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from engine.errors import BadInputError, from_os_error
 
 
 def write_text_whole(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, mode 0644; errors are LivetapErrors."""
+    """Write ``text`` to ``path`` atomically, mode 0600; errors are LivetapErrors."""
     directory = path.parent if str(path.parent) else Path()
     temporary: str | None = None
     try:
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
-        Path(temporary).chmod(0o644)
         Path(temporary).replace(path)
         temporary = None
     except IsADirectoryError:

@@ -144,3 +144,95 @@ def test_snapshot_rate_covers_quiet_seconds(records: list[PcapRecord]) -> None:
     snapshot = analyzer.snapshot(now=start + 10)
     assert snapshot.rate[0] == 75 and snapshot.rate[1:] == (0,) * 10
     assert snapshot.rate_end == start + 10
+
+
+def _steady(
+    records: list[PcapRecord], start: int, seconds: int, per_second: int
+) -> list[PcapRecord]:
+    """``per_second`` packets in each of ``seconds`` seconds from ``start``, evenly spaced."""
+    frame = records[0]
+    return [
+        frame._replace(timestamp=start + second + n / per_second)
+        for second in range(seconds)
+        for n in range(per_second)
+    ]
+
+
+def test_rate_now_is_the_last_whole_second_not_the_one_just_begun(
+    records: list[PcapRecord],
+) -> None:
+    analyzer = Analyzer()
+    start = 1_800_000_000
+    analyzer.add_records(_steady(records, start, 5, 15))
+    analyzer.add_records([records[0]._replace(timestamp=start + 5.02)])  # a second just begun
+    snapshot = analyzer.snapshot(now=start + 5.05)
+    assert snapshot.rate[-2:] == (15, 1)
+    assert snapshot.rate_now == 15
+    quiet = analyzer.snapshot(now=start + 8.5)  # nothing for three seconds
+    assert quiet.rate_now == 0
+
+
+def test_seconds_seen_twice_are_added_up(records: list[PcapRecord]) -> None:
+    # Timestamps stepping back across a second boundary (two interfaces merged).
+    analyzer = Analyzer()
+    start = 1_800_000_000
+    times = [0.98, 1.01, 0.99, 1.02, 0.995, 1.03, 2.5]
+    analyzer.add_records([records[0]._replace(timestamp=start + t) for t in times])
+    assert analyzer.snapshot().rate == (3, 3, 1)
+
+
+def test_rate_now_of_a_live_capture_on_lo_matches_the_sending_rate() -> None:
+    import socket
+    import time
+
+    from engine.live import LiveSource
+    from engine.session import CaptureSession
+    from tests.conftest import LOOPBACK, free_udp_port
+
+    port = free_udp_port()
+    per_second = 15
+    session = CaptureSession(LiveSource("lo", expression=f"udp dst port {port}"))
+    session.start()
+    stop = threading.Event()
+
+    def send() -> None:
+        begun = time.monotonic()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sent = 0
+            while not stop.is_set():
+                sender.sendto(b"rate", (LOOPBACK, port))
+                sent += 1
+                stop.wait(max(0.0, begun + sent / per_second - time.monotonic()))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    analysis = session.analysis
+    assert analysis is not None
+    readings: list[tuple[float, int]] = []
+    try:
+        time.sleep(2.2)  # two whole seconds captured
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            now = time.time()
+            readings.append((now % 1, analysis.analyzer.snapshot(now).rate_now))
+            time.sleep(0.09)
+    finally:
+        stop.set()
+        sender.join()
+        session.stop()
+    early = [rate for fraction, rate in readings if fraction < 0.3]
+    assert early, readings  # readings just after a second began, where it used to read ~0
+    assert all(per_second - 5 <= rate <= per_second + 5 for _, rate in readings), readings
+
+
+async def test_stats_screen_header_shows_the_rate_of_the_last_whole_second(
+    records: list[PcapRecord],
+) -> None:
+    analyzer = Analyzer()
+    start = 1_800_000_000
+    analyzer.add_records(_steady(records, start, 5, 15))
+    analyzer.add_records([records[0]._replace(timestamp=start + 5.02)])
+    app = StatsApp(lambda: analyzer.snapshot(now=start + 5.05))
+    async with app.run_test(size=(140, 48)) as pilot:
+        await pilot.pause()
+        assert "15 packets/s now" in _text(app, "#stats-summary")

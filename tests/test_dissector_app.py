@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Button, Input, Static
 
 from engine.replay import open_file_source
 from engine.session import CaptureSession
@@ -87,3 +88,38 @@ async def test_draft_from_the_selected_packet_writes_an_editable_spec(tmp_dir: P
         dialog.export()
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         assert (tmp_dir / f"{draft['protocol']}.lua").is_file()
+
+
+async def test_without_a_spec_x_offers_a_draft_and_writes_privately_to_the_capture_directory(
+    tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    captures, elsewhere = tmp_dir / "captures", tmp_dir / "elsewhere"
+    captures.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # outside the repository: no examples/sensor.json here
+    pcap = write_frames(
+        tmp_dir / "custom.pcap", [udp_frame(b"\xca\xfe\x01\x02hello world\x00\x10\x20", 40123)]
+    )
+    app = LivetapApp(CaptureSession(open_file_source(pcap)), save_directory=captures)
+    async with app.run_test(size=(200, 50)) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await until(pilot, lambda: main.packet_list.row_count == 1)
+        await pilot.press("home", "x")
+        dialog = app.screen
+        assert isinstance(dialog, DissectorExport)
+        assert dialog.query_one("#export-spec", Input).value == ""
+        assert app.focused is dialog.query_one("#export-draft", Button)
+        note = str(dialog.query_one("#export-note", Static).content)
+        assert "draft one from packet 1" in note
+        dialog.export()  # with no spec, Export drafts one instead of refusing
+        await until(pilot, lambda: dialog.query_one("#export-spec", Input).value != "")
+        assert dialog.error_text == ""
+        spec_path = Path(dialog.query_one("#export-spec", Input).value)
+        assert spec_path.parent == captures and spec_path.stat().st_mode & 0o777 == 0o600
+        dialog.query_one("#export-output", Input).value = "custom.lua"  # relative
+        dialog.export()
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+    lua = captures / "custom.lua"
+    assert lua.is_file() and lua.stat().st_mode & 0o777 == 0o600
+    assert list(elsewhere.iterdir()) == []

@@ -27,12 +27,14 @@ SENSOR = str(spec_file("sensor"))
 
 
 def livetap(
-    *args: str, cwd: Path | None = None, path: str | None = None
+    *args: str, cwd: Path | None = None, path: str | None = None, config: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed console script (optionally with another PATH), without a terminal."""
+    """Run the installed console script (optionally with another PATH or config file)."""
     env = dict(os.environ)
     if path is not None:
         env["PATH"] = path
+    if config is not None:
+        env["LIVETAP_CONFIG"] = str(config)
     return subprocess.run(
         [LIVETAP, "dissector", *args],
         capture_output=True,
@@ -64,8 +66,33 @@ def test_generate_writes_name_lua_in_the_current_directory(tmp_dir: Path) -> Non
     assert result.returncode == 0, result.stderr
     script = tmp_dir / "sensor.lua"
     assert script.read_text().startswith("-- sensor.lua: a Wireshark dissector")
-    assert script.stat().st_mode & 0o777 == 0o644
+    assert script.stat().st_mode & 0o777 == 0o600
     assert "wrote sensor.lua: sensor over UDP (47000, 47100-47109), 27 fields" in result.stdout
+
+
+def test_files_go_to_the_capture_directory_and_are_private(tmp_dir: Path, capture: Path) -> None:
+    captures, elsewhere, absolute = (tmp_dir / d for d in ("captures", "elsewhere", "abs"))
+    for folder in (captures, elsewhere, absolute):
+        folder.mkdir()
+    config = tmp_dir / "config.yaml"
+    config.write_text(f"captureDirectory: {captures}\n")
+    runs = [
+        (("generate", "--spec", SENSOR), captures / "sensor.lua"),
+        (("generate", "--spec", SENSOR, "-o", "mine.lua"), captures / "mine.lua"),
+        (("generate", "--spec", SENSOR, "-o", str(absolute / "a.lua")), absolute / "a.lua"),
+        (("draft", "--pcap", str(capture), "--frame", "1", "-o", "d.json"), captures / "d.json"),
+    ]
+    for args, expected in runs:
+        result = livetap(*args, cwd=elsewhere, config=config)
+        assert result.returncode == 0, result.stderr
+        assert expected.is_file(), (args, result.stdout)
+        assert expected.stat().st_mode & 0o777 == 0o600, args
+        assert str(expected) in result.stdout
+    assert list(elsewhere.iterdir()) == []
+    document = json.loads(
+        livetap("generate", "--spec", SENSOR, "--json", cwd=elsewhere, config=config).stdout
+    )
+    assert document["data"]["lua"] == str(captures / "sensor.lua")
 
 
 def test_generate_with_overrides_and_json(tmp_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -198,3 +199,80 @@ def test_har_from_the_command_line(site: LocalSite, tmp_path: Path) -> None:
     assert converted["data"]["entries"] == len(document["log"]["entries"]) >= 10
     code, missing, _ = livetap("har", str(tmp_path / "nope.ndjson"), "-o", str(har), "--json")
     assert code == ExitCode.NOT_FOUND and missing["error"]["code"] == "NOT_FOUND"
+
+
+def _devtools_port_of_children(pid: int) -> int | None:
+    """The DevTools port of the Chromium a capture process launched (its DevToolsActivePort)."""
+    for child in Path("/proc").iterdir():
+        if not child.name.isdigit():
+            continue
+        try:
+            status = (child / "status").read_text()
+            command = (child / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = next(
+            (line.split()[1] for line in status.splitlines() if line.startswith("PPid")), ""
+        )
+        if parent != str(pid):
+            continue
+        for argument in command:
+            if argument.startswith(b"--user-data-dir="):
+                active = Path(argument.split(b"=", 1)[1].decode()) / "DevToolsActivePort"
+                if active.is_file():
+                    return int(active.read_text().split()[0])
+    return None
+
+
+def test_packets_beside_an_opened_page_keep_its_load_and_leave_out_devtools(
+    site: LocalSite, tmp_path: Path
+) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}  # apart from other captures
+
+    def run(*args: str) -> dict[str, Any]:
+        result = subprocess.run(
+            [LIVETAP, "capture", "ndjson", *args],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            env=env,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        document: dict[str, Any] = json.loads(result.stdout)
+        return document
+
+    out = tmp_path / "page.ndjson"
+    run("start", "--file", str(out), "--open", f"{site.url}/", "--packets", "-i", "lo")
+    try:
+        state = json.loads((runtime / "livetap" / "ndjson-capture.json").read_text())
+        devtools = _devtools_port_of_children(int(state["pid"]))
+        assert devtools is not None
+        assert wait_for(lambda: out.exists() and "api/submit" in out.read_text(), timeout=30)
+        time.sleep(0.5)
+    finally:
+        run("stop")
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    page = f"{site.url}/"
+    requests = [line for line in lines if line["type"] == "request"]
+    assert page in [line["url"] for line in requests]
+    page_id = next(line["id"] for line in requests if line["url"] == page)
+    assert any(line["type"] == "response" and line["id"] == page_id for line in lines)
+    packets = [line for line in lines if line["type"] == "packet"]
+    assert any(site.port in (line["sport"], line["dport"]) for line in packets)
+    assert not [line for line in packets if devtools in (line["sport"], line["dport"])]
+
+
+def test_the_devtools_exclusion_is_added_only_with_a_port() -> None:
+    from engine.bpf import compile_filter
+    from engine.linktypes import ETHERNET
+    from tui.commands._ndjson_daemon import packet_filter
+
+    assert packet_filter("udp port 53", None) == "udp port 53"
+    assert packet_filter("", None) == ""
+    assert packet_filter("", 9222) == "not tcp port 9222"
+    combined = packet_filter("tcp or udp", 9222)
+    assert combined == "(tcp or udp) and not tcp port 9222"
+    compile_filter(combined, ETHERNET)  # libpcap takes it

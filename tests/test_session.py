@@ -285,3 +285,55 @@ def test_realtime_replay_keeps_the_files_pace(tmp_dir: Path) -> None:
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert all(gap >= 0.35 for gap in gaps), gaps
     assert [p.timestamp for p in packets(session)] == [1000.0, 1000.4, 1000.8]
+
+
+def _two_port_file(path: Path, keep: int, drop: int) -> Path:
+    """A pcap of 3 datagrams to ``keep`` and 4 to ``drop``, interleaved."""
+    from scapy.layers.inet import UDP
+    from scapy.layers.l2 import Ether
+
+    frames = [
+        bytes(Ether() / IP(src=LOOPBACK, dst=LOOPBACK) / UDP(sport=40000, dport=port) / b"x")
+        for port in (keep, drop, keep, drop, drop, keep, drop)
+    ]
+    records = [PcapRecord(1000.0 + n * 0.01, len(f), 1, f) for n, f in enumerate(frames)]
+    write_pcap_file(path, records)
+    return path
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_a_capture_filter_on_a_file_reads_it_again_through_the_filter(
+    tmp_dir: Path, realtime: bool
+) -> None:
+    path = _two_port_file(tmp_dir / "two.pcap", 5001, 5002)
+    session = CaptureSession(open_file_source(path, realtime=realtime), 100)
+    with session:
+        assert session.wait_finished(5) and len(session.ring) == 7
+        session.set_display_filter("udp.dstport == 5001 or udp.dstport == 5002")
+        assert session.set_filter("udp dst port 5001") == "udp dst port 5001"
+        assert session.generation == 1
+        assert session.wait_finished(5)
+        assert [p.dport for p in packets(session)] == [5001] * 3
+        stats = session.stats()
+        assert (stats.packets, stats.filter, stats.finished) == (3, "udp dst port 5001", True)
+        assert session.view is not None and session.view.ring is session.ring
+        assert wait_for(lambda: len(session.view or ()) == 3)
+        analysis = session.analysis
+        assert analysis is not None
+        assert wait_for(lambda: analysis.analyzer.snapshot().packets == 3)
+        assert session.set_filter("") == ""  # cleared: every packet again
+        assert session.wait_finished(5)
+        assert [p.dport for p in packets(session)].count(5002) == 4 and session.generation == 2
+
+
+def test_a_bad_capture_filter_on_a_file_changes_nothing(tmp_dir: Path) -> None:
+    path = _two_port_file(tmp_dir / "two.pcap", 5001, 5002)
+    session = CaptureSession(open_file_source(path, expression="udp dst port 5002"), 100)
+    with session:
+        assert session.wait_finished(5)
+        ring = session.ring
+        with pytest.raises(FilterError):
+            session.set_filter("udp portt 5001")
+        assert session.ring is ring and session.generation == 0
+        assert [p.dport for p in packets(session)] == [5002] * 4
+        assert session.stats().filter == "udp dst port 5002"

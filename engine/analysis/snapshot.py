@@ -96,6 +96,9 @@ class AnalysisSnapshot:
     dns_queries: int
     credentials: int
     top_n: int
+    rate_now: int = 0
+    """Packets in the last whole second: the one before the second still being counted,
+    which would read near 0 at each second's start (the only second, while there is one)."""
 
     @property
     def duration(self) -> float:
@@ -191,6 +194,7 @@ def take_snapshot(analyzer: Analyzer, now: float | None = None) -> AnalysisSnaps
         dns_queries,
         credentials,
         top_n,
+        series[-2] if len(series) > 1 else sum(series),
     )
 
 
@@ -198,7 +202,11 @@ def _series(
     rate: list[tuple[int, int, int]], current: tuple[int, int], now: float | None
 ) -> tuple[tuple[int, ...], int | None]:
     """Packets per second over the last minutes, quiet seconds as zeros."""
-    counts = {second: packets for second, packets, _bytes in rate}
+    counts: dict[int, int] = {}
+    # A second can be in ``rate`` more than once when timestamps step back across a second
+    # boundary (several interfaces, or a file out of order): add them all up.
+    for second, packets, _bytes in rate:
+        counts[second] = counts.get(second, 0) + packets
     second, packets = current
     if packets:
         counts[second] = counts.get(second, 0) + packets

@@ -55,7 +55,7 @@ def _check_private(path: Path, *, shared_ok: bool) -> None:
         problem = "can be written by other users"
     if problem:
         raise PermissionDeniedError(
-            f"livetap's runtime directory {path} {problem}, so livetap will not keep its "
+            f"the runtime directory {path} {problem}, so livetap will not keep its "
             "capture state there; remove it, or set XDG_RUNTIME_DIR to a private directory"
         )
     if mine and not shared_ok and info.st_mode & 0o077:

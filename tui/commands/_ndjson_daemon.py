@@ -4,6 +4,10 @@ It opens the sources (a browser, packets on an interface), starts the NDJSON
 capture, reports readiness as one JSON line on its stdout (which ``start`` prints
 and then closes), and serves ``stop`` and ``status`` on a Unix socket until stopped.
 Run as ``python -m tui.commands._ndjson_daemon '<options as JSON>'``.
+
+The order matters: the browser connects first (so the packet filter can leave out
+livetap's own DevTools connection), then the packets, then the capture subscribes,
+and only then is ``--open``'s page loaded, so its requests and packets are all written.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.errors import ExitCode, LivetapError
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
@@ -32,8 +37,35 @@ def _report(document: dict[str, Any]) -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def devtools_port(browser: Any) -> int | None:
+    """The TCP port of livetap's own DevTools connection to ``browser``, if it has one.
+
+    A launched browser's websocket URL, or an attached one's endpoint; None when the
+    connection is no TCP port (a pipe) or the port cannot be told.
+    """
+    process = getattr(browser, "browser_process", None)
+    if process is not None:
+        url = getattr(process, "websocket_url", None)
+    else:
+        url = getattr(getattr(browser, "target", None), "endpoint", None)
+    if not isinstance(url, str) or not url:
+        return None
+    try:
+        return urlsplit(url).port
+    except ValueError:
+        return None
+
+
+def packet_filter(expression: str, port: int | None) -> str:
+    """The user's capture filter, without livetap's DevTools connection when it has a port."""
+    if port is None:
+        return expression
+    own = f"not tcp port {port}"
+    return f"({expression}) and {own}" if expression.strip() else own
+
+
 def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
-    """The browser and the packet capture the options ask for."""
+    """The browser (connected, no page opened yet) and the packet capture (running)."""
     browser = packets = None
     if config.get("browser"):
         from engine.browser.session import BrowserSession
@@ -45,16 +77,17 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
             chromium=config.get("chromium"),
             allow_remote=bool(config.get("allow_remote")),
         )
-        browser = BrowserSession(target, open_url=config.get("open"))
+        browser = BrowserSession(target)  # --open waits until the capture listens
         browser.start()
     if config.get("packets"):
         from engine.interfaces import default_interface
         from engine.live import LiveSource
         from engine.session import CaptureSession
 
+        expression = packet_filter(config.get("bpf") or "", devtools_port(browser))
         try:
             source = LiveSource(
-                config.get("interface") or default_interface(), expression=config.get("bpf") or ""
+                config.get("interface") or default_interface(), expression=expression
             )
         except LivetapError:
             if browser is not None:
@@ -63,6 +96,18 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
         packets = CaptureSession(source)
         packets.start()
     return browser, packets
+
+
+def _open_page(browser: Any, url: str) -> None:
+    """Load ``url`` without holding up ``start`` (a slow page must not make it time out)."""
+
+    def navigate() -> None:
+        with contextlib.suppress(
+            LivetapError
+        ):  # as a page that fails to load: not start's business
+            browser.navigate(url)
+
+    threading.Thread(target=navigate, name="livetap-open", daemon=True).start()
 
 
 def _serve(
@@ -112,6 +157,8 @@ def main(argv: list[str]) -> int:
     """Start everything, report, serve, clean up."""
     config = json.loads(argv[0])
     browser = packets = None
+    capture: NdjsonCapture | None = None
+    server: socket.socket | None = None
     try:
         browser, packets = _open_sources(config)
         options = NdjsonOptions(
@@ -126,6 +173,8 @@ def main(argv: list[str]) -> int:
         )
         capture = NdjsonCapture(options, browser, packets)
         started = capture.start()
+        if browser is not None and config.get("open"):
+            _open_page(browser, config["open"])  # now: the capture hears the whole page load
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         path = socket_path()
         with contextlib.suppress(OSError):
@@ -135,6 +184,10 @@ def main(argv: list[str]) -> int:
         server.listen()
         write_state({"pid": os.getpid(), "socket": str(path), **started})
     except LivetapError as error:
+        if server is not None:
+            server.close()
+        if capture is not None:
+            capture.stop()
         for source in (packets, browser):
             if source is not None:
                 source.stop()

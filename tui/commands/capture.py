@@ -165,7 +165,7 @@ def output_path(requested: str | None, directory: Path) -> Path:
     """Where the first file goes: -w (relative to the capture directory) or a dated name."""
     if requested == "-":
         raise UsageError(
-            "livetap capture writes files, not standard output: give -w a file name "
+            "capture pcap writes files, not standard output: give -w a file name "
             "(for a pcap stream use tcpdump -U -w -)"
         )
     if requested:

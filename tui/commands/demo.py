@@ -97,13 +97,21 @@ def demo_sources(with_browser: bool = True, chromium: str | None = None) -> Iter
 
 def run(args: argparse.Namespace) -> int:
     """Start the traffic, the browser and the app; stop everything on the way out."""
+    from engine.config import load_settings
     from tui.app import LivetapApp
     from tui.signals import install_exit_signals
 
+    config = getattr(args, "config", None)
+    settings = load_settings({}, config_path=config if isinstance(config, Path) else None)
     with demo_sources(not args.no_browser, args.chromium) as demo:
         if demo.note:
             print(demo.note, file=sys.stderr)
-        app = LivetapApp(demo.session, theme=args.theme, browser=demo.browser)
+        app = LivetapApp(
+            demo.session,
+            theme=args.theme,
+            save_directory=settings.capture_directory,  # where `x` and `w` write
+            browser=demo.browser,
+        )
         install_exit_signals(app, demo.session, demo.browser)
         app.run()
         return ExitCode.INTERRUPTED if app.return_code == ExitCode.INTERRUPTED else ExitCode.SUCCESS

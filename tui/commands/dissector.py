@@ -27,6 +27,7 @@ from engine.dissector import (
     schema_json,
 )
 from engine.dissector.model import is_valid_name
+from engine.dissector.output import output_path, shown_path
 from engine.errors import (
     BadInputError,
     ExitCode,
@@ -77,7 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, metavar="N", help="register on this port instead of the spec's ports"
     )
     generate.add_argument(
-        "-o", "--output", type=Path, metavar="FILE", help="where to write (default: ./NAME.lua)"
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="where to write; a relative name is in the config's captureDirectory "
+        "(default: NAME.lua there)",
     )
     generate.add_argument(
         "--check", type=Path, metavar="PCAP", help="then run tshark with it over this capture"
@@ -119,7 +125,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     draft.add_argument("--name", default="draft", help="the protocol name (default: draft)")
     draft.add_argument(
-        "-o", "--output", type=Path, metavar="FILE", help="write the spec here (default: print)"
+        "-o",
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the spec here, a relative name in the config's captureDirectory "
+        "(default: print)",
     )
     _common(draft, tshark=False)
 
@@ -151,9 +162,7 @@ def _generate(args: argparse.Namespace) -> int:
         raise NotFoundError(f"{args.check} does not exist: check the capture's path")
     data = override(read_spec_data(args.spec), args.protocol_name, args.port)
     spec = parse_spec(data, source=str(args.spec))
-    output: Path = args.output or Path(f"{spec.name}.lua")
-    if output.is_dir():
-        output = output / f"{spec.name}.lua"
+    output = output_path(args.output, _capture_directory(args), f"{spec.name}.lua")
     write_text_whole(output, generate_lua(spec))
     summary: dict[str, Any] = {
         "lua": str(output),
@@ -176,8 +185,8 @@ def _generate(args: argparse.Namespace) -> int:
     ports = ", ".join(summary["ports"]) or "no ports"
     heuristic = " + heuristic" if spec.heuristic else ""
     print(
-        f"wrote {output}: {spec.name} over {spec.transport.upper()} ({ports}{heuristic}), "
-        f"{summary['fields']} fields"
+        f"wrote {shown_path(output)}: {spec.name} over {spec.transport.upper()} "
+        f"({ports}{heuristic}), {summary['fields']} fields"
     )
     if report is None:
         return ExitCode.SUCCESS
@@ -223,13 +232,15 @@ def _draft(args: argparse.Namespace) -> int:
     draft = draft_from_frame(record.linktype, record.data, name=args.name)
     parse_spec(draft, source="the draft")  # a draft must always be usable as it is
     text = json.dumps(draft, indent=2, ensure_ascii=False) + "\n"
+    output: Path | None = None
     if args.output is not None:
-        write_text_whole(args.output, text)
+        output = output_path(args.output, _capture_directory(args), f"{args.name}.json")
+        write_text_whole(output, text)
     fields = len(draft["fields"])
     if args.json:
         print_json(
             {
-                "output": str(args.output) if args.output is not None else None,
+                "output": str(output) if output is not None else None,
                 "frame": args.frame,
                 "transport": draft["transport"],
                 "port": draft["ports"][0],
@@ -238,18 +249,28 @@ def _draft(args: argparse.Namespace) -> int:
             }
         )
         return ExitCode.SUCCESS
-    if args.output is None:
+    if output is None:
         sys.stdout.write(text)
         return ExitCode.SUCCESS
     print(
-        f"wrote {args.output}: {fields} fields guessed from frame {args.frame} "
+        f"wrote {shown_path(output)}: {fields} fields guessed from frame {args.frame} "
         f"({draft['transport'].upper()} port {draft['ports'][0]}); edit it, then run "
-        f"livetap dissector generate --spec {args.output}"
+        f"livetap dissector generate --spec {shown_path(output)}"
     )
     return ExitCode.SUCCESS
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _capture_directory(args: argparse.Namespace) -> Path:
+    """The config's captureDirectory (the current directory when none is set)."""
+    from engine.config import load_settings
+
+    config = getattr(args, "config", None)
+    return load_settings(
+        {}, config_path=config if isinstance(config, Path) else None
+    ).capture_directory
 
 
 def _frame(pcap: Path, number: int) -> PcapRecord:

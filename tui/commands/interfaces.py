@@ -31,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
                     "running": i.running,
                     "loopback": i.loopback,
                     "linktype": i.linktype,
+                    "connected": i.connected,
+                    "description": i.description,
                 }
                 for i in found
             ]
@@ -38,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.SUCCESS
     for i in found:
         addresses = ", ".join(i.addresses)
-        flags = ", ".join(i.flags())
-        print(f"{i.index}.{i.name} [{flags}]" + (f" {addresses}" if addresses else ""))
+        flags = ", ".join(i.flags()) or "none"
+        description = f" ({i.description})" if i.description else ""
+        line = f"{i.index}.{i.name}{description} [{flags}]"
+        print(line + (f" {addresses}" if addresses else ""))
     return ExitCode.SUCCESS

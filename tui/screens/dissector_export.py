@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, Static
 from engine.dissect import FieldNode
 from engine.dissector import decode_frame, generate_lua, load_spec
 from engine.dissector.draft import draft_from_frame
+from engine.dissector.output import output_path
 from engine.errors import LivetapError
 from engine.events import PacketSummary
 from engine.textfile import write_text_whole
@@ -42,9 +43,12 @@ class ExportResult:
 def export_and_decode(
     spec_path: Path, output: Path | None, directory: Path, packet: PacketSummary | None
 ) -> ExportResult:
-    """Validate the spec, write the Lua file, and decode the packet with it (any thread)."""
+    """Validate the spec, write the Lua file, and decode the packet with it (any thread).
+
+    The Lua file goes into ``directory`` (the capture directory) unless ``output`` is absolute.
+    """
     spec = load_spec(spec_path)
-    lua_path = output or directory / f"{spec.name}.lua"
+    lua_path = output_path(output, directory, f"{spec.name}.lua")
     write_text_whole(lua_path, generate_lua(spec))
     if packet is None:
         return ExportResult(spec_path, lua_path, spec.name, None, (), f"wrote {lua_path}")
@@ -60,7 +64,7 @@ def write_draft(packet: PacketSummary, directory: Path) -> Path:
     """A draft spec from the packet's payload, written next to the captures."""
     name = f"proto{packet.dport or packet.sport or 0}"
     draft = draft_from_frame(packet.linktype, packet.data, name)
-    path = directory / f"{name}.json"
+    path = output_path(None, directory, f"{name}.json")
     write_text_whole(path, json.dumps(draft, indent=2) + "\n")
     return path
 
@@ -106,7 +110,9 @@ class DissectorExport(ModalScreen[ExportResult | None]):
             yield Static(f"Selected: {about}", id="export-note", markup=False)
             yield Label("Spec file (JSON or YAML; see examples/README.md)")
             yield Input(self._spec_path, placeholder="examples/sensor.json", id="export-spec")
-            yield Label("Lua file (empty: <protocol>.lua in the capture directory)")
+            yield Label(
+                "Lua file (empty: <protocol>.lua; a relative name: in the capture directory)"
+            )
             yield Input("", id="export-output")
             yield Static("", id="export-error", markup=False)
             with Horizontal():
@@ -115,7 +121,23 @@ class DissectorExport(ModalScreen[ExportResult | None]):
                 yield Button("Cancel", id="export-cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#export-spec", Input).focus()
+        """Focus the spec; without one, offer the draft from the selected packet instead."""
+        if self._spec_path.strip():
+            self.query_one("#export-spec", Input).focus()
+            return
+        packet = self._packet()
+        if packet is None:
+            self.query_one("#export-spec", Input).focus()
+            return
+        self.query_one("#export-draft", Button).focus()
+        self._say("", self._offer(packet))
+
+    @staticmethod
+    def _offer(packet: PacketSummary) -> str:
+        return (
+            f"No spec file yet: draft one from packet {packet.index} ({packet.protocol}), "
+            "edit it, then Export; or enter a spec file"
+        )
 
     def _say(self, error: str = "", note: str | None = None) -> None:
         self.query_one("#export-error", Static).update(error)
@@ -152,7 +174,10 @@ class DissectorExport(ModalScreen[ExportResult | None]):
         """Generate and decode in a worker thread."""
         spec = self.query_one("#export-spec", Input).value.strip()
         if not spec:
-            self._say("enter a spec file (or draft one from the packet)")
+            if self._packet() is None:
+                self._say("enter a spec file, or select a UDP or TCP packet to draft one from")
+                return
+            self.draft()  # offered instead of a refusal: the draft's path fills the field
             return
         output = self.query_one("#export-output", Input).value.strip()
         self._say("", "exporting and decoding with tshark…")

@@ -139,10 +139,9 @@ class StatsScreen(Screen[None]):
     # -- parts ---------------------------------------------------------------------
 
     def _summary(self, s: AnalysisSnapshot) -> None:
-        current = s.rate[-1] if s.rate else 0
         text = (
             f"{s.packets:,} packets · {human_bytes(s.bytes)} · {s.duration:,.1f} s · "
-            f"{current:,} packets/s now · {s.ip_conversations:,} IP conversations · "
+            f"{s.rate_now:,} packets/s now · {s.ip_conversations:,} IP conversations · "
             f"{s.tcp_streams:,} TCP streams · {s.udp_flows:,} UDP flows · "
             f"{s.http_requests:,} HTTP requests · {s.dns_queries:,} DNS queries"
         )
