@@ -68,6 +68,7 @@ class BrowserSession:
         self._message = ""
         self._pages: list[str] = []
         self._attached: set[str] = set()
+        self._attaching: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._start_error: LivetapError | None = None
         self._stopping = False
@@ -142,6 +143,7 @@ class BrowserSession:
             try:
                 await connection.call("Target.setDiscoverTargets", {"discover": True})
                 await connection.call("Target.setAutoAttach", AUTO_ATTACH)
+                await self._instrumented()
             except (CdpError, UnavailableError, TimeoutError) as error:
                 self._set_state(
                     ConnectionState.DISCONNECTED,
@@ -248,7 +250,9 @@ class BrowserSession:
         if method.startswith("Network."):
             self.tracker.handle(method, params, session_id)
         elif method == "Target.attachedToTarget":
-            asyncio.get_running_loop().create_task(self._attach(params))
+            task = asyncio.get_running_loop().create_task(self._attach(params))
+            self._attaching.add(task)
+            task.add_done_callback(self._attaching.discard)
         elif method == "Target.detachedFromTarget":
             detached = params.get("sessionId")
             self._attached.discard(str(detached))
@@ -272,28 +276,32 @@ class BrowserSession:
             )
             instrumented.append(await connection.send("Target.setAutoAttach", AUTO_ATTACH, session))
         await connection.send("Runtime.runIfWaitingForDebugger", {}, session)
-        if kind == "page":
-            self._pages.append(session)
-            if self._open_url:
-                url, self._open_url = self._open_url, None
-                await self._open(connection, session, url, instrumented)
-
-    async def _open(
-        self,
-        connection: CdpConnection,
-        session: str,
-        url: str,
-        instrumented: list[asyncio.Future[dict[str, Any]]],
-    ) -> None:
-        """Load the URL once the tab's Network domain and auto-attach are in force.
-
-        Sent before those replies, the navigation races them: the page's first requests
-        were then seen only in part (a POST as a GET with another's status, a document
-        with no size or time).
-        """
+        if kind != "page":
+            return
+        # A tab is used (navigate, evaluate, --open) only once its Network domain is on:
+        # a navigation sent before these replies raced them, and the page's first requests
+        # were seen in part (a POST as a GET with another's status, a document with no size
+        # or time).
         with contextlib.suppress(CdpError, UnavailableError, TimeoutError):
             await asyncio.wait_for(asyncio.gather(*instrumented), INSTRUMENT_TIMEOUT)
-        await connection.send("Page.navigate", {"url": url}, session)
+        if session not in self._attached or connection is not self._connection:
+            return  # closed meanwhile
+        self._pages.append(session)
+        if self._open_url:
+            url, self._open_url = self._open_url, None
+            await connection.send("Page.navigate", {"url": url}, session)
+
+    async def _instrumented(self) -> None:
+        """Until the targets that exist now are followed (a launched browser's first tab too)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INSTRUMENT_TIMEOUT
+        while loop.time() < deadline:
+            if self._attaching:
+                await asyncio.wait(set(self._attaching), timeout=deadline - loop.time())
+            elif self._pages or not self.target.launch:
+                return
+            else:  # a launched browser always has its about:blank tab: wait for its event
+                await asyncio.sleep(0.02)
 
     # -- the API the UI uses -----------------------------------------------------------
 
