@@ -66,6 +66,9 @@ class CdpConnection:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         # Commands sent without waiting for the reply must not log "exception never retrieved".
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        if self.closed.is_set():  # the reader is gone: nothing would ever answer
+            future.set_exception(UnavailableError(f"the browser went away before {method}"))
+            return future
         self._waiting[number] = (method, future)
         try:
             await self._transport.send(json.dumps(message))
