@@ -193,6 +193,19 @@ def test_no_sandbox_only_when_asked_and_with_a_warning(unsandboxable_chromium: s
         parse_browser_spec("9222", no_sandbox=True)
 
 
+def test_a_browser_the_unprivileged_user_cannot_run_is_refused_plainly(
+    as_plain_root: None, tmp_path: Path
+) -> None:
+    private = tmp_path / "root-only"  # pytest's folders are 0700: nobody cannot enter them
+    private.mkdir(mode=0o700)
+    chromium = private / "chromium"
+    chromium.write_text(f'#!/bin/sh\nexec {shutil.which("chromium")} "$@"\n')
+    chromium.chmod(0o755)
+    browser = BrowserSession(BrowserTarget(launch=True, chromium=str(chromium)))
+    with pytest.raises(UnavailableError, match="as user nobody"):
+        browser.start()
+
+
 def test_the_command_line_warns_when_the_sandbox_is_turned_off() -> None:
     result = livetap(
         "--no-packets", "--browser", "launch", "--no-sandbox", "--chromium", "no-such-browser"

@@ -213,7 +213,10 @@ class LaunchedBrowser:
         if status is None:
             return f"{self.executable} started but did not answer on its DevTools pipe"
         last = said.strip().splitlines()[-1:] or ["(nothing on stderr)"]
-        return f"{self.executable} exited at start (status {status}): {last[0]}"
+        return (
+            f"{self.executable} exited at start (status {status}, run as user "
+            f"{self.account.name}): {last[0]}"
+        )
 
     @property
     def running(self) -> bool:
