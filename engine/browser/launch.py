@@ -97,7 +97,13 @@ def _environment(home: Path, account: BrowserAccount) -> dict[str, str]:
 
 
 class _PipeEnds:
-    """The two pipes of ``--remote-debugging-pipe``, moved to fds 3 and 4 in the child."""
+    """The two pipes of ``--remote-debugging-pipe``, moved to fds 3 and 4 in the child.
+
+    Popen keeps only the fds named in ``pass_fds`` and cannot renumber them, so the
+    child's ends are dup2'd onto 3 and 4 between fork and exec. Popen makes 3 and 4
+    inheritable first, so they must be open in livetap: they are, since new pipes
+    take the lowest free numbers.
+    """
 
     def __init__(self) -> None:
         self.child_reads, self.commands_fd = os.pipe()
@@ -187,7 +193,7 @@ class LaunchedBrowser:
                 env=_environment(self.home, self.account),
                 **drop,
             )
-        except OSError as error:
+        except (OSError, subprocess.SubprocessError) as error:
             for fd in (pipes.commands_fd, pipes.replies_fd):
                 os.close(fd)
             raise UnavailableError(

@@ -2,10 +2,12 @@
 
 All tabs, popups, iframes and workers are followed with flattened auto-attach
 (../shared/notes/cdp.md): each new target gets Network.enable, auto-attach and
-"run" back to back, so nothing it requests at start is missed. The UI polls
-for changed records; bodies are fetched on demand through the session that saw
-the request. A launched browser is always stopped; an attached one is
-reconnected when it comes back.
+"run" back to back, so nothing it requests at start is missed; a tab is
+navigated only once its Network domain is on. The UI polls for changed records;
+bodies are fetched on demand through the session that saw the request. A
+launched browser is reached over its DevTools pipes (it has no port), always
+stopped, and relaunched on request with its ``--open`` URL; an attached one is
+reached over its websocket and reconnected when it comes back.
 """
 
 from __future__ import annotations
