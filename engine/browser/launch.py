@@ -44,6 +44,7 @@ FLAGS = (
 COMMAND_FD, REPLY_FD = 3, 4
 """Where Chromium reads DevTools commands and writes its replies (fixed by Chromium)."""
 STDERR_LINES = 40
+STDERR_LINE_LENGTH = 4096
 SANDBOX_HINT = (
     "Chromium's sandbox cannot start here (it needs unprivileged user namespaces or a setuid "
     "chrome-sandbox helper); enable user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
@@ -139,7 +140,7 @@ class _StderrTail:
 
     def _read(self, stream: IO[bytes]) -> None:
         with stream:
-            for line in stream:
+            while line := stream.readline(STDERR_LINE_LENGTH):  # bounded, even without newlines
                 self._lines.append(line.decode("utf-8", "replace").rstrip())
 
     def text(self, wait: float = 1.0) -> str:
