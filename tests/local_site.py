@@ -3,6 +3,8 @@
 The index page loads a stylesheet, a script and an image; the script fetches
 JSON, a missing file (404), a redirect, POSTs a form and tries a port nothing
 listens on (connection refused). ``/popup`` is opened by a ``target=_blank`` link.
+``/early`` fetches JSON and POSTs from an inline script in its head, as soon as
+it loads: what a browser that is not yet instrumented misses first.
 """
 
 from __future__ import annotations
@@ -58,6 +60,15 @@ run();
 """
 
 
+EARLY_PAGE = b"""<!doctype html>
+<html><head><title>early</title><script>
+fetch('/api/data.json?early=1').then(r => r.json())
+  .then(d => fetch('/api/submit', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                   body: JSON.stringify(d)}))
+  .then(r => r.text()).then(() => { document.documentElement.dataset.done = 'yes'; });
+</script></head><body>early</body></html>"""
+
+
 @dataclass
 class LocalSite:
     """The running site: its base URL and what it was asked for."""
@@ -91,6 +102,8 @@ def _handler(site: LocalSite) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?")[0]
             if path == "/":
                 self._send(200, index_page(site.refused_port), "text/html; charset=utf-8")
+            elif path == "/early":
+                self._send(200, EARLY_PAGE, "text/html; charset=utf-8")
             elif path == "/style.css":
                 self._send(200, b"body { font-family: sans-serif; }", "text/css")
             elif path == "/app.js":

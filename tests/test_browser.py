@@ -154,18 +154,31 @@ def test_a_request_is_tied_to_its_tcp_connection_on_lo(site: LocalSite) -> None:
 
 
 def test_a_launched_browser_that_dies_is_reported_and_can_be_relaunched(site: LocalSite) -> None:
+    """Issue 18 #4: the new browser opens the --open URL again and its requests are new rows."""
     browser = BrowserSession(BrowserTarget(launch=True), open_url=f"{site.url}/")
     browser.start()
     try:
+        assert wait_for(lambda: page_done(browser), timeout=20)
+        first = {r.id for r in browser.tracker.records()}
+        old_data = by_path(browser.tracker.records(), site.url)["/api/data.json?item=7&kind=test"]
         process = browser.browser_process
         assert process is not None
         os.killpg(process.process.pid, signal.SIGKILL)
         assert wait_for(lambda: browser.status().state is ConnectionState.EXITED, timeout=10)
+        assert browser.status().state.value == "exited"
         assert "press R" in browser.status().message
         assert browser.relaunch()
         assert wait_for(lambda: browser.status().state is ConnectionState.CONNECTED, timeout=15)
-        browser.navigate(f"{site.url}/")
-        assert wait_for(lambda: page_done(browser), timeout=20)
+        assert wait_for(lambda: page_done(browser), timeout=20)  # no navigate(): reopened
+        assert browser.status().requests >= 2 * len(first)
+        again = [r for r in browser.tracker.records() if r.id not in first]
+        assert {r.url for r in again} >= {f"{site.url}/", old_data.url}
+        assert all(r.id.startswith("2~") for r in again)
+        assert {r.id for r in browser.tracker.records()} >= first  # the old rows stay
+        new_data = next(r for r in again if r.url == old_data.url and r.finished)
+        assert b'"items"' in browser.fetch_body(new_data.id).data
+        with pytest.raises(NotFoundError, match="exited since"):
+            browser.fetch_body(old_data.id)
     finally:
         browser.stop()
 

@@ -22,6 +22,7 @@ from tui.widgets.browser_pane import BrowserPane
 from tui.widgets.packet_list import PacketList
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
+from tui.widgets.status_bar import StatusBar
 
 SIZE = (220, 50)
 
@@ -85,21 +86,33 @@ async def test_the_pane_fills_b_shows_a_body_and_g_selects_the_packets(site: Loc
 
 
 async def test_a_browser_that_dies_is_shown_and_the_packets_keep_going(site: LocalSite) -> None:
+    """Issue 18 #4: R reopens the --open URL, and the new browser's requests reach the pane."""
     capture = CaptureSession(LiveSource("lo", expression=f"tcp port {site.port}"))
     browser = BrowserSession(BrowserTarget(launch=True), open_url=f"{site.url}/")
     browser.start()
     app = LivetapApp(capture, browser=browser)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: main_screen(app).query_one(RequestList).row_count >= 5)
+        requests = main_screen(app).query_one(RequestList)
+        await until(pilot, lambda: browser.status().requests >= 9 and requests.row_count >= 9)
+        await pilot.pause(0.5)
+        before = requests.row_count
         process = browser.browser_process
         assert process is not None
         os.killpg(process.process.pid, signal.SIGKILL)
         title = main_screen(app).query_one("#browser-title")
-        await until(pilot, lambda: "browser exited" in str(title.render()))
+        await until(pilot, lambda: "exited" in str(title.render()))
         assert browser.status().state is ConnectionState.EXITED
+        status_bar = str(main_screen(app).query_one(StatusBar).render())
+        assert "browser exited" in status_bar and "browser browser" not in status_bar
         assert capture.running and app.is_running
         await pilot.press("R")
         await until(pilot, lambda: browser.status().state is ConnectionState.CONNECTED)
+        # The URL is opened again and its requests are new rows, counted in the title.
+        await until(pilot, lambda: requests.row_count >= before + 9, timeout=20)
+        await until(pilot, lambda: f"{browser.status().requests:,} requests" in str(title.render()))
+        assert browser.status().requests >= before + 9
+        documents = [r for r in browser.tracker.records() if r.url == f"{site.url}/"]
+        assert len(documents) == 2
 
 
 async def test_without_a_browser_the_pane_says_how_to_connect(tmp_dir: object) -> None:

@@ -100,6 +100,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--chromium", metavar="PATH", help="the Chromium/Chrome executable to launch"
     )
     browser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="with --browser launch: turn Chromium's sandbox off (only where it cannot start)",
+    )
+    browser.add_argument(
         "--allow-remote-browser",
         action="store_true",
         help="allow attaching to a non-loopback debugging port (it gives full browser control)",
@@ -184,8 +189,16 @@ def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
     from engine.browser.target import parse_browser_spec
 
     target = parse_browser_spec(
-        spec, headed=args.headed, chromium=args.chromium, allow_remote=args.allow_remote_browser
+        spec,
+        headed=args.headed,
+        chromium=args.chromium,
+        allow_remote=args.allow_remote_browser,
+        no_sandbox=args.no_sandbox,
     )
+    if not target.sandbox:
+        from engine.browser.session import NO_SANDBOX_WARNING
+
+        print(f"livetap: warning: {NO_SANDBOX_WARNING}", file=sys.stderr)
     browser = BrowserSession(target, open_url=args.open, max_requests=max_requests)
     browser.start()
     return browser

@@ -1,7 +1,9 @@
-"""One DevTools websocket: commands answered through futures, events handed to a callback.
+"""One DevTools connection: commands answered through futures, events handed to a callback.
 
+The connection runs over a transport (:mod:`engine.browser.transport`): the
+websocket of a browser livetap attaches to, or the pipes of one it launched.
 The reader runs as its own task, so a command's reply is never awaited from the
-code that reads the socket (which would deadlock). Malformed or unexpected
+code that reads the transport (which would deadlock). Malformed or unexpected
 messages are counted and skipped.
 """
 
@@ -12,16 +14,12 @@ import contextlib
 import itertools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
-
+from engine.browser.transport import PipeTransport, Transport, TransportClosed, WebSocketTransport
 from engine.errors import UnavailableError
 
 EventHandler = Callable[[str, Mapping[str, Any], str], None]
-MAX_MESSAGE = 64 << 20
-"""Large enough for a response body; a bigger message closes the connection."""
 
 
 class CdpError(Exception):
@@ -34,10 +32,10 @@ class CdpError(Exception):
 
 
 class CdpConnection:
-    """A connected DevTools client; create it with :meth:`open`."""
+    """A connected DevTools client; create it with :meth:`open` or :meth:`over_pipes`."""
 
-    def __init__(self, socket: ClientConnection, on_event: EventHandler) -> None:
-        self._socket = socket
+    def __init__(self, transport: Transport, on_event: EventHandler) -> None:
+        self._transport = transport
         self._on_event = on_event
         self._ids = itertools.count(1)
         self._waiting: dict[int, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
@@ -47,16 +45,15 @@ class CdpConnection:
 
     @classmethod
     async def open(cls, url: str, on_event: EventHandler, timeout: float = 10.0) -> CdpConnection:
-        """Connect to a browser or page endpoint."""
-        try:
-            socket = await connect(
-                url, max_size=MAX_MESSAGE, open_timeout=timeout, close_timeout=1, ping_interval=None
-            )
-        except (OSError, WebSocketException, TimeoutError) as error:
-            raise UnavailableError(
-                f"could not open the DevTools connection {url}: {error}"
-            ) from None
-        return cls(socket, on_event)
+        """Connect to a browser or page endpoint over its websocket."""
+        return cls(await WebSocketTransport.open(url, timeout), on_event)
+
+    @classmethod
+    async def over_pipes(
+        cls, outbound: BinaryIO, inbound: BinaryIO, on_event: EventHandler
+    ) -> CdpConnection:
+        """Talk to a browser started with ``--remote-debugging-pipe`` (no port anywhere)."""
+        return cls(await PipeTransport.open(outbound, inbound), on_event)
 
     async def send(
         self, method: str, params: Mapping[str, Any] | None = None, session_id: str = ""
@@ -69,10 +66,13 @@ class CdpConnection:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         # Commands sent without waiting for the reply must not log "exception never retrieved".
         future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        if self.closed.is_set():  # the reader is gone: nothing would ever answer
+            future.set_exception(UnavailableError(f"the browser went away before {method}"))
+            return future
         self._waiting[number] = (method, future)
         try:
-            await self._socket.send(json.dumps(message))
-        except WebSocketException as error:
+            await self._transport.send(json.dumps(message))
+        except TransportClosed as error:
             self._waiting.pop(number, None)
             if not future.done():  # the reader may have failed it already as the socket closed
                 future.set_exception(UnavailableError(f"the browser connection closed ({error})"))
@@ -90,12 +90,10 @@ class CdpConnection:
         return await asyncio.wait_for(future, timeout)
 
     async def _read(self) -> None:
-        """Dispatch every incoming message until the socket closes."""
+        """Dispatch every incoming message until the transport closes."""
         try:
-            async for raw in self._socket:
+            async for raw in self._transport.messages():
                 self._dispatch(raw)
-        except WebSocketException:
-            pass
         finally:
             self.closed.set()
             for method, future in self._waiting.values():
@@ -136,9 +134,9 @@ class CdpConnection:
             self.malformed += 1
 
     async def close(self) -> None:
-        """Close the socket and stop the reader."""
+        """Close the transport and stop the reader."""
         with contextlib.suppress(Exception):
-            await self._socket.close()
+            await self._transport.close()
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._reader

@@ -34,6 +34,8 @@ HOLD_RESPONSES = 1.0
 _Item = TypeVar("_Item", str, tuple[str, str])
 SHARED_LIMIT = 50_000
 """Distinct strings and header pairs kept for sharing before the table starts afresh."""
+PREFIX_MARK = "~"
+"""Separates a relaunched browser's number from its request ids (CDP ids never hold one)."""
 SHARED_LONGEST = 512
 """Longer strings (URLs with tokens, cookies) are rarely repeated: not worth keeping."""
 
@@ -177,6 +179,9 @@ class NetworkTracker:
         self._current: dict[str, str] = {}
         """CDP requestId → id of the record its events now update (the last redirect hop)."""
         self._seq = 0
+        self._prefix = ""
+        """Put before the ids of a relaunched browser's requests (its ids start again)."""
+        self._browsers = 1
         self._lock = threading.Lock()
         self.total = 0
         self.evicted = 0
@@ -198,6 +203,14 @@ class NetworkTracker:
         with self._lock:
             return self._sessions.get(request_id.split("/", maxsplit=1)[0])
 
+    def browser_request_id(self, record_id: str) -> str | None:
+        """The id the current browser knows a record by, or None if an earlier browser made it."""
+        base = record_id.split("/", maxsplit=1)[0]
+        prefix, mark, rest = base.rpartition(PREFIX_MARK)
+        if (prefix + mark) != self._prefix:
+            return None
+        return rest
+
     def records(self) -> list[RequestRecord]:
         """Every record held, oldest first."""
         with self._lock:
@@ -214,6 +227,19 @@ class NetworkTracker:
 
     # -- writing (browser thread) ----------------------------------------------------
 
+    def new_browser(self) -> None:
+        """A relaunched browser numbers its requests from the start again.
+
+        Its ids would collide with the previous browser's (a new request would then
+        overwrite an old row instead of adding one), so from now on ids carry the
+        browser's number: ``2~<id>``. What was half-received from the old one is dropped.
+        """
+        self._browsers += 1
+        self._prefix = f"{self._browsers}{PREFIX_MARK}"
+        self._pending_request_headers.clear()
+        self._pending_response_headers.clear()
+        self._held_responses.clear()
+
     def handle(self, method: str, params: Mapping[str, Any], session_id: str = "") -> None:
         """Apply one CDP event; anything unexpected is counted and skipped."""
         for raw in self.raw_listeners:
@@ -227,6 +253,8 @@ class NetworkTracker:
         if not isinstance(request_id, str):
             self.unknown_events += 1
             return
+        if self._prefix:
+            request_id = self._prefix + request_id
         try:
             handler(self, self._current.get(request_id, request_id), params, session_id)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, RecursionError):

@@ -94,7 +94,7 @@ class ConnectionState(Enum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
-    EXITED = "browser exited"
+    EXITED = "exited"
 
 
 @dataclass(frozen=True, slots=True)

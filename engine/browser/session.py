@@ -2,10 +2,12 @@
 
 All tabs, popups, iframes and workers are followed with flattened auto-attach
 (../shared/notes/cdp.md): each new target gets Network.enable, auto-attach and
-"run" back to back, so nothing it requests at start is missed. The UI polls
-for changed records; bodies are fetched on demand through the session that saw
-the request. A launched browser is always stopped; an attached one is
-reconnected when it comes back.
+"run" back to back, so nothing it requests at start is missed; a tab is
+navigated only once its Network domain is on. The UI polls for changed records;
+bodies are fetched on demand through the session that saw the request. A
+launched browser is reached over its DevTools pipes (it has no port), always
+stopped, and relaunched on request with its ``--open`` URL; an attached one is
+reached over its websocket and reconnected when it comes back.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ NETWORK_TARGETS = frozenset(
 AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}
 MAX_POST_DATA = 1 << 16
 RECONNECT_INTERVAL = 2.0
+NO_SANDBOX_WARNING = "Chromium's sandbox is off (--no-sandbox): open only pages you trust"
+START_TIMEOUT = 20.0
+"""Seconds a launched browser may take to answer its first command."""
+INSTRUMENT_TIMEOUT = 10.0
+"""Seconds to wait for a tab's Network.enable before opening the URL anyway."""
 
 
 class BrowserSession:
@@ -53,6 +60,7 @@ class BrowserSession:
         self.target = target
         self.tracker = NetworkTracker(max_requests)
         self._open_url = open_url
+        self._home_url = open_url
         self._interval = reconnect_interval
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -62,6 +70,7 @@ class BrowserSession:
         self._message = ""
         self._pages: list[str] = []
         self._attached: set[str] = set()
+        self._attaching: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._start_error: LivetapError | None = None
         self._stopping = False
@@ -132,10 +141,11 @@ class BrowserSession:
                 await self._pause(self._interval)
                 continue
             self._connection = connection
-            self._set_state(ConnectionState.CONNECTED, "")
+            self._set_state(ConnectionState.CONNECTED, self._connected_note())
             try:
                 await connection.call("Target.setDiscoverTargets", {"discover": True})
                 await connection.call("Target.setAutoAttach", AUTO_ATTACH)
+                await self._instrumented()
             except (CdpError, UnavailableError, TimeoutError) as error:
                 self._set_state(
                     ConnectionState.DISCONNECTED,
@@ -160,16 +170,31 @@ class BrowserSession:
         """A fresh connection: launch a browser (launch mode) or discover the endpoint."""
         loop = asyncio.get_running_loop()
         if self.target.launch:
-            if self._browser is None or not self._browser.running:
-                if self._browser is not None:
-                    await loop.run_in_executor(None, self._browser.stop)
-                self._browser = await loop.run_in_executor(
-                    None, LaunchedBrowser, self.target.chromium, self.target.headed
-                )
-            url = self._browser.websocket_url
-        else:
-            url = await loop.run_in_executor(None, websocket_url, self.target)
+            return await self._launch()
+        url = await loop.run_in_executor(None, websocket_url, self.target)
         return await CdpConnection.open(url, self._on_event)
+
+    async def _launch(self) -> CdpConnection:
+        """Start a browser of our own and talk to it over its DevTools pipes (no port)."""
+        loop = asyncio.get_running_loop()
+        if self._browser is not None:
+            await loop.run_in_executor(None, self._browser.stop)
+            self.tracker.new_browser()  # its request ids start again: keep the old apart
+        browser = await loop.run_in_executor(
+            None, LaunchedBrowser, self.target.chromium, self.target.headed, self.target.sandbox
+        )
+        self._browser = browser
+        connection = await CdpConnection.over_pipes(
+            browser.commands, browser.replies, self._on_event
+        )
+        try:
+            await connection.call("Browser.getVersion", timeout=START_TIMEOUT)
+        except (CdpError, UnavailableError, TimeoutError):
+            await connection.close()
+            reason = await loop.run_in_executor(None, browser.failure)
+            raise UnavailableError(reason) from None
+        self._open_url = self._home_url  # a new browser opens the --open URL again
+        return connection
 
     async def _wait_closed(self, connection: CdpConnection) -> None:
         """Until the socket closes or stop() is called."""
@@ -185,9 +210,7 @@ class BrowserSession:
     async def _after_disconnect(self) -> None:
         """Say what happened; wait before reconnecting, or for a relaunch."""
         if self.target.launch and self._browser is not None and await self._browser_exited():
-            self._set_state(
-                ConnectionState.EXITED, "the browser exited; press R to launch it again"
-            )
+            self._set_state(ConnectionState.EXITED, "press R to launch it again")
             while not self._stopping and not self._relaunch:
                 await self._pause(3600)
             self._relaunch = False
@@ -213,6 +236,12 @@ class BrowserSession:
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
 
+    def _connected_note(self) -> str:
+        """What the pane says while connected: a warning when the sandbox is off."""
+        if self.target.launch and not self.target.sandbox:
+            return NO_SANDBOX_WARNING
+        return ""
+
     def _set_state(self, state: ConnectionState, message: str) -> None:
         self._state, self._message = state, message
 
@@ -223,7 +252,9 @@ class BrowserSession:
         if method.startswith("Network."):
             self.tracker.handle(method, params, session_id)
         elif method == "Target.attachedToTarget":
-            asyncio.get_running_loop().create_task(self._attach(params))
+            task = asyncio.get_running_loop().create_task(self._attach(params))
+            self._attaching.add(task)
+            task.add_done_callback(self._attaching.discard)
         elif method == "Target.detachedFromTarget":
             detached = params.get("sessionId")
             self._attached.discard(str(detached))
@@ -240,15 +271,39 @@ class BrowserSession:
         kind = str(info.get("type", ""))
         self._attached.add(session)
         # Back to back, no waiting in between (awaiting Network.enable first hangs on popups).
+        instrumented = []
         if kind in NETWORK_TARGETS:
-            await connection.send("Network.enable", {"maxPostDataSize": MAX_POST_DATA}, session)
-            await connection.send("Target.setAutoAttach", AUTO_ATTACH, session)
+            instrumented.append(
+                await connection.send("Network.enable", {"maxPostDataSize": MAX_POST_DATA}, session)
+            )
+            instrumented.append(await connection.send("Target.setAutoAttach", AUTO_ATTACH, session))
         await connection.send("Runtime.runIfWaitingForDebugger", {}, session)
-        if kind == "page":
-            self._pages.append(session)
-            if self._open_url:
-                url, self._open_url = self._open_url, None
-                await connection.send("Page.navigate", {"url": url}, session)
+        if kind != "page":
+            return
+        # A tab is used (navigate, evaluate, --open) only once its Network domain is on:
+        # a navigation sent before these replies raced them, and the page's first requests
+        # were seen in part (a POST as a GET with another's status, a document with no size
+        # or time).
+        with contextlib.suppress(CdpError, UnavailableError, TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*instrumented), INSTRUMENT_TIMEOUT)
+        if session not in self._attached or connection is not self._connection:
+            return  # closed meanwhile
+        self._pages.append(session)
+        if self._open_url:
+            url, self._open_url = self._open_url, None
+            await connection.send("Page.navigate", {"url": url}, session)
+
+    async def _instrumented(self) -> None:
+        """Until the targets that exist now are followed (a launched browser's first tab too)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INSTRUMENT_TIMEOUT
+        while loop.time() < deadline:
+            if self._attaching:
+                await asyncio.wait(set(self._attaching), timeout=deadline - loop.time())
+            elif self._pages or not self.target.launch:
+                return
+            else:  # a launched browser always has its about:blank tab: wait for its event
+                await asyncio.sleep(0.02)
 
     # -- the API the UI uses -----------------------------------------------------------
 
@@ -301,16 +356,26 @@ class BrowserSession:
             raise NotFoundError("a redirect has no body to show")
         if not record.finished or record.error:
             raise NotFoundError("this request has no finished response, so no body")
+        known_as = self._browser_id(request_id)
         session = self.tracker.session_of(request_id) or ""
         try:
             result = self._call(
-                "Network.getResponseBody", {"requestId": request_id}, session, timeout
+                "Network.getResponseBody", {"requestId": known_as}, session, timeout
             )
         except CdpError as error:
             raise NotFoundError(f"the browser no longer has this body ({error})") from None
         body = result.get("body", "")
         data = base64.b64decode(body) if result.get("base64Encoded") else str(body).encode("utf-8")
         return ResponseBody(request_id, data, record.mime_type)
+
+    def _browser_id(self, request_id: str) -> str:
+        """The id the running browser knows a request by; NotFoundError if it died since."""
+        known_as = self.tracker.browser_request_id(request_id)
+        if known_as is None:
+            raise NotFoundError(
+                "this request came from a browser that has exited since; its body went with it"
+            )
+        return known_as
 
     def fetch_post_data(self, request_id: str, timeout: float = 10.0) -> str | None:
         """A request's body (POST data): from the event, or asked from the browser."""
@@ -319,13 +384,13 @@ class BrowserSession:
             return None
         if record.post_data is not None:
             return record.post_data
+        known_as = self.tracker.browser_request_id(request_id)
+        if known_as is None:
+            return None
         session = self.tracker.session_of(request_id) or ""
         try:
             result = self._call(
-                "Network.getRequestPostData",
-                {"requestId": request_id.split("/", maxsplit=1)[0]},
-                session,
-                timeout,
+                "Network.getRequestPostData", {"requestId": known_as}, session, timeout
             )
         except CdpError:
             return None

@@ -27,6 +27,8 @@ class BrowserTarget:
     """For attach: http://host:port (discovered) or a ws:// URL (used as is)."""
     headed: bool = False
     chromium: str | None = None
+    sandbox: bool = True
+    """For launch: Chromium's own sandbox; off only when the user asks (``--no-sandbox``)."""
 
     @property
     def description(self) -> str:
@@ -45,14 +47,21 @@ def _is_loopback(host: str) -> bool:
 
 
 def parse_browser_spec(
-    spec: str, *, headed: bool = False, chromium: str | None = None, allow_remote: bool = False
+    spec: str,
+    *,
+    headed: bool = False,
+    chromium: str | None = None,
+    allow_remote: bool = False,
+    no_sandbox: bool = False,
 ) -> BrowserTarget:
     """``launch``, a port (``9222``), ``host:port``, ``http://host:port`` or ``ws://...``."""
     text = spec.strip()
     if text == "launch":
-        return BrowserTarget(launch=True, headed=headed, chromium=chromium)
+        return BrowserTarget(launch=True, headed=headed, chromium=chromium, sandbox=not no_sandbox)
     if headed:
         raise UsageError("--headed only applies to --browser launch")
+    if no_sandbox:
+        raise UsageError("--no-sandbox only applies to --browser launch")
     if text.isdigit():
         text = f"127.0.0.1:{text}"
     if "://" not in text:

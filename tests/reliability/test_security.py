@@ -4,8 +4,8 @@ livetap runs as root and captures secrets. Every file it writes (a saved buffer,
 a headless capture, an NDJSON capture, a HAR) is 0600, an existing one is made
 0600, and a symbolic link at the output path is refused (on this machine
 ``fs.protected_symlinks`` may be 0, so /tmp links are a real attack). The source
-is scanned for shells, eval/exec and pickle. A launched Chromium's debugging
-port listens on 127.0.0.1 only; attaching elsewhere needs a flag.
+is scanned for shells, eval/exec and pickle. A launched Chromium has no debugging
+port at all (DevTools over pipes); attaching elsewhere than loopback needs a flag.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from engine.errors import ExitCode, LivetapError, PermissionDeniedError
 from engine.har import ndjson_to_har, write_har
 from engine.ndjson.writer import RotatingWriter
 from engine.pcapio import PcapRecord, write_pcap_file
-from tests.conftest import free_udp_port
+from tests.conftest import free_udp_port, wait_for
 from tests.reliability.support import Sender, livetap, private, udp_frame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,18 +245,21 @@ def listening(process: psutil.Process) -> list[tuple[str, int]]:
     return found
 
 
-def test_a_launched_browser_listens_on_loopback_only_with_a_private_profile() -> None:
+def test_a_launched_browser_listens_on_no_port_and_has_a_private_profile() -> None:
     browser = LaunchedBrowser()
     try:
-        sockets = listening(psutil.Process(browser.process.pid))
-        port = int(browser.websocket_url.split(":")[2].split("/")[0])
-        assert ("127.0.0.1", port) in sockets
-        assert all(address == "127.0.0.1" for address, _ in sockets), sockets
-        assert (browser.profile.stat().st_mode & 0o777) == 0o700
-        assert browser.websocket_url.startswith("ws://127.0.0.1:")
+        root = psutil.Process(browser.process.pid)
+        assert wait_for(lambda: len(root.children(recursive=True)) >= 3, timeout=10)
+        assert listening(root) == []
+        command = root.cmdline()
+        assert "--remote-debugging-pipe" in command
+        assert not any(part.startswith("--remote-debugging-port") for part in command)
+        for directory in (browser.home, browser.profile, browser.home / "tmp"):
+            assert (directory.stat().st_mode & 0o777) == 0o700
+            assert directory.stat().st_uid == browser.account.uid
     finally:
         browser.stop()
-    assert not browser.profile.exists()
+    assert not browser.home.exists()
 
 
 @pytest.mark.parametrize(

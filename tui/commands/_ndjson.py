@@ -91,6 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-remote-browser", action="store_true", help="allow a non-loopback browser"
     )
     start.add_argument(
+        "--no-sandbox", action="store_true", help="launch Chromium without its sandbox (warns)"
+    )
+    start.add_argument(
         "--packets", action="store_true", help="also write packet summaries (needs root)"
     )
     start.add_argument("--no-browser", action="store_true", help="packets only")
@@ -134,6 +137,8 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_browser and not args.packets:
         raise UsageError("--no-browser leaves nothing to capture: add --packets")
     browser = None if args.no_browser else (args.browser or "launch")
+    if args.no_sandbox and browser is not None:
+        print("livetap: warning: Chromium's sandbox is off (--no-sandbox)", file=sys.stderr)
     return {
         "file": str(_check_target(args.file)),
         "max_size_mb": args.max_size,
@@ -146,6 +151,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         "headed": args.headed,
         "chromium": args.chromium,
         "allow_remote": args.allow_remote_browser,
+        "no_sandbox": args.no_sandbox,
         "packets": args.packets,
         "interface": args.interface,
         "bpf": args.bpf,

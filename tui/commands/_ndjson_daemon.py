@@ -76,6 +76,7 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
             headed=bool(config.get("headed")),
             chromium=config.get("chromium"),
             allow_remote=bool(config.get("allow_remote")),
+            no_sandbox=bool(config.get("no_sandbox")),
         )
         browser = BrowserSession(target)  # --open waits until the capture listens
         browser.start()

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from engine.errors import ExitCode, LivetapError, PermissionDeniedError
 from tui.demo.site import demo_site
@@ -35,16 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chromium", metavar="PATH", help="the browser executable")
 
 
-def _packet_session(devtools_port: int | None, directory: Path) -> tuple[Any, str]:
-    """Live capture on lo when allowed, else the generated recording replayed in real time."""
+def _packet_session(directory: Path) -> tuple[Any, str]:
+    """Live capture on lo when allowed, else the generated recording replayed in real time.
+
+    The launched browser speaks DevTools over pipes, so no DevTools traffic crosses lo
+    and there is nothing to filter out.
+    """
     from engine.live import LiveSource, check_capture_privilege
     from engine.replay import open_file_source
     from engine.session import CaptureSession
 
     try:
         check_capture_privilege()
-        expression = f"not tcp port {devtools_port}" if devtools_port else ""
-        return CaptureSession(LiveSource("lo", expression=expression)), ""
+        return CaptureSession(LiveSource("lo")), ""
     except PermissionDeniedError:
         from tui.demo.recording import write_recording
 
@@ -75,7 +77,6 @@ def demo_sources(with_browser: bool = True, chromium: str | None = None) -> Iter
     with demo_site() as url, tempfile.TemporaryDirectory(prefix="livetap-demo-") as folder:
         try:
             traffic.start()
-            devtools_port = None
             if with_browser:
                 from engine.browser.session import BrowserSession
                 from engine.browser.target import BrowserTarget
@@ -83,9 +84,7 @@ def demo_sources(with_browser: bool = True, chromium: str | None = None) -> Iter
                 target = BrowserTarget(launch=True, chromium=chromium)
                 browser = BrowserSession(target, open_url=f"{url}/")
                 browser.start()
-                process = browser.browser_process
-                devtools_port = urlsplit(process.websocket_url).port if process else None
-            session, note = _packet_session(devtools_port, Path(folder))
+            session, note = _packet_session(Path(folder))
             yield DemoSources(session, browser, note, url)
         finally:
             traffic.stop()
