@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +20,7 @@ from engine import display_filter, linktypes
 from engine.decode import decode
 from engine.display_filter import (
     FIELDS,
+    MAX_AMBIGUITY,
     DisplayFilterError,
     compile_display_filter,
     field_names,
@@ -480,3 +482,67 @@ def test_matching_odd_request_records_never_raises(fields: dict[str, object]) ->
 def test_hostile_filters_are_refused_cleanly(text: str) -> None:
     with pytest.raises(BadInputError):
         compile_display_filter(text)
+
+
+def test_every_packet_field_is_declared_once_with_a_getter_and_listed_in_the_readme() -> None:
+    from engine.display_filter.fields import DECLARATIONS, markdown_table
+
+    names = [spec.name for spec in DECLARATIONS]
+    assert len(names) == len(set(names))
+    assert all(spec.getter is not None or spec.request_key is not None for spec in DECLARATIONS)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    listed = readme.split("<!-- fields:start -->\n", 1)[1].split("\n<!-- fields:end -->", 1)[0]
+    assert listed == markdown_table(), "run: python -m engine.display_filter"
+
+
+def test_the_engine_uses_no_private_regular_expression_parser() -> None:
+    engine = Path(__file__).resolve().parent.parent / "engine"
+    assert not [p for p in engine.rglob("*.py") if "re._parser" in p.read_text()]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "refused"),
+    [
+        ("(a+)+", True),
+        ("(a*)*b", True),
+        (".*a.*b", True),
+        ("(a|aa)*", True),
+        ("(?:ab)+c", False),
+        ("^get", False),
+        ("[0-9]{1,3}", False),
+        ("a{2,}b", False),
+        ("x{foo}", False),
+        ("(?i)ab+c", False),
+        ("(?P<n>a+)(?P=n)", False),
+        ("[]a]+b", False),
+    ],
+)
+def test_matches_refuses_patterns_that_backtrack_for_ever(pattern: str, refused: bool) -> None:
+    text = f'http.host matches "{pattern}"'
+    if refused:
+        with pytest.raises(DisplayFilterError, match="regular expression"):
+            compile_display_filter(text)
+    else:
+        compile_display_filter(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab.*+?|(){},[]^$:", min_size=1, max_size=16))
+def test_the_pattern_shape_agrees_with_pythons_own_parser(pattern: str) -> None:
+    """The shape livetap reads (engine/display_filter/regex.py) gives re's verdicts."""
+    import importlib
+    import re
+    import warnings
+
+    from engine.display_filter import regex
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            re.compile(pattern)
+        except re.error:
+            return
+    theirs = importlib.import_module("re._parser").parse(pattern)
+    ours = regex.structure(pattern)
+    assert regex._nested_repeat(ours, False) == regex._nested_repeat(theirs, False)
+    assert (regex._ambiguity(ours) > MAX_AMBIGUITY) == (regex._ambiguity(theirs) > MAX_AMBIGUITY)

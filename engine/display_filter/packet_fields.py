@@ -1,0 +1,167 @@
+"""The packet side of the display filter: each field's values, read from the packet model.
+
+A getter takes a :class:`PacketView` and returns the field's values as a tuple (empty
+when the packet lacks the field; several for a field with several occurrences, such as
+``ip.addr`` or the ``ip.src`` of each header of a tunnelled frame).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from engine.events import PacketSummary
+from engine.packet.model import Packet
+
+_DNS_PORTS = frozenset({53, 5353, 5355})
+_DIGITS = re.compile(r"[0-9]{1,19}")
+"""ASCII digits only: str.isdigit() also takes '³', which int() refuses."""
+
+
+class PacketView:
+    """One packet as the filter reads it: summary fields at once, the model on first use."""
+
+    __slots__ = ("_packet", "summary")
+
+    def __init__(self, summary: PacketSummary) -> None:
+        self.summary = summary
+        self._packet: Packet | None = None
+
+    @property
+    def packet(self) -> Packet:
+        if self._packet is None:
+            self._packet = Packet(self.summary.linktype, self.summary.data)
+        return self._packet
+
+
+def _present(flag: bool) -> tuple[bool, ...]:
+    return (True,) if flag else ()
+
+
+def _one(value: Any) -> tuple[Any, ...]:
+    return () if value is None else (value,)
+
+
+def _tcp_flag(bit: int) -> Callable[[PacketView], tuple[Any, ...]]:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        return ((packet.layers.flags >> bit) & 1,) if packet.tcp_header() >= 0 else ()
+
+    return get
+
+
+def _ports(protocol: int, which: str) -> Callable[[PacketView], tuple[Any, ...]]:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        found = view.packet.all_ports(protocol)
+        if which == "src":
+            return tuple(ports[0] for ports in found)
+        if which == "dst":
+            return tuple(ports[1] for ports in found)
+        return tuple(port for ports in found for port in ports)
+
+    return get
+
+
+def _addresses(family: int, which: str) -> Callable[[PacketView], tuple[Any, ...]]:
+    return lambda view: view.packet.addresses(family, which)
+
+
+def _macs(which: str) -> Callable[[PacketView], tuple[Any, ...]]:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        eth = view.packet.ethernet()
+        if eth is None:
+            return ()
+        return (eth[0],) if which == "src" else (eth[1],) if which == "dst" else eth
+
+    return get
+
+
+def _transport_is(protocol: int) -> Callable[[PacketView], tuple[Any, ...]]:
+    return lambda view: _present(view.packet.carries(protocol))
+
+
+def _layer(name: str) -> Callable[[PacketView], tuple[Any, ...]]:
+    return lambda view: _present(view.packet.has(name))
+
+
+def _on_ports(*ports: int) -> Callable[[PacketView], tuple[Any, ...]]:
+    """A protocol tshark picks by port: a payload to or from one of them."""
+    wanted = frozenset(ports)
+    return lambda view: _present(view.packet.on_port(wanted))
+
+
+def _tls(view: PacketView) -> tuple[Any, ...]:
+    return _present(view.packet.is_tls())
+
+
+def _dns_part(index: int) -> Callable[[PacketView], tuple[Any, ...]]:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        if not packet.on_port(_DNS_PORTS):
+            return ()
+        dns = packet.dns_question()
+        if dns is None or (index == 3 and dns[3] < 0) or (index == 2 and not dns[2]):
+            return ()
+        return (dns[index],)
+
+    return get
+
+
+def _http_part(index: int, status: bool) -> Callable[[PacketView], tuple[Any, ...]]:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        line = view.packet.http_start_line()
+        if line is None or (line[0] == "") != status:
+            return ()
+        value = line[index]
+        if status:
+            return (int(value),) if _DIGITS.fullmatch(value) else ()
+        return (value,)
+
+    return get
+
+
+def _http_kind(request: bool) -> Callable[[PacketView], tuple[Any, ...]]:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        line = view.packet.http_start_line()
+        return _present(line is not None and bool(line[0]) == request)
+
+    return get
+
+
+def _http_header(name: str) -> Callable[[PacketView], tuple[Any, ...]]:
+    return lambda view: _one(view.packet.http_headers().get(name))
+
+
+def _http(view: PacketView) -> tuple[Any, ...]:
+    return _present(view.packet.http_start_line() is not None)
+
+
+def _sni(view: PacketView) -> tuple[Any, ...]:
+    return _one(view.packet.tls_server_name())
+
+
+def _value(read: Callable[[Packet], Any]) -> Callable[[PacketView], tuple[Any, ...]]:
+    return lambda view: _one(read(view.packet))
+
+
+def _icmp_part(protocol: int, index: int) -> Callable[[PacketView], tuple[Any, ...]]:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        icmp = packet.icmp()
+        return (icmp[index],) if icmp is not None and packet.transport() == protocol else ()
+
+    return get
+
+
+def _payload(protocol: int) -> Callable[[PacketView], tuple[Any, ...]]:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        payload = packet.payload()
+        return (payload,) if payload and packet.transport() == protocol else ()
+
+    return get
+
+
+PacketGetter = Callable[[PacketView], tuple[Any, ...]]
+"""Reads one field's values from a packet."""
