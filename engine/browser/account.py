@@ -59,7 +59,7 @@ def browser_account() -> BrowserAccount:
         entry = pwd.getpwnam(FALLBACK)
     except KeyError:
         raise UnavailableError(
-            "livetap runs as root and this system has no 'nobody' account to run the browser "
+            "the browser cannot run as root and this system has no 'nobody' account to run it "
             "as: run livetap with sudo from your own account, or as a normal user"
         ) from None
     return BrowserAccount(entry.pw_uid, entry.pw_gid, FALLBACK)

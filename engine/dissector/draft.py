@@ -183,7 +183,7 @@ def transport_payload(linktype: int, data: bytes) -> tuple[str, int, int, bytes]
     first = packet.layers.chain[0] if packet.layers.chain else ""
     if first.startswith(("linktype-", "user_dlt")):
         raise BadInputError(
-            f"drafts are made from frames livetap reads, not {linktypes.name(linktype)}"
+            f"cannot draft a spec from {linktypes.name(linktype)} frames"
         )
     ports = packet.ports()
     if ports is None:
