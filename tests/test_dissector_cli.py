@@ -64,7 +64,7 @@ def test_generate_writes_name_lua_in_the_current_directory(tmp_dir: Path) -> Non
     assert result.returncode == 0, result.stderr
     script = tmp_dir / "sensor.lua"
     assert script.read_text().startswith("-- sensor.lua: a Wireshark dissector")
-    assert script.stat().st_mode & 0o777 == 0o644
+    assert script.stat().st_mode & 0o777 == 0o600
     assert "wrote sensor.lua: sensor over UDP (47000, 47100-47109), 27 fields" in result.stdout
 
 
