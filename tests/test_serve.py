@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from tests.conftest import wait_for
 from tests.sample_traffic import write_sample_pcap
 
 LIVETAP = str(Path(sys.executable).parent / "livetap")
+TOKEN = "serve-test-token-0123456789"
 
 
 def free_port() -> int:
@@ -37,6 +39,7 @@ def server(tmp_dir: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=tmp_dir,
+        env={**os.environ, "LIVETAP_TOKEN": TOKEN},
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -69,7 +72,7 @@ def test_the_page_shows_the_running_app(server: str, tmp_dir: Path) -> None:
         page = browser._pages[0] if browser._pages else ""
         metrics = {"width": 1600, "height": 900, "deviceScaleFactor": 1, "mobile": False}
         browser._call("Emulation.setDeviceMetricsOverride", metrics, page, 10)
-        browser.navigate(server)
+        browser.navigate(f"{server}?token={TOKEN}")  # the cookie it trades for carries on
 
         def rendered() -> bool:
             screen = b"".join(frames)
