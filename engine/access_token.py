@@ -66,10 +66,11 @@ def read_token_file(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         raise from_os_error(error, f"read the token file {path}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise BadInputError(f"the token file {path} is not a regular file")
     with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise BadInputError(f"the token file {path} is not a regular file")
         if info.st_mode & 0o077:
             raise PermissionDeniedError(
                 f"the token file {path} can be read by other users (mode "
