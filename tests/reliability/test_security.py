@@ -4,9 +4,9 @@ livetap runs as root and captures secrets. Every file it writes (a saved buffer,
 a headless capture, an NDJSON capture, a HAR, a Lua dissector, a spec draft) is
 0600, an existing one is made 0600, and a symbolic link at the output path is
 refused (on this machine ``fs.protected_symlinks`` may be 0, so /tmp links are a
-real attack). The source
-is scanned for shells, eval/exec and pickle. A launched Chromium's debugging
-port listens on 127.0.0.1 only; attaching elsewhere needs a flag.
+real attack). The source is scanned for shells, eval/exec and pickle. A launched
+Chromium's debugging port listens on 127.0.0.1 only; attaching elsewhere needs a
+flag.
 """
 
 from __future__ import annotations
