@@ -14,7 +14,7 @@ import hmac
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,11 +88,15 @@ def read_token_file(path: Path) -> str:
     return _checked(text, str(path))
 
 
-def resolve_token(token_file: Path | None, environ: Mapping[str, str]) -> AccessToken:
-    """The server's token: from ``--token-file``, else ``LIVETAP_TOKEN``, else random."""
+def resolve_token(token_file: Path | None, environ: MutableMapping[str, str]) -> AccessToken:
+    """The server's token: from ``--token-file``, else ``LIVETAP_TOKEN``, else random.
+
+    ``LIVETAP_TOKEN`` is taken out of ``environ``: the programs the server starts
+    (each page's livetap, a browser, a capture process) have no use for it.
+    """
+    from_environment = environ.pop(ENVIRONMENT, "").strip()
     if token_file is not None:
         return AccessToken(read_token_file(token_file), f"file {token_file}")
-    from_environment = environ.get(ENVIRONMENT, "").strip()
     if from_environment:
         return AccessToken(_checked(from_environment, ENVIRONMENT), ENVIRONMENT)
     return AccessToken(secrets.token_urlsafe(32), "random")

@@ -98,8 +98,9 @@ class BrowserRequests:
             time.sleep(min(float(args["wait_seconds"]), MAX_WAIT))
         records = session.tracker.records()
         pattern = args.get("url_contains")
-        if pattern:
-            records = [r for r in records if pattern in r.url]
+        if pattern:  # matched against the URL as shown, so it cannot probe a hidden token
+            secrets = self.config.show_secrets
+            records = [r for r in records if pattern in (r.url if secrets else redact_url(r.url))]
         last = int(args.get("last", DEFAULT_LAST))
         shown = records[-last:]
         body_budget = int(args.get("max_body_bytes", DEFAULT_BODY_BYTES))
