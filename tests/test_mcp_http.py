@@ -20,6 +20,8 @@ import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from engine.errors import ConflictError, UsageError
+from engine.unix_socket import listen_private
 from tests.conftest import free_tcp_port, wait_for
 from tests.doors import INITIALIZE, MCP_HEADERS, knock
 
@@ -246,3 +248,23 @@ def test_bad_token_files_are_one_sentence(tmp_dir: Path) -> None:
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     weird = _livetap("--http", "127.0.0.1:1", env={**os.environ, "LIVETAP_TOKEN": "bad token " * 3})
     assert weird.returncode == 2 and "-._~" in weird.stderr
+
+
+def test_a_stale_socket_is_replaced_and_a_live_one_is_a_conflict(tmp_dir: Path) -> None:
+    path = tmp_dir / "stale.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # the file stays, nobody listens: a server that died
+    old_umask = os.umask(0)  # even a careless umask
+    try:
+        live = listen_private(path)
+    finally:
+        os.umask(old_umask)
+    try:
+        assert stat.S_IMODE(path.lstat().st_mode) == 0o600
+        with pytest.raises(ConflictError, match="already listens"):
+            listen_private(path)
+    finally:
+        live.close()
+    with pytest.raises(UsageError, match="too long"):
+        listen_private(tmp_dir / ("x" * 120))
