@@ -156,6 +156,9 @@ def test_another_user_without_the_token_is_refused_everywhere(tmp_dir: Path) -> 
         assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
         page = _get(port, "/", cookie)
         assert page["status"] == 200 and "textual" in page["body"].lower()
+        assert f"http://127.0.0.1:{port}/static/" in page["body"]
+        by_name = _get(port, "/", {**cookie, "Host": f"localhost:{port}"})
+        assert f"http://localhost:{port}/static/" in by_name["body"], "where its cookie lives"
         assert _get(port, "/static/js/textual.js", cookie)["status"] == 200
         assert _get(port, "/", {"Authorization": f"Bearer {TOKEN}"})["status"] == 200
         same_origin = {**WEBSOCKET_HEADERS, **cookie, "Origin": f"http://127.0.0.1:{port}"}
@@ -186,7 +189,7 @@ def test_on_a_unix_socket_only_its_owner_connects(tmp_dir: Path) -> None:
         assert knock(as_root, as_nobody=False)["status"] == 401, "the token is still needed"
         with_token = {**as_root, "headers": {"Authorization": f"Bearer {TOKEN}"}}
         page = knock(with_token, as_nobody=False)
-        assert page["status"] == 200 and "http://127.0.0.1:8000/static/" in page["body"]
+        assert page["status"] == 200 and "http://localhost/static/" in page["body"], "its Host"
     assert wait_for(lambda: not path.exists(), timeout=10), "the socket is removed on exit"
 
 

@@ -13,6 +13,7 @@ tell apart from this one on 127.0.0.1) is refused with 403.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from textual_serve.server import Server
 from engine.access_token import AccessToken
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 
 REFUSED = (
     "livetap serve: this page needs its token. Open the URL livetap printed when it "
@@ -85,6 +87,11 @@ class TokenServer(Server):
             return web.Response(status=401, text=REFUSED, headers={"WWW-Authenticate": "Bearer"})
         if request.path == "/ws" and not self._same_origin(request):
             return web.Response(status=403, text="livetap serve: a page of another origin\n")
+        if request.path == "/" and _HOST.fullmatch(request.host):
+            # The page's own URLs (scripts, the websocket) on the host it was opened at
+            # (localhost, 127.0.0.1, an ssh -L port), where its cookie lives. handle_index
+            # reads this before its first await, so no other request sees it in between.
+            self.public_url = f"http://{request.host}"
         return await handler(request)
 
     async def _make_app(self) -> web.Application:

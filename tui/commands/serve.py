@@ -41,8 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--unix",
         type=Path,
         metavar="PATH",
-        help="listen on a Unix socket (mode 0600) instead of TCP; --host/--port name the "
-        "address the page is opened at (e.g. an ssh -L forward)",
+        help="listen on a Unix socket (mode 0600) instead of TCP, e.g. for ssh -L",
     )
     parser.add_argument(
         "--allow-remote",
