@@ -14,8 +14,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.browser.records import BrowserEvent, RequestRecord, ResponseBody
 from engine.browser.session import BrowserSession
@@ -250,3 +253,26 @@ def test_a_json_response_body_through_the_real_writer(tmp_path: Path) -> None:
     hidden, kept = [json.loads(line) for line in path.read_text().splitlines()]
     assert json.loads(hidden["body"]) == {"user": "bob", "session": REDACTED}
     assert json.loads(kept["body"]) == {"user": "bob", "session": "s3ss10n"}
+
+
+@settings(max_examples=300, deadline=1000)
+@given(
+    text=st.text(max_size=300),
+    content_type=st.sampled_from(
+        ["application/json", "application/x-www-form-urlencoded", "text/plain", "", "a/b+json"]
+    ),
+)
+def test_any_text_gets_an_answer_and_redacting_twice_changes_nothing(
+    text: str, content_type: str
+) -> None:
+    once = redact_body(text, content_type)
+    assert redact_body(once, content_type) == once
+    url = redact_url(text)
+    assert redact_url(url) == url
+    assert isinstance(secret_name(text), bool)
+
+
+@given(name=st.sampled_from(["token", "password", "api_key", "sid"]), value=st.text(min_size=1))
+def test_a_secret_value_never_survives_in_a_query(name: str, value: str) -> None:
+    url = f"http://127.0.0.1/x?a=1&{name}={quote_plus(value)}"
+    assert redact_url(url) == f"http://127.0.0.1/x?a=1&{name}={REDACTED}"
