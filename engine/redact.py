@@ -3,7 +3,8 @@
 NDJSON captures, HAR files and the MCP server's browser results all use this
 module, so a secret hidden in one is hidden in all. Hidden by default:
 
-- the values of ``Authorization``, ``Cookie``, ``Set-Cookie`` and ``Proxy-Authorization``;
+- the values of ``Authorization``, ``Cookie``, ``Set-Cookie`` and ``Proxy-Authorization``,
+  and of headers named like a secret (``X-Api-Key``, ``X-Auth-Token``, ``X-Session-Id``);
 - in URLs (the request URL, redirects, ``Location``, ``Referer``…): the values of query and
   fragment parameters whose name looks like a secret (``token``, ``access_token``, ``key``,
   ``api_key``, ``secret``, ``password``, ``passwd``, ``auth``, ``session``, ``sid``,
@@ -108,13 +109,16 @@ def redact_url(url: str) -> str:
 def redact_headers(
     headers: Iterable[tuple[str, str]], include_sensitive: bool
 ) -> list[tuple[str, str]]:
-    """Header pairs with credentials hidden and URL-valued headers' tokens hidden."""
+    """Header pairs with credentials (the four, and names like ``X-Api-Key``) hidden.
+
+    URL-valued headers keep their URL with its tokens hidden.
+    """
     if include_sensitive:
         return list(headers)
     result = []
     for name, value in headers:
         lower = name.lower()
-        if lower in SENSITIVE_HEADERS:
+        if lower in SENSITIVE_HEADERS or secret_name(name):
             shown = REDACTED
         elif lower in URL_HEADERS:
             shown = redact_url(value)

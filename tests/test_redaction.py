@@ -27,7 +27,7 @@ from engine.har import ndjson_to_har
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.ndjson.lines import browser_line
 from engine.ndjson.writer import RotatingWriter
-from engine.redact import REDACTED, redact_body, redact_url, secret_name
+from engine.redact import REDACTED, redact_body, redact_headers, redact_url, secret_name
 from tests.conftest import wait_for
 
 SECRETS = ("url-t0ken", "hunter2", "k3y-in-json", "r3fresh", "s3ss10n", "0auth-c0de", "pw-in-url")
@@ -81,6 +81,28 @@ def test_urls_forms_and_json_bodies() -> None:
     deep = '{"a":' * 5000 + "1" + "}" * 5000
     assert redact_body(deep, "application/json") == REDACTED, "too deep to walk: hidden whole"
     assert redact_body("{not json", "application/json") == "{not json"
+
+
+def test_headers() -> None:
+    headers = [
+        ("Authorization", "Bearer abc"),
+        ("X-Api-Key", "k"),
+        ("X-Auth-Token", "t"),
+        ("Location", "/home?code=c&x=1"),
+        ("Referer", "http://127.0.0.1/?session=s"),
+        ("Content-Type", "text/html"),
+        ("Accept", "*/*"),
+    ]
+    assert redact_headers(headers, include_sensitive=False) == [
+        ("Authorization", REDACTED),
+        ("X-Api-Key", REDACTED),
+        ("X-Auth-Token", REDACTED),
+        ("Location", f"/home?code={REDACTED}&x=1"),
+        ("Referer", f"http://127.0.0.1/?session={REDACTED}"),
+        ("Content-Type", "text/html"),
+        ("Accept", "*/*"),
+    ]
+    assert redact_headers(headers, include_sensitive=True) == headers
 
 
 INDEX = b"""<!doctype html>
