@@ -5,16 +5,17 @@ finished and failed lines complete it. Packet lines and lines that do not
 parse are skipped (and counted), so a torn last line of a capture does not
 stop the conversion. A field of the wrong type (the file may have been edited,
 or come from elsewhere) gets HAR's "unknown" value rather than stopping it.
+
+Secrets are hidden again on the way (:mod:`engine.redact`: credential headers,
+tokens in URLs, secret fields of form and JSON bodies) unless asked otherwise,
+so a HAR made from a capture taken with ``--include-sensitive`` is still safe
+to share unless its maker says so too.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import math
-import os
-import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from engine.errors import BadInputError, from_os_error
+from engine.errors import from_os_error
+from engine.redact import redact_body, redact_headers, redact_url
+from engine.textfile import write_private
 
 HTTP_VERSIONS = {"h2": "HTTP/2.0", "h3": "HTTP/3.0", "http/1.0": "HTTP/1.0", "http/1.1": "HTTP/1.1"}
 
@@ -117,6 +120,36 @@ def _query(url: str) -> list[dict[str, str]]:
     return [{"name": n, "value": v} for n, v in parse_qsl(query, keep_blank_values=True)]
 
 
+def _redacted_headers(headers: object) -> object:
+    if not isinstance(headers, dict):
+        return headers
+    pairs = [(str(name), str(value)) for name, value in headers.items()]
+    return dict(redact_headers(pairs, include_sensitive=False))
+
+
+def redact_line(line: dict[str, Any]) -> dict[str, Any]:
+    """An NDJSON line with its secrets hidden (headers, URLs, form and JSON bodies)."""
+    out = dict(line)
+    for key in ("url", "redirectedFrom", "redirectedTo", "initiator"):
+        if isinstance(out.get(key), str):
+            out[key] = redact_url(out[key])
+    if "headers" in out:
+        out["headers"] = _redacted_headers(out["headers"])
+    if isinstance(out.get("postData"), str):
+        out["postData"] = redact_body(out["postData"], _header(line.get("headers"), "content-type"))
+    return out
+
+
+def _redact_entry_lines(lines: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A request's lines with secrets hidden; a body by its response's MIME type."""
+    out = {kind: redact_line(line) for kind, line in lines.items()}
+    finished = out.get("finished")
+    if finished and isinstance(finished.get("body"), str) and finished.get("bodyEncoding") is None:
+        mime = str(lines.get("response", {}).get("mimeType") or "")
+        finished["body"] = redact_body(finished["body"], mime)
+    return out
+
+
 def _entry(lines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One HAR entry from a request's lines."""
     request = lines["request"]
@@ -187,15 +220,21 @@ def _entry(lines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return entry
 
 
-def ndjson_to_har(paths: list[Path]) -> HarResult:
-    """Convert one capture (its rotated files in any order) to a HAR document."""
+def ndjson_to_har(paths: list[Path], include_sensitive: bool = False) -> HarResult:
+    """Convert one capture (its rotated files in any order) to a HAR document.
+
+    Secrets are hidden unless ``include_sensitive``.
+    """
     lines, read, skipped = read_lines(paths)
     by_id: dict[str, dict[str, dict[str, Any]]] = {}
     for line in lines:
         kind = line.get("type")
         if kind in ("request", "response", "finished", "failed"):
             by_id.setdefault(line["id"], {})[str(kind)] = line
-    entries = [_entry(parts) for parts in by_id.values() if "request" in parts]
+    groups = [parts for parts in by_id.values() if "request" in parts]
+    if not include_sensitive:
+        groups = [_redact_entry_lines(parts) for parts in groups]
+    entries = [_entry(parts) for parts in groups]
     entries.sort(key=lambda entry: str(entry["startedDateTime"]))
     har = {
         "log": {
@@ -212,16 +251,4 @@ def write_har(result: HarResult, output: Path) -> None:
     """Write the HAR file (0600, never through a symlink)."""
     text = json.dumps(result.har, indent=2, ensure_ascii=False)
     data = text.encode("utf-8", "backslashreplace")  # a lone surrogate stays a JSON escape
-    try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with contextlib.suppress(OSError):  # an existing file keeps its mode through O_CREAT
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise BadInputError(
-                f"{output} is a symbolic link; livetap does not write through one"
-            ) from None
-        raise from_os_error(error, f"write {output}") from None
+    write_private(output, data)

@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -50,6 +51,7 @@ TOOLS = {
     "generate_dissector",
 }
 CAPS = ["--max-duration", "5", "--max-count", "1000"]
+HTTP_TOKEN = "test-token-0123456789abcdef"
 
 
 def _environment(runtime: Path) -> dict[str, str]:
@@ -425,15 +427,20 @@ async def test_streamable_http_transport(capture_dir: Path) -> None:
             str(capture_dir),
         ],
         cwd=ROOT,
-        env=_environment(capture_dir.parent / "runtime"),
+        env={**_environment(capture_dir.parent / "runtime"), "LIVETAP_TOKEN": HTTP_TOKEN},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert wait_for(lambda: _listening(port), timeout=20), "the HTTP server did not start"
+        bearer = httpx2.AsyncClient(headers={"Authorization": f"Bearer {HTTP_TOKEN}"})
         async with (
-            streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
+            bearer,
+            streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=bearer) as (
+                read,
+                write,
+            ),
             ClientSession(read, write) as client,
         ):
             await client.initialize()

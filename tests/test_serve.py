@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import os
+import re
 import socket
+import stat
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +20,11 @@ import pytest
 from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget
 from tests.conftest import wait_for
+from tests.doors import WEBSOCKET_HEADERS, knock
 from tests.sample_traffic import write_sample_pcap
 
 LIVETAP = str(Path(sys.executable).parent / "livetap")
+TOKEN = "serve-test-token-0123456789"
 
 
 def free_port() -> int:
@@ -37,6 +43,7 @@ def server(tmp_dir: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=tmp_dir,
+        env={**os.environ, "LIVETAP_TOKEN": TOKEN},
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -69,7 +76,7 @@ def test_the_page_shows_the_running_app(server: str, tmp_dir: Path) -> None:
         page = browser._pages[0] if browser._pages else ""
         metrics = {"width": 1600, "height": 900, "deviceScaleFactor": 1, "mobile": False}
         browser._call("Emulation.setDeviceMetricsOverride", metrics, page, 10)
-        browser.navigate(server)
+        browser.navigate(f"{server}?token={TOKEN}")  # the cookie it trades for carries on
 
         def rendered() -> bool:
             screen = b"".join(frames)
@@ -93,3 +100,120 @@ def test_a_non_loopback_host_needs_a_flag() -> None:
         [LIVETAP, "serve", "--host", "0.0.0.0"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 2 and "--allow-remote" in result.stderr
+
+
+@contextmanager
+def served(tmp_dir: Path, *args: str, token: str | None = TOKEN) -> Iterator[subprocess.Popen[str]]:
+    """A ``livetap serve`` process with these arguments, stopped afterwards."""
+    env = {k: v for k, v in os.environ.items() if k != "LIVETAP_TOKEN"}
+    if token is not None:
+        env["LIVETAP_TOKEN"] = token
+    pcap = write_sample_pcap(tmp_dir / "sample.pcap")
+    process = subprocess.Popen(
+        [LIVETAP, "serve", *args, "--", "-r", str(pcap)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_dir,
+        env=env,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return knock(
+        {"kind": "http", "host": "127.0.0.1", "port": port, "path": path, "headers": headers or {}}
+    )
+
+
+def test_another_user_without_the_token_is_refused_everywhere(tmp_dir: Path) -> None:
+    port = free_port()
+    with served(tmp_dir, "--port", str(port)):
+        assert wait_for(lambda: _listening(port), timeout=15)
+        cookie = {"Cookie": f"livetap-token-{port}={TOKEN}"}
+        for path in ("/", "/static/js/textual.js", "/download/x", "/?fontsize=12"):
+            refused = _get(port, path)
+            assert refused["status"] == 401, (path, refused)
+            assert "textual" not in refused["body"].lower()
+        assert _get(port, "/?token=wrong-token-0123456789")["status"] == 403
+        assert _get(port, "/", {"Cookie": f"livetap-token-{port}=wrong"})["status"] == 401
+        assert _get(port, "/ws", WEBSOCKET_HEADERS)["status"] == 401, "upgrade refused"
+        foreign = _get(port, "/ws", {**WEBSOCKET_HEADERS, **cookie, "Origin": "http://127.0.0.1:1"})
+        assert foreign["status"] == 403, "a page of another local server cannot open the app"
+
+        traded = _get(port, f"/?token={TOKEN}&fontsize=12")
+        assert traded["status"] == 303 and traded["headers"]["location"] == "/?fontsize=12"
+        set_cookie = traded["headers"]["set-cookie"]
+        assert set_cookie.startswith(f"livetap-token-{port}={TOKEN};")
+        assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+        page = _get(port, "/", cookie)
+        assert page["status"] == 200 and "textual" in page["body"].lower()
+        assert f"http://127.0.0.1:{port}/static/" in page["body"]
+        by_name = _get(port, "/", {**cookie, "Host": f"localhost:{port}"})
+        assert f"http://localhost:{port}/static/" in by_name["body"], "where its cookie lives"
+        assert _get(port, "/static/js/textual.js", cookie)["status"] == 200
+        assert _get(port, "/", {"Authorization": f"Bearer {TOKEN}"})["status"] == 200
+        same_origin = {**WEBSOCKET_HEADERS, **cookie, "Origin": f"http://127.0.0.1:{port}"}
+        assert _get(port, "/ws", same_origin)["status"] == 101, "the page's own websocket"
+
+
+def test_a_random_token_is_printed_in_the_url(tmp_dir: Path) -> None:
+    port = free_port()
+    with served(tmp_dir, "--port", str(port), token=None) as process:
+        assert wait_for(lambda: _listening(port), timeout=15)
+        assert _get(port, "/")["status"] == 401
+    assert process.stderr is not None
+    printed = re.search(rf"http://127\.0\.0\.1:{port}/\?token=([\w-]+)", process.stderr.read())
+    assert printed and len(printed.group(1)) >= 40 and printed.group(1) != TOKEN
+
+
+def test_on_a_unix_socket_only_its_owner_connects(tmp_dir: Path) -> None:
+    path = tmp_dir / "serve.sock"
+    with served(tmp_dir, "--unix", str(path), "--port", "8000"):
+        assert wait_for(path.exists, timeout=15)
+        info = path.lstat()
+        assert stat.S_ISSOCK(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o600
+        assert knock({"kind": "unix", "unix": str(path)}) == {
+            "error": "PermissionError",
+            "errno": 13,
+        }
+        as_root = {"kind": "http", "unix": str(path), "path": "/"}
+        assert knock(as_root, as_nobody=False)["status"] == 401, "the token is still needed"
+        with_token = {**as_root, "headers": {"Authorization": f"Bearer {TOKEN}"}}
+        page = knock(with_token, as_nobody=False)
+        assert page["status"] == 200 and "http://localhost/static/" in page["body"], "its Host"
+    assert wait_for(lambda: not path.exists(), timeout=10), "the socket is removed on exit"
+
+
+def test_allow_remote_needs_a_token_you_set(tmp_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LIVETAP_TOKEN"}
+    result = subprocess.run(
+        [LIVETAP, "serve", "--host", "192.0.2.1", "--allow-remote"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "--token-file" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    loose = tmp_dir / "token"
+    loose.write_text("a-token-that-is-long-enough\n")
+    loose.chmod(0o644)
+    result = subprocess.run(
+        [LIVETAP, "serve", "--token-file", str(loose)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=30,
+    )
+    assert result.returncode == 4 and "chmod 600" in result.stderr, result.stderr

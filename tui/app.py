@@ -16,6 +16,7 @@ from engine.config import config_dir
 from engine.session import CaptureSession
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, builtin_themes, user_themes
 from tui.keys import KEYS
+from tui.private_screenshots import PrivateScreenshots
 from tui.screens.main import MainScreen
 
 SWITCH_INTERVAL = 0.001
@@ -31,7 +32,7 @@ that meant a full collection more than once a second, each holding the GIL for
 """
 
 
-class LivetapApp(App[None]):
+class LivetapApp(PrivateScreenshots, App[None]):
     """Live packets in the terminal; the engine does the work, this app shows it."""
 
     TITLE = "livetap"

@@ -3,7 +3,8 @@
 The analysis tools read a pcap/pcapng file that the capture directory fence
 allows (:mod:`engine.mcp.paths`) with the same engine ``livetap analyze`` and
 ``livetap follow`` use, so their JSON is the CLI's. Whether credentials are
-shown unmasked is the server's setting, never the call's.
+shown unmasked is the server's setting, never the call's: follow_stream masks
+in the payload what the credentials report masks (:mod:`engine.mcp.follow_mask`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from engine.bpf_builder import build_filter
 from engine.errors import ResourceError, UsageError
 from engine.mcp.bound import bounded
 from engine.mcp.config import ServerConfig
+from engine.mcp.follow_mask import masked_chunks, stream_secrets
 from engine.mcp.paths import CaptureDirectory, text_of
 
 MAX_FILE_BYTES = 2 << 30
@@ -97,22 +99,25 @@ class Analysis:
         fmt = args.get("format", "ascii")
         budget = int(args.get("max_bytes", DEFAULT_FOLLOW_BYTES))
         result = follow_stream(path, stream, conv)
+        shown = self.config.show_secrets
+        secrets = () if shown else stream_secrets(path, result.stream)
+        payloads = masked_chunks(result.chunks, secrets)
         chunks = []
         offsets = [0, 0]
         sent = omitted_bytes = omitted_chunks = 0
-        for chunk in result.chunks:
+        for chunk, payload in zip(result.chunks, payloads, strict=True):
             if sent + len(chunk.data) > budget:
                 omitted_bytes += len(chunk.data)
                 omitted_chunks += 1
                 continue
             sent += len(chunk.data)
             if fmt == "ascii":
-                text = ascii_text(chunk.data)
+                text = ascii_text(payload)
             elif fmt == "hex":
-                text = "\n".join(hex_lines(chunk.data, offsets[chunk.node]))
+                text = "\n".join(hex_lines(payload, offsets[chunk.node]))
             else:
-                text = chunk.data.hex()
-            offsets[chunk.node] += len(chunk.data)
+                text = payload.hex()
+            offsets[chunk.node] += len(payload)
             chunks.append({"node": chunk.node, "length": len(chunk.data), "data": text})
         data: dict[str, Any] = {
             "stream": result.stream,
@@ -125,6 +130,8 @@ class Analysis:
             "complete": not (result.truncated or result.interrupted),
             "warnings": list(result.warnings),
             "format": fmt,
+            "secrets_shown": shown,
+            "secrets_masked": len(secrets),
             "chunks": chunks,
         }
         if omitted_chunks:

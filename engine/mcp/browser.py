@@ -6,8 +6,9 @@ to, loopback only unless ``--allow-remote-browser``); no tool call can name
 another. It stays up between calls, so requests accumulate, and is stopped
 with the server. A call may load a page first (``url``: http or https only; a
 root browser must not be pointed at ``file://`` or ``chrome://``) and wait for
-its requests to settle. Cookies and authorization headers are redacted unless
-the server was started with ``--show-secrets``.
+its requests to settle. Secrets (cookies and authorization headers, tokens in
+URLs, secret fields of form and JSON bodies: :mod:`engine.redact`) are hidden
+unless the server was started with ``--show-secrets``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from engine.browser.target import parse_browser_spec
 from engine.errors import LivetapError, UsageError
 from engine.mcp.bound import Omission, cap_text, marker
 from engine.mcp.config import ServerConfig
-from engine.ndjson.lines import REDACTED, SENSITIVE_HEADERS, iso_time
+from engine.ndjson.lines import iso_time
+from engine.redact import redact_body, redact_headers, redact_url
 
 DEFAULT_LAST = 20
 MAX_LAST = 200
@@ -96,8 +98,9 @@ class BrowserRequests:
             time.sleep(min(float(args["wait_seconds"]), MAX_WAIT))
         records = session.tracker.records()
         pattern = args.get("url_contains")
-        if pattern:
-            records = [r for r in records if pattern in r.url]
+        if pattern:  # matched against the URL as shown, so it cannot probe a hidden token
+            secrets = self.config.show_secrets
+            records = [r for r in records if pattern in (r.url if secrets else redact_url(r.url))]
         last = int(args.get("last", DEFAULT_LAST))
         shown = records[-last:]
         body_budget = int(args.get("max_body_bytes", DEFAULT_BODY_BYTES))
@@ -133,7 +136,7 @@ class BrowserRequests:
             "id": record.id,
             "seq": record.seq,
             "method": record.method,
-            "url": record.url,
+            "url": record.url if secrets else redact_url(record.url),
             "state": record.state,
             "status": record.status,
             "status_text": record.status_text,
@@ -149,30 +152,38 @@ class BrowserRequests:
             else None,
             "timing": record.timing.as_dict() if record.timing else None,
             "error": record.error or None,
-            "redirected_to": record.redirected_to or None,
+            "redirected_to": (record.redirected_to if secrets else redact_url(record.redirected_to))
+            or None,
             "request_headers": _headers(record.request_headers, secrets),
             "response_headers": _headers(record.response_headers, secrets),
         }
         if body:
-            item.update(_bodies(session, record, budget))
+            item.update(_bodies(session, record, budget, secrets))
         return item
 
 
 def _headers(headers: tuple[tuple[str, str], ...], secrets: bool) -> dict[str, str]:
     """Headers as an object; sensitive ones redacted unless the server shows secrets."""
     shown: dict[str, str] = {}
-    for name, value in headers:
-        text = value if secrets or name.lower() not in SENSITIVE_HEADERS else REDACTED
+    for name, text in redact_headers(headers, secrets):
         shown[name] = f"{shown[name]}\n{text}" if name in shown else text
     return shown
 
 
-def _bodies(session: BrowserSession, record: RequestRecord, budget: int) -> dict[str, Any]:
-    """The request's post data and the response body, each cut to ``budget``."""
+def _content_type(headers: tuple[tuple[str, str], ...]) -> str:
+    return next((value for name, value in headers if name.lower() == "content-type"), "")
+
+
+def _bodies(
+    session: BrowserSession, record: RequestRecord, budget: int, secrets: bool
+) -> dict[str, Any]:
+    """The request's post data and the response body (secrets hidden), each cut to ``budget``."""
     out: dict[str, Any] = {}
     if record.has_post_data:
         post = session.fetch_post_data(record.id, timeout=5.0)
         if post is not None:
+            if not secrets:
+                post = redact_body(post, _content_type(record.request_headers))
             out["request_body"], cut = cap_text(post, budget)
             if cut:
                 out["request_body_truncated"] = cut
@@ -185,8 +196,11 @@ def _bodies(session: BrowserSession, record: RequestRecord, budget: int) -> dict
         return out
     data = body.data
     out["body_size"] = len(data)
+    text = any(kind in body.mime_type for kind in TEXT_TYPES)
+    if text and not secrets:  # redact the whole body, then cut what is shown
+        data = redact_body(data.decode("utf-8", "replace"), body.mime_type).encode("utf-8")
     kept = data[:budget]
-    if any(kind in body.mime_type for kind in TEXT_TYPES):
+    if text:
         out["body"] = kept.decode("utf-8", "replace")
         out["body_encoding"] = "text"
     else:

@@ -1,7 +1,8 @@
 """The NDJSON line for each event: the contract's fields first, then what a user needs.
 
-Sensitive headers are redacted unless asked otherwise, as browsers do for their
-own HAR export.
+Secrets are redacted unless asked otherwise (``include_sensitive``), as browsers
+do for their own HAR export: credential headers, tokens in URLs and the secret
+fields of form and JSON bodies, by the one rule of :mod:`engine.redact`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any
 
 from engine.browser.records import BrowserEvent, Headers, RequestRecord, ResponseBody
 from engine.events import PacketSummary
+from engine.redact import REDACTED, SENSITIVE_HEADERS, redact_body, redact_headers, redact_url
 
-SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "proxy-authorization"})
-REDACTED = "[redacted]"
+__all__ = ["REDACTED", "SENSITIVE_HEADERS", "browser_line", "header_object", "packet_line"]
 
 
 _LAST_SECOND = 253402300799.999
@@ -41,10 +42,29 @@ def request_key(record: RequestRecord) -> str:
 def header_object(headers: Headers, include_sensitive: bool) -> dict[str, str]:
     """Headers as an object (repeated names joined by newlines), redacted by default."""
     result: dict[str, str] = {}
-    for name, value in headers:
-        shown = value if include_sensitive or name.lower() not in SENSITIVE_HEADERS else REDACTED
+    for name, shown in redact_headers(headers, include_sensitive):
         result[name] = f"{result[name]}\n{shown}" if name in result else shown
     return result
+
+
+def _content_type(headers: Headers) -> str:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value
+    return ""
+
+
+class _Shown:
+    """The redaction of one line: URLs and bodies as written, secrets hidden unless asked."""
+
+    def __init__(self, include_sensitive: bool) -> None:
+        self.keep = include_sensitive
+
+    def url(self, url: str | None) -> str | None:
+        return url if self.keep or not url else redact_url(url)
+
+    def body(self, text: str | None, content_type: str) -> str | None:
+        return text if self.keep or not text else redact_body(text, content_type)
 
 
 def _drop_empty(line: dict[str, Any]) -> dict[str, Any]:
@@ -61,22 +81,25 @@ def browser_line(
 ) -> dict[str, Any]:
     """The line for one browser event (request, response, finished, failed)."""
     record = event.record
+    shown = _Shown(include_sensitive)
     head: dict[str, Any] = {"type": event.kind, "id": request_key(record)}
     when = iso_time(event.timestamp)
     if event.kind == "request":
         line = {
             **head,
-            "url": record.url,
+            "url": shown.url(record.url),
             "method": record.method,
             "timestamp": when,
             "headers": header_object(record.request_headers, include_sensitive),
         }
         extra = {
             "resourceType": record.resource_type,
-            "initiator": record.initiator,
-            "redirectedFrom": redirected_from,
+            "initiator": shown.url(record.initiator),
+            "redirectedFrom": shown.url(redirected_from),
             "hasPostData": record.has_post_data or None,
-            "postData": record.post_data if include_bodies else None,
+            "postData": shown.body(record.post_data, _content_type(record.request_headers))
+            if include_bodies
+            else None,
         }
         return {**line, **_drop_empty(extra)}
     if event.kind == "response":
@@ -89,12 +112,12 @@ def browser_line(
         }
         remote = f"{record.remote_ip}:{record.remote_port}" if record.remote_ip else None
         extra = {
-            "url": record.url,
+            "url": shown.url(record.url),
             "mimeType": record.mime_type,
             "remoteAddress": remote,
             "protocol": record.protocol,
             "fromCache": record.from_cache,
-            "redirectedTo": record.redirected_to,
+            "redirectedTo": shown.url(record.redirected_to),
         }
         return {**line, **_drop_empty(extra)}
     if event.kind == "finished":
@@ -106,10 +129,16 @@ def browser_line(
             else None,
         }
         if include_bodies and body is not None:
-            finished.update(body_fields(body))
+            fields = body_fields(body)
+            if "bodyEncoding" not in fields:
+                fields["body"] = shown.body(fields["body"], record.mime_type or "")
+            finished.update(fields)
         return {**line, **_drop_empty(finished)}
     line = {**head, "errorText": record.error, "timestamp": when}
-    return {**line, **_drop_empty({"canceled": record.canceled or None, "url": record.url})}
+    return {
+        **line,
+        **_drop_empty({"canceled": record.canceled or None, "url": shown.url(record.url)}),
+    }
 
 
 def body_fields(body: ResponseBody) -> dict[str, Any]:

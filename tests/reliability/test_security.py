@@ -1,11 +1,12 @@
 """What livetap writes is private, nothing is written through a planted link, no shell, no eval.
 
 livetap runs as root and captures secrets. Every file it writes (a saved buffer,
-a headless capture, an NDJSON capture, a HAR) is 0600, an existing one is made
-0600, and a symbolic link at the output path is refused (on this machine
-``fs.protected_symlinks`` may be 0, so /tmp links are a real attack). The source
-is scanned for shells, eval/exec and pickle. A launched Chromium has no debugging
-port at all (DevTools over pipes); attaching elsewhere than loopback needs a flag.
+a headless capture, an NDJSON capture, a HAR, a Lua dissector, a spec draft) is
+0600, an existing one is made 0600, and a symbolic link at the output path is
+refused (on this machine ``fs.protected_symlinks`` may be 0, so /tmp links are a
+real attack). The source is scanned for shells, eval/exec and pickle. A launched
+Chromium has no debugging port at all (DevTools over pipes); attaching elsewhere
+than loopback needs a flag.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from engine.errors import ExitCode, LivetapError, PermissionDeniedError
 from engine.har import ndjson_to_har, write_har
 from engine.ndjson.writer import RotatingWriter
 from engine.pcapio import PcapRecord, write_pcap_file
+from engine.textfile import write_text_whole
 from tests.conftest import free_udp_port, wait_for
 from tests.reliability.support import Sender, livetap, private, udp_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = PcapRecord(1.0, 60, 1, udp_frame(b"secret"))
+SENSOR_SPEC = ROOT / "examples" / "sensor.json"
 
 
 def write_pcap(path: Path) -> None:
@@ -64,11 +67,48 @@ def capture_with_cli(path: Path) -> None:
         raise error
 
 
+def _cli_writes(*args: str) -> None:
+    """A livetap command that writes a file; raises LivetapError with the exit code it gave."""
+    result = livetap(*args)
+    if result.returncode:
+        error = LivetapError(result.stderr)
+        error.exit_code = ExitCode(result.returncode)
+        raise error
+
+
+def generate_lua(path: Path) -> None:
+    """``livetap dissector generate``: a Lua dissector."""
+    _cli_writes("dissector", "generate", "--spec", str(SENSOR_SPEC), "--output", str(path))
+
+
+def draft_spec(path: Path) -> None:
+    """``livetap dissector draft``: a JSON spec drafted from a packet."""
+    pcap = path.with_name(f"{path.name}.source.pcap")
+    write_pcap_file(pcap, [RECORD])
+    _cli_writes("dissector", "draft", "--pcap", str(pcap), "--frame", "1", "--output", str(path))
+
+
+def mcp_lua(path: Path) -> None:
+    """The MCP server's generate_dissector writer, into its capture directory."""
+    write_text_whole(path, "-- a dissector\n")
+
+
+def har_cli(path: Path) -> None:
+    """``livetap har -o``."""
+    source = path.with_name(f"{path.name}.source.ndjson")
+    source.write_text('{"type":"request","id":"req_1","url":"http://127.0.0.1/"}\n')
+    _cli_writes("har", str(source), "-o", str(path))
+
+
 WRITERS: dict[str, Callable[[Path], None]] = {
     "save-pcap": write_pcap,
     "capture-pcap": capture_with_cli,
     "ndjson": write_ndjson,
     "har": write_a_har,
+    "har-cli": har_cli,
+    "lua": generate_lua,
+    "spec-draft": draft_spec,
+    "text-whole": mcp_lua,
 }
 
 

@@ -41,8 +41,10 @@ lines (one JSON object each, flushed as each event arrives):
 rotation: at --max-size the full capture.ndjson becomes capture.1.ndjson, older
 files move up (.1 -> .2 ...), writing goes on in capture.ndjson.
 filters: * matches anything in the whole URL; several --filter are OR-ed; a
-pattern starting with ! excludes and wins. Authorization, Cookie, Set-Cookie and
-Proxy-Authorization are redacted unless --include-sensitive.
+pattern starting with ! excludes and wins.
+secrets: Authorization, Cookie, Set-Cookie and Proxy-Authorization, tokens in URLs
+(access_token=, api_key=, code=, ...) and secret fields of form and JSON bodies
+are written as [redacted] unless --include-sensitive.
 """
 
 
@@ -76,7 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--include-bodies", action="store_true", help="write request and response bodies"
     )
     start.add_argument(
-        "--include-sensitive", action="store_true", help="keep cookies and authorization headers"
+        "--include-sensitive",
+        action="store_true",
+        help="keep cookies, authorization headers, URL tokens and secret body fields",
     )
     start.add_argument(
         "--append", action="store_true", help="continue an existing file and its rotation"

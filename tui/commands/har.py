@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", type=Path, required=True, metavar="OUT.har", help="the HAR file to write"
     )
+    parser.add_argument(
+        "--include-sensitive",
+        action="store_true",
+        help="keep credentials, tokens in URLs and secret body fields (hidden by default)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -29,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         if not path.exists():
             raise NotFoundError(f"{path} does not exist")
-    result = ndjson_to_har(list(args.files))
+    result = ndjson_to_har(list(args.files), include_sensitive=args.include_sensitive)
     write_har(result, args.output)
     summary = {
         "file": str(args.output.absolute()),

@@ -2,12 +2,14 @@
 
 The tools are :mod:`engine.mcp`'s plain functions; this module serves them with
 the official SDK's low-level server, on stdio (what desktop clients start) or
-the streamable HTTP transport (``--http 127.0.0.1:PORT``, loopback only unless
-``--allow-remote``). Tool calls run in worker threads; a failed call is an MCP
-tool error carrying livetap's error code and message, and the server goes on.
-The NDJSON tools call ``livetap capture ndjson`` in-process, so their contract
-is the CLI's. On exit (stdin closed, Ctrl-C, SIGTERM, SIGHUP) the server stops
-what it started: running captures, its NDJSON capture and its browser.
+the streamable HTTP transport (``--http 127.0.0.1:PORT``, every request with
+the server's bearer token, loopback only unless ``--allow-remote``; or
+``--unix PATH``, a socket only its owner can connect to). Tool calls run in
+worker threads; a failed call is an MCP tool error carrying livetap's error
+code and message, and the server goes on. The NDJSON tools call ``livetap
+capture ndjson`` in-process, so their contract is the CLI's. On exit (stdin
+closed, Ctrl-C, SIGTERM, SIGHUP) the server stops what it started: running
+captures, its NDJSON capture and its browser.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import io
 import ipaddress
 import json
+import os
 import signal
 import sys
 import threading
@@ -25,9 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.access_token import AccessToken, require_chosen_for_remote, resolve_token
 from engine.errors import ExitCode, LivetapError, PermissionDeniedError, UsageError
 from engine.mcp import Toolbox, load_server_config
 from engine.mcp.toolbox import INSTRUCTIONS
+from tui.commands._mcp_http import Stopped
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
@@ -51,7 +56,12 @@ elsewhere needs --read-anywhere). Captures over a cap are refused, not clamped.
 examples:
   sudo livetap mcp                                  # stdio, for Claude Desktop / Code
   sudo livetap mcp --capture-directory /var/tmp/lt --max-duration 20
-  sudo livetap mcp --http 127.0.0.1:8765            # streamable HTTP at /mcp
+  sudo livetap mcp --http 127.0.0.1:8765            # streamable HTTP at /mcp, with a token
+  sudo livetap mcp --unix /run/livetap-mcp.sock     # the same on a Unix socket (mode 0600)
+
+Over --http every request needs "Authorization: Bearer TOKEN": a random token
+printed at start, or yours from --token-file FILE or LIVETAP_TOKEN (required
+with --allow-remote).
 """
 
 RESOURCE_NOT_FOUND = -32602
@@ -67,9 +77,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="serve the streamable HTTP transport at http://HOST:PORT/mcp instead of stdio",
     )
     parser.add_argument(
+        "--unix",
+        type=Path,
+        metavar="PATH",
+        help="serve the streamable HTTP transport on a Unix socket (mode 0600) instead of stdio",
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="with --http: the bearer token clients must send, from a file only you can read "
+        "(default: LIVETAP_TOKEN, else a random one printed at start)",
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
-        help="with --http: allow a non-loopback address (anyone who reaches it drives captures)",
+        help="with --http: allow a non-loopback address (needs --token-file or LIVETAP_TOKEN)",
     )
     parser.add_argument(
         "--config",
@@ -126,7 +149,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the configuration (errors before serving), then serve until the client leaves."""
+    if args.http and args.unix:
+        raise UsageError("--http and --unix are two transports: choose one")
     bind = _http_address(args.http, args.allow_remote) if args.http else None
+    token = None
+    if bind is not None:
+        token = resolve_token(args.token_file, os.environ)
+        if not _is_loopback(bind[0]):
+            require_chosen_for_remote(token, "livetap mcp")
+    elif args.token_file is not None:
+        raise UsageError("--token-file goes with --http (a Unix socket is guarded by its mode)")
     config = load_server_config(
         {
             "config": args.mcp_config or getattr(args, "config", None),
@@ -150,10 +182,14 @@ def run(args: argparse.Namespace) -> int:
 
     toolbox = Toolbox(config, CliNdjson())
     try:
-        if bind is None:
-            anyio.run(_serve_stdio, toolbox)
+        if bind is not None and token is not None:
+            anyio.run(_serve_http, toolbox, bind, token)
+        elif args.unix is not None:
+            anyio.run(_serve_unix, toolbox, args.unix)
         else:
-            anyio.run(_serve_http, toolbox, *bind)
+            anyio.run(_serve_stdio, toolbox)
+    except Stopped:
+        return ExitCode.INTERRUPTED
     finally:
         toolbox.close()
     return ExitCode.SUCCESS
@@ -165,9 +201,7 @@ def _http_address(text: str, allow_remote: bool) -> tuple[str, int]:
     host = host.strip("[]")
     if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise UsageError(f"--http wants HOST:PORT, e.g. 127.0.0.1:8765, not {text!r}")
-    loopback = host == "localhost"
-    with contextlib.suppress(ValueError):
-        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    loopback = _is_loopback(host)
     if not loopback and not allow_remote:
         raise PermissionDeniedError(
             f"{host} is not a loopback address: the MCP server drives captures as this user, so "
@@ -175,11 +209,20 @@ def _http_address(text: str, allow_remote: bool) -> tuple[str, int]:
         )
     if not loopback:
         print(
-            f"livetap: warning: serving MCP on {host}, reachable from the network and without "
-            "authentication",
+            f"livetap: warning: serving MCP on {host}, reachable from the network; anyone with "
+            "the token drives captures",
             file=sys.stderr,
         )
     return host, int(port_text)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # -- the MCP server ---------------------------------------------------------------------------
@@ -317,19 +360,18 @@ async def _serve_stdio(toolbox: Toolbox) -> None:
         group.cancel_scope.cancel()
 
 
-async def _serve_http(toolbox: Toolbox, host: str, port: int) -> None:
-    """Serve the streamable HTTP transport at /mcp until a signal; uvicorn handles them."""
-    import uvicorn
+async def _serve_http(toolbox: Toolbox, bind: tuple[str, int], token: AccessToken) -> None:
+    """Serve the streamable HTTP transport at /mcp, bearer token required, until a signal."""
+    from tui.commands._mcp_http import serve_tcp
 
-    server = build_server(toolbox)
-    app = server.streamable_http_app(host=host)  # DNS-rebinding protection on loopback
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    print(f"livetap: MCP server at http://{_url_host(host)}:{port}/mcp", file=sys.stderr)
-    await uvicorn.Server(config).serve()
+    await serve_tcp(build_server(toolbox), *bind, token)
 
 
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+async def _serve_unix(toolbox: Toolbox, path: Path) -> None:
+    """Serve the streamable HTTP transport on a Unix socket only this user can use."""
+    from tui.commands._mcp_http import serve_unix
+
+    await serve_unix(build_server(toolbox), path)
 
 
 # -- the NDJSON capture, through the CLI's own functions ----------------------------------------

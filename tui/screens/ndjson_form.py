@@ -88,7 +88,7 @@ class NdjsonForm(ModalScreen[str | None]):
                 )
             with Horizontal():
                 yield Checkbox("bodies", False, id="ndjson-bodies")
-                yield Checkbox("keep cookies/authorization", False, id="ndjson-sensitive")
+                yield Checkbox("keep secrets (auth, tokens)", False, id="ndjson-sensitive")
             yield Static("", id="ndjson-error", markup=False)
             with Horizontal():
                 yield Button("Start", variant="primary", id="ndjson-start")
