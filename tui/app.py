@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from engine.browser.source import BrowserSource
 from engine.config import config_dir
+from engine.errors import UsageError
 from engine.session import CaptureSession
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, builtin_themes, user_themes
 from tui.keys import KEYS
@@ -29,6 +30,18 @@ that meant a full collection more than once a second, each holding the GIL for
 50–150 ms, long enough for the kernel ring to overflow at 20,000 packets/s
 (benchmarks/soak.py). The cycles die young, so young collections still free them.
 """
+
+
+def theme_names() -> list[str]:
+    """Every theme the picker (t) offers: livetap's, the user's folder, Textual's own.
+
+    ``--theme`` accepts exactly these, so a name seen in the picker works on the command line.
+    """
+    from textual.theme import BUILTIN_THEMES
+
+    names = [theme.name for theme in builtin_themes()]
+    names += [theme.name for theme in user_themes(config_dir() / "themes")[0]]
+    return names + [name for name in BUILTIN_THEMES if name not in names]
 
 
 class LivetapApp(App[None]):
@@ -58,7 +71,11 @@ class LivetapApp(App[None]):
         extra, self.theme_problems = user_themes(config_dir() / "themes")
         for user_theme in extra:
             self.register_theme(user_theme)
-        self.theme = theme or DEFAULT_THEME
+        chosen = theme or DEFAULT_THEME
+        if chosen not in self.available_themes:
+            names = ", ".join(sorted(self.available_themes))
+            raise UsageError(f"there is no theme named {chosen!r}; choose one of: {names}")
+        self.theme = chosen
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """livetap's own colour variables, so every theme defines them."""
