@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,36 @@ class LivetapApp(App[None]):
             self.session.stop()
         if self.browser is not None:
             self.browser.stop()
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Save an SVG of the screen in the capture directory (owner-only), and say where.
+
+        Textual's own delivery writes to ~/Downloads, which a server often lacks.
+        """
+        directory = Path(path).expanduser() if path else self.save_directory
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = directory / (filename or f"livetap-{stamp}.svg")
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(self.export_screenshot())
+        except OSError as error:
+            reason = error.strerror or str(error)
+            self.notify(
+                f"cannot write {target}: {reason}",
+                title="Screenshot not saved",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+            return None
+        self.notify(f"saved to {target}", title="Screenshot", timeout=8, markup=False)
+        return str(target)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every key's action by name in the command palette, then Textual's own."""

@@ -71,9 +71,9 @@ PACKET_ACTIONS = frozenset(
         "goto_packets",
     }
 )
-"""Keys that need a packet capture: hidden (and refused) with --no-packets."""
+"""Keys that need a packet capture: not in the footer with --no-packets."""
 BROWSER_ACTIONS = frozenset({"show_body", "goto_packets", "relaunch_browser"})
-"""Keys that need a browser: hidden without --browser."""
+"""Keys that need a browser: not in the footer without --browser."""
 
 
 class MainScreen(Screen[None]):
@@ -83,7 +83,8 @@ class MainScreen(Screen[None]):
 
     DEFAULT_CSS = """
     #panes { height: 1fr; }
-    #packet-pane { width: 3fr; }
+    #packet-pane { width: 3fr; background: $surface; }
+    #packet-pane:focus-within { background: $surface; }  /* restyles the header on focus */
     #panes BrowserPane { width: 2fr; }
     #panes.-only-packets BrowserPane { display: none; }
     #panes.-only-browser #packet-pane { display: none; }
@@ -132,6 +133,10 @@ class MainScreen(Screen[None]):
         self.ndjson: NdjsonCapture | None = None
         self.display_filter = ""
         """The display filter's text ("" when everything is shown)."""
+        self.filter_packets = False
+        """Whether the display filter narrows the packets (it names a packet field)."""
+        self.filter_requests = False
+        """Whether the display filter narrows the requests (it names a request field)."""
         example = Path("examples/sensor.json")
         self._spec_path = str(example) if example.is_file() else ""
         self._ndjson_reported: str | None = None
@@ -159,10 +164,18 @@ class MainScreen(Screen[None]):
         yield StatusBar(id="status-bar")
         yield KeyFooter()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys for a part this session lacks are neither shown nor run (--no-packets...)."""
-        missing_packets = self.session is None and action in PACKET_ACTIONS
-        return not (missing_packets or (self.browser is None and action in BROWSER_ACTIONS))
+    @property
+    def footer_hidden(self) -> frozenset[str]:
+        """Actions kept out of the footer: those for a part this session lacks.
+
+        The keys still answer (with why they cannot act), from the keyboard and the palette.
+        """
+        hidden: frozenset[str] = frozenset()
+        if self.session is None:
+            hidden |= PACKET_ACTIONS
+        if self.browser is None:
+            hidden |= BROWSER_ACTIONS
+        return hidden
 
     # -- layout: one pane or two, zoom, which pane has the keys --------------------------
 
@@ -296,14 +309,20 @@ class MainScreen(Screen[None]):
         parts = [f"display: {self.display_filter}"]
         if self.session is not None:
             view = self.session.view
-            shown = len(view) if view is not None else len(self.session.ring)
-            busy = " (scanning…)" if view is not None and view.scanning else ""
-            parts.append(f"{shown:,} of {len(self.session.ring):,} packets{busy}")
+            total = len(self.session.ring)
+            if self.filter_packets:
+                shown = len(view) if view is not None else total
+                busy = " (scanning…)" if view is not None and view.scanning else ""
+                parts.append(f"{shown:,} of {total:,} packets{busy}")
+            else:
+                parts.append(f"packets not filtered ({total:,})")
         if self.browser is not None and self.query(RequestList):
             requests = self.query_one(RequestList)
-            parts.append(
-                f"{requests.row_count:,} of {len(self.browser.tracker.records()):,} requests"
-            )
+            total = len(self.browser.tracker.records())
+            if self.filter_requests:
+                parts.append(f"{requests.row_count:,} of {total:,} requests")
+            else:
+                parts.append(f"requests not filtered ({total:,})")
         return " · ".join(parts)
 
     def flash(self, note: str, seconds: float = NOTE_SECONDS) -> None:
@@ -493,25 +512,44 @@ class MainScreen(Screen[None]):
         self.app.push_screen(prompt, done)
 
     def apply_display_filter(self, text: str) -> str:
-        """Show only what ``text`` matches in both panes; raises DisplayFilterError."""
+        """Narrow the panes whose fields ``text`` names; raises DisplayFilterError.
+
+        A filter naming only packet fields (``dns``, ``ip.addr == …``) leaves the requests
+        alone, and one naming only request fields (``status >= 400``) leaves the packets:
+        a request has no ``dns`` and a packet no ``status``, so filtering the other pane
+        would only empty it. The status bar says which pane it applies to.
+        """
         from engine.display_filter import compile_display_filter
 
         compiled = compile_display_filter(text)
         self.display_filter = compiled.text.strip()
+        everything = compiled.matches_everything
+        self.filter_packets = not everything and compiled.uses_packet_fields
+        self.filter_requests = not everything and compiled.uses_request_fields
         if self.session is not None:
-            view = self.session.set_display_filter(text)
+            view = self.session.set_display_filter(text if self.filter_packets else "")
             self.packet_list.set_rows(view if view is not None else RingRows(self.session.ring))
             if view is not None and view.scanning:
                 self._scan(view)
         if self.browser is not None and self.query(RequestList):
-            active = None if compiled.matches_everything else compiled
+            active = compiled if self.filter_requests else None
             self.query_one(RequestList).set_filter(active, self.browser.tracker.records())
         self._show_status()
-        return (
-            f"display filter: {self.display_filter}"
-            if self.display_filter
-            else "display filter cleared"
-        )
+        if not self.display_filter:
+            return "display filter cleared"
+        return f"display filter: {self.display_filter} ({self._filter_scope()})"
+
+    def _filter_scope(self) -> str:
+        """Which panes the display filter narrows, in words."""
+        packets = self.filter_packets and self.session is not None
+        requests = self.filter_requests and self.browser is not None
+        if packets and requests:
+            return "both panes"
+        if packets:
+            return "packets only: it names no request field" if self.browser else "packets"
+        if requests:
+            return "requests only: it names no packet field" if self.session else "requests"
+        return "nothing filtered: it names no field of this session's panes"
 
     @work(thread=True, exclusive=True, group="display-filter")
     def _scan(self, view: DisplayView) -> None:

@@ -31,7 +31,11 @@ def rank(action: str) -> int:
 
 
 class KeyFooter(Footer):
-    """A Footer that orders its keys by importance and shows only the ones that fit."""
+    """A Footer that orders its keys by importance and shows only the ones that fit.
+
+    A screen may name actions to leave out (``footer_hidden``): keys for a part of the
+    session that is missing (packets with --no-packets, the browser without --browser).
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,8 +44,13 @@ class KeyFooter(Footer):
     def compose(self) -> ComposeResult:
         widgets = list(super().compose())
         palette = [w for w in widgets if w.has_class("-command-palette")]
+        hidden: frozenset[str] = getattr(self.screen, "footer_hidden", frozenset())
         keys = sorted(
-            (w for w in widgets if isinstance(w, FooterKey) and w not in palette),
+            (
+                w
+                for w in widgets
+                if isinstance(w, FooterKey) and w not in palette and w.action not in hidden
+            ),
             key=lambda w: rank(w.action),
         )  # sorted() is stable: table order within a rank
         room = self.app.size.width - (PALETTE_ROOM if palette else 0)
