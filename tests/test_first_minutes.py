@@ -429,3 +429,24 @@ async def test_a_packet_only_filter_leaves_the_requests_and_says_so() -> None:
         await pilot.pause(0.3)
         assert "requests only" in note and "packets not filtered" in status(app)
         assert 0 < requests.row_count < total
+
+
+# -- 8. snapshots: the main screen at 80×24 and 160×45 in every built-in theme ------------
+
+
+@pytest.mark.parametrize("size", [SMALL, (160, 45)], ids=["80x24", "160x45"])
+@pytest.mark.parametrize("theme", ["livetap-dark", "livetap-light", "livetap-high-contrast"])
+def test_main_screen_snapshots(
+    snap_compare: Callable[..., bool], size: tuple[int, int], theme: str
+) -> None:
+    app = demo_app(theme)
+
+    async def select_a_packet(pilot: Pilot[None]) -> None:
+        main = await loaded(pilot, app)
+        await until(pilot, lambda: main.packet_list.row_count == len(main.packet_list.rows))
+        main.packet_list.select(12)
+        tree = main.query_one(LayerTree)
+        await until(pilot, lambda: len(tree.root.children) > 3, 15)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=size, run_before=select_a_packet)
