@@ -5,6 +5,8 @@ Deterministic sources only: the recorded demo (screenshots/data) and pcaps writt
 
 from __future__ import annotations
 
+import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -450,3 +452,44 @@ def test_main_screen_snapshots(
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=select_a_packet)
+
+
+# -- the README's first command, in a real terminal of 80×24 ------------------------------
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_the_readme_demo_at_80x24_shows_protocol_info_help_and_quit() -> None:
+    name = f"livetap-test-{os.getpid()}"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", f"{LIVETAP} demo"],
+        check=True,
+    )
+    try:
+        screen = ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", name],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            if "Protocol" in screen and "127.0.0.1" in screen and "Quit" in screen:
+                break
+        lines = screen.splitlines()
+        assert "Protocol" in lines[0] and "Info" in lines[0], screen
+        footer = lines[-1]
+        assert "? Help" in footer and "q Quit" in footer, screen
+        assert all(len(line) <= 80 for line in lines)
+        subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            alive = subprocess.run(["tmux", "has-session", "-t", name], check=False)
+            if alive.returncode != 0:
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("q did not quit the demo")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], check=False, capture_output=True)
