@@ -140,7 +140,6 @@ class MainScreen(Screen[None]):
         example = Path("examples/sensor.json")
         self._spec_path = str(example) if example.is_file() else ""
         self._ndjson_reported: str | None = None
-        self._body_wanted: str | None = None
 
     def _relabel(self, action: str, description: str) -> None:
         """Give a key another footer description for this screen (e.g. no browser: v offers one)."""
@@ -726,8 +725,6 @@ class MainScreen(Screen[None]):
         if request_id is None:
             self.warn("select a browser request first")
             return
-        self._body_wanted = request_id
-        self.flash("fetching the body…", 2)
         self._fetch_body(request_id)
 
     @work(thread=True, exclusive=True, group="body")

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from engine.browser.records import RequestRecord
@@ -290,6 +291,12 @@ class RequestList(DataTable[Text]):
         self.follow = True
         if self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        """The cursor put on an older request, by any means, holds the list there."""
+        super().watch_cursor_coordinate(old, new)
+        if new != old and new.row < self.row_count - 1:  # add_row sets it again, unchanged
+            self.follow = False
 
     def action_cursor_up(self) -> None:
         """The first ↑ while following holds the list where it is; the next ones move."""
