@@ -433,6 +433,16 @@ async def test_a_packet_only_filter_leaves_the_requests_and_says_so() -> None:
         assert 0 < requests.row_count < total
 
 
+async def test_at_80x24_the_display_filter_keeps_its_counts_in_the_status_bar() -> None:
+    app = demo_app()
+    async with app.run_test(size=SMALL) as pilot:
+        main = await loaded(pilot, app)
+        main.apply_display_filter("dns")
+        await pilot.pause(0.3)
+        dns = sum(1 for p in main.session.ring if p.protocol == "DNS") if main.session else 0
+        assert dns and f"/dns {dns} pkts all req" in status(app)
+
+
 # -- 8. snapshots: the main screen at 80×24 and 160×45 in every built-in theme ------------
 
 

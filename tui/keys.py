@@ -42,7 +42,7 @@ KEYS: tuple[Key, ...] = (
         "slash",
         "display_filter",
         "Display",
-        "Display filter: narrow both panes (Wireshark syntax); the capture is untouched",
+        "Display filter (Wireshark syntax): narrows the panes whose fields it names",
         "display-filter",
         display="/",
     ),

@@ -298,31 +298,41 @@ class MainScreen(Screen[None]):
             requests_following=requests.first().follow if requests else None,
             recording=recording,
             display=self._display_counts(),
+            display_short=self._display_counts(short=True),
             hint="no browser: v" if self.browser is None else "",
         )
 
-    def _display_counts(self) -> str:
-        """The display filter, the pane(s) it applies to, and each pane's matches."""
+    def _display_counts(self, short: bool = False) -> str:
+        """The display filter, the pane(s) it applies to, and each pane's matches.
+
+        ``short`` is the 80-column form: ``/dns 12 pkts · all req``.
+        """
         if not self.display_filter:
             return ""
-        parts = [f"display: {self.display_filter}"]
+        text = self.display_filter
+        if short:
+            parts = [f"/{text[:17]}…" if len(text) > 18 else f"/{text}"]
+        else:
+            parts = [f"display: {text}"]
         if self.session is not None:
             view = self.session.view
             total = len(self.session.ring)
             if self.filter_packets:
                 shown = len(view) if view is not None else total
                 busy = " (scanning…)" if view is not None and view.scanning else ""
-                parts.append(f"{shown:,} of {total:,} packets{busy}")
+                long = f"{shown:,} of {total:,} packets{busy}"
+                parts.append(f"{shown:,} pkts" if short else long)
             else:
-                parts.append(f"packets not filtered ({total:,})")
+                parts.append("all pkts" if short else f"packets not filtered ({total:,})")
         if self.browser is not None and self.query(RequestList):
             requests = self.query_one(RequestList)
             total = len(self.browser.tracker.records())
             if self.filter_requests:
-                parts.append(f"{requests.row_count:,} of {total:,} requests")
+                count = requests.row_count
+                parts.append(f"{count:,} req" if short else f"{count:,} of {total:,} requests")
             else:
-                parts.append(f"requests not filtered ({total:,})")
-        return " · ".join(parts)
+                parts.append("all req" if short else f"requests not filtered ({total:,})")
+        return (" " if short else " · ").join(parts)
 
     def flash(self, note: str, seconds: float = NOTE_SECONDS) -> None:
         """Tell the user the result of an action: a notification, long enough to read."""
@@ -574,6 +584,7 @@ class MainScreen(Screen[None]):
             return
         packet_list = self.packet_list
         if packet_list.cursor is None and packet_list.row_count:
+            packet_list.hold()  # the packet being read stays in view
             packet_list.select(packet_list.last_shown)
         self.query_one(PacketDetailPane).layer_tree.focus()
 

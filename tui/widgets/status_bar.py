@@ -44,6 +44,7 @@ class StatusBar(Static):
         requests_following: bool | None = None,
         recording: NdjsonStats | None = None,
         display: str = "",
+        display_short: str = "",
         hint: str = "",
     ) -> None:
         """Render the state, most important parts kept when the line is short.
@@ -60,7 +61,8 @@ class StatusBar(Static):
             parts.append(self._browser(browser, requests_following))
         if display:
             accent = self.app.theme_variables.get("accent", "cyan")
-            parts.append(Part(8, Text(display, style=f"bold {accent}")))
+            short = Text(display_short, style=f"bold {accent}") if display_short else None
+            parts.append(Part(9, Text(display, style=f"bold {accent}"), short))
         if hint:
             parts.append(Part(1, Text(hint, style="dim")))
         self.update(self.fit(parts, self.size.width - 2), layout=False)
