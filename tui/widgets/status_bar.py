@@ -69,25 +69,23 @@ class StatusBar(Static):
 
     @staticmethod
     def fit(parts: list[Part], width: int) -> Text:
-        """Join the parts with bars, leaving out the least important until the line fits.
-
-        Parts with a short form ("125 pkts" for "125 packets 18 KiB") use it before
-        anything is left out.
-        """
+        """Join the parts with bars; while the line is too long, the least important part
+        takes its short form ("125 pkts" for "125 packets 18 KiB") or, having none, goes."""
         separator = Text(" │ ", style="dim")
+        kept = list(parts)
 
-        def length(kept: list[tuple[int, Text]]) -> int:
-            return sum(len(text) + 3 for _, text in kept) - 3
+        def length() -> int:
+            return sum(len(part.text) + 3 for part in kept) - 3
 
-        long = [(part.priority, part.text) for part in parts]
-        if length(long) <= width:
-            return separator.join(text for _, text in long)
-        kept = [(part.priority, part.short or part.text) for part in parts]
-        while len(kept) > 1 and length(kept) > max(width, 0):
-            lowest = min(priority for priority, _ in kept)
-            drop = max(i for i, (priority, _) in enumerate(kept) if priority == lowest)
-            del kept[drop]
-        return separator.join(text for _, text in kept)
+        while len(kept) > 1 and length() > max(width, 0):
+            lowest = min(part.priority for part in kept)
+            at = max(i for i, part in enumerate(kept) if part.priority == lowest)
+            part = kept[at]
+            if part.short is not None:
+                kept[at] = Part(part.priority, part.short)
+            else:
+                del kept[at]
+        return separator.join(part.text for part in kept)
 
     def _packets(self, stats: CaptureStats, paused: bool, following: bool | None) -> list[Part]:
         variables = self.app.theme_variables
