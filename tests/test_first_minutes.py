@@ -232,6 +232,16 @@ async def test_the_focused_pane_title_changes_colour() -> None:
         assert header.styles.background.hex.lower() != primary.lower()
 
 
+def test_keys_acting_on_the_other_pane_say_so() -> None:
+    from tui.keys import KEYS
+
+    keys = {key.action: key for key in KEYS}
+    assert keys["show_body"].description.startswith("Req")
+    assert "browser request" in keys["show_body"].help
+    assert keys["goto_packets"].description.startswith("Req")
+    assert "packet pane" in keys["goto_packets"].help
+
+
 # -- 4. following the newest --------------------------------------------------------------
 
 
@@ -278,6 +288,8 @@ async def test_up_holds_the_request_list_so_b_stays_on_the_chosen_request() -> N
         assert "HELD" in status(app)
         await pilot.press("end")
         assert requests.follow and requests.selected_id == "new-1"
+        await pilot.click(RequestList, offset=(10, 3))
+        assert not requests.follow, "a click on an older request holds the list"
 
 
 # -- 5. status bar vs notifications -------------------------------------------------------

@@ -95,7 +95,9 @@ class LivetapApp(App[None]):
         if self.session is not None:
             self.call_after_refresh(self.session.start)
         for problem in self.theme_problems:
-            self.notify(problem, title="Theme file ignored", severity="warning", markup=False)
+            self.notify(
+                problem, title="Theme file ignored", severity="warning", timeout=12, markup=False
+            )
 
     def on_unmount(self) -> None:
         """Quitting stops the capture thread, closes the source and stops a launched browser."""

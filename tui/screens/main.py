@@ -58,7 +58,9 @@ the status bar keeps the hidden pane's count. The README's "Using it" says so.""
 SHORT_HEIGHT = 32
 """Lower than this, the part of a pane the focus is in (list or detail) gets more rows."""
 NOTE_SECONDS = 6.0
+WARNING_SECONDS = 8.0
 ERROR_SECONDS = 12.0
+"""How long notifications stay: results, things that could not be done, errors."""
 PACKET_ACTIONS = frozenset(
     {
         "filter",
@@ -340,7 +342,7 @@ class MainScreen(Screen[None]):
 
     def warn(self, note: str) -> None:
         """An action that could not be done: a notification that stays longer."""
-        self.notify(note, severity="warning", timeout=ERROR_SECONDS - 4, markup=False)
+        self.notify(note, severity="warning", timeout=WARNING_SECONDS, markup=False)
 
     def fail(self, note: str, title: str = "") -> None:
         """An error: a notification that stays long enough to read twice."""
