@@ -43,7 +43,9 @@ def theme_names() -> list[str]:
 
     names = [theme.name for theme in builtin_themes()]
     names += [theme.name for theme in user_themes(config_dir() / "themes")[0]]
-    return names + [name for name in BUILTIN_THEMES if name not in names]
+    return names + [
+        name for name, theme in BUILTIN_THEMES.items() if name not in names and not theme.ansi
+    ]
 
 
 class LivetapApp(App[None]):
@@ -68,6 +70,9 @@ class LivetapApp(App[None]):
         self.browser = browser
         self.save_directory = save_directory or Path.cwd()
         self.theme_problems: list[str] = []
+        for name, textual_theme in list(self.available_themes.items()):
+            if textual_theme.ansi:  # the terminal's own 16 colours: no colour livetap can mix
+                self.unregister_theme(name)
         for builtin in builtin_themes():
             self.register_theme(builtin)
         extra, self.theme_problems = user_themes(config_dir() / "themes")
