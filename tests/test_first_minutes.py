@@ -394,6 +394,10 @@ async def test_b_shows_the_body_where_it_can_be_seen() -> None:
         await pilot.pause(0.2)
         assert detail.region.y <= body.region.y < detail.region.bottom - 2, "the body is in view"
         assert "Response body" in detail.plain_text()
+        await pilot.press("v")
+        await until(pilot, lambda: app.focused is main.packet_list)
+        await pilot.press("b")  # from the packet pane: the browser pane comes to show it
+        await until(pilot, lambda: shown(detail) and not shown(main.packet_list))
 
 
 def test_a_request_that_never_finished_says_pending_and_what_is_known() -> None:

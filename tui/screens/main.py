@@ -758,6 +758,8 @@ class MainScreen(Screen[None]):
         self._show_request(request_id)
         if request_id in self._bodies:
             detail = self.query_one(RequestDetail)
+            if self.one_pane and self.shown_pane != "browser":
+                self.show_pane("browser", detail)  # b from the packets: show what it fetched
             self.call_after_refresh(detail.scroll_to_body)
 
     def action_goto_packets(self) -> None:
