@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 SIZE = (160, 45)
 WIDE = (200, 50)
+SMALL = (80, 24)
 Script = Callable[[Pilot[None], LivetapApp], Awaitable[None]]
 
 
@@ -131,6 +132,25 @@ async def sensor_decoded(pilot: Pilot[None], app: LivetapApp) -> None:
     await pilot.pause(0.3)
 
 
+async def small_packets(pilot: Pilot[None], app: LivetapApp) -> None:
+    """80×24: the packet pane alone (the browser's count in the status bar), a packet chosen."""
+    main = main_screen(app)
+    await until(pilot, lambda: main.packet_list.row_count > 100)
+    main.packet_list.select(14)
+    tree = main.query_one(LayerTree)
+    await until(pilot, lambda: len(tree.root.children) > 3)
+    await pilot.pause(0.3)
+
+
+async def small_browser(pilot: Pilot[None], app: LivetapApp) -> None:
+    """80×24 after v: the browser pane alone, URLs down to their paths."""
+    await small_packets(pilot, app)
+    await pilot.press("v")
+    requests = main_screen(app).query_one(RequestList)
+    await until(pilot, lambda: app.focused is requests)
+    await pilot.pause(0.3)
+
+
 Source = Callable[[Path], tuple[Any, Any]]
 
 
@@ -156,6 +176,8 @@ SHOTS: dict[str, tuple[Script, str | None, Source, tuple[int, int]]] = {
     "request-body": (request_body, None, demo_source, WIDE),
     "goto-packets": (goto_packets, None, demo_source, WIDE),
     "dissector": (sensor_decoded, None, demo_source, WIDE),
+    "small-packets": (small_packets, None, demo_source, SMALL),
+    "small-browser": (small_browser, None, demo_source, SMALL),
 }
 
 

@@ -115,7 +115,9 @@ async def test_a_browser_that_dies_is_shown_and_the_packets_keep_going(site: Loc
         assert len(documents) == 2
 
 
-async def test_without_a_browser_the_pane_says_how_to_connect(tmp_dir: object) -> None:
+async def test_without_a_browser_there_is_no_pane_and_v_says_how_to_connect(
+    tmp_dir: object,
+) -> None:
     from pathlib import Path
 
     from engine.replay import open_file_source
@@ -123,8 +125,11 @@ async def test_without_a_browser_the_pane_says_how_to_connect(tmp_dir: object) -
 
     path = write_sample_pcap(Path(str(tmp_dir)) / "s.pcap")
     app = LivetapApp(CaptureSession(open_file_source(path)))
-    async with app.run_test(size=SIZE):
-        pane = main_screen(app).query_one(BrowserPane)
-        hint = str(pane.query_one("#browser-hint").render())
-        assert "--browser launch" in hint and "--remote-debugging-port=9222" in hint
-        assert not pane.query(RequestList)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_screen(app)
+        assert not main.query(BrowserPane) and not main.query(RequestList)
+        assert main.query_one("#packet-pane").region.width == SIZE[0]
+        await pilot.press("v")
+        await pilot.pause(0.1)
+        text = " ".join(n.message for n in app._notifications)
+        assert "--browser launch" in text and "--remote-debugging-port=9222" in text

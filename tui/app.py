@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from textual.screen import Screen
 
 from engine.browser.source import BrowserSource
 from engine.config import config_dir
+from engine.errors import LivetapError, UsageError
 from engine.session import CaptureSession
+from engine.textfile import write_text_whole
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, builtin_themes, user_themes
 from tui.keys import KEYS
-from tui.private_screenshots import PrivateScreenshots
 from tui.screens.main import MainScreen
 
 SWITCH_INTERVAL = 0.001
@@ -32,7 +34,21 @@ that meant a full collection more than once a second, each holding the GIL for
 """
 
 
-class LivetapApp(PrivateScreenshots, App[None]):
+def theme_names() -> list[str]:
+    """Every theme the picker (t) offers: livetap's, the user's folder, Textual's own.
+
+    ``--theme`` accepts exactly these, so a name seen in the picker works on the command line.
+    """
+    from textual.theme import BUILTIN_THEMES
+
+    names = [theme.name for theme in builtin_themes()]
+    names += [theme.name for theme in user_themes(config_dir() / "themes")[0]]
+    return names + [
+        name for name, theme in BUILTIN_THEMES.items() if name not in names and not theme.ansi
+    ]
+
+
+class LivetapApp(App[None]):
     """Live packets in the terminal; the engine does the work, this app shows it."""
 
     TITLE = "livetap"
@@ -54,12 +70,19 @@ class LivetapApp(PrivateScreenshots, App[None]):
         self.browser = browser
         self.save_directory = save_directory or Path.cwd()
         self.theme_problems: list[str] = []
+        for name, textual_theme in list(self.available_themes.items()):
+            if textual_theme.ansi:  # the terminal's own 16 colours: no colour livetap can mix
+                self.unregister_theme(name)
         for builtin in builtin_themes():
             self.register_theme(builtin)
         extra, self.theme_problems = user_themes(config_dir() / "themes")
         for user_theme in extra:
             self.register_theme(user_theme)
-        self.theme = theme or DEFAULT_THEME
+        chosen = theme or DEFAULT_THEME
+        if chosen not in self.available_themes:
+            names = ", ".join(sorted(self.available_themes))
+            raise UsageError(f"there is no theme named {chosen!r}; choose one of: {names}")
+        self.theme = chosen
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """livetap's own colour variables, so every theme defines them."""
@@ -77,7 +100,9 @@ class LivetapApp(PrivateScreenshots, App[None]):
         if self.session is not None:
             self.call_after_refresh(self.session.start)
         for problem in self.theme_problems:
-            self.notify(problem, title="Theme file ignored", severity="warning", markup=False)
+            self.notify(
+                problem, title="Theme file ignored", severity="warning", timeout=12, markup=False
+            )
 
     def on_unmount(self) -> None:
         """Quitting stops the capture thread, closes the source and stops a launched browser."""
@@ -85,6 +110,38 @@ class LivetapApp(PrivateScreenshots, App[None]):
             self.session.stop()
         if self.browser is not None:
             self.browser.stop()
+
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """Save an SVG of the screen in the capture directory, and say where.
+
+        Textual's own delivery writes to ~/Downloads (which a server often lacks) with the
+        umask's mode, through whatever link sits at the name. A screenshot shows captured
+        traffic, so it is written like every file livetap writes: 0600, a link refused. On
+        the web page (``livetap serve``) it is a download, as Textual delivers it.
+        """
+        if self.is_web:
+            return super().deliver_screenshot(filename, path, time_format)
+        directory = Path(path).expanduser() if path else self.save_directory
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = directory / (filename or f"livetap-{stamp}.svg")
+        try:
+            write_text_whole(target, self.export_screenshot())
+        except LivetapError as error:
+            self.notify(
+                str(error),
+                title="Screenshot not saved",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+            return None
+        self.notify(f"saved to {target}", title="Screenshot", timeout=8, markup=False)
+        return str(target)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every key's action by name in the command palette, then Textual's own."""

@@ -129,7 +129,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--config", type=Path, metavar="FILE", help="config file to read instead of the default"
     )
     tuning.add_argument(
-        "--theme", help="start with this theme (livetap-dark, livetap-light, livetap-high-contrast)"
+        "--theme",
+        help="start with this theme (livetap-dark, livetap-light, livetap-high-contrast, "
+        "or any other the t picker offers, e.g. dracula)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in subcommands(None if argv is None else _commands_needed(argv)):
@@ -288,13 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check_theme(name: str) -> None:
     """Refuse an unknown theme before the screen is taken over."""
-    from engine.config import config_dir
     from engine.errors import UsageError
-    from themes import builtin_themes, user_themes
+    from tui.app import theme_names
 
-    names = [t.name for t in builtin_themes()] + [
-        t.name for t in user_themes(config_dir() / "themes")[0]
-    ]
+    names = theme_names()
     if name not in names:
         raise UsageError(f"there is no theme named {name!r}; choose one of: {', '.join(names)}")
 

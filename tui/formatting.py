@@ -27,29 +27,53 @@ def protocol_key(protocol: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Columns:
-    """Column widths of the packet list for one terminal width."""
+    """Column widths of the packet list for one width; 0 means the column is left out."""
 
     number: int
     time: int
-    address: int
+    source: int
+    destination: int
     protocol: int
     length: int
     info: int
 
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The names of the columns shown, in order (for tests and the README)."""
+        return tuple(name for name in COLUMN_ORDER if getattr(self, name))
 
-NARROW = 110
-"""Below this width the time and length columns give their room to the info column."""
+
+COLUMN_ORDER = ("number", "time", "source", "destination", "protocol", "length", "info")
+WIDTHS = {"number": 7, "time": 11, "source": 15, "destination": 15, "protocol": 8, "length": 6}
+"""The narrowest each column is shown (addresses grow with the room, up to ADDRESS_MAX)."""
+ADDRESS_MAX = 39
+INFO_MIN = 24
+"""Info is the column that says what a packet is: it keeps at least this much room."""
+DROP_ORDER = ("time", "length", "number", "destination", "source")
+"""Which columns give their room to Info first when the list is narrow; Protocol and Info
+are never left out. The README's "Using it" section lists this order."""
 
 
 def columns(width: int) -> Columns:
-    """Fit the columns to ``width``: addresses grow with the room, info takes the rest."""
-    number, protocol = 7, 8
-    time, length = (11, 6) if width >= NARROW else (0, 0)
-    gaps = 6 if width >= NARROW else 4  # one space between each pair of shown columns
-    fixed = number + time + protocol + length + gaps
-    address = max(15, min(39, (width - fixed) // 4))
-    info = max(0, width - fixed - 2 * address)
-    return Columns(number, time, address, protocol, length, info)
+    """Fit the columns to ``width``, leaving out columns in DROP_ORDER until Info has room."""
+    shown = dict(WIDTHS)
+
+    def fixed() -> int:
+        return sum(shown.values()) + len(shown)  # one space before each column after No.
+
+    for name in DROP_ORDER:
+        if width - fixed() >= INFO_MIN:
+            break
+        del shown[name]
+    addresses = [name for name in ("source", "destination") if name in shown]
+    spare = width - fixed() - INFO_MIN
+    if addresses and spare > 0:
+        # addresses take half of what Info does not need, up to ADDRESS_MAX each
+        grow = min(ADDRESS_MAX - WIDTHS["source"], spare // (2 * len(addresses)))
+        for name in addresses:
+            shown[name] += grow
+    info = max(0, width - fixed())
+    return Columns(**{name: shown.get(name, 0) for name in WIDTHS}, info=info)
 
 
 def _fit(text: str, width: int) -> str:
@@ -61,15 +85,7 @@ def _fit(text: str, width: int) -> str:
 
 def _join(cells: tuple[str, ...], layout: Columns) -> str:
     """Cells in column order, leaving out the columns that have no room."""
-    widths = (
-        layout.number,
-        layout.time,
-        layout.address,
-        layout.address,
-        layout.protocol,
-        layout.length,
-        layout.info,
-    )
+    widths = tuple(getattr(layout, name) for name in COLUMN_ORDER)
     return " ".join(cell for cell, width in zip(cells, widths, strict=True) if width)
 
 
@@ -79,8 +95,8 @@ def header_text(layout: Columns) -> str:
         (
             "No.".rjust(layout.number),
             "Time".rjust(layout.time),
-            _fit("Source", layout.address),
-            _fit("Destination", layout.address),
+            _fit("Source", layout.source),
+            _fit("Destination", layout.destination),
             _fit("Protocol", layout.protocol),
             "Length".rjust(layout.length),
             _fit("Info", layout.info),
@@ -93,12 +109,12 @@ def row_text(packet: PacketSummary, origin: float, layout: Columns) -> str:
     """One packet list row; time is seconds since the first packet shown."""
     return _join(
         (
-            str(packet.index).rjust(layout.number)[-layout.number :],
+            str(packet.index).rjust(layout.number)[-layout.number :] if layout.number else "",
             f"{packet.timestamp - origin:.6f}".rjust(layout.time)[-layout.time :]
             if layout.time
             else "",
-            _fit(packet.src, layout.address),
-            _fit(packet.dst, layout.address),
+            _fit(packet.src, layout.source),
+            _fit(packet.dst, layout.destination),
             _fit(packet.protocol, layout.protocol),
             str(packet.length).rjust(layout.length) if layout.length else "",
             _fit(packet.info, layout.info),

@@ -42,12 +42,27 @@ KEYS: tuple[Key, ...] = (
         "slash",
         "display_filter",
         "Display",
-        "Display filter: narrow both panes (Wireshark syntax); the capture is untouched",
+        "Display filter (Wireshark syntax): narrows the panes whose fields it names",
         "display-filter",
         display="/",
     ),
     Key(
         "space", "toggle_pause", "Pause", "Pause or resume the view; capture keeps running", "pause"
+    ),
+    Key(
+        "v",
+        "other_pane",
+        "Other pane",
+        "Go to the other pane (packets ⇄ browser); when only one fits, show the other",
+        "other-pane",
+    ),
+    Key(
+        "F",
+        "follow_newest",
+        "Follow",
+        "Follow the newest packet or request again (like End); ↑ PgUp Home or a click hold",
+        "follow-newest",
+        show=False,
     ),
     Key(
         "enter",
@@ -82,13 +97,19 @@ KEYS: tuple[Key, ...] = (
         "Live statistics: protocols, talkers, conversations, packets/s",
         "stats",
     ),
-    Key("s", "follow_stream", "Follow", "Follow the selected packet's TCP stream", "follow"),
-    Key("b", "show_body", "Body", "Fetch and show the selected request's response body", "body"),
+    Key("s", "follow_stream", "Stream", "Follow the selected packet's TCP stream", "follow"),
+    Key(
+        "b",
+        "show_body",
+        "Req body",
+        "Fetch and show the selected browser request's response body (from either pane)",
+        "body",
+    ),
     Key(
         "g",
         "goto_packets",
-        "Packets",
-        "Select the packets of the selected request's TCP connection",
+        "Req→packets",
+        "Select, in the packet pane, the packets of the selected browser request's connection",
         "goto-packets",
     ),
     Key(
@@ -111,7 +132,7 @@ KEYS: tuple[Key, ...] = (
         "z",
         "zoom",
         "Zoom",
-        "Give the focused pane (packets or browser) the whole width",
+        "Give the focused list or detail the whole screen (z again: back)",
         "zoom",
         show=False,
     ),
@@ -120,11 +141,16 @@ KEYS: tuple[Key, ...] = (
 )
 
 LIST_KEYS: tuple[tuple[str, str], ...] = (
-    ("↑ ↓", "Select the previous / next packet"),
+    ("↑ ↓", "Select the previous / next packet or request (the first ↑ holds the list)"),
     ("PgUp PgDn", "Move a page up / down"),
-    ("Home End", "First packet / newest packet (End follows new packets again)"),
+    ("Home End", "First / newest row (End follows new rows again: FOLLOWING)"),
+    ("Tab", "Next part of the screen (list, detail, the other pane)"),
     ("Ctrl+P", "Command palette: every action by name"),
 )
+
+FOOTER_FIRST = ("help", "quit", "other_pane")
+"""Footer order: these first, then the table's order; keys that do not fit are left out
+of the footer (they stay in the help screen and the command palette)."""
 
 
 def bindings() -> list[BindingType]:

@@ -14,7 +14,15 @@ from tui.keys import KEYS, LIST_KEYS
 STATUS_HELP = (
     "Status bar: source │ BPF filter │ packets/s │ packets and bytes captured │ "
     "packets the kernel dropped (the capture could not keep up) │ packets evicted from "
-    "the buffer (the oldest, once the buffer is full) │ LIVE, PAUSED or an error."
+    "the buffer (the oldest, once the buffer is full) │ LIVE, PAUSED or an error, with "
+    "FOLLOWING (the list moves to the newest) or HELD (it stays; End follows again) │ "
+    "the browser and its requests. Results of actions appear as notifications."
+)
+LAYOUT_HELP = (
+    "Narrower than 120 columns one pane has the screen: v shows the other, whose count "
+    "stays in the status bar. The pane with the keys has its title in the primary colour. "
+    "Narrow packet lists leave out Time, Length, No., Destination, Source in that order; "
+    "Protocol and Info stay."
 )
 
 
@@ -59,6 +67,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static("[b]livetap keys[/b]\n")
             yield Static(key_table())
             yield Static("\n" + STATUS_HELP)
+            yield Static("\n" + LAYOUT_HELP)
 
     async def action_dismiss(self, result: None = None) -> None:
         """Close the help."""

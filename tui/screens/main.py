@@ -8,15 +8,17 @@ and fetch only the body asked for, in worker threads.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, TabbedContent
+from textual.widget import Widget
+from textual.widgets import DataTable, TabbedContent
 from textual.worker import get_current_worker
 
 from engine.bpf import compile_filter
@@ -35,6 +37,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.ndjson_form import CaptureForm, NdjsonForm
 from tui.screens.prompts import display_filter_prompt, filter_prompt, save_prompt
 from tui.widgets.browser_pane import BrowserPane
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.packet_detail import PacketDetailPane
 from tui.widgets.packet_list import PacketList, PacketListHeader
 from tui.widgets.packet_rows import RingRows
@@ -49,6 +52,30 @@ if TYPE_CHECKING:
     from tui.screens.dissector_export import ExportResult
 
 POLL_INTERVAL = 1 / 15
+SPLIT_MIN_WIDTH = 120
+"""Narrower than this, packets and browser take turns on the whole screen (v switches);
+the status bar keeps the hidden pane's count. The README's "Using it" says so."""
+SHORT_HEIGHT = 32
+"""Lower than this, the part of a pane the focus is in (list or detail) gets more rows."""
+NOTE_SECONDS = 6.0
+WARNING_SECONDS = 8.0
+ERROR_SECONDS = 12.0
+"""How long notifications stay: results, things that could not be done, errors."""
+PACKET_ACTIONS = frozenset(
+    {
+        "filter",
+        "deep_decode",
+        "toggle_pause",
+        "save_pcap",
+        "export_dissector",
+        "stats",
+        "follow_stream",
+        "goto_packets",
+    }
+)
+"""Keys that need a packet capture: not in the footer with --no-packets."""
+BROWSER_ACTIONS = frozenset({"show_body", "goto_packets", "relaunch_browser"})
+"""Keys that need a browser: not in the footer without --browser."""
 
 
 class MainScreen(Screen[None]):
@@ -58,10 +85,27 @@ class MainScreen(Screen[None]):
 
     DEFAULT_CSS = """
     #panes { height: 1fr; }
-    #panes.-zoom-packets BrowserPane { display: none; }
-    #panes.-zoom-browser #packet-pane { display: none; }
-    #packet-pane { width: 1fr; }
+    #packet-pane { width: 3fr; background: $surface; }
+    #packet-pane:focus-within { background: $surface; }  /* restyles the header on focus */
+    #panes BrowserPane { width: 2fr; }
+    #panes.-only-packets BrowserPane { display: none; }
+    #panes.-only-browser #packet-pane { display: none; }
+    #panes.-only-packets #packet-pane { width: 1fr; }
+    #panes.-only-browser BrowserPane { width: 1fr; border-left: none; }
     #packet-list { height: 3fr; }
+    #panes.-zoom-list PacketDetailPane { display: none; }
+    #panes.-zoom-list RequestDetail { display: none; }
+    #panes.-zoom-detail #packet-header { display: none; }
+    #panes.-zoom-detail #packet-list { display: none; }
+    #panes.-zoom-detail RequestList { display: none; }
+    #panes.-zoom-detail PacketDetailPane { height: 1fr; }
+    #panes.-zoom-detail RequestDetail { height: 1fr; }
+    #panes.-short.-in-detail #packet-list { height: 1fr; }
+    #panes.-short.-in-detail RequestList { height: 1fr; }
+    /* the pane with the keys: its title line in the theme's primary colour */
+    #packet-pane:focus-within #packet-header { background: $primary; color: $text; }
+    #panes BrowserPane:focus-within { border-left: vkey $primary; }
+    #panes BrowserPane:focus-within #browser-title { background: $primary; color: $text; }
     """
 
     def __init__(
@@ -76,8 +120,12 @@ class MainScreen(Screen[None]):
         self.save_directory = save_directory
         self._stats: CaptureStats | None = None
         self._browser_status: BrowserStatus | None = None
-        self._note = ""
-        self._note_until = 0.0
+        self.shown_pane = "packets" if session is not None else "browser"
+        """The pane on show when only one fits (or one is zoomed)."""
+        self.zoom = ""
+        """"" (none), "pane", "list" or "detail": what z gave the whole screen."""
+        if browser is None:
+            self._relabel("other_pane", "Browser?")
         self._reported_error: str | None = None
         self._shown_request: str | None = None
         self._bodies: dict[str, ResponseBody] = {}
@@ -87,9 +135,21 @@ class MainScreen(Screen[None]):
         self.ndjson: NdjsonCapture | None = None
         self.display_filter = ""
         """The display filter's text ("" when everything is shown)."""
+        self.filter_packets = False
+        """Whether the display filter narrows the packets (it names a packet field)."""
+        self.filter_requests = False
+        """Whether the display filter narrows the requests (it names a request field)."""
         example = Path("examples/sensor.json")
         self._spec_path = str(example) if example.is_file() else ""
         self._ndjson_reported: str | None = None
+
+    def _relabel(self, action: str, description: str) -> None:
+        """Give a key another footer description for this screen (e.g. no browser: v offers one)."""
+        for key, found in self._bindings.key_to_bindings.items():
+            self._bindings.key_to_bindings[key] = [
+                replace(binding, description=description) if binding.action == action else binding
+                for binding in found
+            ]
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
@@ -100,9 +160,78 @@ class MainScreen(Screen[None]):
                         self.session.packet, RingRows(self.session.ring), id="packet-list"
                     )
                     yield PacketDetailPane(id="packet-detail")
-            yield BrowserPane(self.browser is not None, id="browser-pane")
+            if self.browser is not None or self.session is None:
+                yield BrowserPane(self.browser is not None, id="browser-pane")
         yield StatusBar(id="status-bar")
-        yield Footer()
+        yield KeyFooter()
+
+    @property
+    def footer_hidden(self) -> frozenset[str]:
+        """Actions kept out of the footer: those for a part this session lacks.
+
+        The keys still answer (with why they cannot act), from the keyboard and the palette.
+        """
+        hidden: frozenset[str] = frozenset()
+        if self.session is None:
+            hidden |= PACKET_ACTIONS
+        if self.browser is None:
+            hidden |= BROWSER_ACTIONS
+        return hidden
+
+    # -- layout: one pane or two, zoom, which pane has the keys --------------------------
+
+    @property
+    def both_panes(self) -> bool:
+        """Whether this session has packets and a browser."""
+        return self.session is not None and self.browser is not None
+
+    @property
+    def one_pane(self) -> bool:
+        """True when only one pane is on show (narrow screen, or a zoom)."""
+        return self.both_panes and (self.size.width < SPLIT_MIN_WIDTH or bool(self.zoom))
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Lay the panes out for the new size."""
+        self._apply_layout()
+
+    def _apply_layout(self) -> None:
+        """Set the classes the stylesheet lays the panes out by."""
+        panes = self.query_one("#panes")
+        one = self.one_pane
+        panes.set_class(one and self.shown_pane == "packets", "-only-packets")
+        panes.set_class(one and self.shown_pane == "browser", "-only-browser")
+        panes.set_class(self.zoom == "list", "-zoom-list")
+        panes.set_class(self.zoom == "detail", "-zoom-detail")
+        panes.set_class(self.size.height < SHORT_HEIGHT, "-short")
+        panes.set_class(self._focus_in_detail(), "-in-detail")
+
+    def _focus_in_browser(self) -> bool:
+        """Whether the focus is in the browser pane."""
+        focused = self.focused
+        panes = self.query(BrowserPane)
+        return focused is not None and bool(panes) and panes.first() in focused.ancestors_with_self
+
+    def _focus_in_detail(self) -> bool:
+        """Whether the focus is in a detail (packet or request), not a list."""
+        focused = self.focused
+        details = (PacketDetailPane, RequestDetail)
+        return focused is not None and any(
+            isinstance(node, details) for node in focused.ancestors_with_self
+        )
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The pane the focus moves into is the one on show."""
+        if self.both_panes:
+            self.shown_pane = "browser" if self._focus_in_browser() else "packets"
+        self._apply_layout()
+        self._show_status()
+
+    def show_pane(self, name: str, focus: Widget | None = None) -> None:
+        """Put a pane on show (when only one fits) and move the focus into it."""
+        self.shown_pane = name
+        self._apply_layout()
+        if focus is not None:
+            self.call_after_refresh(focus.focus)
 
     @property
     def packet_list(self) -> PacketList:
@@ -113,6 +242,7 @@ class MainScreen(Screen[None]):
         """Start pulling batches from the engine."""
         if self.session is None:
             self.query_one(BrowserPane).styles.width = "1fr"
+        self._apply_layout()
         if self.session is not None:
             self.packet_list.focus()
             # A file opens at its first packet; a live source follows the newest.
@@ -146,49 +276,77 @@ class MainScreen(Screen[None]):
         """Notify an engine error once."""
         if error and error != self._reported_error:
             self._reported_error = error
-            self.notify(error, title=title, severity="error", timeout=10, markup=False)
+            self.fail(error, title)
 
     def _show_status(self) -> None:
-        """Redraw the status bar with the latest figures."""
-        note = self._note if time.monotonic() < self._note_until else ""
+        """Redraw the status bar with the latest figures (state only, never results)."""
         paused = self.session is not None and self.packet_list.paused
         recording = self.ndjson.stats() if self.ndjson is not None else None
-        shown = self._display_counts()
         if recording is not None and recording.error and recording.error != self._ndjson_reported:
             self._ndjson_reported = recording.error
             self.notify(
-                recording.error, title="NDJSON capture stopped", severity="error", markup=False
+                recording.error,
+                title="NDJSON capture stopped",
+                severity="error",
+                timeout=ERROR_SECONDS,
+                markup=False,
             )
+        requests = self.query(RequestList)
         self.query_one(StatusBar).show(
             self._stats,
             paused,
-            note,
+            following=self.packet_list.follow if self.session is not None else None,
             browser=self._browser_status,
+            requests_following=requests.first().follow if requests else None,
             recording=recording,
-            display=shown,
+            display=self._display_counts(),
+            display_short=self._display_counts(short=True),
+            hint="no browser: v" if self.browser is None else "",
         )
 
-    def _display_counts(self) -> str:
-        """What the display filter shows: its text and the packets and requests it lets through."""
+    def _display_counts(self, short: bool = False) -> str:
+        """The display filter, the pane(s) it applies to, and each pane's matches.
+
+        ``short`` is the 80-column form: ``/dns 12 pkts · all req``.
+        """
         if not self.display_filter:
             return ""
-        parts = [f"display: {self.display_filter}"]
+        text = self.display_filter
+        if short:
+            parts = [f"/{text[:17]}…" if len(text) > 18 else f"/{text}"]
+        else:
+            parts = [f"display: {text}"]
         if self.session is not None:
             view = self.session.view
-            shown = len(view) if view is not None else len(self.session.ring)
-            busy = " (scanning…)" if view is not None and view.scanning else ""
-            parts.append(f"{shown:,} of {len(self.session.ring):,} packets{busy}")
+            total = len(self.session.ring)
+            if self.filter_packets:
+                shown = len(view) if view is not None else total
+                busy = " (scanning…)" if view is not None and view.scanning else ""
+                long = f"{shown:,} of {total:,} packets{busy}"
+                parts.append(f"{shown:,} pkts" if short else long)
+            else:
+                parts.append("all pkts" if short else f"packets not filtered ({total:,})")
         if self.browser is not None and self.query(RequestList):
             requests = self.query_one(RequestList)
-            parts.append(
-                f"{requests.row_count:,} of {len(self.browser.tracker.records()):,} requests"
-            )
-        return " · ".join(parts)
+            total = len(self.browser.tracker.records())
+            if self.filter_requests:
+                count = requests.row_count
+                parts.append(f"{count:,} req" if short else f"{count:,} of {total:,} requests")
+            else:
+                parts.append("all req" if short else f"requests not filtered ({total:,})")
+        return (" " if short else " · ").join(parts)
 
-    def flash(self, note: str, seconds: float = 5.0) -> None:
-        """Show a short note in the status bar."""
-        self._note, self._note_until = note, time.monotonic() + seconds
-        self._show_status()
+    def flash(self, note: str, seconds: float = NOTE_SECONDS) -> None:
+        """Tell the user the result of an action: a notification, long enough to read."""
+        self.notify(note, timeout=max(seconds, NOTE_SECONDS), markup=False)
+
+    def warn(self, note: str) -> None:
+        """An action that could not be done: a notification that stays longer."""
+        self.notify(note, severity="warning", timeout=WARNING_SECONDS, markup=False)
+
+    def fail(self, note: str, title: str = "") -> None:
+        """An error: a notification that stays long enough to read twice."""
+        self.notify(note, title=title, severity="error", timeout=ERROR_SECONDS, markup=False)
 
     # -- packet detail ------------------------------------------------------------------
 
@@ -306,7 +464,7 @@ class MainScreen(Screen[None]):
 
         session = self.session
         if session is None:
-            self.flash("no packet capture in this session (started with --no-packets)")
+            self.warn("no packet capture in this session (started with --no-packets)")
             return
 
         def apply(expression: str) -> str:
@@ -365,25 +523,44 @@ class MainScreen(Screen[None]):
         self.app.push_screen(prompt, done)
 
     def apply_display_filter(self, text: str) -> str:
-        """Show only what ``text`` matches in both panes; raises DisplayFilterError."""
+        """Narrow the panes whose fields ``text`` names; raises DisplayFilterError.
+
+        A filter naming only packet fields (``dns``, ``ip.addr == …``) leaves the requests
+        alone, and one naming only request fields (``status >= 400``) leaves the packets:
+        a request has no ``dns`` and a packet no ``status``, so filtering the other pane
+        would only empty it. The status bar says which pane it applies to.
+        """
         from engine.display_filter import compile_display_filter
 
         compiled = compile_display_filter(text)
         self.display_filter = compiled.text.strip()
+        everything = compiled.matches_everything
+        self.filter_packets = not everything and compiled.uses_packet_fields
+        self.filter_requests = not everything and compiled.uses_request_fields
         if self.session is not None:
-            view = self.session.set_display_filter(text)
+            view = self.session.set_display_filter(text if self.filter_packets else "")
             self.packet_list.set_rows(view if view is not None else RingRows(self.session.ring))
             if view is not None and view.scanning:
                 self._scan(view)
         if self.browser is not None and self.query(RequestList):
-            active = None if compiled.matches_everything else compiled
+            active = compiled if self.filter_requests else None
             self.query_one(RequestList).set_filter(active, self.browser.tracker.records())
         self._show_status()
-        return (
-            f"display filter: {self.display_filter}"
-            if self.display_filter
-            else "display filter cleared"
-        )
+        if not self.display_filter:
+            return "display filter cleared"
+        return f"display filter: {self.display_filter} ({self._filter_scope()})"
+
+    def _filter_scope(self) -> str:
+        """Which panes the display filter narrows, in words."""
+        packets = self.filter_packets and self.session is not None
+        requests = self.filter_requests and self.browser is not None
+        if packets and requests:
+            return "both panes"
+        if packets:
+            return "packets only: it names no request field" if self.browser else "packets"
+        if requests:
+            return "requests only: it names no packet field" if self.session else "requests"
+        return "nothing filtered: it names no field of this session's panes"
 
     @work(thread=True, exclusive=True, group="display-filter")
     def _scan(self, view: DisplayView) -> None:
@@ -409,14 +586,18 @@ class MainScreen(Screen[None]):
             return
         packet_list = self.packet_list
         if packet_list.cursor is None and packet_list.row_count:
+            packet_list.hold()  # the packet being read stays in view
             packet_list.select(packet_list.last_shown)
         self.query_one(PacketDetailPane).layer_tree.focus()
 
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        """Enter on a request (DataTable's own Enter) opens its detail, like on a packet."""
+        if isinstance(message.data_table, RequestList):
+            self.query_one(RequestDetail).focus()
+
     def action_focus_list(self) -> None:
         """Back to the list of the pane the focus is in."""
-        focused = self.focused
-        pane = self.query_one(BrowserPane)
-        if focused is not None and pane in focused.ancestors and self.query(RequestList):
+        if self._focus_in_browser() and self.query(RequestList):
             self.query_one(RequestList).focus()
         elif self.session is not None:
             self.packet_list.focus()
@@ -425,7 +606,7 @@ class MainScreen(Screen[None]):
         """Ask for a file name and write the buffered packets to it."""
         session = self.session
         if session is None:
-            self.flash("no packet capture in this session")
+            self.warn("no packet capture in this session (started with --no-packets)")
             return
         stamp = time.strftime("%Y%m%d-%H%M%S")
         default = str(self.save_directory / f"livetap-{stamp}.pcap")
@@ -442,8 +623,7 @@ class MainScreen(Screen[None]):
 
         def done(note: str | None) -> None:
             if note:
-                self.flash(note, 8)
-                self.notify(note, title="Saved", markup=False)
+                self.notify(note, title="Saved", timeout=8, markup=False)
 
         self.app.push_screen(save_prompt(default, apply), done)
 
@@ -518,7 +698,7 @@ class MainScreen(Screen[None]):
 
         analysis = self.session.analysis if self.session is not None else None
         if analysis is None:
-            self.flash("no packet capture in this session")
+            self.warn("no packet capture in this session (started with --no-packets)")
             return
         self.app.push_screen(StatsScreen(lambda: analysis.analyzer.snapshot(time.time())))
 
@@ -530,7 +710,7 @@ class MainScreen(Screen[None]):
         packet = self.session.packet(cursor) if self.session is not None and cursor else None
         conversation = conversation_of(packet.linktype, packet.data) if packet else None
         if conversation is None:
-            self.flash("select a TCP packet to follow its stream")
+            self.warn("select a TCP packet to follow its stream")
             return
         self._follow(conversation)
 
@@ -545,17 +725,19 @@ class MainScreen(Screen[None]):
         try:
             result = follow_records(records, conv=conversation)
         except LivetapError as error:
-            self.app.call_from_thread(self.flash, error.message)
+            self.app.call_from_thread(self.warn, error.message)
             return
         self.app.call_from_thread(self.app.push_screen, FollowScreen(result))
 
     def action_show_body(self) -> None:
         """Fetch the selected request's body (and post data) from the browser."""
         request_id = self._selected_request()
-        if self.browser is None or request_id is None:
-            self.flash("select a browser request first")
+        if self.browser is None:
+            self.warn("no browser in this session (start livetap with --browser launch)")
             return
-        self.flash("fetching the body…", 2)
+        if request_id is None:
+            self.warn("select a browser request first")
+            return
         self._fetch_body(request_id)
 
     @work(thread=True, exclusive=True, group="body")
@@ -566,25 +748,40 @@ class MainScreen(Screen[None]):
             self._post_data[request_id] = self.browser.fetch_post_data(request_id)
             self._bodies[request_id] = self.browser.fetch_body(request_id)
         except LivetapError as error:
-            self.app.call_from_thread(self.flash, error.message, 6)
-        self.app.call_from_thread(self._show_request, request_id)
+            self.app.call_from_thread(self.fail, error.message, "Body not fetched")
+        self.app.call_from_thread(self._show_body, request_id)
+
+    def _show_body(self, request_id: str) -> None:
+        """Show the request with its body, and scroll the detail to the body."""
+        if self._selected_request() != request_id:
+            return  # the user moved on meanwhile: the body is kept for when they come back
+        self._show_request(request_id)
+        if request_id in self._bodies:
+            detail = self.query_one(RequestDetail)
+            if self.one_pane and self.shown_pane != "browser":
+                self.show_pane("browser", detail)  # b from the packets: show what it fetched
+            self.call_after_refresh(detail.scroll_to_body)
 
     def action_goto_packets(self) -> None:
         """Select the packets of the selected request's connection in the packet list."""
         request_id = self._selected_request()
-        if self.browser is None or self.session is None or request_id is None:
-            self.flash("select a browser request first (and capture packets)")
+        if self.session is None:
+            self.warn("no packet capture in this session (started with --no-packets)")
+            return
+        if self.browser is None or request_id is None:
+            self.warn("select a browser request first")
             return
         newest, figures = self._connection_of(request_id)
         self._figures[request_id] = (newest, figures)
         self._show_request(request_id)
         if figures is None:
-            self.flash("none of this request's packets are in the buffer")
+            self.warn("none of this request's packets are in the buffer")
             return
         packet_list = self.packet_list
         packet_list.set_marks(frozenset(figures.packets))
+        packet_list.hold()
         packet_list.select(figures.packets[0])
-        packet_list.focus()
+        self.show_pane("packets", packet_list)
         local = f"{figures.local_ip}:{figures.local_port}"
         remote = f"{figures.remote_ip}:{figures.remote_port}"
         self.flash(f"{len(figures.packets)} packets of {local} ⇄ {remote}")
@@ -592,19 +789,54 @@ class MainScreen(Screen[None]):
     def action_relaunch_browser(self) -> None:
         """Launch the browser again after it exited."""
         if self.browser is None or not self.browser.relaunch():
-            self.flash("nothing to relaunch")
+            self.warn("nothing to relaunch")
 
     def action_zoom(self) -> None:
-        """Show only the pane the focus is in, or both again."""
-        if self.session is None or self.browser is None:
+        """Give the focused list or detail the whole screen, or lay the panes out again.
+
+        In a detail the detail takes the screen; in a list its pane does when both panes
+        are side by side, the list alone when its pane already has the whole width.
+        """
+        if self.zoom:
+            self.zoom = ""
+        elif self._focus_in_detail():
+            self.zoom = "detail"
+        elif self.both_panes and not self.one_pane:
+            self.zoom = "pane"
+        else:
+            self.zoom = "list"
+        if self.both_panes:
+            self.shown_pane = "browser" if self._focus_in_browser() else "packets"
+        self._apply_layout()
+
+    def action_other_pane(self) -> None:
+        """Move to the other pane; when only one fits, the other one takes the screen."""
+        if self.browser is None:
+            self.notify(
+                "No browser in this session. Start livetap with --browser launch (a headless "
+                "Chromium of its own) or --browser 9222 (a Chrome started with "
+                "--remote-debugging-port=9222) to see its requests beside the packets.",
+                title="Browser requests",
+                timeout=ERROR_SECONDS,
+                markup=False,
+            )
             return
-        panes = self.query_one("#panes")
-        if panes.has_class("-zoom-packets") or panes.has_class("-zoom-browser"):
-            panes.remove_class("-zoom-packets", "-zoom-browser")
+        if self.session is None:
             return
-        focused = self.focused
-        in_browser = focused is not None and self.query_one(BrowserPane) in focused.ancestors
-        panes.add_class("-zoom-browser" if in_browser else "-zoom-packets")
+        if self._focus_in_browser():
+            self.show_pane("packets", self.packet_list)
+        else:
+            self.show_pane("browser", self.query_one(RequestList))
+
+    def action_follow_newest(self) -> None:
+        """Follow the newest row again in the focused pane's list (like End)."""
+        if self._focus_in_browser() or self.session is None:
+            lists = self.query(RequestList)
+            if lists:
+                lists.first().follow_newest()
+        else:
+            self.packet_list.action_last()
+        self._show_status()
 
     def action_help(self) -> None:
         """Show the key table."""

@@ -75,14 +75,19 @@ class PacketDetailPane(Horizontal):
         width: 1fr;
         height: 2fr;
     }
+    PacketDetailPane.-stacked.-low HexView { display: none; }
     """
 
     STACK_BELOW = 120
     """Narrower than this, the hex dump goes under the tree instead of beside it."""
+    HEX_BELOW_FROM = 14
+    """Stacked and lower than this, the tree keeps the rows and the hex dump waits for room
+    (Enter or z gives the detail more)."""
 
     def on_resize(self, event: events.Resize) -> None:
         """Stack tree and hex dump when the pane is narrow (e.g. beside the browser)."""
         self.set_class(event.size.width < self.STACK_BELOW, "-stacked")
+        self.set_class(event.size.height < self.HEX_BELOW_FROM, "-low")
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="detail-tabs"):

@@ -90,6 +90,7 @@ class PacketList(ScrollView, can_focus=True):
         """Scroll to each new packet (on while the view is at the end)."""
         self.paused = False
         self._styles: dict[str, Style] = {}
+        self._base_style = Style()
         self._cursor_style = Style(reverse=True)
         self._mark_style = Style(bold=True)
         self.marks: frozenset[int] = frozenset()
@@ -154,8 +155,14 @@ class PacketList(ScrollView, can_focus=True):
     def _load_styles(self) -> None:
         """Build one Rich style per protocol colour of the current theme."""
         variables = self.app.theme_variables
+        # Rows paint the theme's surface: a light theme on a dark terminal stays light.
+        self._base_style = Style(
+            color=variables.get("foreground", "default"),
+            bgcolor=variables.get("surface", "default"),
+        )
         self._styles = {
-            key: Style(color=variables.get(f"proto-{key}", "default")) for key in PROTOCOL_KEYS
+            key: self._base_style + Style(color=variables.get(f"proto-{key}", "default"))
+            for key in PROTOCOL_KEYS
         }
         self._cursor_style = Style(
             color=variables.get("background", "black"),
@@ -182,7 +189,7 @@ class PacketList(ScrollView, can_focus=True):
         row = self.scroll_offset.y + y
         index = self.rows.index_at(row) if row < self._count else None
         if index is None or width <= 0:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style)
         selected = index == self.cursor
         key = (index, width, selected)
         strip = self._cache.get(key)
@@ -195,10 +202,11 @@ class PacketList(ScrollView, can_focus=True):
         """Format one packet; a packet evicted meanwhile renders as a note."""
         packet = self._get(index)
         if packet is None:
-            text, style = f"{index:>7} (no longer in the buffer)", Style(dim=True)
+            text = f"{index:>7} (no longer in the buffer)"
+            style = self._base_style + Style(dim=True)
         else:
             text = row_text(packet, self._origin or packet.timestamp, columns(width))
-            style = self._styles.get(protocol_key(packet.protocol), Style())
+            style = self._styles.get(protocol_key(packet.protocol), self._base_style)
             if index in self.marks:
                 style = style + self._mark_style
         if selected:
@@ -208,7 +216,10 @@ class PacketList(ScrollView, can_focus=True):
     # -- moving --------------------------------------------------------------------
 
     def select(self, index: int) -> None:
-        """Put the cursor on a packet (or the nearest row shown), scroll to it, announce it."""
+        """Put the cursor on a packet (or the nearest row shown), scroll to it, announce it.
+
+        Selecting never turns following on (only End does): a selection is held.
+        """
         if self._count == 0:
             return
         row = self.rows.row_of(index)
@@ -219,10 +230,13 @@ class PacketList(ScrollView, can_focus=True):
             return
         self.cursor = chosen
         self._scroll_to_row(row)
-        self.follow = row == self._count - 1 and not self.paused
         self._cache.clear()
         self.refresh()
         self.post_message(self.Selected(chosen))
+
+    def hold(self) -> None:
+        """Stop following: the view stays where it is while packets keep arriving."""
+        self.follow = False
 
     def _scroll_to_row(self, row: int) -> None:
         """Scroll just enough for ``row`` to be visible."""
@@ -239,13 +253,28 @@ class PacketList(ScrollView, can_focus=True):
         row = self.rows.row_of(self.cursor)
         return row if row is not None and row < self._count else None
 
+    def _bottom_row(self) -> int:
+        """The last row in view (the newest, while following)."""
+        bottom = self.scroll_offset.y + self.scrollable_content_region.height - 1
+        return min(self._count - 1, bottom)
+
     def action_cursor(self, step: int) -> None:
-        """Move the selection by ``step`` rows."""
+        """Move the selection by ``step`` rows; going up while following holds the list.
+
+        The first ↑ (or PgUp) while following selects the newest row in view and stops
+        there, so the row under the eye does not run away; the next ones move.
+        """
         if self._count == 0:
             return
+        following = self.follow and not self.paused
+        if step < 0:
+            self.hold()
         row = self._cursor_row()
-        if row is None:
-            row = self._count - 1 if step < 0 and self.follow else self.scroll_offset.y
+        if following and step < 0:
+            row = self._bottom_row() + (step + 1 if step < -1 else 0)
+            row = max(0, row)
+        elif row is None:
+            row = self._bottom_row() if step < 0 else self.scroll_offset.y
         else:
             row = max(0, min(row + step, self._count - 1))
         index = self.rows.index_at(row)
@@ -257,11 +286,11 @@ class PacketList(ScrollView, can_focus=True):
         self.action_cursor(direction * max(1, self.scrollable_content_region.height - 1))
 
     def action_first(self) -> None:
-        """Select the oldest packet shown."""
+        """Select the oldest packet shown (and hold the list there)."""
+        self.hold()
         index = self.rows.index_at(0) if self._count else None
         if index is not None:
             self.select(index)
-            self.follow = False
 
     def action_last(self) -> None:
         """Select the newest packet and follow new ones again."""
@@ -271,16 +300,19 @@ class PacketList(ScrollView, can_focus=True):
         self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def on_click(self, event: events.Click) -> None:
-        """Select the packet under the mouse."""
+        """Select the packet under the mouse, and hold the list there."""
         row = self.scroll_offset.y + event.y
         index = self.rows.index_at(row) if row < self._count else None
         if index is not None:
+            self.hold()
             self.select(index)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
-        """Scrolling by hand to the end turns following on, away from it off."""
+        """Scrolling away from the end holds the list; scrolling back there follows again,
+        unless a packet is selected (a selection is held until End)."""
         super().watch_scroll_y(old, new)
         if new >= self.max_scroll_y:
-            self.follow = self.follow or not self.paused  # at the end (also when clamped there)
+            if self.cursor is None:
+                self.follow = self.follow or not self.paused  # at the end (also when clamped)
         elif new < old:
             self.follow = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 from rich.console import Console, Group, RenderableType
@@ -75,7 +76,25 @@ def general_rows(record: RequestRecord) -> list[tuple[str, str]]:
         rows.append(("Redirected from", f"request {record.redirect_from}"))
     if record.encoded_length is not None:
         rows.append(("Transferred", human_bytes(record.encoded_length)))
+    if record.duration is not None:
+        rows.append(("Duration", f"{record.duration * 1000:.0f} ms"))
+    if not (record.finished or record.error or record.redirected_to or record.from_cache):
+        rows += pending_rows(record)
     return [(name, value) for name, value in rows if value]
+
+
+def pending_rows(record: RequestRecord) -> list[tuple[str, str]]:
+    """What is known of a request the browser never said finished loading."""
+    started = time.strftime("%H:%M:%S", time.localtime(record.started)) if record.started else ""
+    length = next(
+        (value for name, value in record.response_headers if name.lower() == "content-length"),
+        "",
+    )
+    stage = "response headers received" if record.status is not None else "no response yet"
+    return [
+        ("Transferred", f"pending ({stage}" + (f", Content-Length {length})" if length else ")")),
+        ("Duration", f"pending (started {started})" if started else "pending"),
+    ]
 
 
 def connection_rows(figures: ConnectionFigures | None) -> list[tuple[str, str]]:
@@ -149,6 +168,13 @@ class RequestDetail(VerticalScroll):
         yield Static(
             "Select a request (↑ ↓); b shows its body, g its packets.", id="request-detail-text"
         )
+        yield Static("", id="request-body")
+
+    def scroll_to_body(self) -> None:
+        """Bring the response body to the top of the detail (b asked for it)."""
+        body = self.query_one("#request-body", Static)
+        if body.display:
+            self.scroll_to_widget(body, animate=False, top=True)
 
     def show(
         self,
@@ -175,15 +201,19 @@ class RequestDetail(VerticalScroll):
             parts.append(Group(Text("\nRequest body", style="bold underline"), Text(post_data)))
         if record.response_headers:
             parts.append(_pairs("Response headers", record.response_headers))
-        if body is not None:
-            parts.append(body_renderable(body))
         self._shown = Group(*parts)
         self.query_one("#request-detail-text", Static).update(self._shown)
+        body_view = self.query_one("#request-body", Static)
+        body_view.display = body is not None
+        if body is not None:
+            self._shown = Group(*parts, body_renderable(body))
+            body_view.update(body_renderable(body))
 
     def show_message(self, text: str) -> None:
         """A line of text instead of a request."""
         self._shown = Text(text)
         self.query_one("#request-detail-text", Static).update(self._shown)
+        self.query_one("#request-body", Static).display = False
 
     def plain_text(self, width: int = 120) -> str:
         """What the detail shows, as plain text (for tests, copying and tools)."""

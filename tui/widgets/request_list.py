@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
 
 from engine.browser.records import RequestRecord
 from tui.formatting import human_bytes
@@ -41,6 +42,28 @@ COLUMNS = (
 )
 """Column names and widths; the URL column takes whatever width is left. Type fits the
 resource types CDP names most (Stylesheet, Document, TextTrack); longer ones end in "…"."""
+URL_MIN = 30
+"""The URL keeps at least this much room; narrower lists leave out columns (DROP_ORDER)."""
+DROP_ORDER = ("MIME", "Type", "#", "Time")
+"""Columns left out first when the list is narrow; Method, Status, URL and Size stay."""
+PADDING = 2
+"""DataTable's cell padding, one space each side."""
+
+
+def layout(width: int) -> tuple[tuple[str, int], ...]:
+    """The columns that fit ``width`` (in COLUMNS order), the URL taking the room left."""
+    shown = [name for name, _width in COLUMNS]
+    widths = dict(COLUMNS)
+
+    def others() -> int:
+        return sum(widths[name] + PADDING for name in shown if name != "URL")
+
+    for name in DROP_ORDER:
+        if width - others() - PADDING >= URL_MIN:
+            break
+        shown.remove(name)
+    url = max(URL_MIN, width - others() - PADDING)
+    return tuple((name, url if name == "URL" else widths[name]) for name in shown)
 
 
 def request_fields(record: RequestRecord) -> dict[str, object]:
@@ -75,17 +98,24 @@ def status_text(record: RequestRecord) -> str:
     return str(record.status)
 
 
+def unfinished(record: RequestRecord) -> bool:
+    """A request still loading (or never told finished): its size and time are not known yet."""
+    return not (record.finished or record.error or record.redirected_to or record.from_cache)
+
+
 def size_text(record: RequestRecord) -> str:
     """Bytes transferred, with the cache that served it instead when it was cached."""
     if record.from_cache:
         return f"({record.from_cache})"
+    if record.encoded_length is None and unfinished(record):
+        return "pending"
     return human_bytes(record.encoded_length) if record.encoded_length is not None else ""
 
 
 def time_text(record: RequestRecord) -> str:
-    """Duration in ms or s."""
+    """Duration in ms or s; "pending" until the browser says the load ended."""
     if record.duration is None:
-        return ""
+        return "pending" if unfinished(record) else ""
     return (
         f"{record.duration * 1000:.0f} ms" if record.duration < 10 else f"{record.duration:.1f} s"
     )
@@ -96,13 +126,31 @@ def short_url(url: str) -> str:
     return url.split("://", 1)[-1] if url.startswith(("http://", "https://")) else url
 
 
-def url_text(record: RequestRecord) -> str:
-    """The URL, with the failure or the redirect target after it."""
+def path_url(url: str) -> str:
+    """A URL's path and query: what is left when the host does not fit."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return url
+    return parts.path + (f"?{parts.query}" if parts.query else "") or "/"
+
+
+def url_text(record: RequestRecord, width: int = 0) -> str:
+    """The URL, with the failure or the redirect target after it.
+
+    When it does not fit ``width`` the scheme goes first, then the host: the path is
+    what tells one request from the next.
+    """
+    url = short_url(record.url)
+    if width and len(url) > width:
+        url = path_url(record.url)
     if record.error:
-        return f"{short_url(record.url)}  ✖ {record.error}"
+        return f"{url}  ✖ {record.error}"
     if record.redirected_to:
-        return f"{short_url(record.url)}  → {short_url(record.redirected_to)}"
-    return short_url(record.url)
+        target = short_url(record.redirected_to)
+        if width and len(url) + 4 + len(target) > width:
+            target = path_url(record.redirected_to)
+        return f"{url}  → {target}"
+    return url
 
 
 class RequestList(DataTable[Text]):
@@ -118,39 +166,57 @@ class RequestList(DataTable[Text]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
-        self._follow = True
+        self.follow = True
+        """Move to each new request (on until ↑, PgUp, Home or a click; End turns it on)."""
+        self._layout: tuple[tuple[str, int], ...] = layout(120)
         self.display_filter: DisplayFilter | None = None
         """Only requests this filter matches are listed (None: all)."""
         self._records: dict[str, RequestRecord] = {}
         """The listed requests by id, oldest first: what a rebuild lays out."""
 
     def on_mount(self) -> None:
-        """Columns once; colours come from the theme per row."""
-        for name, width in COLUMNS:
+        """Columns for the width at hand; colours come from the theme per row."""
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for name, width in self._layout:
             self.add_column(name, key=name, width=width)
+
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        """The column names shown at the list's width (for tests and the help)."""
+        return tuple(name for name, _width in self._layout)
 
     def _cells(self, record: RequestRecord) -> list[Text]:
         colour = self.app.theme_variables.get(status_key(record), "") if status_key(record) else ""
-        return [
-            Text(str(record.seq)),
-            Text(record.method),
-            Text(status_text(record), style=f"bold {colour}".strip()),
-            Text(url_text(record), style=colour if record.error else "", overflow="ellipsis"),
-            Text(record.resource_type, overflow="ellipsis"),
-            Text(record.mime_type, overflow="ellipsis"),
-            Text(size_text(record)),
-            Text(time_text(record)),
-        ]
+        pending = Style(dim=True, italic=True)
+        url_width = dict(self._layout).get("URL", 0)
+        cells = {
+            "#": Text(str(record.seq)),
+            "Method": Text(record.method),
+            "Status": Text(status_text(record), style=f"bold {colour}".strip()),
+            "URL": Text(
+                url_text(record, url_width),
+                style=colour if record.error else "",
+                overflow="ellipsis",
+            ),
+            "Type": Text(record.resource_type, overflow="ellipsis"),
+            "MIME": Text(record.mime_type, overflow="ellipsis"),
+            "Size": Text(size_text(record), style=pending if unfinished(record) else ""),
+            "Time": Text(time_text(record), style=pending if unfinished(record) else ""),
+        }
+        return [cells[name] for name, _width in self._layout]
 
     def on_resize(self, event: events.Resize) -> None:
-        """Give the URL column all the width the others leave."""
-        others = sum(width + 2 for name, width in COLUMNS if name != "URL")
-        url = self.columns.get(ColumnKey("URL"))
-        if url is not None:
-            url.width = max(20, event.size.width - others - 4)
-            url.auto_width = False
-            self._clear_caches()
-            self.refresh()
+        """Lay the columns out for the new width: the URL takes the room the others leave."""
+        wanted = layout(max(0, event.size.width - 2))  # the vertical scrollbar's columns
+        if wanted == self._layout:
+            return
+        self._layout = wanted
+        selected = self.selected_id
+        self.clear(columns=True)
+        self._add_columns()
+        self._rebuild(selected)
 
     def set_filter(
         self, display_filter: DisplayFilter | None, records: list[RequestRecord]
@@ -169,7 +235,7 @@ class RequestList(DataTable[Text]):
 
     def apply(self, changed: tuple[RequestRecord, ...], removed: tuple[str, ...]) -> None:
         """Add new requests, update known ones in place, drop removed ones."""
-        at_end = self.cursor_row >= self.row_count - 1
+        at_end = self.follow and self.cursor_row >= self.row_count - 1
         records = self._records
         drop = [request_id for request_id in removed if records.pop(request_id, None)]
         for record in changed:
@@ -183,7 +249,7 @@ class RequestList(DataTable[Text]):
                 del records[request_id]
             drop.extend(oldest)
         if len(drop) > REBUILD_OVER:  # ``records`` holds exactly the rows listed
-            self._rebuild(at_end)
+            self._rebuild(following=at_end)
             return
         for request_id in drop:
             self.remove_row(request_id)
@@ -192,25 +258,80 @@ class RequestList(DataTable[Text]):
                 continue
             cells = self._cells(record)
             if record.id in self.rows:
-                for (name, _width), cell in zip(COLUMNS, cells, strict=True):
+                for (name, _width), cell in zip(self._layout, cells, strict=True):
                     self.update_cell(record.id, name, cell)
             else:
                 self.add_row(*cells, key=record.id)
-        if at_end and self._follow and self.row_count:
+        if at_end and self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
 
-    def _rebuild(self, at_end: bool) -> None:
+    def _rebuild(self, selected: str | None = None, *, following: bool | None = None) -> None:
         """Lay out the listed requests again, keeping the cursor on its request."""
-        selected = self.selected_id
+        selected = selected or self.selected_id
+        if following is None:
+            following = self.follow and self.cursor_row >= self.row_count - 1
         self.clear()
         for record in self._records.values():
             self.add_row(*self._cells(record), key=record.id)
         if not self.row_count:
             return
-        if (at_end and self._follow) or selected not in self._records:
+        if following or selected not in self._records:
             self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
         else:
             self.move_cursor(row=self.get_row_index(selected), animate=False, scroll=True)
+
+    # -- following the newest (the packet list's rules) ------------------------------
+
+    def hold(self) -> None:
+        """Stop following: the cursor stays on its request while new ones arrive."""
+        self.follow = False
+
+    def follow_newest(self) -> None:
+        """Go to the newest request and follow new ones again."""
+        self.follow = True
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        """The cursor put on an older request, by any means, holds the list there."""
+        super().watch_cursor_coordinate(old, new)
+        if new != old and new.row < self.row_count - 1:  # add_row sets it again, unchanged
+            self.follow = False
+
+    def action_cursor_up(self) -> None:
+        """The first ↑ while following holds the list where it is; the next ones move."""
+        if self.follow:
+            self.hold()
+            return
+        super().action_cursor_up()
+
+    def action_page_up(self) -> None:
+        """A page up, holding the list."""
+        self.hold()
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        """The first request, holding the list."""
+        self.hold()
+        super().action_scroll_top()
+
+    def action_scroll_top(self) -> None:
+        """The first request, holding the list."""
+        self.hold()
+        super().action_scroll_top()
+
+    def action_scroll_end(self) -> None:
+        """The newest request, following again."""
+        self.follow_newest()
+
+    def action_scroll_bottom(self) -> None:
+        """The newest request, following again."""
+        self.follow_newest()
+
+    async def _on_click(self, event: events.Click) -> None:
+        """A click selects a request and holds the list there."""
+        self.hold()
+        await super()._on_click(event)
 
     @property
     def selected_id(self) -> str | None:
