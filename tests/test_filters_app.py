@@ -143,3 +143,20 @@ async def test_the_display_filter_narrows_the_requests_too() -> None:
         assert requests.row_count == len(
             [r for r in browser.tracker.records() if r.method == "POST"]
         )
+
+
+async def test_a_capture_filter_on_a_file_narrows_the_list_it_shows(tmp_path: Path) -> None:
+    """`f` with -r reads the file again through the filter, and the list shows only that."""
+    app = sample_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        main = main_of(app)
+        await until(pilot, lambda: main.packet_list.row_count == 15)
+        await pilot.press("f")
+        prompt = app.screen
+        assert isinstance(prompt, Prompt)
+        prompt.input.value = "udp port 53"
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: 0 < main.packet_list.row_count < 15)
+        infos = shown_infos(main)
+        assert infos and all("query" in info.lower() for info in infos), infos

@@ -126,6 +126,7 @@ class MainScreen(Screen[None]):
         """"" (none), "pane", "list" or "detail": what z gave the whole screen."""
         if browser is None:
             self._relabel("other_pane", "Browser?")
+        self._generation = 0
         self._reported_error: str | None = None
         self._shown_request: str | None = None
         self._bodies: dict[str, ResponseBody] = {}
@@ -257,6 +258,11 @@ class MainScreen(Screen[None]):
     def pull(self) -> None:
         """Take what the engine has gathered since the last pull and show it."""
         if self.session is not None:
+            if self.session.generation != self._generation:  # a capture filter re-read the file
+                self._generation = self.session.generation
+                rows = self.session.view
+                self.packet_list.cursor = None
+                self.packet_list.set_rows(rows if rows is not None else RingRows(self.session.ring))
             batch = self.session.poll()
             view = self.session.view
             if view is not None:
