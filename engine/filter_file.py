@@ -94,7 +94,7 @@ class MatchedFrame:
         """The frame in the JSON output."""
         return {
             "number": self.number,
-            "time": round(self.time, 9),
+            "time": round(self.time, 6),
             "src": self.src,
             "dst": self.dst,
             "protocol": self.protocol,
