@@ -19,6 +19,8 @@ break with a warning and ``partial``.
 
 from __future__ import annotations
 
+import contextlib
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from engine import bpf
 from engine.analysis.reader import ProgressCallback, ReadState, read_batches
 from engine.decode import decode
 from engine.display_filter import DisplayFilter, DisplayFilterError, compile_display_filter
-from engine.errors import BadInputError, ExitCode, UsageError
+from engine.errors import BadInputError, ExitCode, LivetapError, UsageError
 from engine.events import PacketSummary
 from engine.pcap_capture import CaptureSource, RotatingPcapWriter
 from engine.pcapio import PcapRecord
@@ -231,6 +233,10 @@ def filter_file(
                 writer.write(kept)
     except KeyboardInterrupt:
         state.interrupted = True
+    except BaseException:
+        if writer is not None:  # a file that would look complete but is not: removed
+            _discard(writer)
+        raise
     finally:
         if writer is not None:
             writer.close()
@@ -249,6 +255,16 @@ def filter_file(
     result.interrupted = state.interrupted
     result.seconds = time.monotonic() - started
     return result
+
+
+def _discard(writer: RotatingPcapWriter) -> None:
+    """Close and remove what a failed -w wrote (a regular file only: never a device)."""
+    with contextlib.suppress(LivetapError):
+        writer.close()
+    for path in writer.files:
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(path.lstat().st_mode):
+                path.unlink()
 
 
 def _open_output(output: Path, linktype: int) -> RotatingPcapWriter:

@@ -22,8 +22,9 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
+from engine import linktypes
 from engine.errors import ExitCode
-from engine.pcapio import open_pcap
+from engine.pcapio import PcapRecord, open_pcap, write_pcap_file
 from tests.analysis_data import (
     CLIENT_MAC,
     SERVER_MAC,
@@ -235,6 +236,32 @@ def test_write_keeps_exactly_the_matching_frames(agreeing: Path, tmp_path: Path,
         "format": "pcap",
         "packets": len(expected),
     }
+
+
+def several_link_types(path: Path) -> Path:
+    """A pcapng file with an Ethernet and a raw-IP interface, packets of both in turn."""
+    records = []
+    for i in range(4):
+        packet = IP(src="10.0.0.5", dst="10.0.0.9") / UDP(sport=40000 + i, dport=9999) / b"x"
+        raw = bytes(eth(packet)) if i % 2 == 0 else bytes(packet)
+        linktype = linktypes.ETHERNET if i % 2 == 0 else linktypes.RAW
+        records.append(PcapRecord(1000.0 + i, len(raw), linktype, raw))
+    write_pcap_file(path, records)
+    return path
+
+
+def test_write_keeps_the_link_types(tmp_path: Path) -> None:
+    source = several_link_types(tmp_path / "multi.pcapng")
+    out = tmp_path / "out.pcapng"
+    result = livetap("filter", str(source), "-Y", "udp.srcport != 40000", "-w", str(out))
+    assert result.returncode == ExitCode.SUCCESS, result.stderr
+    encapsulations = tshark(out, "-T", "fields", "-e", "frame.encap_type", "-e", "udp.srcport")
+    assert encapsulations.split() == ["7", "40001", "1", "40002", "7", "40003"]  # raw IP, Ethernet
+    # a .pcap file holds one link type: refused, and no file that looks complete is left
+    refused = livetap("filter", str(source), "-Y", "udp", "-w", str(tmp_path / "out.pcap"))
+    assert refused.returncode == ExitCode.BAD_INPUT
+    assert "save as .pcapng" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "out.pcap").exists()
 
 
 def test_nothing_matching_is_still_a_valid_empty_file(agreeing: Path, tmp_path: Path) -> None:
