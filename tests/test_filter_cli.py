@@ -6,8 +6,10 @@ on the real network); nothing is sent anywhere: the frames only go into files.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from scapy.packet import Packet, Raw
 
 from engine import linktypes
 from engine.errors import ExitCode
+from engine.filter_file import MatchedFrame
 from engine.pcapio import PcapRecord, open_pcap, write_pcap_file
 from tests.analysis_data import (
     CLIENT_MAC,
@@ -38,6 +41,8 @@ from tests.analysis_data import (
     write_frames,
     write_mixed,
 )
+from tui.commands.analyze import ProgressBar
+from tui.commands.filter import _line_printer
 
 LIVETAP = str(Path(sys.executable).parent / "livetap")
 
@@ -398,3 +403,47 @@ def test_ctrl_c_prints_what_matched_so_far(agreeing: Path, tmp_path: Path, signu
     assert numbers(document) == [
         n for n in tshark_numbers(agreeing, "tcp") if n <= document["packets"]
     ]
+
+
+def test_a_progress_bar_on_a_terminal_for_a_long_file(agreeing: Path, tmp_path: Path) -> None:
+    """stderr a terminal and reading past a second: the analyze bar, cleared at the end."""
+    with open_pcap(agreeing) as reader:
+        frames = list(reader)
+    big = tmp_path / "big.pcap"
+    write_pcap_file(big, (f for _ in range(400_000 // len(frames) + 1) for f in frames))
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [LIVETAP, "filter", str(big), "-Y", "tcp", "--count-only"],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        out, _ = process.communicate(timeout=120)
+    finally:
+        os.close(controller)
+    assert process.returncode == ExitCode.SUCCESS
+    assert int(out) > 0
+    assert b"reading [" in drawn and b"100%" in drawn
+    assert drawn.endswith(b"\r")  # cleared: the terminal's line is left empty
+
+
+def test_each_line_clears_the_bar_first(capsys: pytest.CaptureFixture[str]) -> None:
+    bar_stream = io.StringIO()
+    bar = ProgressBar(bar_stream, delay=0.0)
+    bar(50, 100)
+    show = _line_printer(bar)
+    show(MatchedFrame(7, 1.5, "10.0.0.5", "10.0.0.9", "UDP", 60, "40000 → 9999 Len=6"))
+    assert bar_stream.getvalue().endswith("\r")  # the bar was wiped before the line
+    line = capsys.readouterr().out
+    assert line == "    7   1.500000     10.0.0.5 → 10.0.0.9     UDP 60 40000 → 9999 Len=6\n"
