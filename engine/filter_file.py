@@ -200,6 +200,7 @@ def filter_file(
     frames = result.frames
     first_time: float | None = None
     number = 0
+    kept: list[PcapRecord] = []  # matches of the current batch not yet handed to the writer
     started = time.monotonic()
     try:
         for batch in read_batches(source, state, progress):
@@ -207,7 +208,7 @@ def filter_file(
                 first_time = batch[0].timestamp
             if output is not None and writer is None:
                 writer = _open_output(output, state.linktype)
-            kept: list[PcapRecord] = []
+            kept = []
             for record in batch:
                 number += 1
                 summary = summarize(number, record)
@@ -230,9 +231,12 @@ def filter_file(
                     if on_match is not None:
                         on_match(frame)
             if writer is not None and kept:
-                writer.write(kept)
+                batch_kept, kept = kept, []
+                writer.write(batch_kept)
     except KeyboardInterrupt:
         state.interrupted = True
+        if writer is not None and kept:  # the matches counted so far are all written
+            writer.write(kept)
     except BaseException:
         if writer is not None:  # a file that would look complete but is not: removed
             _discard(writer)

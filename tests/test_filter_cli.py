@@ -375,7 +375,7 @@ def test_ctrl_c_prints_what_matched_so_far(agreeing: Path, tmp_path: Path, signu
     fifo = tmp_path / "capture.pcap"
     os.mkfifo(fifo)
     process = subprocess.Popen(
-        [LIVETAP, "filter", str(fifo), "-Y", "tcp", "--json"],
+        [LIVETAP, "filter", str(fifo), "-Y", "tcp", "--json", "-w", str(tmp_path / "so-far.pcap")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -403,6 +403,8 @@ def test_ctrl_c_prints_what_matched_so_far(agreeing: Path, tmp_path: Path, signu
     assert numbers(document) == [
         n for n in tshark_numbers(agreeing, "tcp") if n <= document["packets"]
     ]
+    assert document["output"]["packets"] == document["matched"] == len(document["frames"])
+    assert len(tshark_rows(tmp_path / "so-far.pcap")) == document["matched"]  # all written
 
 
 def test_a_progress_bar_on_a_terminal_for_a_long_file(agreeing: Path, tmp_path: Path) -> None:
