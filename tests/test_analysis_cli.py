@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,9 @@ from tests.analysis_data import (
     http_request,
     http_response,
     tshark,
+    tshark_conversations,
     tshark_phs,
+    tshark_size,
     write_follow,
     write_frames,
     write_mixed,
@@ -295,3 +298,79 @@ def test_progress_bar_draws_and_clears() -> None:
     slow(50, 100)  # a file read in under the delay shows no bar
     slow.clear()
     assert quiet.getvalue() == ""
+
+
+# -- analyze -Y -----------------------------------------------------------------------------
+
+TAP_FILTERS = [
+    "tcp.port == 80",
+    "ip.addr == 10.0.0.5 and tcp",
+    "ipv6",
+    "not tcp",
+    "tcp.flags.syn == 1",
+    "ip.dst == 10.0.0.9",
+]
+"""Filters whose conversations tshark and livetap count alike (see the README for the rest)."""
+
+
+def _filtered(path: Path, expression: str, *extra: str) -> dict[str, Any]:
+    result = livetap("analyze", str(path), "-Y", expression, "--json", *extra)
+    assert result.returncode == ExitCode.SUCCESS, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)["data"]
+    return data
+
+
+def _side(address: str, port: int | None) -> str:
+    return address if port is None else f"{address}:{port}"
+
+
+@pytest.mark.parametrize("expression", TAP_FILTERS)
+def test_analyze_y_conversations_are_tsharks_tap_filter(mixed: Path, expression: str) -> None:
+    """tshark 4.0 applies -Y to what it prints, not to -z statistics: the reference for
+    "conversations of the matching packets" is the tap's own filter, -z conv,KIND,FILTER."""
+    data = _filtered(mixed, expression, "--report", "conversations,summary")
+    matched = len(tshark(mixed, "-Y", expression, "-T", "fields", "-e", "frame.number").split())
+    assert data["filter"] == expression and data["packets"] == 75
+    assert data["matched"] == matched == data["reports"]["summary"]["packets"]
+    conversations = data["reports"]["conversations"]
+    compared = 0
+    for kind, key in (("tcp", "tcp"), ("udp", "udp"), ("ip", "ipv4"), ("ipv6", "ipv6")):
+        theirs = tshark_conversations(mixed, f"{kind},{expression}")
+        ours = conversations[key]
+        assert len(theirs) == len(ours), f"{kind}: tshark {len(theirs)}, livetap {len(ours)}"
+        for row, mine in zip(theirs, ours, strict=True):
+            assert row["a"] == _side(mine["a"], mine.get("a_port"))
+            assert row["b"] == _side(mine["b"], mine.get("b_port"))
+            assert int(row["f"]) == mine["frames"]
+            assert int(row["tf"]) == mine["frames_a_to_b"]
+            assert row["by"] == tshark_size(mine["bytes"])
+            # relative times still count from the file's first packet, matching or not
+            assert float(row["start"]) == pytest.approx(mine["relative_start"], abs=1e-6)
+            assert float(row["duration"]) == pytest.approx(mine["duration"], abs=1e-4)
+            compared += 1
+    assert compared, "the filter should leave some conversations"
+
+
+def test_analyze_y_tracks_tcp_over_the_matching_packets_only(mixed: Path) -> None:
+    """A filter that drops the SYNs: a reused 4-tuple is one conversation (README)."""
+    expression = "frame.len > 100"
+    ours = _filtered(mixed, expression, "--report", "conversations")["reports"]["conversations"]
+    theirs = tshark_conversations(mixed, f"tcp,{expression}")
+    reused = [row for row in theirs if row["a"] == "10.0.0.5:42000"]
+    assert len(reused) == 2  # tshark numbers streams over every packet, SYNs included
+    assert [row["a_port"] for row in ours["tcp"]].count(42000) == 1
+
+
+def test_analyze_y_text_and_errors(mixed: Path) -> None:
+    text = livetap("analyze", str(mixed), "-Y", "dns", "--report", "dns")
+    assert text.returncode == ExitCode.SUCCESS, text.stderr
+    assert "75 packets, 4 matching 'dns'" in text.stdout.splitlines()[0]
+    bad = livetap("analyze", str(mixed), "-Y", "dns.qry.nam contains x")
+    assert bad.returncode == ExitCode.BAD_INPUT and "column 1" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    document = json.loads(livetap("analyze", str(mixed), "-Y", "tcp.port ==", "--json").stdout)
+    assert document["success"] is False and document["error"]["code"] == "BAD_INPUT"
+    deep = livetap("analyze", str(mixed), "-Y", "tcp", "--deep")
+    assert deep.returncode == ExitCode.USAGE_ERROR and "-Y" in deep.stderr
+    unfiltered = json.loads(livetap("analyze", str(mixed), "--json", "--report", "summary").stdout)
+    assert "matched" not in unfiltered["data"] and "filter" not in unfiltered["data"]

@@ -131,6 +131,36 @@ def test_duration_ends_the_capture_with_a_text_report(port: int, tmp_dir: Path) 
     assert packets_in(tmp_dir / "d.pcap") == 5
 
 
+@pytest.mark.parametrize("json_output", [True, False])
+def test_a_display_filter_writes_only_the_matching_packets(
+    port: int, tmp_dir: Path, json_output: bool
+) -> None:
+    path = tmp_dir / "y.pcap"
+    expression = "udp.length > 30 and ip.dst == 127.0.0.1"
+    capture = Capture(
+        "-i", "lo", "-f", f"udp port {port}", "-Y", expression, "-w", str(path),
+        *(["--json"] if json_output else []),
+    )  # fmt: skip
+    assert f"(display filter {expression!r})" in capture.first_line
+    send_udp(port, [b"s" * 10, b"L" * 40] * 10)  # udp.length 18 and 48, in turn
+    code, stdout, stderr = capture.finish(signal.SIGINT)
+    assert code == ExitCode.INTERRUPTED, stderr
+    if json_output:
+        data = document(stdout)["data"]
+        assert data["display_filter"] == expression
+        assert (data["captured"], data["matched"], data["packets"]) == (20, 10, 10)
+    else:
+        assert f"display filter {expression!r}: 10 of 20 captured packets matched" in stdout
+        assert "packets captured: 10" in stdout
+    lengths = subprocess.run(
+        ["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "udp.length"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert lengths.stdout.split() == ["48"] * 10  # exactly the matching ones, all of them
+
+
 def test_rotation_flags_like_tcpdump(port: int, tmp_dir: Path) -> None:
     path = tmp_dir / "r.pcap"
     capture = Capture(
@@ -243,6 +273,7 @@ def test_a_read_only_directory_is_permission_denied(port: int, read_only_disk: P
         (("-C", "lots"), ExitCode.USAGE_ERROR, "a file size is"),
         (("-c", "0"), ExitCode.USAGE_ERROR, "greater than zero"),
         (("-w", "-"), ExitCode.USAGE_ERROR, "not standard output"),
+        (("-Y", "udp.prot == 1"), ExitCode.BAD_INPUT, "at column 1: unknown field 'udp.prot'"),
     ],
 )
 def test_bad_requests_get_one_line_and_their_exit_code(

@@ -35,6 +35,7 @@ examples:
   livetap interfaces                   list interfaces (like tcpdump -D)
   livetap demo                         the live view on traffic it makes itself
   sudo livetap capture pcap -i lo -w out.pcap --duration 30s
+  livetap filter trace.pcap -Y "dns or tcp.port == 443"   like tshark -r -Y
   livetap bpf "dns or https from 10.0.0.5"
   livetap dissector generate --spec examples/sensor.json
 

@@ -22,6 +22,8 @@ from engine.pcapio import PcapReader, PcapRecord, _open_error
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes read, file size) as the reading goes on."""
+PacketPredicate = Callable[[int, PcapRecord], bool]
+"""Whether a record (with its frame number, from 1) counts in the reports (``analyze -Y``)."""
 BATCH = 4096
 PROGRESS_INTERVAL = 0.1
 
@@ -120,6 +122,10 @@ class AnalysisResult:
     packets: int
     seconds: float
     """How long the analysis took."""
+    filter: str | None = None
+    """The display filter the reports were restricted to (None: every packet)."""
+    matched: int | None = None
+    """Packets the filter kept (None without a filter)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -139,6 +145,11 @@ class AnalysisResult:
             "truncated": self.truncated,
             "interrupted": self.interrupted,
             "warnings": list(self.warnings),
+            **(
+                {}
+                if self.filter is None
+                else {"filter": self.filter, "packets": self.packets, "matched": self.matched}
+            ),
             "reports": self.reports,
         }
 
@@ -163,8 +174,15 @@ def analyze_file(
     show_secrets: bool = False,
     deep: bool = False,
     progress: ProgressCallback | None = None,
+    predicate: PacketPredicate | None = None,
+    filter_text: str | None = None,
 ) -> AnalysisResult:
     """Read a pcap/pcapng file into an Analyzer and build the requested reports.
+
+    With ``predicate`` only the records it keeps are counted (``analyze -Y``:
+    ``filter_text`` names the filter in the result); relative times still count
+    from the file's first packet, as tshark's do. Without it the loop is the plain
+    one: no cost per packet.
 
     With ``deep`` the file is also decoded by tshark (Wireshark's dissectors) and its
     protocol hierarchy replaces the fast one. Ctrl-C stops the reading with the
@@ -183,14 +201,27 @@ def analyze_file(
     add = analyzer.add_records
     collecting = gc.isenabled()
     gc.disable()  # the tables hold no cycles; the collector would only rescan them (~8%)
+    matched = 0
+    file_first: float | None = None
     try:
-        for batch in read_batches(path, state, progress):
-            add(batch)
+        if predicate is None:
+            for batch in read_batches(path, state, progress):
+                add(batch)
+        else:
+            for batch in read_batches(path, state, progress):
+                if file_first is None:
+                    file_first = batch[0].timestamp
+                first = state.packets - len(batch) + 1
+                kept = [record for n, record in enumerate(batch, first) if predicate(n, record)]
+                matched += len(kept)
+                add(kept)
     except KeyboardInterrupt:
         state.interrupted = True
     finally:
         if collecting:
             gc.enable()
+    if matched and file_first is not None:
+        analyzer.first_frame_time = file_first  # relative times count from the file's start
     document = analyzer.report(names)
     if deep and not state.interrupted:
         from engine.analysis.deep import deep_decode
@@ -214,4 +245,6 @@ def analyze_file(
         state.stopped,
         state.packets,
         time.monotonic() - started,
+        filter_text if predicate is not None else None,
+        matched if predicate is not None else None,
     )

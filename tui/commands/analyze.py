@@ -22,6 +22,7 @@ from typing import IO
 from engine.analysis import REPORTS, Blocklist, analyze_file, render_text
 from engine.analysis.deep import deep_protocols, fast_protocols
 from engine.errors import ExitCode, UsageError
+from engine.filter_file import compile_filter, record_predicate
 from tui.commands._output import print_json
 
 NAME = "analyze"
@@ -41,6 +42,7 @@ examples:
   livetap analyze trace.pcap --report threats --blocklist urlhaus.csv
   livetap analyze trace.pcap --report credentials --show-secrets
   livetap analyze trace.pcap --json > report.json
+  livetap analyze trace.pcap -Y "ip.addr == 10.0.0.5 and tcp"   # matching packets only
   livetap analyze trace.pcap --deep          # Wireshark's dissectors, via tshark
   livetap analyze --list-protocols
 """
@@ -54,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("file", nargs="?", metavar="FILE", help="a pcap or pcapng file")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "-Y",
+        "--display-filter",
+        metavar="EXPR",
+        help="count only the packets this display filter matches (as tshark -Y)",
+    )
     parser.add_argument(
         "--report",
         action="append",
@@ -193,6 +201,11 @@ def run(args: argparse.Namespace) -> int:
     names = _report_names(args.report)
     if args.top_n < 1:
         raise UsageError(f"--top-n must be 1 or more, not {args.top_n}")
+    display_filter = None
+    if args.display_filter is not None:
+        if args.deep:
+            raise UsageError("--deep reads the whole file with tshark: it cannot be used with -Y")
+        display_filter = compile_filter(args.display_filter)
     blocklist = Blocklist.load(*args.blocklist) if args.blocklist else None
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:
@@ -205,6 +218,8 @@ def run(args: argparse.Namespace) -> int:
                 show_secrets=args.show_secrets,
                 deep=args.deep,
                 progress=progress,
+                predicate=None if display_filter is None else record_predicate(display_filter),
+                filter_text=args.display_filter,
             )
     finally:
         if progress is not None:
@@ -219,6 +234,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             partial = result.exit_code != ExitCode.SUCCESS
             note = " (partial: see the warnings)" if partial else ""
-            print(f"{result.path}: {result.format}, {result.packets:,} packets{note}\n")
+            matched = (
+                "" if result.matched is None else f", {result.matched:,} matching {result.filter!r}"
+            )
+            print(f"{result.path}: {result.format}, {result.packets:,} packets{matched}{note}\n")
             print(render_text(result.reports), end="")
     return result.exit_code

@@ -18,12 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from engine.config import Settings, load_settings
 from engine.errors import UsageError
 from engine.pcap_capture import MB, CaptureOptions, CaptureProgress, CaptureReport, PcapCapture
 from tui.commands import _ndjson
 from tui.commands._output import print_json
+
+if TYPE_CHECKING:
+    from engine.display_filter import DisplayFilter
+    from engine.filter_file import FilteredSource
 
 NAME = "capture"
 HELP = "capture to files without the TUI (pcap, pcapng), with a report"
@@ -94,6 +99,7 @@ ends: --count, --duration, Ctrl-C or SIGTERM (exit 130), the config's
 examples:
   sudo livetap capture pcap -i eth0 -f "tcp port 443" -w tls.pcap --duration 5m
   sudo livetap capture pcap -i any -w ring.pcapng -C 100 -W 10 --json
+  sudo livetap capture pcap -i lo -f "udp" -Y "dns.qry.name contains \"example\"" -w dns.pcap
 """
 
 
@@ -108,6 +114,13 @@ def add_pcap_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-f", "--filter", dest="capture_filter", metavar="BPF", help="BPF capture filter"
+    )
+    parser.add_argument(
+        "-Y",
+        "--display-filter",
+        dest="display_filter",
+        metavar="EXPR",
+        help="write only the packets this display filter matches (after -f)",
     )
     parser.add_argument(
         "-w", "--write", dest="output", metavar="FILE", help="file to write (.pcap or .pcapng)"
@@ -176,9 +189,11 @@ def output_path(requested: str | None, directory: Path) -> Path:
 
 def run_pcap(args: argparse.Namespace) -> int:
     """Open the interface, capture until a stop condition, print the report."""
+    from engine.filter_file import FilteredSource, compile_filter, record_predicate
     from engine.interfaces import default_interface
     from engine.live import LiveSource
 
+    display_filter = None if args.display_filter is None else compile_filter(args.display_filter)
     settings = _settings(args)
     options = CaptureOptions(
         output_path(args.output, settings.capture_directory),
@@ -192,15 +207,33 @@ def run_pcap(args: argparse.Namespace) -> int:
     expression = args.capture_filter if args.capture_filter is not None else args.filter or ""
     interface = settings.interface or default_interface()
     source = LiveSource(interface, settings.snaplen, settings.buffer_size, expression)
+    filtered = (
+        None if display_filter is None else FilteredSource(source, record_predicate(display_filter))
+    )
     try:
-        capture = PcapCapture(source, options)
+        capture = PcapCapture(source if filtered is None else filtered, options)
         filter_text = f" (filter {expression!r})" if expression.strip() else ""
+        if display_filter is not None:
+            filter_text += f" (display filter {display_filter.text!r})"
         announcement = f"capturing on {interface}{filter_text}, writing {capture.writer.current}"
         report = _run_with_signals(capture, announcement, _progress_printer(args.json))
     finally:
         source.close()
-    _print_report(report, args.json)
+    _print_report(report, args.json, _display_filter_counts(display_filter, filtered))
     return report.exit_code
+
+
+def _display_filter_counts(
+    display_filter: DisplayFilter | None, filtered: FilteredSource | None
+) -> dict[str, object]:
+    """What -Y kept: the filter, the packets captured (after -f) and those matched."""
+    if display_filter is None or filtered is None:
+        return {}
+    return {
+        "display_filter": display_filter.text,
+        "captured": filtered.captured,
+        "matched": filtered.matched,
+    }
 
 
 def _say(message: str) -> None:
@@ -246,20 +279,30 @@ def _run_with_signals(
             print(file=sys.stderr)
 
 
-def _print_report(report: CaptureReport, json_output: bool) -> None:
-    """The report on stdout; an error also as one line on stderr."""
+def _print_report(
+    report: CaptureReport, json_output: bool, extra: dict[str, object] | None = None
+) -> None:
+    """The report on stdout (with ``extra`` facts, e.g. -Y's counts); an error also on stderr."""
+    extra = extra or {}
     if json_output:
+        data = {**report.to_dict(), **extra}
         if report.error is None:
-            print_json(report.to_dict())
+            print_json(data)
         else:
             document = {
                 "success": False,
                 "error": {"code": report.error.code_name, "message": report.error.message},
-                "data": report.to_dict(),
+                "data": data,
             }
             print(json.dumps(document, indent=2))
     else:
-        print("\n".join(report.text_lines()))
+        lines = report.text_lines()
+        if extra:
+            lines.append(
+                f"display filter {extra['display_filter']!r}: {extra['matched']:,} of "
+                f"{extra['captured']:,} captured packets matched and were written"
+            )
+        print("\n".join(lines))
     sys.stdout.flush()
     if report.error is not None:
         _say(report.error.message)

@@ -1,0 +1,322 @@
+"""A display filter applied to a capture file or a capture, like ``tshark -r FILE -Y EXPR``.
+
+The display filter (:mod:`engine.display_filter`) tests :class:`PacketSummary` records;
+this module turns records read from a file or an interface into those summaries,
+numbered as Wireshark numbers frames (from 1, every record counted, matching or not):
+
+- :func:`record_predicate` makes a test of (frame number, record) for the analysis
+  reader (``livetap analyze -Y``) and the capture (``livetap capture pcap -Y``);
+- :func:`filter_file` reads a file and hands over the matching frames, with their
+  list columns, and writes them to a new capture file on request (``livetap filter``);
+- :class:`FilteredSource` wraps a capture source so that only matching packets
+  reach the writer, counting what was captured and what matched.
+
+Reading goes through the analysis reader (:func:`engine.analysis.reader.read_batches`),
+so a missing, unreadable, empty, truncated or corrupt file behaves exactly as it does
+for ``livetap analyze``: a typed error before anything is read, or the frames up to the
+break with a warning and ``partial``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine import bpf
+from engine.analysis.reader import ProgressCallback, ReadState, read_batches
+from engine.decode import decode
+from engine.display_filter import DisplayFilter, DisplayFilterError, compile_display_filter
+from engine.errors import BadInputError, ExitCode, LivetapError, UsageError
+from engine.events import PacketSummary
+from engine.pcap_capture import CaptureSource, RotatingPcapWriter
+from engine.pcapio import PcapRecord
+
+RecordPredicate = Callable[[int, PcapRecord], bool]
+"""Whether the record with this frame number (from 1) is kept."""
+
+
+class InvalidDisplayFilterError(BadInputError):
+    """A ``-Y`` expression that does not compile: the filter, the column and why."""
+
+    def __init__(self, text: str, column: int, reason: str) -> None:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        super().__init__(f"invalid display filter {shown!r} at column {column}: {reason}")
+        self.text = text
+        self.column = column
+        self.reason = reason
+
+
+def compile_filter(text: str) -> DisplayFilter:
+    """Compile a ``-Y`` expression; a bad one raises InvalidDisplayFilterError (exit 3)."""
+    try:
+        return compile_display_filter(text)
+    except DisplayFilterError as error:
+        raise InvalidDisplayFilterError(text, error.column, error.reason) from None
+
+
+def summarize(number: int, record: PcapRecord) -> PacketSummary:
+    """The packet list's summary of one record: what a display filter tests."""
+    timestamp, length, linktype, data = record
+    src, dst, sport, dport, protocol, info = decode(linktype, data)
+    return PacketSummary(
+        number, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data
+    )
+
+
+def record_predicate(display_filter: DisplayFilter) -> RecordPredicate:
+    """A test of (frame number, record) by a compiled display filter; it never raises."""
+    matches = display_filter.matches_packet
+    return lambda number, record: matches(summarize(number, record))
+
+
+def output_format(path: Path) -> str:
+    """``pcapng`` for a .pcapng name, else ``pcap``: as ``livetap capture pcap -w`` decides."""
+    return "pcapng" if path.suffix.lower() == ".pcapng" else "pcap"
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedFrame:
+    """One matching packet as ``tshark -r FILE -Y EXPR`` lists it."""
+
+    number: int
+    time: float
+    """Seconds since the file's first packet (Wireshark's frame.time_relative)."""
+    src: str
+    dst: str
+    protocol: str
+    length: int
+    info: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The frame in the JSON output."""
+        return {
+            "number": self.number,
+            "time": round(self.time, 6),
+            "src": self.src,
+            "dst": self.dst,
+            "protocol": self.protocol,
+            "length": self.length,
+            "info": self.info,
+        }
+
+    def text_line(self) -> str:
+        """One line in tshark's default layout: No., time, source → destination, ..."""
+        return (
+            f"{self.number:5d} {self.time:10.6f} {self.src:>12} → {self.dst:<12} "
+            f"{self.protocol} {self.length} {self.info}"
+        )
+
+
+@dataclass(slots=True)
+class FilterResult:
+    """What filtering a file found, and how complete the reading was."""
+
+    path: str
+    filter: str
+    format: str = ""
+    packets: int = 0
+    """Records read (matching or not)."""
+    matched: int = 0
+    frames: list[MatchedFrame] = field(default_factory=list)
+    """The matching frames, when they were kept."""
+    output: str | None = None
+    output_format: str | None = None
+    written: int = 0
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
+    stopped: bool = False
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """INTERRUPTED after Ctrl-C, PARTIAL for a truncated or corrupt file (as analyze)."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
+        if self.truncated or self.stopped:
+            return ExitCode.PARTIAL
+        return ExitCode.SUCCESS
+
+    def document(self, with_frames: bool = True) -> dict[str, Any]:
+        """The ``data`` of the JSON output."""
+        data: dict[str, Any] = {
+            "file": self.path,
+            "format": self.format,
+            "filter": self.filter,
+            "packets": self.packets,
+            "matched": self.matched,
+            "complete": self.exit_code == ExitCode.SUCCESS,
+            "truncated": self.truncated,
+            "interrupted": self.interrupted,
+            "warnings": list(self.warnings),
+            "output": None
+            if self.output is None
+            else {"file": self.output, "format": self.output_format, "packets": self.written},
+        }
+        if with_frames:
+            data["frames"] = [frame.to_dict() for frame in self.frames]
+        return data
+
+
+def _refuse_same_file(source: Path, output: Path) -> None:
+    """Writing over the file being read would destroy it before it is read."""
+    try:
+        same = output.exists() and source.samefile(output)
+    except (OSError, ValueError):  # ValueError: a NUL in the name, refused when writing
+        same = False
+    if same:
+        raise UsageError(f"-w {output} is the file being read: write the matches to another file")
+
+
+def filter_file(
+    path: str | Path,
+    display_filter: DisplayFilter,
+    *,
+    output: Path | None = None,
+    on_match: Callable[[MatchedFrame], None] | None = None,
+    keep_frames: bool = True,
+    progress: ProgressCallback | None = None,
+) -> FilterResult:
+    """Read a pcap/pcapng file and find the packets ``display_filter`` matches.
+
+    Each match goes to ``on_match`` as it is found (so a long file prints as it is
+    read) and, with ``keep_frames``, into the result; with ``output`` the matching
+    records are also written to that file (pcap, or pcapng for a .pcapng name; mode
+    0600, never through a symbolic link). Ctrl-C stops the reading and returns what
+    matched so far (``interrupted``). Opening errors raise the reader's typed errors.
+    """
+    source = Path(path)
+    result = FilterResult(str(source), display_filter.text)
+    if output is not None:
+        _refuse_same_file(source, output)
+    state = ReadState()
+    writer: RotatingPcapWriter | None = None
+    matches = display_filter.matches_packet
+    frames = result.frames
+    first_time: float | None = None
+    number = 0
+    kept: list[PcapRecord] = []  # matches of the current batch not yet handed to the writer
+    started = time.monotonic()
+    try:
+        for batch in read_batches(source, state, progress):
+            if first_time is None:
+                first_time = batch[0].timestamp
+            if output is not None and writer is None:
+                writer = _open_output(output, state.linktype)
+            kept = []
+            for record in batch:
+                number += 1
+                summary = summarize(number, record)
+                if not matches(summary):
+                    continue
+                result.matched += 1
+                kept.append(record)
+                if on_match is not None or keep_frames:
+                    frame = MatchedFrame(
+                        number,
+                        summary.timestamp - first_time,
+                        summary.src,
+                        summary.dst,
+                        summary.protocol,
+                        summary.length,
+                        summary.info,
+                    )
+                    if keep_frames:
+                        frames.append(frame)
+                    if on_match is not None:
+                        on_match(frame)
+            if writer is not None and kept:
+                batch_kept, kept = kept, []
+                writer.write(batch_kept)
+    except KeyboardInterrupt:
+        state.interrupted = True
+        if writer is not None and kept:  # the matches counted so far are all written
+            writer.write(kept)
+    except BaseException:
+        if writer is not None:  # a file that would look complete but is not: removed
+            _discard(writer)
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+    if output is not None and writer is None:  # nothing read: still a valid, empty file
+        writer = _open_output(output, state.linktype)
+        writer.close()
+    if writer is not None:
+        result.output = str(writer.current)
+        result.output_format = writer.format
+        result.written = writer.packets
+    result.format = state.format
+    result.packets = number
+    result.warnings = state.warnings
+    result.truncated = state.truncated
+    result.stopped = state.stopped
+    result.interrupted = state.interrupted
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _discard(writer: RotatingPcapWriter) -> None:
+    """Close and remove what a failed -w wrote (a regular file only: never a device)."""
+    with contextlib.suppress(LivetapError):
+        writer.close()
+    for path in writer.files:
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(path.lstat().st_mode):
+                path.unlink()
+
+
+def _open_output(output: Path, linktype: int) -> RotatingPcapWriter:
+    """The file the matches go to, in the format its name asks for."""
+    return RotatingPcapWriter(output, linktype, fmt=output_format(output))
+
+
+class FilteredSource:
+    """A capture source that hands over only the packets a predicate keeps.
+
+    ``captured`` counts every packet read from the source (the kernel's capture
+    filter has already run), ``matched`` those kept; frame numbers count from 1 over
+    every captured packet, as Wireshark numbers them.
+    """
+
+    def __init__(self, source: CaptureSource, predicate: RecordPredicate) -> None:
+        self._source = source
+        self._predicate = predicate
+        self.description: str = source.description
+        self.linktype: int = source.linktype
+        self.filter: bpf.CompiledFilter = source.filter
+        self.captured = 0
+        self.matched = 0
+
+    @property
+    def finished(self) -> bool:
+        """Whether a file or command source has ended (a live one never does)."""
+        return bool(getattr(self._source, "finished", False))
+
+    def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]:
+        """The matching packets of the next batches, waiting at most about ``timeout``.
+
+        A batch whose packets all fail the filter does not end the wait: the next
+        one is read, so a drain after a stop request is not cut short by it.
+        """
+        deadline = time.monotonic() + timeout
+        predicate = self._predicate
+        while True:
+            records = self._source.read_batch(max(deadline - time.monotonic(), 0.0), max_records)
+            if not records:
+                return records
+            first = self.captured + 1
+            self.captured += len(records)
+            kept = [r for n, r in enumerate(records, first) if predicate(n, r)]
+            self.matched += len(kept)
+            if kept or time.monotonic() >= deadline:
+                return kept
+
+    def kernel_drops(self) -> int | None:
+        """The wrapped source's kernel drop count."""
+        return self._source.kernel_drops()
