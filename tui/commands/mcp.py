@@ -418,6 +418,7 @@ class CliNdjson:
             no_browser=options["browser"] is None,
             open=options["open"],
             headed=False,
+            no_sandbox=False,
             chromium=options["chromium"],
             allow_remote_browser=options["allow_remote_browser"],
             packets=options["packets"],
