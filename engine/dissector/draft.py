@@ -182,9 +182,7 @@ def transport_payload(linktype: int, data: bytes) -> tuple[str, int, int, bytes]
     packet = Packet(linktype, data)
     first = packet.layers.chain[0] if packet.layers.chain else ""
     if first.startswith(("linktype-", "user_dlt")):
-        raise BadInputError(
-            f"cannot draft a spec from {linktypes.name(linktype)} frames"
-        )
+        raise BadInputError(f"cannot draft a spec from {linktypes.name(linktype)} frames")
     ports = packet.ports()
     if ports is None:
         raise BadInputError(

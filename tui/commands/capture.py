@@ -177,7 +177,7 @@ def output_path(requested: str | None, directory: Path) -> Path:
 def run_pcap(args: argparse.Namespace) -> int:
     """Open the interface, capture until a stop condition, print the report."""
     from engine.interfaces import default_interface
-    from engine.live import LiveSource
+    from engine.source import SourceSpec, open_source
 
     settings = _settings(args)
     options = CaptureOptions(
@@ -191,7 +191,11 @@ def run_pcap(args: argparse.Namespace) -> int:
     )
     expression = args.capture_filter if args.capture_filter is not None else args.filter or ""
     interface = settings.interface or default_interface()
-    source = LiveSource(interface, settings.snaplen, settings.buffer_size, expression)
+    source = open_source(
+        SourceSpec(
+            interface, filter=expression, snaplen=settings.snaplen, buffer_size=settings.buffer_size
+        )
+    )
     try:
         capture = PcapCapture(source, options)
         filter_text = f" (filter {expression!r})" if expression.strip() else ""
