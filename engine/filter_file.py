@@ -33,8 +33,10 @@ from engine.decode import decode
 from engine.display_filter import DisplayFilter, DisplayFilterError, compile_display_filter
 from engine.errors import BadInputError, ExitCode, LivetapError, UsageError
 from engine.events import PacketSummary
-from engine.pcap_capture import CaptureSource, RotatingPcapWriter
+from engine.file_ring import FileRing
+from engine.pcap_capture import RotatingPcapWriter
 from engine.pcapio import PcapRecord
+from engine.source import PacketSource
 
 RecordPredicate = Callable[[int, PcapRecord], bool]
 """Whether the record with this frame number (from 1) is kept."""
@@ -284,19 +286,41 @@ class FilteredSource:
     every captured packet, as Wireshark numbers them.
     """
 
-    def __init__(self, source: CaptureSource, predicate: RecordPredicate) -> None:
+    ring: FileRing | None = None
+    """The packets kept are copied, never indexed in the wrapped source's file."""
+
+    def __init__(self, source: PacketSource, predicate: RecordPredicate) -> None:
         self._source = source
         self._predicate = predicate
         self.description: str = source.description
         self.linktype: int = source.linktype
         self.filter: bpf.CompiledFilter = source.filter
+        self.can_wait: bool = source.can_wait
         self.captured = 0
         self.matched = 0
 
     @property
     def finished(self) -> bool:
         """Whether a file or command source has ended (a live one never does)."""
-        return bool(getattr(self._source, "finished", False))
+        return self._source.finished
+
+    @property
+    def warnings(self) -> list[str]:
+        """The wrapped source's warnings."""
+        return self._source.warnings
+
+    def set_filter(self, expression: str) -> bpf.CompiledFilter:
+        """A new capture filter on the wrapped source."""
+        self.filter = self._source.set_filter(expression)
+        return self.filter
+
+    def reread(self, expression: str) -> PacketSource | None:
+        """Not re-read: the display filter's frame numbers count what was captured."""
+        return None
+
+    def close(self) -> None:
+        """Close the wrapped source."""
+        self._source.close()
 
     def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]:
         """The matching packets of the next batches, waiting at most about ``timeout``.

@@ -17,6 +17,7 @@ import select
 import socket
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import bpf, linktypes
 from engine.config import DEFAULT_BUFFER
@@ -27,7 +28,11 @@ from engine.errors import (
     UnavailableError,
     from_os_error,
 )
+from engine.file_ring import FileRing
 from engine.pcapio import PcapRecord
+
+if TYPE_CHECKING:
+    from engine.source import PacketSource
 
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
@@ -86,6 +91,13 @@ def _interface_index(interface: str) -> int:
 
 class LiveSource:
     """Packets from one interface (or "any"), with a kernel filter and drop counts."""
+
+    ring: FileRing | None = None
+    """A live capture is kept in memory, not indexed in a file."""
+    can_wait = False
+    """The kernel ring overflows if reading pauses."""
+    finished = False
+    """An interface never ends by itself."""
 
     def __init__(
         self,
@@ -173,6 +185,15 @@ class LiveSource:
             raise from_os_error(error, "attach the filter") from None
         self.filter = compiled
         return compiled
+
+    @property
+    def warnings(self) -> list[str]:
+        """An interface has nothing to warn about; errors stop the capture instead."""
+        return []
+
+    def reread(self, expression: str) -> PacketSource | None:
+        """What went by cannot be captured again: the filter applies from now on."""
+        return None
 
     def kernel_drops(self) -> int:
         """Packets the kernel dropped because the ring was full, since the start."""

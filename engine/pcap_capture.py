@@ -34,9 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from engine import bpf
 from engine.errors import (
     BadInputError,
     ExitCode,
@@ -45,6 +44,7 @@ from engine.errors import (
     from_os_error,
 )
 from engine.pcapio import MAX_RECORD, PcapRecord, PcapWriter, nul_name_error
+from engine.source import PacketSource
 
 MB = 1_000_000
 """tcpdump's -C unit: millions of bytes, not MiB."""
@@ -89,18 +89,6 @@ _EXIT_CODES = {
     StopReason.STOPPED: ExitCode.INTERRUPTED,
     StopReason.SIZE_LIMIT: ExitCode.PARTIAL,
 }
-
-
-class CaptureSource(Protocol):
-    """What a capture reads: a live interface (or a file or command source)."""
-
-    description: str
-    linktype: int
-    filter: bpf.CompiledFilter
-
-    def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]: ...
-
-    def kernel_drops(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,7 +545,7 @@ def _file_error(error: OSError, path: Path) -> LivetapError:
 class PcapCapture:
     """One headless capture: the first file is created on construction (errors raise)."""
 
-    def __init__(self, source: CaptureSource, options: CaptureOptions) -> None:
+    def __init__(self, source: PacketSource, options: CaptureOptions) -> None:
         self.source = source
         self.options = options
         self.writer = RotatingPcapWriter(
@@ -717,7 +705,7 @@ class PcapCapture:
 
 
 def run_capture(
-    source: CaptureSource,
+    source: PacketSource,
     options: CaptureOptions,
     stop_event: threading.Event | None = None,
     on_progress: Callable[[CaptureProgress], None] | None = None,

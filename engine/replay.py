@@ -26,6 +26,8 @@ class StreamSource:
 
     can_wait = True
     """Reading can pause (e.g. for the live statistics) without losing anything."""
+    ring: FileRing | None = None
+    """Set by :class:`IndexedFileSource`: the file is the buffer."""
 
     def __init__(
         self,
@@ -130,12 +132,11 @@ class StreamSource:
 class IndexedFileSource(StreamSource):
     """A file read once to index it; its packets stay in the file, read back when shown."""
 
-    indexed = True
-    """The list starts at the first packet instead of following the newest."""
-
     def __init__(self, reader: PcapReader, path: Path, expression: str, snaplen: int) -> None:
         super().__init__(reader, f"file {path.name}", expression, False, snaplen)
-        self.ring = FileRing(path)
+        self.index = FileRing(path)
+        """Where each record is in the file: the session's buffer."""
+        self.ring = self.index
 
     def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]:
         """The next records that pass the filter; where their bytes are goes to the ring."""
@@ -152,13 +153,13 @@ class IndexedFileSource(StreamSource):
             for record, offset in zip(records, offsets, strict=True)
             if self._keep(record)
         ]
-        self.ring.pending_offsets = [offset for _record, offset in kept]
+        self.index.pending_offsets = [offset for _record, offset in kept]
         return [record for record, _offset in kept]
 
     def close(self) -> None:
         """Close the reader and the ring's file."""
         super().close()
-        self.ring.close()
+        self.index.close()
 
 
 def open_file_source(

@@ -15,9 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from engine import bpf
 from engine.display_filter import compile_display_filter
 from engine.errors import LivetapError
 from engine.events import CaptureStats, PacketBatch, PacketSummary
@@ -25,27 +23,13 @@ from engine.file_ring import FileRing
 from engine.live_analysis import LiveAnalysis
 from engine.pcapio import PcapRecord, write_pcap_file
 from engine.ring import PacketRing
+from engine.source import PacketSource
 from engine.view import DisplayView
 
 READ_TIMEOUT = 0.1
 """How long the capture thread waits for packets before checking for stop."""
 RATE_WINDOW = 1.0
 """Packets per second are averaged over about this many seconds."""
-
-
-class PacketSource(Protocol):
-    """What the session needs from a live interface, a file or a command."""
-
-    description: str
-    filter: bpf.CompiledFilter
-
-    def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]: ...
-
-    def set_filter(self, expression: str) -> bpf.CompiledFilter: ...
-
-    def kernel_drops(self) -> int | None: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +55,8 @@ class CaptureSession:
         the packets (and their indices) start over; a front end compares this to its own."""
         self.analysis = LiveAnalysis() if analyze else None
         """Live statistics of everything captured (protocols, talkers, conversations ...)."""
-        file_ring: FileRing | None = getattr(source, "ring", None)
         self.ring: PacketRing | FileRing = (
-            file_ring if file_ring is not None else PacketRing(ring_size)
+            source.ring if source.ring is not None else PacketRing(ring_size)
         )
         """The buffer: the last packets in memory, or (for a file) the file itself, indexed."""
         self._packets = 0
@@ -85,7 +68,7 @@ class CaptureSession:
         self._polled_to = 0
         self._rate_samples: deque[tuple[float, int]] = deque()
         self._filter_lock = threading.Lock()
-        self._can_wait = bool(getattr(source, "can_wait", False))
+        self._can_wait = source.can_wait
         """Files and pipes can be read later; a live interface cannot."""
         self.view: DisplayView | None = None
         """The display filter's view of the buffer, when one is set."""
@@ -104,9 +87,6 @@ class CaptureSession:
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the thread and close the source; safe to call more than once."""
         self._stop.set()
-        interrupt = getattr(self.source, "interrupt", None)
-        if interrupt is not None:
-            interrupt()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         self.source.close()
@@ -140,7 +120,7 @@ class CaptureSession:
                 records = source.read_batch(READ_TIMEOUT)
                 if records:
                     self._store(records)
-                elif getattr(source, "finished", False):
+                elif source.finished:
                     self._finished = True
                     break
         except LivetapError as error:
@@ -184,7 +164,7 @@ class CaptureSession:
     def stats(self) -> CaptureStats:
         """The counters as they are now."""
         source = self.source
-        warnings = getattr(source, "warnings", None)
+        warnings = source.warnings
         return CaptureStats(
             source=source.description,
             filter=source.filter.expression,
@@ -227,10 +207,7 @@ class CaptureSession:
         expression is invalid; the capture then goes on with its old filter.
         """
         with self._filter_lock:
-            reread: Callable[[str], PacketSource | None] | None = getattr(
-                self.source, "reread", None
-            )
-            fresh = reread(expression) if reread is not None else None
+            fresh = self.source.reread(expression)
             if fresh is None:
                 return self.source.set_filter(expression).expression
             self._replace_source(fresh)
@@ -246,10 +223,9 @@ class CaptureSession:
         if self.analysis is not None:
             self.analysis.stop()
             self.analysis = LiveAnalysis()
-        file_ring: FileRing | None = getattr(fresh, "ring", None)
         self.source = fresh
-        self.ring = file_ring if file_ring is not None else PacketRing(self._ring_size)
-        self._can_wait = bool(getattr(fresh, "can_wait", False))
+        self.ring = fresh.ring if fresh.ring is not None else PacketRing(self._ring_size)
+        self._can_wait = fresh.can_wait
         self._packets = self._bytes = self._polled_to = 0
         self._finished = False
         self._error = None

@@ -156,25 +156,19 @@ def _version() -> str:
         return "unknown"
 
 
-def open_source(args: argparse.Namespace, settings: Any) -> Any:
-    """The packet source the flags ask for: file, command, or live interface."""
-    if args.read and args.source_cmd:
-        from engine.errors import UsageError
+def source_spec(args: argparse.Namespace, settings: Any) -> Any:
+    """What the flags and the configuration ask to read (see engine.source)."""
+    from engine.source import SourceSpec
 
-        raise UsageError("use either -r FILE or --source-cmd, not both")
-    if args.read:
-        from engine.replay import open_file_source
-
-        return open_file_source(args.read, args.filter, args.realtime, settings.snaplen)
-    if args.source_cmd:
-        from engine.replay import open_command_source
-
-        return open_command_source(args.source_cmd, args.filter, settings.snaplen)
-    from engine.interfaces import default_interface
-    from engine.live import LiveSource
-
-    interface = settings.interface or default_interface()
-    return LiveSource(interface, settings.snaplen, settings.buffer_size, args.filter)
+    return SourceSpec(
+        interface=settings.interface,
+        file=args.read,
+        command=args.source_cmd,
+        filter=args.filter or "",
+        realtime=args.realtime,
+        snaplen=settings.snaplen,
+        buffer_size=settings.buffer_size,
+    )
 
 
 def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
@@ -211,6 +205,7 @@ def run_live(args: argparse.Namespace) -> int:
     """The TUI on the chosen source; the source is opened first so errors print plainly."""
     from engine.config import load_settings
     from engine.session import CaptureSession
+    from engine.source import open_source
 
     settings = load_settings(
         {
@@ -229,7 +224,7 @@ def run_live(args: argparse.Namespace) -> int:
     session = None
     try:
         if not args.no_packets:
-            session = CaptureSession(open_source(args, settings), settings.ring_size)
+            session = CaptureSession(open_source(source_spec(args, settings)), settings.ring_size)
         from tui.app import LivetapApp
 
         app = LivetapApp(

@@ -20,7 +20,6 @@ from typing import Any
 from engine.decode import decode
 from engine.errors import ConflictError
 from engine.interfaces import default_interface, list_interfaces
-from engine.live import LiveSource
 from engine.mcp.bound import cap_lists, marker
 from engine.mcp.config import ServerConfig
 from engine.mcp.paths import CaptureDirectory
@@ -29,6 +28,7 @@ from engine.mcp.state import SessionState
 from engine.ndjson.lines import iso_time
 from engine.pcap_capture import CaptureOptions, CaptureReport, run_capture
 from engine.pcapio import open_pcap
+from engine.source import SourceSpec, open_source
 
 DEFAULT_DURATION = 5.0
 DEFAULT_LISTED = 100
@@ -107,7 +107,14 @@ class PacketCapture:
             target = self.directory.output(args["file_name"], PCAP_SUFFIXES)
         elif args.get("save_pcap"):
             target = self._new_name()
-        source = LiveSource(interface, settings.snaplen, settings.buffer_size, expression)
+        source = open_source(
+            SourceSpec(
+                interface,
+                filter=expression,
+                snaplen=settings.snaplen,
+                buffer_size=settings.buffer_size,
+            )
+        )
         try:
             with tempfile.TemporaryDirectory(prefix="livetap-mcp-") as scratch:
                 path = target or Path(scratch) / "capture.pcap"

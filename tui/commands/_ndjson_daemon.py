@@ -81,14 +81,20 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
         browser = BrowserSession(target)  # --open waits until the capture listens
         browser.start()
     if config.get("packets"):
-        from engine.interfaces import default_interface
-        from engine.live import LiveSource
+        from engine.config import load_settings
         from engine.session import CaptureSession
+        from engine.source import SourceSpec, open_source
 
         expression = packet_filter(config.get("bpf") or "", devtools_port(browser))
         try:
-            source = LiveSource(
-                config.get("interface") or default_interface(), expression=expression
+            settings = load_settings({"interface": config.get("interface")})
+            source = open_source(
+                SourceSpec(
+                    settings.interface,
+                    filter=expression,
+                    snaplen=settings.snaplen,
+                    buffer_size=settings.buffer_size,
+                )
             )
         except LivetapError:
             if browser is not None:

@@ -191,7 +191,7 @@ def run_pcap(args: argparse.Namespace) -> int:
     """Open the interface, capture until a stop condition, print the report."""
     from engine.filter_file import FilteredSource, compile_filter, record_predicate
     from engine.interfaces import default_interface
-    from engine.live import LiveSource
+    from engine.source import SourceSpec, open_source
 
     display_filter = None if args.display_filter is None else compile_filter(args.display_filter)
     settings = _settings(args)
@@ -206,7 +206,11 @@ def run_pcap(args: argparse.Namespace) -> int:
     )
     expression = args.capture_filter if args.capture_filter is not None else args.filter or ""
     interface = settings.interface or default_interface()
-    source = LiveSource(interface, settings.snaplen, settings.buffer_size, expression)
+    source = open_source(
+        SourceSpec(
+            interface, filter=expression, snaplen=settings.snaplen, buffer_size=settings.buffer_size
+        )
+    )
     filtered = (
         None if display_filter is None else FilteredSource(source, record_predicate(display_filter))
     )

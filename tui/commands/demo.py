@@ -40,13 +40,13 @@ def _packet_session(directory: Path) -> tuple[Any, str]:
     The launched browser speaks DevTools over pipes, so no DevTools traffic crosses lo
     and there is nothing to filter out.
     """
-    from engine.live import LiveSource, check_capture_privilege
-    from engine.replay import open_file_source
+    from engine.live import check_capture_privilege
     from engine.session import CaptureSession
+    from engine.source import SourceSpec, open_source
 
     try:
         check_capture_privilege()
-        return CaptureSession(LiveSource("lo")), ""
+        return CaptureSession(open_source(SourceSpec("lo"))), ""
     except PermissionDeniedError:
         from tui.demo.recording import write_recording
 
@@ -55,7 +55,7 @@ def _packet_session(directory: Path) -> tuple[Any, str]:
             "livetap demo: live capture needs root (or CAP_NET_RAW); showing a generated "
             "recording at its original pace instead"
         )
-        return CaptureSession(open_file_source(path, realtime=True)), note
+        return CaptureSession(open_source(SourceSpec(file=str(path), realtime=True))), note
 
 
 @dataclass

@@ -247,7 +247,7 @@ class MainScreen(Screen[None]):
         if self.session is not None:
             self.packet_list.focus()
             # A file opens at its first packet; a live source follows the newest.
-            self.packet_list.follow = not getattr(self.session.source, "indexed", False)
+            self.packet_list.follow = self.session.source.ring is None  # a file starts at the top
         elif self.query(RequestList):
             self.query_one(RequestList).focus()
         self.set_interval(POLL_INTERVAL, self.pull)
