@@ -264,7 +264,7 @@ def test_packets_beside_an_opened_page_keep_its_load_and_no_devtools_port(
 def test_the_devtools_exclusion_is_added_only_with_a_port() -> None:
     from engine.bpf import compile_filter
     from engine.linktypes import ETHERNET
-    from tui.commands._ndjson_daemon import packet_filter
+    from engine.ndjson.daemon import packet_filter
 
     assert packet_filter("udp port 53", None) == "udp port 53"
     assert packet_filter("", None) == ""

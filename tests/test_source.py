@@ -84,7 +84,7 @@ def test_the_ndjson_background_capture_reads_the_configured_snap_length(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """It used to open its interface with the defaults, whatever the configuration said."""
-    from tui.commands._ndjson_daemon import _open_sources
+    from engine.ndjson.daemon import _open_sources
 
     monkeypatch.setenv("CAPTURE_SNAPLEN", "128")
     monkeypatch.setenv("CAPTURE_BUFFER", "2M")

@@ -1,8 +1,8 @@
 """start_ndjson_capture / stop_ndjson_capture: the CLI's background NDJSON capture, bounded.
 
-The capture itself is ``livetap capture ndjson start|stop|status`` (its
-background process, its state file, its JSON): the server calls it through an
-:class:`NdjsonBackend` the UI layer provides, so the contract is the CLI's own.
+The capture itself is the engine's background capture (:mod:`engine.ndjson.background`,
+the same process, state file and reports as ``livetap capture ndjson``): the server calls
+it through an :class:`NdjsonBackend`, so the contract is the CLI's own.
 What the server adds is its fence and its caps: the file is inside the capture
 directory, the browser and the secrets switch are the server's, and a watchdog
 stops the capture once it has run ``max_ndjson_duration`` seconds, written
@@ -24,6 +24,7 @@ from engine.mcp.config import ServerConfig
 from engine.mcp.paths import CaptureDirectory
 from engine.mcp.registry import ReportedError
 from engine.mcp.state import SessionState
+from engine.ndjson.background import BackgroundOptions
 from engine.ndjson.writer import MIB
 
 WATCH_INTERVAL = 1.0
@@ -31,9 +32,9 @@ NDJSON_SUFFIXES = frozenset({".ndjson", ".jsonl"})
 
 
 class NdjsonBackend(Protocol):
-    """The CLI's NDJSON capture: each call returns its JSON document or raises its error."""
+    """The background NDJSON capture: each call returns its document or raises its error."""
 
-    def start(self, options: dict[str, Any]) -> dict[str, Any]:
+    def start(self, options: BackgroundOptions) -> dict[str, Any]:
         """``capture ndjson start`` with these options; the start document."""
         ...
 
@@ -92,20 +93,20 @@ class NdjsonCaptures:
         browser = not args.get("no_browser", False)
         if not browser and not args.get("packets"):
             raise BadInputError("no_browser leaves nothing to capture: set packets too")
-        options = {
-            "file": str(path),
-            "max_size_mb": max_size,
-            "filters": list(args.get("filters") or []),
-            "include_bodies": bool(args.get("include_bodies", False)),
-            "include_sensitive": self.config.show_secrets,
-            "browser": self.config.browser if browser else None,
-            "open": checked_url(args["url"]) if args.get("url") else None,
-            "chromium": self.config.chromium,
-            "allow_remote_browser": self.config.allow_remote_browser,
-            "packets": bool(args.get("packets", False)),
-            "interface": args.get("interface") or self.config.settings.interface,
-            "bpf": args.get("bpf") or "",
-        }
+        options = BackgroundOptions(
+            file=path,
+            max_size_mb=max_size,
+            filters=tuple(args.get("filters") or ()),
+            include_bodies=bool(args.get("include_bodies", False)),
+            include_sensitive=self.config.show_secrets,
+            browser=self.config.browser if browser else None,
+            open=checked_url(args["url"]) if args.get("url") else None,
+            chromium=self.config.chromium,
+            allow_remote_browser=self.config.allow_remote_browser,
+            packets=bool(args.get("packets", False)),
+            interface=args.get("interface") or self.config.settings.interface,
+            bpf=args.get("bpf") or "",
+        )
         with self._lock:
             self._end_watch()
             data = _data(backend.start(options))

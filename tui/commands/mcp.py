@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import io
 import ipaddress
-import json
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +29,7 @@ from engine.access_token import AccessToken, require_chosen_for_remote, resolve_
 from engine.errors import ExitCode, LivetapError, PermissionDeniedError, UsageError
 from engine.mcp import Toolbox, load_server_config
 from engine.mcp.toolbox import INSTRUCTIONS
+from engine.ndjson.background import BackgroundCapture, BackgroundOptions
 from tui.commands._mcp_http import Stopped
 
 if TYPE_CHECKING:
@@ -180,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     )
     import anyio
 
-    toolbox = Toolbox(config, CliNdjson())
+    toolbox = Toolbox(config, ReapedBackgroundCapture())
     try:
         if bind is not None and token is not None:
             anyio.run(_serve_http, toolbox, bind, token)
@@ -374,77 +372,6 @@ async def _serve_unix(toolbox: Toolbox, path: Path) -> None:
     await serve_unix(build_server(toolbox), path)
 
 
-# -- the NDJSON capture, through the CLI's own functions ----------------------------------------
-
-
-class CliNdjson:
-    """``livetap capture ndjson start|stop|status`` run in-process; their JSON is captured.
-
-    The CLI functions print their document; the stdio transport does not use
-    sys.stdout (its descriptor is diverted while serving), so the document is
-    taken from a redirected sys.stdout, one call at a time.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def _run(self, function: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> Any:
-        buffer = io.StringIO()
-        with self._lock, contextlib.redirect_stdout(buffer):
-            function(args)
-        try:
-            document = json.loads(buffer.getvalue())
-        except ValueError:
-            raise LivetapError(
-                f"the NDJSON capture answered something that is not JSON: "
-                f"{buffer.getvalue()[:200]!r}"
-            ) from None
-        if not isinstance(document, dict):
-            raise LivetapError("the NDJSON capture answered nonsense")
-        return document
-
-    def start(self, options: dict[str, Any]) -> dict[str, Any]:
-        """``capture ndjson start`` with the server's options."""
-        from tui.commands import _ndjson
-
-        args = argparse.Namespace(
-            file=Path(options["file"]),
-            max_size=options["max_size_mb"],
-            filter=options["filters"],
-            include_bodies=options["include_bodies"],
-            include_sensitive=options["include_sensitive"],
-            append=False,
-            browser=options["browser"],
-            no_browser=options["browser"] is None,
-            open=options["open"],
-            headed=False,
-            no_sandbox=False,
-            chromium=options["chromium"],
-            allow_remote_browser=options["allow_remote_browser"],
-            packets=options["packets"],
-            interface=options["interface"],
-            bpf=options["bpf"],
-        )
-        result: dict[str, Any] = self._run(_ndjson.run_start, args)
-        if result.get("success"):
-            _reap_capture_process()
-        return result
-
-    def stop(self) -> dict[str, Any]:
-        """``capture ndjson stop``."""
-        from tui.commands import _ndjson
-
-        result: dict[str, Any] = self._run(_ndjson.run_stop, argparse.Namespace())
-        return result
-
-    def status(self) -> dict[str, Any]:
-        """``capture ndjson status``."""
-        from tui.commands import _ndjson
-
-        result: dict[str, Any] = self._run(_ndjson.run_status, argparse.Namespace())
-        return result
-
-
 def _reap_capture_process() -> None:
     """Collect the capture process when it exits, as the shell would after the CLI's start.
 
@@ -466,3 +393,14 @@ def _reap_capture_process() -> None:
             os.waitpid(pid, 0)
 
     threading.Thread(target=reap, name="livetap-mcp-reap", daemon=True).start()
+
+
+class ReapedBackgroundCapture(BackgroundCapture):
+    """The engine's background NDJSON capture, its process reaped when this server started it."""
+
+    def start(self, options: BackgroundOptions) -> dict[str, Any]:
+        """Start the capture; a thread waits for the process, as a shell would."""
+        document = super().start(options)
+        if document.get("success"):
+            _reap_capture_process()
+        return document

@@ -3,7 +3,7 @@
 It opens the sources (a browser, packets on an interface), starts the NDJSON
 capture, reports readiness as one JSON line on its stdout (which ``start`` prints
 and then closes), and serves ``stop`` and ``status`` on a Unix socket until stopped.
-Run as ``python -m tui.commands._ndjson_daemon '<options as JSON>'``.
+Run as ``python -m engine.ndjson.daemon '<options as JSON>'``.
 
 The order matters: the browser connects first (so the packet filter can leave out
 livetap's own DevTools connection), then the packets, then the capture subscribes,
