@@ -408,7 +408,7 @@ class PcapReader:
                     return
                 buf, pos, end = self._buf, 0, len(self._buf)
             seconds, fraction, caplen, length = unpack(buf, pos)
-            if caplen > snaplen and (caplen > MAX_RECORD or caplen > length):
+            if caplen > MAX_RECORD:  # more than the snap length is read, as tshark does
                 self._pos = pos
                 raise _Stop(
                     f"{self.name}: record {self.records_read + count + 1} declares "

@@ -53,8 +53,9 @@ class IpTable:
         half = len(pair) // 2
         record: list[Any] = [0, 0, 0, 0, timestamp, timestamp, pair[:half], pair[half:]]
         self.records.append(record)
-        forward = self.keys[pair] = (record, 0)
+        forward = (record, 0)
         self.keys[pair[half:] + pair[:half]] = (record, 2)
+        self.keys[pair] = forward  # both ends equal: one key, every frame A to B (as tshark)
         return forward
 
 
@@ -78,8 +79,9 @@ class UdpTable:
         events: deque[float] = deque((timestamp,), MAX_EVENTS)
         record: list[Any] = [0, 0, 0, 0, timestamp, timestamp, a, b, sport, dport, label, events]
         self.records.append(record)
-        forward = self.keys[(pair, sport, dport)] = (record, 0)
+        forward = (record, 0)
         self.keys[(b + a, dport, sport)] = (record, 2)
+        self.keys[(pair, sport, dport)] = forward  # both ends equal: every frame A to B
         return forward
 
 
@@ -178,8 +180,9 @@ class TcpStreams:
         stream.base[0] = seq if flags & 0x02 else (seq - 1) & SEQ_MASK
         self.streams.append(stream)
         half = len(pair) // 2
-        entry = self.keys[key] = (stream, 0)
+        entry = (stream, 0)
         self.keys[(pair[half:] + pair[:half], dport, sport)] = (stream, 2)
+        self.keys[key] = entry  # both ends equal: every segment A to B
         return entry
 
 
