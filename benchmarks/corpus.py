@@ -150,6 +150,8 @@ class FileResult:
     packets: int = 0
     stacks: Counter[str] = field(default_factory=Counter)
     """tshark's ``frame.protocols`` of each frame, counted."""
+    link_types: dict[str, int] = field(default_factory=dict)
+    """livetap's summary ``link_types`` (name or number: packets), to group causes by."""
     checks: dict[str, Check] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -159,6 +161,7 @@ class FileResult:
             "readable_by_tshark": self.readable,
             "tshark_error": self.tshark_error,
             "packets": self.packets,
+            "link_types": self.link_types,
             "protocol_stacks": dict(self.stacks.most_common(12)),
             "seconds": round(self.seconds, 3),
             "checks": {name: check.as_json() for name, check in self.checks.items()},
@@ -735,6 +738,9 @@ def _check_file(path: Path, result: FileResult, budget: Budget, options: Options
         result.checks["packets"] = Check("error", analyze_error)
     else:
         summary = analysis.get("reports", {}).get("summary", {})
+        link_types = summary.get("link_types")
+        if isinstance(link_types, dict):
+            result.link_types = {str(k): int(v) for k, v in link_types.items()}
         packets = summary.get("packets")
         if packets == fields.frames:
             result.checks["packets"] = Check("agree")
