@@ -24,8 +24,10 @@ Checks, per file:
 tshark is run three times per file: once for the fields above (and each frame's
 ``frame.protocols``, kept to explain disagreements), once with every ``-z`` statistic at
 once, and once with a small Lua tap that collects the frame numbers of each display filter
-(one tap ``Listener`` per expression, which tshark evaluates like ``-Y`` in one pass).
-Twelve ``-Y`` runs per file would cost twelve start-ups of tshark; this costs one.
+(one tap ``Listener`` per expression, evaluated like ``-Y`` in one pass). Twelve ``-Y``
+runs per file would cost twelve start-ups of tshark; this costs one. Where the tap and
+livetap differ, ``tshark -Y`` itself is asked (a tap misses frames whose dissection failed
+early), so a reported disagreement is always against ``-Y``.
 
 livetap has no headless ``-Y`` yet, so its side of the filter check calls the engine's
 display filter from Python (:func:`livetap_filter_matches`, in a child process so that the
@@ -382,6 +384,21 @@ def parse_follow(output: bytes) -> dict[tuple[str, int], bytes]:
         block = output[match.start() : end + len(rule) + 2]
         blocks[(match.group(1).decode(), int(match.group(2)))] = block
     return blocks
+
+
+def tshark_display_filter(path: Path, budget: Budget, expression: str) -> list[int] | None:
+    """``tshark -Y EXPR -T fields -e frame.number``: the reference answer for one filter.
+
+    The Lua tap is only a fast first look: tshark does not call a tap listener for a frame
+    whose dissection failed early in some link types (a raw IPv4 frame with broken options
+    matched ``frame.len > 1000`` under ``-Y`` but reached no tap), so every filter on which
+    the tap and livetap differ is asked again this way.
+    """
+    argv = ["tshark", "-n", "-r", str(path), "-Y", expression, "-T", "fields"]
+    done = budget.run([*argv, "-e", "frame.number"], f"tshark -Y {expression!r}")
+    if done.returncode != 0 and not done.stdout:
+        return None
+    return [int(n) for n in done.stdout.split() if n.isdigit()]
 
 
 def parse_filter_tap(text: str, count: int) -> dict[int, list[int]] | None:
@@ -797,7 +814,12 @@ def _check_file(path: Path, result: FileResult, budget: Budget, options: Options
             index = expressions.index(expression) + 1
             check = compare_filter(tapped[index], hits[expression], fields.stack_of)
             if check.status != "agree":
-                check.details["expression"] = expression
+                frames = tshark_display_filter(path, budget, expression)
+                if frames is not None and set(frames) != set(tapped[index]):
+                    check = compare_filter(frames, hits[expression], fields.stack_of)
+                    check.details["tap_differed_from_-Y"] = True
+                if check.status != "agree":
+                    check.details["expression"] = expression
             result.checks[name] = check
 
 
