@@ -13,11 +13,11 @@ from engine.errors import (
     PermissionDeniedError,
     UsageError,
 )
-from engine.mcp import Toolbox, load_server_config
-from engine.mcp.bound import bounded, cap_text
-from engine.mcp.paths import CaptureDirectory
-from engine.mcp.registry import Registry, Tool
-from engine.mcp.schemas import EMPTY
+from tui.mcp import Toolbox, load_server_config
+from tui.mcp.bound import bounded, cap_text
+from tui.mcp.paths import CaptureDirectory
+from tui.mcp.registry import Registry, Tool
+from tui.mcp.schemas import EMPTY
 
 PCAP = {".pcap", ".pcapng"}
 

@@ -1,6 +1,6 @@
 """``livetap mcp``: livetap's tools for AI agents over the Model Context Protocol.
 
-The tools are :mod:`engine.mcp`'s plain functions; this module serves them with
+The tools are :mod:`tui.mcp`'s plain functions; this module serves them with
 the official SDK's low-level server, on stdio (what desktop clients start) or
 the streamable HTTP transport (``--http 127.0.0.1:PORT``, every request with
 the server's bearer token, loopback only unless ``--allow-remote``; or
@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from engine.access_token import AccessToken, require_chosen_for_remote, resolve_token
 from engine.errors import ExitCode, LivetapError, PermissionDeniedError, UsageError
-from engine.mcp import Toolbox, load_server_config
-from engine.mcp.toolbox import INSTRUCTIONS
 from engine.ndjson.background import BackgroundCapture, BackgroundOptions
 from tui.commands._mcp_http import Stopped
+from tui.mcp import Toolbox, load_server_config
+from tui.mcp.toolbox import INSTRUCTIONS
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext

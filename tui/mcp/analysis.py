@@ -1,10 +1,10 @@
 """analyze_pcap, follow_stream, check_threats, find_credentials and build_bpf.
 
 The analysis tools read a pcap/pcapng file that the capture directory fence
-allows (:mod:`engine.mcp.paths`) with the same engine ``livetap analyze`` and
+allows (:mod:`tui.mcp.paths`) with the same engine ``livetap analyze`` and
 ``livetap follow`` use, so their JSON is the CLI's. Whether credentials are
 shown unmasked is the server's setting, never the call's: follow_stream masks
-in the payload what the credentials report masks (:mod:`engine.mcp.follow_mask`).
+in the payload what the credentials report masks (:mod:`tui.mcp.follow_mask`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from engine.analysis import Blocklist, analyze_file, follow_stream
 from engine.analysis.follow import ascii_text, hex_lines
 from engine.bpf_builder import build_filter
 from engine.errors import ResourceError, UsageError
-from engine.mcp.bound import bounded
-from engine.mcp.config import ServerConfig
-from engine.mcp.follow_mask import masked_chunks, stream_secrets
-from engine.mcp.paths import CaptureDirectory, text_of
+from tui.mcp.bound import bounded
+from tui.mcp.config import ServerConfig
+from tui.mcp.follow_mask import masked_chunks, stream_secrets
+from tui.mcp.paths import CaptureDirectory, text_of
 
 MAX_FILE_BYTES = 2 << 30
 """Larger captures are refused: one call must stay a bounded piece of work."""

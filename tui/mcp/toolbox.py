@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.mcp import schemas
-from engine.mcp.analysis import Analysis, build_bpf
-from engine.mcp.browser import BrowserRequests
-from engine.mcp.capture import PacketCapture, interfaces
-from engine.mcp.config import ServerConfig
-from engine.mcp.dissector import Dissectors
-from engine.mcp.ndjson import NdjsonBackend, NdjsonCaptures
-from engine.mcp.paths import CaptureDirectory
-from engine.mcp.registry import Outcome, Registry, Tool
-from engine.mcp.resources import ResourceContent, ResourceInfo, list_resources, read_resource
-from engine.mcp.state import SessionState
+from tui.mcp import schemas
+from tui.mcp.analysis import Analysis, build_bpf
+from tui.mcp.browser import BrowserRequests
+from tui.mcp.capture import PacketCapture, interfaces
+from tui.mcp.config import ServerConfig
+from tui.mcp.dissector import Dissectors
+from tui.mcp.ndjson import NdjsonBackend, NdjsonCaptures
+from tui.mcp.paths import CaptureDirectory
+from tui.mcp.registry import Outcome, Registry, Tool
+from tui.mcp.resources import ResourceContent, ResourceInfo, list_resources, read_resource
+from tui.mcp.state import SessionState
 
 CLOSE_TIMEOUT = 5.0
 """How long closing waits for running captures to write their last packets."""

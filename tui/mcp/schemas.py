@@ -9,17 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from engine.analysis import REPORTS
-from engine.mcp.analysis import (
+from engine.ndjson.writer import MIB
+from tui.mcp.analysis import (
     DEFAULT_FOLLOW_BYTES,
     DEFAULT_ROWS,
     MAX_BLOCKLISTS,
     MAX_FOLLOW_BYTES,
     MAX_ROWS,
 )
-from engine.mcp.browser import DEFAULT_BODY_BYTES, DEFAULT_LAST, MAX_BODY_BYTES, MAX_LAST, MAX_WAIT
-from engine.mcp.capture import DEFAULT_DURATION, DEFAULT_LISTED, MAX_LISTED
-from engine.mcp.config import ServerConfig
-from engine.ndjson.writer import MIB
+from tui.mcp.browser import DEFAULT_BODY_BYTES, DEFAULT_LAST, MAX_BODY_BYTES, MAX_LAST, MAX_WAIT
+from tui.mcp.capture import DEFAULT_DURATION, DEFAULT_LISTED, MAX_LISTED
+from tui.mcp.config import ServerConfig
 
 
 def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -19,13 +19,13 @@ import time
 from typing import Any, Protocol
 
 from engine.errors import BadInputError, ExitCode, LivetapError, NotFoundError
-from engine.mcp.browser import checked_url
-from engine.mcp.config import ServerConfig
-from engine.mcp.paths import CaptureDirectory
-from engine.mcp.registry import ReportedError
-from engine.mcp.state import SessionState
 from engine.ndjson.background import BackgroundOptions
 from engine.ndjson.writer import MIB
+from tui.mcp.browser import checked_url
+from tui.mcp.config import ServerConfig
+from tui.mcp.paths import CaptureDirectory
+from tui.mcp.registry import ReportedError
+from tui.mcp.state import SessionState
 
 WATCH_INTERVAL = 1.0
 NDJSON_SUFFIXES = frozenset({".ndjson", ".jsonl"})

@@ -23,10 +23,10 @@ from engine.browser.records import ConnectionState, RequestRecord
 from engine.browser.session import BrowserSession
 from engine.browser.target import parse_browser_spec
 from engine.errors import LivetapError, UsageError
-from engine.mcp.bound import Omission, cap_text, marker
-from engine.mcp.config import ServerConfig
 from engine.ndjson.lines import iso_time
 from engine.redact import redact_body, redact_headers, redact_url
+from tui.mcp.bound import Omission, cap_text, marker
+from tui.mcp.config import ServerConfig
 
 DEFAULT_LAST = 20
 MAX_LAST = 200

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import NotFoundError, from_os_error
-from engine.mcp.config import ServerConfig
-from engine.mcp.state import CONFIG_URI, REPORTS, SessionState
+from tui.mcp.config import ServerConfig
+from tui.mcp.state import CONFIG_URI, REPORTS, SessionState
 
 MAX_RESOURCE_BYTES = 8 << 20
 MIME_TYPES = {

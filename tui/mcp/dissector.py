@@ -22,11 +22,11 @@ from engine.dissector import (
 )
 from engine.dissector.model import is_valid_name
 from engine.errors import BadInputError, UsageError
-from engine.mcp.bound import cap_text
-from engine.mcp.paths import CaptureDirectory
-from engine.mcp.registry import ReportedError
-from engine.mcp.state import SessionState
 from engine.textfile import write_text_whole
+from tui.mcp.bound import cap_text
+from tui.mcp.paths import CaptureDirectory
+from tui.mcp.registry import ReportedError
+from tui.mcp.state import SessionState
 
 CHECK_TIMEOUT = 60.0
 MAX_LUA_CHARS = 200_000

@@ -20,15 +20,15 @@ from typing import Any
 from engine.decode import decode
 from engine.errors import ConflictError
 from engine.interfaces import default_interface, list_interfaces
-from engine.mcp.bound import cap_lists, marker
-from engine.mcp.config import ServerConfig
-from engine.mcp.paths import CaptureDirectory
-from engine.mcp.registry import ReportedError
-from engine.mcp.state import SessionState
 from engine.ndjson.lines import iso_time
 from engine.pcap_capture import CaptureOptions, CaptureReport, run_capture
 from engine.pcapio import open_pcap
 from engine.source import SourceSpec, open_source
+from tui.mcp.bound import cap_lists, marker
+from tui.mcp.config import ServerConfig
+from tui.mcp.paths import CaptureDirectory
+from tui.mcp.registry import ReportedError
+from tui.mcp.state import SessionState
 
 DEFAULT_DURATION = 5.0
 DEFAULT_LISTED = 100
