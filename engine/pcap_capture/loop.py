@@ -1,0 +1,200 @@
+"""The headless capture loop: a source into a rotating writer until something stops it."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from engine.errors import (
+    LivetapError,
+    from_os_error,
+)
+from engine.pcap_capture.report import CaptureOptions, CaptureProgress, CaptureReport, StopReason
+from engine.pcap_capture.writer import RotatingPcapWriter
+from engine.pcapio import PcapRecord
+from engine.source import PacketSource
+
+READ_TIMEOUT = 0.1
+"""How long one read waits for packets before the stop conditions are checked again."""
+DRAIN_TIMEOUT = 0.05
+"""Longer than the live ring's block retire time (20 ms): a partly filled block arrives."""
+DRAIN_LIMIT = 1.0
+"""At most this long is spent collecting packets that arrived before a stop."""
+PROGRESS_INTERVAL = 0.5
+
+
+# -- the capture loop -------------------------------------------------------------------
+
+
+class PcapCapture:
+    """One headless capture: the first file is created on construction (errors raise)."""
+
+    def __init__(self, source: PacketSource, options: CaptureOptions) -> None:
+        self.source = source
+        self.options = options
+        self.writer = RotatingPcapWriter(
+            options.path,
+            source.linktype,
+            snaplen=options.snaplen,
+            fmt=options.format,
+            rotate_size=options.rotate_size,
+            rotate_files=options.rotate_files,
+            max_total=options.max_total,
+        )
+        self._not_written = 0
+
+    def run(
+        self,
+        stop_event: threading.Event | None = None,
+        on_progress: Callable[[CaptureProgress], None] | None = None,
+        progress_interval: float = PROGRESS_INTERVAL,
+    ) -> CaptureReport:
+        """Capture until a stop condition; never raises for what the OS or source refuse."""
+        stop = stop_event or threading.Event()
+        started_wall = time.time()
+        started = time.monotonic()
+        error: LivetapError | None = None
+        try:
+            reason = self._loop(stop, started_wall, started, on_progress, progress_interval)
+        except LivetapError as failure:
+            reason, error = StopReason.ERROR, failure
+        except OSError as failure:
+            reason, error = StopReason.ERROR, from_os_error(failure, "go on capturing")
+        if error is not None and self.writer.failed:
+            self._count_unwritten(time.time())
+        try:
+            self.writer.close()
+        except LivetapError as failure:
+            reason, error = StopReason.ERROR, error or failure
+        return self._report(reason, error, started_wall, time.monotonic() - started)
+
+    def _loop(
+        self,
+        stop: threading.Event,
+        started_wall: float,
+        started: float,
+        on_progress: Callable[[CaptureProgress], None] | None,
+        progress_interval: float,
+    ) -> StopReason:
+        """Read and write until something says stop; returns what did."""
+        options = self.options
+        deadline = started + options.duration if options.duration else None
+        cutoff = started_wall + options.duration if options.duration else math.inf
+        next_progress = started + progress_interval
+        while True:
+            if stop.is_set():
+                return self._limit_reason() if self._drain(time.time()) else StopReason.STOPPED
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return self._limit_reason() if self._drain(cutoff) else StopReason.DURATION
+            timeout = READ_TIMEOUT if deadline is None else min(READ_TIMEOUT, deadline - now)
+            records = self.source.read_batch(timeout)
+            if records:
+                if records[-1].timestamp > cutoff:
+                    if self._write([r for r in records if r.timestamp <= cutoff]):
+                        return self._limit_reason()
+                    return StopReason.DURATION
+                if self._write(records):
+                    return self._limit_reason()
+            elif getattr(self.source, "finished", False):
+                return StopReason.SOURCE_ENDED
+            if on_progress is not None and now >= next_progress:
+                next_progress = now + progress_interval
+                on_progress(self.progress(now - started))
+
+    def _write(self, records: list[PcapRecord]) -> bool:
+        """Write a batch (cut to the count); True when a count or size limit ended it."""
+        writer = self.writer
+        count = self.options.count
+        if count is not None:
+            records = records[: count - writer.packets]
+        before = writer.packets
+        try:
+            written = writer.write(records)
+        except LivetapError:
+            self._not_written += len(records) - (writer.packets - before)
+            raise
+        return (
+            writer.limit_reached
+            or written < len(records)
+            or (count is not None and writer.packets >= count)
+        )
+
+    def _limit_reason(self) -> StopReason:
+        """Which limit ended the capture."""
+        return StopReason.SIZE_LIMIT if self.writer.limit_reached else StopReason.COUNT
+
+    def _drain(self, cutoff: float) -> bool:
+        """Keep what arrived before the stop but was still in the kernel's ring.
+
+        Returns True when a count or size limit was reached meanwhile.
+        """
+        end = time.monotonic() + DRAIN_LIMIT
+        while time.monotonic() < end:
+            records = self.source.read_batch(DRAIN_TIMEOUT)
+            if not records:
+                return False
+            kept = [r for r in records if r.timestamp <= cutoff]
+            if self._write(kept):
+                return True
+            if len(kept) < len(records):
+                return False
+        return False
+
+    def _count_unwritten(self, cutoff: float) -> None:
+        """After a failed write, count what had arrived already: lost, and the report says so."""
+        end = time.monotonic() + DRAIN_LIMIT
+        try:
+            while time.monotonic() < end:
+                records = self.source.read_batch(DRAIN_TIMEOUT)
+                before = [r for r in records if r.timestamp <= cutoff]
+                self._not_written += len(before)
+                if not records or len(before) < len(records):
+                    return
+        except (LivetapError, OSError):
+            return
+
+    def progress(self, elapsed: float) -> CaptureProgress:
+        """The counters now."""
+        return CaptureProgress(
+            self.writer.packets,
+            self.writer.bytes_written,
+            self.source.kernel_drops(),
+            elapsed,
+            self.writer.files[-1] if self.writer.files else self.writer.base,
+        )
+
+    def _report(
+        self, reason: StopReason, error: LivetapError | None, started: float, duration: float
+    ) -> CaptureReport:
+        """Freeze what happened into the report."""
+        writer = self.writer
+        return CaptureReport(
+            source=self.source.description,
+            filter=self.source.filter.expression,
+            format=writer.format,
+            files=tuple(writer.files),
+            files_removed=writer.files_removed,
+            packets=writer.packets,
+            bytes_written=writer.bytes_written,
+            wire_bytes=writer.wire_bytes,
+            kernel_drops=self.source.kernel_drops(),
+            not_written=self._not_written,
+            started=started,
+            duration=duration,
+            stop_reason=reason,
+            error=error,
+            notes=tuple(writer.notes),
+        )
+
+
+def run_capture(
+    source: PacketSource,
+    options: CaptureOptions,
+    stop_event: threading.Event | None = None,
+    on_progress: Callable[[CaptureProgress], None] | None = None,
+) -> CaptureReport:
+    """Capture ``source`` into files as ``options`` say; errors after the start are reported."""
+    return PcapCapture(source, options).run(stop_event, on_progress)
