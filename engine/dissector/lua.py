@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 
 from engine.dissector import expr as expressions
 from engine.dissector.expr import Expr
@@ -92,6 +93,10 @@ def lua_string(text: str | bytes) -> str:
 def _comment(text: str) -> str:
     """Text for a ``--`` comment: only characters that cannot end or open anything."""
     return "".join(c if c in _SAFE_COMMENT else "?" for c in text)
+
+
+HELPERS = resources.files("engine.dissector").joinpath("helpers.lua").read_text("utf-8")
+"""The Lua every generated dissector starts its functions with: length checks, masks, text."""
 
 
 class _Writer:
@@ -278,56 +283,9 @@ class _Generator:
         out.line()
 
     def helpers(self) -> None:
-        out = self.out
-        out.comment("The Info column's values of the message being decoded, by field name.")
-        out.line("local info = {}")
-        out.line()
-        out.comment(
-            "True when size bytes at off fit before limit; else reports why as expert info."
-        )
-        with out.block("local function need(tree, what, off, size, limit)"):
-            with out.block("if size < 0 then"):
-                out.line(
-                    'tree:add_proto_expert_info(E.bad_length, what .. ": impossible length " '
-                    ".. tostring(size))"
-                )
-                out.line("return false")
-            with out.block("if off + size > limit then"):
-                out.line(
-                    'tree:add_proto_expert_info(E.truncated, what .. ": needs " .. tostring(size)'
-                    ' .. " bytes, " .. tostring(limit - off) .. " left")'
-                )
-                out.line("return false")
-            out.line("return true")
-        out.line()
-        out.comment(
-            "The bits of value selected by mask, shifted down (unsigned, via the bit library)."
-        )
-        with out.block("local function masked(value, mask, shift)"):
-            out.line("local bits = bit.rshift(bit.band(value, mask), shift)")
-            with out.block("if bits < 0 then"):
-                out.line("bits = bits + 4294967296")
-            out.line("return bits")
-        out.line()
-        out.comment("The name of an enum value, or the number when the enum does not know it.")
-        with out.block("local function enum_text(names, value)"):
-            out.line('return names[value] or ("Unknown (" .. tostring(value) .. ")")')
-        out.line()
-        out.comment("Text up to the first NUL (fixed-size strings are often padded with NULs).")
-        with out.block("local function cut_nul(text)"):
-            out.line(f"local nul = string.find(text, {lua_string(bytes(1))}, 1, true)")
-            with out.block("if nul then"):
-                out.line("return string.sub(text, 1, nul - 1)")
-            out.line("return text")
-        out.line()
-        out.comment("Bytes as hex for the Info column, at most 16 of them.")
-        with out.block("local function hex_text(tvb, off, size)"):
-            with out.block("if size > 16 then"):
-                out.line('return tostring(tvb(off, 16):bytes()) .. "..."')
-            with out.block("if size == 0 then"):
-                out.line('return ""')
-            out.line("return tostring(tvb(off, size):bytes())")
-        out.line()
+        """The fixed helper functions every script has (engine/dissector/helpers.lua)."""
+        for line in HELPERS.splitlines():
+            self.out.lines.append(INDENT * self.out.level + line if line else "")
 
     # ----------------------------------------------------------------- struct functions
 
