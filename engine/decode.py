@@ -46,7 +46,7 @@ from engine.packet.structs import (
     U32,
     U32LE,
 )
-from engine.packet.walk import Layers, walk, walk_ethernet
+from engine.packet.walk import Raw, walk_ethernet_raw, walk_raw
 
 decoder_errors: int = 0
 """How often :func:`decode` had to fall back on its exception guard (a decoder bug)."""
@@ -113,7 +113,7 @@ _Transport = Callable[[bytes, int, int, int, _Addresses], HeaderSummary]
 def decode(linktype: int, data: bytes) -> HeaderSummary:
     """Summarise one captured frame of the given pcap link type; never raises."""
     try:
-        layers = walk_ethernet(data) if linktype == _ETHERNET else walk(linktype, data)
+        layers = walk_ethernet_raw(data) if linktype == _ETHERNET else walk_raw(linktype, data)
         return _summary(layers, data, linktype)
     except Exception as error:
         global decoder_errors  # noqa: PLW0603 - a process-wide bug counter, by design
@@ -122,19 +122,28 @@ def decode(linktype: int, data: bytes) -> HeaderSummary:
         return HeaderSummary("", "", None, None, "Malformed", info)
 
 
-def _summary(layers: Layers, data: bytes, linktype: int) -> HeaderSummary:
+def _summary(layers: Raw, data: bytes, linktype: int) -> HeaderSummary:
     """The list row of a walked frame: the innermost IP packet's, or its link layer's."""
-    family = layers[1]
+    (
+        _c,
+        family,
+        pair,
+        proto,
+        sport,
+        dport,
+        flags,
+        seq,
+        ack,
+        start,
+        end,
+        length,
+        fragment,
+        _o,
+        _n,
+        l4,
+    ) = layers
     if not family:
         return _without_ip(layers, data, linktype)
-    pair = layers[2]
-    proto = layers[3]
-    sport = layers[4]
-    dport = layers[5]
-    start = layers[9]
-    end = layers[10]
-    length = layers[11]
-    fragment = layers[12]
     if family == 4:
         addresses = _IPV4_PAIRS.get(pair) or _remember_pair(_IPV4_PAIRS, pair, _ipv4_pair)
     else:
@@ -145,18 +154,16 @@ def _summary(layers: Layers, data: bytes, linktype: int) -> HeaderSummary:
         length = fragment[3] + fragment[4] - start  # a first fragment: its own length
     if proto == 6:
         if sport < 0:
-            return _bad_tcp(data, layers[15], end, addresses)
+            return _bad_tcp(data, l4, end, addresses)
         src, dst = addresses
         if start < end:
             application = _tcp_application(data, start, end, sport, dport)
             if application is not None:
                 return _new(_HS, (src, dst, sport, dport, application[0], application[1]))
-        (window,) = U16(data, layers[15] + 14)
-        flags = layers[6]
-        seq = layers[7]
+        (window,) = U16(data, l4 + 14)
         if flags & 0x10:
             info = (
-                f"{sport} → {dport} [{_TCP_FLAGS[flags]}] Seq={seq} Ack={layers[8]} Win={window}"
+                f"{sport} → {dport} [{_TCP_FLAGS[flags]}] Seq={seq} Ack={ack} Win={window}"
                 f" Len={length}"
             )
         else:
@@ -164,18 +171,18 @@ def _summary(layers: Layers, data: bytes, linktype: int) -> HeaderSummary:
         return _new(_HS, (src, dst, sport, dport, "TCP", info))
     if proto == 17:
         if sport < 0:
-            return _ports_only(data, layers[15], end, addresses, "UDP")
+            return _ports_only(data, l4, end, addresses, "UDP")
         src, dst = addresses
         if sport in _DNS_PORTS or dport in _DNS_PORTS:
             protocol, info = _dns(data, start, end, _dns_protocol(sport, dport))
             return _new(_HS, (src, dst, sport, dport, protocol, info))
         return _new(_HS, (src, dst, sport, dport, "UDP", f"{sport} → {dport} Len={layers[11]}"))
     if proto in {1, 58}:
-        if layers[15] < 0:
+        if l4 < 0:
             return _truncated("ICMP" if proto == 1 else "ICMPv6", addresses)
         if proto == 1:
-            return _icmp(data, layers[15], end, addresses)
-        return _icmpv6(data, layers[15], end, addresses)
+            return _icmp(data, l4, end, addresses)
+        return _icmpv6(data, l4, end, addresses)
     if proto == -2:
         return _tunnel_end(layers, data, addresses)
     name = _IP_PROTOCOLS.get(proto) or ("IPv4" if family == 4 else "IPv6")
@@ -268,7 +275,7 @@ def _cooked_address(data: bytes, offset: int, length: int) -> _Addresses:
     return data[offset : offset + min(length, 8)].hex(":"), ""
 
 
-def _without_ip(layers: Layers, data: bytes, linktype: int) -> HeaderSummary:
+def _without_ip(layers: Raw, data: bytes, linktype: int) -> HeaderSummary:
     """A frame whose walk found no readable IP header: ARP, a bad IP header, a link only."""
     chain = layers[0]
     net = layers[14]
@@ -333,7 +340,7 @@ def _bad_ipv6(data: bytes, offset: int, addresses: _Addresses) -> HeaderSummary:
     return HeaderSummary(*addresses, None, None, "IPv6", info)
 
 
-def _tunnel_end(layers: Layers, data: bytes, addresses: _Addresses) -> HeaderSummary:
+def _tunnel_end(layers: Raw, data: bytes, addresses: _Addresses) -> HeaderSummary:
     """A frame whose innermost readable layer is a tunnel with no IP packet inside it.
 
     The addresses are the tunnel's IP header's; a tunnel header cut short reads as

@@ -979,7 +979,7 @@ def test_the_guard_counts_and_summarises_a_decoder_bug(monkeypatch: pytest.Monke
         raise KeyError(data[:1])
 
     monkeypatch.setattr(decoder, "decoder_errors", 0)
-    monkeypatch.setattr(decoder, "walk_ethernet", broken)
+    monkeypatch.setattr(decoder, "walk_ethernet_raw", broken)
     assert decode(ETH, b"\x00" * 20) == S(
         "", "", None, None, "Malformed", "decoder error: KeyError"
     )

@@ -96,13 +96,33 @@ class Layers(NamedTuple):
     """Where the transport header (TCP, UDP, ICMP, ...) starts; -1 without one."""
 
 
+Raw = tuple[
+    tuple[str, ...],
+    int,
+    bytes,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    int,
+    tuple[int, int, bool, int, int] | None,
+    tuple[Outer, ...],
+    int,
+    int,
+]
+"""A :class:`Layers` as a plain tuple, the same fields in the same order."""
+
 _NOTHING: tuple[Outer, ...] = ()
 
 
-def _only(chain: tuple[str, ...], net: int = -1) -> Layers:
+def _only(chain: tuple[str, ...], net: int = -1) -> Raw:
     """A frame without a readable IP header: its layer names, and where the last one
     starts when that is known (an ARP header, an IP header that could not be read)."""
-    return _new(Layers, (chain, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, net, -1))
+    return (chain, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, net, -1)
 
 
 _CHAINS: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
@@ -142,6 +162,8 @@ _ETHERTYPE_NAMES = {
     0x888E: "eapol",
     0x88F7: "ptp",
 }
+_ETH_NAMED = {ethertype: extend(ETH, name) for ethertype, name in _ETHERTYPE_NAMES.items()}
+_ETH_DATA = extend(ETH, "data")
 _VLAN_NAMES = {0x8100: "vlan", 0x88A8: "ieee8021ad", 0x9100: "vlan"}
 _IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
@@ -153,8 +175,23 @@ _PPP_PROTOCOLS = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6}
 
 def walk(linktype: int, data: bytes) -> Layers:
     """The layers of one frame of the given pcap link type; never raises."""
+    return _new(Layers, walk_raw(linktype, data))
+
+
+def walk_ethernet(data: bytes) -> Layers:
+    """The layers of an Ethernet frame (the most common link type: one call fewer)."""
+    return _new(Layers, walk_ethernet_raw(data))
+
+
+def walk_raw(linktype: int, data: bytes) -> Raw:
+    """:func:`walk` as a plain tuple in :class:`Layers`' order, for the hottest readers.
+
+    Python indexes and unpacks an exact tuple faster than a named one (its specialised
+    instructions skip subclasses) and building the named one costs a second tuple: the
+    Info column and the analysis read millions of these.
+    """
     if linktype == linktypes.ETHERNET:
-        return walk_ethernet(data)
+        return walk_ethernet_raw(data)
     link = _LINKS.get(linktypes.normalise(linktype))
     if link is None:
         return _only(unknown_link_chain(linktype))
@@ -168,7 +205,7 @@ def unknown_link_chain(linktype: int) -> tuple[str, ...]:
     return (f"linktype-{linktype}",)
 
 
-def walk_ethernet(data: bytes) -> Layers:
+def walk_ethernet_raw(data: bytes) -> Raw:
     """Ethernet II; untagged IPv4 without options or fragments is read with one unpack."""
     size = len(data)
     if size >= 34:
@@ -180,27 +217,9 @@ def walk_ethernet(data: bytes) -> Layers:
                 sport, dport, seq, ack, data_offset, flags, _window = TCP(data, 34)
                 payload = 34 + ((data_offset >> 4) << 2)
                 if payload >= 54 and payload <= wire:
-                    return _new(
-                        Layers,
-                        (
-                            _ETH_IP_CHAIN,
-                            4,
-                            data[26:34],
-                            6,
-                            sport,
-                            dport,
-                            flags,
-                            seq,
-                            ack,
-                            payload,
-                            end if end > payload else payload,
-                            wire - payload,
-                            None,
-                            _NOTHING,
-                            14,
-                            34,
-                        ),
-                    )
+                    stop = end if end > payload else payload
+                    return (_ETH_IP_CHAIN, 4, data[26:34], 6, sport, dport, flags, seq, ack,
+                            payload, stop, wire - payload, None, _NOTHING, 14, 34)  # fmt: skip
             if protocol in _IP_TUNNELS:
                 return _ipv4(data, 14, ETH, _NOTHING)
             return _transport(
@@ -216,7 +235,7 @@ def walk_ethernet(data: bytes) -> Layers:
 
 def _ethertype(
     data: bytes, offset: int, ethertype: int, chain: tuple[str, ...], outer: tuple[Outer, ...]
-) -> Layers:
+) -> Raw:
     """What an ethertype announces: VLAN tags, IP, an encapsulation, or a name only."""
     while ethertype in VLAN_TAGS:
         chain = extend(chain, _VLAN_NAMES[ethertype])
@@ -238,10 +257,13 @@ def _ethertype(
         return _macsec(data, offset, extend(chain, "macsec"), outer)
     if ethertype == _ETH_NSH:
         return _nsh(data, offset, extend(chain, "nsh"), outer)
+    if chain is ETH:  # the usual case, without building the chain's cache key
+        named = _ETH_NAMED.get(ethertype) or _ETH_DATA
+        return (named, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, offset, -1)
     return _only(extend(chain, _ETHERTYPE_NAMES.get(ethertype, "data")), offset)
 
 
-def _llc(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+def _llc(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
     """802.2 LLC: spanning tree by its SAP, SNAP's ethertype followed, the rest only named."""
     if offset + 3 > len(data):
         return _only(chain, offset)
@@ -256,7 +278,7 @@ def _llc(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, .
 
 def _inner_ethernet(
     data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]
-) -> Layers:
+) -> Raw:
     """An Ethernet frame carried inside a tunnel (VXLAN, GENEVE, GRE bridging, ERSPAN)."""
     chain = extend(chain, "eth")
     if offset + 14 > len(data):
@@ -265,7 +287,7 @@ def _inner_ethernet(
     return _ethertype(data, offset + 14, ethertype, chain, outer)
 
 
-def _mpls(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+def _mpls(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
     """An MPLS label stack (one ``mpls`` layer per label, as tshark counts them), then IP."""
     size = len(data)
     for _ in range(16):
@@ -288,7 +310,7 @@ def _mpls(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, 
     return _only(extend(chain, "data"))
 
 
-def _ppp(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+def _ppp(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
     """PPP: the optional HDLC address and control bytes, a 1- or 2-byte protocol, IP."""
     chain = extend(chain, "ppp")
     size = len(data)
@@ -311,7 +333,7 @@ def _ppp(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, .
     return _only(chain)
 
 
-def _macsec(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+def _macsec(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
     """802.1AE: the SecTAG, then the ethertype when the frame is not encrypted."""
     if offset + 6 > len(data):
         return _only(chain)
@@ -328,7 +350,7 @@ def _macsec(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer
 _NSH_NEXT = {1: ETH_IPV4, 2: ETH_IPV6}
 
 
-def _nsh(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+def _nsh(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
     """Network Service Header: its length in 4-byte words, then the next protocol."""
     if offset + 8 > len(data):
         return _only(chain)
@@ -347,7 +369,7 @@ def _nsh(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, .
     return _only(chain)
 
 
-def _sll(data: bytes) -> Layers:
+def _sll(data: bytes) -> Raw:
     """Linux cooked capture v1: 16 bytes, protocol at offset 14."""
     chain = ("sll",)
     if len(data) < 16:
@@ -359,7 +381,7 @@ def _sll(data: bytes) -> Layers:
     return _ethertype(data, 16, protocol, chain, _NOTHING)
 
 
-def _sll2(data: bytes) -> Layers:
+def _sll2(data: bytes) -> Raw:
     """Linux cooked capture v2: 20 bytes, protocol at offset 0 (tshark calls it sll too)."""
     chain = ("sll",)
     if len(data) < 20:
@@ -371,7 +393,7 @@ def _sll2(data: bytes) -> Layers:
     return _ethertype(data, 20, protocol, chain, _NOTHING)
 
 
-def _null(data: bytes) -> Layers:
+def _null(data: bytes) -> Raw:
     """BSD loopback: the address family in either byte order."""
     chain = ("null",)
     if len(data) < 4:
@@ -385,7 +407,7 @@ def _null(data: bytes) -> Layers:
     return _only(extend(chain, "data"))
 
 
-def _loop(data: bytes) -> Layers:
+def _loop(data: bytes) -> Raw:
     """OpenBSD loopback: the address family in network byte order (tshark: null)."""
     chain = ("null",)
     if len(data) < 4:
@@ -398,7 +420,7 @@ def _loop(data: bytes) -> Layers:
     return _only(extend(chain, "data"))
 
 
-def _raw(data: bytes) -> Layers:
+def _raw(data: bytes) -> Raw:
     """Raw IP, told apart by the version nibble."""
     chain = ("raw",)
     if not data:
@@ -411,22 +433,22 @@ def _raw(data: bytes) -> Layers:
     return _only(extend(chain, "data"))
 
 
-def _raw_ipv4(data: bytes) -> Layers:
+def _raw_ipv4(data: bytes) -> Raw:
     """LINKTYPE_IPV4: an IPv4 packet (an IPv6 one inside is handed on, as tshark does)."""
     return _ipv4(data, 0, (), _NOTHING)
 
 
-def _raw_ipv6(data: bytes) -> Layers:
+def _raw_ipv6(data: bytes) -> Raw:
     """LINKTYPE_IPV6: an IPv6 packet and nothing else."""
     return _ipv6(data, 0, (), _NOTHING)
 
 
-def _ppp_link(data: bytes) -> Layers:
+def _ppp_link(data: bytes) -> Raw:
     """LINKTYPE_PPP and LINKTYPE_PPP_HDLC: a PPP frame."""
     return _ppp(data, 0, (), _NOTHING)
 
 
-def _cisco_hdlc(data: bytes) -> Layers:
+def _cisco_hdlc(data: bytes) -> Raw:
     """Cisco HDLC: address, control, then an ethertype."""
     chain = ("chdlc",)
     if len(data) < 4:
@@ -438,7 +460,7 @@ def _cisco_hdlc(data: bytes) -> Layers:
 _FR_NLPID = {0xCC: ETH_IPV4, 0x8E: ETH_IPV6}
 
 
-def _frame_relay(data: bytes) -> Layers:
+def _frame_relay(data: bytes) -> Raw:
     """Frame Relay with RFC 2427 encapsulation: Q.922 address, UI control, NLPID or SNAP."""
     chain = ("fr",)
     if len(data) < 4:
@@ -468,7 +490,7 @@ def _frame_relay(data: bytes) -> Layers:
 _NFLOG_PAYLOAD = 9
 
 
-def _nflog(data: bytes) -> Layers:
+def _nflog(data: bytes) -> Raw:
     """Linux NFLOG: a family byte, then TLVs (host byte order); type 9 holds the packet."""
     chain = ("nflog",)
     size = len(data)
@@ -493,7 +515,7 @@ def _nflog(data: bytes) -> Layers:
     return _only(chain)
 
 
-def _pktap(data: bytes) -> Layers:
+def _pktap(data: bytes) -> Raw:
     """Apple's PKTAP: a header saying its length and the link type of the frame after it."""
     chain = ("pktap",)
     if len(data) < 12:
@@ -502,15 +524,19 @@ def _pktap(data: bytes) -> Layers:
     (inner_type,) = U32LE(data, 8)
     if length < 12 or length > len(data) or inner_type == PKTAP:
         return _only(chain)
-    inner = walk(inner_type, data[length:])
+    inner = walk_raw(inner_type, data[length:])
     shift = length
-    return inner._replace(
-        chain=(*chain, *inner.chain),
-        start=inner.start + shift if inner.family else inner.start,
-        end=inner.end + shift if inner.family else inner.end,
-        fragment=_shifted(inner.fragment, shift),
-        net=inner.net + shift if inner.net >= 0 else -1,
-        l4=inner.l4 + shift if inner.l4 >= 0 else -1,
+    family, start, end, net, l4 = inner[1], inner[9], inner[10], inner[14], inner[15]
+    return (
+        (*chain, *inner[0]),
+        *inner[1:9],
+        start + shift if family else start,
+        end + shift if family else end,
+        inner[11],
+        _shifted(inner[12], shift),
+        inner[13],
+        net + shift if net >= 0 else -1,
+        l4 + shift if l4 >= 0 else -1,
     )
 
 
@@ -536,7 +562,7 @@ _WLAN = ("wlan",)
 _RADIOTAP = ("radiotap", "wlan_radio", "wlan")
 
 
-def _radiotap(data: bytes) -> Layers:
+def _radiotap(data: bytes) -> Raw:
     """A radiotap header (its length says where the 802.11 frame starts), then 802.11."""
     if len(data) < 8:
         return _only(("radiotap",))
@@ -546,12 +572,12 @@ def _radiotap(data: bytes) -> Layers:
     return _wlan(data, length, _RADIOTAP)
 
 
-def _ieee802_11(data: bytes) -> Layers:
+def _ieee802_11(data: bytes) -> Raw:
     """A bare 802.11 frame."""
     return _wlan(data, 0, _WLAN)
 
 
-def _wlan(data: bytes, offset: int, chain: tuple[str, ...]) -> Layers:
+def _wlan(data: bytes, offset: int, chain: tuple[str, ...]) -> Raw:
     """802.11: management frames named, data frames through LLC/SNAP to IP, encrypted ones data."""
     if offset + 24 > len(data):
         return _only(chain)
@@ -575,8 +601,8 @@ def _wlan(data: bytes, offset: int, chain: tuple[str, ...]) -> Layers:
     return _only(extend(chain, "data"))
 
 
-_LINKS: dict[int, Callable[[bytes], Layers]] = {
-    linktypes.ETHERNET: walk_ethernet,
+_LINKS: dict[int, Callable[[bytes], Raw]] = {
+    linktypes.ETHERNET: walk_ethernet_raw,
     linktypes.LINUX_SLL: _sll,
     linktypes.LINUX_SLL2: _sll2,
     linktypes.RAW: _raw,
@@ -606,7 +632,7 @@ _Span = tuple[int, int, int]
 """Where a payload lies: start, end of the captured bytes, end on the wire."""
 
 
-def _ipv4(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+def _ipv4(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
     """IPv4: addresses, fragments, tunnels, then the transport within the total length."""
     chain = _ETH_IP_CHAIN if chain is ETH else extend(chain, "ip")
     size = len(data)
@@ -631,7 +657,7 @@ def _ipv4(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, 
     return _transport(data, ip, start, end, wire)
 
 
-def _ipv6(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Layers:
+def _ipv6(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
     """IPv6: addresses, extension headers walked (a fragment header noted), the transport."""
     chain = _ETH_IPV6_CHAIN if chain is ETH else extend(chain, "ipv6")
     size = len(data)
@@ -674,7 +700,7 @@ _GRE_ERSPAN_II_HEADER = 8
 _GRE_ERSPAN_III_HEADER = 12
 
 
-def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Layers:
+def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Raw:
     """The packet inside IP-in-IP, GRE or a PIM Register; the outer header goes to ``outer``."""
     chain, _family, pair, protocol, outer, _net = ip
     outer = (*outer, Outer(pair, -1, -1, ip[5]))
@@ -688,7 +714,7 @@ def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Layers:
     return _inside(_gre(inner, extend(chain, "gre"), start, outer), outer)
 
 
-def _pim(data: bytes, ip: _Ip, start: int, outer: tuple[Outer, ...]) -> Layers:
+def _pim(data: bytes, ip: _Ip, start: int, outer: tuple[Outer, ...]) -> Raw:
     """PIM: a Register message (type 1) carries an IP packet after 8 bytes; others end here."""
     chain, family, pair, _protocol, _outer, net = ip
     if start + 8 > len(data) or data[start] & 0x0F != 1 or data[start + 4] & 0x40:
@@ -703,7 +729,7 @@ def _pim(data: bytes, ip: _Ip, start: int, outer: tuple[Outer, ...]) -> Layers:
     return _inside(_only(extend(chain, "data")), outer)
 
 
-def _gre(data: bytes, chain: tuple[str, ...], start: int, outer: tuple[Outer, ...]) -> Layers:
+def _gre(data: bytes, chain: tuple[str, ...], start: int, outer: tuple[Outer, ...]) -> Raw:
     """GRE (RFC 2784/2890 and PPTP's enhanced GRE): what its protocol type announces."""
     end = len(data)
     if start + 4 > end:
@@ -731,7 +757,7 @@ def _carried(
     outer: tuple[Outer, ...],
     *,
     sequenced: bool = False,
-) -> Layers:
+) -> Raw:
     """What a tunnel header's protocol type announces (GRE, GENEVE, GRE-in-UDP)."""
     if ethertype == ETH_IPV4:
         return _ipv4(data, start, chain, outer)
@@ -754,21 +780,21 @@ def _carried(
     return _only(extend(chain, "data"))
 
 
-def _inside(layers: Layers, outer: tuple[Outer, ...]) -> Layers:
+def _inside(layers: Raw, outer: tuple[Outer, ...]) -> Raw:
     """A tunnel's inside; when it holds no readable IP, the tunnel's own header stands in.
 
     The frame then keeps the last IP header's addresses (and its UDP ports when the
     tunnel rides on UDP) with protocol -2: its layers are all named in the chain.
     """
-    if layers.family:
+    if layers[1]:
         return layers
     last = outer[-1]
     family = 4 if len(last.pair) == 8 else 6
-    fields = (layers.chain, family, last.pair, -2, last.sport, last.dport, 0, 0, 0, 0, 0, 0)
-    return _new(Layers, (*fields, None, outer[:-1], last.net, -1))
+    fields = (layers[0], family, last.pair, -2, last.sport, last.dport, 0, 0, 0, 0, 0, 0)
+    return (*fields, None, outer[:-1], last.net, -1)
 
 
-def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, int, int]) -> Layers:
+def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, int, int]) -> Raw:
     """An IP fragment: the first one's transport header is read, the others carry data.
 
     The first fragment's transport header is read as if the datagram went on (its
@@ -777,10 +803,11 @@ def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, in
     """
     start, end, wire = span
     if where[1] == 0:
-        return _transport(data, ip, start, end, start + 0xFFFF)._replace(fragment=where)
+        whole = _transport(data, ip, start, end, start + 0xFFFF)
+        return (*whole[:12], where, *whole[13:])
     chain, family, pair, protocol, outer, net = ip
     fields = (chain, family, pair, protocol, -1, -1, 0, 0, 0, start, end, wire - start)
-    return _new(Layers, (*fields, where, outer, net, -1))
+    return (*fields, where, outer, net, -1)
 
 
 # -- transport layer -------------------------------------------------------------------
@@ -789,7 +816,7 @@ _UDP_TUNNELS: dict[int, str] = {4789: "vxlan", 6081: "geneve", 6635: "mpls", 475
 """UDP ports whose payload tshark decodes as a tunnel by default."""
 
 
-def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Layers:
+def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Raw:
     """TCP or UDP header fields, or only where the payload of another protocol lies."""
     chain, family, pair, protocol, outer, net = ip
     if protocol == 6:
@@ -837,7 +864,7 @@ def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Layers:
     )
 
 
-def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Layers | None:
+def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Raw | None:
     """VXLAN, GENEVE, MPLS or GRE inside UDP; None when the header does not fit."""
     chain, _family, pair, _protocol, outer, _net = ip
     sport, dport = ports
@@ -873,4 +900,4 @@ def reassembled(fields: Layers, frame: bytes, total: int) -> Layers:
     wire = start + total
     end = len(frame) if len(frame) < wire else wire
     ip = (fields.chain, fields.family, fields.pair, fields.proto, fields.outer, fields.net)
-    return _transport(frame, ip, start, end, wire)
+    return _new(Layers, _transport(frame, ip, start, end, wire))
