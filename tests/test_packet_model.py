@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scapy.layers.dns import DNS, DNSQR
+from scapy.layers.dhcp import BOOTP, DHCP
+from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import IP, TCP, UDP
-from scapy.layers.l2 import Ether
+from scapy.layers.l2 import ARP, Ether
+from scapy.layers.ntp import NTP
 from scapy.layers.tls.extensions import ServerName, TLS_Ext_ServerName
 from scapy.layers.tls.handshake import TLSClientHello
 from scapy.layers.tls.record import TLS
@@ -42,6 +44,9 @@ def _client_hello(server_name: bytes) -> Any:
     record: Any = TLS
     return record(msg=[hello(ext=[extension(servernames=[ServerName(servername=server_name)])])])
 
+
+QUIC_REST = b"\x04abcd\x00\x44\xd0" + bytes(1232)
+"""A QUIC Initial after its destination id: source id, no token, a length, the payload."""
 
 FRAMES: list[tuple[int, bytes]] = [
     (1, bytes(_eth() / IP(src="10.1.0.1", dst="10.1.0.2", flags="MF") / TCP() / (b"x" * 40))),
@@ -74,6 +79,55 @@ FRAMES: list[tuple[int, bytes]] = [
             / _client_hello(b"sni.example")
         ),
     ),
+    (
+        1,
+        bytes(
+            _eth()
+            / IP(src="10.1.0.2", dst="10.1.0.1")
+            / UDP(sport=53, dport=40001)
+            / DNS(
+                qr=1,
+                rcode=3,
+                qd=DNSQR(qname="model.example"),
+                an=DNSRR(rrname="model.example", type="A", rdata="10.7.7.7", ttl=300)
+                / DNSRR(rrname="model.example", type="AAAA", rdata="fd00::7", ttl=60),
+            )
+        ),
+    ),
+    (1, bytes(_eth() / ARP(op=2, psrc="10.1.0.9", pdst="10.1.0.8", hwsrc=MAC_SRC, hwdst=MAC_DST))),
+    (
+        1,
+        bytes(
+            Ether(src=MAC_SRC, dst="ff:ff:ff:ff:ff:ff")
+            / IP(src="0.0.0.0", dst="255.255.255.255")
+            / UDP(sport=68, dport=67)
+            / BOOTP(chaddr=bytes.fromhex("020000000001"))
+            / DHCP(options=[("message-type", "discover"), "end"])
+        ),
+    ),
+    (
+        1,
+        bytes(
+            _eth()
+            / IP(src="10.1.0.5", dst="10.1.0.6")
+            / UDP(sport=123, dport=123)
+            / NTP(version=4, mode=3, stratum=2)
+        ),
+    ),
+    (
+        1,
+        bytes(
+            _eth()
+            / IP(src="10.1.0.5", dst="10.1.0.6")
+            / UDP(sport=50000, dport=443)
+            / (
+                b"\xc3\x00\x00\x00\x01\x08"
+                + bytes(range(8))
+                + b"\x04abcd\x00\x44\xd0"
+                + bytes(1232)
+            )
+        ),
+    ),
     (1, ETHERNET_FRAMES["vxlan"]),
     (1, ETHERNET_FRAMES["qinq-9100"]),
     (1, ETHERNET_FRAMES["qinq-88a8"]),
@@ -104,6 +158,26 @@ FILTERS = [
     'dns.qry.name == "model.example"',
     "not tcp",
     "frame.len > 100",
+    "dns.flags.rcode == 3",
+    "dns.count.answers == 2",
+    "dns.a == 10.7.7.7",
+    "dns.aaaa == fd00::7",
+    "dns.resp.ttl == 60",
+    "tls.handshake.type == 1",
+    "tls.handshake.ciphersuite == 0x1301",
+    "arp.src.proto_ipv4 == 10.1.0.9",
+    "arp.dst.proto_ipv4 == 10.1.0.8",
+    "arp.src.hw_mac == 02:00:00:00:00:01",
+    "dhcp",
+    "dhcp.option.dhcp == 1",
+    "dhcp.hw.mac_addr == 02:00:00:00:00:01",
+    "ntp",
+    "ntp.flags.mode == 3",
+    "ntp.stratum == 2",
+    "quic",
+    "quic.version == 1",
+    'quic.dcid contains "\\x03\\x04"',
+    'quic.scid contains "abcd"',
 ]
 
 

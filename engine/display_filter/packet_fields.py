@@ -165,3 +165,77 @@ def _payload(protocol: int) -> Callable[[PacketView], tuple[Any, ...]]:
 
 PacketGetter = Callable[[PacketView], tuple[Any, ...]]
 """Reads one field's values from a packet."""
+
+
+def _dns_answer_values(kind: int, size: int) -> PacketGetter:
+    """The A (kind 1) or AAAA (28) addresses of a DNS message's answers, as integers."""
+
+    def get(view: PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        if not packet.on_port(_DNS_PORTS):
+            return ()
+        return tuple(
+            int.from_bytes(rdata, "big")
+            for rtype, _ttl, rdata in packet.dns_answers()
+            if rtype == kind and len(rdata) == size
+        )
+
+    return get
+
+
+def _dns_ttls(view: PacketView) -> tuple[Any, ...]:
+    packet = view.packet
+    if not packet.on_port(_DNS_PORTS):
+        return ()
+    return tuple(ttl for _rtype, ttl, _rdata in packet.dns_answers())
+
+
+def _dns_flags(read: Callable[[int, int], int]) -> PacketGetter:
+    """A value of a DNS message's header: read(flags, answer count)."""
+
+    def get(view: PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        header = packet.dns_header() if packet.on_port(_DNS_PORTS) else None
+        return () if header is None else (read(header[1], header[3]),)
+
+    return get
+
+
+def _tls_types(view: PacketView) -> tuple[Any, ...]:
+    return tuple(kind for kind, _start, _end in view.packet.tls_handshakes())
+
+
+def _tls_suites(view: PacketView) -> tuple[Any, ...]:
+    return view.packet.tls_cipher_suites()
+
+
+def _quic_part(index: int) -> PacketGetter:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        header = view.packet.quic_long_header()
+        return () if header is None else (header[index],)
+
+    return get
+
+
+def _arp_part(index: int) -> PacketGetter:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        found = view.packet.arp_addresses()
+        return () if found is None else (found[index],)
+
+    return get
+
+
+def _dhcp_part(index: int) -> PacketGetter:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        found = view.packet.dhcp()
+        return () if found is None or found[index] is None else (found[index],)
+
+    return get
+
+
+def _ntp_part(index: int) -> PacketGetter:
+    def get(view: PacketView) -> tuple[Any, ...]:
+        found = view.packet.ntp()
+        return () if found is None else (found[index],)
+
+    return get

@@ -29,8 +29,9 @@ from engine.packet.app import (
     client_hello_sni,
     dns_name,
     http_line,
+    skip_dns_name,
 )
-from engine.packet.structs import DNS, TLS_RECORD, U16, U32, VLAN_TAGS
+from engine.packet.structs import DNS, DNS_ANSWER, TLS_RECORD, U16, U32, VLAN_TAGS
 from engine.packet.walk import Layers, walk
 
 _VLAN_TPIDS = frozenset({0x8100, 0x9100})
@@ -38,6 +39,10 @@ SERVICE_TPIDS = frozenset({0x88A8})
 """802.1ad service tags: ``ieee8021ad`` in Wireshark, not ``vlan``."""
 _TYPE_FIELDS = {"eth": 12, "sll": 14}
 """Where the type field of the link layers that have one is (Ethernet, Linux cooked v1)."""
+_DNS_ANSWERS_READ = 64
+_PLAIN_HANDSHAKES = frozenset({0, 1, 2, 4, 8, 11, 12, 13, 14, 15, 16, 20})
+"""Handshake types a readable (not encrypted) record starts with."""
+_DHCP_COOKIE = b"\x63\x82\x53\x63"
 MAX_HTTP_HEADERS = 16384
 """How much of a payload is searched for HTTP header lines."""
 
@@ -336,3 +341,150 @@ class Packet:
         (word,) = U32(data, start + 5)
         message_end = min(start + 9 + (word & 0xFFFFFF), start + 5 + length, end)
         return client_hello_sni(data, start + 9, message_end)
+
+    def dns_header(self) -> tuple[int, int, int, int] | None:
+        """(id, flags, questions, answers) of a DNS message on a DNS port."""
+        payload = self._dns_payload()
+        if len(payload) < 12:
+            return None
+        ident, flags, questions, answers = DNS(payload, 0)
+        return ident, flags, questions, answers
+
+    def _dns_payload(self) -> bytes:
+        payload = self.payload()
+        return payload[2:] if self.transport() == 6 else payload
+
+    def dns_answers(self) -> list[tuple[int, int, bytes]]:
+        """(type, TTL, rdata) of each answer record, in order (at most 64), as captured."""
+        payload = self._dns_payload()
+        header = self.dns_header()
+        if header is None:
+            return []
+        _ident, _flags, questions, answers = header
+        end = len(payload)
+        found: list[tuple[int, int, bytes]] = []
+        try:
+            position = 12
+            for _ in range(min(questions, _DNS_ANSWERS_READ)):
+                position = skip_dns_name(payload, position, end) + 4
+            for _ in range(min(answers, _DNS_ANSWERS_READ)):
+                position = skip_dns_name(payload, position, end)
+                if position + 10 > end:
+                    break
+                kind, _klass, ttl, length = DNS_ANSWER(payload, position)
+                rdata = position + 10
+                position = rdata + length
+                if position > end:
+                    break
+                found.append((kind, ttl, payload[rdata:position]))
+        except Malformed:
+            pass
+        return found
+
+    def tls_handshakes(self) -> list[tuple[int, int, int]]:
+        """(handshake type, where its body starts, where it ends) in the segment's records."""
+        layers = self.layers
+        data = self.data
+        if self.transport() != 6:
+            return []
+        position, end = layers.start, layers.end
+        found: list[tuple[int, int, int]] = []
+        for _ in range(16):
+            if position + 5 > end:
+                break
+            content, major, _minor, length = TLS_RECORD(data, position)
+            if major != 3 or not 20 <= content <= 23:
+                break
+            body, record_end = position + 5, min(position + 5 + length, end)
+            if content == 22 and body + 4 <= record_end:
+                (word,) = U32(data, body)
+                kind = word >> 24
+                if kind in _PLAIN_HANDSHAKES:
+                    found.append((kind, body + 4, min(body + 4 + (word & 0xFFFFFF), record_end)))
+            position = position + 5 + length
+        return found
+
+    def tls_cipher_suites(self) -> tuple[int, ...]:
+        """The suites a ClientHello offers, or the one a ServerHello chose."""
+        data = self.data
+        for kind, start, end in self.tls_handshakes():
+            position = start + 34  # version and random
+            if position + 1 > end:
+                continue
+            position += 1 + data[position]  # session id
+            if position + 2 > end:
+                continue
+            if kind == 2:
+                return (U16(data, position)[0],)
+            if kind == 1:
+                length = U16(data, position)[0]
+                stop = min(position + 2 + length, end)
+                return tuple(U16(data, p)[0] for p in range(position + 2, stop - 1, 2))
+        return ()
+
+    def quic_long_header(self) -> tuple[int, bytes, bytes] | None:
+        """(version, destination and source connection ids) of a QUIC long header on 443."""
+        ports = self.ports()
+        payload = self.payload()
+        if self.transport() != 17 or ports is None or 443 not in ports or len(payload) < 7:
+            return None
+        if not payload[0] & 0x80:
+            return None
+        (version,) = U32(payload, 1)
+        position = 5
+        dcid_length = payload[position]
+        dcid = payload[position + 1 : position + 1 + dcid_length]
+        position += 1 + dcid_length
+        if position >= len(payload):
+            return None
+        scid = payload[position + 1 : position + 1 + payload[position]]
+        return version, dcid, scid
+
+    def arp_addresses(self) -> tuple[bytes, int, bytes, int] | None:
+        """(sender MAC, sender IPv4, target MAC, target IPv4) of Ethernet/IPv4 ARP."""
+        if not self.has("arp"):
+            return None
+        _position, start, _tags = self._link_types()
+        data = self.data
+        if (
+            start < 0
+            or start + 28 > len(data)
+            or data[start : start + 6] != b"\x00\x01\x08\x00\x06\x04"
+        ):
+            return None
+        sender = int.from_bytes(data[start + 14 : start + 18], "big")
+        target = int.from_bytes(data[start + 24 : start + 28], "big")
+        return data[start + 8 : start + 14], sender, data[start + 18 : start + 24], target
+
+    def dhcp(self) -> tuple[int | None, bytes] | None:
+        """(message type from option 53, client MAC) of DHCP/BOOTP on ports 67/68."""
+        ports = self.ports()
+        payload = self.payload()
+        if self.transport() != 17 or ports is None or not ({67, 68} & set(ports)):
+            return None
+        if len(payload) < 240 or payload[236:240] != _DHCP_COOKIE:
+            return None
+        message: int | None = None
+        position = 240
+        while position < len(payload):
+            option = payload[position]
+            if option == 255:
+                break
+            if option == 0:
+                position += 1
+                continue
+            if position + 2 > len(payload):
+                break
+            length = payload[position + 1]
+            if option == 53 and length >= 1 and position + 2 < len(payload):
+                message = payload[position + 2]
+            position += 2 + length
+        return message, payload[28:34]
+
+    def ntp(self) -> tuple[int, int, int] | None:
+        """(version, mode, stratum) of NTP on port 123."""
+        ports = self.ports()
+        payload = self.payload()
+        if self.transport() != 17 or ports is None or 123 not in ports or len(payload) < 48:
+            return None
+        return (payload[0] >> 3) & 7, payload[0] & 7, payload[1]

@@ -35,6 +35,8 @@ DNS = Struct("!HHHH").unpack_from
 """DNS: identifier, flags, question and answer counts."""
 RR = Struct("!H6xH").unpack_from
 """A DNS resource record: type, rdata length (class and TTL skipped)."""
+DNS_ANSWER = Struct("!HHIH").unpack_from
+"""A DNS resource record after its name: type, class, TTL, rdata length."""
 TLS_RECORD = Struct("!BBBH").unpack_from
 """A TLS record: content type, version, length."""
 
