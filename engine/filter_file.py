@@ -70,10 +70,38 @@ def summarize(number: int, record: PcapRecord) -> PacketSummary:
     )
 
 
+class SequentialTimes:
+    """Frame times for packets read in order: the first one's and the previous one's."""
+
+    def __init__(self) -> None:
+        self.first_time: float | None = None
+        self._previous: tuple[int, float] | None = None
+        self._current: tuple[int, float] | None = None
+
+    def advance(self, number: int, timestamp: float) -> None:
+        """Packet ``number`` is the one being tested now."""
+        if self.first_time is None:
+            self.first_time = timestamp
+        self._previous, self._current = self._current, (number, timestamp)
+
+    def time_of(self, index: int) -> float | None:
+        """The previous packet's time (the only other one a sequential reader keeps)."""
+        for known in (self._previous, self._current):
+            if known is not None and known[0] == index:
+                return known[1]
+        return None
+
+
 def record_predicate(display_filter: DisplayFilter) -> RecordPredicate:
     """A test of (frame number, record) by a compiled display filter; it never raises."""
     matches = display_filter.matches_packet
-    return lambda number, record: matches(summarize(number, record))
+    times = SequentialTimes()
+
+    def test(number: int, record: PcapRecord) -> bool:
+        times.advance(number, record.timestamp)
+        return matches(summarize(number, record), times)
+
+    return test
 
 
 def output_format(path: Path) -> str:
@@ -199,6 +227,7 @@ def filter_file(
     state = ReadState()
     writer: RotatingPcapWriter | None = None
     matches = display_filter.matches_packet
+    times = SequentialTimes()
     frames = result.frames
     first_time: float | None = None
     number = 0
@@ -214,7 +243,8 @@ def filter_file(
             for record in batch:
                 number += 1
                 summary = summarize(number, record)
-                if not matches(summary):
+                times.advance(number, record.timestamp)
+                if not matches(summary, times):
                     continue
                 result.matched += 1
                 kept.append(record)

@@ -18,6 +18,35 @@ from engine.file_ring import FileRing
 from engine.ring import PacketRing
 
 
+class RingTimes:
+    """Other packets' times, looked up in the buffer (for frame.time_relative and _delta).
+
+    The first packet is the capture's first (number 1) while it is buffered, then the
+    oldest one still buffered; a file source keeps them all, so its times are Wireshark's.
+    """
+
+    def __init__(self, ring: PacketRing | FileRing) -> None:
+        self.ring = ring
+        self._first: float | None = None
+
+    @property
+    def first_time(self) -> float | None:
+        """The first packet's timestamp."""
+        if self._first is None:
+            record = self.ring.record(1) or self.ring.record(self.ring.first_index)
+            if record is None:
+                return None
+            if self.ring.first_index == 1:
+                self._first = record.timestamp  # the capture's own first: it never changes
+            return record.timestamp
+        return self._first
+
+    def time_of(self, index: int) -> float | None:
+        """The timestamp of packet ``index`` while it is buffered."""
+        record = self.ring.record(index)
+        return None if record is None else record.timestamp
+
+
 class DisplayView:
     """Indices of buffered packets that pass a display filter, oldest first."""
 
@@ -33,10 +62,11 @@ class DisplayView:
         self.scanned_to = ring.last_index
         """Packets up to here are scanned by :meth:`scan`; newer ones by :meth:`add`."""
         self.scanning = True
+        self.times = RingTimes(ring)
 
     def add(self, packet: PacketSummary) -> None:
         """A new packet from the capture thread."""
-        if packet.index > self.scanned_to and self.filter.matches_packet(packet):
+        if packet.index > self.scanned_to and self.filter.matches_packet(packet, self.times):
             with self._lock:
                 self._indices.append(packet.index)
 
@@ -45,7 +75,7 @@ class DisplayView:
         found = []
         for index in range(self.ring.first_index, self.scanned_to + 1):
             packet = self.ring.get(index)
-            if packet is not None and self.filter.matches_packet(packet):
+            if packet is not None and self.filter.matches_packet(packet, self.times):
                 found.append(index)
         with self._lock:
             self._indices[self._start : self._start] = found

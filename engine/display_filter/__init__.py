@@ -41,6 +41,7 @@ from engine.display_filter.compiler import DisplayFilter, compile_display_filter
 from engine.display_filter.fields import (
     BYTES,
     FIELDS,
+    FLOAT,
     INT,
     IPV4,
     IPV6,
@@ -65,6 +66,7 @@ from engine.display_filter.lexer import (
 __all__ = [
     "BYTES",
     "FIELDS",
+    "FLOAT",
     "INT",
     "IPV4",
     "IPV6",

@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.display_filter.fields import BYTES, FIELDS, INT, IPV4, IPV6, FieldSpec
+from engine.display_filter.fields import BYTES, FIELDS, FLOAT, INT, IPV4, IPV6, FieldSpec
 from engine.display_filter.lexer import MAX_FILTER, MAX_SUBJECT, DisplayFilterError, tokenize
-from engine.display_filter.packet_fields import PacketView
+from engine.display_filter.packet_fields import FrameTimes, PacketView
 from engine.display_filter.parser import Expr, Negation, Test, _Parser
 from engine.events import PacketSummary
 
@@ -83,7 +83,7 @@ def _compare(spec: FieldSpec, op: str | None, literal: Any) -> Callable[[tuple[A
         search = literal.search
         return lambda values: any(search(value[:MAX_SUBJECT]) for value in values)
     if op in ("in", "not in"):
-        if kind == INT:
+        if kind in (INT, FLOAT):
             ranges = tuple(literal)
 
             def member(values: tuple[Any, ...]) -> bool:
@@ -175,10 +175,14 @@ class DisplayFilter:
         """Some field request records have (a packet-only filter hides every request)."""
         return any(FIELDS[name].request_key is not None for name in self.fields)
 
-    def matches_packet(self, summary: PacketSummary) -> bool:
-        """Whether a packet passes; never raises (an unexpected error is no match)."""
+    def matches_packet(self, summary: PacketSummary, times: FrameTimes | None = None) -> bool:
+        """Whether a packet passes; never raises (an unexpected error is no match).
+
+        ``times`` gives the time fields (frame.time_relative, frame.time_delta) the rest
+        of the capture; without it they have no value.
+        """
         try:
-            return bool(self._packet_check(PacketView(summary)))
+            return bool(self._packet_check(PacketView(summary, times)))
         except Exception:
             global evaluation_errors  # noqa: PLW0603 - a process-wide bug counter, by design
             evaluation_errors += 1

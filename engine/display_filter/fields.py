@@ -34,6 +34,8 @@ from engine.display_filter.packet_fields import (
     _quic_part,
     _sni,
     _tcp_flag,
+    _time_delta,
+    _time_relative,
     _tls,
     _tls_suites,
     _tls_types,
@@ -42,8 +44,9 @@ from engine.display_filter.packet_fields import (
 )
 from engine.packet.model import SERVICE_TPIDS
 
-INT, STR, IPV4, IPV6, MAC, BYTES, PROTOCOL = (
+INT, FLOAT, STR, IPV4, IPV6, MAC, BYTES, PROTOCOL = (
     "int",
+    "float",
     "str",
     "ipv4",
     "ipv6",
@@ -152,6 +155,9 @@ DECLARATIONS: list[FieldSpec] = [
         lambda view: (view.summary.index,),
         0xFFFFFFFFFFFFFFFF,
     ),
+    packet("frame.time_epoch", FLOAT, "seconds since 1970", lambda v: (v.summary.timestamp,), 0),
+    packet("frame.time_relative", FLOAT, "seconds since the first packet", _time_relative, 0),
+    packet("frame.time_delta", FLOAT, "seconds since the previous packet", _time_delta, 0),
     packet("eth.src", MAC, "source MAC", _macs("src"), 0),
     packet("eth.dst", MAC, "destination MAC", _macs("dst"), 0),
     packet("eth.addr", MAC, "either MAC", _macs("addr"), 0),

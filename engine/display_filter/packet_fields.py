@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from engine.events import PacketSummary
 from engine.packet.model import Packet
@@ -19,13 +19,28 @@ _DIGITS = re.compile(r"[0-9]{1,19}")
 """ASCII digits only: str.isdigit() also takes '³', which int() refuses."""
 
 
+class FrameTimes(Protocol):
+    """Where a packet stands in its capture, for the time fields Wireshark counts from others."""
+
+    @property
+    def first_time(self) -> float | None:
+        """The timestamp of the capture's first packet (what frame.time_relative counts from)."""
+        ...
+
+    def time_of(self, index: int) -> float | None:
+        """The timestamp of the packet with this number, if it is still known."""
+        ...
+
+
 class PacketView:
     """One packet as the filter reads it: summary fields at once, the model on first use."""
 
-    __slots__ = ("_packet", "summary")
+    __slots__ = ("_packet", "summary", "times")
 
-    def __init__(self, summary: PacketSummary) -> None:
+    def __init__(self, summary: PacketSummary, times: FrameTimes | None = None) -> None:
         self.summary = summary
+        self.times = times
+        """Where to look up other packets' times; None: the time fields have no value."""
         self._packet: Packet | None = None
 
     @property
@@ -239,3 +254,18 @@ def _ntp_part(index: int) -> PacketGetter:
         return () if found is None else (found[index],)
 
     return get
+
+
+def _time_relative(view: PacketView) -> tuple[Any, ...]:
+    times = view.times
+    first = times.first_time if times is not None else None
+    return () if first is None else (view.summary.timestamp - first,)
+
+
+def _time_delta(view: PacketView) -> tuple[Any, ...]:
+    times = view.times
+    index = view.summary.index
+    if times is None or index <= 1:
+        return (0.0,) if times is not None and index == 1 else ()
+    previous = times.time_of(index - 1)
+    return () if previous is None else (view.summary.timestamp - previous,)

@@ -11,6 +11,7 @@ from typing import Any
 from engine.display_filter.fields import (
     BYTES,
     FIELDS,
+    FLOAT,
     INT,
     IPV4,
     IPV6,
@@ -84,6 +85,17 @@ def _int_literal(spec: FieldSpec, token: Token) -> int:
     return value
 
 
+def _float_literal(spec: FieldSpec, token: Token) -> float:
+    """A number of seconds (decimal, with or without a fraction) for a time field."""
+    if token.kind != "word" or not re.fullmatch(
+        r"[0-9]{1,12}(\.[0-9]{1,9})?|\.[0-9]{1,9}", token.text
+    ):
+        raise DisplayFilterError(
+            token.column, f"{spec.name} is a number of seconds; {_show(token.text)} is not one"
+        )
+    return float(token.text)
+
+
 def _address_literal(spec: FieldSpec, token: Token) -> tuple[int, int]:
     """An address or network as (network, mask) over the address's integer value."""
     version = 4 if spec.kind == IPV4 else 6
@@ -138,6 +150,8 @@ def _literal(spec: FieldSpec, token: Token) -> Any:
         )
     if spec.kind == INT:
         return _int_literal(spec, token)
+    if spec.kind == FLOAT:
+        return _float_literal(spec, token)
     if spec.kind in (IPV4, IPV6):
         return _address_literal(spec, token)
     if spec.kind == MAC:
@@ -293,7 +307,7 @@ class _Parser:
             raise DisplayFilterError(
                 value.column, f"{spec.name} can only be searched with contains or matches"
             )
-        if op not in ("==", "!=") and spec.kind != INT:
+        if op not in ("==", "!=") and spec.kind not in (INT, FLOAT):
             raise DisplayFilterError(
                 value.column, f"{spec.name} can be compared with == or != only, not {op}"
             )
@@ -323,6 +337,9 @@ class _Parser:
         return tuple(values)
 
     def set_member(self, spec: FieldSpec, token: Token) -> Any:
+        if spec.kind == FLOAT:
+            value = _float_literal(spec, token)
+            return (value, value)
         if token.kind == "word" and ".." in token.text and spec.kind == INT:
             low_text, _, high_text = token.text.partition("..")
             low = _int_literal(spec, Token("word", low_text, token.column))
