@@ -15,8 +15,8 @@ connection, so it is the same for the websocket and the pipes.
 
 Events stay plain JSON (``method`` string, ``params`` dict), not parsed by the
 package, whose schema is from 2020. Measured with Chromium 156 loading the local
-test site, popup and ``/early`` included (``benchmarks/cdp_events.py``): of 126
-events, ``cdp.util.parse_json_event`` failed on 20, every
+test site, popup and ``/early`` included (``benchmarks/cdp_events.py``, four
+runs of 124 to 127 events), ``cdp.util.parse_json_event`` failed on 20, every
 ``Network.requestWillBeSentExtraInfo`` (17 of 17, ``KeyError: 'blockedCookies'``)
 and every ``Network.policyUpdated`` (3 of 3, a method it does not know). The
 ten other methods parsed, but without the fields added since 2020, among them

@@ -258,6 +258,8 @@ class BrowserSession:
 
     def _on_event(self, method: str, params: Mapping[str, Any], session_id: str) -> None:
         """Called by the reader task for every event: must not wait for replies."""
+        # Events stay plain JSON, not cdp.util.parse_json_event: the package (2020) fails on
+        # some of what Chromium sends and drops newer fields (measured: engine/browser/cdp.py).
         if method.startswith("Network."):
             self.tracker.handle(method, params, session_id)
         elif method == "Target.attachedToTarget":
