@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import subprocess
 import threading
@@ -42,9 +43,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from pyshark import FileCapture
-from pyshark.tshark.output_parser.tshark_xml import TsharkXmlParser
 
 from engine.dissector.tshark import Tshark
 from engine.errors import UnavailableError, from_os_error
@@ -99,7 +97,7 @@ def run_pdml(tool: Tshark, capture: Path, args: Sequence[str] = (), *, timeout: 
 
 async def _decode(tshark: str, capture: Path, args: Sequence[str], timeout: float) -> PdmlRun:
     """pyshark's run of tshark over the capture, in the running (private) loop."""
-    reader = _PdmlCapture(capture, tshark, args, asyncio.get_running_loop())
+    reader = _capture_class()(capture, tshark, args, asyncio.get_running_loop())
     packets: list[bytes] = []
     await asyncio.wait_for(reader.packets_from_tshark(packets.append), timeout)
     stderr = bytes(reader.stderr).decode("utf-8", "replace")
@@ -107,49 +105,57 @@ async def _decode(tshark: str, capture: Path, args: Sequence[str], timeout: floa
     return PdmlRun(tuple(packets), stderr, returncode)
 
 
-class _PacketTexts(TsharkXmlParser):  # type: ignore[misc]  # pyshark has no type hints
-    """pyshark's PDML reader, handing out each packet's XML instead of a flattened Packet."""
+@functools.cache
+def _capture_class() -> type[Any]:
+    """pyshark's FileCapture with the hooks of the module's docstring, made on first use.
 
-    def _parse_single_packet(self, packet: bytes) -> bytes:
-        return packet
+    pyshark (with lxml) takes tens of milliseconds to import, and most runs never decode.
+    """
+    from pyshark import FileCapture
+    from pyshark.tshark.output_parser.tshark_xml import TsharkXmlParser
 
+    class PacketTexts(TsharkXmlParser):  # type: ignore[misc]  # pyshark has no type hints
+        """pyshark's PDML reader, handing out each packet's XML instead of a flattened Packet."""
 
-class _PdmlCapture(FileCapture):  # type: ignore[misc]  # pyshark has no type hints
-    """pyshark's FileCapture with the four hooks of the module's docstring."""
+        def _parse_single_packet(self, packet: bytes) -> bytes:
+            return packet
 
-    def __init__(
-        self, capture: Path, tshark: str, args: Sequence[str], loop: asyncio.AbstractEventLoop
-    ) -> None:
-        super().__init__(
-            str(capture),
-            keep_packets=False,
-            tshark_path=tshark,
-            custom_parameters=list(args),
-            eventloop=loop,
-        )
-        self.stderr = bytearray()
-        self.returncode: int | None = None
+    class PdmlCapture(FileCapture):  # type: ignore[misc]  # pyshark has no type hints
+        def __init__(
+            self, capture: Path, tshark: str, args: Sequence[str], loop: asyncio.AbstractEventLoop
+        ) -> None:
+            super().__init__(
+                str(capture),
+                keep_packets=False,
+                tshark_path=tshark,
+                custom_parameters=list(args),
+                eventloop=loop,
+            )
+            self.stderr = bytearray()
+            self.returncode: int | None = None
 
-    def _get_tshark_path(self) -> str:
-        return str(self.tshark_path)
+        def _get_tshark_path(self) -> str:
+            return str(self.tshark_path)
 
-    def _setup_tshark_output_parser(self) -> _PacketTexts:
-        return _PacketTexts()
+        def _setup_tshark_output_parser(self) -> PacketTexts:
+            return PacketTexts()
 
-    async def _handle_process_stderr_forever(self, stderr: asyncio.StreamReader) -> None:
-        while chunk := await stderr.read(1 << 16):
-            if len(self.stderr) < MAX_STDERR:
-                self.stderr += chunk[: MAX_STDERR - len(self.stderr)]
+        async def _handle_process_stderr_forever(self, stderr: asyncio.StreamReader) -> None:
+            while chunk := await stderr.read(1 << 16):
+                if len(self.stderr) < MAX_STDERR:
+                    self.stderr += chunk[: MAX_STDERR - len(self.stderr)]
 
-    async def _cleanup_subprocess(self, process: Any) -> None:
-        """At the end of the output wait for tshark's exit status; kill it if cut short."""
-        if process.returncode is None and not self._eof_reached:
-            _kill(process)
-        try:
-            self.returncode = await process.wait()
-        except asyncio.CancelledError:  # the time ran out while it was finishing
-            _kill(process)
-            raise
+        async def _cleanup_subprocess(self, process: Any) -> None:
+            """At the end of the output wait for tshark's exit status; kill it if cut short."""
+            if process.returncode is None and not self._eof_reached:
+                _kill(process)
+            try:
+                self.returncode = await process.wait()
+            except asyncio.CancelledError:  # the time ran out while it was finishing
+                _kill(process)
+                raise
+
+    return PdmlCapture
 
 
 def _kill(process: Any) -> None:
