@@ -1,16 +1,14 @@
 """The selected packet as Wireshark's own dissectors see it (tshark), for the detail pane.
 
 scapy's tree is quick and always there; tshark knows thousands of protocols
-scapy does not. The packet goes to a one-packet capture, tshark decodes it
-(``-T pdml``) and every protocol layer comes back as plain
-:class:`engine.dissect.FieldNode` trees.
+scapy does not. The packet goes to a one-packet capture, pyshark has tshark
+decode it (``-T pdml``, :mod:`engine.dissector.pyshark_pdml`) and every protocol
+layer comes back as plain :class:`engine.dissect.FieldNode` trees.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -18,8 +16,9 @@ from pathlib import Path
 from engine.dissect import FieldNode
 from engine.dissector import pdml
 from engine.dissector.decode import element_node
-from engine.dissector.tshark import find_tshark
-from engine.errors import BadInputError, UnavailableError, from_os_error
+from engine.dissector.pyshark_pdml import run_pdml
+from engine.dissector.tshark import Tshark, find_tshark
+from engine.errors import BadInputError, UnavailableError
 from engine.pcapio import PcapRecord, write_pcap_file
 
 TIMEOUT = 30.0
@@ -51,26 +50,13 @@ def decode_with_tshark(
         write_pcap_file(
             capture, [PcapRecord(timestamp, length or len(data), linktype, data)], fmt="pcap"
         )
-        try:
-            result = subprocess.run(
-                [path, "-n", "-r", str(capture), "-T", "pdml"],
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                timeout=TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise UnavailableError(
-                f"tshark did not decode the packet within {TIMEOUT:.0f} s"
-            ) from None
-        except OSError as error:
-            raise from_os_error(error, f"run {path}") from None
+        result = run_pdml(Tshark(path, as_nobody=False), capture, timeout=TIMEOUT)
     if result.returncode != 0:
-        problem = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        problem = result.stderr.strip().splitlines()
         raise BadInputError(
             f"tshark could not decode the packet: {problem[-1] if problem else 'no reason'}"
         )
-    layers = _layers(result.stdout)
+    layers = _layers(result.packets)
     if number is not None and layers:
         layers = (_renumbered(layers[0], number), *layers[1:])
     return layers
@@ -88,10 +74,11 @@ def _renumbered(frame: FieldNode, number: int) -> FieldNode:
     return FieldNode(label, children)
 
 
-def _layers(output: bytes) -> tuple[FieldNode, ...]:
+def _layers(packets: tuple[bytes, ...]) -> tuple[FieldNode, ...]:
     """The protocol elements of the (only) packet, in order."""
     try:
-        for packet in pdml.packets(io.BytesIO(output)):
+        for text in packets:
+            packet = pdml.parse_packet(text)
             return tuple(
                 element_node(proto)
                 for proto in packet.findall("proto")

@@ -204,3 +204,51 @@ def test_decode_frame_shows_lua_errors_and_refuses_scripts_that_do_not_load(
         decode_frame(script, linktypes.ETHERNET, FRAMES[0], 0.0, "sensor")
     with pytest.raises(NotFoundError):
         decode_frame(script.with_name("nope.lua"), linktypes.ETHERNET, FRAMES[0], 0.0, "sensor")
+
+
+def test_the_export_re_decode_runs_through_pyshark_and_as_nobody_the_same(
+    sensor_files: tuple[Path, Path], tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """decode_frame hands the Lua script to tshark through pyshark's custom parameters."""
+    import asyncio
+    import threading
+    from typing import Any
+
+    import pyshark
+
+    from engine.dissector import pdml
+    from engine.dissector.pyshark_pdml import run_pdml
+
+    script, pcap = sensor_files
+    runs: list[list[str]] = []
+    original = pyshark.FileCapture.packets_from_tshark
+
+    async def recorded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        assert threading.current_thread() is not threading.main_thread()
+        runs.append(self.get_parameters())
+        assert asyncio.get_running_loop() is self.eventloop
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pyshark.FileCapture, "packets_from_tshark", recorded)
+    nodes = decode_frame(script, linktypes.ETHERNET, FRAMES[1], 1_700_000_000.0, "sensor")
+    assert len(runs) == 1 and f"lua_script:{script}" in runs[0]
+    assert nodes[0].label.startswith("Sensor telemetry protocol")
+
+    tshark = shutil.which("tshark")
+    assert tshark is not None
+    direct = Tshark(tshark, as_nobody=False)
+    nobody = Tshark(tshark, as_nobody=True)
+    by_pyshark = run_pdml(direct, pcap, ["-X", f"lua_script:{script}"], timeout=60)
+    with staged(nobody, [script, pcap]) as (copy, capture):
+        by_setpriv = run_pdml(nobody, capture, ["-X", f"lua_script:{copy}"], timeout=60)
+    assert len(runs) == 2 and by_pyshark.returncode == by_setpriv.returncode == 0
+
+    def sensor_labels(texts: tuple[bytes, ...]) -> list[list[str]]:
+        return [
+            [pdml.label(item) for tree in pdml.protocol_trees(packet, "sensor") for item in tree]
+            for packet in map(pdml.parse_packet, texts)
+        ]
+
+    assert len(by_pyshark.packets) == 4
+    assert sensor_labels(by_pyshark.packets) == sensor_labels(by_setpriv.packets)
+    assert sum(1 for labels in sensor_labels(by_pyshark.packets) if labels) == 3

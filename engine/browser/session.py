@@ -16,11 +16,13 @@ import asyncio
 import base64
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, TypeVar
 
-from engine.browser.cdp import CdpConnection, CdpError
+import cdp
+
+from engine.browser.cdp import CdpConnection, CdpError, Command, CommandSteps
 from engine.browser.launch import LaunchedBrowser
 from engine.browser.network import NetworkTracker
 from engine.browser.records import (
@@ -37,7 +39,6 @@ from engine.errors import LivetapError, NotFoundError, UnavailableError
 NETWORK_TARGETS = frozenset(
     {"page", "iframe", "worker", "shared_worker", "service_worker", "other"}
 )
-AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True}
 MAX_POST_DATA = 1 << 16
 RECONNECT_INTERVAL = 2.0
 NO_SANDBOX_WARNING = "Chromium's sandbox is off (--no-sandbox): open only pages you trust"
@@ -45,6 +46,14 @@ START_TIMEOUT = 20.0
 """Seconds a launched browser may take to answer its first command."""
 INSTRUMENT_TIMEOUT = 10.0
 """Seconds to wait for a tab's Network.enable before opening the URL anyway."""
+T = TypeVar("T")
+
+
+def auto_attach() -> CommandSteps[None]:
+    """Target.setAutoAttach: every related target, paused until it is followed, flattened."""
+    return cdp.target.set_auto_attach(
+        auto_attach=True, wait_for_debugger_on_start=True, flatten=True
+    )
 
 
 class BrowserSession:
@@ -143,8 +152,8 @@ class BrowserSession:
             self._connection = connection
             self._set_state(ConnectionState.CONNECTED, self._connected_note())
             try:
-                await connection.call("Target.setDiscoverTargets", {"discover": True})
-                await connection.call("Target.setAutoAttach", AUTO_ATTACH)
+                await connection.execute(cdp.target.set_discover_targets(discover=True))
+                await connection.execute(auto_attach())
                 await self._instrumented()
             except (CdpError, UnavailableError, TimeoutError) as error:
                 self._set_state(
@@ -188,7 +197,7 @@ class BrowserSession:
             browser.commands, browser.replies, self._on_event
         )
         try:
-            await connection.call("Browser.getVersion", timeout=START_TIMEOUT)
+            await connection.execute(cdp.browser.get_version(), timeout=START_TIMEOUT)
         except (CdpError, UnavailableError, TimeoutError):
             await connection.close()
             reason = await loop.run_in_executor(None, browser.failure)
@@ -249,6 +258,8 @@ class BrowserSession:
 
     def _on_event(self, method: str, params: Mapping[str, Any], session_id: str) -> None:
         """Called by the reader task for every event: must not wait for replies."""
+        # Events stay plain JSON, not cdp.util.parse_json_event: the package (2020) fails on
+        # some of what Chromium sends and drops newer fields (measured: engine/browser/cdp.py).
         if method.startswith("Network."):
             self.tracker.handle(method, params, session_id)
         elif method == "Target.attachedToTarget":
@@ -273,11 +284,10 @@ class BrowserSession:
         # Back to back, no waiting in between (awaiting Network.enable first hangs on popups).
         instrumented = []
         if kind in NETWORK_TARGETS:
-            instrumented.append(
-                await connection.send("Network.enable", {"maxPostDataSize": MAX_POST_DATA}, session)
-            )
-            instrumented.append(await connection.send("Target.setAutoAttach", AUTO_ATTACH, session))
-        await connection.send("Runtime.runIfWaitingForDebugger", {}, session)
+            enable = cdp.network.enable(max_post_data_size=MAX_POST_DATA)
+            instrumented.append(await connection.submit(enable, session))
+            instrumented.append(await connection.submit(auto_attach(), session))
+        await connection.submit(cdp.runtime.run_if_waiting_for_debugger(), session)
         if kind != "page":
             return
         # A tab is used (navigate, evaluate, --open) only once its Network domain is on:
@@ -291,7 +301,7 @@ class BrowserSession:
         self._pages.append(session)
         if self._open_url:
             url, self._open_url = self._open_url, None
-            await connection.send("Page.navigate", {"url": url}, session)
+            await connection.submit(cdp.page.navigate(url=url), session)
 
     async def _instrumented(self) -> None:
         """Until the targets that exist now are followed (a launched browser's first tab too)."""
@@ -330,16 +340,34 @@ class BrowserSession:
         """The latest state of one request."""
         return self.tracker.get(request_id)
 
+    def _execute(self, steps: CommandSteps[T], session: str, timeout: float) -> T:
+        """Run one command of the cdp package from another thread; its typed result."""
+        command = Command(steps)
+        return self._wait(
+            lambda connection: connection.execute(command, session, timeout),
+            command.method,
+            timeout,
+        )
+
     def _call(
         self, method: str, params: Mapping[str, Any], session: str, timeout: float
     ) -> dict[str, Any]:
-        """Run one command from another thread and wait for its result."""
+        """A command by name with JSON params, for what the cdp package (2020) does not know."""
+        return self._wait(
+            lambda connection: connection.call(method, params, session, timeout), method, timeout
+        )
+
+    def _wait(
+        self,
+        work: Callable[[CdpConnection], Coroutine[Any, Any, T]],
+        method: str,
+        timeout: float,
+    ) -> T:
+        """Run ``work`` on the connection's loop from another thread and wait for it."""
         connection, loop = self._connection, self._loop
         if connection is None or loop is None or loop.is_closed():
             raise UnavailableError("the browser is not connected")
-        future = asyncio.run_coroutine_threadsafe(
-            connection.call(method, params, session, timeout), loop
-        )
+        future = asyncio.run_coroutine_threadsafe(work(connection), loop)
         try:
             return future.result(timeout + 1)
         except (FutureTimeout, TimeoutError):
@@ -358,14 +386,12 @@ class BrowserSession:
             raise NotFoundError("this request has no finished response, so no body")
         known_as = self._browser_id(request_id)
         session = self.tracker.session_of(request_id) or ""
+        command = cdp.network.get_response_body(cdp.network.RequestId(known_as))
         try:
-            result = self._call(
-                "Network.getResponseBody", {"requestId": known_as}, session, timeout
-            )
+            body, encoded = self._execute(command, session, timeout)
         except CdpError as error:
             raise NotFoundError(f"the browser no longer has this body ({error})") from None
-        body = result.get("body", "")
-        data = base64.b64decode(body) if result.get("base64Encoded") else str(body).encode("utf-8")
+        data = base64.b64decode(body) if encoded else body.encode("utf-8")
         return ResponseBody(request_id, data, record.mime_type)
 
     def _browser_id(self, request_id: str) -> str:
@@ -388,30 +414,27 @@ class BrowserSession:
         if known_as is None:
             return None
         session = self.tracker.session_of(request_id) or ""
+        command = cdp.network.get_request_post_data(cdp.network.RequestId(known_as))
         try:
-            result = self._call(
-                "Network.getRequestPostData", {"requestId": known_as}, session, timeout
-            )
+            return self._execute(command, session, timeout)
         except CdpError:
             return None
-        data = result.get("postData")
-        return data if isinstance(data, str) else None
 
     def navigate(self, url: str, timeout: float = 10.0) -> None:
         """Load ``url`` in the first tab (opening one if there is none)."""
         if self._pages:
-            self._call("Page.navigate", {"url": url}, self._pages[0], timeout)
+            self._execute(cdp.page.navigate(url=url), self._pages[0], timeout)
             return
         self._open_url = url
-        self._call("Target.createTarget", {"url": "about:blank"}, "", timeout)
+        self._execute(cdp.target.create_target(url="about:blank"), "", timeout)
 
     def evaluate(self, expression: str, timeout: float = 10.0, user_gesture: bool = True) -> Any:
         """Run JavaScript in the first tab (as if the user did it); for demos and tests."""
         if not self._pages:
             raise UnavailableError("the browser has no tab")
-        params = {"expression": expression, "userGesture": user_gesture, "returnByValue": True}
-        result = self._call("Runtime.evaluate", params, self._pages[0], timeout)
-        return result.get("result", {}).get("value")
+        command = cdp.runtime.evaluate(expression, return_by_value=True, user_gesture=user_gesture)
+        result, _ = self._execute(command, self._pages[0], timeout)
+        return result.value
 
     @property
     def browser_process(self) -> LaunchedBrowser | None:

@@ -180,6 +180,9 @@ def _count_packets(pcap: Path) -> int:
 def _run_check(
     tool: Tshark, lua_path: Path, pcap: Path, spec: ProtocolSpec, *, packets: int, timeout: float
 ) -> CheckReport:
+    # tshark is run here directly, not through pyshark as the one-packet decodes are
+    # (engine.dissector.pyshark_pdml): a check reads a whole capture, whose PDML streams
+    # into a temporary file and is read back in bounded memory, at tshark's speed.
     wanted = f"{spec.name} || _ws.lua.error || _ws.malformed"
     with (
         staged(tool, [lua_path, pcap]) as (script, capture),

@@ -1,23 +1,23 @@
 """Decoding one frame with a generated dissector, for the detail pane.
 
-The frame is written to a one-packet capture, tshark decodes it with the
-script (``-T pdml``) and the protocol's subtrees come back as
+The frame is written to a one-packet capture, pyshark has tshark decode it with
+the script (``-X lua_script:``, ``-T pdml``; :mod:`engine.dissector.pyshark_pdml`)
+and the protocol's subtrees come back as
 :class:`engine.dissect.FieldNode` trees: labels as Wireshark shows them,
 expert infos and Lua errors included.
 """
 
 from __future__ import annotations
 
-import io
-import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from engine.dissect import MAX_CHILDREN, FieldNode
 from engine.dissector import pdml
+from engine.dissector.pyshark_pdml import run_pdml
 from engine.dissector.tshark import lua_messages, open_tshark, other_errors, staged
-from engine.errors import BadInputError, NotFoundError, UnavailableError, from_os_error
+from engine.errors import BadInputError, NotFoundError, UnavailableError
 from engine.pcapio import PcapRecord, write_pcap_file
 
 DECODE_TIMEOUT = 30.0
@@ -53,22 +53,8 @@ def decode_frame(
         frame = Path(directory) / "frame.pcap"
         write_pcap_file(frame, [PcapRecord(timestamp, len(data), linktype, data)], fmt="pcap")
         with staged(tool, [lua_path, frame]) as (script, capture):
-            args = ["-n", "-X", f"lua_script:{script}", "-r", str(capture), "-T", "pdml"]
-            try:
-                result = subprocess.run(
-                    tool.command(args),
-                    capture_output=True,
-                    stdin=subprocess.DEVNULL,
-                    timeout=timeout,
-                    check=False,
-                )
-            except subprocess.TimeoutExpired:
-                raise UnavailableError(
-                    f"tshark did not decode the frame within {timeout:.0f} s"
-                ) from None
-            except OSError as error:
-                raise from_os_error(error, f"run {tool.path}") from None
-    stderr = result.stderr.decode("utf-8", "replace")
+            result = run_pdml(tool, capture, ["-X", f"lua_script:{script}"], timeout=timeout)
+    stderr = result.stderr
     problems = lua_messages(stderr)
     if problems:
         first = problems[0].splitlines()
@@ -76,15 +62,16 @@ def decode_frame(
     if result.returncode != 0:
         detail = "; ".join(other_errors(stderr)) or stderr.strip()[:200]
         raise BadInputError(f"tshark could not decode the frame: {detail}")
-    return _nodes(result.stdout, protocol_name)
+    return _nodes(result.packets, protocol_name)
 
 
-def _nodes(output: bytes, protocol_name: str) -> tuple[FieldNode, ...]:
+def _nodes(packets: tuple[bytes, ...], protocol_name: str) -> tuple[FieldNode, ...]:
     nodes: list[FieldNode] = []
     try:
-        for packet in pdml.packets(io.BytesIO(output)):
+        for text in packets:
+            packet = pdml.parse_packet(text)
             nodes.extend(element_node(tree) for tree in pdml.protocol_trees(packet, protocol_name))
-            nodes.extend(FieldNode(_one_line(text)) for text in pdml.lua_errors(packet))
+            nodes.extend(FieldNode(_one_line(error)) for error in pdml.lua_errors(packet))
     except ET.ParseError as error:
         raise BadInputError(f"could not read tshark's output: {error}") from None
     return tuple(nodes)

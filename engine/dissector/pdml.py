@@ -68,6 +68,12 @@ class _PacketReader:
         self.parser.close()
 
 
+def parse_packet(text: bytes) -> ET.Element:
+    """One whole ``<packet>...</packet>`` of PDML as an element (raises ``ET.ParseError``)."""
+    cleaned = "".join(_clean(line) for line in text.decode("utf-8", "replace").splitlines(True))
+    return ET.fromstring(cleaned)
+
+
 def read_packets(path: Path) -> Iterator[ET.Element]:
     """Each packet of a PDML file."""
     with path.open("rb") as stream:
