@@ -135,6 +135,7 @@ class _NoSightings(Sightings):
 
     def __init__(self) -> None:
         super().__init__(0)
+        self.active = False
 
     def host(self, name: str, source: str, client: bytes, time: float) -> None:
         """Nothing to keep."""

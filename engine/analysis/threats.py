@@ -94,6 +94,8 @@ class Sightings:
         self.hosts: dict[str, HostSeen] = {}
         self.urls: dict[str, UrlSeen] = {}
         self.limit = limit
+        self.active = True
+        """Whether anything is kept (readers skip the work of a sighting when not)."""
 
     def host(self, name: str, source: str, client: bytes, time: float) -> None:
         """A host name seen in DNS, HTTP or TLS."""
