@@ -1,26 +1,37 @@
-"""How fast ``livetap analyze`` reads a 200k-packet mixed pcap, next to tshark.
+"""How fast ``livetap analyze`` is next to tshark, whole process against whole process.
 
-Builds (once, cached in /tmp) a realistic mix: HTTP and TLS connections with their
-handshakes and teardowns, DNS lookups, NTP and other UDP, ICMP echoes and ARP, a
-quarter of it over IPv6. A few hundred flows are crafted with scapy (explicit
-Ethernet addresses: a bare ``Ether()`` would send ARP on the real network; nothing is
-sent anywhere), then repeated with other client ports and start times up to the
-packet count. Then it times, best of ``--runs``:
+Builds (once, cached in /tmp) two 200k-packet mixes:
 
-- ``analyze_file`` in-process with every report (what ``livetap analyze FILE
-  --report all`` does, without printing),
-- ``tshark -q -z conv,ip -r FILE`` and ``tshark -q -z io,phs -r FILE``,
+- ``today``: HTTP and TLS connections with their handshakes and teardowns, DNS lookups,
+  NTP and other UDP, ICMP echoes and ARP, a quarter of it over IPv6;
+- ``heavy``: HTTP- and DNS-heavy: keep-alive HTTP connections and DNS lookups, so that
+  about 20% of the packets are HTTP requests and responses and 30% DNS.
 
-and prints packets per second and the ratios.
+A few hundred flows are crafted with scapy (explicit Ethernet addresses: a bare
+``Ether()`` would send ARP on the real network; nothing is sent anywhere), then repeated
+with other client ports and start times up to the packet count. Then, for each mix, it
+runs in turn (livetap, tshark, livetap, tshark, ...) ``--runs`` times each:
 
-    .venv/bin/python benchmarks/analyze.py [--count N] [--runs N] [--rebuild]
+- ``livetap analyze FILE --report all --json`` against ``tshark -n -q`` with the
+  equivalent taps (``-z conv,ip -z conv,ipv6 -z conv,tcp -z conv,udp -z io,phs
+  -z http,tree -z dns,tree -z endpoints,ip``),
+- ``livetap analyze FILE --report conversations --json`` against ``tshark -n -q -z conv,ip
+  -z conv,ipv6 -z conv,tcp -z conv,udp``,
+
+each as a subprocess (start-up included, output thrown away), and prints the median
+wall-clock times, the median of the pairwise ratios, and the load average beside them.
+
+    .venv/bin/python benchmarks/analyze.py [--count N] [--runs N] [--mix today|heavy|both]
+        [--rebuild]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -34,7 +45,6 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
 from engine import linktypes
-from engine.analysis import analyze_file
 from engine.pcapio import PcapRecord, write_pcap_file
 
 CLIENT_MAC, ROUTER_MAC = "02:00:00:00:00:01", "02:00:00:00:00:fe"
@@ -42,8 +52,13 @@ TEMPLATES = 300
 WINDOW = 120.0
 """Seconds the flows are spread over."""
 
-Frame = tuple[bytes, bool, int]
-"""(frame bytes, sent by the client, offset of the TCP/UDP header or -1)."""
+Frame = tuple[bytes, bool, int, str]
+"""(frame bytes, sent by the client, offset of the TCP/UDP header or -1, kind).
+
+The kind is ``http`` for a frame that carries an HTTP request or response line,
+``dns`` for a DNS message, else empty (it only feeds the printed shares)."""
+CONVERSATION_TAPS = ("conv,ip", "conv,ipv6", "conv,tcp", "conv,udp")
+ALL_TAPS = (*CONVERSATION_TAPS, "io,phs", "http,tree", "dns,tree", "endpoints,ip")
 
 
 class Mix:
@@ -65,11 +80,11 @@ class Mix:
     def server(self) -> str:
         return f"93.184.{self.rng.randrange(0, 8)}.{self.rng.randrange(1, 250)}"
 
-    def frame(self, packet: Packet, client: bool, v6: bool) -> Frame:
+    def frame(self, packet: Packet, client: bool, v6: bool, kind: str = "") -> Frame:
         src, dst = (CLIENT_MAC, ROUTER_MAC) if client else (ROUTER_MAC, CLIENT_MAC)
         raw = bytes(Ether(src=src, dst=dst) / packet)
         offset = 54 if v6 else 34
-        return raw, client, offset if (TCP in packet or UDP in packet) else -1
+        return raw, client, offset if (TCP in packet or UDP in packet) else -1, kind
 
     def ip(self, src: str, dst: str, v6: bool) -> Packet:
         return IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
@@ -90,7 +105,8 @@ class Mix:
             )
             if load:
                 packet = packet / Raw(load)
-            out.append(self.frame(packet, from_client, v6))
+            kind = "http" if load.startswith((b"GET ", b"POST ", b"HTTP/1.1 ")) else ""
+            out.append(self.frame(packet, from_client, v6, kind))
             used = len(load) + (1 if "S" in flags or "F" in flags else 0)
             if from_client:
                 c += used
@@ -168,7 +184,7 @@ class Mix:
                 an=DNSRR(rrname=name, rdata=self.server()),
             )
         )
-        return [self.frame(query, True, v6), self.frame(answer, False, v6)]
+        return [self.frame(query, True, v6, "dns"), self.frame(answer, False, v6, "dns")]
 
     def udp(self) -> list[Frame]:
         client, server, v6 = self.hosts()
@@ -215,90 +231,150 @@ class Mix:
         reply = Ether(src=ROUTER_MAC, dst=CLIENT_MAC) / ARP(
             op=2, hwsrc=ROUTER_MAC, psrc="10.0.0.1", hwdst=CLIENT_MAC, pdst="10.0.0.5"
         )
-        return [(bytes(request), True, -1), (bytes(reply), False, -1)]
+        return [(bytes(request), True, -1, ""), (bytes(reply), False, -1, "")]
 
-    def templates(self) -> list[list[Frame]]:
-        kinds = [self.tls] * 40 + [self.http] * 25 + [self.dns] * 20 + [self.udp] * 10
-        kinds += [self.icmp] * 3 + [self.arp] * 2
+    def keepalive(self) -> list[Frame]:
+        """One HTTP/1.1 connection with several small requests and responses."""
+        rng = self.rng
+        host = f"shop{rng.randrange(20)}.example"
+        payloads: list[tuple[bool, bytes]] = []
+        for _ in range(rng.randrange(3, 8)):
+            method = rng.choice(("GET", "GET", "GET", "POST"))
+            body = b"q=1&page=2" if method == "POST" else b""
+            request = (
+                f"{method} /api/{rng.randrange(10**6)} HTTP/1.1\r\nHost: {host}\r\n"
+                "User-Agent: bench/1.0\r\nAccept: */*\r\n"
+            ).encode()
+            if body:
+                request += b"Content-Type: application/x-www-form-urlencoded\r\n"
+            request += f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+            content = b"{}" + b" " * rng.randrange(20, 900)
+            response = (
+                f"HTTP/1.1 {rng.choice((200, 200, 200, 304, 404))} OK\r\n"
+                "Content-Type: application/json\r\n"
+                f"Content-Length: {len(content)}\r\n\r\n"
+            ).encode() + content
+            payloads += [(True, request), (False, response)]
+        return self.tcp_flow(80, payloads)
+
+    def templates(self, mix: str = "today") -> list[list[Frame]]:
+        if mix == "heavy":
+            kinds = [self.keepalive] * 14 + [self.dns] * 110 + [self.tls] * 3 + [self.udp] * 4
+            kinds += [self.icmp] * 1 + [self.arp] * 1
+        else:
+            kinds = [self.tls] * 40 + [self.http] * 25 + [self.dns] * 20 + [self.udp] * 10
+            kinds += [self.icmp] * 3 + [self.arp] * 2
         return [self.rng.choice(kinds)() for _ in range(TEMPLATES)]
 
 
-def build(path: Path, count: int, seed: int = 1) -> None:
-    """Write ``count`` packets: templates repeated with new client ports and start times."""
-    mix = Mix(seed)
-    templates = mix.templates()
+def build(path: Path, count: int, seed: int = 1, mix: str = "today") -> dict[str, float]:
+    """Write ``count`` packets: templates repeated with new client ports and start times.
+
+    Returns the share of the packets of each kind (``http``, ``dns``).
+    """
+    templates = Mix(seed).templates(mix)
     rng = random.Random(seed)
-    records: list[tuple[float, bytes]] = []
+    records: list[tuple[float, bytes, str]] = []
     flow = 0
     while len(records) < count:
         template = templates[flow % len(templates)]
         port = 1024 + (flow * 7919) % 60000
         start = rng.uniform(0, WINDOW)
         moment = start
-        for raw, from_client, offset in template:
+        for raw, from_client, offset, kind in template:
             frame = bytearray(raw)
             if offset >= 0:
                 struct.pack_into("!H", frame, offset + (0 if from_client else 2), port)
             moment += rng.uniform(0.0005, 0.02)
-            records.append((1_700_000_000.0 + moment, bytes(frame)))
+            records.append((1_700_000_000.0 + moment, bytes(frame), kind))
         flow += 1
     records.sort(key=lambda item: item[0])
+    kept = records[:count]
     write_pcap_file(
         path,
-        (PcapRecord(t, len(raw), linktypes.ETHERNET, raw) for t, raw in records[:count]),
+        (PcapRecord(t, len(raw), linktypes.ETHERNET, raw) for t, raw, _kind in kept),
     )
+    return {
+        kind: sum(1 for record in kept if record[2] == kind) / len(kept) for kind in ("http", "dns")
+    }
 
 
-def best_of(runs: int, work: object) -> float:
-    """The shortest wall time of ``runs`` calls."""
-    assert callable(work)
-    best = float("inf")
-    for _ in range(runs):
+def mix_file(mix: str, count: int, rebuild: bool) -> Path:
+    """The cached pcap of a mix (built when missing), its shares printed."""
+    path = Path(f"/tmp/livetap-bench-analyze-{mix}-{count}.pcap")
+    shares_file = path.with_suffix(".shares")
+    if rebuild or not path.exists() or not shares_file.exists():
+        print(f"building {path} ({count:,} packets)...", flush=True)
         started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
+        shares = build(path, count, mix=mix)
+        print(f"  built in {time.perf_counter() - started:.1f} s")
+        shares_file.write_text(f"{shares['http']} {shares['dns']}")
+    http, dns = (float(x) for x in shares_file.read_text().split())
+    print(
+        f"mix {mix}: {path} ({count:,} packets, {path.stat().st_size / 1e6:.1f} MB; "
+        f"HTTP requests and responses {http:.0%}, DNS {dns:.0%})"
+    )
+    return path
+
+
+def timed(command: list[str]) -> float:
+    """The wall-clock seconds of one whole process, its output thrown away."""
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def interleaved(ours: list[str], theirs: list[str], runs: int) -> tuple[float, float, float]:
+    """Median seconds of each command and median ratio theirs/ours, run in turn (1 warm-up)."""
+    timed(ours)
+    timed(theirs)
+    mine, other, ratios = [], [], []
+    for _ in range(runs):
+        a = timed(ours)
+        b = timed(theirs)
+        mine.append(a)
+        other.append(b)
+        ratios.append(b / a)
+    return statistics.median(mine), statistics.median(other), statistics.median(ratios)
+
+
+def load() -> str:
+    one, five, _fifteen = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min)"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--mix", choices=("today", "heavy", "both"), default="both")
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
-    path = Path(f"/tmp/livetap-bench-analyze-{args.count}.pcap")
-    if args.rebuild or not path.exists():
-        print(f"building {path} ({args.count:,} packets)...", flush=True)
-        started = time.perf_counter()
-        build(path, args.count)
-        print(f"  built in {time.perf_counter() - started:.1f} s")
-    size = path.stat().st_size
-    print(f"file: {path} ({args.count:,} packets, {size / 1e6:.1f} MB)")
-
-    def analyze() -> None:
-        result = analyze_file(path, ["all"])
-        assert result.packets == args.count, result.packets
-
-    ours = best_of(args.runs, analyze)
-    print(
-        f"livetap analyze (all reports, in-process): {ours:.2f} s, "
-        f"{args.count / ours:,.0f} packets/s"
-    )
     tshark = shutil.which("tshark")
     if tshark is None:
         print("tshark not found: no comparison")
-        return 0
-    for stat in ("conv,ip", "io,phs"):
-        command = [tshark, "-n", "-q", "-z", stat, "-r", str(path)]
-
-        def run(command: list[str] = command) -> None:
-            subprocess.run(command, capture_output=True, check=True)
-
-        theirs = best_of(args.runs, run)
-        print(
-            f"tshark -q -z {stat}: {theirs:.2f} s, {args.count / theirs:,.0f} packets/s; "
-            f"livetap is {theirs / ours:.1f}x as fast"
-        )
+        return 1
+    livetap = str(Path(sys.executable).with_name("livetap"))
+    mixes = ("today", "heavy") if args.mix == "both" else (args.mix,)
+    paths = {mix: mix_file(mix, args.count, args.rebuild) for mix in mixes}
+    print(f"median of {args.runs} runs each, livetap and tshark in turn, whole processes")
+    rows = []
+    for mix, path in paths.items():
+        for report, taps in (("all", ALL_TAPS), ("conversations", CONVERSATION_TAPS)):
+            ours = [livetap, "analyze", str(path), "--report", report, "--json"]
+            theirs = [tshark, "-n", "-q", "-r", str(path)]
+            for tap in taps:
+                theirs += ["-z", tap]
+            before = load()
+            mine, other, ratio = interleaved(ours, theirs, args.runs)
+            rows.append((mix, report, mine, other, ratio))
+            print(
+                f"  {mix:5} --report {report:13} livetap {mine:5.2f} s  tshark {other:5.2f} s  "
+                f"livetap is {ratio:.2f}x as fast  [{before}; after: {load()}]",
+                flush=True,
+            )
+    worst = min(row[4] for row in rows)
+    print(f"slowest ratio: {worst:.2f}x (target 2x); {load()}")
     return 0
 
 

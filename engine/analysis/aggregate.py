@@ -71,6 +71,78 @@ _DNS_LABELS = frozenset({"dns", "mdns", "llmnr"})
 _LOGIN_LABELS = frozenset({"ftp", "telnet", "smtp", "pop", "imap"})
 _LABELS: dict[str, tuple[str, ...]] = {}
 
+ALL_REPORTS = (
+    "summary",
+    "protocols",
+    "conversations",
+    "talkers",
+    "http",
+    "dns",
+    "patterns",
+    "threats",
+    "credentials",
+)
+"""Every report (the same names and order as :data:`engine.analysis.report.REPORTS`)."""
+_HIERARCHY = frozenset({"summary", "protocols"})
+"""Reports that read the protocol paths (so the application layers must be read)."""
+_NAMED = frozenset(ALL_REPORTS) - {"summary", "protocols"}
+"""Reports that show the names the capture's DNS answers gave addresses."""
+
+
+class Needs:
+    """Which per-packet work the requested reports need; what no report needs is skipped.
+
+    ``paths``: the protocol hierarchy (summary, protocols), which needs HTTP and TLS
+    read for its labels; ``http``/``tls``/``logins``/``dns``: the readers;
+    ``sightings``: host names and URLs for the threat check; ``names``: addresses
+    named by DNS answers; ``sequence``: TCP sequence tracking (retransmissions, and
+    data seen twice is not read twice by the readers); ``beacons``: UDP session starts.
+    """
+
+    __slots__ = (
+        "app",
+        "beacons",
+        "dns",
+        "http",
+        "logins",
+        "names",
+        "paths",
+        "reports",
+        "sequence",
+        "sightings",
+        "tls",
+    )
+
+    def __init__(self, reports: Iterable[str] | None = None) -> None:
+        wanted = frozenset(ALL_REPORTS if reports is None else reports)
+        if "all" in wanted:
+            wanted = frozenset(ALL_REPORTS)
+        self.reports = wanted
+        self.paths = bool(wanted & _HIERARCHY)
+        self.sightings = "threats" in wanted
+        self.logins = "credentials" in wanted
+        self.http = self.paths or self.sightings or bool(wanted & {"http", "credentials"})
+        self.tls = self.paths or self.sightings
+        self.dns = self.sightings or "dns" in wanted
+        self.names = bool(wanted & _NAMED)
+        self.sequence = self.http or self.tls or self.logins or self.dns or "patterns" in wanted
+        self.beacons = "patterns" in wanted
+        self.app = self.http or self.tls or self.logins or self.dns or self.names
+
+
+class _NoSightings(Sightings):
+    """Sightings that keep nothing: no report asked for them."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.active = False
+
+    def host(self, name: str, source: str, client: bytes, time: float) -> None:
+        """Nothing to keep."""
+
+    def url(self, url: str, client: bytes, time: float) -> None:
+        """Nothing to keep."""
+
 
 def _label(name: str) -> tuple[str, ...]:
     """``(name,)``, one tuple per name (they are part of the hierarchy's keys)."""
@@ -96,7 +168,10 @@ class Analyzer:
         *,
         max_flows: int = DEFAULT_MAX_FLOWS,
         max_items: int = DEFAULT_MAX_ITEMS,
+        reports: Iterable[str] | None = None,
     ) -> None:
+        self.needs = needs = Needs(reports)
+        """What the requested reports need (None: every report, as the live stats do)."""
         self.top_n = top_n
         self.blocklist = blocklist
         self.show_secrets = show_secrets
@@ -116,11 +191,20 @@ class Analyzer:
         self.tcp = TcpStreams(max_flows, tcp_label)
         self.udp = UdpTable(max_flows)
         self.names = PassiveNames()
-        self.sightings = Sightings(max_flows)
+        self.sightings = Sightings(max_flows) if needs.sightings else _NoSightings()
         self.credentials = CredentialLog(max_items)
         self.http = HttpLog(max_items, self.credentials, self.sightings)
         self.dns = DnsLog(max_items, self.names, self.sightings)
         self.fragments = Fragments()
+        self._paths = needs.paths
+        self._app = needs.app
+        self._sequence = needs.sequence
+        self._http = needs.http
+        self._tls = needs.tls
+        self._logins = needs.logins
+        self._dns = needs.dns
+        self._names = needs.names
+        self._beacons = needs.beacons
         self.rate: deque[tuple[int, int, int]] = deque(maxlen=RATE_SECONDS)
         """(second, packets, bytes) of every finished second that had packets."""
         self._second = -1
@@ -233,7 +317,8 @@ class Analyzer:
             if fragment is not None:
                 whole = self.fragments.add(fields, data)
                 if whole is None:
-                    self._path((chain, "data", _NO_APP), length)
+                    if self._paths:
+                        self._path((chain, "data", _NO_APP), length)
                     return
                 fields, data = whole
                 chain, proto, sport = fields.chain, fields.proto, fields.sport
@@ -246,6 +331,8 @@ class Analyzer:
                 key = (chain, "udp", self._udp(time, length, fields, data))
             else:
                 key = (chain, L4_NAMES.get(proto, "data") if proto >= 0 else None, _NO_APP)
+        if not self._paths:
+            return
         counts = self.paths.get(key)
         if counts is None:
             counts = self.paths[key] = [0, 0]
@@ -317,32 +404,45 @@ class Analyzer:
         if flags & 0x01:
             stream.fins += 1
         if seglen <= 0:
-            if flags & 0x03:
-                self._sequence(stream, side, flags, seq, seglen)
+            if flags & 0x03 and self._sequence:
+                self._sequence_check(stream, side, flags, seq, seglen)
             return _NO_APP
         stream.data_segments += 1
-        if self._sequence(stream, side, flags, seq, seglen):
+        if self._sequence and self._sequence_check(stream, side, flags, seq, seglen):
             return _NO_APP  # data seen before: tshark does not dissect it again
+        if not self._app:
+            return _NO_APP  # no report reads the payloads (nor the hierarchy)
         label = stream.label
         if label is None:
-            if stream.app[side] is not None or (start < end and data[start] in HTTP_FIRST_BYTES):
+            if self._http and (
+                stream.app[side] is not None or (start < end and data[start] in HTTP_FIRST_BYTES)
+            ):
                 self.http.segment(stream, direction, time, data, fields, registered=False)
             return _DATA
         if label == "http":
+            if not self._http:
+                return _label(label)
             return self.http.segment(stream, direction, time, data, fields, registered=True)
         if label == "tls":
+            if not self._tls:
+                return _label(label)
             return tls_segment(stream, direction, time, data, fields, sightings=self.sightings)
         if label in _LOGIN_LABELS:
-            self._login(stream, side, time, data[start:end])
+            if self._logins:
+                self._login(stream, side, time, data[start:end])
             if label == "ftp":
                 return _FTP
         elif label == "dns" and end - start >= 14:
             size = int.from_bytes(data[start : start + 2], "big")
-            self.dns.message(time, fields, data, (start + 2, min(end, start + 2 + size)), "dns")
+            bounds = (start + 2, min(end, start + 2 + size))
+            if self._dns:
+                self.dns.message(time, fields, data, bounds, "dns")
+            elif self._names:
+                self.dns.names_only(data, bounds)
         return _label(label)
 
     @staticmethod
-    def _sequence(stream: TcpStream, side: int, flags: int, seq: int, seglen: int) -> bool:
+    def _sequence_check(stream: TcpStream, side: int, flags: int, seq: int, seglen: int) -> bool:
         """Whether a segment's sequence space was all seen before; counts retransmissions.
 
         Keep-alives (one old byte, on purpose) are seen-before but not counted.
@@ -396,7 +496,7 @@ class Analyzer:
         record[direction + 1] += length
         last = record[LAST]
         if time > last:
-            if not direction and time - last >= BEACON_GAP:
+            if not direction and time - last >= BEACON_GAP and self._beacons:
                 record[EVENTS].append(time)
             record[LAST] = time
         elif time < record[FIRST]:
@@ -407,7 +507,10 @@ class Analyzer:
         if label is None:
             return _DATA
         if label in _DNS_LABELS:
-            self.dns.message(time, fields, data, (start, end), label)
+            if self._dns:
+                self.dns.message(time, fields, data, (start, end), label)
+            elif self._names:
+                self.dns.names_only(data, (start, end))
         return _label(label)
 
     # -- reading -------------------------------------------------------------------
@@ -428,6 +531,10 @@ class Analyzer:
         """The named reports as JSON-ready dicts (see :data:`engine.analysis.report.REPORTS`)."""
         from engine.analysis.report import build_reports
 
+        names = list(names)
+        missing = [n for n in names if n != "all" and n not in self.needs.reports]
+        if missing or ("all" in names and len(self.needs.reports) < len(ALL_REPORTS)):
+            raise ValueError(f"reports not computed by this analyzer: {missing or ['all']}")
         with self.lock:
             return build_reports(self, list(names))
 

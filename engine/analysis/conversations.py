@@ -218,9 +218,19 @@ class Conversation:
         return self.bytes_ab + self.bytes_ba
 
 
-def ip_conversations(records: list[list[Any]]) -> list[Conversation]:
-    """IP conversation rows, in tshark's order (frames, most first; then first seen)."""
-    rows = [
+def _ranked(records: list[Any], limit: int | None) -> list[Any]:
+    """Records in tshark's order (frames, most first; then first seen), the first ``limit``."""
+    ranked = sorted(records, key=lambda r: -(r[FRAMES_AB] + r[FRAMES_BA]))
+    return ranked if limit is None else ranked[:limit]
+
+
+def ip_conversations(records: list[list[Any]], limit: int | None = None) -> list[Conversation]:
+    """IP conversation rows, in tshark's order (frames, most first; then first seen).
+
+    Only the first ``limit`` rows are built: addresses are formatted for the rows a
+    report shows, once per conversation, never per packet.
+    """
+    return [
         Conversation(
             "ipv4" if len(r[ADDR_A]) == 4 else "ipv6",
             format_address(r[ADDR_A]),
@@ -234,15 +244,13 @@ def ip_conversations(records: list[list[Any]]) -> list[Conversation]:
             r[FIRST],
             r[LAST],
         )
-        for r in records
+        for r in _ranked(records, limit)
     ]
-    rows.sort(key=lambda row: -row.frames)
-    return rows
 
 
-def udp_conversations(records: list[list[Any]]) -> list[Conversation]:
-    """UDP conversation rows, in tshark's order."""
-    rows = [
+def udp_conversations(records: list[list[Any]], limit: int | None = None) -> list[Conversation]:
+    """UDP conversation rows, in tshark's order (the first ``limit``)."""
+    return [
         Conversation(
             "udp",
             format_address(r[ADDR_A]),
@@ -257,16 +265,15 @@ def udp_conversations(records: list[list[Any]]) -> list[Conversation]:
             r[LAST],
             protocol=r[LABEL],
         )
-        for r in records
+        for r in _ranked(records, limit)
     ]
-    rows.sort(key=lambda row: -row.frames)
-    return rows
 
 
-def tcp_conversations(streams: list[TcpStream]) -> list[Conversation]:
+def tcp_conversations(streams: list[TcpStream], limit: int | None = None) -> list[Conversation]:
     """TCP conversation rows (one per stream, as tshark 4.0 lists them), in tshark's order."""
+    ranked = sorted(streams, key=lambda s: -(s.counts[0] + s.counts[2]))
     rows = []
-    for s in streams:
+    for s in ranked if limit is None else ranked[:limit]:
         counts = s.counts
         rows.append(
             Conversation(
@@ -285,5 +292,4 @@ def tcp_conversations(streams: list[TcpStream]) -> list[Conversation]:
                 protocol=s.label,
             )
         )
-    rows.sort(key=lambda row: -row.frames)
     return rows

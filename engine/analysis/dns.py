@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from socket import AF_INET6, inet_ntoa, inet_ntop
 
-from engine.analysis.addresses import PassiveNames, format_address
+from engine.analysis.addresses import PassiveNames
 from engine.analysis.threats import Sightings
 from engine.packet.app import DNS_RCODES, DNS_TYPES, Malformed, dns_name
 from engine.packet.structs import DNS, RR, U16
@@ -107,7 +107,7 @@ class DnsLog:
             query = DnsQuery(time, src, sport, dst, dport, ident, qname, type_name(qtype), protocol)
             self._keep(query)
             self.by_name[qname] = self.by_name.get(qname, 0) + 1
-            self._sightings.host(qname, "dns", format_address(src), time)
+            self._sightings.host(qname, "dns", src, time)
             if len(self._pending) >= MAX_PENDING:
                 self._pending.pop(next(iter(self._pending)))
             self._pending[(src, sport, dst, ident, qname)] = query
@@ -127,6 +127,44 @@ class DnsLog:
         query.response_time = time
         query.rcode = rcode
         query.answers = self._answers(data, bounds, position, answers, qname)
+
+    def names_only(self, data: bytes, bounds: tuple[int, int]) -> None:
+        """Learn the names a response's A/AAAA answers give addresses, and nothing else.
+
+        What the reports that name addresses need when the DNS report is not asked
+        for: queries are not read, nothing is counted or kept.
+        """
+        start, end = bounds
+        if end - start < 12 or not data[start + 2] & 0x80:
+            return
+        try:
+            _ident, _flags, questions, answers = DNS(data, start)
+            if not answers:
+                return
+            position = start + 12
+            qname = ""
+            if questions:
+                qname, position = dns_name(data, position, start, end)
+                if position + 4 > end:
+                    return
+                position += 4
+                for _ in range(questions - 1):
+                    _, position = dns_name(data, position, start, end)
+                    position += 4
+            learn = self.names.learn
+            for _ in range(answers):
+                owner, position = dns_name(data, position, start, end)
+                if position + 10 > end:
+                    return
+                rtype, length = RR(data, position)
+                rdata = position + 10
+                position = rdata + length
+                if position > end:
+                    return
+                if (rtype == 1 and length == 4) or (rtype == 28 and length == 16):
+                    learn(data[rdata:position], qname or owner)
+        except (Malformed, IndexError, struct.error):
+            return
 
     def _keep(self, query: DnsQuery) -> None:
         if len(self.items) < self.limit:

@@ -378,11 +378,12 @@ class HttpLog:
         if pending is None:
             pending = self._pending[stream.index] = deque(maxlen=256)
         pending.append(request)
-        client_text = format_address(client)
-        if host:
-            self._sightings.host(host, "http", client_text, time)
         url = request.url
-        self._sightings.url(_normal_url(url), client_text, time)
+        sightings = self._sightings
+        if sightings.active:  # only for the threat report
+            if host:
+                sightings.host(host, "http", client, time)
+            sightings.url(_normal_url(url), client, time)
         credentials = self._credentials
         authorization = headers.get(b"authorization")
         if authorization is not None:

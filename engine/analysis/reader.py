@@ -195,7 +195,7 @@ def analyze_file(
         from engine.analysis.deep import tshark_path
 
         tshark_path()  # no tshark: say so before reading, not after
-    analyzer = Analyzer(top_n=top_n, blocklist=blocklist, show_secrets=show_secrets)
+    analyzer = Analyzer(top_n=top_n, blocklist=blocklist, show_secrets=show_secrets, reports=names)
     state = ReadState()
     started = time.monotonic()
     add = analyzer.add_records

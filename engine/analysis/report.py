@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from engine import linktypes
 from engine.analysis import hierarchy, patterns, talkers
 from engine.analysis.addresses import format_endpoint
+from engine.analysis.aggregate import ALL_REPORTS
 from engine.analysis.conversations import (
+    ADDR_A,
     Conversation,
     ip_conversations,
     tcp_conversations,
@@ -28,17 +30,7 @@ from engine.packet.walk import IEEE802_11, IEEE802_11_RADIOTAP, KNOWN_LINKTYPES
 if TYPE_CHECKING:
     from engine.analysis.aggregate import Analyzer
 
-REPORTS = (
-    "summary",
-    "protocols",
-    "conversations",
-    "talkers",
-    "http",
-    "dns",
-    "patterns",
-    "threats",
-    "credentials",
-)
+REPORTS = ALL_REPORTS
 """Every report, in the order ``--report all`` prints them."""
 MAX_ROWS = 1000
 """Rows listed per table (conversations, requests, queries); the rest are counted."""
@@ -180,17 +172,19 @@ def conversations(analyzer: Analyzer) -> dict[str, Any]:
     """IPv4, IPv6, TCP and UDP conversations with tshark's totals and order."""
     origin = analyzer.first_frame_time or 0.0
     names = analyzer.names.name_of_text
-    ip_rows = ip_conversations(analyzer.ip.records)
+    ip_records = analyzer.ip.records
+    v4 = [r for r in ip_records if len(r[ADDR_A]) == 4]
+    v6 = [r for r in ip_records if len(r[ADDR_A]) != 4]
     tables = {
-        "ipv4": [row for row in ip_rows if row.kind == "ipv4"],
-        "ipv6": [row for row in ip_rows if row.kind == "ipv6"],
-        "tcp": tcp_conversations(analyzer.tcp.streams),
-        "udp": udp_conversations(analyzer.udp.records),
+        "ipv4": (ip_conversations(v4, MAX_ROWS), len(v4)),
+        "ipv6": (ip_conversations(v6, MAX_ROWS), len(v6)),
+        "tcp": (tcp_conversations(analyzer.tcp.streams, MAX_ROWS), len(analyzer.tcp.streams)),
+        "udp": (udp_conversations(analyzer.udp.records, MAX_ROWS), len(analyzer.udp.records)),
     }
     report: dict[str, Any] = {}
-    for kind, rows in tables.items():
-        report[kind] = [_conversation_row(row, origin, names) for row in rows[:MAX_ROWS]]
-        report[f"{kind}_total"] = len(rows)
+    for kind, (rows, total) in tables.items():
+        report[kind] = [_conversation_row(row, origin, names) for row in rows]
+        report[f"{kind}_total"] = total
     return report
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.analysis.addresses import format_address
 from engine.errors import (
     BadInputError,
     LivetapError,
@@ -72,7 +73,8 @@ class HostSeen:
     first: float
     count: int = 0
     sources: set[str] = field(default_factory=set)
-    clients: list[str] = field(default_factory=list)
+    clients: list[bytes] = field(default_factory=list)
+    """Raw addresses (formatted when a report is written)."""
 
 
 @dataclass(slots=True)
@@ -80,7 +82,8 @@ class UrlSeen:
     """An HTTP URL requested in the capture."""
 
     first: float
-    client: str
+    client: bytes
+    """The raw address of the first client (formatted when a report is written)."""
     count: int = 0
 
 
@@ -91,8 +94,10 @@ class Sightings:
         self.hosts: dict[str, HostSeen] = {}
         self.urls: dict[str, UrlSeen] = {}
         self.limit = limit
+        self.active = True
+        """Whether anything is kept (readers skip the work of a sighting when not)."""
 
-    def host(self, name: str, source: str, client: str, time: float) -> None:
+    def host(self, name: str, source: str, client: bytes, time: float) -> None:
         """A host name seen in DNS, HTTP or TLS."""
         name = normalise_host(name)
         if not name:
@@ -107,7 +112,7 @@ class Sightings:
         if client not in seen.clients and len(seen.clients) < MAX_CLIENTS:
             seen.clients.append(client)
 
-    def url(self, url: str, client: str, time: float) -> None:
+    def url(self, url: str, client: bytes, time: float) -> None:
         """An HTTP URL requested."""
         seen = self.urls.get(url)
         if seen is None:
@@ -347,7 +352,7 @@ def find_threats(
                 "entry": host_entry,
                 "reason": "listed domain" if how == "domain" else "host of a listed URL",
                 "seen_in": sorted(seen.sources),
-                "clients": list(seen.clients),
+                "clients": [format_address(raw) for raw in seen.clients],
                 "first_time": seen.first,
                 "count": seen.count,
             }
@@ -363,7 +368,7 @@ def find_threats(
                 "entry": url_entry,
                 "reason": "listed URL",
                 "seen_in": ["http"],
-                "clients": [seen_url.client],
+                "clients": [format_address(seen_url.client)],
                 "first_time": seen_url.first,
                 "count": seen_url.count,
             }

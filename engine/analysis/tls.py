@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.analysis.addresses import format_address
 from engine.analysis.threats import Sightings
 from engine.packet.app import client_hello_sni
 from engine.packet.structs import TLS_RECORD
@@ -84,8 +83,7 @@ def tls_segment(
         if content == 22 and body + 4 <= end and data[body] == 1:
             name = client_hello_sni(data, body + 4, min(body + length, end))
             if name:
-                client = format_address(stream.b if direction else stream.a)
-                sightings.host(name, "tls", client, time)
+                sightings.host(name, "tls", stream.b if direction else stream.a, time)
         position = body + length
     if position > wire_end:
         reader.remaining = position - wire_end

@@ -22,7 +22,6 @@ from typing import IO
 from engine.analysis import REPORTS, Blocklist, analyze_file, render_text
 from engine.analysis.deep import deep_protocols, fast_protocols
 from engine.errors import ExitCode, UsageError
-from engine.filter_file import compile_filter, record_predicate
 from tui.commands._output import print_json
 
 NAME = "analyze"
@@ -201,11 +200,13 @@ def run(args: argparse.Namespace) -> int:
     names = _report_names(args.report)
     if args.top_n < 1:
         raise UsageError(f"--top-n must be 1 or more, not {args.top_n}")
-    display_filter = None
+    predicate = None
     if args.display_filter is not None:
+        from engine.filter_file import compile_filter, record_predicate  # only with -Y
+
         if args.deep:
             raise UsageError("--deep reads the whole file with tshark: it cannot be used with -Y")
-        display_filter = compile_filter(args.display_filter)
+        predicate = record_predicate(compile_filter(args.display_filter))
     blocklist = Blocklist.load(*args.blocklist) if args.blocklist else None
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:
@@ -218,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
                 show_secrets=args.show_secrets,
                 deep=args.deep,
                 progress=progress,
-                predicate=None if display_filter is None else record_predicate(display_filter),
+                predicate=predicate,
                 filter_text=args.display_filter,
             )
     finally:
