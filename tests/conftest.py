@@ -86,27 +86,31 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             _root_skips.append(report.nodeid)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many tests were skipped because they need root, and how to run them."""
-    if _root_skips:
-        terminalreporter.write_sep(
-            "=",
-            f"{len(_root_skips)} skipped: need root (run ./test.sh as root to run them all)",
-            yellow=True,
-        )
+def _root_skips_fail_the_run() -> bool:
+    """CI runs as root: there, a test skipped for want of root is a failure."""
+    return bool(os.environ.get("CI")) and os.geteuid() == 0 and bool(_root_skips)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """In CI, which runs as root, a test skipped for want of root fails the run."""
-    if os.environ.get("CI") and os.geteuid() == 0 and _root_skips:
+    if _root_skips_fail_the_run():
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(
-                f"CI runs as root, yet {len(_root_skips)} tests were skipped for want of root: "
-                + ", ".join(_root_skips),
-                red=True,
-            )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests were skipped because they need root, and how to run them."""
+    if not _root_skips:
+        return
+    terminalreporter.write_sep(
+        "=",
+        f"{len(_root_skips)} skipped: need root (run ./test.sh as root to run them all)",
+        yellow=True,
+    )
+    if _root_skips_fail_the_run():
+        terminalreporter.write_line(
+            "CI runs as root, yet these were skipped for want of root (a failure): "
+            + ", ".join(_root_skips),
+            red=True,
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)
