@@ -57,11 +57,60 @@ def send_udp(port: int, payloads: list[bytes], source_port: int | None = None) -
         return used
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _require_root() -> None:
-    """The suite captures on lo for real: say plainly when it cannot."""
-    if os.geteuid() != 0:
-        pytest.fail("livetap's tests capture real packets on lo: run them as root (./test.sh)")
+ROOT_SKIP = "needs root: "
+"""How the reason of every test skipped for want of root begins."""
+
+_root_skips: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without root, skip the tests marked ``root`` and say why; run everything else.
+
+    ``@pytest.mark.root("setpriv to another user")`` names what needs root; a bare
+    ``pytest.mark.root`` means the test captures on lo.
+    """
+    if os.geteuid() == 0:
+        return
+    for item in items:
+        marker = item.get_closest_marker("root")
+        if marker is not None:
+            why = marker.args[0] if marker.args else "captures on lo"
+            item.add_marker(pytest.mark.skip(reason=f"{ROOT_SKIP}{why}"))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Note every test skipped for want of root (by the marker or by the test itself)."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        if reason.startswith(ROOT_SKIP) or reason == ROOT_SKIP.rstrip(": "):
+            _root_skips.append(report.nodeid)
+
+
+def _root_skips_fail_the_run() -> bool:
+    """CI runs as root: there, a test skipped for want of root is a failure."""
+    return bool(os.environ.get("CI")) and os.geteuid() == 0 and bool(_root_skips)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _root_skips_fail_the_run():
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests were skipped because they need root, and how to run them."""
+    if not _root_skips:
+        return
+    terminalreporter.write_sep(
+        "=",
+        f"{len(_root_skips)} skipped: need root (run ./test.sh as root to run them all)",
+        yellow=True,
+    )
+    if _root_skips_fail_the_run():
+        terminalreporter.write_line(
+            "CI runs as root, yet these were skipped for want of root (a failure): "
+            + ", ".join(_root_skips),
+            red=True,
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)

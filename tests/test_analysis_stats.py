@@ -181,6 +181,7 @@ def test_seconds_seen_twice_are_added_up(records: list[PcapRecord]) -> None:
     assert analyzer.snapshot().rate == (3, 3, 1)
 
 
+@pytest.mark.root
 def test_rate_now_of_a_live_capture_on_lo_matches_the_sending_rate() -> None:
     import socket
     import time

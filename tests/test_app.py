@@ -82,6 +82,7 @@ def lo_app() -> Iterator[Callable[[str], tuple[LivetapApp, CaptureSession]]]:
         session.stop()
 
 
+@pytest.mark.root
 async def test_the_list_fills_from_loopback_traffic(
     lo_app: Callable[[str], tuple[LivetapApp, CaptureSession]],
 ) -> None:
@@ -99,6 +100,7 @@ async def test_the_list_fills_from_loopback_traffic(
         assert "● LIVE" in status_text(app)
 
 
+@pytest.mark.root
 async def test_a_bad_filter_shows_libpcaps_error_and_capture_goes_on(
     lo_app: Callable[[str], tuple[LivetapApp, CaptureSession]],
 ) -> None:
@@ -121,6 +123,7 @@ async def test_a_bad_filter_shows_libpcaps_error_and_capture_goes_on(
         assert session.stats().filter == f"udp port {port}"
 
 
+@pytest.mark.root
 async def test_a_good_filter_narrows_the_list(
     lo_app: Callable[[str], tuple[LivetapApp, CaptureSession]],
 ) -> None:
@@ -141,6 +144,7 @@ async def test_a_good_filter_narrows_the_list(
         assert f"filter: udp port {wanted}" in status_text(app)
 
 
+@pytest.mark.root
 async def test_pause_freezes_the_view_while_capture_continues(
     lo_app: Callable[[str], tuple[LivetapApp, CaptureSession]],
 ) -> None:
@@ -225,6 +229,7 @@ async def test_help_lists_every_key_and_the_palette_has_every_action(tmp_dir: Pa
         assert {"f", "space", "enter", "w", "q", "question_mark"} <= footer_keys
 
 
+@pytest.mark.root
 async def test_q_quits_and_stops_the_capture(
     lo_app: Callable[[str], tuple[LivetapApp, CaptureSession]],
 ) -> None:

@@ -124,6 +124,7 @@ def test_a_popup_is_captured_from_its_first_request(site: LocalSite) -> None:
         browser.stop()
 
 
+@pytest.mark.root
 def test_a_request_is_tied_to_its_tcp_connection_on_lo(site: LocalSite) -> None:
     capture = CaptureSession(LiveSource("lo", expression=f"tcp port {site.port}"))
     capture.start()

@@ -51,6 +51,7 @@ def detail_text(app: LivetapApp) -> str:
     return main_screen(app).query_one(RequestDetail).plain_text()
 
 
+@pytest.mark.root
 async def test_the_pane_fills_b_shows_a_body_and_g_selects_the_packets(site: LocalSite) -> None:
     capture = CaptureSession(LiveSource("lo", expression=f"tcp port {site.port}"))
     browser = BrowserSession(BrowserTarget(launch=True), open_url=f"{site.url}/")
@@ -85,6 +86,7 @@ async def test_the_pane_fills_b_shows_a_body_and_g_selects_the_packets(site: Loc
         await until(pilot, lambda: "Handshake RTT" in detail_text(app))
 
 
+@pytest.mark.root
 async def test_a_browser_that_dies_is_shown_and_the_packets_keep_going(site: LocalSite) -> None:
     """Issue 18 #4: R reopens the --open URL, and the new browser's requests reach the pane."""
     capture = CaptureSession(LiveSource("lo", expression=f"tcp port {site.port}"))

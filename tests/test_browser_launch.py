@@ -101,6 +101,7 @@ def test_no_port_answers_and_the_page_is_still_seen_over_the_pipe(site: LocalSit
         browser.stop()
 
 
+@pytest.mark.root("the browser drops to nobody")
 def test_as_root_the_browser_runs_as_nobody_with_its_sandbox_on(
     site: LocalSite, as_plain_root: None
 ) -> None:
@@ -130,6 +131,7 @@ def test_as_root_the_browser_runs_as_nobody_with_its_sandbox_on(
         browser.stop()
 
 
+@pytest.mark.root("the browser drops to another user")
 def test_under_sudo_the_browser_runs_as_the_invoking_user(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -193,6 +195,7 @@ def test_no_sandbox_only_when_asked_and_with_a_warning(unsandboxable_chromium: s
         parse_browser_spec("9222", no_sandbox=True)
 
 
+@pytest.mark.root("the browser drops to nobody")
 def test_a_browser_the_unprivileged_user_cannot_run_is_refused_plainly(
     as_plain_root: None, tmp_path: Path
 ) -> None:

@@ -75,6 +75,7 @@ def port() -> int:
     return free_udp_port()
 
 
+@pytest.mark.root
 def test_count_ends_the_capture_with_a_json_report(port: int, tmp_dir: Path) -> None:
     capture = Capture(
         "-i", "lo", "-f", f"udp port {port}", "-w", str(tmp_dir / "c.pcap"), "-c", "20", "--json"
@@ -93,6 +94,7 @@ def test_count_ends_the_capture_with_a_json_report(port: int, tmp_dir: Path) -> 
     assert "Traceback" not in stderr
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_leaves_a_file_tshark_and_tcpdump_read(
     stop: signal.Signals, port: int, tmp_dir: Path
@@ -118,6 +120,7 @@ def test_ctrl_c_or_sigterm_leaves_a_file_tshark_and_tcpdump_read(
     assert tcpdump.returncode == 0 and len(tcpdump.stdout.splitlines()) == 40
 
 
+@pytest.mark.root
 def test_duration_ends_the_capture_with_a_text_report(port: int, tmp_dir: Path) -> None:
     capture = Capture(
         "-i", "lo", "-f", f"udp port {port}", "-w", str(tmp_dir / "d.pcap"), "--duration", "1s"
@@ -131,6 +134,7 @@ def test_duration_ends_the_capture_with_a_text_report(port: int, tmp_dir: Path) 
     assert packets_in(tmp_dir / "d.pcap") == 5
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("json_output", [True, False])
 def test_a_display_filter_writes_only_the_matching_packets(
     port: int, tmp_dir: Path, json_output: bool
@@ -161,6 +165,7 @@ def test_a_display_filter_writes_only_the_matching_packets(
     assert lengths.stdout.split() == ["48"] * 10  # exactly the matching ones, all of them
 
 
+@pytest.mark.root
 def test_rotation_flags_like_tcpdump(port: int, tmp_dir: Path) -> None:
     path = tmp_dir / "r.pcap"
     capture = Capture(
@@ -189,6 +194,7 @@ def test_rotation_flags_like_tcpdump(port: int, tmp_dir: Path) -> None:
     assert files[1].name == f"r.{data['files_removed'] + 1}.pcap"
 
 
+@pytest.mark.root
 def test_config_gives_the_directory_the_default_name_and_the_size_cap(
     port: int, tmp_dir: Path
 ) -> None:
@@ -208,6 +214,7 @@ def test_config_gives_the_directory_the_default_name_and_the_size_cap(
     assert any("maxCaptureSize" in note for note in data["notes"])
 
 
+@pytest.mark.root
 def test_a_relative_name_goes_to_the_capture_directory(port: int, tmp_dir: Path) -> None:
     config = tmp_dir / "config.yaml"
     config.write_text(f"captureDirectory: {tmp_dir}\n")
@@ -232,6 +239,7 @@ def read_only_disk(tmp_dir: Path) -> Iterator[Path]:
         yield directory
 
 
+@pytest.mark.root("mounts a file system")
 def test_a_full_disk_is_a_resource_error_with_a_valid_file(port: int, small_disk: Path) -> None:
     path = small_disk / "full.pcap"
     capture = Capture("-i", "lo", "-f", f"udp port {port}", "-w", str(path), "--json")
@@ -245,6 +253,7 @@ def test_a_full_disk_is_a_resource_error_with_a_valid_file(port: int, small_disk
     assert "No space left on device" in stderr and "Traceback" not in stderr
 
 
+@pytest.mark.root("mounts a file system")
 def test_a_read_only_directory_is_permission_denied(port: int, read_only_disk: Path) -> None:
     result = livetap(
         "capture",
@@ -265,7 +274,12 @@ def test_a_read_only_directory_is_permission_denied(port: int, read_only_disk: P
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("-w", "/nonexistent-dir/x.pcap"), ExitCode.NOT_FOUND, "does its directory exist"),
+        pytest.param(
+            ("-w", "/nonexistent-dir/x.pcap"),
+            ExitCode.NOT_FOUND,
+            "does its directory exist",
+            marks=pytest.mark.root,
+        ),
         (("-i", "nosuch0"), ExitCode.NOT_FOUND, "no network interface named 'nosuch0'"),
         (("-f", "udp portt 1"), ExitCode.BAD_INPUT, "syntax error"),
         (("--duration", "soon"), ExitCode.USAGE_ERROR, "a duration looks like"),
@@ -285,6 +299,7 @@ def test_bad_requests_get_one_line_and_their_exit_code(
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.root
 def test_a_symbolic_link_is_refused(tmp_dir: Path) -> None:
     (tmp_dir / "link.pcap").symlink_to(tmp_dir / "elsewhere")
     result = livetap("capture", "pcap", "-i", "lo", "-w", str(tmp_dir / "link.pcap"))
@@ -292,6 +307,7 @@ def test_a_symbolic_link_is_refused(tmp_dir: Path) -> None:
     assert not (tmp_dir / "elsewhere").exists()
 
 
+@pytest.mark.root("setpriv to another user")
 def test_without_capture_privilege_it_says_how_to_fix_it(tmp_dir: Path) -> None:
     result = livetap("capture", "pcap", "-i", "lo", "-w", str(tmp_dir / "x.pcap"), user="nobody")
     assert result.returncode == ExitCode.PERMISSION_DENIED

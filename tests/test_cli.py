@@ -96,6 +96,7 @@ def test_a_file_that_is_not_a_pcap_is_bad_input(tmp_dir: Path) -> None:
     assert "notes.txt" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.root("setpriv to another user")
 def test_without_root_live_capture_says_how_to_fix_it(tmp_dir: Path) -> None:
     result = livetap("-i", "lo", user="nobody")
     assert result.returncode == ExitCode.PERMISSION_DENIED, result.stderr
@@ -103,6 +104,7 @@ def test_without_root_live_capture_says_how_to_fix_it(tmp_dir: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.root("setpriv to another user")
 def test_an_unreadable_pcap_is_permission_denied(tmp_dir: Path) -> None:
     path = write_sample_pcap(tmp_dir / "secret.pcap")
     path.chmod(0o600)
@@ -123,6 +125,7 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
 
 
+@pytest.mark.root
 def test_the_real_tui_in_tmux_shows_packets_and_quits_on_q(tmp_dir: Path) -> None:
     assert shutil.which("tmux"), "tmux is needed (setup.sh installs it)"
     port = free_udp_port()

@@ -43,6 +43,7 @@ def livetap_processes() -> str:
     return mine.stdout.strip()
 
 
+@pytest.mark.root
 async def test_both_panes_have_rows_within_ten_seconds_and_exit_leaves_nothing() -> None:
     with demo_sources() as demo:
         assert demo.note == "" and demo.browser is not None
@@ -65,6 +66,7 @@ async def test_both_panes_have_rows_within_ten_seconds_and_exit_leaves_nothing()
     assert livetap_processes() == ""
 
 
+@pytest.mark.root("setpriv to another user")
 def test_without_root_the_demo_says_so_and_replays_the_recording() -> None:
     tmp_path = Path(tempfile.mkdtemp(prefix="livetap-test-"))
     tmp_path.chmod(0o777)

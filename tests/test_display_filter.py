@@ -310,6 +310,7 @@ def test_limits() -> None:
     assert not long_value.matches_fields({"url": "a" * 100_000 + "b"})  # looks at 4096 at most
 
 
+@pytest.mark.root
 def test_a_real_capture_filtered_by_port(live_session: Callable[..., CaptureSession]) -> None:
     errors = display_filter.evaluation_errors
     udp_port, tcp_port = free_udp_port(), free_tcp_port()

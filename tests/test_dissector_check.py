@@ -141,6 +141,7 @@ def test_missing_files_and_unreadable_captures(sensor_files: tuple[Path, Path]) 
         check_dissector(script, not_a_capture, spec)
 
 
+@pytest.mark.root("setpriv to another user")
 def test_tshark_as_nobody_reads_private_copies(sensor_files: tuple[Path, Path]) -> None:
     """The fallback for builds that ignore Lua for root: run as nobody on private copies."""
     script, pcap = sensor_files

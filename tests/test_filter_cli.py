@@ -335,6 +335,7 @@ def test_unusable_files_get_one_sentence_and_their_code(
     assert document["success"] is False and document["error"]["code"] == code.name
 
 
+@pytest.mark.root("setpriv to another user")
 def test_an_unreadable_file_is_permission_denied(agreeing: Path, tmp_path: Path) -> None:
     tmp_path.chmod(0o755)
     private = tmp_path / "private.pcap"

@@ -134,6 +134,7 @@ async def test_tools_have_schemas_and_the_config_is_a_resource(capture_dir: Path
         assert "lo" in {item["name"] for item in interfaces["interfaces"]}
 
 
+@pytest.mark.root
 async def test_capture_packets_sees_loopback_udp_under_a_filter(capture_dir: Path) -> None:
     port = free_udp_port()
     other = free_udp_port()

@@ -105,6 +105,7 @@ def _post(port: int, headers: dict[str, str], as_nobody: bool = True) -> dict[st
     return knock(spec, as_nobody)
 
 
+@pytest.mark.root("setpriv to another user")
 def test_another_user_without_the_token_gets_401_with_the_token_200(http_server: int) -> None:
     for headers in (
         {},
@@ -140,6 +141,7 @@ async def test_the_sdk_client_with_the_bearer_token_uses_the_tools(http_server: 
         assert built.structured_content["expression"] == "port 53"
 
 
+@pytest.mark.root("setpriv to another user")
 def test_a_random_token_is_printed_and_is_the_only_key(capture_dir: Path) -> None:
     port = free_tcp_port()
     server = _start(capture_dir, "--http", f"127.0.0.1:{port}", token=None)
@@ -154,6 +156,7 @@ def test_a_random_token_is_printed_and_is_the_only_key(capture_dir: Path) -> Non
     assert len(token) >= 40 and token != TOKEN
 
 
+@pytest.mark.root("setpriv to another user")
 def test_the_unix_socket_is_0600_and_nobody_cannot_connect(capture_dir: Path) -> None:
     path = capture_dir.parent / "mcp.sock"
     server = _start(capture_dir, "--unix", str(path), token=None)

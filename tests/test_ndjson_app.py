@@ -21,6 +21,8 @@ from tui.screens.main import MainScreen
 from tui.screens.ndjson_form import NdjsonForm
 from tui.widgets.status_bar import StatusBar
 
+pytestmark = pytest.mark.root
+
 
 @pytest.fixture
 def site() -> Iterator[LocalSite]:

@@ -138,6 +138,7 @@ def test_filters_bodies_and_sensitive_headers(site: LocalSite, tmp_path: Path) -
     assert report["eventsWritten"] == len(lines)
 
 
+@pytest.mark.root
 def test_rotation_during_a_real_capture_and_packets_in_the_same_file(
     site: LocalSite, tmp_path: Path
 ) -> None:

@@ -113,6 +113,7 @@ def test_start_refuses_what_it_cannot_write(
     assert read_state() is None
 
 
+@pytest.mark.root("mounts a file system")
 def test_start_in_a_read_only_place_is_permission_denied(tmp_path: Path) -> None:
     mount = tmp_path / "ro"
     mount.mkdir()
@@ -124,6 +125,7 @@ def test_start_in_a_read_only_place_is_permission_denied(tmp_path: Path) -> None
     assert code == ExitCode.PERMISSION_DENIED and document["error"]["code"] == "PERMISSION_DENIED"
 
 
+@pytest.mark.root("mounts a file system")
 def test_a_full_disk_stops_the_capture_cleanly_and_stop_reports_it(
     site: LocalSite, tmp_path: Path
 ) -> None:
@@ -219,6 +221,7 @@ def _browser_arguments(pid: int) -> list[bytes]:
     return []
 
 
+@pytest.mark.root
 def test_packets_beside_an_opened_page_keep_its_load_and_no_devtools_port(
     site: LocalSite, tmp_path: Path
 ) -> None:

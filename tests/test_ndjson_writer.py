@@ -89,6 +89,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.root("mounts a file system")
 def test_a_full_disk_stops_with_only_whole_lines(small_disk: Path) -> None:
     path = small_disk / "capture.ndjson"
     writer = RotatingWriter(path)
@@ -102,6 +103,7 @@ def test_a_full_disk_stops_with_only_whole_lines(small_disk: Path) -> None:
     assert numbers == list(range(len(numbers))) and writer.events_written == len(numbers) > 50
 
 
+@pytest.mark.root("mounts a file system")
 def test_a_read_only_place_is_permission_denied(tmp_path: Path) -> None:
     mount = tmp_path / "ro"
     mount.mkdir()

@@ -101,6 +101,7 @@ def stopped_at_once() -> threading.Event:
     return event
 
 
+@pytest.mark.root
 def test_count_stops_at_exactly_n_packets_with_original_lengths(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:
@@ -120,6 +121,7 @@ def test_count_stops_at_exactly_n_packets_with_original_lengths(
     assert tcpdump_count(tmp_dir / "count.pcap") == 150
 
 
+@pytest.mark.root
 def test_the_snap_length_cuts_the_bytes_kept_not_the_length_recorded(tmp_dir: Path) -> None:
     port = free_udp_port()
     source = LiveSource("lo", snaplen=64, expression=f"udp port {port}")
@@ -133,6 +135,7 @@ def test_the_snap_length_cuts_the_bytes_kept_not_the_length_recorded(tmp_dir: Pa
     assert {(len(r.data), r.length) for r in records} == {(64, ETHERNET_IP_UDP + 200)}
 
 
+@pytest.mark.root
 def test_a_stop_request_keeps_every_packet_that_arrived_before_it(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:
@@ -145,6 +148,7 @@ def test_a_stop_request_keeps_every_packet_that_arrived_before_it(
     assert [r.data[ETHERNET_IP_UDP:] for r in read_records(tmp_dir / "stop.pcap")] == sent
 
 
+@pytest.mark.root
 def test_a_stop_from_another_thread_ends_a_running_capture(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:
@@ -161,6 +165,7 @@ def test_a_stop_from_another_thread_ends_a_running_capture(
     assert reports[0].stop_reason == StopReason.STOPPED
 
 
+@pytest.mark.root
 def test_duration_ends_the_capture(udp_source: tuple[LiveSource, int], tmp_dir: Path) -> None:
     source, port = udp_source
     send_udp(port, payloads(25))
@@ -169,6 +174,7 @@ def test_duration_ends_the_capture(udp_source: tuple[LiveSource, int], tmp_dir: 
     assert report.packets == 25 == tcpdump_count(tmp_dir / "timed.pcap")
 
 
+@pytest.mark.root
 def test_rotation_starts_numbered_files_and_never_splits_a_record(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:
@@ -190,6 +196,7 @@ def test_rotation_starts_numbered_files_and_never_splits_a_record(
     assert sum(tcpdump_count(p) for p in expected) == 60
 
 
+@pytest.mark.root
 def test_a_ring_of_files_keeps_only_the_newest(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:
@@ -211,6 +218,7 @@ def test_a_ring_of_files_keeps_only_the_newest(
     assert report.files[-1].read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # pcapng
 
 
+@pytest.mark.root
 def test_the_capture_size_cap_stops_before_it_is_exceeded(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:
@@ -226,6 +234,7 @@ def test_the_capture_size_cap_stops_before_it_is_exceeded(
     assert "note: stopped at the capture size cap" in "\n".join(report.text_lines())
 
 
+@pytest.mark.root
 def test_kernel_drops_are_reported_and_everything_else_is_kept(tmp_dir: Path) -> None:
     port = free_udp_port()
     source = LiveSource("lo", buffer_size=1 << 20, expression=f"udp port {port}")
@@ -240,6 +249,7 @@ def test_kernel_drops_are_reported_and_everything_else_is_kept(tmp_dir: Path) ->
     assert report.to_dict()["kernel_drops"] == report.kernel_drops
 
 
+@pytest.mark.root
 def test_the_report_as_data(udp_source: tuple[LiveSource, int], tmp_dir: Path) -> None:
     source, port = udp_source
     send_udp(port, payloads(3))
@@ -253,6 +263,7 @@ def test_the_report_as_data(udp_source: tuple[LiveSource, int], tmp_dir: Path) -
     assert "packets captured: 3" in text and "packets dropped by the kernel: 0" in text
 
 
+@pytest.mark.root
 def test_a_full_disk_stops_cleanly_with_whole_records_only(
     udp_source: tuple[LiveSource, int], small_disk: Path
 ) -> None:
@@ -271,6 +282,7 @@ def test_a_full_disk_stops_cleanly_with_whole_records_only(
     assert [r.data[ETHERNET_IP_UDP:] for r in records] == payloads(400, 1000)[: report.packets]
 
 
+@pytest.mark.root
 def test_a_full_disk_as_pcapng_also_ends_on_a_whole_block(
     udp_source: tuple[LiveSource, int], small_disk: Path
 ) -> None:
@@ -282,6 +294,7 @@ def test_a_full_disk_as_pcapng_also_ends_on_a_whole_block(
     assert len(read_records(path)) == report.packets == tcpdump_count(path) > 100
 
 
+@pytest.mark.root
 def test_a_read_only_directory_is_permission_denied(
     udp_source: tuple[LiveSource, int], read_only_disk: Path
 ) -> None:
@@ -290,6 +303,7 @@ def test_a_read_only_directory_is_permission_denied(
         PcapCapture(source, CaptureOptions(read_only_disk / "x.pcap"))
 
 
+@pytest.mark.root
 def test_a_missing_directory_is_not_found(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:
@@ -298,6 +312,7 @@ def test_a_missing_directory_is_not_found(
         PcapCapture(source, CaptureOptions(tmp_dir / "nowhere" / "x.pcap"))
 
 
+@pytest.mark.root
 def test_a_symbolic_link_at_the_path_is_never_written_through(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:
@@ -310,6 +325,7 @@ def test_a_symbolic_link_at_the_path_is_never_written_through(
     assert target.read_text() == "keep me"
 
 
+@pytest.mark.root
 def test_an_existing_file_is_replaced_and_made_private(
     udp_source: tuple[LiveSource, int], tmp_dir: Path
 ) -> None:

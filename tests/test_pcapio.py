@@ -694,6 +694,7 @@ def test_write_pcap_file_failures_leave_no_file(tmp_path: Path) -> None:
     assert not (tmp_path / "elsewhere.pcap").exists()
 
 
+@pytest.mark.root("mknod /dev/full")
 def test_write_pcap_file_disk_full_keeps_device_nodes(tmp_path: Path) -> None:
     """Writing to a full device gives ResourceError and never deletes or chmods the node."""
     full = tmp_path / "full"
@@ -882,6 +883,7 @@ def test_open_pcap_errors_name_the_file(tmp_path: Path) -> None:
         open_pcap(text)
 
 
+@pytest.mark.root("setpriv to another user")
 def test_unreadable_file_is_permission_denied() -> None:
     """Run as nobody (root reads anything): the error is PermissionDeniedError, exit 4."""
     setpriv = shutil.which("setpriv")

@@ -134,6 +134,7 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> dict[st
     )
 
 
+@pytest.mark.root("setpriv to another user")
 def test_another_user_without_the_token_is_refused_everywhere(tmp_dir: Path) -> None:
     port = free_port()
     with served(tmp_dir, "--port", str(port)):
@@ -165,6 +166,7 @@ def test_another_user_without_the_token_is_refused_everywhere(tmp_dir: Path) -> 
         assert _get(port, "/ws", same_origin)["status"] == 101, "the page's own websocket"
 
 
+@pytest.mark.root("setpriv to another user")
 def test_a_random_token_is_printed_in_the_url(tmp_dir: Path) -> None:
     port = free_port()
     with served(tmp_dir, "--port", str(port), token=None) as process:
@@ -175,6 +177,7 @@ def test_a_random_token_is_printed_in_the_url(tmp_dir: Path) -> None:
     assert printed and len(printed.group(1)) >= 40 and printed.group(1) != TOKEN
 
 
+@pytest.mark.root("setpriv to another user")
 def test_on_a_unix_socket_only_its_owner_connects(tmp_dir: Path) -> None:
     path = tmp_dir / "serve.sock"
     with served(tmp_dir, "--unix", str(path), "--port", "8000"):

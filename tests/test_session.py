@@ -44,6 +44,7 @@ def send_raw_ip(packet: IP) -> None:
         raw.sendto(bytes(packet), (LOOPBACK, 0))
 
 
+@pytest.mark.root
 def test_udp_datagrams_are_summarised_exactly(live_session: Starter) -> None:
     port = free_udp_port()
     session = live_session(f"udp port {port}")
@@ -73,6 +74,7 @@ def test_udp_datagrams_are_summarised_exactly(live_session: Starter) -> None:
     assert [p.index for p in packets(session)] == [1, 2]
 
 
+@pytest.mark.root
 def test_dns_query_is_named(live_session: Starter) -> None:
     source_port = free_udp_port()
     session = live_session(f"udp port 53 and udp src port {source_port}")
@@ -84,6 +86,7 @@ def test_dns_query_is_named(live_session: Starter) -> None:
     assert packet.info == "Standard query 0x2a2a AAAA livetap.example"
 
 
+@pytest.mark.root
 def test_tcp_syn_and_the_kernels_reset(live_session: Starter) -> None:
     port, closed = free_tcp_port(), free_tcp_port()
     session = live_session(f"tcp port {closed}")
@@ -105,6 +108,7 @@ def test_tcp_syn_and_the_kernels_reset(live_session: Starter) -> None:
     assert reset.info == f"{closed} → {port} [RST, ACK] Seq=0 Ack=1001 Win=0 Len=0"
 
 
+@pytest.mark.root
 def test_icmp_echo_and_reply(live_session: Starter) -> None:
     session = live_session("icmp and icmp[4:2] == 0x4c54")
     send_raw_ip(IP(src=LOOPBACK, dst=LOOPBACK) / ICMP(type=8, id=0x4C54, seq=7) / b"livetap")
@@ -116,6 +120,7 @@ def test_icmp_echo_and_reply(live_session: Starter) -> None:
     assert all(p.sport is None and p.dport is None for p in packets(session))
 
 
+@pytest.mark.root
 def test_http_request_line_over_a_real_connection(live_session: Starter) -> None:
     with socket.socket() as server:
         server.bind((LOOPBACK, 0))
@@ -132,6 +137,7 @@ def test_http_request_line_over_a_real_connection(live_session: Starter) -> None
     assert packets(session)[0].info == "GET /status?x=1 HTTP/1.1"
 
 
+@pytest.mark.root
 def test_a_filter_change_mid_stream_takes_effect_and_loses_nothing(live_session: Starter) -> None:
     first, second = free_udp_port(), free_udp_port()
     session = live_session(f"udp port {first}")
@@ -148,6 +154,7 @@ def test_a_filter_change_mid_stream_takes_effect_and_loses_nothing(live_session:
     assert session.stats().filter == f"udp port {second}"
 
 
+@pytest.mark.root
 def test_a_bad_filter_is_refused_and_the_old_one_keeps_capturing(live_session: Starter) -> None:
     port = free_udp_port()
     session = live_session(f"udp port {port}")
@@ -159,6 +166,7 @@ def test_a_bad_filter_is_refused_and_the_old_one_keeps_capturing(live_session: S
     assert session.running
 
 
+@pytest.mark.root
 def test_the_ring_keeps_the_newest_and_counts_evictions(live_session: Starter) -> None:
     port = free_udp_port()
     session = live_session(f"udp port {port}", ring_size=10)
@@ -172,6 +180,7 @@ def test_the_ring_keeps_the_newest_and_counts_evictions(live_session: Starter) -
     assert stats.kernel_drops == 0
 
 
+@pytest.mark.root
 def test_poll_hands_over_batches_without_gaps(live_session: Starter) -> None:
     port = free_udp_port()
     session = live_session(f"udp port {port}")
@@ -186,6 +195,7 @@ def test_poll_hands_over_batches_without_gaps(live_session: Starter) -> None:
     assert session.poll().count == 0
 
 
+@pytest.mark.root
 def test_a_saved_pcap_reads_back_as_the_same_summaries(
     live_session: Starter, tmp_dir: Path
 ) -> None:
@@ -207,6 +217,7 @@ def test_a_saved_pcap_reads_back_as_the_same_summaries(
     assert replay.stats().finished and replay.stats().kernel_drops is None
 
 
+@pytest.mark.root
 def test_a_file_source_applies_its_filter_in_user_space(
     tmp_dir: Path, live_session: Starter
 ) -> None:
@@ -222,6 +233,7 @@ def test_a_file_source_applies_its_filter_in_user_space(
     assert [p.data[-4:] for p in packets(replay)] == [b"keep"] * 3
 
 
+@pytest.mark.root
 def test_a_command_source_reads_tcpdumps_stream(live_session: Starter) -> None:
     tcpdump = shutil.which("tcpdump")
     assert tcpdump, "tcpdump is needed (setup.sh installs it)"
@@ -259,6 +271,7 @@ def test_an_unknown_interface_is_not_found() -> None:
         LiveSource("nosuch0")
 
 
+@pytest.mark.root
 def test_stop_closes_the_socket_and_ends_the_thread(live_session: Starter) -> None:
     session = live_session("udp port 9")
     assert session.running

@@ -41,6 +41,7 @@ def test_bad_theme_files_name_the_key_and_the_problem(text: str, message: str) -
         parse_theme(text, Path("t.toml"))
 
 
+@pytest.mark.root("setpriv to another user")
 def test_an_unreadable_theme_folder_is_reported_not_fatal(tmp_path: Path) -> None:
     folder = tmp_path / "locked"
     (folder / "themes").mkdir(parents=True)

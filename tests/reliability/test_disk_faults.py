@@ -34,6 +34,8 @@ from tests.reliability.support import (
     wait_for_line,
 )
 
+pytestmark = pytest.mark.root("mounts a file system")
+
 
 @pytest.fixture
 def ext4(tmp_path: Path) -> Iterator[Ext4]:

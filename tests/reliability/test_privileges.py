@@ -26,6 +26,8 @@ from engine.pcapio import open_pcap
 from tests.conftest import free_udp_port
 from tests.reliability.support import Sender, document
 
+pytestmark = pytest.mark.root("setpriv and setcap")
+
 ROOT = Path(__file__).resolve().parents[2]
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 VERSION = f"python{sys.version_info.major}.{sys.version_info.minor}"

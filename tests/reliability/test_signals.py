@@ -43,6 +43,7 @@ def pcap_packets(path: Path) -> int:
     return count
 
 
+@pytest.mark.root
 @pytest.mark.parametrize("sig", SIGNALS, ids=lambda sig: sig.name)
 @pytest.mark.parametrize("moment", ["starting", "started", "under-traffic"])
 def test_capture_pcap_at_any_moment(sig: signal.Signals, moment: str, tmp_path: Path) -> None:
@@ -106,6 +107,7 @@ def wait_gone(pid: int, timeout: float = 15) -> None:
         psutil.Process(pid).wait(timeout)
 
 
+@pytest.mark.root
 def test_ndjson_capture_process_under_sigterm_leaves_whole_lines(
     runtime: dict[str, str], tmp_path: Path
 ) -> None:

@@ -74,6 +74,7 @@ def veth() -> Iterator[Veth]:
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
 
 
+@pytest.mark.root("network namespaces")
 def test_the_interface_going_away_ends_the_capture_with_a_message(veth: Veth) -> None:
     session = CaptureSession(LiveSource(veth.near, expression="udp port 9"))
     session.start()
@@ -90,6 +91,7 @@ def test_the_interface_going_away_ends_the_capture_with_a_message(veth: Veth) ->
         session.stop()
 
 
+@pytest.mark.root("network namespaces")
 def test_capture_pcap_reports_the_interface_going_away_with_exit_9(
     veth: Veth, tmp_path: Path
 ) -> None:
@@ -154,6 +156,7 @@ def test_a_command_that_writes_no_pcap_is_bad_input() -> None:
         open_command_source("false")
 
 
+@pytest.mark.root("tcpdump captures on lo")
 def test_tcpdump_as_the_source_command_ends_after_its_count() -> None:
     port = free_udp_port()
     command = f"tcpdump -n -U -c 3 -i lo -w - udp port {port}"
