@@ -318,7 +318,7 @@ class BrowserSession:
             requests=self.tracker.total,
             targets=len(self._attached),
             evicted=self.tracker.evicted,
-            unknown_events=self.tracker.unknown_events + malformed,
+            skipped_messages=self.tracker.skipped_messages + malformed,
             launched=self.target.launch,
         )
 
