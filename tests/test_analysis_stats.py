@@ -94,14 +94,23 @@ class FollowApp(App[None]):
 
 async def test_follow_screen_shows_both_sides(tmp_path: Path) -> None:
     result = follow_stream(write_follow(tmp_path / "streams.pcap"), stream=0)
-    app = FollowApp(FollowScreen(result))
+    screen = FollowScreen(lambda: result, "10.1.0.1:33000 10.1.0.2:80")
+    app = FollowApp(screen)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        body = _text(app, "#follow-text")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.loaded:
+                break
+        body = screen.view.plain_text()
         assert "GET /page HTTP/1.1" in body and "line one" in body
         await pilot.press("h")
-        await pilot.pause()
-        assert "00000000  47 45 54 20" in _text(app, "#follow-text")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.loaded:
+                break
+        hex_dump = screen.view.plain_text()
+        assert "00000000  47 45 54 20" in hex_dump
+        assert "\n    00000000  " in hex_dump  # node 1's rows are indented, as tshark's
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, FollowScreen)

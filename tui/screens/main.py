@@ -46,6 +46,7 @@ from tui.widgets.request_list import RequestList
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from engine.analysis import FollowResult
     from engine.browser.source import BrowserSource
     from engine.session import CaptureSession
     from engine.view import DisplayView
@@ -718,22 +719,16 @@ class MainScreen(Screen[None]):
         if conversation is None:
             self.warn("select a TCP packet to follow its stream")
             return
-        self._follow(conversation)
-
-    @work(thread=True, exclusive=True, group="follow")
-    def _follow(self, conversation: str) -> None:
-        """Reassemble the stream from the ring, off the UI thread."""
         from engine.analysis.follow import follow_records
         from tui.screens.follow import FollowScreen
 
-        assert self.session is not None
-        records = list(self.session.ring.records())
-        try:
-            result = follow_records(records, conv=conversation)
-        except LivetapError as error:
-            self.app.call_from_thread(self.warn, error.message)
-            return
-        self.app.call_from_thread(self.app.push_screen, FollowScreen(result))
+        ring = self.session.ring if self.session is not None else None
+        assert ring is not None
+
+        def load() -> FollowResult:  # runs in the follow screen's worker thread
+            return follow_records(list(ring.records()), conv=conversation)
+
+        self.app.push_screen(FollowScreen(load, conversation))
 
     def action_show_body(self) -> None:
         """Fetch the selected request's body (and post data) from the browser."""
