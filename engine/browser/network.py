@@ -205,6 +205,11 @@ class NetworkTracker:
         with self._lock:
             return self._sessions.get(request_id.split("/", maxsplit=1)[0])
 
+    def record_id(self, request_id: str) -> str:
+        """The id of the record a CDP requestId's events now update (its last redirect hop)."""
+        request_id = self._prefix + request_id
+        return self._current.get(request_id, request_id)
+
     def browser_request_id(self, record_id: str) -> str | None:
         """The id the current browser knows a record by, or None if an earlier browser made it."""
         base = record_id.split("/", maxsplit=1)[0]

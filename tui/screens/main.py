@@ -131,6 +131,8 @@ class MainScreen(Screen[None]):
         self._reported_error: str | None = None
         self._shown_request: str | None = None
         self._bodies: dict[str, ResponseBody] = {}
+        self._body_notes: dict[str, str] = {}
+        """Why b found no body for a request (dropped, too large, gone), shown in its detail."""
         self._post_data: dict[str, str | None] = {}
         self._figures: dict[str, tuple[int, ConnectionFigures | None]] = {}
         """Per request: the newest packet index searched, and the connection found."""
@@ -433,7 +435,9 @@ class MainScreen(Screen[None]):
             # not found yet: packets captured since may hold the connection
             self._figures[request_id] = (newest, None)
             self._correlate(request_id)
-        detail.show(record, figures, self._bodies.get(request_id), self._post_data.get(request_id))
+        body, post_data = self._bodies.get(request_id), self._post_data.get(request_id)
+        note = self._body_notes.get(request_id, "") if body is None else ""
+        detail.show(record, figures, body, post_data, note=note)
 
     @work(thread=True, exclusive=True, group="correlate")
     def _correlate(self, request_id: str) -> None:
@@ -749,6 +753,7 @@ class MainScreen(Screen[None]):
             self._post_data[request_id] = self.browser.fetch_post_data(request_id)
             self._bodies[request_id] = self.browser.fetch_body(request_id)
         except LivetapError as error:
+            self._body_notes[request_id] = f"Response body not shown: {error.message}"
             self.app.call_from_thread(self.fail, error.message, "Body not fetched")
         self.app.call_from_thread(self._show_body, request_id)
 
