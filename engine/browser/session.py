@@ -426,8 +426,8 @@ class BrowserSession:
             raise NotFoundError(f"the browser no longer has this body ({error})") from None
         try:
             data = _body_bytes(result)
-        except (ValueError, TypeError):
-            raise NotFoundError("the browser sent a body that is not valid base64") from None
+        except (ValueError, TypeError) as error:
+            raise NotFoundError(f"the browser sent an unreadable body ({error})") from None
         return ResponseBody(request_id, data, record.mime_type)
 
     def _browser_id(self, request_id: str, why: str | None = None) -> str:
