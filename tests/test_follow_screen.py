@@ -109,3 +109,32 @@ async def test_a_600_kb_stream_opens_and_switches_to_hex_without_freezing(captur
         assert follow.loaded and view.plain_text() == text
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_long_lines_wrap_to_the_view_and_keep_each_sides_colour() -> None:
+    from textual.app import App, ComposeResult
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield StreamView()
+
+    app = One()
+    async with app.run_test(size=(42, 10)) as pilot:
+        view = app.query_one(StreamView)
+        view.set_colours("#ff0000", "#0000ff")
+        line = (("a" * 30, 0), ("b" * 30, 1))
+        view.show_lines([line, (("short", 1),)], [60, 5])
+        await pilot.pause()
+        width = view.size.width - view.styles.scrollbar_size_vertical
+        rows = [view.render_line(y) for y in range(4)]
+        texts = [row.text.rstrip() for row in rows]
+        joined = "".join(texts[: -(-60 // width)])
+        assert joined == "a" * 30 + "b" * 30  # one line, wrapped, nothing lost
+        assert texts[-(-60 // width)] == "short"
+        for row in rows:
+            for segment in row:
+                for letter, colour in (("a", "#ff0000"), ("b", "#0000ff"), ("s", "#0000ff")):
+                    if segment.text.startswith(letter):
+                        assert segment.style is not None and segment.style.color is not None
+                        assert segment.style.color.name == colour, segment
+        assert view.virtual_size.height == -(-60 // width) + 1
