@@ -10,7 +10,8 @@ import pytest
 from textual.app import App
 from textual.widgets import DataTable, Sparkline, Static
 
-from engine.analysis import AnalysisSnapshot, Analyzer, follow_stream
+from engine.analysis import AnalysisSnapshot, Analyzer, FollowResult, follow_stream
+from engine.errors import NotFoundError
 from engine.pcapio import PcapRecord, open_pcap
 from tests.analysis_data import write_follow, write_mixed
 from themes import VARIABLE_DEFAULTS
@@ -114,6 +115,23 @@ async def test_follow_screen_shows_both_sides(tmp_path: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, FollowScreen)
+
+
+async def test_follow_screen_says_why_when_there_is_nothing_to_follow() -> None:
+    def gone() -> FollowResult:
+        raise NotFoundError("no TCP packet of 10.0.0.1:1 10.0.0.2:2 is in the buffer")
+
+    screen = FollowScreen(gone, "10.0.0.1:1 10.0.0.2:2")
+    app = FollowApp(screen)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "no TCP packet" in screen.view.plain_text():
+                break
+        assert screen.view.plain_text() == "no TCP packet of 10.0.0.1:1 10.0.0.2:2 is in the buffer"
+        assert not screen.loaded
+        await pilot.press("h")  # nothing to switch: no crash, the reason stays
+        assert "no TCP packet" in screen.view.plain_text()
 
 
 def test_snapshots_while_another_thread_adds(records: list[PcapRecord]) -> None:

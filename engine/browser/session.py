@@ -51,6 +51,7 @@ INSTRUMENT_TIMEOUT = 10.0
 BODY_FETCHES = 4
 """Bodies asked for at once as responses finish (the rest wait their turn)."""
 BODY_TIMEOUT = 10.0
+"""Seconds the browser may take to hand over one body fetched as its response finished."""
 
 
 class BrowserSession:
