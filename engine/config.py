@@ -180,3 +180,19 @@ def _validate(values: dict[str, Any], source_file: Path | None) -> Settings:
         config_file=source_file,
         theme=str(values["theme"]) if values.get("theme") else None,
     )
+
+
+SERVE_PORT_ENV = "LIVETAP_SERVE_PORT"
+"""Set by ``livetap serve`` for the livetap each page runs: the port its page talks over."""
+
+
+def served_port(environ: Mapping[str, str] | None = None) -> int | None:
+    """The TCP port of the ``livetap serve`` that started this livetap, if one did.
+
+    Its page's websocket crosses ``lo``: a capture there leaves that port out.
+    """
+    environ = os.environ if environ is None else environ
+    text = environ.get(SERVE_PORT_ENV, "")
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        return None
+    return int(text)

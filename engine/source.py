@@ -9,7 +9,7 @@ same declared methods and attributes; nothing is probed with ``getattr``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from engine.config import DEFAULT_BUFFER, DEFAULT_SNAPLEN
@@ -88,6 +88,24 @@ class SourceSpec:
     """Replay a file at its recorded pace (else it is indexed and shown at once)."""
     snaplen: int = DEFAULT_SNAPLEN
     buffer_size: int = DEFAULT_BUFFER
+
+
+SEES_LOOPBACK = frozenset({"lo", "any"})
+"""Interfaces whose capture shows this machine's own loopback connections."""
+
+
+def excluding_tcp_port(spec: SourceSpec, port: int | None) -> SourceSpec:
+    """The spec with ``not tcp port N`` added when it captures live where that port shows.
+
+    livetap's own connections (the web page of ``livetap serve``, a DevTools port)
+    would otherwise fill the list it is showing; only a live capture on ``lo`` or
+    ``any`` sees them, so files, commands and other interfaces are left alone.
+    """
+    if port is None or spec.file or spec.command or spec.interface not in SEES_LOOPBACK:
+        return spec
+    own = f"not tcp port {port}"
+    expression = f"({spec.filter}) and {own}" if spec.filter.strip() else own
+    return replace(spec, filter=expression)
 
 
 def open_source(spec: SourceSpec) -> PacketSource:

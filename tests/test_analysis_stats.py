@@ -10,7 +10,8 @@ import pytest
 from textual.app import App
 from textual.widgets import DataTable, Sparkline, Static
 
-from engine.analysis import AnalysisSnapshot, Analyzer, follow_stream
+from engine.analysis import AnalysisSnapshot, Analyzer, FollowResult, follow_stream
+from engine.errors import NotFoundError
 from engine.pcapio import PcapRecord, open_pcap
 from tests.analysis_data import write_follow, write_mixed
 from themes import VARIABLE_DEFAULTS
@@ -94,17 +95,43 @@ class FollowApp(App[None]):
 
 async def test_follow_screen_shows_both_sides(tmp_path: Path) -> None:
     result = follow_stream(write_follow(tmp_path / "streams.pcap"), stream=0)
-    app = FollowApp(FollowScreen(result))
+    screen = FollowScreen(lambda: result, "10.1.0.1:33000 10.1.0.2:80")
+    app = FollowApp(screen)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        body = _text(app, "#follow-text")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.loaded:
+                break
+        body = screen.view.plain_text()
         assert "GET /page HTTP/1.1" in body and "line one" in body
         await pilot.press("h")
-        await pilot.pause()
-        assert "00000000  47 45 54 20" in _text(app, "#follow-text")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.loaded:
+                break
+        hex_dump = screen.view.plain_text()
+        assert "00000000  47 45 54 20" in hex_dump
+        assert "\n    00000000  " in hex_dump  # node 1's rows are indented, as tshark's
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, FollowScreen)
+
+
+async def test_follow_screen_says_why_when_there_is_nothing_to_follow() -> None:
+    def gone() -> FollowResult:
+        raise NotFoundError("no TCP packet of 10.0.0.1:1 10.0.0.2:2 is in the buffer")
+
+    screen = FollowScreen(gone, "10.0.0.1:1 10.0.0.2:2")
+    app = FollowApp(screen)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "no TCP packet" in screen.view.plain_text():
+                break
+        assert screen.view.plain_text() == "no TCP packet of 10.0.0.1:1 10.0.0.2:2 is in the buffer"
+        assert not screen.loaded
+        await pilot.press("h")  # nothing to switch: no crash, the reason stays
+        assert "no TCP packet" in screen.view.plain_text()
 
 
 def test_snapshots_while_another_thread_adds(records: list[PcapRecord]) -> None:

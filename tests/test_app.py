@@ -301,8 +301,10 @@ async def test_a_shows_live_statistics_and_s_follows_the_tcp_stream(tmp_dir: Pat
         assert isinstance(app.screen, MainScreen)
         main.packet_list.select(8)  # the HTTP request
         await pilot.press("s")
-        await until(pilot, lambda: isinstance(app.screen, FollowScreen))
-        text = " ".join(str(w.content) for w in app.screen.query(Static))
+        follow = app.screen
+        assert isinstance(follow, FollowScreen)
+        await until(pilot, lambda: follow.loaded)
+        text = follow.view.plain_text()
         assert "GET /index.html HTTP/1.1" in text and "HTTP/1.1 200 OK" in text
         await pilot.press("escape")
         main.packet_list.select(2)  # ARP: no stream to follow

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.browser.cdp import CdpError
 from engine.browser.launch import find_chromium
 from engine.browser.records import ConnectionState, RequestRecord
 from engine.browser.session import BrowserSession
@@ -23,7 +24,7 @@ from engine.errors import NotFoundError, PermissionDeniedError, UnavailableError
 from engine.live import LiveSource
 from engine.session import CaptureSession
 from tests.conftest import wait_for
-from tests.local_site import LocalSite, local_site
+from tests.local_site import APP_JS, LocalSite, local_site
 
 
 @pytest.fixture
@@ -97,7 +98,10 @@ def test_every_kind_of_request_is_captured_exactly(site: LocalSite) -> None:
         assert json.loads(body.data) == {"items": [1, 2, 3], "ok": True}
         with pytest.raises(NotFoundError, match="redirect has no body"):
             browser.fetch_body(seen["/old-location"].id)
-        assert browser.status().state is ConnectionState.CONNECTED
+        status = browser.status()
+        assert status.state is ConnectionState.CONNECTED
+        # Chromium sends events livetap does not use (policyUpdated, ...): none is "skipped"
+        assert status.skipped_messages == 0
     finally:
         browser.stop()
     assert not browser.browser_process or not browser.browser_process.running
@@ -178,6 +182,8 @@ def test_a_launched_browser_that_dies_is_reported_and_can_be_relaunched(site: Lo
         assert {r.id for r in browser.tracker.records()} >= first  # the old rows stay
         new_data = next(r for r in again if r.url == old_data.url and r.finished)
         assert b'"items"' in browser.fetch_body(new_data.id).data
+        assert b'"items"' in browser.fetch_body(old_data.id).data  # livetap's copy outlives it
+        browser.bodies.clear()
         with pytest.raises(NotFoundError, match="exited since"):
             browser.fetch_body(old_data.id)
     finally:
@@ -279,3 +285,38 @@ def test_no_launched_browser_outlives_its_session(site: LocalSite) -> None:
     ).stdout
     assert leftovers.strip() == ""
     assert not Path(profile).exists()
+
+
+def test_a_body_is_kept_after_the_page_navigated_away(site: LocalSite) -> None:
+    """Issue 18 #9: bodies are fetched as responses finish, so b works on older requests."""
+    browser = BrowserSession(
+        BrowserTarget(launch=True), open_url=f"{site.url}/", max_body=len(APP_JS) - 1
+    )
+    browser.start()
+    try:
+        assert wait_for(lambda: page_done(browser), timeout=20)
+        seen = by_path(browser.tracker.records(), site.url)
+        data, script = seen["/api/data.json?item=7&kind=test"], seen["/app.js"]
+        assert wait_for(lambda: browser.bodies.get(data.id) is not None, timeout=5)
+        browser.navigate(f"{site.url}/popup")
+
+        def moved_on() -> bool:
+            return any(
+                r.url.endswith("/logo.png?popup=1") and r.finished
+                for r in browser.tracker.records()
+            )
+
+        assert wait_for(moved_on, timeout=10)
+        # Chromium itself has forgotten the old page's bodies ...
+        session = browser.tracker.session_of(data.id) or ""
+        with pytest.raises(CdpError):
+            browser._call("Network.getResponseBody", {"requestId": data.id}, session, 5)
+        # ... livetap kept its copy
+        body = browser.fetch_body(data.id)
+        assert json.loads(body.data) == {"items": [1, 2, 3], "ok": True}
+        assert body.mime_type == "application/json"
+        # a body over the per-body cap was not kept, and the error says so
+        with pytest.raises(NotFoundError, match="larger than livetap keeps"):
+            browser.fetch_body(script.id)
+    finally:
+        browser.stop()

@@ -15,7 +15,7 @@ from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget
 from engine.live import LiveSource
 from engine.session import CaptureSession
-from tests.local_site import LocalSite, local_site
+from tests.local_site import APP_JS, LocalSite, local_site
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
 from tui.widgets.browser_pane import BrowserPane
@@ -84,6 +84,42 @@ async def test_the_pane_fills_b_shows_a_body_and_g_selects_the_packets(site: Loc
         )
         assert all(p is not None and site.port in (p.sport, p.dport) for p in chosen)
         await until(pilot, lambda: "Handshake RTT" in detail_text(app))
+
+
+async def test_b_after_the_page_moved_on_shows_the_kept_body_or_says_why_not(
+    site: LocalSite,
+) -> None:
+    """Issue 18 #9: a body fetched as the response finished; one too large says so in the detail."""
+    browser = BrowserSession(
+        BrowserTarget(launch=True), open_url=f"{site.url}/", max_body=len(APP_JS) - 1
+    )
+    browser.start()
+    app = LivetapApp(None, browser=browser)
+    async with app.run_test(size=SIZE) as pilot:
+        requests = main_screen(app).query_one(RequestList)
+        data_url = f"{site.url}/api/data.json?item=7&kind=test"
+        await until(pilot, lambda: requests.row_count >= 9)
+        data = next(r for r in browser.tracker.records() if r.url == data_url)
+        script = next(r for r in browser.tracker.records() if r.url == f"{site.url}/app.js")
+        await until(pilot, lambda: browser.bodies.get(data.id) is not None)
+        browser.navigate(f"{site.url}/popup")
+        await until(
+            pilot,
+            lambda: any(
+                r.url.endswith("?popup=1") and r.finished for r in browser.tracker.records()
+            ),
+        )
+        requests.focus()
+        requests.move_cursor(row=requests.get_row_index(data.id))
+        await pilot.pause(0.2)
+        await pilot.press("b")
+        await until(pilot, lambda: '"items"' in detail_text(app))
+        requests.move_cursor(row=requests.get_row_index(script.id))
+        await pilot.pause(0.2)
+        assert requests.selected_id == script.id
+        await pilot.press("b")
+        await until(pilot, lambda: "Response body not shown" in detail_text(app))
+        assert "larger than livetap keeps" in detail_text(app)
 
 
 @pytest.mark.root

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from engine.browser.network import NetworkTracker, headers_from, timing_from
 from engine.browser.recorded import RecordedBrowser, Recording
 from engine.browser.records import BrowserEvent, BrowserStatus, ConnectionState
+from tui.widgets.browser_pane import status_line
 
 
 def request(request_id: str, url: str, method: str = "GET", **extra: Any) -> dict[str, Any]:
@@ -179,9 +181,11 @@ def test_failures_cache_and_extra_info() -> None:
     )
 
 
-def test_unknown_and_malformed_events_are_counted_never_fatal_and_never_lose_a_request() -> None:
+def test_malformed_events_are_counted_never_fatal_and_never_lose_a_request() -> None:
     tracker = NetworkTracker()
-    tracker.handle("Network.somethingNew", {"requestId": "1"}, "S")
+    tracker.handle("Network.somethingNew", {"requestId": "1"}, "S")  # unused: not counted
+    tracker.handle("Network.policyUpdated", {}, "S")  # unused: not counted
+    assert tracker.skipped_messages == 0
     tracker.handle("Network.requestWillBeSent", {"requestId": "1"}, "S")  # no request object
     tracker.handle(
         "Network.requestWillBeSent", {"requestId": 5, "request": {}}, "S"
@@ -192,7 +196,9 @@ def test_unknown_and_malformed_events_are_counted_never_fatal_and_never_lose_a_r
     tracker.handle(
         "Network.responseReceived", response("4", "http://x/d", 200, remotePort="80"), "S"
     )
-    assert tracker.unknown_events == 5
+    # the two malformed ones; a response the browser never announced is normal (preload
+    # scanner) and is not counted
+    assert tracker.skipped_messages == 2
     kept = tracker.get("1")
     assert kept is not None and kept.status is None
     record = tracker.get("4")
@@ -302,3 +308,11 @@ def test_requests_share_one_copy_of_repeated_headers_and_the_table_is_bounded() 
     assert len(shared._table) <= network.SHARED_LIMIT
     long = "x" * (network.SHARED_LONGEST + 1)
     assert shared.text(long) is long and long not in shared._table
+
+
+def test_the_pane_title_says_what_was_skipped_in_words_a_user_reads() -> None:
+    assert "skipped" not in status_line(STATUS).plain
+    one = status_line(replace(STATUS, skipped_messages=1)).plain
+    assert one.endswith(" · 1 DevTools message skipped (malformed or unexpected)")
+    many = status_line(replace(STATUS, skipped_messages=1234)).plain
+    assert " · 1,234 DevTools messages skipped (malformed or unexpected)" in many

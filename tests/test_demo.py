@@ -135,3 +135,18 @@ def test_a_browser_leaving_mid_answer_prints_nothing(capsys: pytest.CaptureFixtu
         client.close()  # a reset: the answer 1.5 s later meets a closed connection
         time.sleep(2.0)
     assert capsys.readouterr().err == ""
+
+
+def test_under_serve_the_demo_capture_leaves_the_page_port_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 18 #13: `livetap serve` (its default page runs the demo) sets LIVETAP_SERVE_PORT."""
+    from tui.commands.demo import _packet_session
+
+    monkeypatch.setenv("LIVETAP_SERVE_PORT", "8123")
+    session, note = _packet_session(tmp_path)
+    try:
+        assert note == ""  # live on lo (the tests run as root)
+        assert session.stats().filter == "not tcp port 8123"
+    finally:
+        session.stop()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input, Static, TabbedContent
 
 from engine.replay import open_file_source
 from engine.session import CaptureSession
@@ -17,7 +17,7 @@ from tests.dissector_support import EVENT, READINGS, sensor_message, udp_frame, 
 from tui.app import LivetapApp
 from tui.screens.dissector_export import DissectorExport
 from tui.screens.main import MainScreen
-from tui.widgets.packet_detail import LayerTree
+from tui.widgets.packet_detail import LayerTree, PacketDetailPane
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "sensor.json"
 
@@ -66,6 +66,33 @@ async def test_x_exports_the_dissector_and_shows_the_packet_decoded(tmp_dir: Pat
         decoded = next(n for n in tree.root.children if "decoded by sensor.lua" in str(n.label))
         text = " ".join(labels(decoded))
         assert "Sequence number: 41" in text and "Reading" in text and "kitchen" in text
+
+
+async def test_x_brings_up_the_layers_tab_when_the_wireshark_tab_was_shown(tmp_dir: Path) -> None:
+    pcap = write_frames(tmp_dir / "sensor.pcap", [udp_frame(sensor_message(1, READINGS), 47000)])
+    app = LivetapApp(CaptureSession(open_file_source(pcap)), save_directory=tmp_dir)
+    async with app.run_test(size=(200, 50)) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await until(pilot, lambda: main.packet_list.row_count == 1)
+        await pilot.press("home")
+        detail = main.query_one(PacketDetailPane)
+        detail.query_one("#detail-tabs", TabbedContent).active = "tab-tshark"
+        await pilot.pause()
+        assert detail.showing_deep
+        await pilot.press("x")
+        dialog = app.screen
+        assert isinstance(dialog, DissectorExport)
+        dialog.query_one("#export-spec", Input).value = str(EXAMPLE)
+        dialog.export()
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        tree = main.query_one(LayerTree)
+        await until(
+            pilot, lambda: any("decoded by sensor.lua" in str(n.label) for n in tree.root.children)
+        )
+        await pilot.pause()
+        assert not detail.showing_deep  # the tab with the new decode is the one shown
+        assert tree.display and tree.region.height > 0
 
 
 async def test_draft_from_the_selected_packet_writes_an_editable_spec(tmp_dir: Path) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -59,6 +60,31 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+@contextmanager
+def page_frames(url: str) -> Iterator[tuple[BrowserSession, list[bytes]]]:
+    """A headless Chromium on the served page (with its token), and the screen it receives."""
+    browser = BrowserSession(BrowserTarget(launch=True))
+    frames: list[bytes] = []
+
+    def watch(method: str, params: Mapping[str, Any], session: str) -> None:
+        if method == "Network.webSocketFrameReceived":
+            frame = params.get("response", {})
+            data = str(frame.get("payloadData", ""))
+            binary = frame.get("opcode") == 2  # DevTools sends binary frames base64-encoded
+            frames.append(base64.b64decode(data) if binary else data.encode())
+
+    browser.tracker.raw_listeners.append(watch)
+    browser.start()
+    try:
+        page = browser._pages[0] if browser._pages else ""
+        metrics = {"width": 1600, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+        browser._call("Emulation.setDeviceMetricsOverride", metrics, page, 10)
+        browser.navigate(f"{url}?token={TOKEN}")
+        yield browser, frames
+    finally:
+        browser.stop()
+
+
 def test_the_page_shows_the_running_app(server: str, tmp_dir: Path) -> None:
     browser = BrowserSession(BrowserTarget(launch=True))
     frames: list[bytes] = []
@@ -84,6 +110,10 @@ def test_the_page_shows_the_running_app(server: str, tmp_dir: Path) -> None:
 
         assert wait_for(rendered, timeout=30), b"".join(frames)[-500:]
         assert any(r.url == server and r.status == 200 for r in browser.tracker.records())
+        # everything the page loads (scripts, styles, the font, the websocket) comes from
+        # the server itself: nothing from another host, so it works offline (issue 18 #13)
+        hosts = {urlsplit(r.url).netloc for r in browser.tracker.records()}
+        assert hosts == {urlsplit(server).netloc}, hosts
         time.sleep(1)
         shot = browser._call("Page.captureScreenshot", {"format": "png"}, page, 20)
         image = base64.b64decode(shot["data"])
@@ -103,14 +133,19 @@ def test_a_non_loopback_host_needs_a_flag() -> None:
 
 
 @contextmanager
-def served(tmp_dir: Path, *args: str, token: str | None = TOKEN) -> Iterator[subprocess.Popen[str]]:
-    """A ``livetap serve`` process with these arguments, stopped afterwards."""
-    env = {k: v for k, v in os.environ.items() if k != "LIVETAP_TOKEN"}
+def served(
+    tmp_dir: Path, *args: str, token: str | None = TOKEN, app: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen[str]]:
+    """A ``livetap serve`` process with these arguments, stopped afterwards.
+
+    Each page runs ``livetap APP`` (by default the sample pcap).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("LIVETAP_TOKEN", "LIVETAP_SERVE_PORT")}
     if token is not None:
         env["LIVETAP_TOKEN"] = token
     pcap = write_sample_pcap(tmp_dir / "sample.pcap")
     process = subprocess.Popen(
-        [LIVETAP, "serve", *args, "--", "-r", str(pcap)],
+        [LIVETAP, "serve", *args, "--", *(app or ("-r", str(pcap)))],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -220,3 +255,30 @@ def test_allow_remote_needs_a_token_you_set(tmp_dir: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 4 and "chmod 600" in result.stderr, result.stderr
+
+
+def test_the_page_names_no_host_but_the_server(tmp_dir: Path) -> None:
+    """Issue 18 #13: no font from fonts.googleapis.com; every URL in the page is the server's."""
+    port = free_port()
+    with served(tmp_dir, "--port", str(port)):
+        assert wait_for(lambda: _listening(port), timeout=15)
+        page = _get(port, "/", {"Authorization": f"Bearer {TOKEN}"})
+    assert page["status"] == 200
+    html = page["body"]
+    assert "googleapis" not in html and "@font-face" in html
+    urls = re.findall(r'(?:src|href|data-[a-z-]*url)="([^"]+)"', html)
+    urls += re.findall(r"url\([\"']?([^\"')]+)", html)
+    assert any("fonts/RobotoMono" in url for url in urls)
+    assert len(urls) >= 4
+    for url in urls:
+        assert urlsplit(url).netloc == f"127.0.0.1:{port}", url
+
+
+def test_the_app_of_a_page_leaves_the_pages_own_port_out_of_its_capture(tmp_dir: Path) -> None:
+    """Issue 18 #13: on lo, the page's websocket would fill the packet list it shows."""
+    port = free_port()
+    with served(tmp_dir, "--port", str(port), app=("-i", "lo")):
+        assert wait_for(lambda: _listening(port), timeout=15)
+        with page_frames(f"http://127.0.0.1:{port}/") as (_browser, frames):
+            wanted = f"filter: not tcp port {port}".encode()
+            assert wait_for(lambda: wanted in b"".join(frames), timeout=30), b"".join(frames)[-800:]

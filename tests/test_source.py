@@ -118,3 +118,20 @@ def test_the_capture_loop_probes_no_source_attribute() -> None:
     text = (ROOT / "engine" / "session.py").read_text()
     assert "getattr(" not in text, "declare the member in engine.source.PacketSource"
     assert sys.modules["engine.source"].PacketSource.__doc__
+
+
+def test_a_capture_on_lo_or_any_leaves_the_served_page_port_out() -> None:
+    """Issue 18 #13: under livetap serve, the page's websocket is not in the packet list."""
+    from engine.config import served_port
+    from engine.source import SourceSpec, excluding_tcp_port
+
+    assert excluding_tcp_port(SourceSpec("lo"), 8000).filter == "not tcp port 8000"
+    assert excluding_tcp_port(SourceSpec("any", filter="udp"), 8000).filter == (
+        "(udp) and not tcp port 8000"
+    )
+    for untouched in (SourceSpec("eth0"), SourceSpec(file="x.pcap"), SourceSpec(command="cat")):
+        assert excluding_tcp_port(untouched, 8000) == untouched
+    assert excluding_tcp_port(SourceSpec("lo"), None) == SourceSpec("lo")
+    assert served_port({"LIVETAP_SERVE_PORT": "8123"}) == 8123
+    for bad in ({}, {"LIVETAP_SERVE_PORT": "x"}, {"LIVETAP_SERVE_PORT": "70000"}):
+        assert served_port(bad) is None

@@ -157,10 +157,14 @@ def _version() -> str:
 
 
 def source_spec(args: argparse.Namespace, settings: Any) -> Any:
-    """What the flags and the configuration ask to read (see engine.source)."""
-    from engine.source import SourceSpec
+    """What the flags and the configuration ask to read (see engine.source).
 
-    return SourceSpec(
+    Under ``livetap serve``, a capture on lo or any leaves out the page's own port.
+    """
+    from engine.config import served_port
+    from engine.source import SourceSpec, excluding_tcp_port
+
+    spec = SourceSpec(
         interface=settings.interface,
         file=args.read,
         command=args.source_cmd,
@@ -169,6 +173,7 @@ def source_spec(args: argparse.Namespace, settings: Any) -> Any:
         snaplen=settings.snaplen,
         buffer_size=settings.buffer_size,
     )
+    return excluding_tcp_port(spec, served_port())
 
 
 def open_browser(args: argparse.Namespace, max_requests: int) -> Any:

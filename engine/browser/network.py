@@ -2,7 +2,8 @@
 
 Pure bookkeeping (no I/O), keyed on the ``method`` string and the raw params,
 so a schema that drifts (new fields, new enum values, missing fields) never
-loses a request: what is not understood is counted, not fatal. Bounded: the
+loses a request: a malformed event is counted and skipped, never fatal; events
+livetap has no use for are simply ignored. Bounded: the
 oldest records are evicted past ``max_requests``.
 """
 
@@ -185,7 +186,8 @@ class NetworkTracker:
         self._lock = threading.Lock()
         self.total = 0
         self.evicted = 0
-        self.unknown_events = 0
+        self.skipped_messages = 0
+        """Malformed or unexpected Network events (bad ids, fields that break a handler)."""
         self.raw_listeners: list[Callable[[str, Mapping[str, Any], str], None]] = []
         """Called with every CDP Network event as it came (recording, debugging)."""
         self.listeners: list[EventListener] = []
@@ -202,6 +204,11 @@ class NetworkTracker:
         """The CDP session that saw a request (bodies must be asked there)."""
         with self._lock:
             return self._sessions.get(request_id.split("/", maxsplit=1)[0])
+
+    def record_id(self, request_id: str) -> str:
+        """The id of the record a CDP requestId's events now update (its last redirect hop)."""
+        request_id = self._prefix + request_id
+        return self._current.get(request_id, request_id)
 
     def browser_request_id(self, record_id: str) -> str | None:
         """The id the current browser knows a record by, or None if an earlier browser made it."""
@@ -241,24 +248,23 @@ class NetworkTracker:
         self._held_responses.clear()
 
     def handle(self, method: str, params: Mapping[str, Any], session_id: str = "") -> None:
-        """Apply one CDP event; anything unexpected is counted and skipped."""
+        """Apply one CDP event; a malformed one is counted and skipped, an unused one ignored."""
         for raw in self.raw_listeners:
             raw(method, params, session_id)
         self._release_stale_responses()
         handler = self._HANDLERS.get(method)
         if handler is None:
-            self.unknown_events += 1
-            return
+            return  # an event livetap does not use (Network.policyUpdated, ...): not an error
         request_id = params.get("requestId")
         if not isinstance(request_id, str):
-            self.unknown_events += 1
+            self.skipped_messages += 1
             return
         if self._prefix:
             request_id = self._prefix + request_id
         try:
             handler(self, self._current.get(request_id, request_id), params, session_id)
         except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, RecursionError):
-            self.unknown_events += 1
+            self.skipped_messages += 1
 
     def _put(self, record: RequestRecord) -> None:
         """Store a record's new state and remember that it changed."""
@@ -384,7 +390,6 @@ class NetworkTracker:
         record = self.get(request_id)
         if record is not None:
             return record
-        self.unknown_events += 1
         response = params.get("response")
         response = response if isinstance(response, Mapping) else {}
         record = replace(

@@ -107,8 +107,9 @@ class BrowserStatus:
     requests: int = 0
     targets: int = 0
     evicted: int = 0
-    unknown_events: int = 0
-    """Events or fields the tracker did not understand (kept raw, never fatal)."""
+    skipped_messages: int = 0
+    """DevTools messages skipped as malformed or unexpected (never fatal); unused events
+    are not counted."""
     launched: bool = False
 
 

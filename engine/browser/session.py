@@ -3,8 +3,10 @@
 All tabs, popups, iframes and workers are followed with flattened auto-attach
 (../shared/notes/cdp.md): each new target gets Network.enable, auto-attach and
 "run" back to back, so nothing it requests at start is missed; a tab is
-navigated only once its Network domain is on. The UI polls for changed records;
-bodies are fetched on demand through the session that saw the request. A
+navigated only once its Network domain is on. The UI polls for changed records.
+Response bodies are fetched as each response finishes (Chromium forgets them when
+the page navigates away) and kept within a memory cap (:mod:`engine.browser.bodies`);
+one not kept is asked for on demand through the session that saw the request. A
 launched browser is reached over its DevTools pipes (it has no port), always
 stopped, and relaunched on request with its ``--open`` URL; an attached one is
 reached over its websocket and reconnected when it comes back.
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 
 import cdp
 
+from engine.browser.bodies import DEFAULT_BODY_MEMORY, DEFAULT_MAX_BODY, BodyStore
 from engine.browser.cdp import CdpConnection, CdpError, Command, CommandSteps
 from engine.browser.launch import LaunchedBrowser
 from engine.browser.network import NetworkTracker
@@ -46,6 +49,10 @@ START_TIMEOUT = 20.0
 """Seconds a launched browser may take to answer its first command."""
 INSTRUMENT_TIMEOUT = 10.0
 """Seconds to wait for a tab's Network.enable before opening the URL anyway."""
+BODY_FETCHES = 4
+"""Bodies asked for at once as responses finish (the rest wait their turn)."""
+BODY_TIMEOUT = 10.0
+"""Seconds the browser may take to hand over one body fetched as its response finished."""
 T = TypeVar("T")
 
 
@@ -65,9 +72,16 @@ class BrowserSession:
         max_requests: int = DEFAULT_MAX_REQUESTS,
         open_url: str | None = None,
         reconnect_interval: float = RECONNECT_INTERVAL,
+        *,
+        body_memory: int = DEFAULT_BODY_MEMORY,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.target = target
         self.tracker = NetworkTracker(max_requests)
+        self.bodies = BodyStore(body_memory, max_body)
+        """Response bodies fetched as they finished, so b works after the page moved on."""
+        self._body_tasks: set[asyncio.Task[None]] = set()
+        self._body_slots = asyncio.Semaphore(BODY_FETCHES)
         self._open_url = open_url
         self._home_url = open_url
         self._interval = reconnect_interval
@@ -262,6 +276,8 @@ class BrowserSession:
         # some of what Chromium sends and drops newer fields (measured: engine/browser/cdp.py).
         if method.startswith("Network."):
             self.tracker.handle(method, params, session_id)
+            if method == "Network.loadingFinished":
+                self._keep_body(params, session_id)
         elif method == "Target.attachedToTarget":
             task = asyncio.get_running_loop().create_task(self._attach(params))
             self._attaching.add(task)
@@ -271,6 +287,41 @@ class BrowserSession:
             self._attached.discard(str(detached))
             if detached in self._pages:
                 self._pages.remove(str(detached))
+
+    def _keep_body(self, params: Mapping[str, Any], session_id: str) -> None:
+        """A response finished: fetch its body now, while the browser still has it."""
+        cdp_id = params.get("requestId")
+        connection = self._connection
+        if not isinstance(cdp_id, str) or connection is None or self.bodies.memory <= 0:
+            return
+        record_id = self.tracker.record_id(cdp_id)
+        record = self.tracker.get(record_id)
+        if record is None or record.error or record.redirected_to:
+            return
+        if record.encoded_length is not None and record.encoded_length > self.bodies.max_body:
+            self.bodies.refuse(record_id, record.encoded_length)  # not even asked for
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._fetch_and_keep(connection, record_id, cdp_id, session_id)
+        )
+        self._body_tasks.add(task)
+        task.add_done_callback(self._body_tasks.discard)
+
+    async def _fetch_and_keep(
+        self, connection: CdpConnection, record_id: str, cdp_id: str, session_id: str
+    ) -> None:
+        """Ask for one body and keep it; a body the browser will not give is simply not kept."""
+        async with self._body_slots:
+            try:
+                result = await connection.call(
+                    "Network.getResponseBody", {"requestId": cdp_id}, session_id, BODY_TIMEOUT
+                )
+            except (CdpError, UnavailableError, TimeoutError):
+                return
+        try:
+            self.bodies.put(record_id, _body_bytes(result))
+        except (ValueError, TypeError):  # base64 that is not: nothing to keep
+            return
 
     async def _attach(self, params: Mapping[str, Any]) -> None:
         """Follow a new target: enable Network, auto-attach below it, and let it run."""
@@ -328,7 +379,7 @@ class BrowserSession:
             requests=self.tracker.total,
             targets=len(self._attached),
             evicted=self.tracker.evicted,
-            unknown_events=self.tracker.unknown_events + malformed,
+            skipped_messages=self.tracker.skipped_messages + malformed,
             launched=self.target.launch,
         )
 
@@ -376,7 +427,11 @@ class BrowserSession:
             ) from None
 
     def fetch_body(self, request_id: str, timeout: float = 10.0) -> ResponseBody:
-        """A response body, from the browser's memory (it keeps bodies until the page navigates)."""
+        """A response body: livetap's copy (kept as the response finished), else the browser's.
+
+        The browser keeps a body only until the page navigates; when neither has it, the
+        error says why livetap's copy is missing (dropped for room, or too large).
+        """
         record = self.get(request_id)
         if record is None:
             raise NotFoundError(f"request {request_id} is no longer in the list")
@@ -384,20 +439,31 @@ class BrowserSession:
             raise NotFoundError("a redirect has no body to show")
         if not record.finished or record.error:
             raise NotFoundError("this request has no finished response, so no body")
-        known_as = self._browser_id(request_id)
+        kept = self.bodies.get(request_id)
+        if kept is not None:
+            return ResponseBody(request_id, kept, record.mime_type)
+        why = self.bodies.why_missing(request_id)
+        known_as = self._browser_id(request_id, why)
         session = self.tracker.session_of(request_id) or ""
         command = cdp.network.get_response_body(cdp.network.RequestId(known_as))
         try:
             body, encoded = self._execute(command, session, timeout)
         except CdpError as error:
+            if why:
+                raise NotFoundError(f"{why}, and the browser no longer has it") from None
             raise NotFoundError(f"the browser no longer has this body ({error})") from None
-        data = base64.b64decode(body) if encoded else body.encode("utf-8")
+        try:
+            data = _body_bytes({"body": body, "base64Encoded": encoded})
+        except (ValueError, TypeError) as error:
+            raise NotFoundError(f"the browser sent an unreadable body ({error})") from None
         return ResponseBody(request_id, data, record.mime_type)
 
-    def _browser_id(self, request_id: str) -> str:
+    def _browser_id(self, request_id: str, why: str | None = None) -> str:
         """The id the running browser knows a request by; NotFoundError if it died since."""
         known_as = self.tracker.browser_request_id(request_id)
         if known_as is None:
+            if why:
+                raise NotFoundError(f"{why}, and the browser that made it has exited since")
             raise NotFoundError(
                 "this request came from a browser that has exited since; its body went with it"
             )
@@ -440,3 +506,11 @@ class BrowserSession:
     def browser_process(self) -> LaunchedBrowser | None:
         """The launched browser, if livetap launched one."""
         return self._browser
+
+
+def _body_bytes(result: Mapping[str, Any]) -> bytes:
+    """Network.getResponseBody's answer as bytes (ValueError for base64 that is not)."""
+    body = result.get("body", "")
+    if result.get("base64Encoded"):
+        return base64.b64decode(str(body), validate=True)
+    return str(body).encode("utf-8")

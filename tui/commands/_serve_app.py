@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -25,6 +26,9 @@ from engine.access_token import AccessToken
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+
+TEMPLATES = Path(__file__).with_name("serve_templates")
+"""textual-serve's page template with the font served locally: the page asks no other host."""
 
 REFUSED = (
     "livetap serve: this page needs its token. Open the URL livetap printed when it "
@@ -48,7 +52,9 @@ class TokenServer(Server):
         token: AccessToken,
         listening: socket.socket | None = None,
     ) -> None:
-        super().__init__(command, host=host, port=port, title="livetap")
+        super().__init__(
+            command, host=host, port=port, title="livetap", templates_path=str(TEMPLATES)
+        )
         self.token = token
         self.cookie = cookie_name(port)
         self.listening = listening

@@ -37,16 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _packet_session(directory: Path) -> tuple[Any, str]:
     """Live capture on lo when allowed, else the generated recording replayed in real time.
 
-    The launched browser speaks DevTools over pipes, so no DevTools traffic crosses lo
-    and there is nothing to filter out.
+    The launched browser speaks DevTools over pipes, so no DevTools traffic crosses lo;
+    under ``livetap serve`` the page's own websocket does, and is left out.
     """
+    from engine.config import served_port
     from engine.live import check_capture_privilege
     from engine.session import CaptureSession
-    from engine.source import SourceSpec, open_source
+    from engine.source import SourceSpec, excluding_tcp_port, open_source
 
     try:
         check_capture_privilege()
-        return CaptureSession(open_source(SourceSpec("lo"))), ""
+        spec = excluding_tcp_port(SourceSpec("lo"), served_port())
+        return CaptureSession(open_source(spec)), ""
     except PermissionDeniedError:
         from tui.demo.recording import write_recording
 

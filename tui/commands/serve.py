@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from engine.access_token import ENVIRONMENT, require_chosen_for_remote, resolve_token
+from engine.config import SERVE_PORT_ENV
 from engine.errors import ExitCode, NotFoundError, UsageError
 
 NAME = "serve"
@@ -106,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
         f"livetap: open http://{host}:{args.port}/?token={shown}",
         file=sys.stderr,
     )
+    if args.unix is None:
+        # Each page's livetap leaves this port out of a capture on lo or any, or the
+        # page's own websocket would fill the packet list it shows (issue 18 #13).
+        os.environ[SERVE_PORT_ENV] = str(args.port)
     try:
         TokenServer(command, args.host, args.port, token, listening).serve()
     finally:

@@ -46,6 +46,7 @@ from tui.widgets.request_list import RequestList
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
+    from engine.analysis import FollowResult
     from engine.browser.source import BrowserSource
     from engine.session import CaptureSession
     from engine.view import DisplayView
@@ -130,6 +131,8 @@ class MainScreen(Screen[None]):
         self._reported_error: str | None = None
         self._shown_request: str | None = None
         self._bodies: dict[str, ResponseBody] = {}
+        self._body_notes: dict[str, str] = {}
+        """Why b found no body for a request (dropped, too large, gone), shown in its detail."""
         self._post_data: dict[str, str | None] = {}
         self._figures: dict[str, tuple[int, ConnectionFigures | None]] = {}
         """Per request: the newest packet index searched, and the connection found."""
@@ -432,7 +435,9 @@ class MainScreen(Screen[None]):
             # not found yet: packets captured since may hold the connection
             self._figures[request_id] = (newest, None)
             self._correlate(request_id)
-        detail.show(record, figures, self._bodies.get(request_id), self._post_data.get(request_id))
+        body, post_data = self._bodies.get(request_id), self._post_data.get(request_id)
+        note = self._body_notes.get(request_id, "") if body is None else ""
+        detail.show(record, figures, body, post_data, note=note)
 
     @work(thread=True, exclusive=True, group="correlate")
     def _correlate(self, request_id: str) -> None:
@@ -718,22 +723,16 @@ class MainScreen(Screen[None]):
         if conversation is None:
             self.warn("select a TCP packet to follow its stream")
             return
-        self._follow(conversation)
-
-    @work(thread=True, exclusive=True, group="follow")
-    def _follow(self, conversation: str) -> None:
-        """Reassemble the stream from the ring, off the UI thread."""
         from engine.analysis.follow import follow_records
         from tui.screens.follow import FollowScreen
 
-        assert self.session is not None
-        records = list(self.session.ring.records())
-        try:
-            result = follow_records(records, conv=conversation)
-        except LivetapError as error:
-            self.app.call_from_thread(self.warn, error.message)
-            return
-        self.app.call_from_thread(self.app.push_screen, FollowScreen(result))
+        ring = self.session.ring if self.session is not None else None
+        assert ring is not None
+
+        def load() -> FollowResult:  # runs in the follow screen's worker thread
+            return follow_records(list(ring.records()), conv=conversation)
+
+        self.app.push_screen(FollowScreen(load, conversation))
 
     def action_show_body(self) -> None:
         """Fetch the selected request's body (and post data) from the browser."""
@@ -754,6 +753,7 @@ class MainScreen(Screen[None]):
             self._post_data[request_id] = self.browser.fetch_post_data(request_id)
             self._bodies[request_id] = self.browser.fetch_body(request_id)
         except LivetapError as error:
+            self._body_notes[request_id] = f"Response body not shown: {error.message}"
             self.app.call_from_thread(self.fail, error.message, "Body not fetched")
         self.app.call_from_thread(self._show_body, request_id)
 

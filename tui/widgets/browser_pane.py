@@ -45,8 +45,10 @@ def status_line(status: BrowserStatus) -> Text:
     text.append(f" · {status.requests:,} requests · {status.targets} targets")
     if status.evicted:
         text.append(f" · {status.evicted:,} dropped")
-    if status.unknown_events:
-        text.append(f" · {status.unknown_events:,} events not understood", style="dim")
+    if status.skipped_messages:
+        count = status.skipped_messages
+        noun = "message" if count == 1 else "messages"
+        text.append(f" · {count:,} DevTools {noun} skipped (malformed or unexpected)", style="dim")
     if status.message:
         text.append(f" · {status.message}", style="italic")
     return text

@@ -154,7 +154,12 @@ class PacketDetailPane(Horizontal):
             self._add(branch, child, expand=False)
 
     def show_decoded(self, title: str, nodes: tuple[FieldNode, ...]) -> None:
-        """Put a dissector's decode of the shown packet at the top of the tree."""
+        """Put a dissector's decode of the shown packet at the top of the tree, and show it.
+
+        The decode lands in the Layers tab: when the Wireshark tab is the visible one,
+        the user would not see what the export produced, so the Layers tab is brought up.
+        """
+        self.query_one(TabbedContent).active = "tab-scapy"
         tree = self.layer_tree
         branch = tree.root.add(Text(title), before=0, expand=True)
         for node in nodes:
