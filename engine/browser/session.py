@@ -312,14 +312,13 @@ class BrowserSession:
     ) -> None:
         """Ask for one body and keep it; a body the browser will not give is simply not kept."""
         async with self._body_slots:
+            command = cdp.network.get_response_body(cdp.network.RequestId(cdp_id))
             try:
-                result = await connection.call(
-                    "Network.getResponseBody", {"requestId": cdp_id}, session_id, BODY_TIMEOUT
-                )
+                body, encoded = await connection.execute(command, session_id, BODY_TIMEOUT)
             except (CdpError, UnavailableError, TimeoutError):
                 return
         try:
-            self.bodies.put(record_id, _body_bytes(result))
+            self.bodies.put(record_id, _body_bytes({"body": body, "base64Encoded": encoded}))
         except (ValueError, TypeError):  # base64 that is not: nothing to keep
             return
 
