@@ -159,6 +159,7 @@ def _nflog_tlv(kind: int, value: bytes) -> bytes:
 OTHER_LINKS: dict[str, tuple[int, bytes]] = {
     "ppp": (9, b"\xff\x03\x00\x21" + bytes(INNER_UDP)),
     "ppp-compressed": (9, b"\x21" + bytes(INNER_UDP)),
+    "ppp-mpls": (9, b"\xff\x03\x02\x81" + bytes(MPLS(label=16, s=1) / INNER_UDP)),
     "ppp-hdlc": (50, b"\xff\x03\x00\x57" + bytes(INNER_V6)),
     "cisco-hdlc": (104, b"\x0f\x00\x86\xdd" + bytes(INNER_V6)),
     "frame-relay": (107, b"\x04\x01\x03\xcc" + bytes(INNER_UDP)),
@@ -256,6 +257,27 @@ def test_a_tunnel_counts_in_every_conversation_tshark_counts(tmp_path: Path) -> 
     ]
     theirs_phs = [row for row in tshark_phs(path) if row[1] != "data"]
     assert [row for row in hierarchy if row[1] != "data"] == theirs_phs
+
+
+def test_a_first_fragment_cut_by_the_snap_length_counts_its_udp_as_tshark_does(
+    tmp_path: Path,
+) -> None:
+    """It cannot be reassembled, so tshark reads the UDP header it can see."""
+    whole = bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
+        / IP(src="10.9.0.1", dst="10.9.0.2", flags="MF")
+        / UDP(sport=1000, dport=68)
+        / bytes(1400)
+    )
+    cut = whole[:90]
+    path = tmp_path / "cut.pcap"
+    write_pcap_file(path, [PcapRecord(1.0, len(whole), 1, cut)])
+    theirs = tshark_conversations(path, "udp")
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]["udp"]
+    assert len(theirs) == len(ours) == 1
+    assert ours[0]["b_port"] == 68
+    layers = walk(1, cut)
+    assert layers.fragment is None and layers.sport == 1000
 
 
 def test_offsets_point_at_the_innermost_headers() -> None:

@@ -167,7 +167,8 @@ _ETH_DATA = extend(ETH, "data")
 _VLAN_NAMES = {0x8100: "vlan", 0x88A8: "ieee8021ad", 0x9100: "vlan"}
 _IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
-_PPP_PROTOCOLS = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6}
+_PPP_PROTOCOLS = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: 0x8847, 0x0283: 0x8848}
+"""PPP protocol numbers livetap follows: IPv4, IPv6, MPLS unicast and multicast."""
 
 
 # -- link layers -----------------------------------------------------------------------
@@ -328,6 +329,8 @@ def _ppp(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, .
     ethertype = _PPP_PROTOCOLS.get(protocol)
     if ethertype == ETH_IPV4:
         return _ipv4(data, offset, chain, outer)
+    if ethertype in _ETH_MPLS:
+        return _mpls(data, offset, chain, outer)
     if ethertype == ETH_IPV6:
         return _ipv6(data, offset, chain, outer)
     return _only(chain)
@@ -648,7 +651,9 @@ def _ipv4(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, 
     wire = offset + total if total else size  # TSO captures may say 0
     start = offset + header
     end = wire if wire < size else size
-    if fragment & 0x3FFF:
+    # A first fragment cut by the snap length cannot be reassembled: tshark reads the
+    # transport header it can see, as from an unfragmented packet, and so does livetap.
+    if fragment & 0x3FFF and (fragment & 0x1FFF or end >= wire):
         (ident,) = U16(data, offset + 4)
         where = (ident, (fragment & 0x1FFF) << 3, bool(fragment & 0x2000), start, wire - start)
         return _fragment(data, ip, (start, end, wire), where)
