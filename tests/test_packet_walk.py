@@ -164,6 +164,7 @@ OTHER_LINKS: dict[str, tuple[int, bytes]] = {
     "cisco-hdlc": (104, b"\x0f\x00\x86\xdd" + bytes(INNER_V6)),
     "frame-relay": (107, b"\x04\x01\x03\xcc" + bytes(INNER_UDP)),
     "frame-relay-snap": (107, b"\x04\x01\x03\x80\x00\x00\x00\x08\x00" + bytes(INNER_UDP)),
+    "frame-relay-cisco": (107, b"\x48\xe1\x86\xdd" + bytes(INNER_V6)),
     "nflog": (
         239,
         b"\x02\x00\x00\x00" + _nflog_tlv(1, b"\x08\x00\x01\x00") + _nflog_tlv(9, bytes(INNER_UDP)),

@@ -464,15 +464,19 @@ _FR_NLPID = {0xCC: ETH_IPV4, 0x8E: ETH_IPV6}
 
 
 def _frame_relay(data: bytes) -> Raw:
-    """Frame Relay with RFC 2427 encapsulation: Q.922 address, UI control, NLPID or SNAP."""
+    """Frame Relay: the Q.922 address, then RFC 2427 (UI control, NLPID or SNAP) or, as
+    Cisco routers send it, an ethertype right after the address."""
     chain = ("fr",)
     if len(data) < 4:
         return _only(chain)
     offset = 2
     while offset < len(data) and not data[offset - 1] & 1:  # the address's last octet has EA
         offset += 1
-    if offset + 2 > len(data) or data[offset] != 0x03:
+    if offset + 2 > len(data):
         return _only(chain)
+    if data[offset] != 0x03:  # no UI control: Cisco's encapsulation, an ethertype
+        (ethertype,) = U16(data, offset)
+        return _ethertype(data, offset + 2, ethertype, chain, _NOTHING)
     offset += 1
     if data[offset] == 0x00:  # padding before the NLPID
         offset += 1
