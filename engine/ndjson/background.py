@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.errors import NotFoundError, PermissionDeniedError, UnavailableError, UsageError
 from engine.ndjson.capture import DEFAULT_MAX_SIZE_MB
-from engine.ndjson.control import ask, ensure_none_running, runtime_dir
+from engine.ndjson.control import ask, ensure_none_running, process_alive, runtime_dir
 from engine.ndjson.url_filter import UrlFilter
 
 START_TIMEOUT = 60.0
@@ -131,7 +131,7 @@ def stop() -> dict[str, Any]:
     reply = ask("stop", STOP_TIMEOUT)
     pid = int(reply.pop("_pid", 0))
     deadline = time.monotonic() + STOP_TIMEOUT
-    while pid and _alive(pid) and time.monotonic() < deadline:
+    while pid and process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     return reply
 
@@ -142,15 +142,6 @@ def status() -> dict[str, Any]:
     reply.pop("_pid", None)
     return reply
 
-
-def _alive(pid: int) -> bool:
-    """Whether the capture process still exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

@@ -72,7 +72,8 @@ def socket_path() -> Path:
     return runtime_dir() / SOCKET_NAME
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process exists (one of another user's counts too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -92,7 +93,7 @@ def read_state() -> dict[str, Any] | None:
     if (
         not isinstance(state, dict)
         or not isinstance(state.get("pid"), int)
-        or not _alive(state["pid"])
+        or not process_alive(state["pid"])
     ):
         with contextlib.suppress(OSError):
             path.unlink()
