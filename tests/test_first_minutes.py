@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from engine.browser.recorded import RecordedBrowser, Recording
 from engine.browser.records import RequestRecord
@@ -520,3 +521,40 @@ def test_the_readme_demo_at_80x24_shows_protocol_info_help_and_quit() -> None:
             raise AssertionError("q did not quit the demo")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], check=False, capture_output=True)
+
+
+# -- 8. snapshots: every other screen, at both sizes, in every built-in theme ---------------
+
+SCREENS = {
+    "help": "question_mark",
+    "capture-filter": "f",
+    "display-filter": "slash",
+    "ndjson-form": "c",
+    "dissector-export": "x",
+}
+"""Screens a key opens, for the snapshots (live statistics change every second: not here)."""
+
+
+@pytest.mark.parametrize("screen", sorted(SCREENS))
+@pytest.mark.parametrize("size", [SMALL, (160, 45)], ids=["80x24", "160x45"])
+@pytest.mark.parametrize("theme", ["livetap-dark", "livetap-light", "livetap-high-contrast"])
+def test_screen_snapshots(
+    snap_compare: Callable[..., bool], screen: str, size: tuple[int, int], theme: str
+) -> None:
+    app = demo_app(theme)
+
+    async def open_screen(pilot: Pilot[None]) -> None:
+        main = await loaded(pilot, app)
+        await until(pilot, lambda: main.packet_list.row_count == len(main.packet_list.rows))
+        main.packet_list.select(12)
+        main.packet_list.focus()
+        await pilot.pause(0.2)
+        await pilot.press(SCREENS[screen])
+        await until(pilot, lambda: app.screen is not main)
+        for box in app.screen.query(Input):
+            box.cursor_blink = False  # a blinking cursor differs from one capture to the next
+            if box.value.endswith(".ndjson"):
+                box.value = "livetap-capture.ndjson"  # the default name: a folder and the time
+        await pilot.pause(0.5)
+
+    assert snap_compare(app, terminal_size=size, run_before=open_screen)
