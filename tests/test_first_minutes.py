@@ -27,6 +27,7 @@ from engine.session import CaptureSession
 from tests.sample_traffic import write_sample_pcap
 from tui.app import LivetapApp, theme_names
 from tui.formatting import columns, header_text
+from tui.screens.follow import FollowScreen
 from tui.screens.main import MainScreen
 from tui.widgets.browser_pane import BrowserPane
 from tui.widgets.key_footer import KeyFooter
@@ -526,13 +527,15 @@ def test_the_readme_demo_at_80x24_shows_protocol_info_help_and_quit() -> None:
 # -- 8. snapshots: every other screen, at both sizes, in every built-in theme ---------------
 
 SCREENS = {
+    "follow": "s",
+    "stats": "a",
     "help": "question_mark",
     "capture-filter": "f",
     "display-filter": "slash",
     "ndjson-form": "c",
     "dissector-export": "x",
 }
-"""Screens a key opens, for the snapshots (live statistics change every second: not here)."""
+"""Screens a key opens, for the snapshots (from the recorded demo, read to its end)."""
 
 
 @pytest.mark.parametrize("screen", sorted(SCREENS))
@@ -546,11 +549,17 @@ def test_screen_snapshots(
     async def open_screen(pilot: Pilot[None]) -> None:
         main = await loaded(pilot, app)
         await until(pilot, lambda: main.packet_list.row_count == len(main.packet_list.rows))
-        main.packet_list.select(12)
+        session = main.session
+        assert session is not None
+        await until(pilot, lambda: session.stats().finished)
+        main.packet_list.select(14 if screen == "follow" else 12)  # 14: an HTTP request
         main.packet_list.focus()
         await pilot.pause(0.2)
         await pilot.press(SCREENS[screen])
         await until(pilot, lambda: app.screen is not main)
+        if isinstance(app.screen, FollowScreen):
+            follow = app.screen
+            await until(pilot, lambda: follow.loaded)
         for box in app.screen.query(Input):
             box.cursor_blink = False  # a blinking cursor differs from one capture to the next
             if box.value.endswith(".ndjson"):
