@@ -22,6 +22,7 @@ from engine.events import HeaderSummary
 from engine.packet.app import (
     DNS_ANSWERS_SHOWN,
     DNS_OPCODES,
+    DNS_PORTS,
     DNS_RCODES,
     DNS_SHOWN_TYPES,
     DNS_TYPES,
@@ -84,7 +85,6 @@ _ICMPV6_NAMES = {
     143: "Multicast Listener Report Message v2",
 }
 
-_DNS_PORTS = frozenset({53, 5353, 5355})
 
 _TLS_CONTENT = {20: "Change Cipher Spec", 21: "Alert", 23: "Application Data"}
 _TLS_HANDSHAKES = {
@@ -173,7 +173,7 @@ def _summary(layers: Raw, data: bytes, linktype: int) -> HeaderSummary:
         if sport < 0:
             return _ports_only(data, l4, end, addresses, "UDP")
         src, dst = addresses
-        if sport in _DNS_PORTS or dport in _DNS_PORTS:
+        if sport in DNS_PORTS or dport in DNS_PORTS:
             protocol, info = _dns(data, start, end, _dns_protocol(sport, dport))
             return _new(_HS, (src, dst, sport, dport, protocol, info))
         return _new(_HS, (src, dst, sport, dport, "UDP", f"{sport} → {dport} Len={layers[11]}"))
@@ -459,7 +459,7 @@ def _tcp_application(
     data: bytes, start: int, end: int, sport: int, dport: int
 ) -> tuple[str, str] | None:
     """DNS, TLS or HTTP at the start of a TCP payload, else None (plain TCP)."""
-    if (sport in _DNS_PORTS or dport in _DNS_PORTS) and end - start >= 14:
+    if (sport in DNS_PORTS or dport in DNS_PORTS) and end - start >= 14:
         (length,) = U16(data, start)
         message_end = start + 2 + length
         return _dns(data, start + 2, min(message_end, end), _dns_protocol(sport, dport))

@@ -285,7 +285,7 @@ DECLARATIONS: list[FieldSpec] = [
     packet("udp.srcport", INT, "UDP source port", _ports(17, "src"), 0xFFFF),
     packet("udp.dstport", INT, "UDP destination port", _ports(17, "dst"), 0xFFFF),
     packet("udp.port", INT, "either UDP port", _ports(17, "both"), 0xFFFF),
-    packet("udp.length", INT, "UDP length", _value(lambda packet: packet.udp_length()), 0xFFFF),
+    packet("udp.length", INT, "UDP length", _value(lambda packet: packet.udp_word(4)), 0xFFFF),
     packet("udp.checksum", INT, "UDP checksum", _value(lambda packet: packet.udp_word(6)), 0xFFFF),
     packet("udp.payload", BYTES, "UDP payload bytes", _payload(17), 0),
     packet("icmp.type", INT, "ICMP type", _icmp_part(1, 0), 255),

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from engine.events import PacketSummary
+from engine.packet.app import DNS_PORTS
 from engine.packet.model import Packet
 
-_DNS_PORTS = frozenset({53, 5353, 5355})
 _DIGITS = re.compile(r"[0-9]{1,19}")
 """ASCII digits only: str.isdigit() also takes '³', which int() refuses."""
 
@@ -113,7 +113,7 @@ def _tls(view: PacketView) -> tuple[Any, ...]:
 def _dns_part(index: int) -> Callable[[PacketView], tuple[Any, ...]]:
     def get(view: PacketView) -> tuple[Any, ...]:
         packet = view.packet
-        if not packet.on_port(_DNS_PORTS):
+        if not packet.on_port(DNS_PORTS):
             return ()
         dns = packet.dns_question()
         if dns is None or (index == 3 and dns[3] < 0) or (index == 2 and not dns[2]):
@@ -187,7 +187,7 @@ def _dns_answer_values(kind: int, size: int) -> PacketGetter:
 
     def get(view: PacketView) -> tuple[Any, ...]:
         packet = view.packet
-        if not packet.on_port(_DNS_PORTS):
+        if not packet.on_port(DNS_PORTS):
             return ()
         return tuple(
             int.from_bytes(rdata, "big")
@@ -200,7 +200,7 @@ def _dns_answer_values(kind: int, size: int) -> PacketGetter:
 
 def _dns_ttls(view: PacketView) -> tuple[Any, ...]:
     packet = view.packet
-    if not packet.on_port(_DNS_PORTS):
+    if not packet.on_port(DNS_PORTS):
         return ()
     return tuple(ttl for _rtype, ttl, _rdata in packet.dns_answers())
 
@@ -210,7 +210,7 @@ def _dns_flags(read: Callable[[int, int], int]) -> PacketGetter:
 
     def get(view: PacketView) -> tuple[Any, ...]:
         packet = view.packet
-        header = packet.dns_header() if packet.on_port(_DNS_PORTS) else None
+        header = packet.dns_header() if packet.on_port(DNS_PORTS) else None
         return () if header is None else (read(header[1], header[3]),)
 
     return get

@@ -39,6 +39,9 @@ _DNS_NAMES: dict[bytes, str] = {}
 """Names by their uncompressed wire form: the same few names recur all the time."""
 _DNS_NAME_CACHE_SIZE = 4096
 
+DNS_PORTS = frozenset({53, 5353, 5355})
+"""DNS, mDNS and LLMNR: the ports tshark decodes DNS messages on."""
+
 
 HTTP_METHODS = (
     b"GET",

@@ -234,14 +234,6 @@ class Packet:
         word: int = U16(self.data, layers.l4 + offset)[0]
         return word
 
-    def udp_length(self) -> int | None:
-        """The UDP header's length field."""
-        layers = self.layers
-        if self.transport() != 17 or layers.sport < 0:
-            return None
-        length: int = U16(self.data, layers.l4 + 4)[0]
-        return length
-
     def icmp(self) -> tuple[int, int] | None:
         """ICMP or ICMPv6 type and code."""
         layers = self.layers
