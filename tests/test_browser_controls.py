@@ -16,10 +16,11 @@ from engine.browser.network_conditions import (
 from engine.browser.records import RequestRecord
 from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget, parse_browser_spec
-from engine.errors import PermissionDeniedError, UnavailableError, UsageError
+from engine.errors import ExitCode, PermissionDeniedError, UnavailableError, UsageError
 from tests.conftest import wait_for
 from tests.control_site import ControlSite, control_site
 from tests.test_browser import _answers, _free_port, _kill, _start_chromium
+from tui.cli import main
 
 
 @pytest.fixture
@@ -156,3 +157,13 @@ def test_an_attached_browser_is_changed_only_with_allow_control(site: ControlSit
                 plain.stop()
         finally:
             _kill(chromium)
+
+
+def test_the_command_line_says_what_is_wrong(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--block", "*/api/*", "-r", "nothing.pcap"]) == ExitCode.USAGE_ERROR
+    assert "need a browser" in capsys.readouterr().err
+    assert main(["--throttle", "warp", "--browser", "launch"]) == ExitCode.USAGE_ERROR
+    assert "--throttle 'warp'" in capsys.readouterr().err
+    code = main(["--no-cache", "--browser", str(_free_port()), "--no-packets"])
+    assert code == ExitCode.PERMISSION_DENIED
+    assert "--allow-control" in capsys.readouterr().err

@@ -33,6 +33,7 @@ examples:
   livetap -r trace.pcap --realtime     replay a file at its original pace
   livetap --source-cmd "ssh host sudo tcpdump -U -w - not port 22"
   livetap interfaces                   list interfaces (like tcpdump -D)
+  livetap --no-packets --open http://127.0.0.1:8000/ --throttle slow-3g --block '*://*/api/*'
   livetap demo                         the live view on traffic it makes itself
   sudo livetap capture pcap -i lo -w out.pcap --duration 30s
   livetap filter trace.pcap -Y "dns or tcp.port == 443"   like tshark -r -Y
@@ -110,6 +111,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="allow attaching to a non-loopback debugging port (it gives full browser control)",
     )
+    _add_browser_control_flags(browser)
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
         "-s", "--snaplen", type=int, help="bytes kept of each packet (default 65535)"
@@ -147,6 +149,33 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _add_browser_control_flags(browser: argparse._ArgumentGroup) -> None:
+    """--block, --throttle, --no-cache, --allow-control and --show-secrets (issue 17)."""
+    from engine.browser.network_conditions import THROTTLE_HELP
+
+    browser.add_argument(
+        "--block",
+        action="append",
+        metavar="PATTERN",
+        help="fail the browser's requests to matching URLs (* wildcards over the whole URL, "
+        "as the NDJSON filters: '*://*/api/*'); repeatable",
+    )
+    browser.add_argument(
+        "--throttle", metavar="PROFILE", help=f"slow the browser's network: {THROTTLE_HELP}"
+    )
+    browser.add_argument("--no-cache", action="store_true", help="disable the browser's cache")
+    browser.add_argument(
+        "--allow-control",
+        action="store_true",
+        help="allow --block/--throttle/--no-cache on an attached browser (reset on exit)",
+    )
+    browser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="copies of requests (y) keep cookies, credentials and tokens (hidden by default)",
+    )
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -179,6 +208,13 @@ def source_spec(args: argparse.Namespace, settings: Any) -> Any:
 def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
     """Launch or attach to the browser the flags name (None without --browser/--open)."""
     spec = args.browser or ("launch" if args.open else None)
+    from engine.browser.network_conditions import NetworkControls
+
+    controls = NetworkControls.parse(args.block, args.throttle, args.no_cache)
+    if spec is None and controls.active:
+        from engine.errors import UsageError
+
+        raise UsageError("--block, --throttle and --no-cache need a browser: add --browser launch")
     if spec is None:
         if args.no_packets:
             from engine.errors import UsageError
@@ -201,7 +237,13 @@ def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
         from engine.browser.session import NO_SANDBOX_WARNING
 
         print(f"livetap: warning: {NO_SANDBOX_WARNING}", file=sys.stderr)
-    browser = BrowserSession(target, open_url=args.open, max_requests=max_requests)
+    browser = BrowserSession(
+        target,
+        open_url=args.open,
+        max_requests=max_requests,
+        controls=controls,
+        allow_control=args.allow_control,
+    )
     browser.start()
     return browser
 
@@ -235,6 +277,7 @@ def run_live(args: argparse.Namespace) -> int:
         app = LivetapApp(
             session, theme=theme, save_directory=settings.capture_directory, browser=browser
         )
+        app.show_secrets = args.show_secrets
         install_exit_signals(app, session, browser)
         app.run()
     finally:

@@ -154,6 +154,10 @@ class StatusBar(Static):
         text.append(f" {browser.requests:,} requests")
         short = Text("browser", style=f"bold {colour}")
         short.append(f" {browser.requests:,} req")
+        if browser.controls:  # blocking, throttling, no cache: always in sight while on
+            warning = f"bold {variables.get('warning', 'yellow')}"
+            text.append(f" [{browser.controls}]", style=warning)
+            short.append(" [net changed]", style=warning)
         if following is not None:
             for line in (text, short):
                 line.append(" ")
