@@ -23,6 +23,7 @@ from engine.browser.records import BrowserEvent, Headers, RequestRecord
 from engine.har import har_entry, read_lines, redact_line
 from engine.ndjson.lines import browser_line
 from engine.redact import redact_body, redact_headers, redact_url
+from engine.textfile import write_text_whole
 
 COMPUTED = frozenset({"host", "content-length"})
 """Headers curl and fetch work out from the URL and the body."""
@@ -231,3 +232,11 @@ def curl_commands(paths: list[Path], show_secrets: bool = False) -> list[str]:
     requests = [line for line in lines if line.get("type") == "request"]
     requests.sort(key=lambda line: str(line.get("timestamp", "")))
     return [to_curl(from_ndjson(line, show_secrets)) for line in requests]
+
+
+def write_copy(directory: Path, record: RequestRecord, format_name: str, text: str) -> Path:
+    """Keep a copy in the capture directory (0600, never through a link), for terminals
+    that ignore the clipboard escape: ``livetap-request-<n>.<ext>``."""
+    path = directory / f"livetap-request-{record.seq}.{FORMATS[format_name].extension}"
+    write_text_whole(path, text)
+    return path
