@@ -113,6 +113,15 @@ KEYS: tuple[Key, ...] = (
         "goto-packets",
     ),
     Key(
+        "y",
+        "copy_request",
+        "Copy req",
+        "Copy the selected browser request as curl, fetch(), raw HTTP or a HAR entry: to the "
+        "clipboard (OSC 52, works over SSH) and a file; secrets hidden unless --show-secrets",
+        "copy-request",
+        show=False,
+    ),
+    Key(
         "R",
         "relaunch_browser",
         "Relaunch",

@@ -75,7 +75,7 @@ PACKET_ACTIONS = frozenset(
     }
 )
 """Keys that need a packet capture: not in the footer with --no-packets."""
-BROWSER_ACTIONS = frozenset({"show_body", "goto_packets", "relaunch_browser"})
+BROWSER_ACTIONS = frozenset({"show_body", "goto_packets", "relaunch_browser", "copy_request"})
 """Keys that need a browser: not in the footer without --browser."""
 
 
@@ -791,6 +791,16 @@ class MainScreen(Screen[None]):
         local = f"{figures.local_ip}:{figures.local_port}"
         remote = f"{figures.remote_ip}:{figures.remote_port}"
         self.flash(f"{len(figures.packets)} packets of {local} ⇄ {remote}")
+
+    def action_copy_request(self) -> None:
+        """Copy the selected request as curl, fetch, raw HTTP or a HAR entry (a menu)."""
+        from tui.screens.copy_request import copy_request
+
+        request_id = self._selected_request()
+        if self.browser is None or request_id is None:
+            self.warn("select a browser request first")
+            return
+        copy_request(self, self.browser, request_id, self.save_directory)
 
     def action_relaunch_browser(self) -> None:
         """Launch the browser again after it exited."""
