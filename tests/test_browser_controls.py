@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +172,25 @@ def test_the_command_line_says_what_is_wrong(capsys: pytest.CaptureFixture[str])
     code = main(["--no-cache", "--browser", str(_free_port()), "--no-packets"])
     assert code == ExitCode.PERMISSION_DENIED
     assert "--allow-control" in capsys.readouterr().err
+
+
+def test_the_headless_ndjson_capture_blocks_too(site: ControlSite, tmp_path: Path) -> None:
+    runtime = tmp_path / "runtime"  # its own: other captures of this user are left alone
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    out = tmp_path / "out.ndjson"
+    start = [sys.executable, "-m", "tui.cli", "capture", "ndjson", "start", "--file", str(out)]
+    start += ["--block", "*/api/*", "--open", f"{site.url}/"]
+    started = subprocess.run(
+        start, check=False, capture_output=True, text=True, env=env, timeout=60
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        assert wait_for(lambda: out.exists() and "/echo" in out.read_text(), timeout=20)
+    finally:
+        stop = [sys.executable, "-m", "tui.cli", "capture", "ndjson", "stop"]
+        subprocess.run(stop, check=False, capture_output=True, env=env, timeout=60)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    failed = [line for line in lines if line["type"] == "failed"]
+    assert any(line["errorText"].startswith("net::ERR_BLOCKED_BY_CLIENT") for line in failed)
+    assert site.hits["/api/blocked"] == 0

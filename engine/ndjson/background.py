@@ -51,6 +51,12 @@ class BackgroundOptions:
     packets: bool = False
     interface: str | None = None
     bpf: str = ""
+    block: tuple[str, ...] = ()
+    """URL wildcards whose requests the browser fails (``--block``)."""
+    throttle: str | None = None
+    no_cache: bool = False
+    allow_control: bool = False
+    """Whether an attached browser may be blocked, throttled or have its cache off."""
 
     def checked(self) -> dict[str, Any]:
         """The options as the background process reads them; raises what is wrong."""
@@ -59,6 +65,7 @@ class BackgroundOptions:
             raise UsageError(f"--max-size must be more than 0 MB, not {self.max_size_mb}")
         if self.browser is None and not self.packets:
             raise UsageError("--no-browser leaves nothing to capture: add --packets")
+        self._check_controls()
         return {
             "file": str(_writable(self.file)),
             "max_size_mb": self.max_size_mb,
@@ -75,7 +82,24 @@ class BackgroundOptions:
             "packets": self.packets,
             "interface": self.interface,
             "bpf": self.bpf,
+            "block": list(self.block),
+            "throttle": self.throttle,
+            "no_cache": self.no_cache,
+            "allow_control": self.allow_control,
         }
+
+    def _check_controls(self) -> None:
+        """--block, --throttle, --no-cache: valid, with a browser, allowed on it."""
+        from engine.browser.network_conditions import NetworkControls, check_control_allowed
+        from engine.browser.target import parse_browser_spec
+
+        controls = NetworkControls.parse(list(self.block), self.throttle, self.no_cache)
+        if not controls.active:
+            return
+        if self.browser is None:
+            raise UsageError("--block, --throttle and --no-cache need a browser")
+        target = parse_browser_spec(self.browser, allow_remote=self.allow_remote_browser)
+        check_control_allowed(target, controls, self.allow_control)
 
 
 def _writable(path: Path) -> Path:

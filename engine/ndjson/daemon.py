@@ -78,7 +78,14 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
             allow_remote=bool(config.get("allow_remote")),
             no_sandbox=bool(config.get("no_sandbox")),
         )
-        browser = BrowserSession(target)  # --open waits until the capture listens
+        from engine.browser.network_conditions import NetworkControls
+
+        controls = NetworkControls.parse(
+            config.get("block"), config.get("throttle"), bool(config.get("no_cache"))
+        )
+        browser = BrowserSession(  # --open waits until the capture listens
+            target, controls=controls, allow_control=bool(config.get("allow_control"))
+        )
         browser.start()
     if config.get("packets"):
         from engine.config import load_settings

@@ -85,6 +85,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-sandbox", action="store_true", help="launch Chromium without its sandbox (warns)"
     )
     start.add_argument(
+        "--block",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="fail the browser's requests to matching URLs (* wildcard); repeatable",
+    )
+    start.add_argument(
+        "--throttle",
+        metavar="PROFILE",
+        help="offline, slow-3g, fast-3g or LATENCY_MS:DOWN_KBPS:UP_KBPS (0: no limit)",
+    )
+    start.add_argument("--no-cache", action="store_true", help="disable the browser's cache")
+    start.add_argument(
+        "--allow-control",
+        action="store_true",
+        help="allow --block/--throttle/--no-cache on an attached browser",
+    )
+    start.add_argument(
         "--packets", action="store_true", help="also write packet summaries (needs root)"
     )
     start.add_argument("--no-browser", action="store_true", help="packets only")
@@ -129,6 +147,10 @@ def options_from(args: argparse.Namespace) -> BackgroundOptions:
         packets=args.packets,
         interface=args.interface,
         bpf=args.bpf or "",
+        block=tuple(args.block or ()),
+        throttle=args.throttle,
+        no_cache=args.no_cache,
+        allow_control=args.allow_control,
     )
 
 
