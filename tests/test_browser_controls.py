@@ -194,3 +194,30 @@ def test_the_headless_ndjson_capture_blocks_too(site: ControlSite, tmp_path: Pat
     failed = [line for line in lines if line["type"] == "failed"]
     assert any(line["errorText"].startswith("net::ERR_BLOCKED_BY_CLIENT") for line in failed)
     assert site.hits["/api/blocked"] == 0
+
+
+def test_the_settings_change_while_the_browser_runs(site: ControlSite) -> None:
+    browser = _launched(site, NetworkControls())
+    try:
+        assert wait_for(lambda: _done(browser), timeout=20)
+        assert site.hits["/ok"] == 1
+
+        def fetch_ok(mark: str) -> RequestRecord | None:
+            browser.evaluate(f"fetch('/ok?{mark}').then(r => r.text()).catch(() => null)")
+            url = f"{site.url}/ok?{mark}"
+            wait_for(lambda: getattr(_record(browser, url), "state", "pending") != "pending")
+            return _record(browser, url)
+
+        browser.set_controls(NetworkControls.parse(["*/ok?*"]))
+        blocked = fetch_ok("1")
+        assert blocked is not None and blocked.error.startswith("net::ERR_BLOCKED_BY_CLIENT")
+        assert browser.status().controls == "blocking 1 pattern"
+        browser.set_controls(NetworkControls.parse(throttle="offline"))
+        offline = fetch_ok("2")
+        assert offline is not None and offline.error == "net::ERR_INTERNET_DISCONNECTED"
+        browser.set_controls(NetworkControls())
+        again = fetch_ok("3")
+        assert again is not None and again.status == 200 and site.hits["/ok"] == 2
+        assert browser.status().controls == ""
+    finally:
+        browser.stop()

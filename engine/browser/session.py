@@ -87,6 +87,7 @@ class BrowserSession:
     ) -> None:
         check_control_allowed(target, controls, allow_control)  # before anything connects
         self.target = target
+        self._allow_control = allow_control
         self.controls = controls or NetworkControls()
         """Blocked URLs, throttling, cache: sent to every target as it is attached."""
         self.tracker = NetworkTracker(max_requests)
@@ -154,6 +155,27 @@ class BrowserSession:
 
         with contextlib.suppress(LivetapError, TimeoutError):
             self._wait(reset, "the network reset", RESET_TIMEOUT)
+
+    def set_controls(self, controls: NetworkControls, timeout: float = 5.0) -> None:
+        """Change blocking, throttling and the cache now, on every target, and on those to come.
+
+        The old settings are taken back first (a launched browser, or ``allow_control``).
+        """
+        check_control_allowed(self.target, controls, self._allow_control)
+        old, self.controls = self.controls, controls
+        commands = old.reset_commands() + controls.commands()
+
+        async def apply(connection: CdpConnection) -> None:
+            replies = [
+                await connection.send(method, params, session)
+                for session in list(self._attached)
+                for method, params in commands
+            ]
+            # Targets without a Network domain refuse: what matters is the others took it.
+            await asyncio.wait_for(asyncio.gather(*replies, return_exceptions=True), timeout)
+
+        if commands and self._connection is not None:
+            self._wait(apply, "the network settings", timeout)
 
     def relaunch(self) -> bool:
         """Start a new browser after a launched one exited; False if that does not apply."""
