@@ -122,6 +122,15 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "n",
+        "network_controls",
+        "Network",
+        "The browser's network (a menu): throttle (offline, slow/fast 3G), cache off, block "
+        "requests like the selected one; a launched browser, or --allow-control",
+        "network",
+        show=False,
+    ),
+    Key(
         "R",
         "relaunch_browser",
         "Relaunch",

@@ -75,7 +75,9 @@ PACKET_ACTIONS = frozenset(
     }
 )
 """Keys that need a packet capture: not in the footer with --no-packets."""
-BROWSER_ACTIONS = frozenset({"show_body", "goto_packets", "relaunch_browser", "copy_request"})
+BROWSER_ACTIONS = frozenset(
+    {"show_body", "goto_packets", "relaunch_browser", "copy_request", "network_controls"}
+)
 """Keys that need a browser: not in the footer without --browser."""
 
 
@@ -801,6 +803,17 @@ class MainScreen(Screen[None]):
             self.warn("select a browser request first")
             return
         copy_request(self, self.browser, request_id, self.save_directory)
+
+    def action_network_controls(self) -> None:
+        """Throttle, disable the cache or block requests like the selected one (a menu)."""
+        from tui.screens.network_menu import change_network
+
+        if self.browser is None:
+            self.warn("no browser in this session (start livetap with --browser launch)")
+            return
+        request_id = self._selected_request()
+        record = self.browser.get(request_id) if request_id else None
+        change_network(self, self.browser, record.url if record else None)
 
     def action_relaunch_browser(self) -> None:
         """Launch the browser again after it exited."""
