@@ -143,18 +143,8 @@ class BrowserSession:
 
     def _give_back_network(self) -> None:
         """An attached browser gets its own network back (a launched one just exits)."""
-        commands = self.controls.reset_commands()
-
-        async def reset(connection: CdpConnection) -> None:
-            replies = [
-                await connection.send(method, params, session)
-                for session in list(self._attached)
-                for method, params in commands
-            ]
-            await asyncio.wait_for(asyncio.gather(*replies, return_exceptions=True), RESET_TIMEOUT)
-
-        with contextlib.suppress(LivetapError, TimeoutError):
-            self._wait(reset, "the network reset", RESET_TIMEOUT)
+        with contextlib.suppress(LivetapError):
+            self._send_to_targets(self.controls.reset_commands(), RESET_TIMEOUT)
 
     def set_controls(self, controls: NetworkControls, timeout: float = 5.0) -> None:
         """Change blocking, throttling and the cache now, on every target, and on those to come.
@@ -163,19 +153,27 @@ class BrowserSession:
         """
         check_control_allowed(self.target, controls, self._allow_control)
         old, self.controls = self.controls, controls
-        commands = old.reset_commands() + controls.commands()
+        if self._connection is not None:
+            self._send_to_targets(old.reset_commands() + controls.commands(), timeout)
 
-        async def apply(connection: CdpConnection) -> None:
+    def _send_to_targets(self, commands: list[tuple[str, dict[str, Any]]], timeout: float) -> None:
+        """Send commands to every attached target and wait for the replies (from another thread).
+
+        Targets without a Network or Fetch domain refuse them: what matters is that the
+        others took them, so refusals are not errors; a browser that does not answer is.
+        """
+        if not commands:
+            return
+
+        async def send(connection: CdpConnection) -> None:
             replies = [
                 await connection.send(method, params, session)
                 for session in list(self._attached)
                 for method, params in commands
             ]
-            # Targets without a Network domain refuse: what matters is the others took it.
             await asyncio.wait_for(asyncio.gather(*replies, return_exceptions=True), timeout)
 
-        if commands and self._connection is not None:
-            self._wait(apply, "the network settings", timeout)
+        self._wait(send, commands[0][0], timeout)
 
     def relaunch(self) -> bool:
         """Start a new browser after a launched one exited; False if that does not apply."""
