@@ -29,15 +29,21 @@ class CopyRequestMenu(ModalScreen[str | None]):
     DEFAULT_CSS = """
     CopyRequestMenu { align: center middle; }
     CopyRequestMenu > Vertical {
-        width: 40; height: auto; border: round $accent; background: $surface; padding: 0 1;
+        width: 48; height: auto; border: round $accent; background: $surface; padding: 0 1;
     }
     CopyRequestMenu OptionList { height: auto; }
     """
     BINDINGS = [Binding("escape", "dismiss", "Close")]
 
+    def __init__(self, show_secrets: bool = False) -> None:
+        super().__init__()
+        self.show_secrets = show_secrets
+
     def compose(self) -> ComposeResult:
+        secrets = "secrets kept" if self.show_secrets else "secrets hidden"
         with Vertical():
             yield Static("[b]Copy the request as[/b]")
+            yield Static(f"[dim]to the clipboard and a file; {secrets}[/dim]")
             yield OptionList(
                 *(Option(f.label, id=name) for name, f in FORMATS.items()), id="copy-formats"
             )
@@ -92,4 +98,4 @@ def copy_request(
         if format_name:
             screen.run_worker(lambda: copy(format_name), thread=True, group="copy-request")
 
-    app.push_screen(CopyRequestMenu(), chosen)
+    app.push_screen(CopyRequestMenu(show_secrets), chosen)
