@@ -98,6 +98,7 @@ def test_a_custom_latency_makes_every_request_take_at_least_that_long(site: Cont
         ok = _record(browser, f"{site.url}/ok")
         assert ok is not None and ok.status == 200 and ok.duration is not None
         assert ok.duration >= 0.3
+        assert ok.timing is not None and (ok.timing.wait or 0) >= 300  # sent → headers
     finally:
         browser.stop()
 
