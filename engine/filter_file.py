@@ -63,7 +63,7 @@ def compile_filter(text: str) -> DisplayFilter:
 
 def summarize(number: int, record: PcapRecord) -> PacketSummary:
     """The packet list's summary of one record: what a display filter tests."""
-    timestamp, length, linktype, data = record
+    timestamp, length, linktype, data, _source = record
     src, dst, sport, dport, protocol, info = decode(linktype, data)
     return PacketSummary(
         number, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data

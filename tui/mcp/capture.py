@@ -189,7 +189,7 @@ def _summaries(files: tuple[Path, ...]) -> list[dict[str, Any]]:
     number = 0
     for path in files:
         with open_pcap(path) as reader:
-            for timestamp, length, linktype, data in reader:
+            for timestamp, length, linktype, data, _source in reader:
                 number += 1
                 src, dst, sport, dport, protocol, info = decode(linktype, data)
                 found.append(
