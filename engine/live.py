@@ -110,6 +110,7 @@ class LiveSource:
         self.interface = interface
         self.snaplen = snaplen
         self.description = f"interface {interface}"
+        self.source_names: tuple[str, ...] = (interface,)
         self._index = _interface_index(interface)
         hatype = interface_hardware_type(interface) if self._index else -1
         self._cooked = hatype not in ARPHRD_ETHERNET_LIKE and hatype not in ARPHRD_RAW_IP

@@ -38,6 +38,8 @@ class StreamSource:
         snaplen: int = 262144,
     ) -> None:
         self.description = description
+        self.source_names: tuple[str, ...] = (description.partition(" ")[2] or description,)
+        """The file's name or the command: what the Source column and frame.source show."""
         self.snaplen = snaplen
         self.linktype = reader.linktype
         self.filter_linktype = reader.linktype

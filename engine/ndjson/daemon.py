@@ -83,14 +83,20 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
     if config.get("packets"):
         from engine.config import load_settings
         from engine.session import CaptureSession
-        from engine.source import SourceSpec, open_source
+        from engine.source import SourceSpec, chosen_interfaces, open_source
 
         expression = packet_filter(config.get("bpf") or "", devtools_port(browser))
+        named = [str(name) for name in config.get("interfaces") or ()]
+        files = tuple(str(name) for name in config.get("files") or ())
+        commands = tuple(str(name) for name in config.get("commands") or ())
         try:
-            settings = load_settings({"interface": config.get("interface")})
+            settings = load_settings({"interface": named[0] if named else None})
+            others = bool(files or commands)
             source = open_source(
                 SourceSpec(
-                    settings.interface,
+                    chosen_interfaces(named, settings.interface, others),
+                    files,
+                    commands,
                     filter=expression,
                     snaplen=settings.snaplen,
                     buffer_size=settings.buffer_size,
@@ -177,6 +183,7 @@ def main(argv: list[str]) -> int:
             append=bool(config.get("append")),
             browser=browser is not None,
             packets=packets is not None,
+            display_filter=config.get("display_filter") or "",
         )
         capture = NdjsonCapture(options, browser, packets)
         started = capture.start()

@@ -109,7 +109,7 @@ class PacketCapture:
             target = self._new_name()
         source = open_source(
             SourceSpec(
-                interface,
+                (interface,),
                 filter=expression,
                 snaplen=settings.snaplen,
                 buffer_size=settings.buffer_size,
