@@ -159,9 +159,13 @@ class MainScreen(Screen[None]):
         with Horizontal(id="panes"):
             if self.session is not None:
                 with Vertical(id="packet-pane"):
-                    yield PacketListHeader(id="packet-header")
+                    inputs = len(self.session.source.source_names) > 1
+                    yield PacketListHeader(inputs, id="packet-header")
                     yield PacketList(
-                        self.session.packet, RingRows(self.session.ring), id="packet-list"
+                        self.session.packet,
+                        RingRows(self.session.ring),
+                        inputs=inputs,
+                        id="packet-list",
                     )
                     yield PacketDetailPane(id="packet-detail")
             if self.browser is not None or self.session is None:
@@ -408,7 +412,9 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="dissect")
     def _dissect(self, packet: PacketSummary) -> None:
         """scapy's full dissection of one packet, off the UI thread."""
-        detail = dissect(packet)
+        session = self.session
+        several = session is not None and len(session.source.source_names) > 1
+        detail = dissect(packet, show_input=several)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.query_one(PacketDetailPane).show, detail)
 
