@@ -257,6 +257,6 @@ class NdjsonCapture:
             if packet is None:
                 self.packets_missed += 1
             elif display_filter is None or display_filter.matches_packet(packet, self._times):
-                self._write(packet_line(packet))
+                self._write(packet_line(packet, len(session.source.source_names) > 1))
                 self.packets_matched += 1
             self._next_packet += 1
