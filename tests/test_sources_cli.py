@@ -172,3 +172,32 @@ def test_ndjson_refuses_a_bad_display_filter(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == ExitCode.BAD_INPUT
     assert "invalid display filter" in result.stdout + result.stderr
+
+
+def test_ndjson_packets_from_merged_files_all_written(
+    two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = two_files
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    out = tmp_path / "files.ndjson"
+    start = livetap(
+        "capture", "ndjson", "start", "--file", str(out), "--no-browser", "--packets",
+        "-r", str(a), "-r", str(b), "-Y", "udp.dstport == 5002 or frame.number == 1",
+        env=env,
+    )  # fmt: skip
+    assert start.returncode == 0, start.stderr + start.stdout
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
+            time.sleep(0.1)
+    finally:
+        stop = livetap("capture", "ndjson", "stop", env=env)
+    assert stop.returncode == 0, stop.stderr
+    packets = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(p["index"], p["input"]) for p in packets] == [
+        (1, "a.pcap"),
+        (2, "b.pcap"),
+        (4, "b.pcap"),
+    ]

@@ -6,8 +6,9 @@ and then closes), and serves ``stop`` and ``status`` on a Unix socket until stop
 Run as ``python -m engine.ndjson.daemon '<options as JSON>'``.
 
 The order matters: the browser connects first (so the packet filter can leave out
-livetap's own DevTools connection), then the packets, then the capture subscribes,
-and only then is ``--open``'s page loaded, so its requests and packets are all written.
+livetap's own DevTools connection), then the packets are opened, then the capture
+subscribes and the packets are read (a file's from its first packet), and only then
+is ``--open``'s page loaded, so its requests and packets are all written.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def packet_filter(expression: str, port: int | None) -> str:
 
 
 def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
-    """The browser (connected, no page opened yet) and the packet capture (running)."""
+    """The browser (connected, no page opened yet) and the packet capture (not yet read)."""
     browser = packets = None
     if config.get("browser"):
         from engine.browser.session import BrowserSession
@@ -106,8 +107,7 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
             if browser is not None:
                 browser.stop()
             raise
-        packets = CaptureSession(source)
-        packets.start()
+        packets = CaptureSession(source)  # started once the capture listens: files from 1
     return browser, packets
 
 
@@ -187,6 +187,8 @@ def main(argv: list[str]) -> int:
         )
         capture = NdjsonCapture(options, browser, packets)
         started = capture.start()
+        if packets is not None:
+            packets.start()
         if browser is not None and config.get("open"):
             _open_page(browser, config["open"])  # now: the capture hears the whole page load
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

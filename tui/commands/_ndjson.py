@@ -23,7 +23,12 @@ lines (one JSON object each, flushed as each event arrives):
   {"type":"response","id":"req_1","status":200,"statusText":"OK","timestamp":...,"headers":{...}}
   {"type":"finished","id":"req_1","bytesReceived":1234,"timestamp":...}
   {"type":"failed","id":...,"errorText":...,"timestamp":...}
-  {"type":"packet",...} with --packets
+  {"type":"packet",...} with --packets ("input": its -i/--source-cmd/-r when several)
+
+packets: -i, --source-cmd and -r may be repeated (interfaces and commands side by
+side, files merged by time); -f filters in the kernel or libpcap, -Y (a display
+filter, as in the TUI) then picks the packet lines written, e.g.
+  -Y 'dns or frame.source == "eth1"'
 
 rotation: at --max-size the full capture.ndjson becomes capture.1.ndjson, older
 files move up (.1 -> .2 ...), writing goes on in capture.ndjson.

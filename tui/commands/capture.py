@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from engine.filter_file import FilteredSource
 
 NAME = "capture"
-HELP = "capture to files without the TUI (pcap, pcapng), with a report"
+HELP = "capture to files without the TUI (pcap, pcapng), from one or more inputs, with a report"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -96,8 +96,16 @@ ends: --count, --duration, Ctrl-C or SIGTERM (exit 130), the config's
   maxCaptureSize (exit 7), or an error such as a full disk (exit 5); the files
   always end on a whole packet, and the report says what happened.
 
+inputs: -i, -r and --source-cmd may each be repeated. Interfaces and commands
+  are read side by side (packets interleaved as they arrive); files are merged by
+  time like mergecap (-r cannot be mixed with the others). A .pcapng file gets one
+  interface per input, named after it (tshark: frame.interface_name); a .pcap file
+  holds one link type, so inputs of different link types need .pcapng.
+
 examples:
   sudo livetap capture pcap -i eth0 -f "tcp port 443" -w tls.pcap --duration 5m
+  sudo livetap capture pcap -i eth0 -i wlan0 -w both.pcapng --duration 1m
+  livetap capture pcap -r a.pcap -r b.pcap -Y 'frame.source == "b.pcap"' -w b.pcap
   sudo livetap capture pcap -i any -w ring.pcapng -C 100 -W 10 --json
   sudo livetap capture pcap -i lo -f "udp" -Y "dns.qry.name contains \"example\"" -w dns.pcap
 """
