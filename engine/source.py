@@ -30,7 +30,8 @@ class PacketSource(Protocol):
     source_names: tuple[str, ...]
     """Each input's name by ``PcapRecord.source``: ``("lo",)``, ``("a.pcap", "b.pcap")``."""
     linktype: int
-    """The link type of the records it yields (a file's first interface's for pcapng)."""
+    """The link type of the records it yields (a file's first interface's for pcapng; the
+    first input's when several are read: each record has its own)."""
     filter: bpf.CompiledFilter
     """The capture filter in force."""
 

@@ -274,10 +274,13 @@ class MergedLiveSource(_Merged):
         return None
 
     def close(self) -> None:
-        """Stop the threads and close every input."""
+        """Stop the threads, then close every input (never a ring a thread still reads)."""
         self._stop.set()
+        others = [thread for thread in self._threads if thread is not threading.current_thread()]
+        deadline = time.monotonic() + 0.5  # a live input returns from its 0.1 s read
+        for thread in others:
+            thread.join(max(0.0, deadline - time.monotonic()))
         for source in self._sources:
-            source.close()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(2)
+            source.close()  # a command still blocked on its pipe ends with its process
+        for thread in others:
+            thread.join(2)
