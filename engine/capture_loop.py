@@ -64,11 +64,11 @@ def run_loop(
     next_tick = started + tick_interval
     while True:
         if stop.is_set():
-            done = drain and _drain(source, sink, time.time())
+            done = drain and drain_source(source, sink, time.time())
             return LoopEnd.SINK_DONE if done else LoopEnd.STOPPED
         now = time.monotonic()
         if deadline is not None and now >= deadline:
-            done = drain and _drain(source, sink, cutoff)
+            done = drain and drain_source(source, sink, cutoff)
             return LoopEnd.SINK_DONE if done else LoopEnd.DURATION
         timeout = READ_TIMEOUT if deadline is None else min(READ_TIMEOUT, deadline - now)
         records = source.read_batch(timeout)
@@ -85,7 +85,7 @@ def run_loop(
             on_tick(now - started)
 
 
-def _drain(source: PacketSource, sink: Sink, cutoff: float) -> bool:
+def drain_source(source: PacketSource, sink: Sink, cutoff: float) -> bool:
     """Hand over what arrived before ``cutoff``; True when the sink wanted no more."""
     end = time.monotonic() + DRAIN_LIMIT
     while time.monotonic() < end:

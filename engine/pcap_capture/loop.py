@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 
-from engine.capture_loop import DRAIN_LIMIT, DRAIN_TIMEOUT, LoopEnd, run_loop
+from engine.capture_loop import LoopEnd, drain_source, run_loop
 from engine.errors import (
     LivetapError,
     from_os_error,
@@ -117,16 +118,13 @@ class PcapCapture:
 
     def _count_unwritten(self, cutoff: float) -> None:
         """After a failed write, count what had arrived already: lost, and the report says so."""
-        end = time.monotonic() + DRAIN_LIMIT
-        try:
-            while time.monotonic() < end:
-                records = self.source.read_batch(DRAIN_TIMEOUT)
-                before = [r for r in records if r.timestamp <= cutoff]
-                self._not_written += len(before)
-                if not records or len(before) < len(records):
-                    return
-        except (LivetapError, OSError):
-            return
+
+        def count(records: list[PcapRecord]) -> bool:
+            self._not_written += len(records)
+            return False
+
+        with contextlib.suppress(LivetapError, OSError):
+            drain_source(self.source, count, cutoff)
 
     def progress(self, elapsed: float) -> CaptureProgress:
         """The counters now."""
