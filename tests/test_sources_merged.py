@@ -166,3 +166,21 @@ def test_an_interface_and_a_command_side_by_side(two_files: tuple[Path, Path]) -
     assert names == {"lo", source.source_names[1]}
     assert sum(1 for r in records if r.source == 0 and b"livetap-merged" in r.data) == 5
     assert sum(1 for r in records if r.source == 1) == 5
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+def test_saving_merged_files_keeps_each_input_as_a_pcapng_interface(
+    two_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, b = two_files
+    with CaptureSession(open_source(SourceSpec(files=(str(a), str(b))))) as session:
+        read_all(session)
+        saved = session.save_pcap(tmp_path / "saved.pcapng")
+    assert saved.packets == 11
+    out = subprocess.run(
+        ["tshark", "-r", str(saved.path), "-T", "fields", "-e", "frame.interface_name"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out[:3] == ["b.pcap", "a.pcap", "b.pcap"] and len(out) == 11
