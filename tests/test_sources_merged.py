@@ -184,3 +184,19 @@ def test_saving_merged_files_keeps_each_input_as_a_pcapng_interface(
         check=True,
     ).stdout.split()
     assert out[:3] == ["b.pcap", "a.pcap", "b.pcap"] and len(out) == 11
+
+
+def test_the_command_line_names_several_inputs() -> None:
+    from engine.config import load_settings
+    from tui.cli import build_parser, source_spec
+
+    def spec(*argv: str, configured: str | None = None) -> SourceSpec:
+        args = build_parser().parse_args(list(argv))
+        spec: SourceSpec = source_spec(args, load_settings({"interface": configured}))
+        return spec
+
+    assert spec("-r", "a.pcap", "-r", "b.pcap", configured="eth9").files == ("a.pcap", "b.pcap")
+    assert spec("-r", "a.pcap", configured="eth9").interfaces == ()  # a default, not an input
+    both = spec("-i", "lo", "-i", "eth0", "--source-cmd", "cat x")
+    assert (both.interfaces, both.commands) == (("lo", "eth0"), ("cat x",))
+    assert spec(configured="eth9").interfaces == ("eth9",)
