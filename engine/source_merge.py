@@ -34,6 +34,15 @@ QUEUE_BATCHES = 64
 """Batches a live input may have waiting; beyond that its thread waits (as the loop would)."""
 
 
+def _tagged(records: list[PcapRecord], number: int) -> list[PcapRecord]:
+    """The records marked as input ``number``'s (the first input's are already: 0)."""
+    if number == 0:
+        return records
+    return [
+        PcapRecord(t, length, linktype, data, number) for t, length, linktype, data, _ in records
+    ]
+
+
 def unique_names(sources: Sequence[PacketSource]) -> tuple[str, ...]:
     """Each input's name; two files of the same name in different folders stay apart."""
     names = [source.source_names[0] for source in sources]
@@ -143,8 +152,7 @@ class MergedFileSource(_Merged):
             offsets = index.pending_offsets if index is not None else [0] * len(records)
             if index is not None:
                 index.pending_offsets = []
-            for record, offset in zip(records, offsets, strict=True):
-                yield record._replace(source=number), offset
+            yield from zip(_tagged(records, number), offsets, strict=True)
 
     def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]:
         """The next records of all files in time order; [] with ``finished`` at the end."""
@@ -223,7 +231,7 @@ class MergedLiveSource(_Merged):
             while not self._stop.is_set():
                 records = source.read_batch(0.1)
                 if records:
-                    self._put((number, [r._replace(source=number) for r in records]))
+                    self._put((number, _tagged(records, number)))
                 elif source.finished:
                     break
         except LivetapError as error:
