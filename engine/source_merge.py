@@ -30,6 +30,9 @@ from engine.pcapio import PcapRecord, open_pcap
 from engine.replay import IndexedFileSource, StreamSource, open_file_source
 from engine.source import PacketSource
 
+_Item = tuple[float, int, PcapRecord, int]
+"""A file's record in the merge: timestamp, minus its input number, the record, its offset."""
+
 QUEUE_BATCHES = 64
 """Batches a live input may have waiting; beyond that its thread waits (as the loop would)."""
 
@@ -114,25 +117,25 @@ class MergedFileSource(_Merged):
     def __init__(
         self, paths: Sequence[str | Path], expression: str, realtime: bool, snaplen: int
     ) -> None:
+        self._paths = [Path(path) for path in paths]
         sources: list[StreamSource] = []
         try:
-            for path in paths:
-                sources.append(_file(Path(path), expression, realtime, snaplen))
+            for path in self._paths:
+                sources.append(_file(path, expression, realtime, snaplen))
+            self._index: FileRing | None = None if realtime else FileRing(*self._paths)
         except BaseException:
             for source in sources:
                 source.close()
             raise
         super().__init__(sources)
         self._files = sources
-        self._paths = [Path(path) for path in paths]
         self._realtime, self._snaplen = realtime, snaplen
-        self._index: FileRing | None = None if realtime else FileRing(*self._paths)
         for source in sources:
             if isinstance(source, IndexedFileSource):
                 source.index.close()  # the shared index reads the files back
+        # items compare as (timestamp, -input number): mergecap's order, in C, no key calls
         self._merged = heapq.merge(
-            *(self._numbered(number, source) for number, source in enumerate(sources)),
-            key=lambda item: (item[0].timestamp, -item[0].source),
+            *(self._numbered(number, source) for number, source in enumerate(sources))
         )
         self._pace_origin: tuple[float, float] | None = None
         self._held: list[tuple[PcapRecord, int]] = []
@@ -144,22 +147,24 @@ class MergedFileSource(_Merged):
         return self._index
 
     @staticmethod
-    def _numbered(number: int, source: StreamSource) -> Iterator[tuple[PcapRecord, int]]:
+    def _numbered(number: int, source: StreamSource) -> Iterator[_Item]:
         """One file's records tagged with its number, each with where its bytes are."""
         index = source.index if isinstance(source, IndexedFileSource) else None
+        rank = -number
         while not source.finished:
             records = source.read_batch(0.0)
             offsets = index.pending_offsets if index is not None else [0] * len(records)
             if index is not None:
                 index.pending_offsets = []
-            yield from zip(_tagged(records, number), offsets, strict=True)
+            for record, offset in zip(_tagged(records, number), offsets, strict=True):
+                yield record[0], rank, record, offset
 
     def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]:
         """The next records of all files in time order; [] with ``finished`` at the end."""
         if self.finished:
             time.sleep(timeout)
             return []
-        items = self._held or list(islice(self._merged, max_records))
+        items = self._held or [item[2:] for item in islice(self._merged, max_records)]
         self._held = []
         if not items:
             self.finished = True
