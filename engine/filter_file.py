@@ -330,6 +330,7 @@ class FilteredSource:
         self._predicate = predicate
         self.description: str = source.description
         self.source_names: tuple[str, ...] = source.source_names
+        self.source_linktypes: tuple[int, ...] = source.source_linktypes
         self.linktype: int = source.linktype
         self.filter: bpf.CompiledFilter = source.filter
         self.can_wait: bool = source.can_wait

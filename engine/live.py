@@ -121,6 +121,7 @@ class LiveSource:
             if hatype in ARPHRD_RAW_IP
             else linktypes.LINUX_SLL
         )
+        self.source_linktypes: tuple[int, ...] = (self.linktype,)
         self.filter_linktype = (
             linktypes.ETHERNET if self.linktype == linktypes.ETHERNET else linktypes.RAW
         )

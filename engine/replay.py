@@ -42,6 +42,7 @@ class StreamSource:
         """The file's name or the command: what the Source column and frame.source show."""
         self.snaplen = snaplen
         self.linktype = reader.linktype
+        self.source_linktypes: tuple[int, ...] = (reader.linktype,)
         self.filter_linktype = reader.linktype
         self.filter = bpf.compile_filter(expression, reader.linktype, snaplen)
         self._filters: dict[int, bpf.CompiledFilter | None] = {reader.linktype: self.filter}

@@ -29,6 +29,8 @@ class PacketSource(Protocol):
     """For people: ``interface lo``, ``file trace.pcap``, ``command ssh …``."""
     source_names: tuple[str, ...]
     """Each input's name by ``PcapRecord.source``: ``("lo",)``, ``("a.pcap", "b.pcap")``."""
+    source_linktypes: tuple[int, ...]
+    """Each input's link type, as ``linktype`` says it (a pcap file must hold one)."""
     linktype: int
     """The link type of the records it yields (a file's first interface's for pcapng; the
     first input's when several are read: each record has its own)."""

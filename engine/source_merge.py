@@ -65,6 +65,7 @@ class _Merged:
             source.description for source in sources
         )
         self.linktype = sources[0].linktype
+        self.source_linktypes = tuple(source.linktype for source in sources)
         self.filter: bpf.CompiledFilter = sources[0].filter
 
     @property

@@ -111,7 +111,9 @@ def test_plain_pcap_refuses_inputs_of_different_link_types(
         "capture", "pcap", "-r", str(a), "-r", str(raw), "-w", str(tmp_path / "x.pcap")
     )
     assert result.returncode == ExitCode.BAD_INPUT, result.stderr
-    assert "save as .pcapng instead" in result.stderr
+    assert "write a .pcapng file instead" in result.stderr
+    assert "a.pcap is ethernet, raw.pcap is raw IP" in result.stderr
+    assert not (tmp_path / "x.pcap").exists()  # refused before any file was made
     good = livetap(
         "capture", "pcap", "-r", str(a), "-r", str(raw), "-w", str(tmp_path / "x.pcapng")
     )

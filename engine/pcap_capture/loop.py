@@ -7,8 +7,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from engine import linktypes
 from engine.capture_loop import LoopEnd, drain_source, run_loop
 from engine.errors import (
+    BadInputError,
     LivetapError,
     from_os_error,
 )
@@ -29,6 +31,8 @@ class PcapCapture:
     def __init__(self, source: PacketSource, options: CaptureOptions) -> None:
         self.source = source
         self.options = options
+        if options.format == "pcap":
+            _one_linktype(source)
         self.writer = RotatingPcapWriter(
             options.path,
             source.linktype,
@@ -157,6 +161,20 @@ class PcapCapture:
             stop_reason=reason,
             error=error,
             notes=tuple(writer.notes),
+        )
+
+
+def _one_linktype(source: PacketSource) -> None:
+    """Refuse, before any file is made, inputs a pcap file cannot hold together."""
+    kinds = dict.fromkeys(source.source_linktypes)
+    if len(kinds) > 1:
+        described = ", ".join(
+            f"{name} is {linktypes.name(kind)}"
+            for name, kind in zip(source.source_names, source.source_linktypes, strict=True)
+        )
+        raise BadInputError(
+            f"a pcap file holds one link type, but {described}: "
+            "write a .pcapng file instead (-w out.pcapng)"
         )
 
 
