@@ -61,12 +61,13 @@ def compile_filter(text: str) -> DisplayFilter:
         raise InvalidDisplayFilterError(text, error.column, error.reason) from None
 
 
-def summarize(number: int, record: PcapRecord) -> PacketSummary:
+def summarize(number: int, record: PcapRecord, source_names: tuple[str, ...] = ()) -> PacketSummary:
     """The packet list's summary of one record: what a display filter tests."""
-    timestamp, length, linktype, data = record
+    timestamp, length, linktype, data, source = record
     src, dst, sport, dport, protocol, info = decode(linktype, data)
+    name = source_names[source] if source < len(source_names) else ""
     return PacketSummary(
-        number, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data
+        number, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data, name
     )
 
 
@@ -92,14 +93,19 @@ class SequentialTimes:
         return None
 
 
-def record_predicate(display_filter: DisplayFilter) -> RecordPredicate:
-    """A test of (frame number, record) by a compiled display filter; it never raises."""
+def record_predicate(
+    display_filter: DisplayFilter, source_names: tuple[str, ...] = ()
+) -> RecordPredicate:
+    """A test of (frame number, record) by a compiled display filter; it never raises.
+
+    ``source_names`` name the inputs by ``record.source``, for ``frame.source``.
+    """
     matches = display_filter.matches_packet
     times = SequentialTimes()
 
     def test(number: int, record: PcapRecord) -> bool:
         times.advance(number, record.timestamp)
-        return matches(summarize(number, record), times)
+        return matches(summarize(number, record, source_names), times)
 
     return test
 
@@ -323,6 +329,8 @@ class FilteredSource:
         self._source = source
         self._predicate = predicate
         self.description: str = source.description
+        self.source_names: tuple[str, ...] = source.source_names
+        self.source_linktypes: tuple[int, ...] = source.source_linktypes
         self.linktype: int = source.linktype
         self.filter: bpf.CompiledFilter = source.filter
         self.can_wait: bool = source.can_wait

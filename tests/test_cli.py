@@ -74,7 +74,7 @@ def test_interfaces_lists_loopback_like_tcpdump() -> None:
         (("-i", "lo", "-f", "udp portt 53"), ExitCode.BAD_INPUT, "syntax error"),
         (("-r", "/nonexistent/trace.pcap"), ExitCode.NOT_FOUND, "trace.pcap"),
         (("--bogus-flag",), ExitCode.USAGE_ERROR, "unrecognized arguments"),
-        (("-r", "x.pcap", "--source-cmd", "cat x.pcap"), ExitCode.USAGE_ERROR, "not both"),
+        (("-r", "x.pcap", "--source-cmd", "cat x.pcap"), ExitCode.USAGE_ERROR, "cannot be mixed"),
         (("--source-cmd", "no-such-tool-here -w -"), ExitCode.NOT_FOUND, "not found on PATH"),
         (("-i", "lo", "--theme", "no-such-theme"), ExitCode.USAGE_ERROR, "no theme named"),
         (("-i", "lo", "--snaplen", "5"), ExitCode.USAGE_ERROR, "snap length"),

@@ -61,8 +61,11 @@ class PacketPane(Vertical):
         """The last dissector spec exported (x offers it again)."""
 
     def compose(self) -> ComposeResult:
-        yield PacketListHeader(id="packet-header")
-        packet_list = PacketList(self.session.packet, RingRows(self.session.ring), id="packet-list")
+        inputs = len(self.session.source.source_names) > 1
+        yield PacketListHeader(inputs, id="packet-header")
+        packet_list = PacketList(
+            self.session.packet, RingRows(self.session.ring), inputs=inputs, id="packet-list"
+        )
         # A file opens at its first packet; a live source follows the newest.
         packet_list.follow = self.session.source.ring is None
         yield packet_list
@@ -152,7 +155,8 @@ class PacketPane(Vertical):
     @work(thread=True, exclusive=True, group="dissect")
     def _dissect(self, packet: PacketSummary) -> None:
         """scapy's full dissection of one packet, off the UI thread."""
-        detail = dissect(packet)
+        several = len(self.session.source.source_names) > 1
+        detail = dissect(packet, show_input=several)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.detail.show, detail)
 
