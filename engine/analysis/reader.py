@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -203,9 +203,13 @@ def analyze_file(
     collecting = gc.isenabled()
     gc.disable()  # the tables hold no cycles; the collector would only rescan them (~8%)
     try:
-        document = _read_and_report(
-            analyzer, path, names, state, progress=progress, predicate=predicate
-        )
+        document = None
+        if list(names) == ["conversations"] and predicate is None and progress is None:
+            document = _on_two_cores(path, state)
+        if document is None:
+            document = _read_and_report(
+                analyzer, path, names, state, progress=progress, predicate=predicate
+            )
         del analyzer  # freed with the collector still off: nothing left for it to scan
     finally:
         if collecting:
@@ -236,6 +240,21 @@ def analyze_file(
         filter_text if predicate is not None else None,
         matched if predicate is not None else None,
     )
+
+
+def _on_two_cores(path: str | Path, state: ReadState) -> dict[str, Any] | None:
+    """The conversations report read by two processes (None: read it alone)."""
+    from engine.analysis import shards
+
+    if not shards.usable(path):
+        return None
+    attempt = ReadState()
+    report = shards.conversations_on_two_cores(path, attempt)
+    if report is None:
+        return None
+    for name in fields(ReadState):
+        setattr(state, name.name, getattr(attempt, name.name))
+    return {"conversations": report}
 
 
 def _read_and_report(
