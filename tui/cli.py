@@ -67,7 +67,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\n" + _exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"livetap {_version()}")
+    parser.add_argument("--version", action=_LazyVersion)
     source = parser.add_argument_group("what to capture")
     source.add_argument("-i", "--interface", help="interface to capture on ('any' for all)")
     source.add_argument(
@@ -145,6 +145,14 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         command.add_arguments(command_parser)
         command_parser.set_defaults(run=command.run)
     return parser
+
+
+class _LazyVersion(argparse._VersionAction):
+    """``--version``, the package metadata read only when asked (it costs ~20 ms a start)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.version = f"livetap {_version()}"
+        super().__call__(*args, **kwargs)
 
 
 def _version() -> str:
