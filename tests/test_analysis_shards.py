@@ -19,7 +19,7 @@ from scapy.layers.vxlan import VXLAN
 
 from benchmarks import analyze as bench
 from engine import linktypes
-from engine.analysis import analyze_file, reader, shards
+from engine.analysis import Blocklist, analyze_file, shards
 from engine.analysis.reader import ReadState, read_batches
 from engine.pcapio import PcapRecord, write_pcap_file
 
@@ -106,10 +106,28 @@ def test_small_files_and_busy_machines_are_read_alone(
     assert shards.usable(mix) == (cores >= 2)
 
 
-def test_the_other_reports_are_not_split(mix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    used = _split(monkeypatch)
-    analyze_file(mix, ["conversations", "talkers"])
-    analyze_file(mix, ["all"])
-    assert used == []
-    monkeypatch.setattr(reader, "_on_two_cores", lambda path, state: None)
-    assert analyze_file(mix, ["conversations"]).packets == COUNT
+def test_several_reports_split_by_report_give_the_serial_ones(
+    mix: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listed = tmp_path / "blocklist.txt"
+    listed.write_text("shop1.example\nhost7.example\ncdn3.example\n93.184.1.0/24\n")
+    blocklist = Blocklist.load(listed)
+    expected = analyze_file(mix, ["all"], blocklist=blocklist, top_n=5).reports
+    used: list[bool] = []
+    attempt = shards.reports_on_two_cores
+
+    def spy(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        document = attempt(*args, **kwargs)
+        used.append(document is not None)
+        return document
+
+    monkeypatch.setattr(shards, "usable", lambda path: True)
+    monkeypatch.setattr(shards, "reports_on_two_cores", spy)
+    split = analyze_file(mix, ["all"], blocklist=blocklist, top_n=5)
+    assert used == [True]
+    assert split.packets == COUNT and split.exit_code == 0
+    assert list(split.reports) == list(expected)  # in the order of --report all
+    assert split.reports == expected
+    analyze_file(mix, ["conversations", "talkers"])  # both the child's: nothing to split
+    analyze_file(mix, ["http", "protocols"])  # both the parent's
+    assert used == [True, False, False]

@@ -204,8 +204,10 @@ def analyze_file(
     gc.disable()  # the tables hold no cycles; the collector would only rescan them (~8%)
     try:
         document = None
-        if list(names) == ["conversations"] and predicate is None and progress is None:
-            document = _on_two_cores(path, state)
+        if predicate is None and progress is None and not deep:
+            document = _on_two_cores(
+                path, names, state, top_n=top_n, blocklist=blocklist, show_secrets=show_secrets
+            )
         if document is None:
             document = _read_and_report(
                 analyzer, path, names, state, progress=progress, predicate=predicate
@@ -242,19 +244,28 @@ def analyze_file(
     )
 
 
-def _on_two_cores(path: str | Path, state: ReadState) -> dict[str, Any] | None:
-    """The conversations report read by two processes (None: read it alone)."""
+def _on_two_cores(
+    path: str | Path, names: list[str], state: ReadState, **options: Any
+) -> dict[str, Any] | None:
+    """The reports read by two processes (None: read them alone).
+
+    ``conversations`` alone is split by address pair, several reports by report.
+    """
     from engine.analysis import shards
 
     if not shards.usable(path):
         return None
     attempt = ReadState()
-    report = shards.conversations_on_two_cores(path, attempt)
-    if report is None:
+    if names == ["conversations"]:
+        report = shards.conversations_on_two_cores(path, attempt)
+        document = None if report is None else {"conversations": report}
+    else:
+        document = shards.reports_on_two_cores(path, names, attempt, **options)
+    if document is None:
         return None
     for name in fields(ReadState):
         setattr(state, name.name, getattr(attempt, name.name))
-    return {"conversations": report}
+    return document
 
 
 def _read_and_report(

@@ -33,9 +33,10 @@ import select
 import signal
 import threading
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from engine import linktypes
 from engine.analysis.addresses import PassiveNames
@@ -56,6 +57,7 @@ MIN_BYTES = 16_000_000
 """Files smaller than this are read by one process (a fork and a merge cost ~20 ms)."""
 
 _new = tuple.__new__
+_T = TypeVar("_T")
 _IPV4 = b"\x08\x00"
 _IPV6 = b"\x86\xdd"
 
@@ -121,43 +123,114 @@ def conversations_on_two_cores(path: str | Path, state: Any) -> dict[str, Any] |
     """
     from engine.analysis.reader import ReadState
 
-    results_read, results_write = os.pipe()
-    stop_read, stop_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: the odd half; it never returns
-        code = 1
-        try:
-            os.close(results_read)
-            os.close(stop_write)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent says when to stop
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            half = _count(path, 1, ReadState(), stop_read)
-            with os.fdopen(results_write, "wb") as out:
-                pickle.dump(half, out, protocol=pickle.HIGHEST_PROTOCOL)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(results_write)
-    os.close(stop_read)
-    try:
-        mine = _count(path, 0, state, None)
-        if state.interrupted or not mine.usable:
-            os.write(stop_write, b"x")  # the child stops at its next batch
-        with os.fdopen(results_read, "rb") as stream:
-            theirs = pickle.load(stream)
-    except KeyboardInterrupt:
-        os.kill(pid, signal.SIGKILL)
-        raise
-    except (EOFError, pickle.UnpicklingError, OSError):
-        theirs = None  # the child failed: read alone
-    finally:
-        os.close(stop_write)
-        os.waitpid(pid, 0)
+    mine, theirs = _in_two(
+        lambda: _count(path, 0, state, None),
+        lambda stop: _count(path, 1, ReadState(), stop),
+        lambda half: state.interrupted or not half.usable,
+    )
     if theirs is None and state.interrupted:
         theirs = _Half()  # interrupted and the child gone: the partial report of one half
     if theirs is None or not mine.usable or not theirs.usable:
         return None
     return _merge(mine, theirs)
+
+
+CHILD_REPORTS = frozenset({"conversations", "talkers", "dns", "patterns"})
+"""What the child computes when several reports are asked: those that need neither the
+protocol paths nor the HTTP and TLS readers (the parent's share is the heavier)."""
+
+
+def reports_on_two_cores(
+    path: str | Path, names: list[str], state: Any, **options: Any
+) -> dict[str, Any] | None:
+    """Several reports of ``path``, split by report between two processes reading it all.
+
+    Each process counts the whole file for its reports only (what a report needs is
+    computed as when it is asked alone, so each report is the serial one exactly).
+    None when the reports do not split or the child failed: then read alone.
+    """
+    from engine.analysis.reader import ReadState
+
+    theirs_names = [name for name in names if name in CHILD_REPORTS]
+    my_names = [name for name in names if name not in CHILD_REPORTS]
+    if not theirs_names or not my_names:
+        return None
+    mine, theirs = _in_two(
+        lambda: _reports(path, my_names, state, None, options),
+        lambda stop: _reports(path, theirs_names, ReadState(), stop, options),
+        lambda _document: state.interrupted,
+    )
+    if theirs is None:
+        if not state.interrupted:
+            return None
+        theirs = Analyzer(reports=theirs_names, **options).report(theirs_names)
+    return {name: mine[name] if name in mine else theirs[name] for name in names}
+
+
+def _reports(
+    path: str | Path, names: list[str], state: Any, stop: int | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    """Read the whole file into an analyzer of these reports; the reports."""
+    from engine.analysis.reader import read_batches
+
+    analyzer = Analyzer(reports=names, **options)
+    add = analyzer.add_records
+    try:
+        for batch in read_batches(path, state):
+            add(batch)
+            if stop is not None and select.select([stop], [], [], 0)[0]:
+                break  # the parent was interrupted: report what was counted
+    except KeyboardInterrupt:
+        state.interrupted = True
+    return analyzer.report(names)
+
+
+def _in_two(
+    parent: Callable[[], _T], child: Callable[[int], Any], stop_child: Callable[[_T], bool]
+) -> tuple[_T, Any]:
+    """``parent()`` here and ``child(stop)`` in a forked process; both results.
+
+    The child's result comes back pickled (None if the child failed). After the
+    parent's work, ``stop_child`` says whether to ask the child to stop at its next
+    batch (it watches the ``stop`` descriptor). The child ignores Ctrl-C and SIGTERM:
+    the parent receives them and tells it.
+    """
+    results_read, results_write = os.pipe()
+    stop_read, stop_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: it never returns
+        code = 1
+        try:
+            os.close(results_read)
+            os.close(stop_write)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            result = child(stop_read)
+            with os.fdopen(results_write, "wb") as out:
+                pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(results_write)
+    os.close(stop_read)
+    results = os.fdopen(results_read, "rb")
+    finished = False
+    try:
+        mine = parent()
+        if stop_child(mine):
+            os.write(stop_write, b"x")
+        try:
+            theirs = pickle.load(results)
+        except (EOFError, pickle.UnpicklingError, OSError):
+            theirs = None  # the child failed
+        finished = True
+    finally:
+        if not finished:  # Ctrl-C while waiting, or a failure here: the child goes too
+            os.kill(pid, signal.SIGKILL)
+        os.close(stop_write)
+        results.close()
+        os.waitpid(pid, 0)
+    return mine, theirs
 
 
 def _count(path: str | Path, shard: int, state: Any, stop: int | None) -> _Half:
