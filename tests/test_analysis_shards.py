@@ -38,8 +38,8 @@ def _split(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     used: list[bool] = []
     attempt = shards.conversations_on_two_cores
 
-    def spy(path: str | Path, state: ReadState) -> dict[str, Any] | None:
-        report = attempt(path, state)
+    def spy(*args: Any) -> dict[str, Any] | None:
+        report = attempt(*args)
         used.append(report is not None)
         return report
 
@@ -56,8 +56,12 @@ def _serial(path: Path) -> dict[str, Any]:
 def test_two_halves_give_the_serial_report(mix: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     expected = _serial(mix)
     used = _split(monkeypatch)
-    result = analyze_file(mix, ["conversations"])
+    seen: list[tuple[int, int]] = []
+    result = analyze_file(
+        mix, ["conversations"], progress=lambda done, size: seen.append((done, size))
+    )
     assert used == [True]
+    assert seen and seen[-1][0] == seen[-1][1] == mix.stat().st_size  # the parent's reading
     assert result.packets == COUNT and result.exit_code == 0
     assert result.reports["conversations"] == expected
     assert expected["tcp_total"] > 10 and expected["udp_total"] > 10

@@ -204,9 +204,15 @@ def analyze_file(
     gc.disable()  # the tables hold no cycles; the collector would only rescan them (~8%)
     try:
         document = None
-        if predicate is None and progress is None and not deep:
+        if predicate is None and not deep:
             document = _on_two_cores(
-                path, names, state, top_n=top_n, blocklist=blocklist, show_secrets=show_secrets
+                path,
+                names,
+                state,
+                progress,
+                top_n=top_n,
+                blocklist=blocklist,
+                show_secrets=show_secrets,
             )
         if document is None:
             document = _read_and_report(
@@ -245,7 +251,11 @@ def analyze_file(
 
 
 def _on_two_cores(
-    path: str | Path, names: list[str], state: ReadState, **options: Any
+    path: str | Path,
+    names: list[str],
+    state: ReadState,
+    progress: ProgressCallback | None,
+    **options: Any,
 ) -> dict[str, Any] | None:
     """The reports read by two processes (None: read them alone).
 
@@ -257,10 +267,10 @@ def _on_two_cores(
         return None
     attempt = ReadState()
     if names == ["conversations"]:
-        report = shards.conversations_on_two_cores(path, attempt)
+        report = shards.conversations_on_two_cores(path, attempt, progress)
         document = None if report is None else {"conversations": report}
     else:
-        document = shards.reports_on_two_cores(path, names, attempt, **options)
+        document = shards.reports_on_two_cores(path, names, attempt, progress, **options)
     if document is None:
         return None
     for name in fields(ReadState):

@@ -115,17 +115,19 @@ def usable(path: str | Path) -> bool:
     )
 
 
-def conversations_on_two_cores(path: str | Path, state: Any) -> dict[str, Any] | None:
+def conversations_on_two_cores(
+    path: str | Path, state: Any, progress: Any = None
+) -> dict[str, Any] | None:
     """The conversations report of ``path`` read by two processes; None to read it alone.
 
     ``state`` (a fresh :class:`~engine.analysis.reader.ReadState`) is filled by the
-    parent's reading, as the serial reader fills it.
+    parent's reading, as the serial reader fills it; ``progress`` follows that reading.
     """
     from engine.analysis.reader import ReadState
 
     mine, theirs = _in_two(
-        lambda: _count(path, 0, state, None),
-        lambda stop: _count(path, 1, ReadState(), stop),
+        lambda: _count(path, 0, state, None, progress),
+        lambda stop: _count(path, 1, ReadState(), stop, None),
         lambda half: state.interrupted or not half.usable,
     )
     if theirs is None and state.interrupted:
@@ -141,7 +143,7 @@ protocol paths nor the HTTP and TLS readers (the parent's share is the heavier).
 
 
 def reports_on_two_cores(
-    path: str | Path, names: list[str], state: Any, **options: Any
+    path: str | Path, names: list[str], state: Any, progress: Any = None, **options: Any
 ) -> dict[str, Any] | None:
     """Several reports of ``path``, split by report between two processes reading it all.
 
@@ -156,8 +158,8 @@ def reports_on_two_cores(
     if not theirs_names or not my_names:
         return None
     mine, theirs = _in_two(
-        lambda: _reports(path, my_names, state, None, options),
-        lambda stop: _reports(path, theirs_names, ReadState(), stop, options),
+        lambda: _reports(path, my_names, state, (None, progress), options),
+        lambda stop: _reports(path, theirs_names, ReadState(), (stop, None), options),
         lambda _document: state.interrupted,
     )
     if theirs is None:
@@ -168,15 +170,23 @@ def reports_on_two_cores(
 
 
 def _reports(
-    path: str | Path, names: list[str], state: Any, stop: int | None, options: dict[str, Any]
+    path: str | Path,
+    names: list[str],
+    state: Any,
+    watch: tuple[int | None, Any],
+    options: dict[str, Any],
 ) -> dict[str, Any]:
-    """Read the whole file into an analyzer of these reports; the reports."""
+    """Read the whole file into an analyzer of these reports; the reports.
+
+    ``watch``: the descriptor that says stop (the child's), the progress callback.
+    """
     from engine.analysis.reader import read_batches
 
+    stop, progress = watch
     analyzer = Analyzer(reports=names, **options)
     add = analyzer.add_records
     try:
-        for batch in read_batches(path, state):
+        for batch in read_batches(path, state, progress):
             add(batch)
             if stop is not None and select.select([stop], [], [], 0)[0]:
                 break  # the parent was interrupted: report what was counted
@@ -233,7 +243,7 @@ def _in_two(
     return mine, theirs
 
 
-def _count(path: str | Path, shard: int, state: Any, stop: int | None) -> _Half:
+def _count(path: str | Path, shard: int, state: Any, stop: int | None, progress: Any) -> _Half:
     """Walk every frame of the file; count those of this shard's address pairs."""
     from engine.analysis.reader import read_batches
 
@@ -252,7 +262,7 @@ def _count(path: str | Path, shard: int, state: Any, stop: int | None) -> _Half:
     ethernet = linktypes.ETHERNET
     frame = 0
     try:
-        for batch in read_batches(path, state):
+        for batch in read_batches(path, state, progress):
             if half.first_time is None:
                 half.first_time = batch[0][0]
             for time, length, linktype, data in batch:
