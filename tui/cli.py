@@ -72,7 +72,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\n" + _exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"livetap {_version()}")
+    parser.add_argument("--version", action=_LazyVersion)
     source = parser.add_argument_group("what to capture")
     source.add_argument(
         "-i",
@@ -189,6 +189,14 @@ def _add_browser_control_flags(browser: argparse._ArgumentGroup) -> None:
         action="store_true",
         help="copies of requests (y) keep cookies, credentials and tokens (hidden by default)",
     )
+
+
+class _LazyVersion(argparse._VersionAction):
+    """``--version``, the package metadata read only when asked (it costs ~20 ms a start)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.version = f"livetap {_version()}"
+        super().__call__(*args, **kwargs)
 
 
 def _version() -> str:

@@ -98,6 +98,7 @@ class Needs:
     ``sightings``: host names and URLs for the threat check; ``names``: addresses
     named by DNS answers; ``sequence``: TCP sequence tracking (retransmissions, and
     data seen twice is not read twice by the readers); ``beacons``: UDP session starts.
+    Without a ``blocklist`` the threat report is only a note: no sightings are kept.
     """
 
     __slots__ = (
@@ -114,13 +115,13 @@ class Needs:
         "tls",
     )
 
-    def __init__(self, reports: Iterable[str] | None = None) -> None:
+    def __init__(self, reports: Iterable[str] | None = None, blocklist: bool = True) -> None:
         wanted = frozenset(ALL_REPORTS if reports is None else reports)
         if "all" in wanted:
             wanted = frozenset(ALL_REPORTS)
         self.reports = wanted
         self.paths = bool(wanted & _HIERARCHY)
-        self.sightings = "threats" in wanted
+        self.sightings = "threats" in wanted and blocklist
         self.logins = "credentials" in wanted
         self.http = self.paths or self.sightings or bool(wanted & {"http", "credentials"})
         self.tls = self.paths or self.sightings
@@ -171,7 +172,7 @@ class Analyzer:
         max_items: int = DEFAULT_MAX_ITEMS,
         reports: Iterable[str] | None = None,
     ) -> None:
-        self.needs = needs = Needs(reports)
+        self.needs = needs = Needs(reports, blocklist is not None)
         """What the requested reports need (None: every report, as the live stats do)."""
         self.top_n = top_n
         self.blocklist = blocklist
