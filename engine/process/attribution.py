@@ -1,0 +1,207 @@
+"""Which process sent a packet: resolved once per flow, then a dictionary lookup.
+
+The first packet of a flow asks the kernel for the socket (:mod:`.sockdiag`), finds the
+process holding it (:mod:`.procfs`) and keeps the answer for the flow, so a connection
+whose socket closes (TIME_WAIT, an exited ``curl``) keeps the name learnt while it was
+open. The local end of a packet is its sender when the sender is this host (both ends
+are, on ``lo``: the packet is its sender's), else its receiver.
+
+Never a wrong name: a cached pid is checked against its start time, a new TCP
+connection (a SYN sent after the answer was learnt) on a reused four-tuple is resolved
+again, and what cannot be resolved is an unknown with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.packet.model import Packet
+from engine.process.local import LocalAddresses
+from engine.process.netns import Namespaces
+from engine.process.procfs import InodeOwners, ProcessInfo, read_process, unknown, user_name
+from engine.process.sockdiag import LISTEN, TIME_WAIT, Endpoint, SockDiag, SocketEntry
+
+TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
+SYN, RST, ACK = 0x02, 0x04, 0x10
+FLOW_IDLE_SECONDS = 120.0
+"""A flow not seen for this long is forgotten (its four-tuple may be reused)."""
+RETRY_SECONDS = 1.0
+"""An unknown that may resolve later (a process not yet readable) is asked again after this."""
+MAX_FLOWS = 100_000
+
+NOT_TCP_UDP = unknown("not TCP or UDP")
+NOT_LOCAL = unknown("not this host's packet")
+OTHER_NAMESPACE = "other network namespace"
+CLOSED = "the connection closed before livetap looked, its process is gone"
+TIME_WAIT_REASON = "the connection had closed (TIME_WAIT) before livetap looked"
+EXITED = "the process exited"
+KERNEL = "no socket: the kernel answered (closed port)"
+
+FlowKey = tuple[int, bytes, int, bytes, int]
+"""Protocol, local address, local port, remote address, remote port."""
+
+_FINAL = frozenset({NOT_TCP_UDP.reason, NOT_LOCAL.reason, OTHER_NAMESPACE})
+"""Reasons that will not change for the flow: not worth asking again."""
+
+
+@dataclass(slots=True)
+class _Flow:
+    owner: ProcessInfo
+    learnt: float
+    """Wall-clock time the answer was learnt (compared with packet timestamps)."""
+    seen: float
+    """Monotonic time of the last packet."""
+
+
+@dataclass(slots=True)
+class Counters:
+    """What attribution cost, for the benchmark and the status bar."""
+
+    packets: int = 0
+    lookups: int = 0
+    """Flows resolved through the kernel (sock_diag + /proc)."""
+    lookup_seconds: float = 0.0
+    """Time spent in those lookups (thread CPU, not wall time)."""
+
+
+class Attributor:
+    """Packets and four-tuples → the local process, with a per-flow cache.
+
+    Thread-safe: the capture loop and a :class:`~engine.process.watch.SynWatcher` may
+    both resolve flows; the per-packet path is a lock-free dictionary lookup.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._diag = SockDiag()
+        self._owners = InodeOwners()
+        self._local = LocalAddresses()
+        self._namespaces = Namespaces()
+        self._flows: dict[FlowKey, _Flow] = {}
+        self._lock = threading.Lock()
+        self._swept = time.monotonic()
+        self.counters = Counters()
+
+    def close(self) -> None:
+        """Release the netlink socket."""
+        self._diag.close()
+
+    @property
+    def scans(self) -> int:
+        """How many /proc scans the lookups needed."""
+        return self._owners.scans
+
+    # -- packets -------------------------------------------------------------------------
+
+    def for_packet(self, packet: Packet, timestamp: float | None = None) -> ProcessInfo:
+        """The process that sent this packet if this host did, else the one receiving it."""
+        self.counters.packets += 1
+        layers = packet.layers
+        protocol = packet.transport()
+        if protocol not in (TCP, UDP) or layers.sport < 0:
+            return NOT_TCP_UDP
+        size = 4 if layers.family == 4 else 16
+        pair = layers.pair
+        src, dst = (pair[:size], layers.sport), (pair[size:], layers.dport)
+        flags = layers.flags if protocol == TCP else 0
+        return self.for_endpoints(protocol, src, dst, timestamp, flags)
+
+    def for_endpoints(
+        self,
+        protocol: int,
+        src: Endpoint,
+        dst: Endpoint,
+        timestamp: float | None = None,
+        tcp_flags: int = 0,
+    ) -> ProcessInfo:
+        """The local process of a packet from ``src`` to ``dst`` (cached per flow)."""
+        if self._local.is_local(src[0]):
+            key: FlowKey = (protocol, src[0], src[1], dst[0], dst[1])
+        elif self._local.is_local(dst[0]):
+            key = (protocol, dst[0], dst[1], src[0], src[1])
+        else:
+            return NOT_LOCAL
+        flow = self._flows.get(key)
+        now = time.monotonic()
+        if flow is not None:
+            new_connection = (
+                tcp_flags & (SYN | ACK) == SYN and timestamp is not None and timestamp > flow.learnt
+            )
+            stale = not flow.owner.known and flow.owner.reason not in _FINAL
+            if not new_connection and not (stale and now - flow.seen > RETRY_SECONDS):
+                flow.seen = now
+                return flow.owner
+        return self._learn(key, now, tcp_flags)
+
+    def learn(self, protocol: int, src: Endpoint, dst: Endpoint) -> ProcessInfo:
+        """Resolve a flow now, as its first packet is seen (the SYN watcher's call)."""
+        for endpoint in (src, dst):
+            if self._local.is_local(endpoint[0]):
+                other = dst if endpoint is src else src
+                return self._learn((protocol, endpoint[0], endpoint[1], other[0], other[1]))
+        return NOT_LOCAL
+
+    def _learn(self, key: FlowKey, now: float | None = None, tcp_flags: int = 0) -> ProcessInfo:
+        with self._lock:
+            started = time.thread_time()
+            learnt = self._clock()
+            protocol, local_address, local_port, remote_address, remote_port = key
+            local, remote = (local_address, local_port), (remote_address, remote_port)
+            owner = self.resolve(protocol, local, remote)
+            if not owner.known and tcp_flags & RST and owner.reason == CLOSED:
+                owner = unknown(KERNEL)
+            self.counters.lookups += 1
+            self.counters.lookup_seconds += time.thread_time() - started
+            self._flows[key] = _Flow(owner, learnt, time.monotonic() if now is None else now)
+            self._sweep()
+            return owner
+
+    def _sweep(self) -> None:
+        """Forget idle flows (every few seconds, or when there are too many)."""
+        now = time.monotonic()
+        if now - self._swept < 5.0 and len(self._flows) < MAX_FLOWS:
+            return
+        self._swept = now
+        horizon = now - FLOW_IDLE_SECONDS
+        self._flows = {key: flow for key, flow in self._flows.items() if flow.seen > horizon}
+        if len(self._flows) >= MAX_FLOWS:
+            self._flows.clear()
+
+    # -- sockets -------------------------------------------------------------------------
+
+    def resolve(self, protocol: int, local: Endpoint, remote: Endpoint) -> ProcessInfo:
+        """The process holding the local socket of this four-tuple now (no cache)."""
+        entry = self._diag.lookup(protocol, local, remote)
+        if entry is None:
+            namespace = self._namespaces.holding(protocol, local, remote)
+            return unknown(OTHER_NAMESPACE if namespace else CLOSED)
+        if entry.inode == 0:
+            if entry.state == TIME_WAIT:
+                return unknown(TIME_WAIT_REASON, entry.uid)
+            # A connection the server has not accept()ed yet: its listener's process.
+            anywhere = (bytes(len(remote[0])), 0)
+            listener = self._diag.lookup(protocol, local, anywhere)
+            if listener is None or listener.inode == 0 or listener.state != LISTEN:
+                return unknown(CLOSED, entry.uid)
+            entry = listener
+        return self._process_of(entry)
+
+    def _process_of(self, entry: SocketEntry) -> ProcessInfo:
+        found = self._owners.owner(entry.inode)
+        if found is None:
+            if entry.uid in self._owners.denied_uids or (
+                os.geteuid() != 0 and entry.uid != os.geteuid()
+            ):
+                return unknown(
+                    f"no permission to read the processes of user {user_name(entry.uid)} "
+                    "(needs root or CAP_SYS_PTRACE)",
+                    entry.uid,
+                )
+            return unknown(EXITED, entry.uid)
+        pid, start = found
+        return read_process(pid, start)
