@@ -190,8 +190,10 @@ class InodeOwners:
         could not be read.
         """
         found = self._owners.get(inode)
-        if found is not None and start_time(found[0]) == found[1]:
-            return found
+        if found is not None:
+            if start_time(found[0]) == found[1]:
+                return found
+            del self._owners[inode]  # that process is gone (its pid may be another's now)
         self._scan({inode})
         return self._owners.get(inode)
 

@@ -1,0 +1,248 @@
+"""Which program: real processes with real sockets on loopback, looked up by four-tuple."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, TCP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
+
+from engine import linktypes
+from engine.packet.model import Packet
+from engine.process import Attributor, unit_of
+from engine.process.attribution import CLOSED, OTHER_NAMESPACE
+from engine.process.procfs import InodeOwners, read_process, start_time
+from tests.conftest import wait_for
+from tests.process_programs import PARENT, TCP_CLIENT, TCP_SERVER, UDP_SENDER, program
+
+V4, V6 = "127.0.0.1", "::1"
+
+
+def ether() -> Ether:
+    """Explicit addresses: a bare Ether() would look them up with ARP."""
+    return Ether(src="00:00:00:00:00:01", dst="00:00:00:00:00:02")
+
+
+def packed(address: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+
+
+def ends(host: str, sport: int, dport: int) -> tuple[tuple[bytes, int], tuple[bytes, int]]:
+    return (packed(host), sport), (packed(host), dport)
+
+
+@pytest.fixture
+def attributor() -> Iterator[Attributor]:
+    found = Attributor()
+    yield found
+    found.close()
+
+
+@pytest.mark.parametrize("host", [V4, V6])
+def test_a_tcp_client_and_its_server_are_each_their_own_process(
+    attributor: Attributor, host: str
+) -> None:
+    with (
+        program(TCP_SERVER, host) as server,
+        program(TCP_CLIENT, host, str(server.port)) as client,
+    ):
+        sent = attributor.for_endpoints(6, *ends(host, client.port, server.port))
+        assert (sent.pid, sent.name, sent.user) == (client.pid, "python3", "root")
+        assert "python3 -c" in sent.cmdline and sent.ppid == os.getpid()
+        answered = attributor.for_endpoints(6, *ends(host, server.port, client.port))
+        assert answered.pid == server.pid
+        assert attributor.counters.lookups == 2
+
+
+def test_curl_is_named_while_its_request_waits(attributor: Attributor) -> None:
+    """curl connects to a socket the test holds open: its SYN's sender is curl's pid."""
+    with socket.socket() as server:
+        server.bind((V4, 0))
+        server.listen()
+        port = server.getsockname()[1]
+        curl = subprocess.Popen(
+            ["curl", "-s", "-m", "10", f"http://{V4}:{port}/"], stdout=subprocess.DEVNULL
+        )
+        try:
+            connection, (_address, curl_port) = server.accept()
+            owner = attributor.for_endpoints(6, *ends(V4, curl_port, port))
+            assert (owner.pid, owner.name) == (curl.pid, "curl")
+            assert owner.cmdline.startswith("curl -s")
+            connection.close()
+        finally:
+            curl.kill()
+            curl.wait()
+
+
+def test_a_udp_sender_is_named(attributor: Attributor) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((V4, 0))
+        port = receiver.getsockname()[1]
+        with program(UDP_SENDER, V4, str(port)) as sender:
+            assert receiver.recv(100) == b"hello"
+            owner = attributor.for_endpoints(17, *ends(V4, sender.port, port))
+            assert owner.pid == sender.pid
+            received = attributor.for_endpoints(17, *ends(V4, port, sender.port))
+            assert received.pid == os.getpid()
+
+
+@pytest.mark.root("runuser to nobody")
+def test_a_program_of_user_nobody_is_named_with_its_user(attributor: Attributor) -> None:
+    with (
+        program(TCP_SERVER, V4) as server,
+        program(TCP_CLIENT, V4, str(server.port), prefix=("runuser", "-u", "nobody", "--")) as c,
+    ):
+        owner = attributor.for_endpoints(6, *ends(V4, c.port, server.port))
+        assert (owner.pid, owner.user, owner.uid) == (c.pid, "nobody", 65534)
+
+
+def test_a_child_process_is_named_with_its_parent(attributor: Attributor) -> None:
+    with (
+        program(TCP_SERVER, V4) as server,
+        program(PARENT, TCP_CLIENT, V4, str(server.port)) as child,
+    ):
+        owner = attributor.for_endpoints(6, *ends(V4, child.port, server.port))
+        assert owner.pid == child.pid != child.process.pid
+        assert owner.ppid == child.process.pid
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    name = f"livetap-test-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+@pytest.mark.root("creates a network namespace")
+def test_a_program_in_another_network_namespace_is_unknown_and_says_why(
+    attributor: Attributor, namespace: str
+) -> None:
+    inside = ("ip", "netns", "exec", namespace)
+    with (
+        program(TCP_SERVER, V4, prefix=inside) as server,
+        program(TCP_CLIENT, V4, str(server.port), prefix=inside) as client,
+    ):
+        owner = attributor.for_endpoints(6, *ends(V4, client.port, server.port))
+        assert not owner.known and owner.reason == OTHER_NAMESPACE
+        assert owner.label == "—"
+
+
+def test_the_answer_is_kept_for_the_flow_after_the_process_exits(
+    attributor: Attributor,
+) -> None:
+    with program(TCP_SERVER, V4) as server:
+        with program(TCP_CLIENT, V4, str(server.port)) as client:
+            first = attributor.for_endpoints(6, *ends(V4, client.port, server.port))
+        assert first.pid == client.pid
+        # The client is gone: asked afresh, the kernel no longer knows the socket...
+        later = attributor.resolve(6, *ends(V4, client.port, server.port))
+        assert not later.known and later.reason == CLOSED
+        # ... but the flow keeps what its first packet learnt, for a dictionary lookup.
+        kept = attributor.for_endpoints(6, *ends(V4, client.port, server.port))
+        assert kept == first and attributor.counters.lookups == 1
+        # A SYN sent after that answer starts a new connection: asked again.
+        fresh = attributor.for_endpoints(
+            6, *ends(V4, client.port, server.port), timestamp=time.time(), tcp_flags=0x02
+        )
+        assert fresh.reason == CLOSED and attributor.counters.lookups == 2
+
+
+def test_a_reused_pid_is_not_named() -> None:
+    """An inode remembered for a pid whose start time changed is looked for again."""
+    owners = InodeOwners()
+    pid = os.getpid()
+    started = start_time(pid)
+    assert started is not None
+    owners._owners[123456789] = (pid, started - 1)  # as if another process had held it
+    assert owners.owner(123456789) is None and owners.scans == 1
+    gone = read_process(pid, started - 1)
+    assert not gone.known and gone.reason == "the process exited"
+    assert read_process(pid, started).pid == pid
+
+
+def test_a_packet_is_its_senders_and_a_foreign_one_is_unknown(attributor: Attributor) -> None:
+    with socket.socket() as server:
+        server.bind((V4, 0))
+        server.listen()
+        with socket.create_connection(server.getsockname()) as client:
+            sport, dport = client.getsockname()[1], server.getsockname()[1]
+            frame = ether() / IP(src=V4, dst=V4) / TCP(sport=sport, dport=dport, flags="S")
+            owner = attributor.for_packet(Packet(linktypes.ETHERNET, bytes(frame)))
+            assert owner.pid == os.getpid()
+    foreign = ether() / IP(src="192.0.2.1", dst="198.51.100.2") / TCP(sport=1, dport=2)
+    assert attributor.for_packet(Packet(linktypes.ETHERNET, bytes(foreign))).reason == (
+        "not this host's packet"
+    )
+    icmp = ether() / IPv6(src=V6, dst=V6) / b"x"
+    assert attributor.for_packet(Packet(linktypes.ETHERNET, bytes(icmp))).reason == (
+        "not TCP or UDP"
+    )
+
+
+@pytest.mark.root("drops capabilities with setpriv")
+def test_without_ptrace_another_users_process_is_unknown_for_want_of_permission(
+    tmp_path: Path,
+) -> None:
+    """uid 0 without CAP_SYS_PTRACE (as with only CAP_NET_RAW + CAP_NET_ADMIN)."""
+    script = tmp_path / "ask.py"
+    with (
+        program(TCP_SERVER, V4) as server,
+        program(TCP_CLIENT, V4, str(server.port), prefix=("runuser", "-u", "nobody", "--")) as c,
+    ):
+        script.write_text(
+            "import socket\nfrom engine.process import Attributor\n"
+            f"a = socket.inet_aton('{V4}')\n"
+            f"print(Attributor().resolve(6, (a, {c.port}), (a, {server.port})).reason)\n"
+        )
+        keep = "+net_raw,+net_admin"
+        done = subprocess.run(
+            [
+                "setpriv",
+                f"--inh-caps=-all,{keep}",
+                f"--ambient-caps=-all,{keep}",
+                f"--bounding-set=-all,{keep}",
+                sys.executable,
+                str(script),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+            check=False,
+        )
+    assert "no permission to read the processes of user nobody" in done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("cgroup", "unit"),
+    [
+        ("0::/system.slice/ssh.service\n", "ssh.service"),
+        ("0::/user.slice/user-1000.slice/session-3.scope\n", "session-3.scope"),
+        (f"0::/system.slice/docker-{'ab' * 32}.scope\n", f"docker:{'ab' * 6}"),
+        (f"12:pids:/docker/{'cd' * 32}\n0::/\n", f"container:{'cd' * 6}"),
+        (f"0::/machine.slice/libpod-{'ef' * 32}.scope/container\n", f"podman:{'ef' * 6}"),
+        ("0::/\n", ""),
+    ],
+)
+def test_the_unit_or_container_is_read_from_the_cgroup(cgroup: str, unit: str) -> None:
+    assert unit_of(cgroup) == unit
+
+
+def test_per_packet_cost_is_a_dictionary_lookup(attributor: Attributor) -> None:
+    with program(TCP_SERVER, V4) as server, program(TCP_CLIENT, V4, str(server.port)) as client:
+        tuple_ = ends(V4, client.port, server.port)
+        assert wait_for(lambda: attributor.for_endpoints(6, *tuple_).pid == client.pid)
+        for _ in range(1000):
+            attributor.for_endpoints(6, *tuple_)
+        assert attributor.counters.lookups == 1
