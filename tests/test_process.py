@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from scapy.layers.l2 import Ether
 
 from engine import linktypes
 from engine.packet.model import Packet
-from engine.process import Attributor, unit_of
+from engine.process import Attributor, ProcessInfo, unit_of
 from engine.process.attribution import CLOSED, OTHER_NAMESPACE
 from engine.process.procfs import InodeOwners, read_process, start_time
 from tests.conftest import wait_for
@@ -157,6 +158,29 @@ def test_the_answer_is_kept_for_the_flow_after_the_process_exits(
             6, *ends(V4, client.port, server.port), timestamp=time.time(), tcp_flags=0x02
         )
         assert fresh.reason == CLOSED and attributor.counters.lookups == 2
+
+
+def test_a_socket_a_thread_opened_is_its_process(attributor: Attributor) -> None:
+    """/proc/TID/fd opens for a thread id too: the answer is the process, never the tid."""
+    found: list[object] = []
+    with socket.socket() as server:
+        server.bind((V4, 0))
+        server.listen()
+
+        def connect() -> None:
+            with socket.create_connection(server.getsockname()) as client:
+                found.append(threading.get_native_id())
+                found.append(
+                    attributor.for_endpoints(
+                        6, *ends(V4, client.getsockname()[1], server.getsockname()[1])
+                    )
+                )
+
+        thread = threading.Thread(target=connect)
+        thread.start()
+        thread.join()
+    tid, owner = found
+    assert isinstance(owner, ProcessInfo) and owner.pid == os.getpid() != tid
 
 
 def test_a_reused_pid_is_not_named() -> None:

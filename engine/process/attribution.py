@@ -49,6 +49,17 @@ _FINAL = frozenset({NOT_TCP_UDP.reason, NOT_LOCAL.reason, OTHER_NAMESPACE})
 """Reasons that will not change for the flow: not worth asking again."""
 
 
+def _endpoints(packet: Packet) -> tuple[int, Endpoint, Endpoint] | None:
+    """(protocol, source, destination) of a TCP or UDP packet (innermost header)."""
+    layers = packet.layers
+    protocol = packet.transport()
+    if protocol not in (TCP, UDP) or layers.sport < 0:
+        return None
+    size = 4 if layers.family == 4 else 16
+    pair = layers.pair
+    return protocol, (pair[:size], layers.sport), (pair[size:], layers.dport)
+
+
 @dataclass(slots=True)
 class _Flow:
     owner: ProcessInfo
@@ -101,14 +112,11 @@ class Attributor:
     def for_packet(self, packet: Packet, timestamp: float | None = None) -> ProcessInfo:
         """The process that sent this packet if this host did, else the one receiving it."""
         self.counters.packets += 1
-        layers = packet.layers
-        protocol = packet.transport()
-        if protocol not in (TCP, UDP) or layers.sport < 0:
+        ends = _endpoints(packet)
+        if ends is None:
             return NOT_TCP_UDP
-        size = 4 if layers.family == 4 else 16
-        pair = layers.pair
-        src, dst = (pair[:size], layers.sport), (pair[size:], layers.dport)
-        flags = layers.flags if protocol == TCP else 0
+        protocol, src, dst = ends
+        flags = packet.layers.flags if protocol == TCP else 0
         return self.for_endpoints(protocol, src, dst, timestamp, flags)
 
     def for_endpoints(
@@ -138,13 +146,20 @@ class Attributor:
                 return flow.owner
         return self._learn(key, now, tcp_flags)
 
-    def learn(self, protocol: int, src: Endpoint, dst: Endpoint) -> ProcessInfo:
-        """Resolve a flow now, as its first packet is seen (the SYN watcher's call)."""
-        for endpoint in (src, dst):
-            if self._local.is_local(endpoint[0]):
-                other = dst if endpoint is src else src
-                return self._learn((protocol, endpoint[0], endpoint[1], other[0], other[1]))
-        return NOT_LOCAL
+    def learn_connection(self, packet: Packet) -> None:
+        """Resolve both local ends of a new connection now, from its SYN (the watcher's call).
+
+        The sender's socket is in SYN_SENT; a local receiver has only its listener yet,
+        whose process will accept the connection. Both answers are kept for their flows.
+        """
+        ends = _endpoints(packet)
+        if ends is None:
+            return
+        protocol, src, dst = ends
+        if self._local.is_local(src[0]):
+            self._learn((protocol, src[0], src[1], dst[0], dst[1]))
+        if self._local.is_local(dst[0]):
+            self._learn((protocol, dst[0], dst[1], src[0], src[1]))
 
     def _learn(self, key: FlowKey, now: float | None = None, tcp_flags: int = 0) -> ProcessInfo:
         with self._lock:
@@ -181,13 +196,14 @@ class Attributor:
             namespace = self._namespaces.holding(protocol, local, remote)
             return unknown(OTHER_NAMESPACE if namespace else CLOSED)
         if entry.inode == 0:
-            if entry.state == TIME_WAIT:
-                return unknown(TIME_WAIT_REASON, entry.uid)
-            # A connection the server has not accept()ed yet: its listener's process.
+            # No file holds it: not yet accept()ed, or closed (TIME_WAIT, an orphan).
+            # On a listening port it is the listener's connection (nothing else can
+            # bind a port in LISTEN), so it is the listener's process's; else unknown.
             anywhere = (bytes(len(remote[0])), 0)
             listener = self._diag.lookup(protocol, local, anywhere)
             if listener is None or listener.inode == 0 or listener.state != LISTEN:
-                return unknown(CLOSED, entry.uid)
+                closed = TIME_WAIT_REASON if entry.state == TIME_WAIT else CLOSED
+                return unknown(closed, entry.uid)
             entry = listener
         return self._process_of(entry)
 

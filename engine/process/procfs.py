@@ -10,12 +10,17 @@ was reused by another program is noticed instead of named.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pwd
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 PROC = "/proc"
+RECENT_OWNERS = 16
+NEWEST_PIDS = 64
+"""How many of the last allocated pids are tried before /proc is listed."""
 MAX_KNOWN_INODES = 200_000
 """Past this many remembered sockets the map starts again (bounded memory)."""
 
@@ -103,6 +108,18 @@ def start_time(pid: int) -> int | None:
     return int(fields[19]) if len(fields) > 19 else None
 
 
+def thread_group(pid: int) -> int:
+    """The process a thread id belongs to (itself for a process)."""
+    try:
+        status = Path(f"{PROC}/{pid}/status").read_bytes()
+    except OSError:
+        return pid
+    start = status.find(b"\nTgid:")
+    if start < 0:
+        return pid
+    return int(status[start + 6 : status.index(b"\n", start + 1)])
+
+
 def _stat(pid: int) -> tuple[str, int, int] | None:
     """(comm, ppid, start time) from one read of ``/proc/PID/stat``."""
     try:
@@ -165,11 +182,24 @@ def read_process(pid: int, expected_start: int | None = None) -> ProcessInfo:
     return ProcessInfo(pid, name, cmdline or f"[{name}]", user_name(uid), uid, ppid, unit, started)
 
 
-def _pids_newest_first() -> list[int]:
-    """Every pid in /proc, highest first (recently started processes, until pids wrap)."""
-    pids = [int(entry.name) for entry in Path(PROC).iterdir() if entry.name.isdigit()]
+def last_pid() -> int:
+    """The pid the kernel allocated last (``/proc/loadavg``'s fifth field), 0 if unknown."""
+    try:
+        return int(Path(f"{PROC}/loadavg").read_text().split()[4])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _pids_newest_first(last: int) -> list[int]:
+    """Every pid in /proc, most recently allocated first.
+
+    Pids grow until they wrap at pid_max: counting down from the last one allocated,
+    then down from the top, is newest first.
+    """
+    pids = [int(entry.name) for entry in os.scandir(PROC) if entry.name.isdigit()]
     pids.sort(reverse=True)
-    return pids
+    wrapped = [pid for pid in pids if pid > last]
+    return pids[len(wrapped) :] + wrapped
 
 
 class InodeOwners:
@@ -177,6 +207,8 @@ class InodeOwners:
 
     def __init__(self) -> None:
         self._owners: dict[int, tuple[int, int]] = {}
+        self._recent: list[int] = []
+        """Pids that held the last sockets asked about, scanned first."""
         self.scans = 0
         """How many scans ran (each reads some /proc/*/fd), for the benchmark."""
         self.denied_uids: set[int] = set()
@@ -198,41 +230,75 @@ class InodeOwners:
         return self._owners.get(inode)
 
     def _scan(self, wanted: set[int]) -> None:
-        """Read fd links, newest processes first, until every wanted inode is found.
+        """Read fd links until every wanted inode is found: recent owners, then newest first.
 
-        Every process is a candidate whatever the socket's uid: a server that drops
-        privileges after binding, or one handed its socket by systemd, holds a socket
-        of another user.
+        A server's new connection is held by the process that held its earlier ones,
+        a new program's socket by one of the newest pids. Every process is a candidate
+        whatever the socket's uid: a server that drops privileges after binding, or one
+        handed its socket by systemd, holds a socket of another user.
         """
         self.scans += 1
         if len(self._owners) > MAX_KNOWN_INODES:
             self._owners.clear()
-        denied: set[int] = set()
+        self.denied_uids = set()
         left = set(wanted)
-        for pid in _pids_newest_first():
+        recent = list(reversed(self._recent))
+        for pid in recent:
             if not left:
-                break
-            base = Path(f"{PROC}/{pid}")
+                return
+            self._read_fds(pid, left)
+        # A new program's pid is among the last few allocated: try those without
+        # listing /proc (a pid that is a thread's, or gone, fails at once).
+        last = last_pid()
+        newest = range(last, max(0, last - NEWEST_PIDS), -1)
+        for pid in newest:
+            if not left:
+                return
+            if pid not in self._recent:
+                self._read_fds(pid, left)
+        for pid in _pids_newest_first(last):
+            if not left:
+                return
+            if pid not in self._recent and pid not in newest:
+                self._read_fds(pid, left)
+
+    def _read_fds(self, pid: int, left: set[int]) -> None:
+        """Learn the socket inodes one process holds; note it if it holds a wanted one."""
+        base = f"{PROC}/{pid}/fd"
+        try:
+            # os.scandir and os.readlink, not Path: this loop is the scan's whole cost.
+            entries = list(os.scandir(base))
+        except PermissionError:
+            with contextlib.suppress(OSError):
+                self.denied_uids.add(Path(f"{PROC}/{pid}").stat().st_uid)
+            return
+        except OSError:
+            return
+        started: int | None = None
+        for entry in entries:
             try:
-                owner_uid = base.stat().st_uid
-                started = start_time(pid)
-                fds = list((base / "fd").iterdir())
-            except PermissionError:
-                denied.add(owner_uid)
-                continue
+                link = os.readlink(entry.path)  # noqa: PTH115
             except OSError:
                 continue
-            for fd in fds:
-                try:
-                    link = str(fd.readlink())
-                except OSError:
-                    continue
-                if link.startswith("socket:["):
-                    inode = int(link[8:-1])
-                    if started is not None:
-                        self._owners[inode] = (pid, started)
+            if link.startswith("socket:["):
+                if started is None:
+                    # /proc/TID of a thread opens too (unlisted): name its process.
+                    pid = thread_group(pid)
+                    started = start_time(pid)
+                    if started is None:
+                        return
+                inode = int(link[8:-1])
+                self._owners[inode] = (pid, started)
+                if inode in left:
                     left.discard(inode)
-        self.denied_uids = denied
+                    self._note(pid)
+
+    def _note(self, pid: int) -> None:
+        """Remember a pid that held a wanted socket (most recent last, a few kept)."""
+        if pid in self._recent:
+            self._recent.remove(pid)
+        self._recent.append(pid)
+        del self._recent[:-RECENT_OWNERS]
 
     def forget(self, inode: int) -> None:
         """Drop what is known of an inode (its socket closed)."""
