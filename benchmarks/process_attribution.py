@@ -3,7 +3,8 @@
 A local HTTP server (``python -m http.server`` on 127.0.0.1) answers a loop of ``curl``
 requests, one new connection each, living a few milliseconds. livetap's engine captures
 them on ``lo`` (``open_source``, filtered on the server's port) and attributes every
-packet (:class:`engine.process.Attributor`), with or without the SYN watcher. A packet
+packet (:class:`engine.process.Attributor`), with the SYN watcher in a process of its
+own (as livetap runs it), in a thread, or none. A packet
 is right when its process is the one that sent it: the server's pid for what the server
 sent, the pid of the ``curl`` that owned the client port (``curl -w %{local_port}``).
 
@@ -11,7 +12,7 @@ Prints the share of packets with the right process (target ≥ 99 %), the wrong 
 (target 0), the lookups (per flow, not per packet) and their rate, and the CPU the
 attribution took (its lookups' thread time, and the capture thread's whole share).
 
-    .venv/bin/python benchmarks/process_attribution.py [--requests 1000] [--no-watcher]
+    .venv/bin/python benchmarks/process_attribution.py [--requests N] [--watcher KIND]
 
 Needs root (packet sockets). Nothing is sent anywhere but 127.0.0.1.
 """
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 
 from engine.packet.model import Packet
 from engine.process import Attributor, ProcessInfo
-from engine.process.watch import SynWatcher
+from engine.process.watch import SynWatcher, WatcherProcess
 from engine.source import SourceSpec, open_source
 
 LOOPBACK = "127.0.0.1"
@@ -94,7 +95,12 @@ def main() -> int:
     """Run the loop and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--no-watcher", action="store_true", help="without the SYN watcher")
+    parser.add_argument(
+        "--watcher",
+        choices=["process", "thread", "none"],
+        default="process",
+        help="the SYN watcher in a process of its own (livetap's way), a thread, or none",
+    )
     args = parser.parse_args()
 
     port = _free_port()
@@ -105,7 +111,11 @@ def main() -> int:
         cwd="/tmp",
     )
     attributor = Attributor()
-    watcher = None if args.no_watcher else SynWatcher(attributor, "lo").start()
+    watcher: SynWatcher | WatcherProcess | None = None
+    if args.watcher == "process":
+        watcher = WatcherProcess(attributor, "lo")
+    elif args.watcher == "thread":
+        watcher = SynWatcher("lo", attributor.learn_connection).start()
     stop = threading.Event()
     tally = Tally()
     capture = threading.Thread(target=_capture, args=(port, attributor, stop, tally))
@@ -147,7 +157,7 @@ def main() -> int:
     counters = attributor.counters
     share = 100 * tally.right / max(1, tally.packets)
     print(f"requests: {args.requests} curl connections ({len(curls)} client ports), {wall:.1f} s")
-    print(f"watcher: {'off' if watcher is None else f'on, {watcher.seen} SYNs read'}")
+    print(f"SYN watcher: {args.watcher}")
     print(f"packets: {tally.packets}, right process: {tally.right} ({share:.2f} %)")
     print(f"wrong process: {tally.wrong} (target 0)")
     for reason, count in sorted(tally.reasons.items(), key=lambda item: -item[1]):

@@ -21,6 +21,7 @@ from engine.packet.model import Packet
 from engine.process import Attributor, ProcessInfo, unit_of
 from engine.process.attribution import CLOSED, OTHER_NAMESPACE
 from engine.process.procfs import InodeOwners, read_process, start_time
+from engine.process.watch import WatcherProcess
 from tests.conftest import wait_for
 from tests.process_programs import PARENT, TCP_CLIENT, TCP_SERVER, UDP_SENDER, program
 
@@ -270,3 +271,31 @@ def test_per_packet_cost_is_a_dictionary_lookup(attributor: Attributor) -> None:
         for _ in range(1000):
             attributor.for_endpoints(6, *tuple_)
         assert attributor.counters.lookups == 1
+
+
+@pytest.mark.root
+def test_the_watcher_names_a_connection_whose_program_exited_before_its_packets_were_read(
+    attributor: Attributor,
+) -> None:
+    """The SYN watcher process learns curl's connection as it opens; curl then exits."""
+    watcher = WatcherProcess(attributor, "lo")
+    try:
+        with socket.socket() as server:
+            server.bind((V4, 0))
+            server.listen()
+            port = server.getsockname()[1]
+            curl = subprocess.Popen(
+                ["curl", "-s", "-m", "10", f"http://{V4}:{port}/"], stdout=subprocess.DEVNULL
+            )
+            connection, (_address, curl_port) = server.accept()
+            assert wait_for(lambda: watcher.answers >= 2)
+            curl.kill()
+            curl.wait()
+            connection.close()
+        assert not attributor.resolve(6, *ends(V4, curl_port, port)).known
+        owner = attributor.for_endpoints(6, *ends(V4, curl_port, port))
+        assert (owner.pid, owner.name) == (curl.pid, "curl")
+        assert attributor.for_endpoints(6, *ends(V4, port, curl_port)).pid == os.getpid()
+        assert attributor.counters.lookups == 0  # both ends were learnt by the watcher
+    finally:
+        watcher.stop()

@@ -146,20 +146,30 @@ class Attributor:
                 return flow.owner
         return self._learn(key, now, tcp_flags)
 
-    def learn_connection(self, packet: Packet) -> None:
+    def learn_connection(self, packet: Packet) -> list[tuple[FlowKey, ProcessInfo]]:
         """Resolve both local ends of a new connection now, from its SYN (the watcher's call).
 
         The sender's socket is in SYN_SENT; a local receiver has only its listener yet,
-        whose process will accept the connection. Both answers are kept for their flows.
+        whose process will accept the connection. Both answers are kept for their flows,
+        and returned (a watcher process sends them to livetap's).
         """
         ends = _endpoints(packet)
         if ends is None:
-            return
+            return []
         protocol, src, dst = ends
+        keys: list[FlowKey] = []
         if self._local.is_local(src[0]):
-            self._learn((protocol, src[0], src[1], dst[0], dst[1]))
+            keys.append((protocol, src[0], src[1], dst[0], dst[1]))
         if self._local.is_local(dst[0]):
-            self._learn((protocol, dst[0], dst[1], src[0], src[1]))
+            keys.append((protocol, dst[0], dst[1], src[0], src[1]))
+        return [(key, self._learn(key)) for key in keys]
+
+    def remember(self, key: FlowKey, owner: ProcessInfo, learnt: float) -> None:
+        """Keep an answer learnt elsewhere (a watcher process) unless one is known already."""
+        with self._lock:
+            flow = self._flows.get(key)
+            if flow is None or not flow.owner.known or flow.learnt < learnt:
+                self._flows[key] = _Flow(owner, learnt, time.monotonic())
 
     def _learn(self, key: FlowKey, now: float | None = None, tcp_flags: int = 0) -> ProcessInfo:
         with self._lock:

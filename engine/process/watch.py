@@ -1,27 +1,41 @@
 """New TCP connections resolved the moment their SYN is sent, before a program exits.
 
 The capture ring hands packets over in blocks, up to 20 ms late; a ``curl`` to a local
-server has connected, fetched and exited by then, and its socket is gone. This thread
+server has connected, fetched and exited by then, and its socket is gone. A watcher
 reads only SYNs (a kernel filter; a plain socket, no ring, so each arrives at once),
 and resolves both ends of each new connection while they still exist: the sender's
 socket, and the listener that will accept it. The capture loop then finds the answer in
 the :class:`~engine.process.attribution.Attributor`'s flow cache.
+
+The watcher runs in a process of its own (:class:`WatcherProcess`, ``python -m
+engine.process.watch IFACE``): in livetap's process it would wait for the GIL behind the
+capture loop and the UI, often long enough for a short program to exit. It prints one
+JSON line per answer, which a thread of livetap's reads into the flow cache.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 
 from engine import bpf, linktypes
 from engine.errors import PermissionDeniedError, from_os_error
 from engine.live import ARPHRD_ETHERNET_LIKE, ETH_P_ALL, interface_hardware_type
 from engine.packet.model import Packet
-from engine.process.attribution import Attributor
+from engine.process.attribution import Attributor, FlowKey
+from engine.process.procfs import ProcessInfo
 
 SOL_PACKET = 263
 PACKET_IGNORE_OUTGOING = 23
 ARPHRD_LOOPBACK = 772
+WATCHER_NICE = -10
 FIRST_SYN = (
     "(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn)"
     " or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02)"
@@ -30,10 +44,10 @@ FIRST_SYN = (
 
 
 class SynWatcher:
-    """A thread resolving every new TCP connection on an interface as its SYN goes by."""
+    """A thread handing every new TCP connection's SYN on an interface to ``on_syn``."""
 
-    def __init__(self, attributor: Attributor, interface: str) -> None:
-        self._attributor = attributor
+    def __init__(self, interface: str, on_syn: Callable[[Packet], object]) -> None:
+        self._on_syn = on_syn
         hatype = interface_hardware_type(interface) if interface != "any" else -1
         ethernet = hatype in ARPHRD_ETHERNET_LIKE
         self._linktype = linktypes.ETHERNET if ethernet else linktypes.RAW
@@ -58,20 +72,26 @@ class SynWatcher:
         self._stop = threading.Event()
         self.seen = 0
         """SYNs read, for the benchmark."""
-        self._thread = threading.Thread(target=self._run, name="syn-watcher", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="syn-watcher", daemon=True)
 
     def start(self) -> SynWatcher:
-        """Start watching; returns self."""
+        """Start watching in a thread; returns self."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
         """Stop the thread and close the socket."""
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
         self._sock.close()
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Read SYNs until stopped (in the thread, or in a watcher process's main thread)."""
+        # Scheduled ahead of ordinary work where allowed (root, CAP_SYS_NICE): under load
+        # a wake-up late by a few milliseconds is a curl that has already exited.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WATCHER_NICE)
         while not self._stop.is_set():
             try:
                 data = self._sock.recv(256)
@@ -80,4 +100,89 @@ class SynWatcher:
             except OSError:
                 return
             self.seen += 1
-            self._attributor.learn_connection(Packet(self._linktype, data))
+            self._on_syn(Packet(self._linktype, data))
+
+
+def _line(key: FlowKey, owner: ProcessInfo, learnt: float) -> str:
+    protocol, local, local_port, remote, remote_port = key
+    found = [protocol, local.hex(), local_port, remote.hex(), remote_port]
+    fields = [owner.pid, owner.name, owner.cmdline, owner.user, owner.uid, owner.ppid]
+    return json.dumps([found, learnt, [*fields, owner.unit, owner.start]])
+
+
+def _parse(line: str) -> tuple[FlowKey, ProcessInfo, float]:
+    (protocol, local, local_port, remote, remote_port), learnt, fields = json.loads(line)
+    key = (protocol, bytes.fromhex(local), local_port, bytes.fromhex(remote), remote_port)
+    return key, ProcessInfo(*fields), learnt
+
+
+class WatcherProcess:
+    """The SYN watcher in a process of its own, feeding this process's flow cache."""
+
+    def __init__(self, attributor: Attributor, interface: str) -> None:
+        self._attributor = attributor
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "engine.process.watch", interface],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        ready = self._process.stdout.readline()
+        if ready.strip() != "ready":
+            self._process.wait()
+            error = self._process.stderr.read() if self._process.stderr else ""
+            raise PermissionDeniedError(error.strip() or "the connection watcher did not start")
+        self.answers = 0
+        """Answers received, for the benchmark."""
+        self._thread = threading.Thread(target=self._read, name="syn-answers", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            with contextlib.suppress(ValueError, TypeError):
+                self._attributor.remember(*_parse(line))
+                self.answers += 1
+
+    def stop(self) -> None:
+        """Stop the watcher process."""
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._thread.join(timeout=2)
+
+
+def main() -> int:
+    """``python -m engine.process.watch IFACE``: print each new connection's owners."""
+    from engine.errors import LivetapError
+
+    attributor = Attributor()
+
+    def answer(packet: Packet) -> None:
+        learnt = time.time()
+        lines = [
+            _line(key, owner, learnt)
+            for key, owner in attributor.learn_connection(packet)
+            if owner.known
+        ]
+        if lines:
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+
+    try:
+        watcher = SynWatcher(sys.argv[1], answer)
+    except LivetapError as error:
+        print(error.message, file=sys.stderr)
+        return int(error.exit_code)
+    print("ready", flush=True)
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
+        watcher.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
