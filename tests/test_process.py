@@ -17,8 +17,11 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from engine import linktypes
+from engine.display_filter import compile_display_filter
+from engine.filter_file import summarize
 from engine.packet.model import Packet
-from engine.process import Attributor, ProcessInfo, unit_of
+from engine.pcapio import PcapRecord
+from engine.process import Attributor, ProcessInfo, registry, unit_of
 from engine.process.attribution import CLOSED, OTHER_NAMESPACE
 from engine.process.procfs import InodeOwners, read_process, start_time
 from engine.process.watch import WatcherProcess
@@ -299,3 +302,28 @@ def test_the_watcher_names_a_connection_whose_program_exited_before_its_packets_
         assert attributor.counters.lookups == 0  # both ends were learnt by the watcher
     finally:
         watcher.stop()
+
+
+def test_the_proc_filter_fields_read_what_was_learnt_at_capture_time(
+    attributor: Attributor,
+) -> None:
+    with program(TCP_SERVER, V4) as server, program(TCP_CLIENT, V4, str(server.port)) as client:
+        frame = ether() / IP(src=V4, dst=V4) / TCP(sport=client.port, dport=server.port)
+        record = PcapRecord(time.time(), len(frame), linktypes.ETHERNET, bytes(frame))
+        summary = summarize(1, record)
+        wanted = compile_display_filter(
+            f'proc.name == "python3" && proc.pid == {client.pid} && proc.user == "root"'
+        )
+        other = compile_display_filter('proc.name == "curl" || proc.user != "root"')
+        cmdline = compile_display_filter('proc.cmdline contains "python3 -c"')
+        assert not wanted.matches_packet(summary)  # nothing registered: no process
+        registry.register(attributor)
+        try:
+            assert not wanted.matches_packet(summary)  # not learnt at capture time
+            attributor.for_packet(Packet(linktypes.ETHERNET, bytes(frame)), record.timestamp)
+            assert wanted.matches_packet(summary) and cmdline.matches_packet(summary)
+            assert not other.matches_packet(summary)
+            earlier = summarize(1, record._replace(timestamp=record.timestamp - 60))
+            assert not wanted.matches_packet(earlier)  # another connection's, before it
+        finally:
+            registry.unregister(attributor)

@@ -67,6 +67,9 @@ class _Flow:
     """Wall-clock time the answer was learnt (compared with packet timestamps)."""
     seen: float
     """Monotonic time of the last packet."""
+    since: float
+    """Timestamp of the flow's first packet: an earlier packet on the same four-tuple
+    was another connection's, and is not given this answer."""
 
 
 @dataclass(slots=True)
@@ -144,9 +147,33 @@ class Attributor:
             if not new_connection and not (stale and now - flow.seen > RETRY_SECONDS):
                 flow.seen = now
                 return flow.owner
-        return self._learn(key, now, tcp_flags)
+        return self._learn(key, now, tcp_flags, timestamp)
 
-    def learn_connection(self, packet: Packet) -> list[tuple[FlowKey, ProcessInfo]]:
+    def cached(self, packet: Packet, timestamp: float) -> ProcessInfo | None:
+        """The answer learnt for this packet's flow while it was captured; never a lookup.
+
+        For the display filter and reports over packets already captured: asking the
+        kernel now could name whoever holds the four-tuple today. None when the flow
+        was not seen (or forgotten), or the answer is a later connection's.
+        """
+        ends = _endpoints(packet)
+        if ends is None:
+            return NOT_TCP_UDP
+        protocol, src, dst = ends
+        if self._local.is_local(src[0]):
+            key: FlowKey = (protocol, src[0], src[1], dst[0], dst[1])
+        elif self._local.is_local(dst[0]):
+            key = (protocol, dst[0], dst[1], src[0], src[1])
+        else:
+            return NOT_LOCAL
+        flow = self._flows.get(key)
+        if flow is None or timestamp < flow.since:
+            return None
+        return flow.owner
+
+    def learn_connection(
+        self, packet: Packet, timestamp: float | None = None
+    ) -> list[tuple[FlowKey, ProcessInfo]]:
         """Resolve both local ends of a new connection now, from its SYN (the watcher's call).
 
         The sender's socket is in SYN_SENT; a local receiver has only its listener yet,
@@ -162,16 +189,22 @@ class Attributor:
             keys.append((protocol, src[0], src[1], dst[0], dst[1]))
         if self._local.is_local(dst[0]):
             keys.append((protocol, dst[0], dst[1], src[0], src[1]))
-        return [(key, self._learn(key)) for key in keys]
+        return [(key, self._learn(key, timestamp=timestamp)) for key in keys]
 
-    def remember(self, key: FlowKey, owner: ProcessInfo, learnt: float) -> None:
+    def remember(self, key: FlowKey, owner: ProcessInfo, learnt: float, since: float) -> None:
         """Keep an answer learnt elsewhere (a watcher process) unless one is known already."""
         with self._lock:
             flow = self._flows.get(key)
             if flow is None or not flow.owner.known or flow.learnt < learnt:
-                self._flows[key] = _Flow(owner, learnt, time.monotonic())
+                self._flows[key] = _Flow(owner, learnt, time.monotonic(), since)
 
-    def _learn(self, key: FlowKey, now: float | None = None, tcp_flags: int = 0) -> ProcessInfo:
+    def _learn(
+        self,
+        key: FlowKey,
+        now: float | None = None,
+        tcp_flags: int = 0,
+        timestamp: float | None = None,
+    ) -> ProcessInfo:
         with self._lock:
             started = time.thread_time()
             learnt = self._clock()
@@ -182,7 +215,8 @@ class Attributor:
                 owner = unknown(KERNEL)
             self.counters.lookups += 1
             self.counters.lookup_seconds += time.thread_time() - started
-            self._flows[key] = _Flow(owner, learnt, time.monotonic() if now is None else now)
+            since = learnt if timestamp is None else timestamp
+            self._flows[key] = _Flow(owner, learnt, time.monotonic() if now is None else now, since)
             self._sweep()
             return owner
 

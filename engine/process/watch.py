@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -36,6 +37,8 @@ SOL_PACKET = 263
 PACKET_IGNORE_OUTGOING = 23
 ARPHRD_LOOPBACK = 772
 WATCHER_NICE = -10
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("=qq")
 FIRST_SYN = (
     "(tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn)"
     " or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02)"
@@ -46,7 +49,7 @@ FIRST_SYN = (
 class SynWatcher:
     """A thread handing every new TCP connection's SYN on an interface to ``on_syn``."""
 
-    def __init__(self, interface: str, on_syn: Callable[[Packet], object]) -> None:
+    def __init__(self, interface: str, on_syn: Callable[[Packet, float], object]) -> None:
         self._on_syn = on_syn
         hatype = interface_hardware_type(interface) if interface != "any" else -1
         ethernet = hatype in ARPHRD_ETHERNET_LIKE
@@ -68,6 +71,7 @@ class SynWatcher:
         except OSError as error:
             self._sock.close()
             raise from_os_error(error, f"watch new connections on {interface}") from None
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._sock.settimeout(0.2)
         self._stop = threading.Event()
         self.seen = 0
@@ -94,26 +98,31 @@ class SynWatcher:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WATCHER_NICE)
         while not self._stop.is_set():
             try:
-                data = self._sock.recv(256)
+                data, ancillary, _flags, _address = self._sock.recvmsg(256, 64)
             except TimeoutError:
                 continue
             except OSError:
                 return
             self.seen += 1
-            self._on_syn(Packet(self._linktype, data))
+            sent = time.time()
+            for level, kind, value in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+                    sent = seconds + nanoseconds * 1e-9
+            self._on_syn(Packet(self._linktype, data), sent)
 
 
-def _line(key: FlowKey, owner: ProcessInfo, learnt: float) -> str:
+def _line(key: FlowKey, owner: ProcessInfo, learnt: float, since: float) -> str:
     protocol, local, local_port, remote, remote_port = key
     found = [protocol, local.hex(), local_port, remote.hex(), remote_port]
     fields = [owner.pid, owner.name, owner.cmdline, owner.user, owner.uid, owner.ppid]
-    return json.dumps([found, learnt, [*fields, owner.unit, owner.start]])
+    return json.dumps([found, learnt, since, [*fields, owner.unit, owner.start]])
 
 
-def _parse(line: str) -> tuple[FlowKey, ProcessInfo, float]:
-    (protocol, local, local_port, remote, remote_port), learnt, fields = json.loads(line)
+def _parse(line: str) -> tuple[FlowKey, ProcessInfo, float, float]:
+    (protocol, local, local_port, remote, remote_port), learnt, since, fields = json.loads(line)
     key = (protocol, bytes.fromhex(local), local_port, bytes.fromhex(remote), remote_port)
-    return key, ProcessInfo(*fields), learnt
+    return key, ProcessInfo(*fields), learnt, since
 
 
 class WatcherProcess:
@@ -162,11 +171,11 @@ def main() -> int:
 
     attributor = Attributor()
 
-    def answer(packet: Packet) -> None:
+    def answer(packet: Packet, sent: float) -> None:
         learnt = time.time()
         lines = [
-            _line(key, owner, learnt)
-            for key, owner in attributor.learn_connection(packet)
+            _line(key, owner, learnt, sent)
+            for key, owner in attributor.learn_connection(packet, sent)
             if owner.known
         ]
         if lines:
