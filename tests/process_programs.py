@@ -43,6 +43,18 @@ print(os.getpid(), sender.getsockname()[1], flush=True)
 time.sleep(60)
 """
 
+UDP_BURST = """
+import os, socket, sys, time
+sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sender.bind((sys.argv[1], 0))
+print(os.getpid(), sender.getsockname()[1], flush=True)
+time.sleep(float(sys.argv[4]))
+for _ in range(int(sys.argv[3])):
+    sender.sendto(b"x" * 100, (sys.argv[1], int(sys.argv[2])))
+time.sleep(60)
+"""
+"""Sends argv[3] datagrams of 100 bytes after argv[4] seconds (time to start capturing)."""
+
 PARENT = """
 import subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", sys.argv[1], *sys.argv[2:]])

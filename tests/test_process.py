@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -19,14 +20,23 @@ from scapy.layers.l2 import Ether
 from engine import linktypes
 from engine.display_filter import compile_display_filter
 from engine.filter_file import summarize
+from engine.live import LiveSource
 from engine.packet.model import Packet
 from engine.pcapio import PcapRecord
 from engine.process import Attributor, ProcessInfo, registry, unit_of
 from engine.process.attribution import CLOSED, OTHER_NAMESPACE
 from engine.process.procfs import InodeOwners, read_process, start_time
+from engine.process.top import ProcessTable
 from engine.process.watch import WatcherProcess
 from tests.conftest import wait_for
-from tests.process_programs import PARENT, TCP_CLIENT, TCP_SERVER, UDP_SENDER, program
+from tests.process_programs import (
+    PARENT,
+    TCP_CLIENT,
+    TCP_SERVER,
+    UDP_BURST,
+    UDP_SENDER,
+    program,
+)
 
 V4, V6 = "127.0.0.1", "::1"
 
@@ -327,3 +337,47 @@ def test_the_proc_filter_fields_read_what_was_learnt_at_capture_time(
             assert not wanted.matches_packet(earlier)  # another connection's, before it
         finally:
             registry.unregister(attributor)
+
+
+@pytest.mark.root
+def test_the_process_table_counts_what_a_program_sent(attributor: Attributor) -> None:
+    """50 datagrams of 100 bytes: 50 packets of 142 bytes out of the sender, into us."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((V4, 0))
+        port = receiver.getsockname()[1]
+        source = LiveSource("lo", expression=f"udp port {port}")
+        table = ProcessTable(attributor)
+        try:
+            with program(UDP_BURST, V4, str(port), "50", "0.3") as sender:
+                deadline = time.monotonic() + 10
+                counted = 0
+                while counted < 50 and time.monotonic() < deadline:
+                    for record in source.read_batch(0.1):
+                        packet = Packet(record.linktype, record.data)
+                        table.add(packet, record.timestamp, record.length)
+                        counted += 1
+        finally:
+            source.close()
+    rows = {row.owner.pid: row for row, _rate in table.ranked()}
+    out, into = rows[sender.pid], rows[os.getpid()]
+    assert (out.packets_out, out.bytes_out, out.packets_in) == (50, 50 * 142, 0)
+    assert (into.packets_in, into.bytes_in, into.packets_out) == (50, 50 * 142, 0)
+    assert len(out.flows) == 1 and table.remote_names(out) == [V4]
+    document = table.rows()
+    assert {row["pid"] for row in document} == {sender.pid, os.getpid()}
+    assert table.unattributed == 0
+
+
+@pytest.mark.root
+def test_livetap_top_prints_one_json_document_at_the_end() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "top", "--json", "-i", "lo", "--seconds", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["success"] and document["data"]["interface"] == "lo"
+    assert isinstance(document["data"]["processes"], list)

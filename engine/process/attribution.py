@@ -105,6 +105,10 @@ class Attributor:
         """Release the netlink socket."""
         self._diag.close()
 
+    def is_local(self, address: bytes) -> bool:
+        """Whether a packed address is this host's."""
+        return self._local.is_local(address)
+
     @property
     def scans(self) -> int:
         """How many /proc scans the lookups needed."""
