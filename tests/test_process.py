@@ -19,6 +19,7 @@ from scapy.layers.l2 import Ether
 
 from engine import linktypes
 from engine.display_filter import compile_display_filter
+from engine.errors import UsageError
 from engine.filter_file import summarize
 from engine.live import LiveSource
 from engine.packet.model import Packet
@@ -26,6 +27,7 @@ from engine.pcapio import PcapRecord
 from engine.process import Attributor, ProcessInfo, registry, unit_of
 from engine.process.attribution import CLOSED, OTHER_NAMESPACE
 from engine.process.procfs import InodeOwners, read_process, start_time
+from engine.process.program import ProgramFilter, ProgramMatcher
 from engine.process.top import ProcessTable
 from engine.process.watch import WatcherProcess
 from tests.conftest import wait_for
@@ -381,3 +383,44 @@ def test_livetap_top_prints_one_json_document_at_the_end() -> None:
     document = json.loads(done.stdout)
     assert document["success"] and document["data"]["interface"] == "lo"
     assert isinstance(document["data"]["processes"], list)
+
+
+@pytest.mark.root
+def test_capture_by_program_keeps_its_child_and_the_syn_of_a_connection_opened_later(
+    attributor: Attributor,
+) -> None:
+    with program(TCP_SERVER, V4) as server:
+        source = LiveSource("lo", expression=f"tcp port {server.port}")
+        try:
+            with (
+                program(PARENT, TCP_CLIENT, V4, str(server.port)) as child,
+                program(TCP_CLIENT, V4, str(server.port)) as stranger,
+            ):
+                by_parent = ProgramFilter(attributor, str(child.process.pid))
+                kept: list[tuple[int, int, int]] = []
+                dropped: list[tuple[int, int]] = []
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline and (len(kept) < 3 or len(dropped) < 3):
+                    for record in source.read_batch(0.1):
+                        packet = Packet(record.linktype, record.data)
+                        ports = packet.ports()
+                        assert ports is not None
+                        if by_parent.keep(packet, record.timestamp):
+                            kept.append((*ports, packet.layers.flags))
+                        else:
+                            dropped.append(ports)
+        finally:
+            source.close()
+    assert {child.port} <= {port for sport, dport, _ in kept for port in (sport, dport)}
+    assert all(child.port in (sport, dport) for sport, dport, _ in kept)
+    assert (child.port, server.port, 0x02) in kept  # its SYN, sent after the capture began
+    assert dropped and all(stranger.port in ports for ports in dropped)
+
+
+def test_a_program_is_matched_by_name_or_pid_and_an_unknown_never() -> None:
+    curl = ProcessInfo(pid=4121, name="curl", cmdline="/usr/bin/curl -s x", ppid=1, start=5)
+    assert ProgramMatcher("curl").matches(curl) and ProgramMatcher("4121").matches(curl)
+    assert not ProgramMatcher("wget").matches(curl) and not ProgramMatcher("4122").matches(curl)
+    assert not ProgramMatcher("curl").matches(ProcessInfo(reason="the process exited"))
+    with pytest.raises(UsageError):
+        ProgramMatcher(" ")

@@ -15,10 +15,13 @@ from engine.packet.app import DNS_PORTS
 from engine.packet.model import Packet
 from engine.process.attribution import Attributor
 from engine.process.procfs import ProcessInfo
+from engine.process.program import ProgramMatcher
 from engine.process.sockdiag import Endpoint
 
 RATE_WINDOW = 1.0
 FIN_OR_RST = 0x05
+SYN, SYN_OR_ACK = 0x02, 0x12
+MAX_CLOSED = 10_000
 
 
 def _address(packed: bytes) -> str:
@@ -36,6 +39,8 @@ class ProcessTraffic:
     packets_out: int = 0
     flows: set[tuple[int, bytes, int, bytes, int]] = field(default_factory=set)
     """Connections (and UDP flows) seen and not closed by a FIN or RST."""
+    closed: set[tuple[int, bytes, int, bytes, int]] = field(default_factory=set)
+    """Connections that ended (a FIN or RST seen)."""
     remotes: set[bytes] = field(default_factory=set)
     window: list[tuple[float, int]] = field(default_factory=list)
     """(time, bytes) of the last second's packets, for the rate."""
@@ -51,8 +56,10 @@ class ProcessTraffic:
 class ProcessTable:
     """Packets in, per-process rows out (sorted by rate)."""
 
-    def __init__(self, attributor: Attributor) -> None:
+    def __init__(self, attributor: Attributor, only: ProgramMatcher | None = None) -> None:
         self._attributor = attributor
+        self._only = only
+        """With ``--process``: rows for that program (and its children) only."""
         self._rows: dict[tuple[int, int], ProcessTraffic] = {}
         self.names: dict[bytes, str] = {}
         """Address → the name a DNS answer gave it."""
@@ -96,7 +103,7 @@ class ProcessTable:
         length: int,
         outgoing: bool,
     ) -> None:
-        if not owner.known:
+        if not owner.known or (self._only is not None and not self._only.matches(owner)):
             return
         row = self._rows.get((owner.pid, owner.start))
         if row is None:
@@ -111,8 +118,14 @@ class ProcessTable:
         flow = (protocol, local[0], local[1], remote[0], remote[1])
         if flags & FIN_OR_RST:
             row.flows.discard(flow)
-        else:
+            row.closed.add(flow)
+        elif flags & SYN_OR_ACK == SYN:  # a new connection, perhaps on a reused four-tuple
+            row.closed.discard(flow)
             row.flows.add(flow)
+        elif flow not in row.closed:  # the last ACK after the FINs does not reopen it
+            row.flows.add(flow)
+        if len(row.closed) > MAX_CLOSED:
+            row.closed.clear()
         row.remotes.add(remote[0])
 
     def _learn_names(self, packet: Packet) -> None:

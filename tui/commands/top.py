@@ -15,6 +15,7 @@ import time
 from engine.errors import ExitCode
 from engine.packet.model import Packet
 from engine.process import Attributor, registry
+from engine.process.program import KERNEL_FILTER, ProgramFilter
 from engine.process.top import ProcessTable
 from engine.process.watch import WatcherProcess
 from engine.source import SourceSpec, open_source
@@ -36,13 +37,18 @@ def _seconds(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--json``, ``-i IFACE``, ``--seconds N``, ``-f BPF``."""
+    """``--json``, ``-i IFACE``, ``--seconds N``, ``-f BPF``, ``--process NAME|PID``."""
     parser.add_argument("--json", action="store_true", help="print one JSON document at the end")
     parser.add_argument(
         "-i", "--interface", default="any", help="interface to capture on (default: any)"
     )
     parser.add_argument("--seconds", type=_seconds, help="stop after N seconds (default: Ctrl-C)")
     parser.add_argument("-f", "--filter", default="", help="capture filter (BPF), e.g. 'tcp'")
+    parser.add_argument(
+        "--process",
+        metavar="NAME|PID",
+        help="only this program's traffic (and its children's, connections opened later too)",
+    )
 
 
 def _size(count: float) -> str:
@@ -77,9 +83,13 @@ def _table(table: ProcessTable, elapsed: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Capture until ``--seconds`` pass or Ctrl-C; print tables, or JSON at the end."""
-    source = open_source(SourceSpec(interface=args.interface, filter=args.filter))
     attributor = Attributor()
-    table = ProcessTable(attributor)
+    wanted = ProgramFilter(attributor, args.process) if args.process else None
+    expression = args.filter
+    if wanted is not None:
+        expression = f"({expression}) and ({KERNEL_FILTER})" if expression else KERNEL_FILTER
+    source = open_source(SourceSpec(interface=args.interface, filter=expression))
+    table = ProcessTable(attributor, wanted.matcher if wanted is not None else None)
     registry.register(attributor)
     watcher = WatcherProcess(attributor, args.interface)
     started = time.monotonic()
@@ -88,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         while args.seconds is None or time.monotonic() - started < args.seconds:
             for record in source.read_batch(0.1):
-                table.add(Packet(record.linktype, record.data), record.timestamp, record.length)
+                packet = Packet(record.linktype, record.data)
+                if wanted is None or wanted.keep(packet, record.timestamp):
+                    table.add(packet, record.timestamp, record.length)
             now = time.monotonic()
             if not args.json and now - printed >= 1.0:
                 printed = now
