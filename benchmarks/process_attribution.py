@@ -148,6 +148,7 @@ def main() -> int:
         capture.join()
         wall = time.monotonic() - wall
         process_cpu = time.process_time() - process_cpu
+        watcher_cpu = watcher.cpu_seconds() if isinstance(watcher, WatcherProcess) else 0.0
     finally:
         if watcher is not None:
             watcher.stop()
@@ -173,6 +174,9 @@ def main() -> int:
         f"capture+attribute thread {tally.cpu:.2f} s, whole benchmark process "
         f"{100 * process_cpu / wall:.1f} % of one core (includes starting the curls)"
     )
+    if args.watcher == "process":
+        share_watcher = 100 * watcher_cpu / wall
+        print(f"CPU: watcher process {watcher_cpu:.2f} s ({share_watcher:.1f} % of one core)")
     attributor.close()
     return 0 if share >= 99 and not tally.wrong else 1
 

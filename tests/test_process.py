@@ -29,7 +29,7 @@ from engine.process.attribution import CLOSED, OTHER_NAMESPACE
 from engine.process.procfs import InodeOwners, read_process, start_time
 from engine.process.program import ProgramFilter, ProgramMatcher
 from engine.process.top import ProcessTable
-from engine.process.watch import WatcherProcess
+from engine.process.watch import Priority, WatcherProcess
 from tests.conftest import wait_for
 from tests.process_programs import (
     PARENT,
@@ -424,3 +424,21 @@ def test_a_program_is_matched_by_name_or_pid_and_an_unknown_never() -> None:
     assert not ProgramMatcher("curl").matches(ProcessInfo(reason="the process exited"))
     with pytest.raises(UsageError):
         ProgramMatcher(" ")
+
+
+@pytest.mark.root("real-time scheduling")
+def test_the_watcher_leaves_real_time_when_over_its_cpu_budget() -> None:
+    states: list[bool] = []
+
+    def in_a_thread() -> None:
+        priority = Priority(realtime=True)
+        states.append(priority.realtime)
+        priority._window_cpu -= 1.0  # as if it had used a whole core for a second
+        priority.account()
+        states.append(priority.realtime)
+        states.append(os.sched_getscheduler(0) == os.SCHED_OTHER)
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join()
+    assert states == [True, False, True]
