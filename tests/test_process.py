@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import IP, TCP
-from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import Ether
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop
+from scapy.layers.l2 import Dot1Q, Ether
 
 from engine import linktypes
 from engine.display_filter import compile_display_filter
@@ -442,3 +442,30 @@ def test_the_watcher_leaves_real_time_when_over_its_cpu_budget() -> None:
     thread.start()
     thread.join()
     assert states == [True, False, True]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        ether() / IP(src=V4, dst=V4) / TCP(sport=1, dport=2, flags="S"),
+        ether() / IPv6(src=V6, dst=V6) / TCP(sport=1, dport=2, flags="PA") / b"x",
+        ether() / IP(src=V4, dst="192.0.2.9") / UDP(sport=3, dport=4) / b"x",
+        ether() / IP(src="198.51.100.1", dst="192.0.2.9") / UDP(sport=3, dport=4),
+        ether() / IP(src=V4, dst=V4, flags="MF") / UDP(sport=3, dport=4) / (b"x" * 40),
+        ether() / Dot1Q(vlan=5) / IP(src=V4, dst=V4) / TCP(sport=1, dport=2),
+        ether() / IPv6(src=V6, dst=V6) / IPv6ExtHdrHopByHop() / UDP(sport=3, dport=4),
+        ether() / IP(src=V4, dst=V4) / ICMP(),
+    ],
+    ids=["v4-syn", "v6-tcp", "v4-udp-out", "foreign", "fragment", "vlan", "v6-ext", "icmp"],
+)
+def test_the_fast_frame_path_agrees_with_the_packet_model(frame: Ether) -> None:
+    """for_frame reads fixed offsets where it can, and must answer as the walk does."""
+    data = bytes(frame)
+    slow, fast = Attributor(), Attributor()
+    try:
+        expected = slow.for_packet(Packet(linktypes.ETHERNET, data), 1.0)
+        assert fast.for_frame(linktypes.ETHERNET, data, 1.0) == expected
+        assert fast.counters.lookups == slow.counters.lookups
+    finally:
+        slow.close()
+        fast.close()
