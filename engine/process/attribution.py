@@ -247,7 +247,15 @@ class Attributor:
             keys.append((protocol, src[0], src[1], dst[0], dst[1]))
         if self._local.is_local(dst[0]):
             keys.append((protocol, dst[0], dst[1], src[0], src[1]))
-        return [(key, self._learn(key, timestamp=timestamp)) for key in keys]
+        return [(key, self._learn_once(key, timestamp)) for key in keys]
+
+    def _learn_once(self, key: FlowKey, timestamp: float | None) -> ProcessInfo:
+        """Learn a new connection's end, unless learnt since its SYN was sent (on "any",
+        a SYN on lo is read twice, as it leaves and as it arrives)."""
+        flow = self._flows.get(key)
+        if flow is not None and timestamp is not None and flow.learnt >= timestamp:
+            return flow.owner
+        return self._learn(key, timestamp=timestamp)
 
     def remember(self, key: FlowKey, owner: ProcessInfo, learnt: float, since: float) -> None:
         """Keep an answer learnt elsewhere (a watcher process) unless one is known already."""

@@ -17,6 +17,7 @@ from engine.process.procfs import PROC, net_namespace
 from engine.process.sockdiag import Endpoint
 
 REFRESH_SECONDS = 1.0
+TABLE_SECONDS = 0.1
 
 
 def _hex(endpoint: Endpoint) -> str:
@@ -36,6 +37,9 @@ class Namespaces:
         self._others: dict[str, int] = {}
         """namespace → one pid in it."""
         self._read_at = -REFRESH_SECONDS
+        self._tables: dict[tuple[str, str], tuple[float, str]] = {}
+        """(namespace, table) → when it was read and its text: many misses in a burst
+        (sockets closed before they were looked up) read each table once."""
 
     def _refresh(self) -> None:
         now = time.monotonic()
@@ -49,6 +53,7 @@ class Namespaces:
                 if found is not None and found != self.own and found not in others:
                     others[found] = int(entry.name)
         self._others = others
+        self._tables = {key: value for key, value in self._tables.items() if key[0] in others}
 
     def holding(self, protocol: int, local: Endpoint, remote: Endpoint) -> str | None:
         """The other namespace (``net:[4026532…]``) whose tables hold this socket, if any."""
@@ -62,11 +67,17 @@ class Namespaces:
                 f" {_hex(local)} {nowhere} ",
                 f" {_hex((bytes(len(local[0])), local[1]))} {nowhere} ",
             ]
+        now = time.monotonic()
         for namespace, pid in self._others.items():
-            try:
-                text = Path(f"{PROC}/{pid}/net/{table}").read_text("ascii")
-            except OSError:
-                continue
+            cached = self._tables.get((namespace, table))
+            if cached is not None and now - cached[0] < TABLE_SECONDS:
+                text = cached[1]
+            else:
+                try:
+                    text = Path(f"{PROC}/{pid}/net/{table}").read_text("ascii")
+                except OSError:
+                    continue
+                self._tables[(namespace, table)] = (now, text)
             if any(line in text for line in wanted):
                 return namespace
         return None
