@@ -396,7 +396,7 @@ def test_capture_by_program_keeps_its_child_and_the_syn_of_a_connection_opened_l
                 program(PARENT, TCP_CLIENT, V4, str(server.port)) as child,
                 program(TCP_CLIENT, V4, str(server.port)) as stranger,
             ):
-                by_parent = ProgramFilter(attributor, str(child.process.pid))
+                by_parent = ProgramFilter(attributor, ProgramMatcher(str(child.process.pid)))
                 kept: list[tuple[int, int, int]] = []
                 dropped: list[tuple[int, int]] = []
                 deadline = time.monotonic() + 5
@@ -469,3 +469,18 @@ def test_the_fast_frame_path_agrees_with_the_packet_model(frame: Ether) -> None:
     finally:
         slow.close()
         fast.close()
+
+
+@pytest.mark.root
+def test_the_watcher_process_ends_when_livetap_is_killed() -> None:
+    script = (
+        "import time\nfrom engine.process import Attributor\n"
+        "from engine.process.watch import WatcherProcess\n"
+        "print(WatcherProcess(Attributor(), 'lo').pid, flush=True)\ntime.sleep(60)\n"
+    )
+    livetap = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert livetap.stdout is not None
+    watcher = int(livetap.stdout.readline())
+    livetap.kill()
+    livetap.wait()
+    assert wait_for(lambda: not Path(f"/proc/{watcher}").exists(), timeout=5)

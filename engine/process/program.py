@@ -64,9 +64,9 @@ class ProgramMatcher:
 class ProgramFilter:
     """Keeps the packets whose local process is the program (or its child)."""
 
-    def __init__(self, attributor: Attributor, selector: str) -> None:
+    def __init__(self, attributor: Attributor, matcher: ProgramMatcher) -> None:
         self._attributor = attributor
-        self.matcher = ProgramMatcher(selector)
+        self.matcher = matcher
 
     def keep(self, packet: Packet, timestamp: float) -> bool:
         """Whether the packet is the program's: sent by it, or received by it (on lo too)."""

@@ -93,16 +93,19 @@ class SynWatcher:
             self._thread.join(timeout=2)
         self._sock.close()
 
-    def run(self, realtime: bool = False) -> None:
+    def run(self, realtime: bool = False, parent: int | None = None) -> None:
         """Read SYNs until stopped (in the thread, or in a watcher process's main thread).
 
-        ``realtime`` (the watcher process): see :class:`Priority`.
+        ``realtime`` (the watcher process): see :class:`Priority`. ``parent``: stop
+        when that process is gone (livetap killed without a chance to stop its watcher).
         """
         priority = Priority(realtime)
         while not self._stop.is_set():
             try:
                 data, ancillary, _flags, _address = self._sock.recvmsg(256, 64)
             except TimeoutError:
+                if parent is not None and os.getppid() != parent:
+                    return
                 continue
             except OSError:
                 return
@@ -200,6 +203,11 @@ class WatcherProcess:
                 self._attributor.remember(*_parse(line))
                 self.answers += 1
 
+    @property
+    def pid(self) -> int:
+        """The watcher process's pid."""
+        return self._process.pid
+
     def cpu_seconds(self) -> float:
         """CPU time the watcher process used so far (user + system)."""
         try:
@@ -244,7 +252,7 @@ def main() -> int:
         return int(error.exit_code)
     print("ready", flush=True)
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        watcher.run(realtime=True)
+        watcher.run(realtime=True, parent=os.getppid())
     return 0
 
 

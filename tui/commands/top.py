@@ -14,10 +14,9 @@ import time
 
 from engine.errors import ExitCode
 from engine.packet.model import Packet
-from engine.process import Attributor, registry
-from engine.process.program import KERNEL_FILTER, ProgramFilter
+from engine.process.live import LiveAttribution
+from engine.process.program import KERNEL_FILTER, ProgramFilter, ProgramMatcher
 from engine.process.top import ProcessTable
-from engine.process.watch import WatcherProcess
 from engine.source import SourceSpec, open_source
 from tui.commands._output import print_json
 
@@ -83,15 +82,17 @@ def _table(table: ProcessTable, elapsed: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Capture until ``--seconds`` pass or Ctrl-C; print tables, or JSON at the end."""
-    attributor = Attributor()
-    wanted = ProgramFilter(attributor, args.process) if args.process else None
+    matcher = ProgramMatcher(args.process) if args.process is not None else None
     expression = args.filter
-    if wanted is not None:
+    if matcher is not None:
         expression = f"({expression}) and ({KERNEL_FILTER})" if expression else KERNEL_FILTER
     source = open_source(SourceSpec(interface=args.interface, filter=expression))
-    table = ProcessTable(attributor, wanted.matcher if wanted is not None else None)
-    registry.register(attributor)
-    watcher = WatcherProcess(attributor, args.interface)
+    live = LiveAttribution(args.interface)
+    for warning in live.warnings:
+        print(f"livetap: {warning}", file=sys.stderr)
+    attributor = live.attributor
+    wanted = ProgramFilter(attributor, matcher) if matcher is not None else None
+    table = ProcessTable(attributor, matcher)
     started = time.monotonic()
     printed = started
     interrupted = False
@@ -109,10 +110,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        watcher.stop()
-        registry.unregister(attributor)
+        live.close()
         source.close()
-        attributor.close()
     elapsed = time.monotonic() - started
     if args.json:
         print_json(
