@@ -13,6 +13,11 @@ Prints the share of packets with the right process (target ≥ 99 %), the wrong 
 attribution took (its lookups' thread time, and the capture thread's whole share).
 
     .venv/bin/python benchmarks/process_attribution.py [--requests N] [--watcher KIND]
+    .venv/bin/python benchmarks/process_attribution.py --flood 100000 [--seconds 5]
+
+``--flood`` measures the cost side instead: a burst of UDP datagrams on ``lo`` (the
+sender of ``capture.py``) captured with and without per-packet attribution, printing
+kernel drops and the capture thread's CPU.
 
 Needs root (packet sockets). Nothing is sent anywhere but 127.0.0.1.
 """
@@ -112,10 +117,63 @@ def _per_packet_cost(attributor: Attributor, port: int) -> float:
     return (time.perf_counter() - started) / rounds * 1e6
 
 
+def _flood_once(rate: int, seconds: float, *, attribute: bool) -> None:
+    """One burst of UDP datagrams on lo, captured (and attributed per packet, or not)."""
+    from benchmarks.capture import BUFFER, burst, free_port
+    from engine.live import LiveSource
+    from engine.process.live import LiveAttribution
+
+    port = free_port()
+    source = LiveSource("lo", buffer_size=BUFFER, expression=f"udp port {port}")
+    live = LiveAttribution("lo") if attribute else None
+    stop = threading.Event()
+    counts = {"captured": 0, "cpu": 0.0}
+
+    def capture() -> None:
+        started = time.thread_time()
+        while True:
+            batch = source.read_batch(0.05)
+            if live is not None:
+                for record in batch:
+                    live.observe(record)
+            counts["captured"] += len(batch)
+            if not batch and stop.is_set():
+                break
+        counts["cpu"] = time.thread_time() - started
+
+    thread = threading.Thread(target=capture)
+    thread.start()
+    time.sleep(1.5)  # the watcher process has started (imports) before the burst
+    sent, elapsed = burst(port, rate, seconds, 64)
+    time.sleep(SETTLE)
+    stop.set()
+    thread.join()
+    drops = source.kernel_drops()
+    source.close()
+    lookups = live.attributor.counters.lookups if live is not None else 0
+    if live is not None:
+        live.close()
+    kind = "with" if attribute else "without"
+    print(
+        f"{kind} attribution: sent {sent:,} at {sent / elapsed:,.0f}/s, "
+        f"captured {counts['captured']:,} ({100 * counts['captured'] / max(1, sent):.2f} %), "
+        f"kernel drops {drops:,}, capture thread CPU {counts['cpu']:.2f} s "
+        f"({100 * counts['cpu'] / elapsed:.0f} % of a core), lookups {lookups}"
+    )
+
+
 def main() -> int:
     """Run the loop and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument(
+        "--flood",
+        type=int,
+        metavar="RATE",
+        help="instead: RATE UDP datagrams/s on lo for --seconds, captured with and without "
+        "attribution (kernel drops, capture thread CPU)",
+    )
+    parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(
         "--watcher",
         choices=["process", "thread", "none"],
@@ -123,6 +181,10 @@ def main() -> int:
         help="the SYN watcher in a process of its own (livetap's way), a thread, or none",
     )
     args = parser.parse_args()
+    if args.flood:
+        for attribute in (False, True):
+            _flood_once(args.flood, args.seconds, attribute=attribute)
+        return 0
 
     port = _free_port()
     server = subprocess.Popen(

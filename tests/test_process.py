@@ -484,3 +484,21 @@ def test_the_watcher_process_ends_when_livetap_is_killed() -> None:
     livetap.kill()
     livetap.wait()
     assert wait_for(lambda: not Path(f"/proc/{watcher}").exists(), timeout=5)
+
+
+def test_the_last_flow_memo_never_outlives_a_new_answer(attributor: Attributor) -> None:
+    """Runs of one flow skip the cache; a new answer for that flow (the watcher's) wins."""
+    with socket.socket() as server:
+        server.bind((V4, 0))
+        server.listen()
+        with socket.create_connection(server.getsockname()) as client:
+            sport, dport = client.getsockname()[1], server.getsockname()[1]
+            data = bytes(ether() / IP(src=V4, dst=V4) / TCP(sport=sport, dport=dport, flags="A"))
+            first = attributor.for_frame(linktypes.ETHERNET, data, time.time())
+            assert first.pid == os.getpid()
+            assert attributor.for_frame(linktypes.ETHERNET, data, time.time()) is first
+            other = ProcessInfo(pid=1, name="other", start=1)
+            key = (6, packed(V4), sport, packed(V4), dport)
+            attributor.remember(key, other, time.time() + 1, time.time())
+            assert attributor.for_frame(linktypes.ETHERNET, data, time.time()) is other
+            assert attributor.counters.lookups == 1

@@ -134,6 +134,8 @@ class Attributor:
         self._flows: dict[FlowKey, _Flow] = {}
         self._lock = threading.Lock()
         self._swept = time.monotonic()
+        self._memo: tuple[tuple[int, Endpoint, Endpoint], ProcessInfo] | None = None
+        """The last frame's flow and its known owner (cleared when any answer changes)."""
         self.counters = Counters()
 
     def close(self) -> None:
@@ -205,7 +207,12 @@ class Attributor:
             return self.for_packet(Packet(linktype, data), timestamp)
         self.counters.packets += 1
         protocol, src, dst, flags = ends
-        return self.for_endpoints(protocol, src, dst, timestamp, flags)
+        memo = self._memo
+        if memo is not None and not flags & SYN and memo[0] == (protocol, src, dst):
+            return memo[1]  # the same flow as the last packet: a bulk transfer, a flood
+        owner = self.for_endpoints(protocol, src, dst, timestamp, flags)
+        self._memo = ((protocol, src, dst), owner) if owner.known else None
+        return owner
 
     def cached(self, packet: Packet, timestamp: float) -> ProcessInfo | None:
         """The answer learnt for this packet's flow while it was captured; never a lookup.
@@ -263,6 +270,7 @@ class Attributor:
             flow = self._flows.get(key)
             if flow is None or not flow.owner.known or flow.learnt < learnt:
                 self._flows[key] = _Flow(owner, learnt, time.monotonic(), since)
+                self._memo = None
 
     def _learn(
         self,
@@ -282,6 +290,7 @@ class Attributor:
             self.counters.lookups += 1
             self.counters.lookup_seconds += time.thread_time() - started
             since = learnt if timestamp is None else timestamp
+            self._memo = None
             self._flows[key] = _Flow(owner, learnt, time.monotonic() if now is None else now, since)
             self._sweep()
             return owner
