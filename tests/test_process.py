@@ -502,3 +502,18 @@ def test_the_last_flow_memo_never_outlives_a_new_answer(attributor: Attributor) 
             attributor.remember(key, other, time.time() + 1, time.time())
             assert attributor.for_frame(linktypes.ETHERNET, data, time.time()) is other
             assert attributor.counters.lookups == 1
+
+
+def test_a_packet_from_another_host_counts_in_for_its_local_receiver(
+    attributor: Attributor,
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((V4, 0))
+        port = receiver.getsockname()[1]
+        table = ProcessTable(attributor)
+        frame = ether() / IP(src="192.0.2.7", dst=V4) / UDP(sport=53, dport=port) / (b"x" * 58)
+        table.add(Packet(linktypes.ETHERNET, bytes(frame)), time.time(), len(frame))
+    (row, _rate), *others = table.ranked()
+    assert not others and row.owner.pid == os.getpid()
+    assert (row.packets_in, row.bytes_in, row.packets_out) == (1, 100, 0)
+    assert table.remote_names(row) == ["192.0.2.7"]

@@ -76,8 +76,11 @@ class ProcessTable:
         protocol, src, dst, flags = ends
         if not owner.known and owner.reason != "not this host's packet":
             self.unattributed += 1
+        if not self._attributor.is_local(src[0]):  # from elsewhere: the owner received it
+            self._count(owner, protocol, dst, src, flags=flags, length=length, outgoing=False)
+            return
         self._count(owner, protocol, src, dst, flags=flags, length=length, outgoing=True)
-        if self._attributor.is_local(src[0]) and self._attributor.is_local(dst[0]):
+        if self._attributor.is_local(dst[0]):  # on lo the receiver is local too
             receiver = self._attributor.for_endpoints(protocol, dst, src, timestamp)
             self._count(receiver, protocol, dst, src, flags=flags, length=length, outgoing=False)
 
