@@ -16,6 +16,7 @@ import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import Dot1Q, Ether
+from scapy.layers.vxlan import VXLAN
 
 from engine import linktypes
 from engine.display_filter import compile_display_filter
@@ -455,8 +456,25 @@ def test_the_watcher_leaves_real_time_when_over_its_cpu_budget() -> None:
         ether() / Dot1Q(vlan=5) / IP(src=V4, dst=V4) / TCP(sport=1, dport=2),
         ether() / IPv6(src=V6, dst=V6) / IPv6ExtHdrHopByHop() / UDP(sport=3, dport=4),
         ether() / IP(src=V4, dst=V4) / ICMP(),
+        ether()
+        / IP(src=V4, dst=V4)
+        / UDP(sport=5, dport=4789)
+        / VXLAN(vni=1)
+        / ether()
+        / IP(src="192.0.2.1", dst="192.0.2.2")
+        / TCP(sport=1, dport=2),
     ],
-    ids=["v4-syn", "v6-tcp", "v4-udp-out", "foreign", "fragment", "vlan", "v6-ext", "icmp"],
+    ids=[
+        "v4-syn",
+        "v6-tcp",
+        "v4-udp-out",
+        "foreign",
+        "fragment",
+        "vlan",
+        "v6-ext",
+        "icmp",
+        "vxlan",
+    ],
 )
 def test_the_fast_frame_path_agrees_with_the_packet_model(frame: Ether) -> None:
     """for_frame reads fixed offsets where it can, and must answer as the walk does."""

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.packet.model import Packet
+from engine.packet.walk import UDP_TUNNEL_PORTS as UDP_TUNNELS
 from engine.process.local import LocalAddresses
 from engine.process.netns import Namespaces
 from engine.process.procfs import InodeOwners, ProcessInfo, read_process, unknown, user_name
@@ -91,6 +92,8 @@ def _fast_endpoints(linktype: int, data: bytes) -> tuple[int, Endpoint, Endpoint
     if protocol not in (TCP, UDP) or len(data) < l4 + (14 if protocol == TCP else 4):
         return None
     sport, dport = _PORTS.unpack_from(data, l4)
+    if protocol == UDP and dport in UDP_TUNNELS:
+        return None  # the walk reads the tunnelled packet inside
     flags = data[l4 + 13] if protocol == TCP else 0
     return protocol, (src_address, sport), (dst_address, dport), flags
 
