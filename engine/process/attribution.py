@@ -47,6 +47,7 @@ KERNEL = "no socket: the kernel answered (closed port)"
 FlowKey = tuple[int, bytes, int, bytes, int]
 """Protocol, local address, local port, remote address, remote port."""
 
+
 _FINAL = frozenset({NOT_TCP_UDP.reason, NOT_LOCAL.reason, OTHER_NAMESPACE})
 """Reasons that will not change for the flow: not worth asking again."""
 
@@ -110,6 +111,10 @@ class _Flow:
     was another connection's, and is not given this answer."""
 
 
+_NOT_LOCAL_FLOW = _Flow(NOT_LOCAL, 0.0, 0.0, 0.0)
+"""What a packet with no local end gets (never stored)."""
+
+
 @dataclass(slots=True)
 class Counters:
     """What attribution cost, for the benchmark and the status bar."""
@@ -137,7 +142,7 @@ class Attributor:
         self._flows: dict[FlowKey, _Flow] = {}
         self._lock = threading.Lock()
         self._swept = time.monotonic()
-        self._memo: tuple[tuple[int, Endpoint, Endpoint], ProcessInfo] | None = None
+        self._memo: tuple[tuple[int, Endpoint, Endpoint], _Flow] | None = None
         """The last frame's flow and its known owner (cleared when any answer changes)."""
         self.counters = Counters()
 
@@ -175,12 +180,14 @@ class Attributor:
         tcp_flags: int = 0,
     ) -> ProcessInfo:
         """The local process of a packet from ``src`` to ``dst`` (cached per flow)."""
-        if self._local.is_local(src[0]):
-            key: FlowKey = (protocol, src[0], src[1], dst[0], dst[1])
-        elif self._local.is_local(dst[0]):
-            key = (protocol, dst[0], dst[1], src[0], src[1])
-        else:
-            return NOT_LOCAL
+        return self._flow(protocol, src, dst, timestamp, tcp_flags).owner
+
+    def _flow(
+        self, protocol: int, src: Endpoint, dst: Endpoint, timestamp: float | None, tcp_flags: int
+    ) -> _Flow:
+        key = self._key(protocol, src, dst)
+        if key is None:
+            return _NOT_LOCAL_FLOW
         flow = self._flows.get(key)
         now = time.monotonic()
         if flow is not None:
@@ -195,7 +202,7 @@ class Attributor:
                 pass  # an unknown that may have become known (asked at most once a second)
             else:
                 flow.seen = now
-                return owner
+                return flow
         return self._learn(key, now, tcp_flags, timestamp)
 
     def for_frame(self, linktype: int, data: bytes, timestamp: float) -> ProcessInfo:
@@ -212,10 +219,20 @@ class Attributor:
         protocol, src, dst, flags = ends
         memo = self._memo
         if memo is not None and not flags & SYN and memo[0] == (protocol, src, dst):
-            return memo[1]  # the same flow as the last packet: a bulk transfer, a flood
-        owner = self.for_endpoints(protocol, src, dst, timestamp, flags)
-        self._memo = ((protocol, src, dst), owner) if owner.known else None
-        return owner
+            flow = memo[1]  # the same flow as the last packet: a bulk transfer, a flood
+            flow.seen = time.monotonic()
+            return flow.owner
+        flow = self._flow(protocol, src, dst, timestamp, flags)
+        self._memo = ((protocol, src, dst), flow) if flow.owner.known else None
+        return flow.owner
+
+    def _key(self, protocol: int, src: Endpoint, dst: Endpoint) -> FlowKey | None:
+        """The flow's key: its local end first (the sender's when both are local)."""
+        if self._local.is_local(src[0]):
+            return (protocol, src[0], src[1], dst[0], dst[1])
+        if self._local.is_local(dst[0]):
+            return (protocol, dst[0], dst[1], src[0], src[1])
+        return None
 
     def cached(self, packet: Packet, timestamp: float) -> ProcessInfo | None:
         """The answer learnt for this packet's flow while it was captured; never a lookup.
@@ -227,12 +244,8 @@ class Attributor:
         ends = _endpoints(packet)
         if ends is None:
             return NOT_TCP_UDP
-        protocol, src, dst = ends
-        if self._local.is_local(src[0]):
-            key: FlowKey = (protocol, src[0], src[1], dst[0], dst[1])
-        elif self._local.is_local(dst[0]):
-            key = (protocol, dst[0], dst[1], src[0], src[1])
-        else:
+        key = self._key(*ends)
+        if key is None:
             return NOT_LOCAL
         flow = self._flows.get(key)
         if flow is None or timestamp < flow.since:
@@ -265,7 +278,7 @@ class Attributor:
         flow = self._flows.get(key)
         if flow is not None and timestamp is not None and flow.learnt >= timestamp:
             return flow.owner
-        return self._learn(key, timestamp=timestamp)
+        return self._learn(key, timestamp=timestamp).owner
 
     def remember(self, key: FlowKey, owner: ProcessInfo, learnt: float, since: float) -> None:
         """Keep an answer learnt elsewhere (a watcher process) unless one is known already."""
@@ -281,7 +294,7 @@ class Attributor:
         now: float | None = None,
         tcp_flags: int = 0,
         timestamp: float | None = None,
-    ) -> ProcessInfo:
+    ) -> _Flow:
         with self._lock:
             started = time.thread_time()
             learnt = self._clock()
@@ -294,9 +307,10 @@ class Attributor:
             self.counters.lookup_seconds += time.thread_time() - started
             since = learnt if timestamp is None else timestamp
             self._memo = None
-            self._flows[key] = _Flow(owner, learnt, time.monotonic() if now is None else now, since)
+            flow = _Flow(owner, learnt, time.monotonic() if now is None else now, since)
+            self._flows[key] = flow
             self._sweep()
-            return owner
+            return flow
 
     def _sweep(self) -> None:
         """Forget idle flows (every few seconds, or when there are too many)."""
