@@ -34,6 +34,7 @@ from engine.process.watch import Priority, WatcherProcess
 from tests.conftest import wait_for
 from tests.process_programs import (
     PARENT,
+    SYSTEM_PYTHON,
     TCP_CLIENT,
     TCP_SERVER,
     UDP_BURST,
@@ -535,3 +536,31 @@ def test_a_packet_from_another_host_counts_in_for_its_local_receiver(
     assert not others and row.owner.pid == os.getpid()
     assert (row.packets_in, row.bytes_in, row.packets_out) == (1, 100, 0)
     assert table.remote_names(row) == ["192.0.2.7"]
+
+
+@pytest.mark.root
+def test_the_watcher_names_a_dns_query_of_a_program_that_exited_at_once(
+    attributor: Attributor,
+) -> None:
+    """A query sent to port 53 by a program that exits right after: learnt as it left."""
+    resolver = "127.0.0.77"
+    watcher = WatcherProcess(attributor, "lo")
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+            server.bind((resolver, 53))
+            script = (
+                "import os, socket, sys\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                f"s.sendto(b'query', ('{resolver}', 53))\n"
+                "print(os.getpid(), s.getsockname()[1], flush=True)\n"
+            )
+            asker = subprocess.run(
+                [SYSTEM_PYTHON, "-c", script], capture_output=True, text=True, check=True
+            )
+            pid, port = (int(word) for word in asker.stdout.split())
+            assert server.recv(100) == b"query"
+        assert wait_for(lambda: watcher.answers >= 1)
+        owner = attributor.for_endpoints(17, (packed(V4), port), (packed(resolver), 53))
+        assert (owner.pid, owner.name) == (pid, "python3")
+        assert attributor.counters.lookups == 0
+    finally:
+        watcher.stop()

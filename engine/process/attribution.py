@@ -35,6 +35,8 @@ FLOW_IDLE_SECONDS = 120.0
 RETRY_SECONDS = 1.0
 """An unknown that may resolve later (a process not yet readable) is asked again after this."""
 MAX_FLOWS = 100_000
+UDP_RELEARN = 10.0
+"""A UDP flow the watcher knows is asked again after this long (its next DNS query)."""
 
 NOT_TCP_UDP = unknown("not TCP or UDP")
 NOT_LOCAL = unknown("not this host's packet")
@@ -276,8 +278,11 @@ class Attributor:
         """Learn a new connection's end, unless learnt since its SYN was sent (on "any",
         a SYN on lo is read twice, as it leaves and as it arrives)."""
         flow = self._flows.get(key)
-        if flow is not None and timestamp is not None and flow.learnt >= timestamp:
-            return flow.owner
+        if flow is not None and timestamp is not None:
+            if flow.learnt >= timestamp:
+                return flow.owner
+            if key[0] == UDP and flow.owner.known and timestamp - flow.learnt < UDP_RELEARN:
+                return flow.owner  # the next query of a resolver's socket
         return self._learn(key, timestamp=timestamp).owner
 
     def remember(self, key: FlowKey, owner: ProcessInfo, learnt: float, since: float) -> None:

@@ -1,4 +1,4 @@
-"""New TCP connections resolved the moment their SYN is sent, before a program exits.
+"""New connections resolved the moment their first packet is sent, before a program exits.
 
 The capture ring hands packets over in blocks, up to 20 ms late; a ``curl`` to a local
 server has connected, fetched and exited by then, and its socket is gone. A watcher
@@ -47,6 +47,9 @@ FIRST_SYN = (
     " or (ip6 and ip6[6] == 6 and ip6[53] & 0x12 == 0x02)"
 )
 """A connection's first packet (SYN without ACK), IPv4 and IPv6 (no extension headers)."""
+WATCHED = f"({FIRST_SYN}) or (udp dst port 53)"
+"""What the watcher reads: new TCP connections, and DNS queries (a program's lookup
+socket is closed as soon as the answer is in, often before the capture loop looks)."""
 
 
 class SynWatcher:
@@ -57,7 +60,7 @@ class SynWatcher:
         hatype = interface_hardware_type(interface) if interface != "any" else -1
         ethernet = hatype in ARPHRD_ETHERNET_LIKE
         self._linktype = linktypes.ETHERNET if ethernet else linktypes.RAW
-        compiled = bpf.compile_filter(FIRST_SYN, self._linktype, 128)
+        compiled = bpf.compile_filter(WATCHED, self._linktype, 128)
         kind = socket.SOCK_RAW if ethernet else socket.SOCK_DGRAM
         try:
             self._sock = socket.socket(socket.AF_PACKET, kind, socket.htons(ETH_P_ALL))
