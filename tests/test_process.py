@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import socket
 import subprocess
 import sys
@@ -43,6 +44,8 @@ from tests.process_programs import (
 )
 
 V4, V6 = "127.0.0.1", "::1"
+ME = pwd.getpwuid(os.getuid()).pw_name
+"""The user running the tests (their programs are this user's)."""
 
 
 def ether() -> Ether:
@@ -74,7 +77,7 @@ def test_a_tcp_client_and_its_server_are_each_their_own_process(
         program(TCP_CLIENT, host, str(server.port)) as client,
     ):
         sent = attributor.for_endpoints(6, *ends(host, client.port, server.port))
-        assert (sent.pid, sent.name, sent.user) == (client.pid, "python3", "root")
+        assert (sent.pid, sent.name, sent.user) == (client.pid, "python3", ME)
         assert "python3 -c" in sent.cmdline and sent.ppid == os.getpid()
         answered = attributor.for_endpoints(6, *ends(host, server.port, client.port))
         assert answered.pid == server.pid
@@ -326,9 +329,9 @@ def test_the_proc_filter_fields_read_what_was_learnt_at_capture_time(
         record = PcapRecord(time.time(), len(frame), linktypes.ETHERNET, bytes(frame))
         summary = summarize(1, record)
         wanted = compile_display_filter(
-            f'proc.name == "python3" && proc.pid == {client.pid} && proc.user == "root"'
+            f'proc.name == "python3" && proc.pid == {client.pid} && proc.user == "{ME}"'
         )
-        other = compile_display_filter('proc.name == "curl" || proc.user != "root"')
+        other = compile_display_filter(f'proc.name == "curl" || proc.user != "{ME}"')
         cmdline = compile_display_filter('proc.cmdline contains "python3 -c"')
         assert not wanted.matches_packet(summary)  # nothing registered: no process
         registry.register(attributor)
