@@ -567,3 +567,18 @@ def test_the_watcher_names_a_dns_query_of_a_program_that_exited_at_once(
         assert attributor.counters.lookups == 0
     finally:
         watcher.stop()
+
+
+def test_an_answer_still_in_the_watchers_pipe_is_taken_before_a_lookup(
+    attributor: Attributor,
+) -> None:
+    """The capture path drains the watcher's answers before resolving a new flow itself."""
+    key = (6, packed(V4), 40001, packed(V4), 40002)
+    handed = ProcessInfo(pid=7, name="curl", start=1)
+    attributor.before_lookup = lambda: attributor.remember(key, handed, time.time(), 100.0)
+    owner = attributor.for_endpoints(6, *ends(V4, 40001, 40002), timestamp=100.0, tcp_flags=2)
+    assert owner is handed and attributor.counters.lookups == 0
+    # The display filter gives a packet from before that connection began no answer.
+    frame = ether() / IP(src=V4, dst=V4) / TCP(sport=40001, dport=40002)
+    assert attributor.cached(Packet(linktypes.ETHERNET, bytes(frame)), 50.0) is None
+    assert attributor.cached(Packet(linktypes.ETHERNET, bytes(frame)), 100.0) is handed

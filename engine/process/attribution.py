@@ -35,6 +35,9 @@ FLOW_IDLE_SECONDS = 120.0
 RETRY_SECONDS = 1.0
 """An unknown that may resolve later (a process not yet readable) is asked again after this."""
 MAX_FLOWS = 100_000
+SINCE_SLACK = 0.01
+"""Two packet sockets may stamp the same SYN a little apart; a four-tuple is not reused
+within this long (TCP keeps it in TIME_WAIT for a minute)."""
 UDP_RELEARN = 10.0
 """A UDP flow the watcher knows is asked again after this long (its next DNS query)."""
 
@@ -147,6 +150,9 @@ class Attributor:
         self._memo: tuple[tuple[int, Endpoint, Endpoint], _Flow] | None = None
         """The last frame's flow and its known owner (cleared when any answer changes)."""
         self.counters = Counters()
+        self.before_lookup: Callable[[], None] | None = None
+        """Called before the capture path resolves a flow itself: a watcher process
+        hands over the answers already in its pipe (one may be this flow's)."""
 
     def close(self) -> None:
         """Release the netlink socket."""
@@ -205,6 +211,17 @@ class Attributor:
             else:
                 flow.seen = now
                 return flow
+        if self.before_lookup is not None:
+            self.before_lookup()
+            handed = self._flows.get(key)
+            if (
+                handed is not None
+                and handed is not flow
+                and handed.owner.known
+                and (timestamp is None or timestamp >= handed.since - SINCE_SLACK)
+            ):
+                handed.seen = now
+                return handed
         return self._learn(key, now, tcp_flags, timestamp)
 
     def for_frame(self, linktype: int, data: bytes, timestamp: float) -> ProcessInfo:
@@ -250,7 +267,7 @@ class Attributor:
         if key is None:
             return NOT_LOCAL
         flow = self._flows.get(key)
-        if flow is None or timestamp < flow.since:
+        if flow is None or timestamp < flow.since - SINCE_SLACK:
             return None
         return flow.owner
 

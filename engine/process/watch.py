@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -178,7 +179,12 @@ def _parse(line: str) -> tuple[FlowKey, ProcessInfo, float, float]:
 
 
 class WatcherProcess:
-    """The SYN watcher in a process of its own, feeding this process's flow cache."""
+    """The SYN watcher in a process of its own, feeding this process's flow cache.
+
+    A thread reads its answers as they come; the capture loop also drains them before
+    it resolves a new flow itself (:attr:`Attributor.before_lookup`), so an answer
+    still in the pipe, behind the GIL, is not lost to a lookup that comes too late.
+    """
 
     def __init__(self, attributor: Attributor, interface: str) -> None:
         self._attributor = attributor
@@ -186,25 +192,55 @@ class WatcherProcess:
             [sys.executable, "-m", "engine.process.watch", interface],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
+            bufsize=0,
         )
         assert self._process.stdout is not None
-        ready = self._process.stdout.readline()
-        if ready.strip() != "ready":
-            self._process.wait()
-            error = self._process.stderr.read() if self._process.stderr else ""
-            raise PermissionDeniedError(error.strip() or "the connection watcher did not start")
+        self._fd = self._process.stdout.fileno()
+        self._buffer = b""
+        self._lock = threading.Lock()
+        self._ended = False
         self.answers = 0
         """Answers received, for the benchmark."""
+        while b"\n" not in self._buffer:
+            chunk = os.read(self._fd, 4096)
+            if not chunk:
+                break
+            self._buffer += chunk
+        ready, _, self._buffer = self._buffer.partition(b"\n")
+        if ready.strip() != b"ready":
+            self._process.wait()
+            error = self._process.stderr.read().decode() if self._process.stderr else ""
+            raise PermissionDeniedError(error.strip() or "the connection watcher did not start")
+        os.set_blocking(self._fd, False)
+        attributor.before_lookup = self.drain
         self._thread = threading.Thread(target=self._read, name="syn-answers", daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
-            with contextlib.suppress(ValueError, TypeError):
-                self._attributor.remember(*_parse(line))
-                self.answers += 1
+        while not self._ended:
+            readable, _, _ = select.select([self._fd], [], [], 0.2)
+            if readable:
+                self.drain()
+
+    def drain(self) -> None:
+        """Take every answer already written to the pipe (never waits for one)."""
+        with self._lock:
+            while True:
+                try:
+                    chunk = os.read(self._fd, 1 << 16)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._ended = True
+                    break
+                self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            for line in lines:
+                with contextlib.suppress(ValueError, TypeError):
+                    self._attributor.remember(*_parse(line.decode()))
+                    self.answers += 1
 
     @property
     def pid(self) -> int:
@@ -222,6 +258,8 @@ class WatcherProcess:
 
     def stop(self) -> None:
         """Stop the watcher process."""
+        self._attributor.before_lookup = None
+        self._ended = True
         self._process.terminate()
         try:
             self._process.wait(timeout=2)
