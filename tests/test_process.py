@@ -582,3 +582,18 @@ def test_an_answer_still_in_the_watchers_pipe_is_taken_before_a_lookup(
     frame = ether() / IP(src=V4, dst=V4) / TCP(sport=40001, dport=40002)
     assert attributor.cached(Packet(linktypes.ETHERNET, bytes(frame)), 50.0) is None
     assert attributor.cached(Packet(linktypes.ETHERNET, bytes(frame)), 100.0) is handed
+
+
+@pytest.mark.root("runuser to nobody")
+def test_a_process_that_is_not_dumpable_is_named_with_its_own_user(
+    attributor: Attributor,
+) -> None:
+    """/proc/PID of a non-dumpable process belongs to root (or, in a user namespace that
+    does not map root, the overflow uid); its user is still read from its status."""
+    not_dumpable = "import ctypes\nctypes.CDLL(None).prctl(4, 0)\n" + TCP_CLIENT
+    with (
+        program(TCP_SERVER, V4) as server,
+        program(not_dumpable, V4, str(server.port), prefix=("runuser", "-u", "nobody", "--")) as c,
+    ):
+        owner = attributor.for_endpoints(6, *ends(V4, c.port, server.port))
+        assert (owner.pid, owner.user) == (c.pid, "nobody")

@@ -120,6 +120,22 @@ def thread_group(pid: int) -> int:
     return int(status[start + 6 : status.index(b"\n", start + 1)])
 
 
+def effective_uid(pid: int) -> int | None:
+    """The user a process acts as (``Uid:`` in ``/proc/PID/status``, as ``ps`` shows it).
+
+    Not the owner of ``/proc/PID``: that is root for a process that is not dumpable
+    (after a setuid, or one that asked), whichever user it runs as.
+    """
+    try:
+        status = Path(f"{PROC}/{pid}/status").read_bytes()
+    except OSError:
+        return None
+    start = status.find(b"\nUid:")
+    if start < 0:
+        return None
+    return int(status[start + 5 : status.index(b"\n", start + 1)].split()[1])
+
+
 def _stat(pid: int) -> tuple[str, int, int] | None:
     """(comm, ppid, start time) from one read of ``/proc/PID/stat``."""
     try:
@@ -164,9 +180,8 @@ def read_process(pid: int, expected_start: int | None = None) -> ProcessInfo:
     if first is None or (expected_start is not None and first[2] != expected_start):
         return unknown("the process exited")
     name, ppid, started = first
-    try:
-        uid = Path(f"{PROC}/{pid}").stat().st_uid
-    except OSError:
+    uid = effective_uid(pid)
+    if uid is None:
         return unknown("the process exited")
     try:
         raw = Path(f"{PROC}/{pid}/cmdline").read_bytes()
