@@ -273,6 +273,7 @@ def main() -> int:
     """``python -m engine.process.watch IFACE``: print each new connection's owners."""
     from engine.errors import LivetapError
 
+    parent = os.getppid()  # before "ready": livetap may be gone right after reading it
     attributor = Attributor()
 
     def answer(packet: Packet, sent: float) -> None:
@@ -293,7 +294,7 @@ def main() -> int:
         return int(error.exit_code)
     print("ready", flush=True)
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        watcher.run(realtime=True, parent=os.getppid())
+        watcher.run(realtime=True, parent=parent)
     return 0
 
 
