@@ -606,3 +606,29 @@ def test_a_process_that_is_not_dumpable_is_named_with_its_own_user(
     ):
         owner = attributor.for_endpoints(6, *ends(V4, c.port, server.port))
         assert (owner.pid, owner.user) == (c.pid, "nobody")
+
+
+@pytest.mark.root
+def test_livetap_top_ends_on_sigterm_with_its_document_and_no_watcher_left() -> None:
+    top = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "top", "--json", "-i", "lo"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert wait_for(lambda: bool(_children(top.pid)), timeout=10)
+    watcher = _children(top.pid)[0]
+    time.sleep(0.5)
+    top.terminate()
+    out, _ = top.communicate(timeout=10)
+    assert top.returncode == 130
+    assert json.loads(out)["data"]["interface"] == "lo"
+    assert wait_for(lambda: _ended(watcher), timeout=5)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]

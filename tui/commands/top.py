@@ -9,8 +9,10 @@ in and out, the rate over the last second, open connections and remote hosts. Wi
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
+from types import FrameType
 
 from engine.errors import ExitCode
 from engine.packet.model import Packet
@@ -80,8 +82,13 @@ def _table(table: ProcessTable, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(_signal: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
-    """Capture until ``--seconds`` pass or Ctrl-C; print tables, or JSON at the end."""
+    """Capture until ``--seconds`` pass or Ctrl-C (or SIGTERM); print tables, or JSON at the end."""
+    signal.signal(signal.SIGTERM, _interrupt)  # ends like Ctrl-C: the report, the watcher stopped
     matcher = ProgramMatcher(args.process) if args.process is not None else None
     expression = args.filter
     if matcher is not None:
