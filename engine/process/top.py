@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from engine.packet.app import DNS_PORTS
@@ -19,6 +20,7 @@ from engine.process.program import ProgramMatcher
 from engine.process.sockdiag import Endpoint
 
 RATE_WINDOW = 1.0
+BUCKET = 0.1
 FIN_OR_RST = 0x05
 SYN, SYN_OR_ACK = 0x02, 0x12
 MAX_CLOSED = 10_000
@@ -42,14 +44,22 @@ class ProcessTraffic:
     closed: set[tuple[int, bytes, int, bytes, int]] = field(default_factory=set)
     """Connections that ended (a FIN or RST seen)."""
     remotes: set[bytes] = field(default_factory=set)
-    window: list[tuple[float, int]] = field(default_factory=list)
-    """(time, bytes) of the last second's packets, for the rate."""
+    window: deque[list[float]] = field(default_factory=deque)
+    """[bucket start, bytes] of the last second, in tenths of a second, for the rate."""
+
+    def count(self, now: float, size: int) -> None:
+        """Add a packet's bytes to the current tenth of a second."""
+        bucket = now - now % BUCKET
+        if self.window and self.window[-1][0] == bucket:
+            self.window[-1][1] += size
+        else:
+            self.window.append([bucket, float(size)])
 
     def rate(self, now: float) -> float:
         """Bytes per second, in and out, over the last second."""
         horizon = now - RATE_WINDOW
         while self.window and self.window[0][0] < horizon:
-            self.window.pop(0)
+            self.window.popleft()
         return sum(size for _when, size in self.window) / RATE_WINDOW
 
 
@@ -117,7 +127,7 @@ class ProcessTable:
         else:
             row.bytes_in += length
             row.packets_in += 1
-        row.window.append((time.monotonic(), length))
+        row.count(time.monotonic(), length)
         flow = (protocol, local[0], local[1], remote[0], remote[1])
         if flags & FIN_OR_RST:
             row.flows.discard(flow)
