@@ -210,7 +210,8 @@ def test_a_reused_pid_is_not_named() -> None:
     pid = os.getpid()
     started = start_time(pid)
     assert started is not None
-    owners._owners[123456789] = (pid, started - 1)  # as if another process had held it
+    path = f"/proc/{pid}/fd/0"
+    owners._owners[123456789] = (pid, started - 1, path)  # as if another process had held it
     assert owners.owner(123456789) is None and owners.scans == 1
     gone = read_process(pid, started - 1)
     assert not gone.known and gone.reason == "the process exited"
@@ -632,3 +633,23 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(child) for child in text.split()]
+
+
+def test_a_socket_handed_to_a_child_is_the_childs_once_the_parent_closed_it(
+    attributor: Attributor,
+) -> None:
+    with socket.socket() as server:
+        server.bind((V4, 0))
+        server.listen()
+        client = socket.create_connection(server.getsockname())
+        tuple_ = ends(V4, client.getsockname()[1], server.getsockname()[1])
+        assert attributor.resolve(6, *tuple_).pid == os.getpid()
+        child = subprocess.Popen(
+            [SYSTEM_PYTHON, "-c", "import time; time.sleep(60)"], pass_fds=[client.fileno()]
+        )
+        try:
+            client.close()
+            assert attributor.resolve(6, *tuple_).pid == child.pid
+        finally:
+            child.kill()
+            child.wait()

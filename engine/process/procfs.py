@@ -197,6 +197,14 @@ def read_process(pid: int, expected_start: int | None = None) -> ProcessInfo:
     return ProcessInfo(pid, name, cmdline or f"[{name}]", user_name(uid), uid, ppid, unit, started)
 
 
+def _holds(path: str, inode: int) -> bool:
+    """Whether an fd link (``/proc/PID/fd/N``) still names this socket."""
+    try:
+        return os.readlink(path) == f"socket:[{inode}]"  # noqa: PTH115 (one syscall)
+    except OSError:
+        return False
+
+
 def last_pid() -> int:
     """The pid the kernel allocated last (``/proc/loadavg``'s fifth field), 0 if unknown."""
     try:
@@ -221,7 +229,8 @@ class InodeOwners:
     """Socket inode → (pid, start time), learnt from ``/proc/*/fd`` and kept."""
 
     def __init__(self) -> None:
-        self._owners: dict[int, tuple[int, int]] = {}
+        self._owners: dict[int, tuple[int, int, str]] = {}
+        """inode → (pid, start time, the fd link's path) where a scan saw it."""
         self._recent: list[int] = []
         """Pids that held the last sockets asked about, scanned first."""
         self.scans = 0
@@ -232,17 +241,22 @@ class InodeOwners:
     def owner(self, inode: int) -> tuple[int, int] | None:
         """(pid, start time) of the process holding ``inode``; scans on a miss.
 
-        A cached owner is checked against the process's start time, so a pid reused
-        since is never answered. After a miss, :attr:`denied_uids` says whose processes
-        could not be read.
+        A cached owner is checked (its fd link still names the socket, its start time
+        is unchanged), so neither a reused pid nor a parent that handed the socket to a
+        child and closed its own copy is answered. After a miss, :attr:`denied_uids`
+        says whose processes could not be read.
         """
         found = self._owners.get(inode)
         if found is not None:
-            if start_time(found[0]) == found[1]:
-                return found
-            del self._owners[inode]  # that process is gone (its pid may be another's now)
+            pid, started, path = found
+            if _holds(path, inode) and start_time(pid) == started:
+                return pid, started
+            # That process closed it (a parent that handed it to a child) or is gone
+            # (its pid may be another's now): look again.
+            del self._owners[inode]
         self._scan({inode})
-        return self._owners.get(inode)
+        found = self._owners.get(inode)
+        return None if found is None else (found[0], found[1])
 
     def _scan(self, wanted: set[int]) -> None:
         """Read fd links until every wanted inode is found: recent owners, then newest first.
@@ -303,7 +317,7 @@ class InodeOwners:
                     if started is None:
                         return
                 inode = int(link[8:-1])
-                self._owners[inode] = (pid, started)
+                self._owners[inode] = (pid, started, entry.path)
                 if inode in left:
                     left.discard(inode)
                     self._note(pid)
