@@ -43,6 +43,7 @@ from engine.display_filter.packet_fields import (
     _transport_is,
     _value,
 )
+from engine.display_filter.process_fields import process_part
 from engine.packet.model import SERVICE_TPIDS
 
 INT, FLOAT, STR, IPV4, IPV6, MAC, BYTES, PROTOCOL = (
@@ -359,6 +360,11 @@ DECLARATIONS: list[FieldSpec] = [
         "Content-Type / MIME type",
         _http_header("content-type"),
     ),
+    packet("proc.name", STR, "the local program (live capture)", process_part("name"), 0),
+    packet("proc.pid", INT, "the local program's pid", process_part("pid"), 0xFFFFFFFF),
+    packet("proc.user", STR, "the user the program runs as", process_part("user"), 0),
+    packet("proc.cmdline", STR, "the program's command line", process_part("cmdline"), 0),
+    packet("proc.unit", STR, "its systemd unit or container", process_part("unit"), 0),
     request("url", STR, "the request URL", 0),
     request("method", STR, "GET, POST ...", 0),
     request("status", INT, "response status", 999),

@@ -822,6 +822,8 @@ def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, in
 # -- transport layer -------------------------------------------------------------------
 
 _UDP_TUNNELS: dict[int, str] = {4789: "vxlan", 6081: "geneve", 6635: "mpls", 4754: "gre"}
+UDP_TUNNEL_PORTS = frozenset(_UDP_TUNNELS)
+"""Destination ports whose UDP payload the walk reads as a tunnelled frame."""
 """UDP ports whose payload tshark decodes as a tunnel by default."""
 
 
