@@ -65,7 +65,7 @@ def _free_port() -> int:
 
 
 def _capture(port: int, attributor: Attributor, stop: threading.Event, tally: Tally) -> None:
-    source = open_source(SourceSpec(interface="lo", filter=f"tcp port {port}"))
+    source = open_source(SourceSpec(interfaces=("lo",), filter=f"tcp port {port}"))
     started = time.thread_time()
     try:
         while True:

@@ -265,7 +265,7 @@ def _count(path: str | Path, shard: int, state: Any, stop: int | None, progress:
         for batch in read_batches(path, state, progress):
             if half.first_time is None:
                 half.first_time = batch[0][0]
-            for time, length, linktype, data in batch:
+            for time, length, linktype, data, _source in batch:
                 frame += 1
                 checked = False
                 if linktype == ethernet and len(data) >= 54:

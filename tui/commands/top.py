@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     expression = args.filter
     if matcher is not None:
         expression = f"({expression}) and ({KERNEL_FILTER})" if expression else KERNEL_FILTER
-    source = open_source(SourceSpec(interface=args.interface, filter=expression))
+    source = open_source(SourceSpec(interfaces=(args.interface,), filter=expression))
     live = LiveAttribution(args.interface)
     for warning in live.warnings:
         print(f"livetap: {warning}", file=sys.stderr)
