@@ -9,6 +9,7 @@ by one process, with the same answer.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,9 @@ def test_small_files_and_busy_machines_are_read_alone(
     monkeypatch.setattr(os, "getloadavg", lambda: (float(cores), 0.0, 0.0))
     assert not shards.usable(mix)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert not shards.usable(mix)  # forking a process with threads is not safe
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     assert shards.usable(mix) == (cores >= 2)
 
 
