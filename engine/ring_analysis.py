@@ -73,6 +73,16 @@ class RingAnalysis:
                 return found
             return NOTHING if self._kept_from <= index < self._next else None
 
+    def advance(self, budget: int) -> int:
+        """Observe up to ``budget`` more buffered packets (a background worker keeping the
+        Info notes current); returns how many were observed."""
+        with self._lock:
+            start = max(self._next, self.ring.first_index)
+            stop = min(self.ring.last_index, start + budget - 1)
+            if stop >= start:
+                self._observe_up_to(stop)
+            return max(0, stop - start + 1)
+
     def peek(self, index: int) -> FrameAnalysis | None:
         """The answer if it is already known (never observes anything)."""
         with self._lock:

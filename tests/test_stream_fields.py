@@ -192,3 +192,44 @@ def test_the_live_state_stays_bounded() -> None:
         assert found is not None and found.tcp is not None
     assert len(analysis._tracker) < FORGET_EVERY + 64
     assert analysis.analysis_of(1) is None  # evicted long ago
+
+
+async def test_the_tui_shows_the_notes_the_stream_and_filters_by_them(
+    capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list's Info carries the notes (analysed in the background), the detail the
+    stream and relative numbers, and a stateful display filter narrows the list."""
+    from engine.replay import open_file_source
+    from engine.session import CaptureSession
+    from tests.test_filters_app import main_of, until
+    from tui.app import LivetapApp
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    app = LivetapApp(CaptureSession(open_file_source(capture)))
+    async with app.run_test(size=(160, 45)) as pilot:
+        main = main_of(app)
+        assert main.session is not None
+        ring = main.session.ring
+        await until(pilot, lambda: main.packet_list.row_count == ring.last_index > 30)
+        await until(pilot, lambda: main._notes(15) == "[TCP Fast Retransmission] ")
+        line = main.packet_list._render_row(15, 160, False).text
+        assert "[TCP Fast Retransmission] " in line
+        main.apply_display_filter("tcp.analysis.duplicate_ack")
+        await until(pilot, lambda: main.packet_list.row_count == 3)
+        detail = dissect_of(ring, 13)
+        assert "TCP stream index: 0" in detail
+        assert "SEQ/ACK analysis: [TCP Dup ACK 10#2]" in detail
+
+
+def dissect_of(ring: PacketRing, index: int) -> str:
+    """The detail tree's labels of one buffered packet, as one text."""
+    from engine.dissect import FieldNode, dissect
+
+    packet = ring.get(index)
+    assert packet is not None
+    detail = dissect(packet, ring.analysis.analysis_of(index))
+
+    def labels(nodes: tuple[FieldNode, ...]) -> list[str]:
+        return [text for node in nodes for text in (node.label, *labels(node.children))]
+
+    return "\n".join(labels(detail.layers))

@@ -245,8 +245,10 @@ class TcpConversation:
         if reused:
             found.flags |= REUSED_PORTS
         fwd.lastsegmentflags = found.flags
+        if window_scale is not None:  # read on any segment, as Wireshark reads options
+            fwd.win_scale = window_scale
         if flags & _SYN:
-            _window_scaling(fwd, rev, window_scale, bool(flags & _ACK))
+            _window_scaling(fwd, rev, bool(flags & _ACK))
         fwd.last_was_syn = bool(flags & _SYN)
         relative_seq = (seq - fwd.base_seq) & _MASK
         relative_ack = (ack - rev.base_seq) & _MASK if flags & _ACK and rev.base_set else ack
@@ -263,10 +265,8 @@ class TcpConversation:
         )
 
 
-def _window_scaling(fwd: _Flow, rev: _Flow, shift: int | None, synack: bool) -> None:
+def _window_scaling(fwd: _Flow, rev: _Flow, synack: bool) -> None:
     """Wireshark's ``verify_tcp_window_scaling`` after a SYN's options are read."""
-    if shift is not None:
-        fwd.win_scale = shift
     if fwd.win_scale == -1:
         fwd.win_scale = rev.win_scale = -2
     elif synack and rev.win_scale == -2:

@@ -7,6 +7,7 @@ and fetch only the body asked for, in worker threads.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
 
 POLL_INTERVAL = 1 / 15
 SPLIT_MIN_WIDTH = 120
+ANALYSIS_BUDGET = 20_000
+"""Packets the background stream analysis takes per poll (about 0.2 s of one core)."""
 """Narrower than this, packets and browser take turns on the whole screen (v switches);
 the status bar keeps the hidden pane's count. The README's "Using it" says so."""
 SHORT_HEIGHT = 32
@@ -128,6 +131,8 @@ class MainScreen(Screen[None]):
         if browser is None:
             self._relabel("other_pane", "Browser?")
         self._generation = 0
+        self._analysing = threading.Lock()
+        """Held while a stream analysis worker runs (one at a time)."""
         self._reported_error: str | None = None
         self._shown_request: str | None = None
         self._bodies: dict[str, ResponseBody] = {}
@@ -161,7 +166,10 @@ class MainScreen(Screen[None]):
                 with Vertical(id="packet-pane"):
                     yield PacketListHeader(id="packet-header")
                     yield PacketList(
-                        self.session.packet, RingRows(self.session.ring), id="packet-list"
+                        self.session.packet,
+                        RingRows(self.session.ring),
+                        notes=self._notes,
+                        id="packet-list",
                     )
                     yield PacketDetailPane(id="packet-detail")
             if self.browser is not None or self.session is None:
@@ -271,6 +279,8 @@ class MainScreen(Screen[None]):
             if view is not None:
                 view.trim()
             self.packet_list.refresh_rows()
+            if self.session.ring.analysis.observed < self.session.ring.last_index:
+                self._analyse()
             self._stats = batch.stats
             self._report(batch.stats.error, "Capture stopped")
         if self.browser is not None:
@@ -405,10 +415,35 @@ class MainScreen(Screen[None]):
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(pane.show_deep, packet.index, nodes)
 
+    def _notes(self, index: int) -> str:
+        """The TCP analysis notes of a packet, if the background analysis got to it."""
+        if self.session is None:
+            return ""
+        found = self.session.ring.analysis.peek(index)
+        return found.tcp.info_prefix() if found is not None and found.tcp is not None else ""
+
+    @work(thread=True, exclusive=False, group="stream-analysis")
+    def _analyse(self) -> None:
+        """Stream numbers and TCP analysis of new packets, off the UI thread, in order.
+
+        Only one runs at a time (a second start returns at once); it takes at most
+        ANALYSIS_BUDGET packets a poll, so a burst is caught up over a few polls.
+        """
+        if self.session is None or not self._analysing.acquire(blocking=False):
+            return
+        try:
+            if self.session.ring.analysis.advance(ANALYSIS_BUDGET):
+                self.app.call_from_thread(self.packet_list.notes_changed)
+        finally:
+            self._analysing.release()
+
     @work(thread=True, exclusive=True, group="dissect")
     def _dissect(self, packet: PacketSummary) -> None:
         """scapy's full dissection of one packet, off the UI thread."""
-        detail = dissect(packet)
+        analysis = None
+        if self.session is not None:
+            analysis = self.session.ring.analysis.analysis_of(packet.index)
+        detail = dissect(packet, analysis)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.query_one(PacketDetailPane).show, detail)
 
