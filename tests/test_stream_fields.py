@@ -18,6 +18,7 @@ import pytest
 from engine.display_filter import compile_display_filter
 from engine.display_filter.fields import FIELDS
 from engine.display_filter.packet_fields import PacketView
+from engine.file_ring import FileRing
 from engine.filter_file import SequentialTimes, filter_file, record_predicate, summarize
 from engine.packet.tcp_analysis import FLAG_FIELDS
 from engine.pcapio import open_pcap
@@ -221,7 +222,7 @@ async def test_the_tui_shows_the_notes_the_stream_and_filters_by_them(
         assert "SEQ/ACK analysis: [TCP Dup ACK 10#2]" in detail
 
 
-def dissect_of(ring: PacketRing, index: int) -> str:
+def dissect_of(ring: PacketRing | FileRing, index: int) -> str:
     """The detail tree's labels of one buffered packet, as one text."""
     from engine.dissect import FieldNode, dissect
 
