@@ -26,8 +26,9 @@ class RingTimes:
 
     The first packet is the capture's first (number 1) while it is buffered, then the
     oldest one still buffered; a file source keeps them all, so its times are Wireshark's.
-    The stateful fields count from the oldest packet buffered when the filter was set
-    (the whole file for a file source), each packet observed once, in order.
+    The stateful fields count from the oldest packet buffered when first asked (the whole
+    file for a file source), each packet observed once, in order (the buffer's one
+    :class:`~engine.ring_analysis.RingAnalysis`, shared with the list's Info notes).
     """
 
     def __init__(self, ring: PacketRing | FileRing, track: bool = False) -> None:
@@ -35,7 +36,8 @@ class RingTimes:
         self._first: float | None = None
         self.displayed_time: float | None = None
         """The newest packet the filter passed (frame.time_delta_displayed)."""
-        self.analysis = RingAnalysis(ring) if track else None
+        self.analysis: RingAnalysis | None = ring.analysis if track else None
+        """The buffer's one analysis, shared with the list's Info notes."""
 
     @property
     def first_time(self) -> float | None:
