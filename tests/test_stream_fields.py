@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.display_filter import compile_display_filter
 from engine.display_filter.fields import FIELDS
@@ -21,7 +23,7 @@ from engine.display_filter.packet_fields import PacketView
 from engine.file_ring import FileRing
 from engine.filter_file import SequentialTimes, filter_file, record_predicate, summarize
 from engine.packet.tcp_analysis import FLAG_FIELDS
-from engine.pcapio import open_pcap
+from engine.pcapio import PcapRecord, open_pcap
 from engine.ring import PacketRing
 from engine.view import DisplayView
 from tests.analysis_data import tshark
@@ -234,3 +236,23 @@ def dissect_of(ring: PacketRing | FileRing, index: int) -> str:
         return [text for node in nodes for text in (node.label, *labels(node.children))]
 
     return "\n".join(labels(detail.layers))
+
+
+_TCP_HEADER = bytes.fromhex("02000000000202000000000108004500003c00010000400600000a0000010a000002")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=20))
+def test_hostile_segments_never_break_the_tracker(tails: list[bytes]) -> None:
+    """Random TCP headers and options (and cut frames) in one conversation: no exception."""
+    times = SequentialTimes(track=True)
+    getters = [spec.getter for spec in FIELDS.values() if spec.stateful and spec.getter]
+    for number, tail in enumerate(tails, 1):
+        frame = _TCP_HEADER + b"\x9c\x40\x00\x50" + tail
+        record = PcapRecord(1.0 + number / 1000, len(frame), 1, frame)
+        analysis = times.advance(number, record)
+        view = PacketView(summarize(number, record), times)
+        for get in getters:
+            get(view)
+        if analysis is not None and analysis.tcp is not None:
+            analysis.tcp.info_prefix()
