@@ -256,3 +256,20 @@ def test_hostile_segments_never_break_the_tracker(tails: list[bytes]) -> None:
             get(view)
         if analysis is not None and analysis.tcp is not None:
             analysis.tcp.info_prefix()
+
+
+def test_frame_protocols_names_common_stacks_as_tshark_does(tmp_path: Path) -> None:
+    """DNS, HTTP with bodies, TLS, ICMP, ARP, IPv6 and plain UDP data, frame by frame."""
+    from tests.analysis_data import write_frames
+    from tests.test_filter_cli import agreeing_frames
+
+    path = write_frames(tmp_path / "stacks.pcap", agreeing_frames())
+    theirs = tshark(path, "-T", "fields", "-e", "frame.protocols").splitlines()
+    get = FIELDS["frame.protocols"].getter
+    assert get is not None
+    with open_pcap(path) as reader:
+        mine = [
+            get(PacketView(summarize(number, record)))[0] for number, record in enumerate(reader, 1)
+        ]
+    assert mine == theirs
+    assert "eth:ethertype:ip:tcp:http:data-text-lines" in mine
