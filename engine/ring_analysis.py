@@ -73,10 +73,18 @@ class RingAnalysis:
                 return found
             return NOTHING if self._kept_from <= index < self._next else None
 
-    def advance(self, budget: int) -> int:
+    def advance(self, budget: int, *, behind: int | None = None) -> int:
         """Observe up to ``budget`` more buffered packets (a background worker keeping the
-        Info notes current); returns how many were observed."""
+        Info notes current); returns how many were observed.
+
+        With ``behind``: when more than that many packets wait, the oldest of them are
+        skipped, as a capture drops packets under load (a gap reads as a segment not
+        captured); asking about a skipped one later starts again from the oldest buffered.
+        """
         with self._lock:
+            last = self.ring.last_index
+            if behind is not None and last - self._next >= behind:
+                self._next = self._kept_from = last - budget + 1
             start = max(self._next, self.ring.first_index)
             stop = min(self.ring.last_index, start + budget - 1)
             if stop >= start:

@@ -273,3 +273,16 @@ def test_frame_protocols_names_common_stacks_as_tshark_does(tmp_path: Path) -> N
         ]
     assert mine == theirs
     assert "eth:ethertype:ip:tcp:http:data-text-lines" in mine
+
+
+def test_the_background_analysis_skips_ahead_when_far_behind(capture: Path) -> None:
+    """Under load the list's notes jump to the newest packets; an older one asked about
+    is computed again from the oldest buffered packet, so the answer stays right."""
+    ring = _ring_of(capture, 1000)
+    analysis = ring.analysis
+    assert analysis.advance(5, behind=10) == 5
+    assert analysis.observed == ring.last_index  # jumped to the newest five
+    assert analysis.peek(15) is None
+    found = analysis.analysis_of(15)  # the fast retransmission, computed again in order
+    assert found is not None and found.tcp is not None
+    assert found.tcp.info_prefix() == "[TCP Fast Retransmission] "

@@ -16,7 +16,7 @@ drops those not seen since a frame number (a live view calls it as the ring evic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.packet.model import Packet
 from engine.packet.tcp_analysis import TcpConversation, TcpFrame, tcp_options_window_scale
@@ -27,9 +27,8 @@ Endpoint = tuple[bytes, int]
 """An address (4 or 16 bytes) and a port."""
 
 
-@dataclass(frozen=True, slots=True)
-class FrameAnalysis:
-    """What earlier frames say about this one."""
+class FrameAnalysis(NamedTuple):
+    """What earlier frames say about this one (a tuple: made for every packet observed)."""
 
     tcp: TcpFrame | None
     """The TCP fields (stream, relative numbers, analysis flags); None without TCP."""
@@ -65,8 +64,9 @@ class StreamTracker:
     def observe(self, number: int, timestamp: float, packet: Packet) -> FrameAnalysis:
         """Frame ``number`` (its successor must come next): its stateful fields."""
         layers = packet.layers
-        udp = self._udp_streams(number, packet)
-        if packet.transport() != 6 or layers.sport < 0:
+        plain = layers.fragment is None and layers.family
+        udp = self._udp_streams(number, packet) if layers.outer or layers.proto in (17, -2) else ()
+        if layers.proto != 6 or not plain or layers.sport < 0:
             return FrameAnalysis(None, udp) if udp else NOTHING
         half = len(layers.pair) // 2
         src = (layers.pair[:half], layers.sport)
@@ -80,14 +80,19 @@ class StreamTracker:
         if conversation is None or reused:
             conversation = self._tcp[key] = TcpConversation(self.tcp_streams, key[0])
             self.tcp_streams += 1
-        start = packet.layers.l4
-        scale = tcp_options_window_scale(packet.data, start + 20, layers.start)
+        start = layers.l4
+        data = packet.data
+        scale = (
+            tcp_options_window_scale(data, start + 20, layers.start)
+            if layers.start > start + 20
+            else None
+        )
         frame = conversation.segment(
             number,
             timestamp,
             src,
             layers,
-            window=int.from_bytes(packet.data[start + 14 : start + 16], "big"),
+            window=data[start + 14] << 8 | data[start + 15],
             window_scale=scale,
             reused=reused,
         )

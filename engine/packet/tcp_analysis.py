@@ -13,7 +13,7 @@ bytes in flight is not kept: no flag depends on it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.packet.walk import Layers
 
@@ -78,9 +78,8 @@ _INFO_ORDER: tuple[tuple[int, str], ...] = (
 """The order Wireshark writes the notes in; each is put in front of the ones before."""
 
 
-@dataclass(frozen=True, slots=True)
-class TcpFrame:
-    """One segment's stateful fields, as Wireshark shows them."""
+class TcpFrame(NamedTuple):
+    """One segment's stateful fields, as Wireshark shows them (a tuple: one a segment)."""
 
     stream: int
     seq: int

@@ -55,8 +55,11 @@ if TYPE_CHECKING:
 
 POLL_INTERVAL = 1 / 15
 SPLIT_MIN_WIDTH = 120
-ANALYSIS_BUDGET = 20_000
-"""Packets the background stream analysis takes per poll (about 0.2 s of one core)."""
+ANALYSIS_BUDGET = 5_000
+"""Packets the background stream analysis takes per poll (75,000 a second at most)."""
+ANALYSIS_BEHIND = 100_000
+"""Further behind than this, the analysis skips to the newest packets (under heavy load
+the capture and the UI come first)."""
 """Narrower than this, packets and browser take turns on the whole screen (v switches);
 the status bar keeps the hidden pane's count. The README's "Using it" says so."""
 SHORT_HEIGHT = 32
@@ -432,7 +435,7 @@ class MainScreen(Screen[None]):
         if self.session is None or not self._analysing.acquire(blocking=False):
             return
         try:
-            if self.session.ring.analysis.advance(ANALYSIS_BUDGET):
+            if self.session.ring.analysis.advance(ANALYSIS_BUDGET, behind=ANALYSIS_BEHIND):
                 self.app.call_from_thread(self.packet_list.notes_changed)
         finally:
             self._analysing.release()
