@@ -3,12 +3,13 @@
 :meth:`TcpConversation.segment` follows ``tcp_analyze_sequence_number`` of Wireshark's
 ``epan/dissectors/packet-tcp.c`` in its order: zero window probe, zero window, lost
 segment, keep-alive, window update, window full, keep-alive ACK, zero window probe ACK,
-duplicate ACK, then ACKed unseen segment, then (for a segment carrying data, SYN or FIN
-that is not a keep-alive) spurious retransmission, fast retransmission, out of order and
-retransmission. Sequence numbers compare modulo 2**32 as Wireshark's ``GT_SEQ`` does;
-times compare in microseconds (a pcap's resolution), so a threshold such as "within
-20 ms" decides as tshark does. The per-segment list Wireshark keeps for the RTO and
-bytes in flight is not kept: no flag depends on it.
+duplicate ACK, then ACKed unseen segment (as tshark 4.0 decides it, see below), then
+(for a segment carrying data, SYN or FIN that is not a keep-alive) spurious
+retransmission, fast retransmission, out of order and retransmission. Sequence numbers
+compare modulo 2**32 as Wireshark's ``GT_SEQ`` does; times compare in microseconds (a
+pcap's resolution), so a threshold such as "within 20 ms" decides as tshark does. The
+per-segment list Wireshark keeps for the RTO and bytes in flight is not kept: no flag
+depends on it.
 """
 
 from __future__ import annotations
@@ -300,17 +301,16 @@ def _analyse(
         rev.base_seq = (ack - 1) & _MASK
         rev.base_set = True
     _forward_checks(fwd, rev, found, number, (seq, ack, seglen, flags, window))
-    if ack != fwd.lastack:
+    # ACKed unseen segment: tshark 4.0 reports it when this side's ACK moves past what
+    # the other side was seen sending, once per gap. (Wireshark's master since counts
+    # duplicate ACKs here instead; 4.0's answers on the corpora are these.)
+    moved = ack != fwd.lastack
+    if moved:
         fwd.lastnondupack = number
         fwd.dupacknum = 0
-    if rev.maxseqtobeacked and _gt(ack, rev.maxseqtobeacked) and flags & _ACK:
-        if rev.maxseqtobeacked > rev.nextseq:
-            rev.maxseqtobeacked = rev.nextseq
-            found.flags |= ACK_LOST_PACKET
-        else:
-            if rev.dupacknum == 0:
-                found.flags |= ACK_LOST_PACKET
-            rev.dupacknum = -1
+    if moved and rev.maxseqtobeacked and _gt(ack, rev.maxseqtobeacked) and flags & _ACK:
+        found.flags |= ACK_LOST_PACKET
+        rev.maxseqtobeacked = rev.nextseq  # so the same loss is reported once
     if seglen > 0 or flags & (_SYN | _FIN):
         _retransmission_checks(
             conversation, fwd, rev, found=found, now=now, segment=(seq, seglen, flags)
@@ -357,7 +357,7 @@ def _forward_checks(
         found.flags |= ZERO_WINDOW_PROBE_ACK
         return
     if same and window and window == fwd.window:
-        fwd.dupacknum = 1 if fwd.dupacknum == -1 else fwd.dupacknum + 1
+        fwd.dupacknum += 1
         found.flags |= DUPLICATE_ACK
         found.dupack_num = fwd.dupacknum
         found.dupack_frame = fwd.lastnondupack
