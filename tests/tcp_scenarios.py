@@ -132,3 +132,21 @@ def write_timed(path: Path, frames: list[tuple[float, Packet]]) -> Path:
         records.append(PcapRecord(START + offset, len(raw), linktypes.ETHERNET, raw))
     write_pcap_file(path, records)
     return path
+
+
+def unseen_frames() -> list[tuple[float, Packet]]:
+    """ACKs past data the capture missed: once per gap, again only when the ACK moves."""
+    a = Conversation("10.0.2.1", "10.0.2.2", 40100, 8080)
+    c, s = 100, 900
+    return [
+        (0.00, a.frame(True, "S", c, 0)),
+        (0.01, a.frame(False, "SA", s, c + 1)),
+        (0.02, a.frame(True, "A", c + 1, s + 1)),
+        (0.03, a.frame(False, "PA", s + 1, c + 1, data(100))),
+        (0.04, a.frame(True, "A", c + 1, s + 201)),  # acks 100 bytes never seen
+        (0.05, a.frame(True, "PA", c + 1, s + 201, data(10))),  # the same ACK again
+        (0.06, a.frame(False, "PA", s + 301, c + 11, data(50))),  # its gap: not captured
+        (0.07, a.frame(True, "A", c + 11, s + 351)),
+        (0.08, a.frame(True, "A", c + 11, s + 451)),  # moves past what was seen again
+        (0.09, a.frame(False, "PA", s + 451, c + 11, data(5))),
+    ]

@@ -27,7 +27,7 @@ from engine.pcapio import PcapRecord, open_pcap
 from engine.ring import PacketRing
 from engine.view import DisplayView
 from tests.analysis_data import tshark
-from tests.tcp_scenarios import analysis_frames, write_timed
+from tests.tcp_scenarios import analysis_frames, unseen_frames, write_timed
 
 NOTES = re.compile(r"(\[TCP [^\]]*\] )+")
 LIVETAP = str(Path(sys.executable).parent / "livetap")
@@ -286,3 +286,11 @@ def test_the_background_analysis_skips_ahead_when_far_behind(capture: Path) -> N
     found = analysis.analysis_of(15)  # the fast retransmission, computed again in order
     assert found is not None and found.tcp is not None
     assert found.tcp.info_prefix() == "[TCP Fast Retransmission] "
+
+
+def test_acked_unseen_segments_are_reported_as_tshark_4_does(tmp_path: Path) -> None:
+    path = write_timed(tmp_path / "unseen.pcap", unseen_frames())
+    for expression in ("tcp.analysis.ack_lost_segment", "tcp.analysis.flags"):
+        theirs = tshark_numbers(path, expression)
+        assert ours(path, expression) == theirs
+    assert tshark_numbers(path, "tcp.analysis.ack_lost_segment")
