@@ -94,7 +94,8 @@ def protocol_stack(packet: Packet) -> str:
         if name in _NOT_DISSECTORS:
             continue
         names.append(name)
-        if name in _BY_ETHERTYPE and position + 1 < len(chain):
+        following = chain[position + 1] if position + 1 < len(chain) else ""
+        if name in _BY_ETHERTYPE and following and following != "llc":  # 802.3: a length
             names.append("ethertype")
     if not layers.family:
         return ":".join(names)
