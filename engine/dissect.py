@@ -133,19 +133,25 @@ def stream_nodes(analysis: FrameAnalysis | None) -> tuple[FieldNode, ...]:
     return (FieldNode("Stream analysis (Wireshark's tcp.stream, tcp.analysis)", tuple(nodes)),)
 
 
-def dissect(packet: PacketSummary, analysis: FrameAnalysis | None = None) -> PacketDetail:
+def dissect(
+    packet: PacketSummary, show_input: bool = False, analysis: FrameAnalysis | None = None
+) -> PacketDetail:
     """The full layer tree and hex dump of one packet; never raises on odd bytes.
 
+    ``show_input``: several inputs are read, so the frame says which one it came from.
     ``analysis`` (from the buffer's :class:`~engine.ring_analysis.RingAnalysis`) adds the
     stream numbers, relative sequence numbers and TCP analysis notes under the frame.
     """
+    fields = [
+        FieldNode(f"Link type: {linktypes.name(packet.linktype)} ({packet.linktype})"),
+        FieldNode(f"Timestamp: {packet.timestamp:.6f}"),
+        *stream_nodes(analysis),
+    ]
+    if show_input and packet.source:
+        fields.insert(0, FieldNode(f"Input: {_one_line(packet.source)} (frame.source)"))
     frame = FieldNode(
         f"Frame {packet.index}: {packet.length} bytes on wire, {packet.captured_length} captured",
-        (
-            FieldNode(f"Link type: {linktypes.name(packet.linktype)} ({packet.linktype})"),
-            FieldNode(f"Timestamp: {packet.timestamp:.6f}"),
-            *stream_nodes(analysis),
-        ),
+        tuple(fields),
     )
     dump = hexdump_lines(packet.data)
     try:

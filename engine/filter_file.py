@@ -63,12 +63,13 @@ def compile_filter(text: str) -> DisplayFilter:
         raise InvalidDisplayFilterError(text, error.column, error.reason) from None
 
 
-def summarize(number: int, record: PcapRecord) -> PacketSummary:
+def summarize(number: int, record: PcapRecord, source_names: tuple[str, ...] = ()) -> PacketSummary:
     """The packet list's summary of one record: what a display filter tests."""
-    timestamp, length, linktype, data = record
+    timestamp, length, linktype, data, source = record
     src, dst, sport, dport, protocol, info = decode(linktype, data)
+    name = source_names[source] if source < len(source_names) else ""
     return PacketSummary(
-        number, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data
+        number, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data, name
     )
 
 
@@ -117,18 +118,21 @@ class SequentialTimes:
         return self._analysis if current is not None and current[0] == index else None
 
 
-def record_predicate(display_filter: DisplayFilter) -> RecordPredicate:
+def record_predicate(
+    display_filter: DisplayFilter, source_names: tuple[str, ...] = ()
+) -> RecordPredicate:
     """A test of (frame number, record) by a compiled display filter; it never raises.
 
-    The test must see every record, in order: a stateful field (``tcp.stream``) counts
-    what came before.
+    ``source_names`` name the inputs by ``record.source``, for ``frame.source``. The test
+    must see every record, in order: a stateful field (``tcp.stream``) counts what came
+    before.
     """
     matches = display_filter.matches_packet
     times = SequentialTimes(track=display_filter.stateful)
 
     def test(number: int, record: PcapRecord) -> bool:
         times.advance(number, record)
-        if matches(summarize(number, record), times):
+        if matches(summarize(number, record, source_names), times):
             times.shown(record.timestamp)
             return True
         return False
@@ -363,6 +367,8 @@ class FilteredSource:
         self._source = source
         self._predicate = predicate
         self.description: str = source.description
+        self.source_names: tuple[str, ...] = source.source_names
+        self.source_linktypes: tuple[int, ...] = source.source_linktypes
         self.linktype: int = source.linktype
         self.filter: bpf.CompiledFilter = source.filter
         self.can_wait: bool = source.can_wait

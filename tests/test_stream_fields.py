@@ -214,7 +214,9 @@ async def test_the_tui_shows_the_notes_the_stream_and_filters_by_them(
         assert main.session is not None
         ring = main.session.ring
         await until(pilot, lambda: main.packet_list.row_count == ring.last_index > 30)
-        await until(pilot, lambda: main._notes(15) == "[TCP Fast Retransmission] ")
+        pane = main.packets
+        assert pane is not None
+        await until(pilot, lambda: pane._notes(15) == "[TCP Fast Retransmission] ")
         line = main.packet_list._render_row(15, 160, False).text
         assert "[TCP Fast Retransmission] " in line
         main.apply_display_filter("tcp.analysis.duplicate_ack")
@@ -230,7 +232,7 @@ def dissect_of(ring: PacketRing | FileRing, index: int) -> str:
 
     packet = ring.get(index)
     assert packet is not None
-    detail = dissect(packet, ring.analysis.analysis_of(index))
+    detail = dissect(packet, analysis=ring.analysis.analysis_of(index))
 
     def labels(nodes: tuple[FieldNode, ...]) -> list[str]:
         return [text for node in nodes for text in (node.label, *labels(node.children))]

@@ -39,6 +39,7 @@ from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
 from engine.packet.app import HTTP_FIRST_BYTES
 from engine.packet.walk import Layers, Outer, walk, walk_ethernet
+from engine.pcapio import PcapRecord
 
 DEFAULT_MAX_FLOWS = 200_000
 """Conversations kept per table (IP pairs, TCP streams, UDP flows)."""
@@ -215,9 +216,9 @@ class Analyzer:
 
     def add(self, timestamp: float, length: int, linktype: int, data: bytes) -> None:
         """Count one packet (``length`` on the wire, ``data`` as captured)."""
-        self.add_records(((timestamp, length, linktype, data),))
+        self.add_records((PcapRecord(timestamp, length, linktype, data),))
 
-    def add_records(self, records: Iterable[tuple[float, int, int, bytes]]) -> int:
+    def add_records(self, records: Iterable[PcapRecord]) -> int:
         """Count a batch of (timestamp, length, linktype, data) records; returns how many.
 
         Cheaper than :meth:`add` per packet: the lock is taken once per batch and
@@ -236,7 +237,7 @@ class Analyzer:
             need_first = self.first_frame_time is None
             current = self._second
             second_packets, second_bytes = self._second_packets, self._second_bytes
-            for time, length, linktype, data in records:
+            for time, length, linktype, data, _source in records:
                 count += 1
                 size += length
                 if linktype != previous_linktype:

@@ -321,3 +321,9 @@ def _udp_streams(view: PacketView) -> tuple[Any, ...]:
 
 def _protocols(view: PacketView) -> tuple[Any, ...]:
     return (protocol_stack(view.packet),)
+
+
+def _source_name(view: PacketView) -> tuple[Any, ...]:
+    """The input the packet came from (an interface, a file, a command), when it is known."""
+    name = view.summary.source
+    return (name,) if name else ()

@@ -42,9 +42,14 @@ class PacketListHeader(Static):
     }
     """
 
+    def __init__(self, inputs: bool = False, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.inputs = inputs
+        """Several inputs are read: the Input column is shown."""
+
     def on_resize(self, event: events.Resize) -> None:
         """Re-align the titles with the rows (the list has a scrollbar column)."""
-        self.update(header_text(columns(max(0, event.size.width - 1))))
+        self.update(header_text(columns(max(0, event.size.width - 1), self.inputs)))
 
 
 class PacketList(ScrollView, can_focus=True):
@@ -81,6 +86,7 @@ class PacketList(ScrollView, can_focus=True):
         rows: PacketRows,
         *,
         notes: Callable[[int], str] | None = None,
+        inputs: bool = False,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -88,6 +94,8 @@ class PacketList(ScrollView, can_focus=True):
         self._notes = notes
         """Wireshark's TCP analysis notes for a packet (``[TCP Retransmission] ``), when
         already computed: put in front of its Info."""
+        self.inputs = inputs
+        """Several inputs are read: the Input column (frame.source) is shown."""
         self.rows = rows
         self._trimmed = rows.trimmed
         self._count = 0
@@ -222,7 +230,8 @@ class PacketList(ScrollView, can_focus=True):
             notes = self._notes(index) if self._notes is not None else ""
             if notes:
                 packet = replace(packet, info=notes + packet.info)
-            text = row_text(packet, self._origin or packet.timestamp, columns(width))
+            layout = columns(width, self.inputs)
+            text = row_text(packet, self._origin or packet.timestamp, layout)
             style = self._styles.get(protocol_key(packet.protocol), self._base_style)
             if index in self.marks:
                 style = style + self._mark_style
