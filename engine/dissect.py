@@ -15,6 +15,7 @@ from typing import Any
 
 from engine import linktypes
 from engine.events import PacketSummary
+from engine.packet.streams import FrameAnalysis
 
 MAX_CHILDREN = 200
 """Long repeated fields (options, DNS records) are cut here with a note."""
@@ -112,14 +113,39 @@ def _one_line(text: str, limit: int = 300) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
 
 
-def dissect(packet: PacketSummary, show_input: bool = False) -> PacketDetail:
+def stream_nodes(analysis: FrameAnalysis | None) -> tuple[FieldNode, ...]:
+    """What earlier packets say about this one: stream numbers, relative numbers, notes."""
+    if analysis is None:
+        return ()
+    nodes = [FieldNode(f"UDP stream index: {stream}") for stream in analysis.udp_streams]
+    tcp = analysis.tcp
+    if tcp is not None:
+        nodes += [
+            FieldNode(f"TCP stream index: {tcp.stream}"),
+            FieldNode(f"Sequence number (relative): {tcp.seq}"),
+            FieldNode(f"Next sequence number (relative): {tcp.nxtseq}"),
+            FieldNode(f"Acknowledgment number (relative): {tcp.ack}"),
+            FieldNode(f"Calculated window size: {tcp.window_size}"),
+        ]
+        notes = tcp.info_prefix().strip()
+        if notes:
+            nodes.append(FieldNode(f"SEQ/ACK analysis: {notes}"))
+    return (FieldNode("Stream analysis (Wireshark's tcp.stream, tcp.analysis)", tuple(nodes)),)
+
+
+def dissect(
+    packet: PacketSummary, show_input: bool = False, analysis: FrameAnalysis | None = None
+) -> PacketDetail:
     """The full layer tree and hex dump of one packet; never raises on odd bytes.
 
     ``show_input``: several inputs are read, so the frame says which one it came from.
+    ``analysis`` (from the buffer's :class:`~engine.ring_analysis.RingAnalysis`) adds the
+    stream numbers, relative sequence numbers and TCP analysis notes under the frame.
     """
     fields = [
         FieldNode(f"Link type: {linktypes.name(packet.linktype)} ({packet.linktype})"),
         FieldNode(f"Timestamp: {packet.timestamp:.6f}"),
+        *stream_nodes(analysis),
     ]
     if show_input and packet.source:
         fields.insert(0, FieldNode(f"Input: {_one_line(packet.source)} (frame.source)"))

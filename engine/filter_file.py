@@ -34,6 +34,8 @@ from engine.display_filter import DisplayFilter, DisplayFilterError, compile_dis
 from engine.errors import BadInputError, ExitCode, LivetapError, UsageError
 from engine.events import PacketSummary
 from engine.file_ring import FileRing
+from engine.packet.model import Packet
+from engine.packet.streams import FrameAnalysis, StreamTracker
 from engine.pcap_capture import RotatingPcapWriter
 from engine.pcapio import PcapRecord
 from engine.source import PacketSource
@@ -72,18 +74,36 @@ def summarize(number: int, record: PcapRecord, source_names: tuple[str, ...] = (
 
 
 class SequentialTimes:
-    """Frame times for packets read in order: the first one's and the previous one's."""
+    """What a filter needs of the packets before the one it tests, for packets read in order.
 
-    def __init__(self) -> None:
+    The first packet's and the previous one's times, the last one the filter passed
+    (frame.time_delta_displayed), and, with ``track``, the stream numbers and TCP analysis
+    of every packet (fed by :meth:`advance`, so each is observed once and in order).
+    """
+
+    def __init__(self, track: bool = False) -> None:
         self.first_time: float | None = None
+        self.displayed_time: float | None = None
         self._previous: tuple[int, float] | None = None
         self._current: tuple[int, float] | None = None
+        self.tracker = StreamTracker() if track else None
+        self._analysis: FrameAnalysis | None = None
 
-    def advance(self, number: int, timestamp: float) -> None:
-        """Packet ``number`` is the one being tested now."""
+    def advance(self, number: int, record: PcapRecord) -> FrameAnalysis | None:
+        """Packet ``number`` is the one being tested now; its stateful fields if tracked."""
+        timestamp = record.timestamp
         if self.first_time is None:
             self.first_time = timestamp
         self._previous, self._current = self._current, (number, timestamp)
+        if self.tracker is not None:
+            self._analysis = self.tracker.observe(
+                number, timestamp, Packet(record.linktype, record.data)
+            )
+        return self._analysis
+
+    def shown(self, timestamp: float) -> None:
+        """The packet being tested passed the filter."""
+        self.displayed_time = timestamp
 
     def time_of(self, index: int) -> float | None:
         """The previous packet's time (the only other one a sequential reader keeps)."""
@@ -92,22 +112,39 @@ class SequentialTimes:
                 return known[1]
         return None
 
+    def analysis_of(self, index: int) -> FrameAnalysis | None:
+        """The current packet's stateful fields (only it is kept)."""
+        current = self._current
+        return self._analysis if current is not None and current[0] == index else None
+
 
 def record_predicate(
     display_filter: DisplayFilter, source_names: tuple[str, ...] = ()
 ) -> RecordPredicate:
     """A test of (frame number, record) by a compiled display filter; it never raises.
 
-    ``source_names`` name the inputs by ``record.source``, for ``frame.source``.
+    ``source_names`` name the inputs by ``record.source``, for ``frame.source``. The test
+    must see every record, in order: a stateful field (``tcp.stream``) counts what came
+    before.
     """
     matches = display_filter.matches_packet
-    times = SequentialTimes()
+    times = SequentialTimes(track=display_filter.stateful)
 
     def test(number: int, record: PcapRecord) -> bool:
-        times.advance(number, record.timestamp)
-        return matches(summarize(number, record, source_names), times)
+        times.advance(number, record)
+        if matches(summarize(number, record, source_names), times):
+            times.shown(record.timestamp)
+            return True
+        return False
 
     return test
+
+
+def with_notes(info: str, analysis: FrameAnalysis | None) -> str:
+    """The Info text with Wireshark's TCP analysis notes in front (``[TCP Retransmission]``)."""
+    if analysis is None or analysis.tcp is None or not analysis.tcp.flags:
+        return info
+    return analysis.tcp.info_prefix() + info
 
 
 def output_format(path: Path) -> str:
@@ -233,7 +270,7 @@ def filter_file(
     state = ReadState()
     writer: RotatingPcapWriter | None = None
     matches = display_filter.matches_packet
-    times = SequentialTimes()
+    times = SequentialTimes(track=True)  # also for the Info column's TCP analysis notes
     frames = result.frames
     first_time: float | None = None
     number = 0
@@ -249,9 +286,10 @@ def filter_file(
             for record in batch:
                 number += 1
                 summary = summarize(number, record)
-                times.advance(number, record.timestamp)
+                analysis = times.advance(number, record)
                 if not matches(summary, times):
                     continue
+                times.shown(record.timestamp)
                 result.matched += 1
                 kept.append(record)
                 if on_match is not None or keep_frames:
@@ -262,7 +300,7 @@ def filter_file(
                         summary.dst,
                         summary.protocol,
                         summary.length,
-                        summary.info,
+                        with_notes(summary.info, analysis),
                     )
                     if keep_frames:
                         frames.append(frame)

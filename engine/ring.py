@@ -14,12 +14,14 @@ evicted packet reads as ``None`` rather than as its successor.
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Iterator
 
 from engine.decode import decode
 from engine.events import PacketSummary
 from engine.pcapio import PcapRecord
+from engine.ring_analysis import RingAnalysis
 
 SUMMARY_CACHE = 8192
 """Decoded summaries kept (a few screens' worth, plus what workers walk)."""
@@ -32,6 +34,18 @@ class SummaryCache:
         self._summaries: dict[int, PacketSummary] = {}
         self.source_names: tuple[str, ...] = ()
         """Each input's name by ``PcapRecord.source`` (set by the session)."""
+        self._analysis: RingAnalysis | None = None
+        self._analysis_lock = threading.Lock()
+
+    @property
+    def analysis(self) -> RingAnalysis:
+        """The buffer's stream numbers and TCP analysis (the Info notes, the detail pane),
+        computed in order when asked: the capture thread never pays for them."""
+        if self._analysis is None:
+            with self._analysis_lock:
+                if self._analysis is None:
+                    self._analysis = RingAnalysis(self)
+        return self._analysis
 
     @property
     def first_index(self) -> int:

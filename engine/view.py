@@ -15,19 +15,29 @@ import threading
 from engine.display_filter import DisplayFilter
 from engine.events import PacketSummary
 from engine.file_ring import FileRing
+from engine.packet.streams import FrameAnalysis
 from engine.ring import PacketRing
+from engine.ring_analysis import RingAnalysis
 
 
 class RingTimes:
-    """Other packets' times, looked up in the buffer (for frame.time_relative and _delta).
+    """Other packets' times, looked up in the buffer (for frame.time_relative and _delta),
+    and, for a filter that names them, the stateful fields (tcp.stream, tcp.analysis.*).
 
     The first packet is the capture's first (number 1) while it is buffered, then the
     oldest one still buffered; a file source keeps them all, so its times are Wireshark's.
+    The stateful fields count from the oldest packet buffered when first asked (the whole
+    file for a file source), each packet observed once, in order (the buffer's one
+    :class:`~engine.ring_analysis.RingAnalysis`, shared with the list's Info notes).
     """
 
-    def __init__(self, ring: PacketRing | FileRing) -> None:
+    def __init__(self, ring: PacketRing | FileRing, track: bool = False) -> None:
         self.ring = ring
         self._first: float | None = None
+        self.displayed_time: float | None = None
+        """The newest packet the filter passed (frame.time_delta_displayed)."""
+        self.analysis: RingAnalysis | None = ring.analysis if track else None
+        """The buffer's one analysis, shared with the list's Info notes."""
 
     @property
     def first_time(self) -> float | None:
@@ -46,6 +56,10 @@ class RingTimes:
         record = self.ring.record(index)
         return None if record is None else record.timestamp
 
+    def analysis_of(self, index: int) -> FrameAnalysis | None:
+        """Packet ``index``'s stream numbers and TCP analysis, when the filter needs them."""
+        return None if self.analysis is None else self.analysis.analysis_of(index)
+
 
 class DisplayView:
     """Indices of buffered packets that pass a display filter, oldest first."""
@@ -62,11 +76,12 @@ class DisplayView:
         self.scanned_to = ring.last_index
         """Packets up to here are scanned by :meth:`scan`; newer ones by :meth:`add`."""
         self.scanning = True
-        self.times = RingTimes(ring)
+        self.times = RingTimes(ring, track=display_filter.stateful)
 
     def add(self, packet: PacketSummary) -> None:
         """A new packet from the capture thread."""
         if packet.index > self.scanned_to and self.filter.matches_packet(packet, self.times):
+            self.times.displayed_time = packet.timestamp
             with self._lock:
                 self._indices.append(packet.index)
 
@@ -76,6 +91,7 @@ class DisplayView:
         for index in range(self.ring.first_index, self.scanned_to + 1):
             packet = self.ring.get(index)
             if packet is not None and self.filter.matches_packet(packet, self.times):
+                self.times.displayed_time = packet.timestamp
                 found.append(index)
         with self._lock:
             self._indices[self._start : self._start] = found

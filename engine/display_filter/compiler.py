@@ -166,6 +166,12 @@ class DisplayFilter:
         return not self.text.strip()
 
     @property
+    def stateful(self) -> bool:
+        """Some field depends on earlier packets (``tcp.stream``, ``tcp.analysis.*``): the
+        caller must give :meth:`matches_packet` a context that tracks every packet."""
+        return any(FIELDS[name].stateful for name in self.fields)
+
+    @property
     def uses_packet_fields(self) -> bool:
         """Some field only packets have (a request-only filter hides every packet)."""
         return any(FIELDS[name].packet for name in self.fields)
@@ -178,8 +184,9 @@ class DisplayFilter:
     def matches_packet(self, summary: PacketSummary, times: FrameTimes | None = None) -> bool:
         """Whether a packet passes; never raises (an unexpected error is no match).
 
-        ``times`` gives the time fields (frame.time_relative, frame.time_delta) the rest
-        of the capture; without it they have no value.
+        ``times`` gives the fields that need the rest of the capture (frame.time_relative,
+        frame.time_delta, and with a tracker tcp.stream, tcp.analysis.* ...); without it
+        they have no value.
         """
         try:
             return bool(self._packet_check(PacketView(summary, times)))

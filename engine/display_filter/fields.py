@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from engine.display_filter.packet_fields import (
     PacketGetter,
     _addresses,
+    _analysis_flag,
     _arp_part,
     _dhcp_part,
     _dns_answer_values,
@@ -31,20 +32,25 @@ from engine.display_filter.packet_fields import (
     _payload,
     _ports,
     _present,
+    _protocols,
     _quic_part,
     _sni,
     _source_name,
     _tcp_flag,
+    _tcp_state,
     _time_delta,
+    _time_delta_displayed,
     _time_relative,
     _tls,
     _tls_suites,
     _tls_types,
     _transport_is,
+    _udp_streams,
     _value,
 )
 from engine.display_filter.process_fields import process_part
 from engine.packet.model import SERVICE_TPIDS
+from engine.packet.tcp_analysis import FLAG_FIELDS
 
 INT, FLOAT, STR, IPV4, IPV6, MAC, BYTES, PROTOCOL = (
     "int",
@@ -71,6 +77,9 @@ class FieldSpec:
     """The key of a request record's mapping that holds it, if requests have it."""
     maximum: int = 0xFFFFFFFF
     description: str = ""
+    stateful: bool = False
+    """Its value depends on other packets (a stream number, a TCP analysis flag): whoever
+    tests a filter using it must feed every packet, in order, to a tracker."""
 
     @property
     def packet(self) -> bool:
@@ -103,6 +112,33 @@ def protocol(name: str, description: str, getter: PacketGetter) -> FieldSpec:
 def packet(name: str, kind: str, description: str, getter: PacketGetter, maximum: int) -> FieldSpec:
     """A field only packets have."""
     return FieldSpec(name, kind, getter, None, maximum, description)
+
+
+def stateful(
+    name: str, kind: str, description: str, getter: PacketGetter, maximum: int
+) -> FieldSpec:
+    """A packet field computed from the packets before it (``tcp.stream``)."""
+    return FieldSpec(name, kind, getter, None, maximum, description, stateful=True)
+
+
+ANALYSIS_NOTES = {
+    "retransmission": "a retransmission (fast and spurious ones included)",
+    "fast_retransmission": "resent within 20 ms of two or more duplicate ACKs",
+    "spurious_retransmission": "resends data the other side already acknowledged",
+    "out_of_order": "an earlier segment arriving within the connection's first RTT",
+    "lost_segment": "previous segment not captured (a gap in the sequence)",
+    "ack_lost_segment": "acknowledges data that was not captured",
+    "window_update": "an empty segment that only changes the window",
+    "window_full": "fills the other side's advertised window",
+    "keep_alive": "a keep-alive (one byte behind, 0 or 1 byte long)",
+    "keep_alive_ack": "the answer to a keep-alive",
+    "duplicate_ack": "a duplicate ACK",
+    "zero_window": "advertises a zero window",
+    "zero_window_probe": "a one-byte probe of a zero window",
+    "zero_window_probe_ack": "the answer to a zero window probe",
+    "reused_ports": "a SYN reusing a finished connection's ports (a new stream)",
+}
+"""What each ``tcp.analysis.*`` note means, for the README's table."""
 
 
 def both(
@@ -160,6 +196,20 @@ DECLARATIONS: list[FieldSpec] = [
     packet("frame.time_epoch", FLOAT, "seconds since 1970", lambda v: (v.summary.timestamp,), 0),
     packet("frame.time_relative", FLOAT, "seconds since the first packet", _time_relative, 0),
     packet("frame.time_delta", FLOAT, "seconds since the previous packet", _time_delta, 0),
+    packet(
+        "frame.time_delta_displayed",
+        FLOAT,
+        "seconds since the previous packet the filter passed (0 before any)",
+        _time_delta_displayed,
+        0,
+    ),
+    packet(
+        "frame.protocols",
+        STR,
+        "the protocol stack, colon-separated (eth:ethertype:ip:tcp)",
+        _protocols,
+        0,
+    ),
     packet("frame.source", STR, "the input it came from (eth0, a.pcap)", _source_name, 0),
     packet(
         "frame.interface_name",
@@ -283,6 +333,66 @@ DECLARATIONS: list[FieldSpec] = [
         _value(lambda packet: packet.layers.ack if packet.tcp_header() >= 0 else None),
         0xFFFFFFFF,
     ),
+    stateful(
+        "tcp.stream",
+        INT,
+        "TCP stream index (0, 1 ... in order of first sight)",
+        _tcp_state(lambda t: t.stream),
+        0xFFFFFFFF,
+    ),
+    stateful(
+        "tcp.seq",
+        INT,
+        "sequence number, relative to the side's first",
+        _tcp_state(lambda t: t.seq),
+        0xFFFFFFFF,
+    ),
+    stateful(
+        "tcp.ack",
+        INT,
+        "acknowledgement number, relative (as sent without ACK)",
+        _tcp_state(lambda t: t.ack),
+        0xFFFFFFFF,
+    ),
+    stateful(
+        "tcp.nxtseq",
+        INT,
+        "relative sequence number after this segment",
+        _tcp_state(lambda t: t.nxtseq),
+        0xFFFFFFFF,
+    ),
+    stateful(
+        "tcp.window_size",
+        INT,
+        "window after scaling (when the handshake was seen)",
+        _tcp_state(lambda t: t.window_size),
+        0xFFFFFFFF,
+    ),
+    stateful(
+        "tcp.analysis.flags",
+        PROTOCOL,
+        "any TCP analysis note below",
+        _tcp_state(lambda t: True if t.flags else None),
+        0,
+    ),
+    *(
+        stateful(f"tcp.analysis.{name}", PROTOCOL, ANALYSIS_NOTES[name], _analysis_flag(mask), 0)
+        for name, mask in FLAG_FIELDS.items()
+    ),
+    stateful(
+        "tcp.analysis.duplicate_ack_num",
+        INT,
+        "which duplicate ACK this is (1, 2 ...)",
+        _tcp_state(lambda t: t.dupack_num or None),
+        0xFFFFFFFF,
+    ),
+    stateful(
+        "tcp.analysis.duplicate_ack_frame",
+        INT,
+        "the frame the duplicate ACKs repeat",
+        _tcp_state(lambda t: t.dupack_frame if t.dupack_num else None),
+        0xFFFFFFFFFFFFFFFF,
+    ),
     packet("tcp.checksum", INT, "TCP checksum", _value(lambda packet: packet.tcp_word(16)), 0xFFFF),
     packet(
         "tcp.urgent_pointer",
@@ -295,6 +405,13 @@ DECLARATIONS: list[FieldSpec] = [
     packet("udp.srcport", INT, "UDP source port", _ports(17, "src"), 0xFFFF),
     packet("udp.dstport", INT, "UDP destination port", _ports(17, "dst"), 0xFFFF),
     packet("udp.port", INT, "either UDP port", _ports(17, "both"), 0xFFFF),
+    stateful(
+        "udp.stream",
+        INT,
+        "UDP stream index (0, 1 ... in order of first sight)",
+        _udp_streams,
+        0xFFFFFFFF,
+    ),
     packet("udp.length", INT, "UDP length", _value(lambda packet: packet.udp_word(4)), 0xFFFF),
     packet("udp.checksum", INT, "UDP checksum", _value(lambda packet: packet.udp_word(6)), 0xFFFF),
     packet("udp.payload", BYTES, "UDP payload bytes", _payload(17), 0),

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from engine.events import PacketSummary
 from engine.packet.app import DNS_PORTS
 from engine.packet.model import Packet
+from engine.packet.stack import protocol_stack
+from engine.packet.streams import FrameAnalysis, TcpFrame
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 """ASCII digits only: str.isdigit() also takes '³', which int() refuses."""
@@ -29,6 +31,15 @@ class FrameTimes(Protocol):
 
     def time_of(self, index: int) -> float | None:
         """The timestamp of the packet with this number, if it is still known."""
+        ...
+
+    @property
+    def displayed_time(self) -> float | None:
+        """The timestamp of the last packet the filter passed (frame.time_delta_displayed)."""
+        ...
+
+    def analysis_of(self, index: int) -> FrameAnalysis | None:
+        """The stateful fields of this packet (stream numbers, TCP analysis), if tracked."""
         ...
 
 
@@ -48,6 +59,12 @@ class PacketView:
         if self._packet is None:
             self._packet = Packet(self.summary.linktype, self.summary.data)
         return self._packet
+
+    @property
+    def analysis(self) -> FrameAnalysis | None:
+        """What earlier packets say about this one; None when no one tracks it."""
+        times = self.times
+        return None if times is None else times.analysis_of(self.summary.index)
 
 
 def _present(flag: bool) -> tuple[bool, ...]:
@@ -269,6 +286,41 @@ def _time_delta(view: PacketView) -> tuple[Any, ...]:
         return (0.0,) if times is not None and index == 1 else ()
     previous = times.time_of(index - 1)
     return () if previous is None else (view.summary.timestamp - previous,)
+
+
+def _time_delta_displayed(view: PacketView) -> tuple[Any, ...]:
+    """Since the last packet the filter passed; 0 before any (tshark's answer under -Y)."""
+    times = view.times
+    if times is None:
+        return ()
+    shown = times.displayed_time
+    return (0.0,) if shown is None else (view.summary.timestamp - shown,)
+
+
+def _tcp_state(read: Callable[[TcpFrame], Any]) -> PacketGetter:
+    """A TCP field that depends on earlier segments (stream, relative numbers, analysis)."""
+
+    def get(view: PacketView) -> tuple[Any, ...]:
+        analysis = view.analysis
+        if analysis is None or analysis.tcp is None:
+            return ()
+        return _one(read(analysis.tcp))
+
+    return get
+
+
+def _analysis_flag(mask: int) -> PacketGetter:
+    """A ``tcp.analysis.*`` note: present when one of these flags is set."""
+    return _tcp_state(lambda tcp: True if tcp.flags & mask else None)
+
+
+def _udp_streams(view: PacketView) -> tuple[Any, ...]:
+    analysis = view.analysis
+    return () if analysis is None else analysis.udp_streams
+
+
+def _protocols(view: PacketView) -> tuple[Any, ...]:
+    return (protocol_stack(view.packet),)
 
 
 def _source_name(view: PacketView) -> tuple[Any, ...]:

@@ -9,6 +9,7 @@ A DataTable cannot keep up with a live feed (see ../shared/notes/textual.md).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from rich.segment import Segment
 from rich.style import Style
@@ -84,11 +85,15 @@ class PacketList(ScrollView, can_focus=True):
         get_packet: PacketGetter,
         rows: PacketRows,
         *,
+        notes: Callable[[int], str] | None = None,
         inputs: bool = False,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self._get = get_packet
+        self._notes = notes
+        """Wireshark's TCP analysis notes for a packet (``[TCP Retransmission] ``), when
+        already computed: put in front of its Info."""
         self.inputs = inputs
         """Several inputs are read: the Input column (frame.source) is shown."""
         self.rows = rows
@@ -193,6 +198,11 @@ class PacketList(ScrollView, can_focus=True):
         self._cache.clear()
         self.refresh()
 
+    def notes_changed(self) -> None:
+        """More packets were analysed: rows drawn without their notes are drawn again."""
+        self._cache.clear()
+        self.refresh()
+
     def render_line(self, y: int) -> Strip:
         """One visible row, from the ring, through the strip cache."""
         # The scrollbar takes the last column: a row as wide as the whole widget would be
@@ -217,6 +227,9 @@ class PacketList(ScrollView, can_focus=True):
             text = f"{index:>7} (no longer in the buffer)"
             style = self._base_style + Style(dim=True)
         else:
+            notes = self._notes(index) if self._notes is not None else ""
+            if notes:
+                packet = replace(packet, info=notes + packet.info)
             layout = columns(width, self.inputs)
             text = row_text(packet, self._origin or packet.timestamp, layout)
             style = self._styles.get(protocol_key(packet.protocol), self._base_style)

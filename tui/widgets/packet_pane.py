@@ -9,6 +9,7 @@ between two pulls should show at once.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,12 @@ from tui.screens.prompts import filter_prompt, save_prompt
 from tui.widgets.packet_detail import PacketDetailPane
 from tui.widgets.packet_list import PacketList, PacketListHeader
 from tui.widgets.packet_rows import RingRows
+
+ANALYSIS_BUDGET = 5_000
+"""Packets the background stream analysis takes per poll (75,000 a second at most)."""
+ANALYSIS_BEHIND = 100_000
+"""Further behind than this, the analysis skips to the newest packets (under heavy load
+the capture and the UI come first)."""
 
 if TYPE_CHECKING:
     from engine.analysis import FollowResult
@@ -59,12 +66,18 @@ class PacketPane(Vertical):
         self._reported_error: str | None = None
         self._spec_path = ""
         """The last dissector spec exported (x offers it again)."""
+        self._analysing = threading.Lock()
+        """Held while a stream analysis worker runs (one at a time)."""
 
     def compose(self) -> ComposeResult:
         inputs = len(self.session.source.source_names) > 1
         yield PacketListHeader(inputs, id="packet-header")
         packet_list = PacketList(
-            self.session.packet, RingRows(self.session.ring), inputs=inputs, id="packet-list"
+            self.session.packet,
+            RingRows(self.session.ring),
+            notes=self._notes,
+            inputs=inputs,
+            id="packet-list",
         )
         # A file opens at its first packet; a live source follows the newest.
         packet_list.follow = self.session.source.ring is None
@@ -101,6 +114,8 @@ class PacketPane(Vertical):
         if session.view is not None:
             session.view.trim()
         self.packet_list.refresh_rows()
+        if session.ring.analysis.observed < session.ring.last_index:
+            self._analyse()
         self.stats = batch.stats
         error = batch.stats.error
         if error and error != self._reported_error:  # said once
@@ -152,11 +167,32 @@ class PacketPane(Vertical):
         if message.pane.id == "tab-tshark":
             self.action_deep_decode()
 
+    def _notes(self, index: int) -> str:
+        """The TCP analysis notes of a packet, if the background analysis got to it."""
+        found = self.session.ring.analysis.peek(index)
+        return found.tcp.info_prefix() if found is not None and found.tcp is not None else ""
+
+    @work(thread=True, exclusive=False, group="stream-analysis")
+    def _analyse(self) -> None:
+        """Stream numbers and TCP analysis of new packets, off the UI thread, in order.
+
+        Only one runs at a time (a second start returns at once); it takes at most
+        ANALYSIS_BUDGET packets a poll, so a burst is caught up over a few polls.
+        """
+        if not self._analysing.acquire(blocking=False):
+            return
+        try:
+            if self.session.ring.analysis.advance(ANALYSIS_BUDGET, behind=ANALYSIS_BEHIND):
+                self.app.call_from_thread(self.packet_list.notes_changed)
+        finally:
+            self._analysing.release()
+
     @work(thread=True, exclusive=True, group="dissect")
     def _dissect(self, packet: PacketSummary) -> None:
         """scapy's full dissection of one packet, off the UI thread."""
         several = len(self.session.source.source_names) > 1
-        detail = dissect(packet, show_input=several)
+        analysis = self.session.ring.analysis.analysis_of(packet.index)
+        detail = dissect(packet, show_input=several, analysis=analysis)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.detail.show, detail)
 
