@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from engine import bpf
+from engine.analysis.aggregate import Analyzer
 from engine.analysis.reader import ProgressCallback, ReadState, read_batches
 from engine.decode import decode
 from engine.display_filter import DisplayFilter, DisplayFilterError, compile_display_filter
+from engine.display_filter.packet_fields import ProtocolPath
 from engine.errors import BadInputError, ExitCode, LivetapError, UsageError
 from engine.events import PacketSummary
 from engine.file_ring import FileRing
@@ -92,14 +94,43 @@ class SequentialTimes:
         return None
 
 
+class FramePaths:
+    """Each frame's protocols after reassembly, for packets read in capture order.
+
+    tshark decides ``http`` (and ``udp`` on a fragmented datagram, ``dns`` over TCP)
+    on the frame that completes the message; that frame is known when it is read, so
+    one pass in order gives tshark's answer. The reading is the analysis's own (its
+    protocol hierarchy: TCP streams, HTTP messages, IP fragments), fed every frame.
+    """
+
+    def __init__(self) -> None:
+        self._analyzer = Analyzer(reports=("protocols",))
+
+    def path(self, record: PcapRecord) -> ProtocolPath:
+        """The protocols of the next frame of the capture."""
+        timestamp, length, linktype, data = record
+        return self._analyzer.frame_path(timestamp, length, linktype, data)
+
+
+def frame_paths(display_filter: DisplayFilter) -> FramePaths | None:
+    """A reassembling reader when the filter names a protocol that needs one, else None."""
+    return FramePaths() if display_filter.uses_reassembly else None
+
+
 def record_predicate(display_filter: DisplayFilter) -> RecordPredicate:
-    """A test of (frame number, record) by a compiled display filter; it never raises."""
+    """A test of (frame number, record) by a compiled display filter; it never raises.
+
+    The records must come in capture order, each once (frame numbers from 1): the test
+    reassembles as it goes when the filter needs it (see :class:`FramePaths`).
+    """
     matches = display_filter.matches_packet
     times = SequentialTimes()
+    paths = frame_paths(display_filter)
 
     def test(number: int, record: PcapRecord) -> bool:
         times.advance(number, record.timestamp)
-        return matches(summarize(number, record), times)
+        path = paths.path(record) if paths is not None else None
+        return matches(summarize(number, record), times, path)
 
     return test
 
@@ -228,6 +259,7 @@ def filter_file(
     writer: RotatingPcapWriter | None = None
     matches = display_filter.matches_packet
     times = SequentialTimes()
+    paths = frame_paths(display_filter)
     frames = result.frames
     first_time: float | None = None
     number = 0
@@ -244,7 +276,8 @@ def filter_file(
                 number += 1
                 summary = summarize(number, record)
                 times.advance(number, record.timestamp)
-                if not matches(summary, times):
+                protocols = paths.path(record) if paths is not None else None
+                if not matches(summary, times, protocols):
                     continue
                 result.matched += 1
                 kept.append(record)

@@ -80,9 +80,7 @@ def livetap(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 def agreeing_frames() -> list[Packet]:
     """Traffic where livetap and tshark must agree frame for frame.
 
-    No IP fragments and no HTTP message over several segments: there tshark
-    reassembles and livetap deliberately does not (see the README and
-    :func:`test_the_documented_differences_from_tshark`).
+    (Fragments and HTTP over several segments: :mod:`tests.test_filter_reassembly`.)
     """
     frames: list[Packet] = [
         Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff")
@@ -165,18 +163,10 @@ def test_every_expression_is_tested_on_matches_and_misses(agreeing: Path) -> Non
         assert 0 < len(tshark_numbers(agreeing, expression)) < total, expression
 
 
-def test_the_documented_differences_from_tshark(mixed: Path) -> None:
-    """Fragments and reassembled HTTP: where the README says livetap differs from tshark."""
-    udp_ours, udp_theirs = numbers(ours(mixed, "udp")), tshark_numbers(mixed, "udp")
-    fragments = tshark_numbers(mixed, "ip.flags.mf == 1 or ip.frag_offset > 0")
-    # tshark gives UDP to the fragment that completes the datagram; livetap to no fragment
-    assert set(udp_theirs) - set(udp_ours) == {fragments[-1]}
-    assert set(udp_ours) <= set(udp_theirs)
-    http_ours, http_theirs = numbers(ours(mixed, "http")), tshark_numbers(mixed, "http")
-    # a response over three segments: tshark marks the last one, livetap the first
-    only_ours, only_theirs = set(http_ours) - set(http_theirs), set(http_theirs) - set(http_ours)
-    assert len(only_ours) == len(only_theirs) == 1
-    assert only_ours.pop() < only_theirs.pop()
+def test_reassembled_protocols_are_on_tsharks_frame(mixed: Path) -> None:
+    """Fragments and an HTTP response over three segments: the completing frame, as tshark."""
+    for expression in ("udp", "http", "icmp", "dns", "tcp"):
+        assert numbers(ours(mixed, expression)) == tshark_numbers(mixed, expression), expression
 
 
 def test_json_frames_carry_the_list_columns(agreeing: Path) -> None:

@@ -30,7 +30,7 @@ from engine.analysis.conversations import (
     UdpTable,
 )
 from engine.analysis.credentials import LOGIN_PORTS, CredentialLog, LoginReader
-from engine.analysis.dns import DnsLog
+from engine.analysis.dns import DnsLog, TcpDnsReader
 from engine.analysis.fragments import Fragments
 from engine.analysis.http import HttpLog
 from engine.analysis.ports import tcp_label, udp_label
@@ -64,6 +64,8 @@ L4_NAMES: dict[int, str] = {
     132: "sctp",
 }
 _NO_APP: tuple[str, ...] = ()
+PathKey = tuple[tuple[str, ...], str | None, tuple[str, ...]]
+"""A frame's protocol path: (layers to IP, transport, application layers)."""
 _DATA: tuple[str, ...] = ("data",)
 _FTP: tuple[str, ...] = ("ftp", "ftp.current-working-directory")
 """tshark adds the FTP working directory it tracks as a layer of its own."""
@@ -185,7 +187,7 @@ class Analyzer:
         self.last = 0.0
         """The latest packet time."""
         self.linktypes: dict[int, int] = {}
-        self.paths: dict[tuple[tuple[str, ...], str | None, tuple[str, ...]], list[int]] = {}
+        self.paths: dict[PathKey, list[int]] = {}
         """(layers to IP, transport, application layers) -> [frames, bytes]."""
         self.ip = IpTable(max_flows)
         self.tcp = TcpStreams(max_flows, tcp_label)
@@ -277,8 +279,25 @@ class Analyzer:
             self.bytes += size
         return count
 
-    def _packet(self, time: float, length: int, fields: Layers, data: bytes) -> None:
-        """What one packet changes beyond the totals (the caller holds the lock)."""
+    def frame_path(self, time: float, length: int, linktype: int, data: bytes) -> PathKey:
+        """Count one packet as :meth:`add` does; returns its hierarchy path.
+
+        The path is (layers to IP, transport, application layers) as tshark's
+        ``frame.protocols`` has them after reassembly: ``http`` on the segment that
+        completes a message, ``udp`` on the fragment that completes a datagram. The
+        file filter reads it (:mod:`engine.filter_file`). Only the per-packet tables
+        are counted (not the rate series nor the link types).
+        """
+        with self.lock:
+            if self.first_frame_time is None:
+                self.first_frame_time = self.first = self.last = time
+            self.packets += 1
+            self.bytes += length
+            fields = walk_ethernet(data) if linktype == linktypes.ETHERNET else walk(linktype, data)
+            return self._packet(time, length, fields, data)
+
+    def _packet(self, time: float, length: int, fields: Layers, data: bytes) -> PathKey:
+        """What one packet changes beyond the totals (the caller holds the lock); its path."""
         (
             chain,
             family,
@@ -317,9 +336,10 @@ class Analyzer:
             if fragment is not None:
                 whole = self.fragments.add(fields, data)
                 if whole is None:
+                    key = (chain, "data", _NO_APP)
                     if self._paths:
-                        self._path((chain, "data", _NO_APP), length)
-                    return
+                        self._path(key, length)
+                    return key
                 fields, data = whole
                 chain, proto, sport = fields.chain, fields.proto, fields.sport
             if proto == 6 and sport >= 0:
@@ -332,12 +352,13 @@ class Analyzer:
             else:
                 key = (chain, L4_NAMES.get(proto, "data") if proto >= 0 else None, _NO_APP)
         if not self._paths:
-            return
+            return key
         counts = self.paths.get(key)
         if counts is None:
             counts = self.paths[key] = [0, 0]
         counts[0] += 1
         counts[1] += length
+        return key
 
     def _outer(self, outer: tuple[Outer, ...], time: float, length: int, data: bytes) -> None:
         """Count a tunnelled frame in each outer IP conversation (and UDP, for VXLAN & co)."""
@@ -432,13 +453,18 @@ class Analyzer:
                 self._login(stream, side, time, data[start:end])
             if label == "ftp":
                 return _FTP
-        elif label == "dns" and end - start >= 14:
-            size = int.from_bytes(data[start : start + 2], "big")
-            bounds = (start + 2, min(end, start + 2 + size))
-            if self._dns:
-                self.dns.message(time, fields, data, bounds, "dns")
-            elif self._names:
-                self.dns.names_only(data, bounds)
+        elif label == "dns":
+            reader = stream.app[side]
+            if not isinstance(reader, TcpDnsReader):
+                reader = stream.app[side] = TcpDnsReader()
+            messages = reader.feed(data[start:end])
+            if not messages:
+                return _NO_APP  # a message not complete yet: plain tcp, as tshark shows it
+            for message in messages:
+                if self._dns:
+                    self.dns.message(time, fields, message, (0, len(message)), "dns")
+                elif self._names:
+                    self.dns.names_only(message, (0, len(message)))
         return _label(label)
 
     @staticmethod

@@ -11,7 +11,8 @@ Wireshark's rules where they differ from a naive reading:
 - Transport fields (``tcp``, ``udp``, ports, flags, payload) belong to a frame that is
   not an IP fragment. tshark gives them to the frame that completes a datagram; a
   frame-by-frame reader cannot, so no fragment has them (the analysis, which
-  reassembles, counts the datagram where tshark does).
+  reassembles, counts the datagram where tshark does, and the file filter asks it:
+  :class:`engine.filter_file.FramePaths`).
 - Addresses are every IP layer's: a tunnelled frame has the outer and the inner
   ``ip.src``, as Wireshark's multi-occurrence fields do; header fields such as
   ``ip.ttl`` are the innermost header's.
