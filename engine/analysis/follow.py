@@ -260,6 +260,8 @@ class _StreamFollower:
             elif entry[0].index != self.stream:
                 continue
             self.packets += 1
+            if not _whole_header(fields.l4, data):
+                continue  # tshark's TCP dissector stops (malformed) before its follow tap
             self._follower.segment(
                 fields, data[fields.start : fields.end], _relative(fields, entry)
             )
@@ -292,6 +294,14 @@ class _StreamFollower:
             state.truncated or state.stopped if state else False,
             interrupted,
         )
+
+
+def _whole_header(start: int, data: bytes) -> bool:
+    """Whether the TCP header at ``start`` says 20 bytes or more and was captured whole."""
+    if start < 0 or start + 13 > len(data):
+        return False
+    length = (data[start + 12] >> 4) * 4
+    return length >= 20 and start + length <= len(data)
 
 
 def _relative(fields: Layers, entry: tuple[TcpStream, int]) -> tuple[int, int]:
