@@ -440,3 +440,61 @@ def test_each_line_clears_the_bar_first(capsys: pytest.CaptureFixture[str]) -> N
     assert bar_stream.getvalue().endswith("\r")  # the bar was wiped before the line
     line = capsys.readouterr().out
     assert line == "    7   1.500000     10.0.0.5 → 10.0.0.9     UDP 60 40000 → 9999 Len=6\n"
+
+
+def test_an_icmp_error_has_the_quoted_headers_fields(tmp_path: Path) -> None:
+    """ICMP/ICMPv6 errors quoting UDP/TCP: Wireshark's fields include the quoted headers.
+
+    The quoted IP header's addresses and TTL and the quoted ports are further occurrences,
+    and ``udp``/``tcp`` match; the conversation tables (tshark's taps) do not count them.
+    """
+    from scapy.layers.inet import TCPerror, UDPerror
+    from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoRequest
+
+    probe = IP(src="10.0.0.5", dst="198.51.100.7", ttl=1) / UDP(sport=42315, dport=33434)
+    frames = [
+        eth(probe / b"probe"),
+        eth(IP(src="10.0.0.1", dst="10.0.0.5") / ICMP(type=11, code=0) / bytes(probe)[:28], True),
+        eth(
+            IP(src="198.51.100.7", dst="10.0.0.5")
+            / ICMP(type=3, code=3)
+            / IP(src="10.0.0.5", dst="198.51.100.7", ttl=9)
+            / UDPerror(sport=42316, dport=33435),
+            True,
+        ),
+        eth(
+            IP(src="10.0.0.1", dst="10.0.0.5")
+            / ICMP(type=3, code=1)
+            / IP(src="10.0.0.5", dst="203.0.113.8")
+            / TCPerror(sport=50000, dport=443, flags="S"),
+            True,
+        ),
+        eth(
+            IPv6(src="2001:db8::1", dst="2001:db8::5")
+            / ICMPv6DestUnreach(code=4)
+            / IPv6(src="2001:db8::5", dst="2001:db8::99")
+            / UDPerror(sport=5000, dport=5001),
+            True,
+        ),
+        eth(IP(src="10.0.0.5", dst="10.0.0.1") / ICMP(type=8) / b"echo"),  # not an error
+        eth(IPv6(src="2001:db8::5", dst="2001:db8::1") / ICMPv6EchoRequest()),
+    ]
+    path = write_frames(tmp_path / "errors.pcap", frames)
+    for expression in (
+        "udp",
+        "tcp",
+        "not tcp",
+        "udp.port == 33435",
+        "tcp.port == 443",
+        "ip.src == 10.0.0.5",
+        "ip.addr == 203.0.113.8",
+        "ip.ttl == 9",
+        "ipv6.addr == 2001:db8::99",
+        "ip.src == 10.0.0.5 and tcp",
+        "icmp and udp",
+    ):
+        assert numbers(ours(path, expression)) == tshark_numbers(path, expression), expression
+    conversations = json.loads(
+        livetap("analyze", str(path), "--json", "--report", "conversations").stdout
+    )["data"]["reports"]["conversations"]
+    assert [row["frames_a_to_b"] for row in conversations["udp"]] == [1]  # the probe only
