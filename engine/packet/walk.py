@@ -557,8 +557,74 @@ def _shifted(
     return ident, offset, more, start + shift, length
 
 
+_ARCNET_TYPES = {0xF0: ETH_IPV4, 0xF1: ETH_ARP, 0xD4: ETH_IPV4, 0xD5: ETH_ARP, 0xC4: ETH_IPV6}
+"""ARCNET protocol IDs: RFC 1051 (0xF0 IP, 0xF1 ARP) and RFC 1201 (0xD4 IP, 0xD5 ARP, ...)."""
+_ARCNET_RFC1051 = frozenset({0xF0, 0xF1})
+
+
+def _arcnet_linux(data: bytes) -> Raw:
+    """Linux ARCNET: source, destination, a 2-byte offset, the protocol ID; RFC 1201 frames
+    then have a split flag and a sequence number (Linux has no exception frames, as
+    Wireshark reads it)."""
+    chain = ("arcnet",)
+    if len(data) < 5:
+        return _only(chain)
+    protocol = data[4]
+    offset = 5 if protocol in _ARCNET_RFC1051 else 8
+    ethertype = _ARCNET_TYPES.get(protocol)
+    if ethertype is None or offset > len(data):
+        return _only(chain)
+    return _ethertype(data, offset, ethertype, chain, _NOTHING)
+
+
+def _ipnet(data: bytes) -> Raw:
+    """Solaris IPNET: a 24-byte header whose family byte says IPv4 (2) or IPv6 (26)."""
+    chain = ("ipnet",)
+    if len(data) < 24:
+        return _only(chain)
+    family = data[1]
+    if family == 2:
+        return _ipv4(data, 24, chain, _NOTHING)
+    if family == 26:
+        return _ipv6(data, 24, chain, _NOTHING)
+    return _only(chain)
+
+
+def _ipoib(data: bytes) -> Raw:
+    """IP over InfiniBand (Linux): a 40-byte address pseudo-header, then a type and 2 bytes."""
+    chain = ("ipoib",)
+    if len(data) < 44:
+        return _only(chain)
+    (ethertype,) = U16(data, 40)
+    return _ethertype(data, 44, ethertype, chain, _NOTHING)
+
+
+_JUNIPER_MAGIC = b"MGC"
+
+
+def _juniper_ether(data: bytes) -> Raw:
+    """Juniper Ethernet: "MGC", flags, extensions (a 2-byte length first) when flagged, then
+    Ethernet."""
+    chain = ("juniper",)
+    if len(data) < 4 or data[:3] != _JUNIPER_MAGIC:
+        return _only(chain)
+    offset = 4
+    if data[3] & 0x80:
+        if offset + 2 > len(data):
+            return _only(chain)
+        offset += 2 + U16(data, offset)[0]
+    if offset + 14 > len(data):
+        return _only(extend(chain, "eth"))
+    (ethertype,) = U16(data, offset + 12)
+    return _ethertype(data, offset + 14, ethertype, ("juniper", "eth"), _NOTHING)
+
+
 IEEE802_11 = 105
 IEEE802_11_RADIOTAP = 127
+ARCNET_LINUX = 129
+JUNIPER_ETHER = 178
+IPNET = 226
+IPOIB = 242
 PPP = 9
 PPP_HDLC = 50
 CISCO_HDLC = 104
@@ -625,6 +691,10 @@ _LINKS: dict[int, Callable[[bytes], Raw]] = {
     FRAME_RELAY: _frame_relay,
     NFLOG: _nflog,
     PKTAP: _pktap,
+    ARCNET_LINUX: _arcnet_linux,
+    JUNIPER_ETHER: _juniper_ether,
+    IPNET: _ipnet,
+    IPOIB: _ipoib,
 }
 
 KNOWN_LINKTYPES = frozenset(_LINKS)
