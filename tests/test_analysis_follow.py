@@ -127,3 +127,10 @@ def test_a_tcp_header_cut_short_is_not_followed(tmp_path: Path) -> None:
         ours = format_follow(follow_stream(path, stream=0), mode)
         assert ours == _tshark_follow(path, mode, "0")
     assert "Node 0: :0" in ours
+    # nor counted in the TCP conversations (tshark's taps), only in the IP ones
+    from engine.analysis import analyze_file
+    from tests.analysis_data import tshark_conversations
+
+    tables = analyze_file(path, ["conversations"]).reports["conversations"]
+    assert tables["tcp"] == [] and tshark_conversations(path, "tcp") == []
+    assert len(tables["ipv4"]) == len(tshark_conversations(path, "ip")) == 1

@@ -404,6 +404,8 @@ class Analyzer:
             streams.untracked_packets += 1
             return _DATA if seglen > 0 else _NO_APP
         stream, direction = entry
+        if start > len(data):
+            return _NO_APP  # a header cut short: tshark's TCP dissector throws before its taps
         counts = stream.counts
         counts[direction] += 1
         counts[direction + 1] += length
