@@ -98,6 +98,31 @@ ETHERNET_FRAMES: dict[str, bytes] = {
             b"\x10\x00\x22\xeb\x00\x00\x00\x01\x20\x00\x00\x01" + b"\0" * 8 + _inner_ethernet(),
         )
     ),
+    # WCCPv2 redirect: a 4-byte header before the IPv4 packet (WCCPv1: none)
+    "gre-wccp": bytes(_outer(47, b"\x00\x00\x88\x3e\x05\x59\x00\x48" + bytes(INNER_TCP))),
+    "gre-wccp-v1": bytes(_outer(47, b"\x00\x00\x88\x3e" + bytes(INNER_UDP))),
+    # Cisco MetaData in GRE: the inner ethertype, version, length, options, SGT
+    "gre-cmd": bytes(
+        _outer(
+            47,
+            b"\x20\x00\x89\x09\x00\x00\x00\x28\x08\x00\x01\x01\x00\x01\x00\x00" + bytes(INNER_UDP),
+        )
+    ),
+    # VXLAN-GPE: its next protocol says NSH (4), IPv4 (1), IPv6 (2) or Ethernet (3)
+    "vxlan-gpe-nsh": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / UDP(sport=40002, dport=4790)
+        / Raw(b"\x0c\x00\x00\x04\x00\x00\x07\x00\x00\x02\x02\x01\x00\x00\x01\xff")
+        / INNER_UDP
+    ),
+    "vxlan-gpe-ip": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / UDP(sport=40003, dport=4790)
+        / Raw(b"\x0c\x00\x00\x01\x00\x00\x07\x00")
+        / INNER_TCP
+    ),
     "pptp-gre": bytes(
         _outer(
             47,
@@ -232,6 +257,8 @@ def test_the_walk_names_tsharks_layers(
     chain = list(layers.chain)
     # tshark's frame.protocols names an MPLS stack once; its hierarchy, like livetap, per label
     collapsed = [n for i, n in enumerate(chain) if not (n == "mpls" and chain[i - 1] == "mpls")]
+    if name.startswith("vxlan-gpe"):  # its hierarchy says vxlan, its frame.protocols nothing
+        collapsed.remove("vxlan")
     assert names[: len(collapsed)] == collapsed, f"tshark {names}, livetap {chain}"
     if address and layers.proto != -2:
         assert _address(layers.pair) == address
@@ -242,6 +269,8 @@ def test_the_walk_names_tsharks_layers(
 def test_a_tunnel_counts_in_every_conversation_tshark_counts(tmp_path: Path) -> None:
     frames = [ETHERNET_FRAMES[n] for n in ("vxlan", "vxlan-arp", "geneve", "gre-teb", "ip-in-ip")]
     frames += [ETHERNET_FRAMES[n] for n in ("mpls-over-udp", "gre-in-udp", "erspan-ii")]
+    frames += [ETHERNET_FRAMES[n] for n in ("gre-wccp", "gre-wccp-v1", "gre-cmd")]
+    frames += [ETHERNET_FRAMES[n] for n in ("vxlan-gpe-nsh", "vxlan-gpe-ip")]
     path = _write(tmp_path, "tunnels", 1, frames)
     ours = analyze_file(path, ["conversations", "protocols"]).reports
     for kind, key in (("ip", "ipv4"), ("udp", "udp"), ("tcp", "tcp")):

@@ -856,7 +856,21 @@ def _carried(
         if start + header <= len(data) and data[start + 11] & 1:  # O: a platform subheader
             header += 8
         return _inner_ethernet(data, start + header, extend(chain, "erspan"), outer)
+    if ethertype == _ETH_WCCP:  # WCCPv2's 4-byte redirect header, unless IPv4 follows at once
+        if start < len(data) and data[start] >> 4 != 4:
+            start += 4
+        return _ipv4(data, start, chain, outer)
+    if ethertype == _ETH_CISCO_METADATA:  # in GRE: the ethertype, version, length, options, SGT
+        chain = extend(chain, "cmd")
+        if start + 8 > len(data):
+            return _only(chain)
+        (inner,) = U16(data, start)
+        return _carried(data, start + 8, inner, chain, outer)
     return _only(extend(chain, "data"))
+
+
+_ETH_WCCP = 0x883E
+_ETH_CISCO_METADATA = 0x8909
 
 
 def _inside(layers: Raw, outer: tuple[Outer, ...]) -> Raw:
@@ -891,7 +905,13 @@ def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, in
 
 # -- transport layer -------------------------------------------------------------------
 
-_UDP_TUNNELS: dict[int, str] = {4789: "vxlan", 6081: "geneve", 6635: "mpls", 4754: "gre"}
+_UDP_TUNNELS: dict[int, str] = {
+    4789: "vxlan",
+    4790: "vxlan-gpe",
+    6081: "geneve",
+    6635: "mpls",
+    4754: "gre",
+}
 """UDP ports whose payload tshark decodes as a tunnel by default."""
 
 
@@ -961,6 +981,20 @@ def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Raw
         options = (data[start] & 0x3F) << 2
         (ethertype,) = U16(data, start + 2)
         inner = _carried(data, start + 8 + options, ethertype, extend(chain, "geneve"), outer)
+    elif name == "vxlan-gpe":  # flags, reserved, the next protocol, VNI
+        if start + 8 > end:
+            return None
+        following = data[start + 3]
+        chain = extend(chain, "vxlan")  # (tshark's hierarchy says vxlan; frame.protocols omits it)
+        if following == 4:
+            inner = _nsh(data, start + 8, extend(chain, "nsh"), outer)
+        elif following == 3:
+            inner = _inner_ethernet(data, start + 8, chain, outer)
+        elif following in (1, 2):
+            ethertype = ETH_IPV4 if following == 1 else ETH_IPV6
+            inner = _carried(data, start + 8, ethertype, chain, outer)
+        else:
+            return None
     elif name == "mpls":
         inner = _mpls(data, start, chain, outer)
     else:
