@@ -134,3 +134,28 @@ def test_a_tcp_header_cut_short_is_not_followed(tmp_path: Path) -> None:
     tables = analyze_file(path, ["conversations"]).reports["conversations"]
     assert tables["tcp"] == [] and tshark_conversations(path, "tcp") == []
     assert len(tables["ipv4"]) == len(tshark_conversations(path, "ip")) == 1
+
+
+def test_a_first_fragment_read_as_tcp_is_counted_but_not_followed(tmp_path: Path) -> None:
+    """A first fragment cut by the snap length cannot be reassembled: tshark reads its TCP
+    header (the conversation counts it) but gives its follow tap nothing."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    from engine import linktypes
+    from engine.analysis import analyze_file
+    from engine.pcapio import PcapRecord, write_pcap_file
+    from tests.analysis_data import tshark_conversations
+
+    whole = bytes(
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="10.9.0.1", dst="10.9.0.2", flags="MF")
+        / TCP(sport=179, dport=100, flags="PA")
+        / (b"B" * 1400)
+    )
+    path = tmp_path / "fragment.pcap"
+    write_pcap_file(path, [PcapRecord(1.0, len(whole), linktypes.ETHERNET, whole[:120])])
+    ours = format_follow(follow_stream(path, stream=0), "ascii")
+    assert ours == _tshark_follow(path, "ascii", "0") and "Node 0: :0" in ours
+    tables = analyze_file(path, ["conversations"]).reports["conversations"]
+    assert len(tables["tcp"]) == len(tshark_conversations(path, "tcp")) == 1
