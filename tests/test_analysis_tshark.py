@@ -238,3 +238,21 @@ def test_pcapng_with_several_interfaces_matches_tshark(tmp_path: Path) -> None:
     assert summary["unknown_link_type_packets"] == 1
     assert _tree_rows(_ours(path, "protocols")) == tshark_phs(path)
     _compare_conversations(path, "udp", _ours(path, "conversations")["udp"])
+
+
+def test_records_shorter_than_an_ethernet_header_are_not_eth(tmp_path: Path) -> None:
+    """tshark's hierarchy puts them under _ws.short / _ws.malformed, not under eth."""
+    v4, _v6 = _ip_frames()
+    ethernet = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + v4
+    records = [
+        PcapRecord(1000.0, len(ethernet), linktypes.ETHERNET, ethernet),
+        PcapRecord(1001.0, 600, linktypes.ETHERNET, ethernet[:8]),
+        PcapRecord(1002.0, 600, linktypes.ETHERNET, b""),
+    ]
+    path = tmp_path / "short.pcap"
+    write_pcap_file(path, records)
+    ours = _tree_rows(_ours(path, "protocols"))
+    theirs = tshark_phs(path)
+    top = {"eth", "ip", "udp"}
+    assert [row for row in ours if row[1] in top] == [row for row in theirs if row[1] in top]
+    assert [row[2] for row in theirs if row[1] == "eth"] == [1]

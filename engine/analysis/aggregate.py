@@ -67,6 +67,9 @@ _NO_APP: tuple[str, ...] = ()
 PathKey = tuple[tuple[str, ...], str | None, tuple[str, ...]]
 """A frame's protocol path: (layers to IP, transport, application layers)."""
 _DATA: tuple[str, ...] = ("data",)
+_ETH_ONLY: tuple[str, ...] = ("eth",)
+_SHORT: tuple[str, ...] = ("_ws.short",)
+"""A record shorter than its link header (tshark: a short frame, or malformed when empty)."""
 _FTP: tuple[str, ...] = ("ftp", "ftp.current-working-directory")
 """tshark adds the FTP working directory it tracks as a layer of its own."""
 _DNS_LABELS = frozenset({"dns", "mdns", "llmnr"})
@@ -317,6 +320,8 @@ class Analyzer:
             _l4,
         ) = fields
         if not family:
+            if chain == _ETH_ONLY and len(data) < 14:
+                chain = _SHORT  # no whole Ethernet header: tshark's hierarchy has no eth
             key: tuple[tuple[str, ...], str | None, tuple[str, ...]] = (chain, None, _NO_APP)
         else:
             ip = self.ip
