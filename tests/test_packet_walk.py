@@ -26,6 +26,7 @@ from scapy.packet import Packet, Raw
 
 from engine.analysis import analyze_file
 from engine.analysis.hierarchy import flatten
+from engine.filter_file import compile_filter, filter_file
 from engine.packet import walk
 from engine.packet.walk import KNOWN_LINKTYPES, MAX_TUNNEL_DEPTH
 from engine.pcapio import PcapRecord, write_pcap_file
@@ -166,6 +167,12 @@ ETHERNET_FRAMES: dict[str, bytes] = {
         Ether(src=OUTER_SRC, dst=OUTER_DST) / PPPoE(sessionid=1) / PPP(proto=0x21) / INNER_UDP
     ),
     "macsec-clear": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x88\xe5\x20\x00\x00\x00\x00\x01"
+    + b"\0" * 8
+    + b"\x08\x00"
+    + bytes(INNER_UDP)
+    + b"\0" * 16,
+    # C (changed text) without E: tshark does not read the payload either
+    "macsec-changed": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x88\xe5\x24\x00\x00\x00\x00\x06"
     + b"\0" * 8
     + b"\x08\x00"
     + bytes(INNER_UDP)
@@ -342,3 +349,47 @@ def test_a_tunnel_cut_anywhere_still_walks(name: str, cut: int) -> None:
     frame = ETHERNET_FRAMES[name][:cut]
     layers = walk(1, frame)
     assert layers.chain[0] == "eth"
+
+
+def test_a_udp_length_under_8_has_ports_but_no_conversation(tmp_path: Path) -> None:
+    """IPv4 UDP with a length field of 0 (offloaded captures) or 4: tshark reads the ports
+    (``udp`` and ``udp.port`` match) but its dissector stops before its taps; a length past
+    the IP payload keeps its conversation; over IPv6 a length of 0 is a jumbogram's."""
+    frames = [
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IP(src="10.9.0.1", dst="10.9.0.2")
+            / UDP(sport=1000, dport=4789, len=0)
+            / bytes(64)
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IP(src="10.9.0.1", dst="10.9.0.2")
+            / UDP(sport=1001, dport=2000, len=4)
+            / b"abcd"
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IP(src="10.9.0.1", dst="10.9.0.2")
+            / UDP(sport=1002, dport=2000, len=200)
+            / b"abcd"
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::2")
+            / UDP(sport=1003, dport=2000, len=0)
+            / b"abcd"
+        ),
+    ]
+    path = _write(tmp_path, "udp-lengths", 1, frames)
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]
+    theirs = tshark_conversations(path, "udp")
+    assert sorted(row["a"] for row in theirs) == sorted(
+        f"{row['a']}:{row['a_port']}" for row in ours["udp"]
+    )
+    assert len(theirs) == 2
+    assert len(ours["ipv4"]) == len(tshark_conversations(path, "ip")) == 1
+    for expression in ("udp", "udp.port == 2000", "udp.srcport == 1000"):
+        matched = tshark(path, "-Y", expression, "-T", "fields", "-e", "frame.number").split()
+        ours_matched = filter_file(path, compile_filter(expression)).frames
+        assert [str(frame.number) for frame in ours_matched] == matched, expression

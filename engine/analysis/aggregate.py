@@ -514,6 +514,8 @@ class Analyzer:
         _chain, _family, pair, _proto, sport, dport, _flags, _seq, _ack, start, end, seglen = (
             fields[:12]
         )
+        if seglen < 0:
+            return _NO_APP  # a bad UDP length: tshark's UDP dissector stops before its taps
         udp = self.udp
         entry = udp.keys.get((pair, sport, dport))
         if entry is None:

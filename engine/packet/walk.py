@@ -84,7 +84,8 @@ class Layers(NamedTuple):
     """Where the captured part of the payload ends (never past the IP length)."""
     seglen: int
     """The payload's length on the wire, from the IP header (more than end - start
-    when the frame was cut by the snap length)."""
+    when the frame was cut by the snap length); -1 for a UDP header over IPv4 whose
+    length field is under 8 (tshark reads its ports, but counts no conversation)."""
     fragment: tuple[int, int, bool, int, int] | None
     """For an IP fragment: identification, offset in bytes, more fragments, where the
     fragment's IP payload starts in the frame, and its length on the wire."""
@@ -341,7 +342,7 @@ def _macsec(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer
     if offset + 6 > len(data):
         return _only(chain)
     tci = data[offset]
-    if tci & 0x08:  # E: encrypted (or C: changed text)
+    if tci & 0x0C:  # E: encrypted, or C: changed text (tshark reads neither)
         return _only(extend(chain, "data"))
     offset += 6 + (8 if tci & 0x20 else 0)  # SC: an explicit secure channel identifier
     if offset + 2 > len(data):
@@ -942,8 +943,10 @@ def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Raw:
                     if tunnel is not None:
                         return tunnel
                 seglen = length - 8
-            else:  # a length of 0 (jumbograms, offloaded captures) or a bad one: tshark
-                # keeps the ports and reads up to the end of the IP payload
+            elif length < 8 and family == 4:  # tshark: a bad length, the ports but no more
+                seglen = -1  # (its UDP dissector stops before its taps: no conversation)
+            else:  # a length of 0 (IPv6 jumbograms, offloaded captures) or past the IP
+                # payload: tshark keeps the ports and reads up to the end of the IP payload
                 seglen = wire - payload if wire > payload else 0
             return _new(
                 Layers,
