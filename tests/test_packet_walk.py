@@ -393,3 +393,11 @@ def test_a_udp_length_under_8_has_ports_but_no_conversation(tmp_path: Path) -> N
         matched = tshark(path, "-Y", expression, "-T", "fields", "-e", "frame.number").split()
         ours_matched = filter_file(path, compile_filter(expression)).frames
         assert [str(frame.number) for frame in ours_matched] == matched, expression
+
+
+def test_the_hierarchy_of_nflog_frames_starts_at_ip_as_tsharks(tmp_path: Path) -> None:
+    linktype, frame = OTHER_LINKS["nflog"]
+    path = _write(tmp_path, "nflog", linktype, [frame, OTHER_LINKS["nflog-v6"][1]])
+    ours = analyze_file(path, ["protocols"]).reports["protocols"]
+    rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(ours["tree"])]
+    assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
