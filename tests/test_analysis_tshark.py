@@ -256,3 +256,14 @@ def test_records_shorter_than_an_ethernet_header_are_not_eth(tmp_path: Path) -> 
     top = {"eth", "ip", "udp"}
     assert [row for row in ours if row[1] in top] == [row for row in theirs if row[1] in top]
     assert [row[2] for row in theirs if row[1] == "eth"] == [1]
+
+
+def test_an_empty_ip_payload_names_no_protocol_above_ip(tmp_path: Path) -> None:
+    """tshark hands an empty IP payload to no dissector: ``eth:ip``, whatever the protocol."""
+    frames = [
+        b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+        + bytes(IP(src="10.0.0.1", dst="10.0.0.2", proto=protocol))
+        for protocol in (1, 2, 50, 89, 103)
+    ]
+    path = _link_file(tmp_path / "empty.pcap", linktypes.ETHERNET, frames)
+    assert _tree_rows(_ours(path, "protocols")) == tshark_phs(path)

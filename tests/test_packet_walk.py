@@ -137,6 +137,14 @@ ETHERNET_FRAMES: dict[str, bytes] = {
         Ether(src=OUTER_SRC, dst=OUTER_DST) / IP(src="10.9.0.3", dst="10.9.0.4") / INNER_TCP
     ),
     "pim-register": bytes(_outer(103, b"\x21\x00\x00\x00\x00\x00\x00\x00" + bytes(INNER_UDP))),
+    # a null Register (N set): the header of a packet, read as tshark reads it
+    "pim-null-register": bytes(
+        _outer(
+            103,
+            b"\x21\x00\x00\x00\x40\x00\x00\x00"
+            + bytes(IP(src="10.9.0.1", dst="225.0.0.1", proto=103)),
+        )
+    ),
     "gre-in-udp": bytes(
         Ether(src=OUTER_SRC, dst=OUTER_DST)
         / IP(src="10.9.0.3", dst="10.9.0.4")
@@ -277,7 +285,7 @@ def test_a_tunnel_counts_in_every_conversation_tshark_counts(tmp_path: Path) -> 
     frames = [ETHERNET_FRAMES[n] for n in ("vxlan", "vxlan-arp", "geneve", "gre-teb", "ip-in-ip")]
     frames += [ETHERNET_FRAMES[n] for n in ("mpls-over-udp", "gre-in-udp", "erspan-ii")]
     frames += [ETHERNET_FRAMES[n] for n in ("gre-wccp", "gre-wccp-v1", "gre-cmd")]
-    frames += [ETHERNET_FRAMES[n] for n in ("vxlan-gpe-nsh", "vxlan-gpe-ip")]
+    frames += [ETHERNET_FRAMES[n] for n in ("vxlan-gpe-nsh", "vxlan-gpe-ip", "pim-null-register")]
     path = _write(tmp_path, "tunnels", 1, frames)
     ours = analyze_file(path, ["conversations", "protocols"]).reports
     for kind, key in (("ip", "ipv4"), ("udp", "udp"), ("tcp", "tcp")):

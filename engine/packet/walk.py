@@ -795,9 +795,10 @@ def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Raw:
 
 
 def _pim(data: bytes, ip: _Ip, start: int, outer: tuple[Outer, ...]) -> Raw:
-    """PIM: a Register message (type 1) carries an IP packet after 8 bytes; others end here."""
+    """PIM: a Register message (type 1) carries an IP packet after 8 bytes (a null
+    Register, N set, the header of one: tshark reads it too); others end here."""
     chain, family, pair, _protocol, _outer, net = ip
-    if start + 8 > len(data) or data[start] & 0x0F != 1 or data[start + 4] & 0x40:
+    if start + 8 > len(data) or data[start] & 0x0F != 1:
         end = len(data)
         return _transport(data, (chain, family, pair, 103, outer[:-1], net), start, end, end)
     chain = extend(chain, "pim")
