@@ -179,6 +179,19 @@ ETHERNET_FRAMES: dict[str, bytes] = {
     + b"\x08\x00"
     + bytes(INNER_UDP)
     + b"\0" * 16,
+    # Arista's timestamp tag: subtype 1, a version saying 64 or 48 bits, then an ethertype
+    "arista-64": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\xd2\x8b\x00\x01\x00\x10"
+    + bytes(8)
+    + b"\x08\x00"
+    + bytes(INNER_UDP),
+    "arista-48-vlan": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\xd2\x8b\x00\x01\x01\x20"
+    + bytes(6)
+    + b"\x81\x00\x00\x64\x08\x00"
+    + bytes(INNER_UDP),
+    "arista-unknown": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\xd2\x8b\x00\x01\x00\x11"
+    + bytes(8)
+    + b"\x08\x00"
+    + bytes(INNER_UDP),
     # C (changed text) without E: tshark does not read the payload either
     "macsec-changed": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x88\xe5\x24\x00\x00\x00\x00\x06"
     + b"\0" * 8

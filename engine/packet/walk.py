@@ -259,10 +259,31 @@ def _ethertype(
         return _macsec(data, offset, extend(chain, "macsec"), outer)
     if ethertype == _ETH_NSH:
         return _nsh(data, offset, extend(chain, "nsh"), outer)
+    if ethertype == _ETH_ARISTA:
+        return _arista(data, offset, extend(chain, "avsp"), outer)
     if chain is ETH:  # the usual case, without building the chain's cache key
         named = _ETH_NAMED.get(ethertype) or _ETH_DATA
         return (named, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, offset, -1)
     return _only(extend(chain, _ETHERTYPE_NAMES.get(ethertype, "data")), offset)
+
+
+_ETH_ARISTA = 0xD28B
+_ARISTA_TIMESTAMPS = {0x0010: 8, 0x0110: 8, 0x0020: 6, 0x0120: 6}
+"""Arista timestamp versions and their lengths: 64-bit and 48-bit, TAI and UTC."""
+
+
+def _arista(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
+    """Arista's vendor-specific tag: subtype 1 (a timestamp) of a known version, then an
+    ethertype; anything else ends here, as tshark reads it."""
+    if offset + 4 > len(data):
+        return _only(chain)
+    subtype, version = U16(data, offset)[0], U16(data, offset + 2)[0]
+    size = _ARISTA_TIMESTAMPS.get(version, -1)
+    offset += 4 + size
+    if subtype != 1 or size < 0 or offset + 2 > len(data):
+        return _only(chain)
+    (ethertype,) = U16(data, offset)
+    return _ethertype(data, offset + 2, ethertype, chain, outer)
 
 
 def _llc(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
