@@ -135,3 +135,27 @@ def test_without_reassembly_the_live_view_reads_each_frame(capture: Path) -> Non
     theirs = tshark_numbers(capture, "http")
     # the first segment of the split request, and the request that never completes
     assert starts[0] < theirs[0] and starts[-1] > theirs[-1]
+
+
+def test_a_hole_in_the_capture_ends_or_spoils_a_message_as_in_tshark(tmp_path: Path) -> None:
+    """Segments not captured: a message missing part of its body never completes; one whose
+    rest was lost entirely ends, and the segment after the hole starts a new one."""
+    web = Tcp("10.0.0.5", 41500, "10.0.0.80", 80).open()
+    web.send(True, "PA", http_request("GET", "hole.example", "/a"))
+    first = http_response("text/plain", b"a" * 2400)
+    web.send(False, "PA", first[:1000])
+    web.send(False, "PA", first[1000:2000])
+    web.frames.pop()  # the middle of the body was not captured
+    web.send(False, "PA", first[2000:])
+    web.send(True, "PA", http_request("GET", "hole.example", "/b"))
+    second = http_response("text/plain", b"b" * 2400)
+    web.send(False, "PA", second[:1000])
+    web.send(False, "PA", second[1000:])
+    web.frames.pop()  # the rest of this response was not captured
+    web.send(True, "PA", http_request("GET", "hole.example", "/c"))
+    web.send(False, "PA", http_response("text/html", b"<p>c</p>"))
+    web.close()
+    path = write_frames(tmp_path / "hole.pcap", web.frames)
+    theirs = tshark_numbers(path, "http")
+    assert [frame.number for frame in filter_file(path, compile_filter("http")).frames] == theirs
+    assert len(theirs) == 4  # three requests and the last response
