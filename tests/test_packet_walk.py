@@ -179,6 +179,12 @@ ETHERNET_FRAMES: dict[str, bytes] = {
     + b"\x08\x00"
     + bytes(INNER_UDP)
     + b"\0" * 16,
+    # IPv6 next header 143: an Ethernet frame (segment routing's L2 services)
+    "ipv6-ethernet": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
+        / IPv6(src="fd00::a", dst="fd00::b", nh=143)
+        / Raw(_inner_ethernet(INNER_UDP))
+    ),
     # Arista's timestamp tag: subtype 1, a version saying 64 or 48 bits, then an ethertype
     "arista-64": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\xd2\x8b\x00\x01\x00\x10"
     + bytes(8)
@@ -299,6 +305,7 @@ def test_a_tunnel_counts_in_every_conversation_tshark_counts(tmp_path: Path) -> 
     frames += [ETHERNET_FRAMES[n] for n in ("mpls-over-udp", "gre-in-udp", "erspan-ii")]
     frames += [ETHERNET_FRAMES[n] for n in ("gre-wccp", "gre-wccp-v1", "gre-cmd")]
     frames += [ETHERNET_FRAMES[n] for n in ("vxlan-gpe-nsh", "vxlan-gpe-ip", "pim-null-register")]
+    frames.append(ETHERNET_FRAMES["ipv6-ethernet"])
     path = _write(tmp_path, "tunnels", 1, frames)
     ours = analyze_file(path, ["conversations", "protocols"]).reports
     for kind, key in (("ip", "ipv4"), ("udp", "udp"), ("tcp", "tcp")):

@@ -795,8 +795,9 @@ def _ipv6(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, 
     return _transport(data, ip, start, end, wire)
 
 
-_IP_TUNNELS = frozenset({4, 41, 47, 103})
-"""IPv4-in-IP, IPv6-in-IP, GRE and PIM (its Register messages carry an IP packet)."""
+_IP_TUNNELS = frozenset({4, 41, 47, 103, 143})
+"""IPv4-in-IP, IPv6-in-IP, GRE, PIM (its Register messages carry an IP packet) and
+Ethernet (143, as segment routing over IPv6 carries it)."""
 _GRE_ERSPAN_II_HEADER = 8
 _GRE_ERSPAN_III_HEADER = 12
 
@@ -812,6 +813,8 @@ def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Raw:
         return _inside(_ipv6(inner, start, chain, outer), outer)
     if protocol == 103:
         return _pim(inner, ip, start, outer)
+    if protocol == 143:
+        return _inside(_inner_ethernet(inner, start, chain, outer), outer)
     return _inside(_gre(inner, extend(chain, "gre"), start, outer), outer)
 
 
