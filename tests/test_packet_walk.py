@@ -429,3 +429,43 @@ def test_the_hierarchy_of_nflog_frames_starts_at_ip_as_tsharks(tmp_path: Path) -
     ours = analyze_file(path, ["protocols"]).reports["protocols"]
     rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(ours["tree"])]
     assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
+
+
+def test_a_routing_headers_final_destination_keys_the_udp_conversation(tmp_path: Path) -> None:
+    """tshark keys UDP conversations by the final destination a routing header with
+    segments left names (type 0: the last address; segment routing: segment 0); the IPv6
+    conversation keeps the header's destination."""
+    from scapy.layers.inet6 import IPv6ExtHdrRouting, IPv6ExtHdrSegmentRouting
+
+    frames = [
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::2")
+            / IPv6ExtHdrRouting(addresses=["fd00::3", "fd00::4"], segleft=2)
+            / UDP(sport=5000, dport=5001)
+            / b"type 0"
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::5")
+            / IPv6ExtHdrSegmentRouting(addresses=["fd00::9", "fd00::5"], segleft=1)
+            / UDP(sport=5002, dport=5003)
+            / b"srh"
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::6")
+            / IPv6ExtHdrSegmentRouting(addresses=["fd00::6", "fd00::7"], segleft=0)
+            / UDP(sport=5004, dport=5005)
+            / b"done"
+        ),
+    ]
+    path = _write(tmp_path, "routed", 1, frames)
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]
+    for kind, key in (("udp", "udp"), ("ipv6", "ipv6")):
+        theirs = sorted((row["a"], row["b"]) for row in tshark_conversations(path, kind))
+        if kind == "udp":
+            mine = [(f"{r['a']}:{r['a_port']}", f"{r['b']}:{r['b_port']}") for r in ours[key]]
+        else:
+            mine = [(r["a"], r["b"]) for r in ours[key]]
+        assert sorted(mine) == theirs, kind

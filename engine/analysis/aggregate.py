@@ -38,7 +38,7 @@ from engine.analysis.snapshot import AnalysisSnapshot, take_snapshot
 from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
 from engine.packet.app import HTTP_FIRST_BYTES
-from engine.packet.walk import Layers, Outer, walk, walk_ethernet
+from engine.packet.walk import Layers, Outer, routed_pair, walk, walk_ethernet
 
 DEFAULT_MAX_FLOWS = 200_000
 """Conversations kept per table (IP pairs, TCP streams, UDP flows)."""
@@ -518,6 +518,10 @@ class Analyzer:
         )
         if seglen < 0:
             return _NO_APP  # a bad UDP length: tshark's UDP dissector stops before its taps
+        if _family == 6:
+            routed = routed_pair(data, fields.net)
+            if routed is not None:
+                pair = routed
         udp = self.udp
         entry = udp.keys.get((pair, sport, dport))
         if entry is None:

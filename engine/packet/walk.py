@@ -1030,6 +1030,45 @@ def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Raw
     return _inside(inner, outer)
 
 
+_ROUTED_FIRST = frozenset({0, 43, 60})
+"""Next headers that may lead to a routing header (hop-by-hop, routing, destination)."""
+
+
+def routed_pair(data: bytes, net: int) -> bytes | None:
+    """The source and final destination of the IPv6 packet at ``net`` when a routing
+    header with segments left names it (type 0: its last address; 2: the home address;
+    4, segment routing: segment 0), else None. tshark's transport conversations are
+    keyed by it (its routing header dissector sets the destination to it)."""
+    if net < 0 or net + 40 > len(data) or data[net + 6] not in _ROUTED_FIRST:
+        return None
+    protocol = data[net + 6]
+    start = net + 40
+    for _ in range(8):
+        if start + 8 > len(data):
+            return None
+        if protocol == 43:
+            kind, left = data[start + 2], data[start + 3]
+            if not left:
+                return None
+            if kind == 0:
+                count = data[start + 1] >> 1
+                if not count:
+                    return None
+                where = start + 8 + (count - 1) * 16
+            elif kind in (2, 4):
+                where = start + 8
+            else:
+                return None
+            if where + 16 > len(data):
+                return None
+            return data[net + 8 : net + 24] + data[where : where + 16]
+        if protocol not in _ROUTED_FIRST:
+            return None
+        protocol = data[start]
+        start += (data[start + 1] + 1) << 3
+    return None
+
+
 def reassembled(fields: Layers, frame: bytes, total: int) -> Layers:
     """The fields of a datagram put together from its fragments.
 
