@@ -267,3 +267,21 @@ def test_an_empty_ip_payload_names_no_protocol_above_ip(tmp_path: Path) -> None:
     ]
     path = _link_file(tmp_path / "empty.pcap", linktypes.ETHERNET, frames)
     assert _tree_rows(_ours(path, "protocols")) == tshark_phs(path)
+
+
+def test_a_cisco_isl_frame_is_isl_then_ethernet_as_in_tsharks_hierarchy(tmp_path: Path) -> None:
+    v4, _v6 = _ip_frames()
+    inner = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + v4
+    isl = (
+        b"\x01\x00\x0c\x00\x00\x00"  # destination (5 bytes), type and user
+        + b"\x02\x00\x00\x00\x00\x09"  # source
+        + struct.pack("!H", len(inner) + 12)
+        + b"\xaa\xaa\x03\x00\x00\x0c"  # SNAP, the source's high bits
+        + b"\x00\x0a\x00\x00\x00\x00"  # VLAN, index, reserved
+        + inner
+    )
+    path = _link_file(tmp_path / "isl.pcap", linktypes.ETHERNET, [isl, inner])
+    top = {"isl", "eth", "ip", "udp"}
+    ours = [row for row in _tree_rows(_ours(path, "protocols")) if row[1] in top]
+    assert ours == [row for row in tshark_phs(path) if row[1] in top]
+    _compare_conversations(path, "udp", _ours(path, "conversations")["udp"])

@@ -252,6 +252,8 @@ def _ethertype(
     if ethertype in _ETH_MPLS:
         return _mpls(data, offset, chain, outer)
     if ethertype <= 1500 or ethertype == _ETH_LLC:
+        if chain is ETH and data[:5] in _ISL_DESTINATIONS:  # Cisco ISL: 26 bytes, a frame
+            return _inner_ethernet(data, 26, _ISL, outer)
         return _llc(data, offset, extend(chain, "llc"), outer)
     if ethertype == _ETH_PPPOE_SESSION:
         return _ppp(data, offset + 6, extend(chain, "pppoes"), outer)
@@ -267,6 +269,9 @@ def _ethertype(
     return _only(extend(chain, _ETHERTYPE_NAMES.get(ethertype, "data")), offset)
 
 
+_ISL_DESTINATIONS = frozenset({b"\x01\x00\x0c\x00\x00", b"\x0c\x00\x0c\x00\x00"})
+"""The multicast addresses a Cisco ISL header starts with (what tshark recognises it by)."""
+_ISL = ("isl",)
 _ETH_ARISTA = 0xD28B
 _ARISTA_TIMESTAMPS = {0x0010: 8, 0x0110: 8, 0x0020: 6, 0x0120: 6}
 """Arista timestamp versions and their lengths: 64-bit and 48-bit, TAI and UTC."""
