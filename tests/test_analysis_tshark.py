@@ -171,6 +171,8 @@ def _ip_frames() -> tuple[bytes, bytes]:
         ("ipnet", 226),
         ("ipoib", 242),
         ("juniper", 178),
+        ("pktap", 258),
+        ("user2-pktap", 149),
     ],
 )
 def test_every_link_type_matches_tshark(tmp_path: Path, name: str, linktype: int) -> None:
@@ -199,6 +201,13 @@ def test_every_link_type_matches_tshark(tmp_path: Path, name: str, linktype: int
             struct.pack("!BBHIIIII", 1, 26, 0, len(v6), 2, 0, 0, 0) + v6,
         ],
         "ipoib": [bytes(40) + b"\x08\x00\x00\x00" + v4, bytes(40) + b"\x86\xdd\x00\x00" + v6],
+        # Apple's PKTAP: a little-endian header length, type, the frame's link type, ...
+        "pktap": [
+            struct.pack("<III", 108, 1, 1) + bytes(96) + mac[:6] + mac[:6] + b"\x08\x00" + v4
+        ],
+        "user2-pktap": [
+            struct.pack("<III", 108, 1, 1) + bytes(96) + mac[:6] + mac[:6] + b"\x86\xdd" + v6
+        ],
         "juniper": [
             b"MGC\x80\x00\x04\x01\x02\x03\x04" + mac[:6] + mac[:6] + b"\x08\x00" + v4,
             b"MGC\x00" + mac[:6] + mac[:6] + b"\x86\xdd" + v6,

@@ -574,6 +574,12 @@ def _pktap(data: bytes) -> Raw:
     )
 
 
+def _user2_pktap(data: bytes) -> Raw:
+    """LINKTYPE_USER2 (149): macOS writes PKTAP under it, and tshark reads it so."""
+    found = _pktap(data)
+    return (("user_dlt", *found[0]), *found[1:])
+
+
 def _shifted(
     fragment: tuple[int, int, bool, int, int] | None, shift: int
 ) -> tuple[int, int, bool, int, int] | None:
@@ -649,6 +655,7 @@ def _juniper_ether(data: bytes) -> Raw:
 IEEE802_11 = 105
 IEEE802_11_RADIOTAP = 127
 ARCNET_LINUX = 129
+USER2 = 149
 JUNIPER_ETHER = 178
 IPNET = 226
 IPOIB = 242
@@ -718,6 +725,7 @@ _LINKS: dict[int, Callable[[bytes], Raw]] = {
     FRAME_RELAY: _frame_relay,
     NFLOG: _nflog,
     PKTAP: _pktap,
+    USER2: _user2_pktap,
     ARCNET_LINUX: _arcnet_linux,
     JUNIPER_ETHER: _juniper_ether,
     IPNET: _ipnet,
