@@ -111,6 +111,12 @@ class FramePaths:
         timestamp, length, linktype, data = record
         return self._analyzer.frame_path(timestamp, length, linktype, data)
 
+    def path_of(self, packet: PacketSummary) -> ProtocolPath:
+        """The protocols of the next frame, from its packet-list summary."""
+        return self._analyzer.frame_path(
+            packet.timestamp, packet.length, packet.linktype, packet.data
+        )
+
 
 def frame_paths(display_filter: DisplayFilter) -> FramePaths | None:
     """A reassembling reader when the filter names a protocol that needs one, else None."""

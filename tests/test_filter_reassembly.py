@@ -159,3 +159,26 @@ def test_a_hole_in_the_capture_ends_or_spoils_a_message_as_in_tshark(tmp_path: P
     theirs = tshark_numbers(path, "http")
     assert [frame.number for frame in filter_file(path, compile_filter("http")).frames] == theirs
     assert len(theirs) == 4  # three requests and the last response
+
+
+def test_a_file_view_answers_as_the_file_filter(capture: Path) -> None:
+    """The TUI's display filter on a file source reassembles as ``livetap filter`` does;
+    packets that arrive while it scans are matched after the scan, in order."""
+    from engine.replay import open_file_source
+    from engine.session import CaptureSession
+
+    theirs = tshark_numbers(capture, "http or dns or udp")
+    session = CaptureSession(open_file_source(capture), 1000)
+    with session:
+        assert session.wait_finished(10)
+        view = session.set_display_filter("http or dns or udp")
+        assert view is not None
+        view.scan()
+        assert [view.index_at(row) for row in range(len(view))] == theirs
+    early = CaptureSession(open_file_source(capture), 1000)  # the filter set before reading
+    view = early.set_display_filter("http")
+    assert view is not None
+    view.scan()
+    with early:
+        assert early.wait_finished(10)
+        assert [view.index_at(row) for row in range(len(view))] == tshark_numbers(capture, "http")
