@@ -133,6 +133,7 @@ def test_a_tcp_header_cut_short_is_not_followed(tmp_path: Path) -> None:
 
     tables = analyze_file(path, ["conversations"]).reports["conversations"]
     assert tables["tcp"] == [] and tshark_conversations(path, "tcp") == []
+    assert tables["tcp_total"] == 0
     assert len(tables["ipv4"]) == len(tshark_conversations(path, "ip")) == 1
 
 
