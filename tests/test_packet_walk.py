@@ -469,3 +469,29 @@ def test_a_routing_headers_final_destination_keys_the_udp_conversation(tmp_path:
         else:
             mine = [(r["a"], r["b"]) for r in ours[key]]
         assert sorted(mine) == theirs, kind
+
+
+def test_an_ipv6_conversation_counts_the_fragment_that_completes_a_datagram(
+    tmp_path: Path,
+) -> None:
+    """tshark's IPv6 tap sees a fragmented datagram once, on its last fragment (its IPv4
+    tap sees every fragment)."""
+    from scapy.layers.inet import fragment
+    from scapy.layers.inet6 import IPv6ExtHdrFragment, fragment6
+
+    six = IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrFragment(id=7) / UDP(sport=1, dport=2)
+    four = IP(src="10.9.0.1", dst="10.9.0.2") / UDP(sport=3, dport=4) / (b"4" * 3000)
+    frames = [
+        bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / piece)
+        for piece in fragment6(six / (b"6" * 3000), 1280)  # type: ignore[no-untyped-call]
+    ]
+    frames += [
+        bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / piece)
+        for piece in fragment(four, fragsize=1200)  # type: ignore[no-untyped-call]
+    ]
+    path = _write(tmp_path, "fragments", 1, frames)
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]
+    for kind, key in (("ipv6", "ipv6"), ("ip", "ipv4"), ("udp", "udp")):
+        theirs = tshark_conversations(path, kind)
+        assert [int(row["f"]) for row in theirs] == [row["frames"] for row in ours[key]], kind
+    assert ours["ipv6"][0]["frames"] == 1 and ours["ipv4"][0]["frames"] == 3

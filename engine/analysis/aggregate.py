@@ -329,8 +329,9 @@ class Analyzer:
                 self._outer(outer, time, length, data)
             entry = ip.keys.get(pair)
             if entry is None:
-                self._ip_pair(ip, pair, time, length)
-            else:
+                if fragment is None or family == 4:
+                    self._ip_pair(ip, pair, time, length)
+            elif fragment is None or family == 4:
                 record, direction = entry
                 record[direction] += 1
                 record[direction + 1] += length
@@ -345,6 +346,8 @@ class Analyzer:
                     if self._paths:
                         self._path(key, length)
                     return key
+                if family == 6:  # tshark's IPv6 tap sees the fragment that completes it only
+                    self._ip_pair(ip, pair, time, length)
                 fields, data = whole
                 chain, proto, sport = fields.chain, fields.proto, fields.sport
             if proto == 6 and sport >= 0:
