@@ -495,3 +495,29 @@ def test_an_ipv6_conversation_counts_the_fragment_that_completes_a_datagram(
         theirs = tshark_conversations(path, kind)
         assert [int(row["f"]) for row in theirs] == [row["frames"] for row in ours[key]], kind
     assert ours["ipv6"][0]["frames"] == 1 and ours["ipv4"][0]["frames"] == 3
+
+
+def test_an_ipv6_mobility_header_has_no_ipv6_conversation_as_in_tshark(tmp_path: Path) -> None:
+    """tshark's IPv6 tap skips a packet ending in a Mobility header (not one ending in No
+    Next Header, after extension headers or not)."""
+    from scapy.layers.inet6 import IPv6ExtHdrDestOpt
+
+    frames = [
+        bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / IPv6(src="fd00::1", dst="fd00::2", nh=59)),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::3")
+            / IPv6ExtHdrDestOpt(nh=59)
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::4", nh=135)
+            / bytes([59, 0, 0, 0, 0, 0, 0, 0])
+        ),
+        bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / IPv6(src="fd00::1", dst="fd00::5", nh=253)),
+    ]
+    path = _write(tmp_path, "mobility", 1, frames)
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]["ipv6"]
+    theirs = tshark_conversations(path, "ipv6")
+    assert sorted((r["a"], r["b"]) for r in ours) == sorted((r["a"], r["b"]) for r in theirs)
+    assert len(theirs) == 3

@@ -67,6 +67,8 @@ _NO_APP: tuple[str, ...] = ()
 PathKey = tuple[tuple[str, ...], str | None, tuple[str, ...]]
 """A frame's protocol path: (layers to IP, transport, application layers)."""
 _DATA: tuple[str, ...] = ("data",)
+_MOBILITY = 135
+"""IPv6's Mobility header (tshark's IPv6 tap does not see such a packet)."""
 _ETH_ONLY: tuple[str, ...] = ("eth",)
 _SHORT: tuple[str, ...] = ("_ws.short",)
 """A record shorter than its link header (tshark: a short frame, or malformed when empty)."""
@@ -328,10 +330,12 @@ class Analyzer:
             if outer:
                 self._outer(outer, time, length, data)
             entry = ip.keys.get(pair)
+            # tshark's IPv6 tap misses a fragment that completes nothing, and a Mobility header
+            counted = family == 4 or (fragment is None and proto != _MOBILITY)
             if entry is None:
-                if fragment is None or family == 4:
+                if counted:
                     self._ip_pair(ip, pair, time, length)
-            elif fragment is None or family == 4:
+            elif counted:
                 record, direction = entry
                 record[direction] += 1
                 record[direction + 1] += length
