@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from scapy.layers.dot11 import Dot11, Dot11QoS, RadioTap
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import LLC, SNAP
 
@@ -294,3 +294,18 @@ def test_a_cisco_isl_frame_is_isl_then_ethernet_as_in_tsharks_hierarchy(tmp_path
     ours = [row for row in _tree_rows(_ours(path, "protocols")) if row[1] in top]
     assert ours == [row for row in tshark_phs(path) if row[1] in top]
     _compare_conversations(path, "udp", _ours(path, "conversations")["udp"])
+
+
+def test_a_transport_header_cut_by_the_snap_length_is_still_named(tmp_path: Path) -> None:
+    """Only an empty payload names nothing: a TCP or UDP header the capture cut is tcp/udp."""
+    ethernet = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+    records = []
+    for number, transport in enumerate((TCP(sport=1, dport=2), UDP(sport=3, dport=4))):
+        frame = ethernet + bytes(IP(src="10.0.0.1", dst="10.0.0.2") / transport / bytes(100))
+        records.append(PcapRecord(1000.0 + number, len(frame), linktypes.ETHERNET, frame[:38]))
+    path = tmp_path / "cut.pcap"
+    write_pcap_file(path, records)
+    top = {"eth", "ip", "tcp", "udp"}  # (tshark adds a _ws.short row under each)
+    ours = [row for row in _tree_rows(_ours(path, "protocols")) if row[1] in top]
+    assert ours == [row for row in tshark_phs(path) if row[1] in top]
+    assert [row[1] for row in ours] == ["eth", "ip", "tcp", "udp"]

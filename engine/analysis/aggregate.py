@@ -362,8 +362,9 @@ class Analyzer:
             elif proto == 17 and sport >= 0:
                 key = (chain, "udp", self._udp(time, length, fields, data))
             else:
-                # (an empty IP payload is handed to no dissector: tshark names nothing)
-                named = proto >= 0 and (fields.seglen > 0 or fields.l4 < 0)
+                # (an empty IP payload is handed to no dissector: tshark names nothing; a
+                # TCP or UDP header cut short is still named)
+                named = proto >= 0 and (fields.seglen > 0 or fields.l4 < 0 or proto in (6, 17))
                 key = (chain, L4_NAMES.get(proto, "data") if named else None, _NO_APP)
         if not self._paths:
             return key
