@@ -498,3 +498,22 @@ def test_an_icmp_error_has_the_quoted_headers_fields(tmp_path: Path) -> None:
         livetap("analyze", str(path), "--json", "--report", "conversations").stdout
     )["data"]["reports"]["conversations"]
     assert [row["frames_a_to_b"] for row in conversations["udp"]] == [1]  # the probe only
+
+
+def test_an_icmp_header_under_6_bytes_is_not_icmp_as_in_tshark(tmp_path: Path) -> None:
+    """tshark reads 6 bytes of an ICMP header before it adds ``icmp``: with fewer (by the IP
+    length, or cut by the snap length) ``-Y icmp`` misses it, whatever the type."""
+    whole = bytes(eth(IP(src="10.0.0.5", dst="10.0.0.9") / ICMP(type=8, id=1, seq=1) / b"ping"))
+    records = [PcapRecord(1.0, len(whole), linktypes.ETHERNET, whole)]
+    for captured in (0, 2, 4, 5, 6, 8):  # cut by the snap length
+        records.append(PcapRecord(2.0, len(whole), linktypes.ETHERNET, whole[: 34 + captured]))
+    for kind in (3, 11, 13):
+        for size in (3, 5, 6):  # by the IP length
+            header = IP(src="10.0.0.5", dst="10.0.0.9", proto=1, len=20 + size)
+            frame = bytes(eth(header / Raw(bytes([kind]) + bytes(size - 1))))
+            records.append(PcapRecord(3.0, len(frame), linktypes.ETHERNET, frame))
+    path = tmp_path / "short-icmp.pcap"
+    write_pcap_file(path, records)
+    for expression in ("icmp", "not icmp", "ip and not icmp"):
+        assert numbers(ours(path, expression)) == tshark_numbers(path, expression), expression
+    assert len(tshark_numbers(path, "icmp")) == 6

@@ -122,8 +122,11 @@ def _transport_is(protocol: int) -> Callable[[PacketView], tuple[Any, ...]]:
     def get(view: PacketView) -> tuple[Any, ...]:
         packet = view.packet
         path = view.path
-        if path is not None and packet.layers.fragment is not None:
+        layers = packet.layers
+        if path is not None and layers.fragment is not None:
             return _present(path[1] == name)  # the fragment that completes the datagram
+        if protocol == 1 and layers.proto == 1 and (layers.l4 < 0 or layers.end - layers.l4 < 6):
+            return ()  # tshark reads 6 bytes of the header before it adds icmp
         return _present(packet.carries(protocol))
 
     return get
