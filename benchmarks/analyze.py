@@ -19,7 +19,9 @@ runs in turn (livetap, tshark, livetap, tshark, ...) ``--runs`` times each:
   -z conv,ipv6 -z conv,tcp -z conv,udp``,
 
 each as a subprocess (start-up included, output thrown away), and prints the median
-wall-clock times, the median of the pairwise ratios, and the load average beside them.
+wall-clock times, the median of the pairwise ratios, and the load average beside them,
+with whether livetap could split the file over two processes when the row started
+(only when a core is spare: see :mod:`engine.analysis.shards`).
 
     .venv/bin/python benchmarks/analyze.py [--count N] [--runs N] [--mix today|heavy|both]
         [--rebuild]
@@ -45,6 +47,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Packet, Raw
 
 from engine import linktypes
+from engine.analysis import shards
 from engine.pcapio import PcapRecord, write_pcap_file
 
 CLIENT_MAC, ROUTER_MAC = "02:00:00:00:00:01", "02:00:00:00:00:fe"
@@ -366,11 +369,13 @@ def main() -> int:
             for tap in taps:
                 theirs += ["-z", tap]
             before = load()
+            split = "two cores" if shards.usable(path) else "one core"
             mine, other, ratio = interleaved(ours, theirs, args.runs)
             rows.append((mix, report, mine, other, ratio))
             print(
                 f"  {mix:5} --report {report:13} livetap {mine:5.2f} s  tshark {other:5.2f} s  "
-                f"livetap is {ratio:.2f}x as fast  [{before}; after: {load()}]",
+                f"livetap is {ratio:.2f}x as fast  [{before}, livetap on {split}; "
+                f"after: {load()}]",
                 flush=True,
             )
     worst = min(row[4] for row in rows)

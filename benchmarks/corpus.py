@@ -460,7 +460,7 @@ def livetap_filter_matches(path: Path, expressions: Sequence[str]) -> dict[str, 
     compiled = [(text, compile_display_filter(text)) for text in expressions]
     hits: dict[str, list[int]] = {text: [] for text in expressions}
     with open_pcap(path) as reader:
-        for index, (timestamp, length, linktype, data) in enumerate(reader, start=1):
+        for index, (timestamp, length, linktype, data, _source) in enumerate(reader, start=1):
             src, dst, sport, dport, protocol, info = decode(linktype, data)
             summary = PacketSummary(
                 index, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data

@@ -67,7 +67,7 @@ from engine.dissector import generate_lua, parse_spec
 from engine.errors import LivetapError
 from engine.events import PacketSummary
 from engine.packet.walk import walk
-from engine.pcapio import MAX_RECORD, PcapReader
+from engine.pcapio import MAX_RECORD, PcapReader, PcapRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CASES = 1_000_000
@@ -743,12 +743,12 @@ def _run_analysis(case: tuple[int, bytes], rng: random.Random) -> None:
     _FED[0] += 1
 
 
-def _stream(rng: random.Random) -> list[tuple[float, int, int, bytes]]:
+def _stream(rng: random.Random) -> list[PcapRecord]:
     frames = [fuzz_frame(rng) for _ in range(rng.randrange(1, 30))]
-    return [(1.0 + i * rng.random(), len(f), lt, f) for i, (lt, f) in enumerate(frames)]
+    return [PcapRecord(1.0 + i * rng.random(), len(f), lt, f) for i, (lt, f) in enumerate(frames)]
 
 
-def _run_report(records: list[tuple[float, int, int, bytes]], rng: random.Random) -> None:
+def _run_report(records: list[PcapRecord], rng: random.Random) -> None:
     analyzer = Analyzer()
     analyzer.add_records(records)
     analyzer.report(["all"])
@@ -757,7 +757,7 @@ def _run_report(records: list[tuple[float, int, int, bytes]], rng: random.Random
 
 
 def _stream_file(case: Any) -> tuple[str, bytes]:
-    return "stream.json", json.dumps([[t, n, lt, f.hex()] for t, n, lt, f in case]).encode()
+    return "stream.json", json.dumps([[t, n, lt, f.hex()] for t, n, lt, f, _s in case]).encode()
 
 
 def _run_pcap(case: bytes, rng: random.Random) -> None:

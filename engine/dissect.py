@@ -112,14 +112,20 @@ def _one_line(text: str, limit: int = 300) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
 
 
-def dissect(packet: PacketSummary) -> PacketDetail:
-    """The full layer tree and hex dump of one packet; never raises on odd bytes."""
+def dissect(packet: PacketSummary, show_input: bool = False) -> PacketDetail:
+    """The full layer tree and hex dump of one packet; never raises on odd bytes.
+
+    ``show_input``: several inputs are read, so the frame says which one it came from.
+    """
+    fields = [
+        FieldNode(f"Link type: {linktypes.name(packet.linktype)} ({packet.linktype})"),
+        FieldNode(f"Timestamp: {packet.timestamp:.6f}"),
+    ]
+    if show_input and packet.source:
+        fields.insert(0, FieldNode(f"Input: {_one_line(packet.source)} (frame.source)"))
     frame = FieldNode(
         f"Frame {packet.index}: {packet.length} bytes on wire, {packet.captured_length} captured",
-        (
-            FieldNode(f"Link type: {linktypes.name(packet.linktype)} ({packet.linktype})"),
-            FieldNode(f"Timestamp: {packet.timestamp:.6f}"),
-        ),
+        tuple(fields),
     )
     dump = hexdump_lines(packet.data)
     try:

@@ -42,6 +42,9 @@ class PacketSummary:
     protocol: str
     info: str
     data: bytes
+    source: str = ""
+    """The name of the input it came from (``eth0``, ``a.pcap``): the Source column and
+    ``frame.source`` when several are read at once."""
 
     @property
     def captured_length(self) -> int:

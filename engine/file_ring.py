@@ -1,41 +1,55 @@
-"""A capture file as the packet buffer: indexed as it is read, frames read back on demand.
+"""Capture files as the packet buffer: indexed as they are read, frames read back on demand.
 
 ``livetap -r`` on a big file must show its first screen at once and scroll
 anywhere without holding the file in memory. The reader goes through the file
 once in the background (the capture thread), keeping for each record only
-where its bytes are and its time, lengths and link type (26 bytes a record);
-the list reads a frame back from the file with one ``pread`` when it is shown.
+where its bytes are, its time, lengths, link type and which file (27 bytes a
+record); the list reads a frame back from the file with one ``pread`` when it is
+shown. Several files read at once (``-r a -r b``, merged by time) share one index:
+a record's ``source`` is the number of its file.
 """
 
 from __future__ import annotations
 
 import os
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 
-from engine.errors import from_os_error
+from engine.errors import LivetapError, from_os_error
 from engine.pcapio import PcapRecord
 from engine.ring import SummaryCache
 
 
 class FileRing(SummaryCache):
-    """Every packet of one capture file, by index (1-based); nothing is evicted."""
+    """Every packet of one or more capture files, by index (1-based); nothing is evicted."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *more: str | Path) -> None:
         super().__init__()
-        self.path = Path(path)
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as error:
-            raise from_os_error(error, f"open {self.path}") from None
+        self.paths: Sequence[Path] = tuple(Path(p) for p in (path, *more))
+        self.path = self.paths[0]
+        self._fds = [-1] * len(self.paths)
+        for number in range(len(self.paths)):
+            self._open(number)
         self._offsets = array("Q")
         self._caplens = array("I")
         self._lengths = array("I")
         self._times = array("d")
         self._linktypes = array("H")
+        self._files = array("B")
         self.capacity = 1 << 62
         self.pending_offsets: list[int] = []
         """Where the frames of the batch being stored start (filled by the source)."""
+
+    def _open(self, number: int) -> int:
+        """The descriptor of file ``number``, opened now if it was closed."""
+        if self._fds[number] < 0:
+            path = self.paths[number]
+            try:
+                self._fds[number] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as error:
+                raise from_os_error(error, f"open {path}") from None
+        return self._fds[number]
 
     @property
     def first_index(self) -> int:
@@ -58,29 +72,35 @@ class FileRing(SummaryCache):
         offsets, self.pending_offsets = self.pending_offsets, []
         if len(offsets) != len(records):
             raise ValueError("every record needs the offset of its bytes in the file")
-        for (timestamp, length, linktype, data), offset in zip(records, offsets, strict=True):
+        for (timestamp, length, linktype, data, source), offset in zip(
+            records, offsets, strict=True
+        ):
             self._offsets.append(offset)
             self._caplens.append(len(data))
             self._lengths.append(length)
             self._linktypes.append(linktype)
+            self._files.append(source)
             self._times.append(timestamp)  # last: readers see the index only once complete
         return len(self._times)
 
     def record(self, index: int) -> PcapRecord | None:
-        """The packet as captured, read back from the file."""
+        """The packet as captured, read back from its file."""
         if index < 1 or index > len(self._times):
             return None
         slot = index - 1
+        number = self._files[slot]
         try:
-            if self._fd < 0:  # closed with its session: the index is still good
-                self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-            data = os.pread(self._fd, self._caplens[slot], self._offsets[slot])
-        except OSError:
+            fd = self._open(number)  # closed with its session: the index is still good
+            data = os.pread(fd, self._caplens[slot], self._offsets[slot])
+        except (OSError, LivetapError):  # the file went away since it was indexed
             return None
-        return PcapRecord(self._times[slot], self._lengths[slot], self._linktypes[slot], data)
+        return PcapRecord(
+            self._times[slot], self._lengths[slot], self._linktypes[slot], data, number
+        )
 
     def close(self) -> None:
-        """Close the file (a later read opens it again); safe to call twice."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        """Close the files (a later read opens them again); safe to call twice."""
+        for number, fd in enumerate(self._fds):
+            if fd >= 0:
+                os.close(fd)
+                self._fds[number] = -1

@@ -63,12 +63,13 @@ def compile_filter(text: str) -> DisplayFilter:
         raise InvalidDisplayFilterError(text, error.column, error.reason) from None
 
 
-def summarize(number: int, record: PcapRecord) -> PacketSummary:
+def summarize(number: int, record: PcapRecord, source_names: tuple[str, ...] = ()) -> PacketSummary:
     """The packet list's summary of one record: what a display filter tests."""
-    timestamp, length, linktype, data = record
+    timestamp, length, linktype, data, source = record
     src, dst, sport, dport, protocol, info = decode(linktype, data)
+    name = source_names[source] if source < len(source_names) else ""
     return PacketSummary(
-        number, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data
+        number, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data, name
     )
 
 
@@ -108,8 +109,9 @@ class FramePaths:
 
     def path(self, record: PcapRecord) -> ProtocolPath:
         """The protocols of the next frame of the capture."""
-        timestamp, length, linktype, data = record
-        return self._analyzer.frame_path(timestamp, length, linktype, data)
+        return self._analyzer.frame_path(
+            record.timestamp, record.length, record.linktype, record.data
+        )
 
     def path_of(self, packet: PacketSummary) -> ProtocolPath:
         """The protocols of the next frame, from its packet-list summary."""
@@ -123,10 +125,13 @@ def frame_paths(display_filter: DisplayFilter) -> FramePaths | None:
     return FramePaths() if display_filter.uses_reassembly else None
 
 
-def record_predicate(display_filter: DisplayFilter) -> RecordPredicate:
+def record_predicate(
+    display_filter: DisplayFilter, source_names: tuple[str, ...] = ()
+) -> RecordPredicate:
     """A test of (frame number, record) by a compiled display filter; it never raises.
 
-    The records must come in capture order, each once (frame numbers from 1): the test
+    ``source_names`` name the inputs by ``record.source``, for ``frame.source``. The
+    records must come in capture order, each once (frame numbers from 1): the test
     reassembles as it goes when the filter needs it (see :class:`FramePaths`).
     """
     matches = display_filter.matches_packet
@@ -136,7 +141,7 @@ def record_predicate(display_filter: DisplayFilter) -> RecordPredicate:
     def test(number: int, record: PcapRecord) -> bool:
         times.advance(number, record.timestamp)
         path = paths.path(record) if paths is not None else None
-        return matches(summarize(number, record), times, path)
+        return matches(summarize(number, record, source_names), times, path)
 
     return test
 
@@ -362,6 +367,8 @@ class FilteredSource:
         self._source = source
         self._predicate = predicate
         self.description: str = source.description
+        self.source_names: tuple[str, ...] = source.source_names
+        self.source_linktypes: tuple[int, ...] = source.source_linktypes
         self.linktype: int = source.linktype
         self.filter: bpf.CompiledFilter = source.filter
         self.can_wait: bool = source.can_wait

@@ -220,6 +220,12 @@ def _entry(lines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return entry
 
 
+def har_entry(lines: dict[str, dict[str, Any]], include_sensitive: bool = False) -> dict[str, Any]:
+    """One HAR entry from one request's NDJSON lines (a request line, then any of response,
+    finished and failed), secrets hidden unless ``include_sensitive``: copy as HAR entry."""
+    return _entry(lines if include_sensitive else _redact_entry_lines(lines))
+
+
 def ndjson_to_har(paths: list[Path], include_sensitive: bool = False) -> HarResult:
     """Convert one capture (its rotated files in any order) to a HAR document.
 

@@ -110,6 +110,7 @@ class LiveSource:
         self.interface = interface
         self.snaplen = snaplen
         self.description = f"interface {interface}"
+        self.source_names: tuple[str, ...] = (interface,)
         self._index = _interface_index(interface)
         hatype = interface_hardware_type(interface) if self._index else -1
         self._cooked = hatype not in ARPHRD_ETHERNET_LIKE and hatype not in ARPHRD_RAW_IP
@@ -120,6 +121,7 @@ class LiveSource:
             if hatype in ARPHRD_RAW_IP
             else linktypes.LINUX_SLL
         )
+        self.source_linktypes: tuple[int, ...] = (self.linktype,)
         self.filter_linktype = (
             linktypes.ETHERNET if self.linktype == linktypes.ETHERNET else linktypes.RAW
         )

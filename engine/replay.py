@@ -38,8 +38,11 @@ class StreamSource:
         snaplen: int = 262144,
     ) -> None:
         self.description = description
+        self.source_names: tuple[str, ...] = (description.partition(" ")[2] or description,)
+        """The file's name or the command: what the Source column and frame.source show."""
         self.snaplen = snaplen
         self.linktype = reader.linktype
+        self.source_linktypes: tuple[int, ...] = (reader.linktype,)
         self.filter_linktype = reader.linktype
         self.filter = bpf.compile_filter(expression, reader.linktype, snaplen)
         self._filters: dict[int, bpf.CompiledFilter | None] = {reader.linktype: self.filter}

@@ -1,9 +1,9 @@
 """A bounded buffer of the most recent packets, addressed by capture index.
 
 It keeps what a capture must keep and nothing more: each packet's bytes, its
-timestamp, original length and link type, in flat arrays (about 60 bytes of
-overhead a packet beside the bytes themselves). The list's summary of a packet
-(addresses, protocol, info) is decoded when something asks for it, and the
+timestamp, original length, link type and source (which of several inputs), in flat
+arrays (about 60 bytes of overhead a packet beside the bytes themselves). The list's
+summary of a packet (addresses, protocol, info) is decoded when something asks for it, and the
 last few thousand are cached: the list only ever shows a screenful, so the
 capture thread never decodes at all.
 
@@ -30,6 +30,8 @@ class SummaryCache:
 
     def __init__(self) -> None:
         self._summaries: dict[int, PacketSummary] = {}
+        self.source_names: tuple[str, ...] = ()
+        """Each input's name by ``PcapRecord.source`` (set by the session)."""
 
     @property
     def first_index(self) -> int:
@@ -50,10 +52,22 @@ class SummaryCache:
         record = self.record(index)
         if record is None:
             return None
-        timestamp, length, linktype, data = record
+        timestamp, length, linktype, data, source = record
         src, dst, sport, dport, protocol, info = decode(linktype, data)
+        names = self.source_names
         summary = PacketSummary(
-            index, timestamp, length, linktype, src, dst, sport, dport, protocol, info, data
+            index,
+            timestamp,
+            length,
+            linktype,
+            src,
+            dst,
+            sport,
+            dport,
+            protocol,
+            info,
+            data,
+            names[source] if source < len(names) else "",
         )
         if len(self._summaries) >= SUMMARY_CACHE:
             self._summaries.clear()
@@ -89,6 +103,8 @@ class PacketRing(SummaryCache):
         self._times = array("d", bytes(8 * capacity))
         self._lengths = array("I", bytes(4 * capacity))
         self._linktypes = array("H", bytes(2 * capacity))
+        self._sources = array("B", bytes(capacity))
+        """Which input each packet came from (at most 256 inputs: one byte a packet)."""
         self._indices = array("q", bytes(8 * capacity))
         self._last = 0
         """Index of the newest packet; 0 while empty. Indices start at 1."""
@@ -111,7 +127,9 @@ class PacketRing(SummaryCache):
     def __len__(self) -> int:
         return min(self._last, self.capacity)
 
-    def add(self, timestamp: float, length: int, linktype: int, data: bytes) -> int:
+    def add(
+        self, timestamp: float, length: int, linktype: int, data: bytes, source: int = 0
+    ) -> int:
         """Store the next packet (capture thread); returns its index."""
         index = self._last + 1
         slot = (index - 1) % self.capacity
@@ -120,6 +138,7 @@ class PacketRing(SummaryCache):
         self._times[slot] = timestamp
         self._lengths[slot] = length
         self._linktypes[slot] = linktype
+        self._sources[slot] = source
         self._indices[slot] = index
         self._last = index
         return index
@@ -127,9 +146,9 @@ class PacketRing(SummaryCache):
     def add_records(self, records: list[PcapRecord]) -> int:
         """Store a batch; returns the index of the last one."""
         capacity, data, times, lengths = self.capacity, self._data, self._times, self._lengths
-        linktypes, indices = self._linktypes, self._indices
+        linktypes, sources, indices = self._linktypes, self._sources, self._indices
         index = self._last
-        for timestamp, length, linktype, frame in records:
+        for timestamp, length, linktype, frame, source in records:
             index += 1
             slot = (index - 1) % capacity
             indices[slot] = 0
@@ -137,6 +156,7 @@ class PacketRing(SummaryCache):
             times[slot] = timestamp
             lengths[slot] = length
             linktypes[slot] = linktype
+            sources[slot] = source
             indices[slot] = index
             self._last = index
         return index
@@ -149,6 +169,10 @@ class PacketRing(SummaryCache):
         if self._indices[slot] != index:
             return None
         record = PcapRecord(
-            self._times[slot], self._lengths[slot], self._linktypes[slot], self._data[slot]
+            self._times[slot],
+            self._lengths[slot],
+            self._linktypes[slot],
+            self._data[slot],
+            self._sources[slot],
         )
         return record if self._indices[slot] == index else None

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.capture_loop import LoopEnd, run_loop
 from engine.display_filter import compile_display_filter
 from engine.errors import LivetapError
 from engine.events import CaptureStats, PacketBatch, PacketSummary
@@ -26,8 +27,6 @@ from engine.ring import PacketRing
 from engine.source import PacketSource
 from engine.view import DisplayView
 
-READ_TIMEOUT = 0.1
-"""How long the capture thread waits for packets before checking for stop."""
 RATE_WINDOW = 1.0
 """Packets per second are averaged over about this many seconds."""
 
@@ -59,6 +58,7 @@ class CaptureSession:
             source.ring if source.ring is not None else PacketRing(ring_size)
         )
         """The buffer: the last packets in memory, or (for a file) the file itself, indexed."""
+        self.ring.source_names = source.source_names
         self._packets = 0
         self._bytes = 0
         self._thread: threading.Thread | None = None
@@ -113,16 +113,11 @@ class CaptureSession:
         return self._finished
 
     def _run(self) -> None:
-        """The capture thread: read and store until stopped or the source ends."""
+        """The capture thread: the capture loop with the ring as its sink."""
         stop, source = self._stop, self.source  # this thread's, even once a file is re-read
         try:
-            while not stop.is_set():
-                records = source.read_batch(READ_TIMEOUT)
-                if records:
-                    self._store(records)
-                elif source.finished:
-                    self._finished = True
-                    break
+            end = run_loop(source, self._store, stop)
+            self._finished = end is LoopEnd.SOURCE_ENDED
         except LivetapError as error:
             if not stop.is_set():
                 self._error = error
@@ -130,11 +125,11 @@ class CaptureSession:
             if not stop.is_set():
                 self._error = LivetapError(f"the capture stopped: {error}")
 
-    def _store(self, records: list[PcapRecord]) -> None:
-        """Keep a batch as captured; the only place packets are numbered.
+    def _store(self, records: list[PcapRecord]) -> bool:
+        """The loop's sink: keep a batch as captured; the only place packets are numbered.
 
         Nothing is decoded here: the ring decodes a packet's summary when the
-        list (or a display filter, or a writer) asks for it.
+        list (or a display filter, or a writer) asks for it. Never asks to stop.
         """
         ring = self.ring
         last = ring.add_records(records)
@@ -151,6 +146,7 @@ class CaptureSession:
         callback = self.on_packets
         if callback is not None:
             callback()
+        return False
 
     # -- the API the UI and the CLI use -------------------------------------------
 
@@ -225,6 +221,7 @@ class CaptureSession:
             self.analysis = LiveAnalysis()
         self.source = fresh
         self.ring = fresh.ring if fresh.ring is not None else PacketRing(self._ring_size)
+        self.ring.source_names = fresh.source_names
         self._can_wait = fresh.can_wait
         self._packets = self._bytes = self._polled_to = 0
         self._finished = False
@@ -261,5 +258,6 @@ class CaptureSession:
         """Write the buffered packets (or a range of them) to a pcap/pcapng file."""
         start = max(first or 1, self.ring.first_index)
         end = min(last or self.ring.last_index, self.ring.last_index)
-        written = write_pcap_file(path, self.ring.records(start, end))
+        names = self.source.source_names if len(self.source.source_names) > 1 else ()
+        written = write_pcap_file(path, self.ring.records(start, end), names=names)
         return SaveResult(Path(path).resolve(), written, start, end)

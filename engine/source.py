@@ -9,6 +9,7 @@ same declared methods and attributes; nothing is probed with ``getattr``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,8 +27,13 @@ class PacketSource(Protocol):
 
     description: str
     """For people: ``interface lo``, ``file trace.pcap``, ``command ssh …``."""
+    source_names: tuple[str, ...]
+    """Each input's name by ``PcapRecord.source``: ``("lo",)``, ``("a.pcap", "b.pcap")``."""
+    source_linktypes: tuple[int, ...]
+    """Each input's link type, as ``linktype`` says it (a pcap file must hold one)."""
     linktype: int
-    """The link type of the records it yields (a file's first interface's for pcapng)."""
+    """The link type of the records it yields (a file's first interface's for pcapng; the
+    first input's when several are read: each record has its own)."""
     filter: bpf.CompiledFilter
     """The capture filter in force."""
 
@@ -72,22 +78,66 @@ class PacketSource(Protocol):
         ...
 
 
+MAX_SOURCES = 256
+"""Inputs read at once (a record's source number is kept in one byte)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceSpec:
     """What a user asked to read, from the command line and the configuration.
 
-    At most one of ``file`` and ``command``; with neither, the ``interface`` (None: the
-    interface of the default route).
+    One or more ``interfaces`` and ``commands`` (read side by side, interleaved as
+    packets arrive; numbered interfaces first, then commands), or one or more
+    ``files`` (merged by time, like mergecap); files cannot be mixed with the others.
+    With nothing named, the interface of the default route.
     """
 
-    interface: str | None = None
-    file: str | None = None
-    command: str | None = None
+    interfaces: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
     filter: str = ""
     realtime: bool = False
-    """Replay a file at its recorded pace (else it is indexed and shown at once)."""
+    """Replay files at their recorded pace (else they are indexed and shown at once)."""
     snaplen: int = DEFAULT_SNAPLEN
     buffer_size: int = DEFAULT_BUFFER
+
+    @property
+    def count(self) -> int:
+        """How many inputs are named (0: the default interface)."""
+        return len(self.interfaces) + len(self.files) + len(self.commands)
+
+    def check(self) -> None:
+        """Refuse what cannot be read together, in words a person can act on."""
+        if self.files and (self.interfaces or self.commands):
+            other = "-i" if self.interfaces else "--source-cmd"
+            raise UsageError(
+                f"-r cannot be mixed with {other}: files are merged by their timestamps, "
+                "interfaces and commands deliver packets as they arrive; read the files "
+                "alone (or capture first, then merge the files with -r a -r b)"
+            )
+        for kind, flag in (
+            (self.interfaces, "-i"),
+            (self.files, "-r"),
+            (self.commands, "--source-cmd"),
+        ):
+            repeated = sorted({name for name in kind if kind.count(name) > 1})
+            if repeated:
+                raise UsageError(f"{flag} {repeated[0]} is named twice; name each input once")
+        if self.count > MAX_SOURCES:
+            raise UsageError(f"at most {MAX_SOURCES} inputs can be read at once, not {self.count}")
+
+
+def chosen_interfaces(
+    named: Sequence[str] | None, configured: str | None, others: bool = False
+) -> tuple[str, ...]:
+    """The interfaces to read: those named by ``-i``, else the configured one.
+
+    The configured interface (``CAPTURE_INTERFACE``, ``defaultInterface``) is only a
+    default: it is left out when files or commands (``others``) are read instead.
+    """
+    if named:
+        return tuple(named)
+    return (configured,) if configured and not others else ()
 
 
 SEES_LOOPBACK = frozenset({"lo", "any"})
@@ -101,7 +151,7 @@ def excluding_tcp_port(spec: SourceSpec, port: int | None) -> SourceSpec:
     would otherwise fill the list it is showing; only a live capture on ``lo`` or
     ``any`` sees them, so files, commands and other interfaces are left alone.
     """
-    if port is None or spec.file or spec.command or spec.interface not in SEES_LOOPBACK:
+    if port is None or not SEES_LOOPBACK.intersection(spec.interfaces):
         return spec
     own = f"not tcp port {port}"
     expression = f"({spec.filter}) and {own}" if spec.filter.strip() else own
@@ -110,18 +160,38 @@ def excluding_tcp_port(spec: SourceSpec, port: int | None) -> SourceSpec:
 
 def open_source(spec: SourceSpec) -> PacketSource:
     """The one place a source is made; raises a LivetapError a person can read."""
-    if spec.file and spec.command:
-        raise UsageError("use either -r FILE or --source-cmd, not both")
-    if spec.file:
+    spec.check()
+    if len(spec.files) > 1:
+        from engine.source_merge import MergedFileSource
+
+        return MergedFileSource(spec.files, spec.filter, spec.realtime, spec.snaplen)
+    if spec.files:
         from engine.replay import open_file_source
 
-        return open_file_source(spec.file, spec.filter, spec.realtime, spec.snaplen)
-    if spec.command:
-        from engine.replay import open_command_source
+        return open_file_source(spec.files[0], spec.filter, spec.realtime, spec.snaplen)
+    inputs: list[PacketSource] = []
+    try:
+        interfaces = spec.interfaces or (() if spec.commands else (_default_interface(),))
+        for interface in interfaces:
+            from engine.live import LiveSource
 
-        return open_command_source(spec.command, spec.filter, spec.snaplen)
+            inputs.append(LiveSource(interface, spec.snaplen, spec.buffer_size, spec.filter))
+        for command in spec.commands:
+            from engine.replay import open_command_source
+
+            inputs.append(open_command_source(command, spec.filter, spec.snaplen))
+    except BaseException:
+        for opened in inputs:
+            opened.close()
+        raise
+    if len(inputs) == 1:
+        return inputs[0]
+    from engine.source_merge import MergedLiveSource
+
+    return MergedLiveSource(inputs)
+
+
+def _default_interface() -> str:
     from engine.interfaces import default_interface
-    from engine.live import LiveSource
 
-    interface = spec.interface or default_interface()
-    return LiveSource(interface, spec.snaplen, spec.buffer_size, spec.filter)
+    return default_interface()

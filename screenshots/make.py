@@ -103,6 +103,16 @@ async def request_body(pilot: Pilot[None], app: LivetapApp) -> None:
     await pilot.pause(0.2)
 
 
+async def copy_menu(pilot: Pilot[None], app: LivetapApp) -> None:
+    """y: the formats a request can be copied in (curl, fetch, raw HTTP, HAR entry)."""
+    from tui.screens.copy_request import CopyRequestMenu
+
+    await select_api_request(pilot, app)
+    await pilot.press("y")
+    await until(pilot, lambda: isinstance(app.screen, CopyRequestMenu))
+    await pilot.pause(0.3)
+
+
 async def goto_packets(pilot: Pilot[None], app: LivetapApp) -> None:
     """g: the request's packets selected in the packet list."""
     await select_api_request(pilot, app)
@@ -175,6 +185,7 @@ SHOTS: dict[str, tuple[Script, str | None, Source, tuple[int, int]]] = {
     "both-panes": (select_api_request, None, demo_source, WIDE),
     "request-body": (request_body, None, demo_source, WIDE),
     "goto-packets": (goto_packets, None, demo_source, WIDE),
+    "copy-request": (copy_menu, None, demo_source, WIDE),
     "dissector": (sensor_decoded, None, demo_source, WIDE),
     "small-packets": (small_packets, None, demo_source, SMALL),
     "small-browser": (small_browser, None, demo_source, SMALL),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,9 @@ import pytest
 
 from engine.live import LiveSource
 from engine.session import CaptureSession
+from tests.own_processes import own_processes, remove_own_temp, use_own_temp
+
+use_own_temp()  # before any test makes a temporary file or starts livetap
 
 LOOPBACK = "127.0.0.1"
 
@@ -96,6 +98,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's own TMPDIR goes last (plugins keep their files there until the end)."""
+    remove_own_temp()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how many tests were skipped because they need root, and how to run them."""
     if not _root_skips:
@@ -115,13 +122,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_browser_left_behind() -> Iterator[None]:
-    """Every Chromium a test launched is gone when the suite ends."""
+    """Every Chromium a test launched is gone when the suite ends (other runs' aside)."""
     yield
     time.sleep(0.5)
-    left = subprocess.run(
-        ["pgrep", "-f", "livetap-chromium-"], capture_output=True, text=True, check=False
-    )
-    assert left.stdout.strip() == "", f"Chromium processes left behind: {left.stdout}"
+    left = own_processes()
+    assert left == "", f"Chromium processes left behind: {left}"
 
 
 @pytest.fixture

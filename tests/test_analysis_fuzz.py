@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from engine.analysis import Analyzer, follow_records
 from engine.errors import NotFoundError
 from engine.packet.walk import Layers, walk
+from engine.pcapio import PcapRecord
 
 LINKTYPES = [1, 0, 12, 14, 101, 108, 113, 228, 229, 276, 147, 105, 127, 9, 50, 104, 107, 239, 258]
 FUZZ = settings(
@@ -116,7 +117,7 @@ def transport_frames(draw: st.DrawFn) -> bytes:
 @FUZZ
 def test_structured_streams_through_every_reader(frames: list[bytes]) -> None:
     analyzer = Analyzer()
-    records = [(1.0 + i, len(frame), 1, frame) for i, frame in enumerate(frames)]
+    records = [PcapRecord(1.0 + i, len(frame), 1, frame) for i, frame in enumerate(frames)]
     for frame in frames:
         _check(walk(1, frame), frame)
     analyzer.add_records(records)

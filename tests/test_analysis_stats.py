@@ -61,7 +61,7 @@ async def test_stats_screen_shows_the_reports_and_follows_new_packets(
         assert 0 < table.row_count <= 5
         assert app.screen.query_one("#stats-rate", Sparkline).data
         for record in records[40:]:  # the capture goes on
-            analyzer.add(*record)
+            analyzer.add(*record[:4])
         for _ in range(100):
             await pilot.pause(0.05)
             if "75 packets" in _text(app, "#stats-summary"):
@@ -142,7 +142,7 @@ def test_snapshots_while_another_thread_adds(records: list[PcapRecord]) -> None:
     def capture() -> None:
         try:
             for round_ in range(40):
-                for timestamp, length, linktype, data in records:
+                for timestamp, length, linktype, data, _source in records:
                     analyzer.add(timestamp + round_, length, linktype, data)
         except BaseException as error:  # pragma: no cover - the test reports it
             errors.append(error)

@@ -15,6 +15,7 @@ import pytest
 
 from engine.errors import ExitCode
 from tests.conftest import free_udp_port, send_udp, wait_for
+from tests.own_processes import own_processes, own_temp
 from tests.sample_traffic import write_sample_pcap
 
 LIVETAP = str(Path(sys.executable).parent / "livetap")
@@ -73,7 +74,7 @@ def test_interfaces_lists_loopback_like_tcpdump() -> None:
         (("-i", "lo", "-f", "udp portt 53"), ExitCode.BAD_INPUT, "syntax error"),
         (("-r", "/nonexistent/trace.pcap"), ExitCode.NOT_FOUND, "trace.pcap"),
         (("--bogus-flag",), ExitCode.USAGE_ERROR, "unrecognized arguments"),
-        (("-r", "x.pcap", "--source-cmd", "cat x.pcap"), ExitCode.USAGE_ERROR, "not both"),
+        (("-r", "x.pcap", "--source-cmd", "cat x.pcap"), ExitCode.USAGE_ERROR, "cannot be mixed"),
         (("--source-cmd", "no-such-tool-here -w -"), ExitCode.NOT_FOUND, "not found on PATH"),
         (("-i", "lo", "--theme", "no-such-theme"), ExitCode.USAGE_ERROR, "no theme named"),
         (("-i", "lo", "--snaplen", "5"), ExitCode.USAGE_ERROR, "snap length"),
@@ -114,11 +115,8 @@ def test_an_unreadable_pcap_is_permission_denied(tmp_dir: Path) -> None:
 
 
 def browser_processes() -> str:
-    """Pids of the Chromiums livetap launched (their profiles are livetap-chromium-*)."""
-    result = subprocess.run(
-        ["pgrep", "-f", "livetap-chromium-"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip()
+    """Pids of the Chromiums this run's livetap launched (profiles livetap-chromium-*)."""
+    return own_processes()
 
 
 def tmux(*args: str) -> str:
@@ -205,7 +203,8 @@ def test_the_browser_pane_alone_in_tmux_and_no_browser_left_after_q(tmp_dir: Pat
     session = f"livetap-browser-{os.getpid()}"
     with local_site() as site:
         command = (
-            f"env -u COLUMNS -u LINES {LIVETAP} --no-packets --max-requests 6 --open {site.url}/;"
+            f"env -u COLUMNS -u LINES TMPDIR={own_temp()} {LIVETAP} --no-packets"
+            f" --max-requests 6 --open {site.url}/;"
             f" echo $? > {done}"
         )
         tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40", command)
@@ -231,10 +230,7 @@ def test_the_browser_pane_alone_in_tmux_and_no_browser_left_after_q(tmp_dir: Pat
             subprocess.run(
                 ["tmux", "kill-session", "-t", session], capture_output=True, check=False
             )
-    left = subprocess.run(
-        ["pgrep", "-f", "livetap-chromium-"], capture_output=True, text=True, check=False
-    )
-    assert left.stdout.strip() == ""
+    assert browser_processes() == ""
 
 
 @pytest.mark.parametrize("how", [signal.SIGHUP, signal.SIGKILL])
@@ -253,7 +249,7 @@ def test_a_launched_browser_dies_with_livetap_even_on_hangup_or_kill(
         "120",
         "-y",
         "30",
-        f"env -u COLUMNS -u LINES sh -c '{inner}'; sleep 30",
+        f"env -u COLUMNS -u LINES TMPDIR={own_temp()} sh -c '{inner}'; sleep 30",
     )
     try:
 

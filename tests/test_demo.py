@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
+from tests.own_processes import own_processes
 from tui.app import LivetapApp
 from tui.commands.demo import demo_sources
 from tui.demo.recording import write_recording
@@ -34,13 +35,8 @@ async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: floa
 
 
 def livetap_processes() -> str:
-    mine = subprocess.run(
-        ["pgrep", "-f", "livetap-chromium-|livetap-demo"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return mine.stdout.strip()
+    """This run's Chromiums and demo processes (other runs on the machine aside)."""
+    return own_processes("livetap-chromium-", "livetap-demo")
 
 
 @pytest.mark.root

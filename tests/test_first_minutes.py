@@ -435,6 +435,19 @@ async def test_without_packets_the_footer_has_no_packet_keys_and_g_says_why() ->
         assert "select a browser request first" not in notes(app)
 
 
+async def test_without_packets_every_packet_key_says_why_and_x_still_opens() -> None:
+    app = demo_app(packets=False)
+    async with app.run_test(size=SMALL) as pilot:
+        main = await loaded(pilot, app)
+        for key in ("d", "f", "w", "a", "space"):  # d used to raise NoMatches
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert app.screen is main
+        assert notes(app).count("no packet capture in this session") == 4
+        await pilot.press("x")  # a dissector from a spec needs no packet
+        await until(pilot, lambda: app.screen is not main)
+
+
 async def test_a_packet_only_filter_leaves_the_requests_and_says_so() -> None:
     app = demo_app()
     async with app.run_test(size=(160, 45)) as pilot:

@@ -33,6 +33,7 @@ from mcp_types import CallToolResult, TextContent
 from tests.conftest import free_tcp_port, free_udp_port, send_udp, wait_for
 from tests.dissector_support import READINGS, sensor_message, udp_frame, write_frames
 from tests.local_site import local_site
+from tests.own_processes import own_processes
 from tests.sample_traffic import SERVER, write_sample_pcap
 
 ROOT = Path(__file__).parent.parent
@@ -366,10 +367,8 @@ async def test_browser_requests_from_a_launched_browser(capture_dir: Path) -> No
 
 
 def _chromium_running() -> bool:
-    found = subprocess.run(
-        ["pgrep", "-f", "livetap-chromium-"], capture_output=True, text=True, check=False
-    )
-    return bool(found.stdout.strip())
+    """Whether a Chromium of this run is running (other runs on the machine aside)."""
+    return bool(own_processes())
 
 
 async def test_ndjson_capture_start_stop_and_the_servers_time_cap(capture_dir: Path) -> None:

@@ -47,3 +47,23 @@ def test_front_ends_call_the_engine_not_each_others_argument_parsers() -> None:
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "Namespace"
         ]
         assert calls == [], f"{path.relative_to(ROOT)} builds an argparse Namespace"
+
+
+def test_network_controls_are_checked_before_a_process_starts(tmp_path: Path) -> None:
+    from engine.errors import PermissionDeniedError
+
+    out = tmp_path / "a.ndjson"
+    with pytest.raises(UsageError, match="need a browser"):
+        BackgroundOptions(out, browser=None, packets=True, no_cache=True).checked()
+    with pytest.raises(UsageError, match="--throttle"):
+        BackgroundOptions(out, throttle="warp").checked()
+    with pytest.raises(PermissionDeniedError, match="--allow-control"):
+        BackgroundOptions(out, browser="9222", block=("*/api/*",)).checked()
+    config = BackgroundOptions(
+        out, browser="9222", block=("*/api/*",), throttle="slow-3g", allow_control=True
+    ).checked()
+    assert (config["block"], config["throttle"], config["allow_control"]) == (
+        ["*/api/*"],
+        "slow-3g",
+        True,
+    )

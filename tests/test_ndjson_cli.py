@@ -19,6 +19,7 @@ from engine.ndjson.control import read_state
 from tests.conftest import wait_for
 from tests.har_schema import HAR_SCHEMA
 from tests.local_site import LocalSite, local_site
+from tests.own_processes import own_processes
 
 LIVETAP = str(Path(sys.executable).parent / "livetap")
 
@@ -92,10 +93,8 @@ def test_start_returns_at_once_and_stop_collects_the_figures(
 
 
 def browser_left() -> str:
-    result = subprocess.run(
-        ["pgrep", "-f", "livetap-chromium-"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip()
+    """This run's Chromiums still running (other runs on the machine aside)."""
+    return own_processes()
 
 
 @pytest.mark.parametrize(

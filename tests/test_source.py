@@ -31,8 +31,8 @@ def _declared(source: PacketSource) -> None:
 
 def test_a_file_is_indexed_or_replayed_as_asked(tmp_path: Path) -> None:
     path = str(write_sample_pcap(tmp_path / "s.pcap"))
-    indexed = open_source(SourceSpec(file=path, filter="udp"))
-    replayed = open_source(SourceSpec(file=path, realtime=True))
+    indexed = open_source(SourceSpec(files=(path,), filter="udp"))
+    replayed = open_source(SourceSpec(files=(path,), realtime=True))
     try:
         assert isinstance(indexed, IndexedFileSource) and indexed.ring is not None
         assert isinstance(replayed, StreamSource) and replayed.ring is None
@@ -50,7 +50,7 @@ def test_a_file_is_indexed_or_replayed_as_asked(tmp_path: Path) -> None:
 
 def test_a_command_is_a_stream_that_cannot_be_read_again(tmp_path: Path) -> None:
     path = write_sample_pcap(tmp_path / "s.pcap")
-    source = open_source(SourceSpec(command=f"cat {path}"))
+    source = open_source(SourceSpec(commands=(f"cat {path}",)))
     try:
         assert isinstance(source, CommandSource)
         _declared(source)
@@ -60,14 +60,18 @@ def test_a_command_is_a_stream_that_cannot_be_read_again(tmp_path: Path) -> None
 
 
 def test_a_file_and_a_command_at_once_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="either -r FILE or --source-cmd"):
-        open_source(SourceSpec(file="a.pcap", command="cat a.pcap"))
+    with pytest.raises(UsageError, match="-r cannot be mixed with --source-cmd"):
+        open_source(SourceSpec(files=("a.pcap",), commands=("cat a.pcap",)))
+    with pytest.raises(UsageError, match="-r cannot be mixed with -i"):
+        open_source(SourceSpec(("lo",), files=("a.pcap",)))
+    with pytest.raises(UsageError, match="-i lo is named twice"):
+        open_source(SourceSpec(("lo", "lo")))
 
 
 @pytest.mark.root
 def test_an_interface_honours_the_snap_length_and_its_filter() -> None:
     port = free_udp_port()
-    source = open_source(SourceSpec("lo", filter=f"udp port {port}", snaplen=96))
+    source = open_source(SourceSpec(("lo",), filter=f"udp port {port}", snaplen=96))
     assert isinstance(source, LiveSource)
     _declared(source)
     assert source.ring is None and not source.can_wait and source.reread("udp") is None
@@ -102,7 +106,7 @@ def test_nothing_outside_the_factory_builds_a_source() -> None:
     makers = {"LiveSource", "open_file_source", "open_command_source"}
     offenders = []
     for path in [*(ROOT / "engine").rglob("*.py"), *(ROOT / "tui").rglob("*.py")]:
-        if path.name in ("source.py", "live.py", "replay.py"):
+        if path.name in ("source.py", "source_merge.py", "live.py", "replay.py"):
             continue
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
@@ -114,9 +118,10 @@ def test_nothing_outside_the_factory_builds_a_source() -> None:
 
 
 def test_the_capture_loop_probes_no_source_attribute() -> None:
-    """The protocol is declared: the session reads sources without getattr."""
-    text = (ROOT / "engine" / "session.py").read_text()
-    assert "getattr(" not in text, "declare the member in engine.source.PacketSource"
+    """The protocol is declared: the loop and its users read sources without getattr."""
+    for name in ("session.py", "capture_loop.py", "source_merge.py", "pcap_capture/loop.py"):
+        text = (ROOT / "engine" / name).read_text()
+        assert "getattr(" not in text, f"{name}: declare the member in PacketSource"
     assert sys.modules["engine.source"].PacketSource.__doc__
 
 
@@ -125,13 +130,17 @@ def test_a_capture_on_lo_or_any_leaves_the_served_page_port_out() -> None:
     from engine.config import served_port
     from engine.source import SourceSpec, excluding_tcp_port
 
-    assert excluding_tcp_port(SourceSpec("lo"), 8000).filter == "not tcp port 8000"
-    assert excluding_tcp_port(SourceSpec("any", filter="udp"), 8000).filter == (
+    assert excluding_tcp_port(SourceSpec(("lo",)), 8000).filter == "not tcp port 8000"
+    assert excluding_tcp_port(SourceSpec(("any",), filter="udp"), 8000).filter == (
         "(udp) and not tcp port 8000"
     )
-    for untouched in (SourceSpec("eth0"), SourceSpec(file="x.pcap"), SourceSpec(command="cat")):
+    for untouched in (
+        SourceSpec(("eth0",)),
+        SourceSpec(files=("x.pcap",)),
+        SourceSpec(commands=("cat",)),
+    ):
         assert excluding_tcp_port(untouched, 8000) == untouched
-    assert excluding_tcp_port(SourceSpec("lo"), None) == SourceSpec("lo")
+    assert excluding_tcp_port(SourceSpec(("lo",)), None) == SourceSpec(("lo",))
     assert served_port({"LIVETAP_SERVE_PORT": "8123"}) == 8123
     for bad in ({}, {"LIVETAP_SERVE_PORT": "x"}, {"LIVETAP_SERVE_PORT": "70000"}):
         assert served_port(bad) is None

@@ -69,6 +69,8 @@ class LivetapApp(App[None]):
         self.session = session
         self.browser = browser
         self.save_directory = save_directory or Path.cwd()
+        self.show_secrets = False
+        """Copies of requests (y) keep their secrets (``--show-secrets``)."""
         self.theme_problems: list[str] = []
         for name, textual_theme in list(self.available_themes.items()):
             if textual_theme.ansi:  # the terminal's own 16 colours: no colour livetap can mix

@@ -24,15 +24,20 @@ DESCRIPTION = """\
 Live network traffic in the terminal. Without a subcommand, livetap opens the
 live view: packets on an interface (default: the one with the default route),
 a pcap/pcapng file (-r) or the pcap stream of a command (--source-cmd).
-Live capture needs root or CAP_NET_RAW."""
+Each can be repeated: several interfaces and commands are read side by side,
+several files are merged by time (like mergecap); the list then has a Source
+column and frame.source filters by input. Live capture needs root or CAP_NET_RAW."""
 
 EXAMPLES = """\
 examples:
   sudo livetap                         capture on the default interface
   sudo livetap -i lo -f "udp port 53"  loopback, DNS only
   livetap -r trace.pcap --realtime     replay a file at its original pace
+  livetap -r a.pcap -r b.pcap          two files merged by time (like mergecap)
+  sudo livetap -i eth0 -i wlan0        two interfaces side by side, a Source column
   livetap --source-cmd "ssh host sudo tcpdump -U -w - not port 22"
   livetap interfaces                   list interfaces (like tcpdump -D)
+  livetap --no-packets --open http://127.0.0.1:8000/ --throttle slow-3g --block '*://*/api/*'
   livetap demo                         the live view on traffic it makes itself
   sudo livetap capture pcap -i lo -w out.pcap --duration 30s
   livetap filter trace.pcap -Y "dns or tcp.port == 443"   like tshark -r -Y
@@ -67,14 +72,23 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         epilog=EXAMPLES + "\n" + _exit_code_table(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"livetap {_version()}")
+    parser.add_argument("--version", action=_LazyVersion)
     source = parser.add_argument_group("what to capture")
-    source.add_argument("-i", "--interface", help="interface to capture on ('any' for all)")
+    source.add_argument(
+        "-i",
+        "--interface",
+        action="append",
+        help="interface to capture on ('any' for all); repeat to read several side by side",
+    )
     source.add_argument(
         "-f", "--filter", default="", metavar="BPF", help="BPF capture filter, as tcpdump takes it"
     )
     source.add_argument(
-        "-r", "--read", metavar="FILE", help="read packets from a pcap or pcapng file"
+        "-r",
+        "--read",
+        metavar="FILE",
+        action="append",
+        help="read packets from a pcap or pcapng file; repeat to merge files by time",
     )
     source.add_argument(
         "--realtime", action="store_true", help="with -r: replay at the file's original pace"
@@ -82,7 +96,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     source.add_argument(
         "--source-cmd",
         metavar="COMMAND",
-        help="read the pcap stream a command writes (run without a shell, split like sh)",
+        action="append",
+        help="read the pcap stream a command writes (run without a shell, split like sh); "
+        "repeat for several, also beside -i",
     )
     source.add_argument("--no-packets", action="store_true", help="show only the browser pane")
     browser = parser.add_argument_group("browser requests (Chrome DevTools Protocol)")
@@ -110,6 +126,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="allow attaching to a non-loopback debugging port (it gives full browser control)",
     )
+    _add_browser_control_flags(browser)
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
         "-s", "--snaplen", type=int, help="bytes kept of each packet (default 65535)"
@@ -147,6 +164,41 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _add_browser_control_flags(browser: argparse._ArgumentGroup) -> None:
+    """--block, --throttle, --no-cache, --allow-control and --show-secrets (issue 17)."""
+    from engine.browser.network_conditions import THROTTLE_HELP
+
+    browser.add_argument(
+        "--block",
+        action="append",
+        metavar="PATTERN",
+        help="fail the browser's requests to matching URLs (* wildcards over the whole URL, "
+        "as the NDJSON filters: '*://*/api/*'); repeatable",
+    )
+    browser.add_argument(
+        "--throttle", metavar="PROFILE", help=f"slow the browser's network: {THROTTLE_HELP}"
+    )
+    browser.add_argument("--no-cache", action="store_true", help="disable the browser's cache")
+    browser.add_argument(
+        "--allow-control",
+        action="store_true",
+        help="allow --block/--throttle/--no-cache on an attached browser (reset on exit)",
+    )
+    browser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="copies of requests (y) keep cookies, credentials and tokens (hidden by default)",
+    )
+
+
+class _LazyVersion(argparse._VersionAction):
+    """``--version``, the package metadata read only when asked (it costs ~20 ms a start)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.version = f"livetap {_version()}"
+        super().__call__(*args, **kwargs)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -162,12 +214,13 @@ def source_spec(args: argparse.Namespace, settings: Any) -> Any:
     Under ``livetap serve``, a capture on lo or any leaves out the page's own port.
     """
     from engine.config import served_port
-    from engine.source import SourceSpec, excluding_tcp_port
+    from engine.source import SourceSpec, chosen_interfaces, excluding_tcp_port
 
+    files, commands = tuple(args.read or ()), tuple(args.source_cmd or ())
     spec = SourceSpec(
-        interface=settings.interface,
-        file=args.read,
-        command=args.source_cmd,
+        interfaces=chosen_interfaces(args.interface, settings.interface, bool(files or commands)),
+        files=files,
+        commands=commands,
         filter=args.filter or "",
         realtime=args.realtime,
         snaplen=settings.snaplen,
@@ -179,6 +232,13 @@ def source_spec(args: argparse.Namespace, settings: Any) -> Any:
 def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
     """Launch or attach to the browser the flags name (None without --browser/--open)."""
     spec = args.browser or ("launch" if args.open else None)
+    from engine.browser.network_conditions import NetworkControls
+
+    controls = NetworkControls.parse(args.block, args.throttle, args.no_cache)
+    if spec is None and controls.active:
+        from engine.errors import UsageError
+
+        raise UsageError("--block, --throttle and --no-cache need a browser: add --browser launch")
     if spec is None:
         if args.no_packets:
             from engine.errors import UsageError
@@ -201,7 +261,13 @@ def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
         from engine.browser.session import NO_SANDBOX_WARNING
 
         print(f"livetap: warning: {NO_SANDBOX_WARNING}", file=sys.stderr)
-    browser = BrowserSession(target, open_url=args.open, max_requests=max_requests)
+    browser = BrowserSession(
+        target,
+        open_url=args.open,
+        max_requests=max_requests,
+        controls=controls,
+        allow_control=args.allow_control,
+    )
     browser.start()
     return browser
 
@@ -214,7 +280,7 @@ def run_live(args: argparse.Namespace) -> int:
 
     settings = load_settings(
         {
-            "interface": args.interface,
+            "interface": args.interface[0] if args.interface else None,
             "snaplen": args.snaplen,
             "buffer_size": args.buffer_size,
             "ring_size": args.ring_size,
@@ -235,6 +301,7 @@ def run_live(args: argparse.Namespace) -> int:
         app = LivetapApp(
             session, theme=theme, save_directory=settings.capture_directory, browser=browser
         )
+        app.show_secrets = args.show_secrets
         install_exit_signals(app, session, browser)
         app.run()
     finally:

@@ -30,6 +30,8 @@ class Columns:
     """Column widths of the packet list for one width; 0 means the column is left out."""
 
     number: int
+    input: int
+    """The input a packet came from (frame.source): only when several are read."""
     time: int
     source: int
     destination: int
@@ -43,20 +45,42 @@ class Columns:
         return tuple(name for name in COLUMN_ORDER if getattr(self, name))
 
 
-COLUMN_ORDER = ("number", "time", "source", "destination", "protocol", "length", "info")
-WIDTHS = {"number": 7, "time": 11, "source": 15, "destination": 15, "protocol": 8, "length": 6}
+COLUMN_ORDER = (
+    "number",
+    "input",
+    "time",
+    "source",
+    "destination",
+    "protocol",
+    "length",
+    "info",
+)
+WIDTHS = {
+    "number": 7,
+    "input": 10,
+    "time": 11,
+    "source": 15,
+    "destination": 15,
+    "protocol": 8,
+    "length": 6,
+}
 """The narrowest each column is shown (addresses grow with the room, up to ADDRESS_MAX)."""
 ADDRESS_MAX = 39
 INFO_MIN = 24
 """Info is the column that says what a packet is: it keeps at least this much room."""
-DROP_ORDER = ("time", "length", "number", "destination", "source")
+DROP_ORDER = ("time", "length", "input", "number", "destination", "source")
 """Which columns give their room to Info first when the list is narrow; Protocol and Info
 are never left out. The README's "Using it" section lists this order."""
 
 
-def columns(width: int) -> Columns:
-    """Fit the columns to ``width``, leaving out columns in DROP_ORDER until Info has room."""
+def columns(width: int, inputs: bool = False) -> Columns:
+    """Fit the columns to ``width``, leaving out columns in DROP_ORDER until Info has room.
+
+    ``inputs``: several inputs are read, so the Input column (frame.source) is shown.
+    """
     shown = dict(WIDTHS)
+    if not inputs:
+        del shown["input"]
 
     def fixed() -> int:
         return sum(shown.values()) + len(shown)  # one space before each column after No.
@@ -64,7 +88,7 @@ def columns(width: int) -> Columns:
     for name in DROP_ORDER:
         if width - fixed() >= INFO_MIN:
             break
-        del shown[name]
+        shown.pop(name, None)
     addresses = [name for name in ("source", "destination") if name in shown]
     spare = width - fixed() - INFO_MIN
     if addresses and spare > 0:
@@ -94,6 +118,7 @@ def header_text(layout: Columns) -> str:
     return _join(
         (
             "No.".rjust(layout.number),
+            _fit("Input", layout.input),
             "Time".rjust(layout.time),
             _fit("Source", layout.source),
             _fit("Destination", layout.destination),
@@ -110,6 +135,7 @@ def row_text(packet: PacketSummary, origin: float, layout: Columns) -> str:
     return _join(
         (
             str(packet.index).rjust(layout.number)[-layout.number :] if layout.number else "",
+            _fit(packet.source, layout.input),
             f"{packet.timestamp - origin:.6f}".rjust(layout.time)[-layout.time :]
             if layout.time
             else "",

@@ -113,6 +113,24 @@ KEYS: tuple[Key, ...] = (
         "goto-packets",
     ),
     Key(
+        "y",
+        "copy_request",
+        "Copy req",
+        "Copy the selected browser request as curl, fetch(), raw HTTP or a HAR entry: to the "
+        "clipboard (OSC 52, works over SSH) and a file; secrets hidden unless --show-secrets",
+        "copy-request",
+        show=False,
+    ),
+    Key(
+        "n",
+        "network_controls",
+        "Network",
+        "The browser's network (a menu): throttle (offline, slow/fast 3G), cache off, block "
+        "requests like the selected one; a launched browser, or --allow-control",
+        "network",
+        show=False,
+    ),
+    Key(
         "R",
         "relaunch_browser",
         "Relaunch",

@@ -39,6 +39,7 @@ from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
 from engine.packet.app import HTTP_FIRST_BYTES
 from engine.packet.walk import Layers, Outer, routed_pair, walk, walk_ethernet
+from engine.pcapio import PcapRecord
 
 DEFAULT_MAX_FLOWS = 200_000
 """Conversations kept per table (IP pairs, TCP streams, UDP flows)."""
@@ -104,6 +105,7 @@ class Needs:
     ``sightings``: host names and URLs for the threat check; ``names``: addresses
     named by DNS answers; ``sequence``: TCP sequence tracking (retransmissions, and
     data seen twice is not read twice by the readers); ``beacons``: UDP session starts.
+    Without a ``blocklist`` the threat report is only a note: no sightings are kept.
     """
 
     __slots__ = (
@@ -120,13 +122,13 @@ class Needs:
         "tls",
     )
 
-    def __init__(self, reports: Iterable[str] | None = None) -> None:
+    def __init__(self, reports: Iterable[str] | None = None, blocklist: bool = True) -> None:
         wanted = frozenset(ALL_REPORTS if reports is None else reports)
         if "all" in wanted:
             wanted = frozenset(ALL_REPORTS)
         self.reports = wanted
         self.paths = bool(wanted & _HIERARCHY)
-        self.sightings = "threats" in wanted
+        self.sightings = "threats" in wanted and blocklist
         self.logins = "credentials" in wanted
         self.http = self.paths or self.sightings or bool(wanted & {"http", "credentials"})
         self.tls = self.paths or self.sightings
@@ -177,7 +179,7 @@ class Analyzer:
         max_items: int = DEFAULT_MAX_ITEMS,
         reports: Iterable[str] | None = None,
     ) -> None:
-        self.needs = needs = Needs(reports)
+        self.needs = needs = Needs(reports, blocklist is not None)
         """What the requested reports need (None: every report, as the live stats do)."""
         self.top_n = top_n
         self.blocklist = blocklist
@@ -222,9 +224,9 @@ class Analyzer:
 
     def add(self, timestamp: float, length: int, linktype: int, data: bytes) -> None:
         """Count one packet (``length`` on the wire, ``data`` as captured)."""
-        self.add_records(((timestamp, length, linktype, data),))
+        self.add_records((PcapRecord(timestamp, length, linktype, data),))
 
-    def add_records(self, records: Iterable[tuple[float, int, int, bytes]]) -> int:
+    def add_records(self, records: Iterable[PcapRecord]) -> int:
         """Count a batch of (timestamp, length, linktype, data) records; returns how many.
 
         Cheaper than :meth:`add` per packet: the lock is taken once per batch and
@@ -243,7 +245,7 @@ class Analyzer:
             need_first = self.first_frame_time is None
             current = self._second
             second_packets, second_bytes = self._second_packets, self._second_bytes
-            for time, length, linktype, data in records:
+            for time, length, linktype, data, _source in records:
                 count += 1
                 size += length
                 if linktype != previous_linktype:

@@ -403,6 +403,8 @@ def http_basic(header_value: str) -> tuple[str | None, str] | None:
 
 def form_secrets(body: str) -> list[tuple[str | None, str, str]]:
     """Password fields of a form body or query string: (user, secret, field name)."""
+    if "%" not in body and "+" not in body and not _PASSWORD_FIELD.search(body):
+        return []  # no field name can match once decoded: each is a piece of the body
     try:
         fields = parse_qsl(body, keep_blank_values=True, max_num_fields=200)
     except ValueError:

@@ -45,6 +45,16 @@ class DnsQuery:
     """False for a response whose query was not in the capture."""
 
 
+def _plain(data: bytes, after: int) -> bool:
+    """Whether the question name that ends before ``after`` was written without a pointer.
+
+    Then an answer whose owner is a pointer to it (``C0 0C``, nearly every answer) has
+    the question's name: :func:`dns_name` would follow the pointer and read the same
+    labels again, within the same bounds, without an error.
+    """
+    return data[after - 1] == 0 and data[after - 2] < 0xC0
+
+
 def type_name(value: int) -> str:
     """A record type's mnemonic (A, AAAA, ...) or TYPEnnn."""
     return DNS_TYPES.get(value) or f"TYPE{value}"
@@ -91,8 +101,10 @@ class DnsLog:
         src, dst = pair[:half], pair[half:]
         position = start + 12
         qname, qtype = "", 0
+        plain = False
         if questions:
             qname, position = dns_name(data, position, start, end)
+            plain = _plain(data, position)
             if position + 4 > end:
                 raise Malformed("truncated question")
             (qtype,) = U16(data, position)
@@ -126,7 +138,7 @@ class DnsLog:
                 self.by_name[qname] = self.by_name.get(qname, 0) + 1
         query.response_time = time
         query.rcode = rcode
-        query.answers = self._answers(data, bounds, position, answers, qname)
+        query.answers = self._answers(data, bounds, position, answers, (qname, plain))
 
     def names_only(self, data: bytes, bounds: tuple[int, int]) -> None:
         """Learn the names a response's A/AAAA answers give addresses, and nothing else.
@@ -143,8 +155,10 @@ class DnsLog:
                 return
             position = start + 12
             qname = ""
+            plain = False
             if questions:
                 qname, position = dns_name(data, position, start, end)
+                plain = _plain(data, position)
                 if position + 4 > end:
                     return
                 position += 4
@@ -153,7 +167,15 @@ class DnsLog:
                     position += 4
             learn = self.names.learn
             for _ in range(answers):
-                owner, position = dns_name(data, position, start, end)
+                if (
+                    plain
+                    and position + 1 < end
+                    and data[position] == 0xC0
+                    and data[position + 1] == 12
+                ):
+                    owner, position = qname, position + 2  # as dns_name reads it, sooner
+                else:
+                    owner, position = dns_name(data, position, start, end)
                 if position + 10 > end:
                     return
                 rtype, length = RR(data, position)
@@ -171,13 +193,26 @@ class DnsLog:
             self.items.append(query)
 
     def _answers(
-        self, data: bytes, bounds: tuple[int, int], position: int, count: int, qname: str
+        self,
+        data: bytes,
+        bounds: tuple[int, int],
+        position: int,
+        count: int,
+        question: tuple[str, bool],
     ) -> list[str]:
-        """The answer records as "TYPE value"; A/AAAA records name their address."""
+        """The answer records as "TYPE value"; A/AAAA records name their address.
+
+        ``question``: its name, and whether it was written without a pointer (see
+        :func:`_plain`).
+        """
         start, end = bounds
+        qname, plain = question
         shown: list[str] = []
         for _ in range(count):
-            owner, position = dns_name(data, position, start, end)
+            if plain and position + 1 < end and data[position] == 0xC0 and data[position + 1] == 12:
+                owner, position = qname, position + 2  # as dns_name reads it, sooner
+            else:
+                owner, position = dns_name(data, position, start, end)
             if position + 10 > end:
                 raise Malformed("truncated answer")
             rtype, length = RR(data, position)

@@ -23,6 +23,7 @@ from engine.analysis.reader import ProgressCallback, ReadState, read_batches
 from engine.errors import NotFoundError, UsageError
 from engine.packet.structs import U16
 from engine.packet.walk import Layers, walk
+from engine.pcapio import PcapRecord
 
 MASK = 0xFFFFFFFF
 RULE = "=" * 67
@@ -243,10 +244,10 @@ class _StreamFollower:
         self._follower = _Follower()
         self.packets = 0
 
-    def feed(self, records: Iterable[tuple[float, int, int, bytes]]) -> None:
+    def feed(self, records: Iterable[PcapRecord]) -> None:
         """Number and follow a batch of (timestamp, length, linktype, data) records."""
         lookup = self._streams.lookup
-        for time, _length, linktype, data in records:
+        for time, _length, linktype, data, _source in records:
             fields = walk(linktype, data)
             if fields.proto != 6 or fields.sport < 0 or fields.fragment is not None:
                 continue  # (tshark follows reassembled fragments; fragmented TCP is very rare)
@@ -326,7 +327,7 @@ def _relative(fields: Layers, entry: tuple[TcpStream, int]) -> tuple[int, int]:
 
 
 def follow_records(
-    records: Iterable[tuple[float, int, int, bytes]],
+    records: Iterable[PcapRecord],
     stream: int | None = None,
     conv: str | None = None,
 ) -> FollowResult:

@@ -54,6 +54,20 @@ _WANTED = frozenset(
     }
 )
 _NO_BODY_STATUS = frozenset({204, 304})
+_HEADER_NAMES: dict[bytes, bytes | None] = {}
+"""Header names as sent -> the name livetap reads them by (None: not read)."""
+_HOST_KEYS: dict[str, str] = {}
+"""Host headers as the host counts key them (normalised once per name)."""
+
+
+def _wanted_header(name: bytes) -> bytes | None:
+    """A header name as sent, stripped and lower-cased if livetap reads it, else None."""
+    key = name.strip().lower()
+    wanted = key if key in _WANTED else None
+    if len(_HEADER_NAMES) >= 4096:
+        _HEADER_NAMES.clear()
+    _HEADER_NAMES[name] = wanted
+    return wanted
 
 
 def media_label(content_type: str) -> tuple[str, ...]:
@@ -319,12 +333,15 @@ class HttpLog:
         lines = head.split(b"\r\n")
         first = lines[0]
         headers: dict[bytes, bytes] = {}
+        names = _HEADER_NAMES
         for line in lines[1:]:
             name, colon, value = line.partition(b":")
             if colon:
-                name = name.strip().lower()
-                if name in _WANTED:
-                    headers[name] = value.strip()
+                wanted = names.get(name, b"")
+                if wanted == b"":
+                    wanted = _wanted_header(name)
+                if wanted is not None:
+                    headers[wanted] = value.strip()
         try:
             length = int(headers.get(b"content-length", b"-1"))
         except ValueError:
@@ -385,7 +402,12 @@ class HttpLog:
         )
         self.requests += 1
         self.methods[method] = self.methods.get(method, 0) + 1
-        host_key = normalise_host(host) if host else format_address(server)
+        host_key = _HOST_KEYS.get(host) if host else format_address(server)
+        if host_key is None:
+            host_key = normalise_host(host)
+            if len(_HOST_KEYS) >= 4096:
+                _HOST_KEYS.clear()
+            _HOST_KEYS[host] = host_key
         self.hosts[host_key] = self.hosts.get(host_key, 0) + 1
         if len(self.items) < self.limit:
             self.items.append(request)

@@ -170,20 +170,30 @@ def _conversation_row(
 
 def conversations(analyzer: Analyzer) -> dict[str, Any]:
     """IPv4, IPv6, TCP and UDP conversations with tshark's totals and order."""
-    origin = analyzer.first_frame_time or 0.0
-    names = analyzer.names.name_of_text
     ip_records = analyzer.ip.records
     v4 = [r for r in ip_records if len(r[ADDR_A]) == 4]
     v6 = [r for r in ip_records if len(r[ADDR_A]) != 4]
-    tables = {
-        "ipv4": (ip_conversations(v4, MAX_ROWS), len(v4)),
-        "ipv6": (ip_conversations(v6, MAX_ROWS), len(v6)),
-        "tcp": (
-            tcp_conversations(analyzer.tcp.streams, MAX_ROWS),
-            sum(1 for s in analyzer.tcp.streams if s.counts[0] or s.counts[2]),
-        ),
-        "udp": (udp_conversations(analyzer.udp.records, MAX_ROWS), len(analyzer.udp.records)),
-    }
+    return conversation_tables(
+        {
+            "ipv4": (ip_conversations(v4, MAX_ROWS), len(v4)),
+            "ipv6": (ip_conversations(v6, MAX_ROWS), len(v6)),
+            "tcp": (
+                tcp_conversations(analyzer.tcp.streams, MAX_ROWS),
+                sum(1 for s in analyzer.tcp.streams if s.counts[0] or s.counts[2]),
+            ),
+            "udp": (udp_conversations(analyzer.udp.records, MAX_ROWS), len(analyzer.udp.records)),
+        },
+        analyzer.first_frame_time or 0.0,
+        analyzer.names.name_of_text,
+    )
+
+
+def conversation_tables(
+    tables: dict[str, tuple[list[Conversation], int]],
+    origin: float,
+    names: Callable[[str], str | None],
+) -> dict[str, Any]:
+    """The conversations report from its four tables: (rows in order, total) by kind."""
     report: dict[str, Any] = {}
     for kind, (rows, total) in tables.items():
         report[kind] = [_conversation_row(row, origin, names) for row in rows]

@@ -80,7 +80,7 @@ def tls_segment(
         valid = True
         content, _major, _minor, length = TLS_RECORD(data, position)
         body = position + 5
-        if content == 22 and body + 4 <= end and data[body] == 1:
+        if content == 22 and body + 4 <= end and data[body] == 1 and sightings.active:
             name = client_hello_sni(data, body + 4, min(body + length, end))
             if name:
                 sightings.host(name, "tls", stream.b if direction else stream.a, time)

@@ -111,6 +111,8 @@ class BrowserStatus:
     """DevTools messages skipped as malformed or unexpected (never fatal); unused events
     are not counted."""
     launched: bool = False
+    controls: str = ""
+    """What livetap changes in the browser's network now (blocking, throttling, cache)."""
 
 
 @dataclass(frozen=True, slots=True)

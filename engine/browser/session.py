@@ -28,6 +28,11 @@ from engine.browser.bodies import DEFAULT_BODY_MEMORY, DEFAULT_MAX_BODY, BodySto
 from engine.browser.cdp import CdpConnection, CdpError, Command, CommandSteps
 from engine.browser.launch import LaunchedBrowser
 from engine.browser.network import NetworkTracker
+from engine.browser.network_conditions import (
+    BLOCK_REASON,
+    NetworkControls,
+    check_control_allowed,
+)
 from engine.browser.records import (
     BrowserBatch,
     BrowserStatus,
@@ -53,6 +58,8 @@ BODY_FETCHES = 4
 """Bodies asked for at once as responses finish (the rest wait their turn)."""
 BODY_TIMEOUT = 10.0
 """Seconds the browser may take to hand over one body fetched as its response finished."""
+RESET_TIMEOUT = 3.0
+"""Seconds an attached browser may take to take back its own network settings on exit."""
 T = TypeVar("T")
 
 
@@ -75,8 +82,14 @@ class BrowserSession:
         *,
         body_memory: int = DEFAULT_BODY_MEMORY,
         max_body: int = DEFAULT_MAX_BODY,
+        controls: NetworkControls | None = None,
+        allow_control: bool = False,
     ) -> None:
+        check_control_allowed(target, controls, allow_control)  # before anything connects
         self.target = target
+        self._allow_control = allow_control
+        self.controls = controls or NetworkControls()
+        """Blocked URLs, throttling, cache: sent to every target as it is attached."""
         self.tracker = NetworkTracker(max_requests)
         self.bodies = BodyStore(body_memory, max_body)
         """Response bodies fetched as they finished, so b works after the page moved on."""
@@ -116,6 +129,8 @@ class BrowserSession:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Disconnect, stop a launched browser, end the thread; safe to call twice."""
+        if not self._stopping and not self.target.launch and self.controls.active:
+            self._give_back_network()
         self._stopping = True
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
@@ -125,6 +140,40 @@ class BrowserSession:
             self._thread.join(timeout)
         if self._browser is not None:
             self._browser.stop()
+
+    def _give_back_network(self) -> None:
+        """An attached browser gets its own network back (a launched one just exits)."""
+        with contextlib.suppress(LivetapError):
+            self._send_to_targets(self.controls.reset_commands(), RESET_TIMEOUT)
+
+    def set_controls(self, controls: NetworkControls, timeout: float = 5.0) -> None:
+        """Change blocking, throttling and the cache now, on every target, and on those to come.
+
+        The old settings are taken back first (a launched browser, or ``allow_control``).
+        """
+        check_control_allowed(self.target, controls, self._allow_control)
+        old, self.controls = self.controls, controls
+        if self._connection is not None:
+            self._send_to_targets(old.reset_commands() + controls.commands(), timeout)
+
+    def _send_to_targets(self, commands: list[tuple[str, dict[str, Any]]], timeout: float) -> None:
+        """Send commands to every attached target and wait for the replies (from another thread).
+
+        Targets without a Network or Fetch domain refuse them: what matters is that the
+        others took them, so refusals are not errors; a browser that does not answer is.
+        """
+        if not commands:
+            return
+
+        async def send(connection: CdpConnection) -> None:
+            replies = [
+                await connection.send(method, params, session)
+                for session in list(self._attached)
+                for method, params in commands
+            ]
+            await asyncio.wait_for(asyncio.gather(*replies, return_exceptions=True), timeout)
+
+        self._wait(send, commands[0][0], timeout)
 
     def relaunch(self) -> bool:
         """Start a new browser after a launched one exited; False if that does not apply."""
@@ -278,6 +327,12 @@ class BrowserSession:
             self.tracker.handle(method, params, session_id)
             if method == "Network.loadingFinished":
                 self._keep_body(params, session_id)
+        elif method == "Fetch.requestPaused":
+            task = asyncio.get_running_loop().create_task(
+                self._block_or_continue(params, session_id)
+            )
+            self._body_tasks.add(task)  # held so it is not collected mid-way
+            task.add_done_callback(self._body_tasks.discard)
         elif method == "Target.attachedToTarget":
             task = asyncio.get_running_loop().create_task(self._attach(params))
             self._attaching.add(task)
@@ -322,6 +377,20 @@ class BrowserSession:
         except (ValueError, TypeError):  # base64 that is not: nothing to keep
             return
 
+    async def _block_or_continue(self, params: Mapping[str, Any], session_id: str) -> None:
+        """A request paused by a --block pattern: fail it if it really matches, else let it go."""
+        connection = self._connection
+        paused = params.get("requestId")
+        request = params.get("request")
+        if connection is None or not isinstance(paused, str):
+            return
+        url = str(request.get("url", "")) if isinstance(request, Mapping) else ""
+        if self.controls.blocks(url):
+            reply = {"requestId": paused, "errorReason": BLOCK_REASON}
+            await connection.send("Fetch.failRequest", reply, session_id)
+        else:
+            await connection.send("Fetch.continueRequest", {"requestId": paused}, session_id)
+
     async def _attach(self, params: Mapping[str, Any]) -> None:
         """Follow a new target: enable Network, auto-attach below it, and let it run."""
         connection = self._connection
@@ -337,6 +406,8 @@ class BrowserSession:
             enable = cdp.network.enable(max_post_data_size=MAX_POST_DATA)
             instrumented.append(await connection.submit(enable, session))
             instrumented.append(await connection.submit(auto_attach(), session))
+            for method, control in self.controls.commands():  # before the target runs
+                await connection.send(method, control, session)
         await connection.submit(cdp.runtime.run_if_waiting_for_debugger(), session)
         if kind != "page":
             return
@@ -380,6 +451,7 @@ class BrowserSession:
             evicted=self.tracker.evicted,
             skipped_messages=self.tracker.skipped_messages + malformed,
             launched=self.target.launch,
+            controls=self.controls.describe(),
         )
 
     def poll(self) -> BrowserBatch:

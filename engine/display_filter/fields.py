@@ -34,6 +34,7 @@ from engine.display_filter.packet_fields import (
     _present,
     _quic_part,
     _sni,
+    _source_name,
     _tcp_flag,
     _time_delta,
     _time_relative,
@@ -43,6 +44,7 @@ from engine.display_filter.packet_fields import (
     _transport_is,
     _value,
 )
+from engine.display_filter.process_fields import process_part
 from engine.packet.model import SERVICE_TPIDS
 
 INT, FLOAT, STR, IPV4, IPV6, MAC, BYTES, PROTOCOL = (
@@ -159,6 +161,14 @@ DECLARATIONS: list[FieldSpec] = [
     packet("frame.time_epoch", FLOAT, "seconds since 1970", lambda v: (v.summary.timestamp,), 0),
     packet("frame.time_relative", FLOAT, "seconds since the first packet", _time_relative, 0),
     packet("frame.time_delta", FLOAT, "seconds since the previous packet", _time_delta, 0),
+    packet("frame.source", STR, "the input it came from (eth0, a.pcap)", _source_name, 0),
+    packet(
+        "frame.interface_name",
+        STR,
+        "Wireshark's name for frame.source (the if_name livetap writes)",
+        _source_name,
+        0,
+    ),
     packet("eth.src", MAC, "source MAC", _macs("src"), 0),
     packet("eth.dst", MAC, "destination MAC", _macs("dst"), 0),
     packet("eth.addr", MAC, "either MAC", _macs("addr"), 0),
@@ -351,6 +361,11 @@ DECLARATIONS: list[FieldSpec] = [
         "Content-Type / MIME type",
         _http_header("content-type"),
     ),
+    packet("proc.name", STR, "the local program (live capture)", process_part("name"), 0),
+    packet("proc.pid", INT, "the local program's pid", process_part("pid"), 0xFFFFFFFF),
+    packet("proc.user", STR, "the user the program runs as", process_part("user"), 0),
+    packet("proc.cmdline", STR, "the program's command line", process_part("cmdline"), 0),
+    packet("proc.unit", STR, "its systemd unit or container", process_part("unit"), 0),
     request("url", STR, "the request URL", 0),
     request("method", STR, "GET, POST ...", 0),
     request("status", INT, "response status", 999),

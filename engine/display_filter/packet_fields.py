@@ -320,3 +320,9 @@ def _time_delta(view: PacketView) -> tuple[Any, ...]:
         return (0.0,) if times is not None and index == 1 else ()
     previous = times.time_of(index - 1)
     return () if previous is None else (view.summary.timestamp - previous,)
+
+
+def _source_name(view: PacketView) -> tuple[Any, ...]:
+    """The input the packet came from (an interface, a file, a command), when it is known."""
+    name = view.summary.source
+    return (name,) if name else ()

@@ -25,6 +25,7 @@ from engine.errors import NotFoundError, PermissionDeniedError, UnavailableError
 from engine.ndjson.capture import DEFAULT_MAX_SIZE_MB
 from engine.ndjson.control import ask, ensure_none_running, process_alive, runtime_dir
 from engine.ndjson.url_filter import UrlFilter
+from engine.source import SourceSpec
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -49,8 +50,21 @@ class BackgroundOptions:
     allow_remote_browser: bool = False
     no_sandbox: bool = False
     packets: bool = False
-    interface: str | None = None
+    interfaces: tuple[str, ...] = ()
+    """With ``packets``: the interfaces (none: the configured or default one)."""
+    files: tuple[str, ...] = ()
+    """With ``packets``: capture files to read instead, merged by time."""
+    commands: tuple[str, ...] = ()
+    """With ``packets``: commands whose pcap stream to read (beside any interfaces)."""
     bpf: str = ""
+    block: tuple[str, ...] = ()
+    """URL wildcards whose requests the browser fails (``--block``)."""
+    throttle: str | None = None
+    no_cache: bool = False
+    allow_control: bool = False
+    """Whether an attached browser may be blocked, throttled or have its cache off."""
+    display_filter: str = ""
+    """With ``packets``: write only the packet events this display filter matches (-Y)."""
 
     def checked(self) -> dict[str, Any]:
         """The options as the background process reads them; raises what is wrong."""
@@ -59,6 +73,12 @@ class BackgroundOptions:
             raise UsageError(f"--max-size must be more than 0 MB, not {self.max_size_mb}")
         if self.browser is None and not self.packets:
             raise UsageError("--no-browser leaves nothing to capture: add --packets")
+        self._check_controls()
+        if self.display_filter:
+            from engine.filter_file import compile_filter
+
+            compile_filter(self.display_filter)  # a bad -Y fails here, not in the daemon
+        SourceSpec(self.interfaces, self.files, self.commands).check()
         return {
             "file": str(_writable(self.file)),
             "max_size_mb": self.max_size_mb,
@@ -73,9 +93,29 @@ class BackgroundOptions:
             "allow_remote": self.allow_remote_browser,
             "no_sandbox": self.no_sandbox,
             "packets": self.packets,
-            "interface": self.interface,
+            "interfaces": list(self.interfaces),
+            "files": list(self.files),
+            "commands": list(self.commands),
             "bpf": self.bpf,
+            "block": list(self.block),
+            "throttle": self.throttle,
+            "no_cache": self.no_cache,
+            "allow_control": self.allow_control,
+            "display_filter": self.display_filter,
         }
+
+    def _check_controls(self) -> None:
+        """--block, --throttle, --no-cache: valid, with a browser, allowed on it."""
+        from engine.browser.network_conditions import NetworkControls, check_control_allowed
+        from engine.browser.target import parse_browser_spec
+
+        controls = NetworkControls.parse(list(self.block), self.throttle, self.no_cache)
+        if not controls.active:
+            return
+        if self.browser is None:
+            raise UsageError("--block, --throttle and --no-cache need a browser")
+        target = parse_browser_spec(self.browser, allow_remote=self.allow_remote_browser)
+        check_control_allowed(target, controls, self.allow_control)
 
 
 def _writable(path: Path) -> Path:

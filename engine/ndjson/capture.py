@@ -21,9 +21,11 @@ from engine.errors import LivetapError, UsageError
 from engine.ndjson.lines import browser_line, iso_time, packet_line
 from engine.ndjson.url_filter import UrlFilter
 from engine.ndjson.writer import MIB, RotatingWriter
+from engine.view import RingTimes
 
 if TYPE_CHECKING:
     from engine.browser.source import BrowserSource
+    from engine.display_filter import DisplayFilter
     from engine.session import CaptureSession
 
 DEFAULT_MAX_SIZE_MB = 100.0
@@ -42,6 +44,8 @@ class NdjsonOptions:
     append: bool = False
     browser: bool = True
     packets: bool = False
+    display_filter: str = ""
+    """Write only the packet events this display filter matches (``-Y``); empty: all."""
 
     def __post_init__(self) -> None:
         if not self.max_size_mb > 0:
@@ -85,6 +89,13 @@ class NdjsonCapture:
         self._stop = threading.Event()
         self._error: LivetapError | None = None
         self._next_packet = 0
+        self._display_filter: DisplayFilter | None = None
+        if options.display_filter:
+            from engine.filter_file import compile_filter
+
+            self._display_filter = compile_filter(options.display_filter)
+        self._times: RingTimes | None = None
+        self.packets_matched = 0
         self.packets_missed = 0
         self.started = 0.0
         self.stopped: float | None = None
@@ -98,6 +109,7 @@ class NdjsonCapture:
         self.started = time.time()
         if self._packets is not None:
             self._next_packet = self._packets.ring.last_index + 1
+            self._times = RingTimes(self._packets.ring)
         if self._browser is not None:
             self._browser.tracker.listeners.append(self._queue.put)
         self._thread = threading.Thread(target=self._run, name="livetap-ndjson", daemon=True)
@@ -149,6 +161,9 @@ class NdjsonCapture:
         }
         if self.packets_missed:
             report["packetsMissed"] = self.packets_missed
+        if self._display_filter is not None:
+            report["displayFilter"] = self._display_filter.text
+            report["packetsMatched"] = self.packets_matched
         return report
 
     def stats(self) -> NdjsonStats:
@@ -232,6 +247,7 @@ class NdjsonCapture:
         if session is None:
             return
         ring = session.ring
+        display_filter = self._display_filter
         last = ring.last_index
         if self._next_packet < ring.first_index:
             self.packets_missed += ring.first_index - self._next_packet
@@ -240,6 +256,7 @@ class NdjsonCapture:
             packet = ring.get(self._next_packet)
             if packet is None:
                 self.packets_missed += 1
-            else:
-                self._write(packet_line(packet))
+            elif display_filter is None or display_filter.matches_packet(packet, self._times):
+                self._write(packet_line(packet, len(session.source.source_names) > 1))
+                self.packets_matched += 1
             self._next_packet += 1

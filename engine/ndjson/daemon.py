@@ -6,8 +6,9 @@ and then closes), and serves ``stop`` and ``status`` on a Unix socket until stop
 Run as ``python -m engine.ndjson.daemon '<options as JSON>'``.
 
 The order matters: the browser connects first (so the packet filter can leave out
-livetap's own DevTools connection), then the packets, then the capture subscribes,
-and only then is ``--open``'s page loaded, so its requests and packets are all written.
+livetap's own DevTools connection), then the packets are opened, then the capture
+subscribes and the packets are read (a file's from its first packet), and only then
+is ``--open``'s page loaded, so its requests and packets are all written.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def packet_filter(expression: str, port: int | None) -> str:
 
 
 def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
-    """The browser (connected, no page opened yet) and the packet capture (running)."""
+    """The browser (connected, no page opened yet) and the packet capture (not yet read)."""
     browser = packets = None
     if config.get("browser"):
         from engine.browser.session import BrowserSession
@@ -78,19 +79,32 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
             allow_remote=bool(config.get("allow_remote")),
             no_sandbox=bool(config.get("no_sandbox")),
         )
-        browser = BrowserSession(target)  # --open waits until the capture listens
+        from engine.browser.network_conditions import NetworkControls
+
+        controls = NetworkControls.parse(
+            config.get("block"), config.get("throttle"), bool(config.get("no_cache"))
+        )
+        browser = BrowserSession(  # --open waits until the capture listens
+            target, controls=controls, allow_control=bool(config.get("allow_control"))
+        )
         browser.start()
     if config.get("packets"):
         from engine.config import load_settings
         from engine.session import CaptureSession
-        from engine.source import SourceSpec, open_source
+        from engine.source import SourceSpec, chosen_interfaces, open_source
 
         expression = packet_filter(config.get("bpf") or "", devtools_port(browser))
+        named = [str(name) for name in config.get("interfaces") or ()]
+        files = tuple(str(name) for name in config.get("files") or ())
+        commands = tuple(str(name) for name in config.get("commands") or ())
         try:
-            settings = load_settings({"interface": config.get("interface")})
+            settings = load_settings({"interface": named[0] if named else None})
+            others = bool(files or commands)
             source = open_source(
                 SourceSpec(
-                    settings.interface,
+                    chosen_interfaces(named, settings.interface, others),
+                    files,
+                    commands,
                     filter=expression,
                     snaplen=settings.snaplen,
                     buffer_size=settings.buffer_size,
@@ -100,8 +114,7 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
             if browser is not None:
                 browser.stop()
             raise
-        packets = CaptureSession(source)
-        packets.start()
+        packets = CaptureSession(source)  # started once the capture listens: files from 1
     return browser, packets
 
 
@@ -177,9 +190,12 @@ def main(argv: list[str]) -> int:
             append=bool(config.get("append")),
             browser=browser is not None,
             packets=packets is not None,
+            display_filter=config.get("display_filter") or "",
         )
         capture = NdjsonCapture(options, browser, packets)
         started = capture.start()
+        if packets is not None:
+            packets.start()
         if browser is not None and config.get("open"):
             _open_page(browser, config["open"])  # now: the capture hears the whole page load
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -153,12 +153,13 @@ def body_fields(body: ResponseBody) -> dict[str, Any]:
         }
 
 
-def packet_line(packet: PacketSummary) -> dict[str, Any]:
-    """The line for one packet summary."""
+def packet_line(packet: PacketSummary, with_input: bool = False) -> dict[str, Any]:
+    """The line for one packet summary; ``with_input`` (several inputs): which it came from."""
     return _drop_empty(
         {
             "type": "packet",
             "index": packet.index,
+            "input": packet.source if with_input else None,
             "timestamp": iso_time(packet.timestamp),
             "length": packet.length,
             "src": packet.src,

@@ -951,6 +951,8 @@ _UDP_TUNNELS: dict[int, str] = {
     6635: "mpls",
     4754: "gre",
 }
+UDP_TUNNEL_PORTS = frozenset(_UDP_TUNNELS)
+"""Destination ports whose UDP payload the walk reads as a tunnelled frame."""
 """UDP ports whose payload tshark decodes as a tunnel by default."""
 
 

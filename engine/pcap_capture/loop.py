@@ -1,13 +1,16 @@
-"""The headless capture loop: a source into a rotating writer until something stops it."""
+"""Headless capture: the capture loop (engine.capture_loop) with a rotating writer as sink."""
 
 from __future__ import annotations
 
-import math
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 
+from engine import linktypes
+from engine.capture_loop import LoopEnd, drain_source, run_loop
 from engine.errors import (
+    BadInputError,
     LivetapError,
     from_os_error,
 )
@@ -16,12 +19,6 @@ from engine.pcap_capture.writer import RotatingPcapWriter
 from engine.pcapio import PcapRecord
 from engine.source import PacketSource
 
-READ_TIMEOUT = 0.1
-"""How long one read waits for packets before the stop conditions are checked again."""
-DRAIN_TIMEOUT = 0.05
-"""Longer than the live ring's block retire time (20 ms): a partly filled block arrives."""
-DRAIN_LIMIT = 1.0
-"""At most this long is spent collecting packets that arrived before a stop."""
 PROGRESS_INTERVAL = 0.5
 
 
@@ -34,6 +31,8 @@ class PcapCapture:
     def __init__(self, source: PacketSource, options: CaptureOptions) -> None:
         self.source = source
         self.options = options
+        if options.format == "pcap":
+            _one_linktype(source)
         self.writer = RotatingPcapWriter(
             options.path,
             source.linktype,
@@ -42,6 +41,7 @@ class PcapCapture:
             rotate_size=options.rotate_size,
             rotate_files=options.rotate_files,
             max_total=options.max_total,
+            names=source.source_names,
         )
         self._not_written = 0
 
@@ -78,31 +78,25 @@ class PcapCapture:
         on_progress: Callable[[CaptureProgress], None] | None,
         progress_interval: float,
     ) -> StopReason:
-        """Read and write until something says stop; returns what did."""
-        options = self.options
-        deadline = started + options.duration if options.duration else None
-        cutoff = started_wall + options.duration if options.duration else math.inf
-        next_progress = started + progress_interval
-        while True:
-            if stop.is_set():
-                return self._limit_reason() if self._drain(time.time()) else StopReason.STOPPED
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                return self._limit_reason() if self._drain(cutoff) else StopReason.DURATION
-            timeout = READ_TIMEOUT if deadline is None else min(READ_TIMEOUT, deadline - now)
-            records = self.source.read_batch(timeout)
-            if records:
-                if records[-1].timestamp > cutoff:
-                    if self._write([r for r in records if r.timestamp <= cutoff]):
-                        return self._limit_reason()
-                    return StopReason.DURATION
-                if self._write(records):
-                    return self._limit_reason()
-            elif getattr(self.source, "finished", False):
-                return StopReason.SOURCE_ENDED
-            if on_progress is not None and now >= next_progress:
-                next_progress = now + progress_interval
-                on_progress(self.progress(now - started))
+        """The capture loop with the writer as its sink; returns what stopped it."""
+        tick: Callable[[float], None] | None = None
+        if on_progress is not None:
+            report = on_progress
+            tick = lambda elapsed: report(self.progress(elapsed))  # noqa: E731
+        end = run_loop(
+            self.source,
+            self._write,
+            stop,
+            duration=self.options.duration,
+            drain=True,
+            on_tick=tick,
+            tick_interval=progress_interval,
+        )
+        return {
+            LoopEnd.STOPPED: StopReason.STOPPED,
+            LoopEnd.DURATION: StopReason.DURATION,
+            LoopEnd.SOURCE_ENDED: StopReason.SOURCE_ENDED,
+        }.get(end) or self._limit_reason()
 
     def _write(self, records: list[PcapRecord]) -> bool:
         """Write a batch (cut to the count); True when a count or size limit ended it."""
@@ -126,35 +120,15 @@ class PcapCapture:
         """Which limit ended the capture."""
         return StopReason.SIZE_LIMIT if self.writer.limit_reached else StopReason.COUNT
 
-    def _drain(self, cutoff: float) -> bool:
-        """Keep what arrived before the stop but was still in the kernel's ring.
-
-        Returns True when a count or size limit was reached meanwhile.
-        """
-        end = time.monotonic() + DRAIN_LIMIT
-        while time.monotonic() < end:
-            records = self.source.read_batch(DRAIN_TIMEOUT)
-            if not records:
-                return False
-            kept = [r for r in records if r.timestamp <= cutoff]
-            if self._write(kept):
-                return True
-            if len(kept) < len(records):
-                return False
-        return False
-
     def _count_unwritten(self, cutoff: float) -> None:
         """After a failed write, count what had arrived already: lost, and the report says so."""
-        end = time.monotonic() + DRAIN_LIMIT
-        try:
-            while time.monotonic() < end:
-                records = self.source.read_batch(DRAIN_TIMEOUT)
-                before = [r for r in records if r.timestamp <= cutoff]
-                self._not_written += len(before)
-                if not records or len(before) < len(records):
-                    return
-        except (LivetapError, OSError):
-            return
+
+        def count(records: list[PcapRecord]) -> bool:
+            self._not_written += len(records)
+            return False
+
+        with contextlib.suppress(LivetapError, OSError):
+            drain_source(self.source, count, cutoff)
 
     def progress(self, elapsed: float) -> CaptureProgress:
         """The counters now."""
@@ -187,6 +161,20 @@ class PcapCapture:
             stop_reason=reason,
             error=error,
             notes=tuple(writer.notes),
+        )
+
+
+def _one_linktype(source: PacketSource) -> None:
+    """Refuse, before any file is made, inputs a pcap file cannot hold together."""
+    kinds = dict.fromkeys(source.source_linktypes)
+    if len(kinds) > 1:
+        described = ", ".join(
+            f"{name} is {linktypes.name(kind)}"
+            for name, kind in zip(source.source_names, source.source_linktypes, strict=True)
+        )
+        raise BadInputError(
+            f"a pcap file holds one link type, but {described}: "
+            "write a .pcapng file instead (-w out.pcapng)"
         )
 
 

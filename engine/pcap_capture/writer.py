@@ -16,14 +16,13 @@ from engine.errors import (
     LivetapError,
     from_os_error,
 )
-from engine.pcapio import MAX_RECORD, PcapRecord, PcapWriter, nul_name_error
+from engine.pcapio import MAX_RECORD, PcapRecord, PcapWriter, idb_block, nul_name_error
 
 FLUSH_SIZE = 1 << 20
 """Buffered bytes that are handed to the operating system at once."""
 _PCAP_HEADER = 24
 _PCAP_RECORD = 16
 _PCAPNG_EPB = 32
-_PCAPNG_IDB = 20
 _PCAP_LENGTHS = struct.Struct("<8xII").unpack_from  # a pcap record's captured, original length
 _PCAPNG_BLOCK = struct.Struct("<II").unpack_from  # block type, total length
 _PCAPNG_EPB_LENGTH = struct.Struct("<24xI").unpack_from  # an EPB's original length
@@ -63,10 +62,13 @@ class RotatingPcapWriter:
         rotate_size: int | None = None,
         rotate_files: int | None = None,
         max_total: int | None = None,
+        names: Sequence[str] = (),
     ) -> None:
         self.base = absolute(path)
         self.format = fmt
         self.linktype = linktype
+        self.names = tuple(names)
+        """The inputs' names by ``PcapRecord.source``: pcapng interface names."""
         self.snaplen = snaplen if 0 < snaplen <= MAX_RECORD else MAX_RECORD
         self.rotate_size = rotate_size
         self.rotate_files = rotate_files
@@ -91,7 +93,8 @@ class RotatingPcapWriter:
         self._file_packets = 0
         self._pending_packets = 0
         self._pending_wire = 0
-        self._interfaces: set[int] = set()
+        self._interfaces: set[tuple[int, int]] = set()
+        """(source, link type) pairs the current pcapng file has described."""
         self._first_header_size = 0
         self._open_next()
         self._first_header_size = self._file_size
@@ -114,9 +117,11 @@ class RotatingPcapWriter:
         self._fd, self._regular = _create(path)
         self.files.append(path)
         header = io.BytesIO()
-        self._writer = PcapWriter(header, self.linktype, self.snaplen, fmt=self.format)
+        self._writer = PcapWriter(
+            header, self.linktype, self.snaplen, fmt=self.format, names=self.names
+        )
         self._buffer = header
-        self._interfaces = {self.linktype}
+        self._interfaces = {(0, self.linktype)}
         self._file_packets = 0
         try:
             _write_all(self._fd, header.getvalue())
@@ -159,7 +164,10 @@ class RotatingPcapWriter:
         if self.format == "pcap":
             return _PCAP_RECORD + caplen
         size = _PCAPNG_EPB + caplen + (-caplen % 4)
-        return size if record.linktype in self._interfaces else size + _PCAPNG_IDB
+        if (record.source, record.linktype) in self._interfaces:
+            return size
+        name = self.names[record.source] if record.source < len(self.names) else ""
+        return size + len(idb_block(record.linktype, self.snaplen, name))
 
     def write(self, records: Sequence[PcapRecord]) -> int:
         """Write records in order; returns how many (fewer once the size cap is reached)."""
@@ -186,7 +194,7 @@ class RotatingPcapWriter:
             except LivetapError:  # a record no file can hold: keep the ones before it
                 self._flush()
                 raise
-            self._interfaces.add(record.linktype)
+            self._interfaces.add((record.source, record.linktype))
             self._file_size += size
             self._file_packets += 1
             self._pending_packets += 1

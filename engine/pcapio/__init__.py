@@ -13,7 +13,7 @@ allocation ever follows a length read from the input.
 
 from engine.pcapio.formats import DEFAULT_SNAPLEN, MAX_RECORD, PcapRecord, nul_name_error
 from engine.pcapio.read import PcapReader, _open_error, open_pcap
-from engine.pcapio.write import PcapWriter, write_pcap_file
+from engine.pcapio.write import PcapWriter, idb_block, write_pcap_file
 
 __all__ = [
     "DEFAULT_SNAPLEN",
@@ -22,6 +22,7 @@ __all__ = [
     "PcapRecord",
     "PcapWriter",
     "_open_error",
+    "idb_block",
     "nul_name_error",
     "open_pcap",
     "write_pcap_file",

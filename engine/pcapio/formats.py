@@ -19,6 +19,7 @@ BLOCK_SPB = 3
 BLOCK_EPB = 6
 OPT_END = 0
 OPT_SHB_USERAPPL = 4
+OPT_IF_NAME = 2
 OPT_IF_TSRESOL = 9
 OPT_IF_TSOFFSET = 14
 
@@ -66,6 +67,9 @@ class PcapRecord(NamedTuple):
     """The LINKTYPE_* of the interface the frame came from."""
     data: bytes
     """The captured bytes (at most the snap length)."""
+    source: int = 0
+    """Which input it came from when several are read at once (``-i a -i b``, ``-r a -r b``):
+    an index into the source's ``source_names``; 0 for the only one."""
 
 
 def nul_name_error(path: Path) -> BadInputError:

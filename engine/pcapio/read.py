@@ -396,7 +396,7 @@ class PcapReader:
                 stop = start + caplen
             append(
                 _new_record(
-                    record_type, (seconds + fraction / units, length, linktype, buf[start:stop])
+                    record_type, (seconds + fraction / units, length, linktype, buf[start:stop], 0)
                 )
             )
             if offsets is not None:
@@ -505,7 +505,7 @@ class PcapReader:
             else:
                 seconds, ticks = divmod((high << 32) | low, units)
                 timestamp = seconds + offset + ticks / units
-            append(_new_record(record_type, (timestamp, length, linktype, buf[start:stop])))
+            append(_new_record(record_type, (timestamp, length, linktype, buf[start:stop], 0)))
             if offsets is not None:
                 offsets.append(self._base + start)
             count += 1

@@ -8,7 +8,7 @@ import math
 import os
 import stat
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -27,6 +27,7 @@ from engine.pcapio.formats import (
     DEFAULT_SNAPLEN,
     MAX_RECORD,
     OPT_END,
+    OPT_IF_NAME,
     OPT_IF_TSRESOL,
     OPT_SHB_USERAPPL,
     PCAP_MAGIC_NS,
@@ -39,7 +40,12 @@ from engine.pcapio.formats import (
 
 
 class PcapWriter:
-    """Writes records to pcap (one link type) or pcapng (one IDB per distinct link type)."""
+    """Writes records to pcap (one link type) or pcapng (one IDB per source and link type).
+
+    In pcapng each input (``PcapRecord.source``) gets interface blocks of its own, named
+    by ``names`` (the ``if_name`` option), so tshark's ``frame.interface_name`` and
+    ``frame.interface_id`` tell the inputs of a several-source capture apart.
+    """
 
     def __init__(
         self,
@@ -48,6 +54,8 @@ class PcapWriter:
         snaplen: int = DEFAULT_SNAPLEN,
         fmt: str = "pcap",
         nanosecond: bool = False,
+        *,
+        names: Sequence[str] = (),
     ) -> None:
         """Write the file header at once, so even an empty capture is a valid file."""
         if fmt not in ("pcap", "pcapng"):
@@ -58,7 +66,8 @@ class PcapWriter:
         self._units = 1_000_000_000 if nanosecond else 1_000_000
         self._nanosecond = nanosecond
         self._linktype = linktype
-        self._interfaces: dict[int, int] = {}
+        self._names = tuple(names)
+        self._interfaces: dict[tuple[int, int], int] = {}
         self._record = struct.Struct("<IIII")
         self._epb = struct.Struct("<IIIIIII")
         if fmt == "pcap":
@@ -70,18 +79,15 @@ class PcapWriter:
             application = _option(OPT_SHB_USERAPPL, b"livetap") + _option(OPT_END, b"")
             body = struct.pack("<IHHq", PCAPNG_BYTE_ORDER, 1, 0, -1) + application
             stream.write(_pcapng_block(PCAPNG_SHB, body))
-            self._interface_for(linktype)
+            self._interface_for(linktype, 0)
 
-    def _interface_for(self, linktype: int) -> int:
-        """The pcapng interface id for a link type, described on first use."""
-        interface = self._interfaces.get(linktype)
+    def _interface_for(self, linktype: int, source: int) -> int:
+        """The pcapng interface id for a source's link type, described on first use."""
+        interface = self._interfaces.get((source, linktype))
         if interface is None:
-            options = b""
-            if self._nanosecond:
-                options = _option(OPT_IF_TSRESOL, b"\x09") + _option(OPT_END, b"")
-            body = struct.pack("<HHI", linktype & 0xFFFF, 0, self._snaplen) + options
-            self._stream.write(_pcapng_block(BLOCK_IDB, body))
-            interface = self._interfaces[linktype] = len(self._interfaces)
+            name = self._names[source] if source < len(self._names) else ""
+            self._stream.write(idb_block(linktype, self._snaplen, name, self._nanosecond))
+            interface = self._interfaces[(source, linktype)] = len(self._interfaces)
         return interface
 
     def _ticks(self, timestamp: float) -> tuple[int, int]:
@@ -115,7 +121,7 @@ class PcapWriter:
             self._stream.write(self._record.pack(seconds, fraction, caplen, length))
             self._stream.write(data)
             return
-        interface = self._interface_for(record.linktype)
+        interface = self._interface_for(record.linktype, record.source)
         ticks = seconds * self._units + fraction
         if not 0 <= ticks <= 0xFFFFFFFFFFFFFFFF:
             raise BadInputError(
@@ -136,6 +142,18 @@ class PcapWriter:
         self._stream.flush()
 
 
+def idb_block(linktype: int, snaplen: int, name: str = "", nanosecond: bool = False) -> bytes:
+    """A pcapng Interface Description Block, with its name (``if_name``) when it has one."""
+    options = b""
+    if name:
+        options += _option(OPT_IF_NAME, name.encode("utf-8", "replace"))
+    if nanosecond:
+        options += _option(OPT_IF_TSRESOL, b"\x09")
+    if options:
+        options += _option(OPT_END, b"")
+    return _pcapng_block(BLOCK_IDB, struct.pack("<HHI", linktype & 0xFFFF, 0, snaplen) + options)
+
+
 def _option(code: int, value: bytes) -> bytes:
     """A pcapng option: code, length, value padded to 4 bytes."""
     return struct.pack("<HH", code, len(value)) + value + b"\x00" * (-len(value) % 4)
@@ -149,9 +167,14 @@ def _pcapng_block(block_type: int, body: bytes) -> bytes:
 
 
 def write_pcap_file(
-    path: str | os.PathLike[str], records: Iterable[PcapRecord], fmt: str | None = None
+    path: str | os.PathLike[str],
+    records: Iterable[PcapRecord],
+    fmt: str | None = None,
+    names: Sequence[str] = (),
 ) -> int:
     """Write records to a file readable only by its owner (captures are private).
+
+    ``names`` name the inputs of a several-source capture (pcapng interface names).
 
     ``fmt`` None picks pcapng for a .pcapng path or mixed link types, else
     pcap. On any failure the file is removed, so no half-written capture is
@@ -189,7 +212,9 @@ def write_pcap_file(
             with contextlib.suppress(OSError):  # a file system without modes (vfat)
                 os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
         with os.fdopen(fd, "wb", buffering=CHUNK) as stream:
-            writer = PcapWriter(stream, kinds[0] if kinds else linktypes.ETHERNET, fmt=fmt)
+            writer = PcapWriter(
+                stream, kinds[0] if kinds else linktypes.ETHERNET, fmt=fmt, names=names
+            )
             for record in items:
                 writer.write(record)
     except OSError as error:

@@ -23,7 +23,12 @@ lines (one JSON object each, flushed as each event arrives):
   {"type":"response","id":"req_1","status":200,"statusText":"OK","timestamp":...,"headers":{...}}
   {"type":"finished","id":"req_1","bytesReceived":1234,"timestamp":...}
   {"type":"failed","id":...,"errorText":...,"timestamp":...}
-  {"type":"packet",...} with --packets
+  {"type":"packet",...} with --packets ("input": its -i/--source-cmd/-r when several)
+
+packets: -i, --source-cmd and -r may be repeated (interfaces and commands side by
+side, files merged by time); -f filters in the kernel or libpcap, -Y (a display
+filter, as in the TUI) then picks the packet lines written, e.g.
+  -Y 'dns or frame.source == "eth1"'
 
 rotation: at --max-size the full capture.ndjson becomes capture.1.ndjson, older
 files move up (.1 -> .2 ...), writing goes on in capture.ndjson.
@@ -85,12 +90,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-sandbox", action="store_true", help="launch Chromium without its sandbox (warns)"
     )
     start.add_argument(
+        "--block",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="fail the browser's requests to matching URLs (* wildcard); repeatable",
+    )
+    start.add_argument(
+        "--throttle",
+        metavar="PROFILE",
+        help="offline, slow-3g, fast-3g or LATENCY_MS:DOWN_KBPS:UP_KBPS (0: no limit)",
+    )
+    start.add_argument("--no-cache", action="store_true", help="disable the browser's cache")
+    start.add_argument(
+        "--allow-control",
+        action="store_true",
+        help="allow --block/--throttle/--no-cache on an attached browser",
+    )
+    start.add_argument(
         "--packets", action="store_true", help="also write packet summaries (needs root)"
     )
     start.add_argument("--no-browser", action="store_true", help="packets only")
-    start.add_argument("-i", "--interface", help="with --packets: the interface")
+    start.add_argument(
+        "-i",
+        "--interface",
+        action="append",
+        help="with --packets: the interface; repeat for several",
+    )
+    start.add_argument(
+        "-r",
+        "--read",
+        action="append",
+        metavar="FILE",
+        help="with --packets: read a capture file instead; repeat to merge files by time",
+    )
+    start.add_argument(
+        "--source-cmd",
+        action="append",
+        metavar="COMMAND",
+        help="with --packets: read the pcap stream a command writes; repeatable, also beside -i",
+    )
     start.add_argument(
         "-f", "--bpf", default="", metavar="BPF", help="with --packets: a capture filter"
+    )
+    start.add_argument(
+        "-Y",
+        "--display-filter",
+        default="",
+        metavar="EXPR",
+        help="with --packets: write only the packet events this display filter matches",
     )
     start.add_argument("--json", action="store_true", default=True, help=argparse.SUPPRESS)
     start.set_defaults(ndjson_run=run_start)
@@ -127,8 +175,15 @@ def options_from(args: argparse.Namespace) -> BackgroundOptions:
         allow_remote_browser=args.allow_remote_browser,
         no_sandbox=args.no_sandbox,
         packets=args.packets,
-        interface=args.interface,
+        interfaces=tuple(args.interface or ()),
+        files=tuple(args.read or ()),
+        commands=tuple(args.source_cmd or ()),
         bpf=args.bpf or "",
+        block=tuple(args.block or ()),
+        throttle=args.throttle,
+        no_cache=args.no_cache,
+        allow_control=args.allow_control,
+        display_filter=args.display_filter or "",
     )
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from engine.filter_file import FilteredSource
 
 NAME = "capture"
-HELP = "capture to files without the TUI (pcap, pcapng), with a report"
+HELP = "capture to files without the TUI (pcap, pcapng), from one or more inputs, with a report"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -96,8 +96,16 @@ ends: --count, --duration, Ctrl-C or SIGTERM (exit 130), the config's
   maxCaptureSize (exit 7), or an error such as a full disk (exit 5); the files
   always end on a whole packet, and the report says what happened.
 
+inputs: -i, -r and --source-cmd may each be repeated. Interfaces and commands
+  are read side by side (packets interleaved as they arrive); files are merged by
+  time like mergecap (-r cannot be mixed with the others). A .pcapng file gets one
+  interface per input, named after it (tshark: frame.interface_name); a .pcap file
+  holds one link type, so inputs of different link types need .pcapng.
+
 examples:
   sudo livetap capture pcap -i eth0 -f "tcp port 443" -w tls.pcap --duration 5m
+  sudo livetap capture pcap -i eth0 -i wlan0 -w both.pcapng --duration 1m
+  livetap capture pcap -r a.pcap -r b.pcap -Y 'frame.source == "b.pcap"' -w b.pcap
   sudo livetap capture pcap -i any -w ring.pcapng -C 100 -W 10 --json
   sudo livetap capture pcap -i lo -f "udp" -Y "dns.qry.name contains \"example\"" -w dns.pcap
 """
@@ -109,8 +117,24 @@ def add_pcap_arguments(parser: argparse.ArgumentParser) -> None:
         "-i",
         "--interface",
         dest="capture_interface",
+        action="append",
         metavar="IFACE",
-        help="interface ('any' for all)",
+        help="interface ('any' for all); repeat to capture several side by side",
+    )
+    parser.add_argument(
+        "-r",
+        "--read",
+        dest="capture_files",
+        action="append",
+        metavar="FILE",
+        help="read capture files instead (repeat to merge them by time, like mergecap)",
+    )
+    parser.add_argument(
+        "--source-cmd",
+        dest="capture_commands",
+        action="append",
+        metavar="COMMAND",
+        help="read the pcap stream a command writes; repeatable, also beside -i",
     )
     parser.add_argument(
         "-f", "--filter", dest="capture_filter", metavar="BPF", help="BPF capture filter"
@@ -164,9 +188,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         return value if value is not None else getattr(args, shared, None)
 
     config = pick("capture_config", "config")
+    interfaces = pick("capture_interface", "interface")
     return load_settings(
         {
-            "interface": pick("capture_interface", "interface"),
+            "interface": interfaces[0] if isinstance(interfaces, list) else interfaces,
             "snaplen": pick("capture_snaplen", "snaplen"),
             "buffer_size": pick("capture_buffer", "buffer_size"),
         },
@@ -190,8 +215,7 @@ def output_path(requested: str | None, directory: Path) -> Path:
 def run_pcap(args: argparse.Namespace) -> int:
     """Open the interface, capture until a stop condition, print the report."""
     from engine.filter_file import FilteredSource, compile_filter, record_predicate
-    from engine.interfaces import default_interface
-    from engine.source import SourceSpec, open_source
+    from engine.source import SourceSpec, chosen_interfaces, open_source
 
     display_filter = None if args.display_filter is None else compile_filter(args.display_filter)
     settings = _settings(args)
@@ -205,21 +229,31 @@ def run_pcap(args: argparse.Namespace) -> int:
         snaplen=settings.snaplen,
     )
     expression = args.capture_filter if args.capture_filter is not None else args.filter or ""
-    interface = settings.interface or default_interface()
+    files = tuple(args.capture_files or ())
+    commands = tuple(args.capture_commands or ())
+    named = args.capture_interface or getattr(args, "interface", None)
     source = open_source(
         SourceSpec(
-            interface, filter=expression, snaplen=settings.snaplen, buffer_size=settings.buffer_size
+            chosen_interfaces(named, settings.interface, bool(files or commands)),
+            files,
+            commands,
+            filter=expression,
+            snaplen=settings.snaplen,
+            buffer_size=settings.buffer_size,
         )
     )
     filtered = (
-        None if display_filter is None else FilteredSource(source, record_predicate(display_filter))
+        None
+        if display_filter is None
+        else FilteredSource(source, record_predicate(display_filter, source.source_names))
     )
     try:
         capture = PcapCapture(source if filtered is None else filtered, options)
         filter_text = f" (filter {expression!r})" if expression.strip() else ""
         if display_filter is not None:
             filter_text += f" (display filter {display_filter.text!r})"
-        announcement = f"capturing on {interface}{filter_text}, writing {capture.writer.current}"
+        where = source.description.removeprefix("interface ")
+        announcement = f"capturing on {where}{filter_text}, writing {capture.writer.current}"
         report = _run_with_signals(capture, announcement, _progress_printer(args.json))
     finally:
         source.close()

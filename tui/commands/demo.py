@@ -47,7 +47,7 @@ def _packet_session(directory: Path) -> tuple[Any, str]:
 
     try:
         check_capture_privilege()
-        spec = excluding_tcp_port(SourceSpec("lo"), served_port())
+        spec = excluding_tcp_port(SourceSpec(("lo",)), served_port())
         return CaptureSession(open_source(spec)), ""
     except PermissionDeniedError:
         from tui.demo.recording import write_recording
@@ -57,7 +57,7 @@ def _packet_session(directory: Path) -> tuple[Any, str]:
             "livetap demo: live capture needs root (or CAP_NET_RAW); showing a generated "
             "recording at its original pace instead"
         )
-        return CaptureSession(open_source(SourceSpec(file=str(path), realtime=True))), note
+        return CaptureSession(open_source(SourceSpec(files=(str(path),), realtime=True))), note
 
 
 @dataclass

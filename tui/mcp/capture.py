@@ -109,7 +109,7 @@ class PacketCapture:
             target = self._new_name()
         source = open_source(
             SourceSpec(
-                interface,
+                (interface,),
                 filter=expression,
                 snaplen=settings.snaplen,
                 buffer_size=settings.buffer_size,
@@ -189,7 +189,7 @@ def _summaries(files: tuple[Path, ...]) -> list[dict[str, Any]]:
     number = 0
     for path in files:
         with open_pcap(path) as reader:
-            for timestamp, length, linktype, data in reader:
+            for timestamp, length, linktype, data, _source in reader:
                 number += 1
                 src, dst, sport, dport, protocol, info = decode(linktype, data)
                 found.append(

@@ -104,7 +104,9 @@ class NdjsonCaptures:
             chromium=self.config.chromium,
             allow_remote_browser=self.config.allow_remote_browser,
             packets=bool(args.get("packets", False)),
-            interface=args.get("interface") or self.config.settings.interface,
+            interfaces=tuple(
+                filter(None, [args.get("interface") or self.config.settings.interface])
+            ),
             bpf=args.get("bpf") or "",
         )
         with self._lock:

@@ -60,6 +60,12 @@ def export_and_decode(
     return ExportResult(spec_path, lua_path, spec.name, packet.index, nodes, note)
 
 
+def default_spec() -> str:
+    """The spec x offers first: the example's, when livetap runs from its checkout."""
+    example = Path("examples/sensor.json")
+    return str(example) if example.is_file() else ""
+
+
 def write_draft(packet: PacketSummary, directory: Path) -> Path:
     """A draft spec from the packet's payload, written next to the captures."""
     name = f"proto{packet.dport or packet.sport or 0}"

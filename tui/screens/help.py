@@ -16,7 +16,8 @@ STATUS_HELP = (
     "packets the kernel dropped (the capture could not keep up) │ packets evicted from "
     "the buffer (the oldest, once the buffer is full) │ LIVE, PAUSED or an error, with "
     "FOLLOWING (the list moves to the newest) or HELD (it stays; End follows again) │ "
-    "the browser and its requests. Results of actions appear as notifications."
+    "the browser and its requests, with [what --block, --throttle or --no-cache change] "
+    "while on. Results of actions appear as notifications."
 )
 LAYOUT_HELP = (
     "Narrower than 120 columns one pane has the screen: v shows the other, whose count "

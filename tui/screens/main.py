@@ -1,8 +1,10 @@
 """The main screen: packets on the left, browser requests on the right, status, footer.
 
-It pulls a batch from each engine source on a timer (15 times a second), never
-one message per packet, and asks the engine to dissect only the selected packet
-and fetch only the body asked for, in worker threads.
+The screen composes the two panes, lays them out (one or two, zoom), routes the keys
+of the one key table (tui/keys.py) to the pane that owns what they act on, and keeps
+what spans both panes: the display filter, the NDJSON capture and the status bar. It
+pulls a batch from each pane's engine source on a timer (15 times a second), never one
+message per packet.
 """
 
 from __future__ import annotations
@@ -12,44 +14,36 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, work
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, TabbedContent
-from textual.worker import get_current_worker
 
-from engine.bpf import compile_filter
-from engine.browser.records import BrowserStatus, ResponseBody
 from engine.config import config_dir
-from engine.correlate import ConnectionFigures, find_connection, request_line
-from engine.dissect import dissect
-from engine.errors import FilterError, LivetapError, UsageError, from_os_error
-from engine.events import CaptureStats, PacketSummary
+from engine.errors import UsageError
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.ndjson.url_filter import UrlFilter
-from tui.filter_suggestions import packet_filters
+from tui.display_scope import DisplayScope
 from tui.keys import bindings
+from tui.notes import ERROR_SECONDS, NO_BROWSER, NO_PACKETS, flash, warn
 from tui.prompt_history import PromptHistory
 from tui.screens.help import HelpScreen
 from tui.screens.ndjson_form import CaptureForm, NdjsonForm
-from tui.screens.prompts import display_filter_prompt, filter_prompt, save_prompt
+from tui.screens.prompts import display_filter_prompt
 from tui.widgets.browser_pane import BrowserPane
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.packet_detail import PacketDetailPane
-from tui.widgets.packet_list import PacketList, PacketListHeader
-from tui.widgets.packet_rows import RingRows
+from tui.widgets.packet_list import PacketList
+from tui.widgets.packet_pane import PacketPane
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from engine.analysis import FollowResult
     from engine.browser.source import BrowserSource
     from engine.session import CaptureSession
-    from engine.view import DisplayView
     from tui.screens.dissector_export import ExportResult
 
 POLL_INTERVAL = 1 / 15
@@ -58,10 +52,6 @@ SPLIT_MIN_WIDTH = 120
 the status bar keeps the hidden pane's count. The README's "Using it" says so."""
 SHORT_HEIGHT = 32
 """Lower than this, the part of a pane the focus is in (list or detail) gets more rows."""
-NOTE_SECONDS = 6.0
-WARNING_SECONDS = 8.0
-ERROR_SECONDS = 12.0
-"""How long notifications stay: results, things that could not be done, errors."""
 PACKET_ACTIONS = frozenset(
     {
         "filter",
@@ -75,7 +65,9 @@ PACKET_ACTIONS = frozenset(
     }
 )
 """Keys that need a packet capture: not in the footer with --no-packets."""
-BROWSER_ACTIONS = frozenset({"show_body", "goto_packets", "relaunch_browser"})
+BROWSER_ACTIONS = frozenset(
+    {"show_body", "goto_packets", "relaunch_browser", "copy_request", "network_controls"}
+)
 """Keys that need a browser: not in the footer without --browser."""
 
 
@@ -119,33 +111,18 @@ class MainScreen(Screen[None]):
         self.session = session
         self.browser = browser
         self.save_directory = save_directory
-        self._stats: CaptureStats | None = None
-        self._browser_status: BrowserStatus | None = None
         self.shown_pane = "packets" if session is not None else "browser"
         """The pane on show when only one fits (or one is zoomed)."""
         self.zoom = ""
         """"" (none), "pane", "list" or "detail": what z gave the whole screen."""
         if browser is None:
             self._relabel("other_pane", "Browser?")
-        self._generation = 0
-        self._reported_error: str | None = None
-        self._shown_request: str | None = None
-        self._bodies: dict[str, ResponseBody] = {}
-        self._body_notes: dict[str, str] = {}
-        """Why b found no body for a request (dropped, too large, gone), shown in its detail."""
-        self._post_data: dict[str, str | None] = {}
-        self._figures: dict[str, tuple[int, ConnectionFigures | None]] = {}
-        """Per request: the newest packet index searched, and the connection found."""
+        self.display_scope = DisplayScope()
+        """The display filter and the panes it narrows."""
         self.ndjson: NdjsonCapture | None = None
-        self.display_filter = ""
-        """The display filter's text ("" when everything is shown)."""
-        self.filter_packets = False
-        """Whether the display filter narrows the packets (it names a packet field)."""
-        self.filter_requests = False
-        """Whether the display filter narrows the requests (it names a request field)."""
-        example = Path("examples/sensor.json")
-        self._spec_path = str(example) if example.is_file() else ""
         self._ndjson_reported: str | None = None
+        self._spec_path = ""
+        """The last dissector spec exported when there is no packet pane to remember it."""
 
     def _relabel(self, action: str, description: str) -> None:
         """Give a key another footer description for this screen (e.g. no browser: v offers one)."""
@@ -158,14 +135,9 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
             if self.session is not None:
-                with Vertical(id="packet-pane"):
-                    yield PacketListHeader(id="packet-header")
-                    yield PacketList(
-                        self.session.packet, RingRows(self.session.ring), id="packet-list"
-                    )
-                    yield PacketDetailPane(id="packet-detail")
+                yield PacketPane(self.session, self.save_directory, id="packet-pane")
             if self.browser is not None or self.session is None:
-                yield BrowserPane(self.browser is not None, id="browser-pane")
+                yield BrowserPane(self.browser, self.session, id="browser-pane")
         yield StatusBar(id="status-bar")
         yield KeyFooter()
 
@@ -181,6 +153,25 @@ class MainScreen(Screen[None]):
         if self.browser is None:
             hidden |= BROWSER_ACTIONS
         return hidden
+
+    # -- the panes -------------------------------------------------------------------
+
+    @property
+    def packets(self) -> PacketPane | None:
+        """The packet pane (None with --no-packets)."""
+        panes = self.query(PacketPane)
+        return panes.first() if panes else None
+
+    @property
+    def requests(self) -> BrowserPane | None:
+        """The browser pane (None when packets are shown without a browser)."""
+        panes = self.query(BrowserPane)
+        return panes.first() if panes else None
+
+    @property
+    def packet_list(self) -> PacketList:
+        """The packet list widget."""
+        return self.query_one(PacketList)
 
     # -- layout: one pane or two, zoom, which pane has the keys --------------------------
 
@@ -211,9 +202,8 @@ class MainScreen(Screen[None]):
 
     def _focus_in_browser(self) -> bool:
         """Whether the focus is in the browser pane."""
-        focused = self.focused
-        panes = self.query(BrowserPane)
-        return focused is not None and bool(panes) and panes.first() in focused.ancestors_with_self
+        focused, pane = self.focused, self.requests
+        return focused is not None and pane is not None and pane in focused.ancestors_with_self
 
     def _focus_in_detail(self) -> bool:
         """Whether the focus is in a detail (packet or request), not a list."""
@@ -237,22 +227,16 @@ class MainScreen(Screen[None]):
         if focus is not None:
             self.call_after_refresh(focus.focus)
 
-    @property
-    def packet_list(self) -> PacketList:
-        """The packet list widget."""
-        return self.query_one(PacketList)
-
     def on_mount(self) -> None:
         """Start pulling batches from the engine."""
-        if self.session is None:
-            self.query_one(BrowserPane).styles.width = "1fr"
+        requests = self.requests
+        if self.session is None and requests is not None:
+            requests.styles.width = "1fr"
         self._apply_layout()
         if self.session is not None:
             self.packet_list.focus()
-            # A file opens at its first packet; a live source follows the newest.
-            self.packet_list.follow = self.session.source.ring is None  # a file starts at the top
-        elif self.query(RequestList):
-            self.query_one(RequestList).focus()
+        elif requests is not None and requests.request_list is not None:
+            requests.request_list.focus()
         self.set_interval(POLL_INTERVAL, self.pull)
         self.pull()
 
@@ -260,36 +244,28 @@ class MainScreen(Screen[None]):
 
     def pull(self) -> None:
         """Take what the engine has gathered since the last pull and show it."""
-        if self.session is not None:
-            if self.session.generation != self._generation:  # a capture filter re-read the file
-                self._generation = self.session.generation
-                rows = self.session.view
-                self.packet_list.cursor = None
-                self.packet_list.set_rows(rows if rows is not None else RingRows(self.session.ring))
-            batch = self.session.poll()
-            view = self.session.view
-            if view is not None:
-                view.trim()
-            self.packet_list.refresh_rows()
-            self._stats = batch.stats
-            self._report(batch.stats.error, "Capture stopped")
-        if self.browser is not None:
-            browser_batch = self.browser.poll()
-            self._browser_status = browser_batch.status
-            self.query_one(BrowserPane).apply(browser_batch)
-            if any(record.id == self._shown_request for record in browser_batch.changed):
-                self._show_request(self._shown_request)
+        packets, requests = self.packets, self.requests
+        if packets is not None:
+            packets.pull()
+        if requests is not None:
+            requests.pull()
         self._show_status()
 
-    def _report(self, error: str | None, title: str) -> None:
-        """Notify an engine error once."""
-        if error and error != self._reported_error:
-            self._reported_error = error
-            self.fail(error, title)
+    @on(PacketPane.Changed)
+    def _pane_changed(self) -> None:
+        """A pane changed what it shows between two pulls: show it now."""
+        self.pull()
+
+    @on(BrowserPane.BodyShown)
+    def _body_shown(self, message: BrowserPane.BodyShown) -> None:
+        """b fetched a body: put the browser pane on show (b from the packets) and scroll to it."""
+        if self.one_pane and self.shown_pane != "browser":
+            self.show_pane("browser", message.detail)
+        self.call_after_refresh(message.detail.scroll_to_body)
 
     def _show_status(self) -> None:
         """Redraw the status bar with the latest figures (state only, never results)."""
-        paused = self.session is not None and self.packet_list.paused
+        packets, requests = self.packets, self.requests
         recording = self.ndjson.stats() if self.ndjson is not None else None
         if recording is not None and recording.error and recording.error != self._ndjson_reported:
             self._ndjson_reported = recording.error
@@ -300,13 +276,13 @@ class MainScreen(Screen[None]):
                 timeout=ERROR_SECONDS,
                 markup=False,
             )
-        requests = self.query(RequestList)
+        request_list = requests.request_list if requests is not None else None
         self.query_one(StatusBar).show(
-            self._stats,
-            paused,
-            following=self.packet_list.follow if self.session is not None else None,
-            browser=self._browser_status,
-            requests_following=requests.first().follow if requests else None,
+            packets.stats if packets is not None else None,
+            packets is not None and packets.packet_list.paused,
+            following=packets.packet_list.follow if packets is not None else None,
+            browser=requests.status if requests is not None else None,
+            requests_following=request_list.follow if request_list is not None else None,
             recording=recording,
             display=self._display_counts(),
             display_short=self._display_counts(short=True),
@@ -314,200 +290,16 @@ class MainScreen(Screen[None]):
         )
 
     def _display_counts(self, short: bool = False) -> str:
-        """The display filter, the pane(s) it applies to, and each pane's matches.
-
-        ``short`` is the 80-column form: ``/dns 12 pkts · all req``.
-        """
-        if not self.display_filter:
-            return ""
-        text = self.display_filter
-        if short:
-            parts = [f"/{text[:17]}…" if len(text) > 18 else f"/{text}"]
-        else:
-            parts = [f"display: {text}"]
-        if self.session is not None:
-            view = self.session.view
-            total = len(self.session.ring)
-            if self.filter_packets:
-                shown = len(view) if view is not None else total
-                busy = " (scanning…)" if view is not None and view.scanning else ""
-                long = f"{shown:,} of {total:,} packets{busy}"
-                parts.append(f"{shown:,} pkts" if short else long)
-            else:
-                parts.append("all pkts" if short else f"packets not filtered ({total:,})")
-        if self.browser is not None and self.query(RequestList):
-            requests = self.query_one(RequestList)
-            total = len(self.browser.tracker.records())
-            if self.filter_requests:
-                count = requests.row_count
-                parts.append(f"{count:,} req" if short else f"{count:,} of {total:,} requests")
-            else:
-                parts.append("all req" if short else f"requests not filtered ({total:,})")
-        return (" " if short else " · ").join(parts)
-
-    def flash(self, note: str, seconds: float = NOTE_SECONDS) -> None:
-        """Tell the user the result of an action: a notification, long enough to read."""
-        self.notify(note, timeout=max(seconds, NOTE_SECONDS), markup=False)
-
-    def warn(self, note: str) -> None:
-        """An action that could not be done: a notification that stays longer."""
-        self.notify(note, severity="warning", timeout=WARNING_SECONDS, markup=False)
-
-    def fail(self, note: str, title: str = "") -> None:
-        """An error: a notification that stays long enough to read twice."""
-        self.notify(note, title=title, severity="error", timeout=ERROR_SECONDS, markup=False)
-
-    # -- packet detail ------------------------------------------------------------------
-
-    def on_packet_list_selected(self, message: PacketList.Selected) -> None:
-        """Dissect the newly selected packet in the background."""
-        packet = self.session.packet(message.index) if self.session else None
-        pane = self.query_one(PacketDetailPane)
-        if packet is None:
-            pane.show_message(f"Packet {message.index} is no longer in the buffer")
-            return
-        self._dissect(packet)
-        if pane.showing_deep:
-            self._deep_decode(packet)
-
-    def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
-        """Opening the tshark tab decodes the selected packet there."""
-        if message.pane.id == "tab-tshark":
-            self.action_deep_decode()
-
-    def action_deep_decode(self) -> None:
-        """Show the selected packet as Wireshark's dissectors decode it (tshark)."""
-        pane = self.query_one(PacketDetailPane)
-        cursor = self.packet_list.cursor if self.session is not None else None
-        packet = self.session.packet(cursor) if self.session is not None and cursor else None
-        if not pane.showing_deep:
-            pane.query_one(TabbedContent).active = "tab-tshark"  # activation calls back here
-            return
-        if packet is None:
-            pane.show_deep(0, None, "select a packet first (↑ ↓)")
-            return
-        self._deep_decode(packet)
-
-    @work(thread=True, exclusive=True, group="deep-decode")
-    def _deep_decode(self, packet: PacketSummary) -> None:
-        """tshark's decode of one packet, off the UI thread (about half a second)."""
-        from engine.deep_decode import decode_with_tshark
-
-        pane = self.query_one(PacketDetailPane)
-        self.app.call_from_thread(pane.show_deep, packet.index, None, "decoding with tshark…")
-        try:
-            nodes = decode_with_tshark(
-                packet.linktype, packet.data, packet.timestamp, packet.length, number=packet.index
-            )
-        except LivetapError as error:
-            self.app.call_from_thread(pane.show_deep, packet.index, None, error.message)
-            return
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(pane.show_deep, packet.index, nodes)
-
-    @work(thread=True, exclusive=True, group="dissect")
-    def _dissect(self, packet: PacketSummary) -> None:
-        """scapy's full dissection of one packet, off the UI thread."""
-        detail = dissect(packet)
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.query_one(PacketDetailPane).show, detail)
-
-    # -- request detail -----------------------------------------------------------------
-
-    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
-        """Show the request under the cursor."""
-        if isinstance(message.data_table, RequestList) and message.row_key.value is not None:
-            self._shown_request = str(message.row_key.value)
-            self._show_request(self._shown_request)
-
-    def _show_request(self, request_id: str | None) -> None:
-        """Render a request with whatever was fetched for it."""
-        if self.browser is None or request_id is None:
-            return
-        record = self.browser.get(request_id)
-        detail = self.query_one(RequestDetail)
-        if record is None:
-            detail.show_message(f"Request {request_id} is no longer in the list")
-            return
-        searched, figures = self._figures.get(request_id, (-1, None))
-        newest = self.session.ring.last_index if self.session is not None else 0
-        if figures is None and searched < newest and record.remote_ip and record.remote_port:
-            # not found yet: packets captured since may hold the connection
-            self._figures[request_id] = (newest, None)
-            self._correlate(request_id)
-        body, post_data = self._bodies.get(request_id), self._post_data.get(request_id)
-        note = self._body_notes.get(request_id, "") if body is None else ""
-        detail.show(record, figures, body, post_data, note=note)
-
-    @work(thread=True, exclusive=True, group="correlate")
-    def _correlate(self, request_id: str) -> None:
-        """Find the request's connection among the buffered packets."""
-        newest, figures = self._connection_of(request_id)
-        if not get_current_worker().is_cancelled:
-            self._figures[request_id] = (newest, figures)
-            if figures is not None:
-                self.app.call_from_thread(self._show_request, request_id)
-
-    def _connection_of(self, request_id: str) -> tuple[int, ConnectionFigures | None]:
-        """The correlation itself (any thread), with the newest packet it searched."""
-        record = self.browser.get(request_id) if self.browser else None
-        if record is None or self.session is None or not record.remote_ip or not record.remote_port:
-            return 0, None
-        ring = self.session.ring
-        newest = ring.last_index
-        line = request_line(record.method, record.url)
-        figures = find_connection(
-            iter(ring), record.remote_ip, record.remote_port, record.started, line
+        """The display filter, the pane(s) it applies to, and each pane's matches."""
+        packets, requests = self.packets, self.requests
+        listed = requests is not None and requests.request_list is not None
+        return self.display_scope.counts(
+            packets.filter_counts() if packets is not None else None,
+            requests.filter_counts() if requests is not None and listed else None,
+            short=short,
         )
-        return newest, figures
 
-    def _selected_request(self) -> str | None:
-        """The request under the cursor, if there is a browser pane with rows."""
-        lists = self.query(RequestList)
-        return lists.first().selected_id if lists else None
-
-    # -- actions (the key table in tui/keys.py) --------------------------------------
-
-    def action_filter(self) -> None:
-        """Ask for a BPF filter; the engine compiles it before it replaces the old one."""
-        from engine.bpf_builder import build_filter
-        from engine.bpf_examples import EXAMPLES
-
-        session = self.session
-        if session is None:
-            self.warn("no packet capture in this session (started with --no-packets)")
-            return
-
-        def apply(expression: str) -> str:
-            applied = session.set_filter(expression)
-            return f"filter: {applied}" if applied else "filter cleared"
-
-        def done(note: str | None) -> None:
-            if note:
-                self.flash(note)
-                self.pull()
-
-        linktype, snaplen = session.source.filter.linktype, session.source.filter.snaplen
-
-        def validate(expression: str) -> str | None:
-            try:
-                compile_filter(expression, linktype, snaplen)
-            except FilterError as error:
-                return error.reason
-            return None
-
-        cursor = self.packet_list.cursor
-        selected = session.packet(cursor) if cursor is not None else None
-        examples = [(f"{example.description}:", example.expression) for example in EXAMPLES]
-        prompt = filter_prompt(
-            session.source.filter.expression,
-            apply,
-            validate=validate,
-            history=PromptHistory(config_dir() / "history" / "bpf"),
-            suggestions=packet_filters(selected) + examples,
-            transform=lambda text: build_filter(text).expression,
-        )
-        self.app.push_screen(prompt, done)
+    # -- the display filter: both panes ------------------------------------------------
 
     def action_display_filter(self) -> None:
         """Ask for a display filter: it narrows both panes, the capture is untouched."""
@@ -525,125 +317,49 @@ class MainScreen(Screen[None]):
 
         def done(note: str | None) -> None:
             if note:
-                self.flash(note)
+                flash(self, note)
 
         history = PromptHistory(config_dir() / "history" / "display")
         prompt = display_filter_prompt(
-            self.display_filter, apply, validate=validate, history=history
+            self.display_scope.text, apply, validate=validate, history=history
         )
         self.app.push_screen(prompt, done)
 
     def apply_display_filter(self, text: str) -> str:
         """Narrow the panes whose fields ``text`` names; raises DisplayFilterError.
 
-        A filter naming only packet fields (``dns``, ``ip.addr == …``) leaves the requests
-        alone, and one naming only request fields (``status >= 400``) leaves the packets:
-        a request has no ``dns`` and a packet no ``status``, so filtering the other pane
-        would only empty it. The status bar says which pane it applies to.
+        The status bar says which pane it applies to (see tui/display_scope.py for why).
         """
         from engine.display_filter import compile_display_filter
 
         compiled = compile_display_filter(text)
-        self.display_filter = compiled.text.strip()
         everything = compiled.matches_everything
-        self.filter_packets = not everything and compiled.uses_packet_fields
-        self.filter_requests = not everything and compiled.uses_request_fields
-        if self.session is not None:
-            view = self.session.set_display_filter(text if self.filter_packets else "")
-            self.packet_list.set_rows(view if view is not None else RingRows(self.session.ring))
-            if view is not None and view.scanning:
-                self._scan(view)
-        if self.browser is not None and self.query(RequestList):
-            active = compiled if self.filter_requests else None
-            self.query_one(RequestList).set_filter(active, self.browser.tracker.records())
+        scope = DisplayScope(
+            compiled.text.strip(),
+            packets=not everything and compiled.uses_packet_fields,
+            requests=not everything and compiled.uses_request_fields,
+        )
+        self.display_scope = scope
+        packets, requests = self.packets, self.requests
+        if packets is not None:
+            packets.set_display_filter(text if scope.packets else "")
+        if self.browser is not None and requests is not None:
+            requests.set_display_filter(compiled if scope.requests else None)
         self._show_status()
-        if not self.display_filter:
+        if not scope.text:
             return "display filter cleared"
-        return f"display filter: {self.display_filter} ({self._filter_scope()})"
+        words = scope.words(self.session is not None, self.browser is not None)
+        return f"display filter: {scope.text} ({words})"
 
-    def _filter_scope(self) -> str:
-        """Which panes the display filter narrows, in words."""
-        packets = self.filter_packets and self.session is not None
-        requests = self.filter_requests and self.browser is not None
-        if packets and requests:
-            return "both panes"
-        if packets:
-            return "packets only: it names no request field" if self.browser else "packets"
-        if requests:
-            return "requests only: it names no packet field" if self.session else "requests"
-        return "nothing filtered: it names no field of this session's panes"
-
-    @work(thread=True, exclusive=True, group="display-filter")
-    def _scan(self, view: DisplayView) -> None:
-        """Match the buffered packets against a new display filter, off the UI thread."""
-        view.scan()
-        self.app.call_from_thread(self.pull)
-
-    def action_toggle_pause(self) -> None:
-        """Freeze or unfreeze the list; packets keep arriving in the buffer."""
-        if self.session is None:
-            return
-        packet_list = self.packet_list
-        packet_list.set_paused(not packet_list.paused)
-        packet_list.refresh_rows()
-        self._show_status()
-
-    def action_focus_detail(self) -> None:
-        """Move the focus to the detail of the selected packet or request."""
-        if isinstance(self.focused, RequestList):
-            self.query_one(RequestDetail).focus()
-            return
-        if self.session is None:
-            return
-        packet_list = self.packet_list
-        if packet_list.cursor is None and packet_list.row_count:
-            packet_list.hold()  # the packet being read stays in view
-            packet_list.select(packet_list.last_shown)
-        self.query_one(PacketDetailPane).layer_tree.focus()
-
-    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
-        """Enter on a request (DataTable's own Enter) opens its detail, like on a packet."""
-        if isinstance(message.data_table, RequestList):
-            self.query_one(RequestDetail).focus()
-
-    def action_focus_list(self) -> None:
-        """Back to the list of the pane the focus is in."""
-        if self._focus_in_browser() and self.query(RequestList):
-            self.query_one(RequestList).focus()
-        elif self.session is not None:
-            self.packet_list.focus()
-
-    def action_save_pcap(self) -> None:
-        """Ask for a file name and write the buffered packets to it."""
-        session = self.session
-        if session is None:
-            self.warn("no packet capture in this session (started with --no-packets)")
-            return
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        default = str(self.save_directory / f"livetap-{stamp}.pcap")
-
-        def apply(path: str) -> str:
-            if not path.strip():
-                raise LivetapError("enter a file name")
-            target = Path(path.strip()).expanduser()
-            try:
-                result = session.save_pcap(target)
-            except OSError as error:
-                raise from_os_error(error, f"write {target}") from None
-            return f"saved {result.packets:,} packets to {result.path}"
-
-        def done(note: str | None) -> None:
-            if note:
-                self.notify(note, title="Saved", timeout=8, markup=False)
-
-        self.app.push_screen(save_prompt(default, apply), done)
+    # -- the NDJSON capture: both panes' events --------------------------------------
 
     def action_toggle_capture(self) -> None:
         """Stop the NDJSON capture, or open the form that starts one."""
         if self.ndjson is not None:
             report = self.ndjson.stop()
             self.ndjson = None
-            self.flash(
+            flash(
+                self,
                 f"NDJSON capture stopped: {report['eventsWritten']:,} events in "
                 f"{report['filesCreated']} file(s), {report['totalSizeMB']} MB",
                 8,
@@ -672,7 +388,7 @@ class MainScreen(Screen[None]):
 
         def done(note: str | None) -> None:
             if note:
-                self.flash(note)
+                flash(self, note)
 
         form = NdjsonForm(default, start, self.browser is not None, self.session is not None)
         self.app.push_screen(form, done)
@@ -682,120 +398,130 @@ class MainScreen(Screen[None]):
         if self.ndjson is not None:
             self.ndjson.stop()
 
-    def action_export_dissector(self) -> None:
-        """Open the dissector export dialog for the selected packet."""
-        from tui.screens.dissector_export import DissectorExport
+    # -- key routing: each key to the pane that owns what it acts on ------------------
 
-        def selected() -> PacketSummary | None:
-            if self.session is None or self.packet_list.cursor is None:
-                return None
-            return self.session.packet(self.packet_list.cursor)
+    def _packet_pane(self) -> PacketPane | None:
+        """The packet pane for a packet key; without one, say why the key does nothing."""
+        packets = self.packets
+        if packets is None:
+            warn(self, NO_PACKETS)
+        return packets
 
-        def done(result: ExportResult | None) -> None:
-            if result is None:
-                return
-            self._spec_path = str(result.spec_path)
-            self.flash(result.note, 10)
-            if result.nodes and result.packet_index == self.packet_list.cursor:
-                title = f"{result.protocol} (decoded by {result.lua_path.name} in tshark)"
-                self.query_one(PacketDetailPane).show_decoded(title, result.nodes)
+    def action_filter(self) -> None:
+        """f: the packet pane's BPF filter prompt."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_filter()
 
-        dialog = DissectorExport(self._spec_path, self.save_directory, selected)
-        self.app.push_screen(dialog, done)
+    def action_deep_decode(self) -> None:
+        """d: the selected packet decoded by tshark, in the packet detail's second tab."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_deep_decode()
+
+    def action_toggle_pause(self) -> None:
+        """space: freeze or unfreeze the packet list."""
+        if self.packets is not None:
+            self.packets.action_toggle_pause()
+            self._show_status()
+
+    def action_save_pcap(self) -> None:
+        """w: write the buffered packets to a pcap file."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_save_pcap()
 
     def action_stats(self) -> None:
-        """Live statistics from the engine's incremental analysis."""
-        from tui.screens.stats import StatsScreen
-
-        analysis = self.session.analysis if self.session is not None else None
-        if analysis is None:
-            self.warn("no packet capture in this session (started with --no-packets)")
-            return
-        self.app.push_screen(StatsScreen(lambda: analysis.analyzer.snapshot(time.time())))
+        """a: live statistics of the capture."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_stats()
 
     def action_follow_stream(self) -> None:
-        """Follow the TCP stream of the selected packet, over the buffered packets."""
-        from engine.analysis.follow import conversation_of
-
-        cursor = self.packet_list.cursor if self.session is not None else None
-        packet = self.session.packet(cursor) if self.session is not None and cursor else None
-        conversation = conversation_of(packet.linktype, packet.data) if packet else None
-        if conversation is None:
-            self.warn("select a TCP packet to follow its stream")
+        """s: the selected packet's TCP stream."""
+        if self.packets is None:
+            warn(self, "select a TCP packet to follow its stream")
             return
-        from engine.analysis.follow import follow_records
-        from tui.screens.follow import FollowScreen
+        self.packets.action_follow_stream()
 
-        ring = self.session.ring if self.session is not None else None
-        assert ring is not None
+    def action_export_dissector(self) -> None:
+        """x: the dissector export dialog; without packets, from a spec alone."""
+        if self.packets is not None:
+            self.packets.action_export_dissector()
+            return
+        from tui.screens.dissector_export import DissectorExport, default_spec
 
-        def load() -> FollowResult:  # runs in the follow screen's worker thread
-            return follow_records(list(ring.records()), conv=conversation)
+        def done(result: ExportResult | None) -> None:
+            if result is not None:
+                self._spec_path = str(result.spec_path)
+                flash(self, result.note, 10)
 
-        self.app.push_screen(FollowScreen(load, conversation))
+        spec = self._spec_path or default_spec()
+        self.app.push_screen(DissectorExport(spec, self.save_directory, lambda: None), done)
+
+    def action_focus_detail(self) -> None:
+        """Enter: the detail of the selected request or packet, by where the focus is."""
+        if isinstance(self.focused, RequestList) and self.requests is not None:
+            self.requests.action_focus_detail()
+        elif self.packets is not None:
+            self.packets.action_focus_detail()
+
+    def action_focus_list(self) -> None:
+        """Esc: back to the list of the pane the focus is in."""
+        requests = self.requests
+        if self._focus_in_browser() and requests is not None and requests.request_list is not None:
+            requests.action_focus_list()
+        elif self.packets is not None:
+            self.packet_list.focus()
 
     def action_show_body(self) -> None:
-        """Fetch the selected request's body (and post data) from the browser."""
-        request_id = self._selected_request()
-        if self.browser is None:
-            self.warn("no browser in this session (start livetap with --browser launch)")
+        """b: the selected request's body, from either pane."""
+        if self.browser is None or self.requests is None:
+            warn(self, NO_BROWSER)
             return
-        if request_id is None:
-            self.warn("select a browser request first")
-            return
-        self._fetch_body(request_id)
-
-    @work(thread=True, exclusive=True, group="body")
-    def _fetch_body(self, request_id: str) -> None:
-        """Ask the browser for the body, off the UI thread."""
-        assert self.browser is not None
-        try:
-            self._post_data[request_id] = self.browser.fetch_post_data(request_id)
-            self._bodies[request_id] = self.browser.fetch_body(request_id)
-        except LivetapError as error:
-            self._body_notes[request_id] = f"Response body not shown: {error.message}"
-            self.app.call_from_thread(self.fail, error.message, "Body not fetched")
-        self.app.call_from_thread(self._show_body, request_id)
-
-    def _show_body(self, request_id: str) -> None:
-        """Show the request with its body, and scroll the detail to the body."""
-        if self._selected_request() != request_id:
-            return  # the user moved on meanwhile: the body is kept for when they come back
-        self._show_request(request_id)
-        if request_id in self._bodies:
-            detail = self.query_one(RequestDetail)
-            if self.one_pane and self.shown_pane != "browser":
-                self.show_pane("browser", detail)  # b from the packets: show what it fetched
-            self.call_after_refresh(detail.scroll_to_body)
+        self.requests.action_show_body()
 
     def action_goto_packets(self) -> None:
-        """Select the packets of the selected request's connection in the packet list."""
-        request_id = self._selected_request()
-        if self.session is None:
-            self.warn("no packet capture in this session (started with --no-packets)")
+        """g: select, in the packet pane, the packets of the selected request's connection."""
+        packets, requests = self.packets, self.requests
+        if packets is None:
+            warn(self, NO_PACKETS)
             return
-        if self.browser is None or request_id is None:
-            self.warn("select a browser request first")
+        if requests is None:
+            warn(self, "select a browser request first")
             return
-        newest, figures = self._connection_of(request_id)
-        self._figures[request_id] = (newest, figures)
-        self._show_request(request_id)
+        figures = requests.find_packets()
         if figures is None:
-            self.warn("none of this request's packets are in the buffer")
             return
-        packet_list = self.packet_list
-        packet_list.set_marks(frozenset(figures.packets))
-        packet_list.hold()
-        packet_list.select(figures.packets[0])
-        self.show_pane("packets", packet_list)
+        packets.show_connection(figures)
+        self.show_pane("packets", self.packet_list)
         local = f"{figures.local_ip}:{figures.local_port}"
         remote = f"{figures.remote_ip}:{figures.remote_port}"
-        self.flash(f"{len(figures.packets)} packets of {local} ⇄ {remote}")
+        flash(self, f"{len(figures.packets)} packets of {local} ⇄ {remote}")
+
+    def action_copy_request(self) -> None:
+        """Copy the selected request as curl, fetch, raw HTTP or a HAR entry (a menu)."""
+        from tui.screens.copy_request import copy_request
+
+        request_id = self.requests.selected_request if self.requests is not None else None
+        if self.browser is None or request_id is None:
+            warn(self, "select a browser request first")
+            return
+        copy_request(self, self.browser, request_id, self.save_directory)
+
+    def action_network_controls(self) -> None:
+        """Throttle, disable the cache or block requests like the selected one (a menu)."""
+        from tui.screens.network_menu import change_network
+
+        if self.browser is None:
+            warn(self, "no browser in this session (start livetap with --browser launch)")
+            return
+        request_id = self.requests.selected_request if self.requests is not None else None
+        record = self.browser.get(request_id) if request_id else None
+        change_network(self, self.browser, record.url if record else None)
 
     def action_relaunch_browser(self) -> None:
-        """Launch the browser again after it exited."""
-        if self.browser is None or not self.browser.relaunch():
-            self.warn("nothing to relaunch")
+        """R: launch the browser again after it exited."""
+        if self.requests is None:
+            warn(self, "nothing to relaunch")
+            return
+        self.requests.action_relaunch_browser()
 
     def action_zoom(self) -> None:
         """Give the focused list or detail the whole screen, or lay the panes out again.
@@ -836,12 +562,11 @@ class MainScreen(Screen[None]):
 
     def action_follow_newest(self) -> None:
         """Follow the newest row again in the focused pane's list (like End)."""
-        if self._focus_in_browser() or self.session is None:
-            lists = self.query(RequestList)
-            if lists:
-                lists.first().follow_newest()
+        if self._focus_in_browser() or self.packets is None:
+            if self.requests is not None:
+                self.requests.action_follow_newest()
         else:
-            self.packet_list.action_last()
+            self.packets.action_follow_newest()
         self._show_status()
 
     def action_help(self) -> None:

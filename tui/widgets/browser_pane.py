@@ -1,15 +1,36 @@
-"""The browser pane: the connection's state, the request list and the request detail."""
+"""The browser pane: the connection's state, the request list, the request detail, and
+what the keys do to requests.
+
+The screen routes the request keys of the one key table (tui/keys.py) here. The pane
+keeps what was fetched per request (bodies, post data, the connection found among the
+buffered packets) and asks the browser and the engine for it in worker threads. It
+posts :class:`BrowserPane.BodyShown` when a body b fetched is ready to read, so the
+screen can put the pane on show.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.message import Message
+from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
-from engine.browser.records import BrowserBatch, BrowserStatus
+from engine.browser.records import BrowserBatch, BrowserStatus, ResponseBody
+from engine.correlate import ConnectionFigures, find_connection, request_line
+from engine.errors import LivetapError
+from tui.notes import fail, warn
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
+
+if TYPE_CHECKING:
+    from engine.browser.source import BrowserSource
+    from engine.display_filter import DisplayFilter
+    from engine.session import CaptureSession
 
 CONNECT_HINT = """\
 No browser connected.
@@ -75,9 +96,38 @@ class BrowserPane(Vertical):
     }
     """
 
-    def __init__(self, connected: bool, *, id: str | None = None) -> None:
-        super().__init__(id=id, classes="" if connected else "-idle")
-        self.connected = connected
+    class BodyShown(Message):
+        """The body b fetched is in the request detail: the screen puts it on show."""
+
+        def __init__(self, detail: RequestDetail) -> None:
+            super().__init__()
+            self.detail = detail
+
+    def __init__(
+        self,
+        browser: BrowserSource | None,
+        packets: CaptureSession | None = None,
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes="" if browser is not None else "-idle")
+        self.browser = browser
+        self.packets = packets
+        """The capture whose buffered packets hold the requests' connections (None: none)."""
+        self.status: BrowserStatus | None = None
+        """The browser's state at the last pull, for the status bar."""
+        self._shown_request: str | None = None
+        self._bodies: dict[str, ResponseBody] = {}
+        self._body_notes: dict[str, str] = {}
+        """Why b found no body for a request (dropped, too large, gone), shown in its detail."""
+        self._post_data: dict[str, str | None] = {}
+        self._figures: dict[str, tuple[int, ConnectionFigures | None]] = {}
+        """Per request: the newest packet index searched, and the connection found."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether a browser feeds this pane (else it shows how to connect one)."""
+        return self.browser is not None
 
     def compose(self) -> ComposeResult:
         yield Static(Text(" Browser · not connected", style="bold"), id="browser-title")
@@ -93,3 +143,156 @@ class BrowserPane(Vertical):
         if self.connected and (batch.changed or batch.removed):
             with self.app.batch_update():
                 self.query_one(RequestList).apply(batch.changed, batch.removed)
+
+    # -- feeding -------------------------------------------------------------------
+
+    def pull(self) -> None:
+        """Take in what the browser reported since the last pull (the screen's timer)."""
+        if self.browser is None:
+            return
+        batch = self.browser.poll()
+        self.status = batch.status
+        self.apply(batch)
+        if any(record.id == self._shown_request for record in batch.changed):
+            self._show_request(self._shown_request)
+
+    @property
+    def request_list(self) -> RequestList | None:
+        """The request list (None while no browser is connected)."""
+        lists = self.query(RequestList)
+        return lists.first() if lists else None
+
+    @property
+    def selected_request(self) -> str | None:
+        """The request under the cursor, if the list has rows."""
+        requests = self.request_list
+        return requests.selected_id if requests is not None else None
+
+    def set_display_filter(self, display_filter: DisplayFilter | None) -> None:
+        """List only the requests ``display_filter`` matches (None: all)."""
+        if self.browser is not None and self.request_list is not None:
+            self.request_list.set_filter(display_filter, self.browser.tracker.records())
+
+    def filter_counts(self) -> tuple[int, int]:
+        """Requests listed and requests held (what the display filter let through, of all)."""
+        requests = self.request_list
+        held = len(self.browser.tracker.records()) if self.browser is not None else 0
+        return (requests.row_count if requests is not None else 0), held
+
+    # -- the selected request's detail ------------------------------------------------
+
+    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+        """Show the request under the cursor."""
+        if isinstance(message.data_table, RequestList) and message.row_key.value is not None:
+            self._shown_request = str(message.row_key.value)
+            self._show_request(self._shown_request)
+
+    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
+        """Enter on a request (DataTable's own Enter) opens its detail, like on a packet."""
+        if isinstance(message.data_table, RequestList):
+            self.query_one(RequestDetail).focus()
+
+    def _show_request(self, request_id: str | None) -> None:
+        """Render a request with whatever was fetched for it."""
+        if self.browser is None or request_id is None:
+            return
+        record = self.browser.get(request_id)
+        detail = self.query_one(RequestDetail)
+        if record is None:
+            detail.show_message(f"Request {request_id} is no longer in the list")
+            return
+        searched, figures = self._figures.get(request_id, (-1, None))
+        newest = self.packets.ring.last_index if self.packets is not None else 0
+        if figures is None and searched < newest and record.remote_ip and record.remote_port:
+            # not found yet: packets captured since may hold the connection
+            self._figures[request_id] = (newest, None)
+            self._correlate(request_id)
+        body, post_data = self._bodies.get(request_id), self._post_data.get(request_id)
+        note = self._body_notes.get(request_id, "") if body is None else ""
+        detail.show(record, figures, body, post_data, note=note)
+
+    @work(thread=True, exclusive=True, group="correlate")
+    def _correlate(self, request_id: str) -> None:
+        """Find the request's connection among the buffered packets."""
+        newest, figures = self._connection_of(request_id)
+        if not get_current_worker().is_cancelled:
+            self._figures[request_id] = (newest, figures)
+            if figures is not None:
+                self.app.call_from_thread(self._show_request, request_id)
+
+    def _connection_of(self, request_id: str) -> tuple[int, ConnectionFigures | None]:
+        """The correlation itself (any thread), with the newest packet it searched."""
+        record = self.browser.get(request_id) if self.browser else None
+        packets = self.packets
+        if record is None or packets is None or not record.remote_ip or not record.remote_port:
+            return 0, None
+        ring = packets.ring
+        newest = ring.last_index
+        line = request_line(record.method, record.url)
+        figures = find_connection(
+            iter(ring), record.remote_ip, record.remote_port, record.started, line
+        )
+        return newest, figures
+
+    # -- actions (keys routed here by the screen) ------------------------------------
+
+    def action_focus_detail(self) -> None:
+        """Move the focus to the selected request's detail."""
+        self.query_one(RequestDetail).focus()
+
+    def action_focus_list(self) -> None:
+        """Back to the request list."""
+        if self.request_list is not None:
+            self.request_list.focus()
+
+    def action_follow_newest(self) -> None:
+        """Follow the newest request again (like End)."""
+        if self.request_list is not None:
+            self.request_list.follow_newest()
+
+    def action_show_body(self) -> None:
+        """Fetch the selected request's body (and post data) from the browser."""
+        request_id = self.selected_request
+        if request_id is None:
+            warn(self, "select a browser request first")
+            return
+        self._fetch_body(request_id)
+
+    @work(thread=True, exclusive=True, group="body")
+    def _fetch_body(self, request_id: str) -> None:
+        """Ask the browser for the body, off the UI thread."""
+        assert self.browser is not None
+        try:
+            self._post_data[request_id] = self.browser.fetch_post_data(request_id)
+            self._bodies[request_id] = self.browser.fetch_body(request_id)
+        except LivetapError as error:
+            self._body_notes[request_id] = f"Response body not shown: {error.message}"
+            self.app.call_from_thread(fail, self, error.message, "Body not fetched")
+        self.app.call_from_thread(self._show_body, request_id)
+
+    def _show_body(self, request_id: str) -> None:
+        """Show the request with its body; the screen brings the body into view."""
+        if self.selected_request != request_id:
+            return  # the user moved on meanwhile: the body is kept for when they come back
+        self._show_request(request_id)
+        if request_id in self._bodies:
+            self.post_message(self.BodyShown(self.query_one(RequestDetail)))
+
+    def find_packets(self) -> ConnectionFigures | None:
+        """The selected request's connection among the buffered packets (g), shown in its
+        detail; None, with a warning saying why, when there is nothing to show."""
+        request_id = self.selected_request
+        if self.browser is None or request_id is None:
+            warn(self, "select a browser request first")
+            return None
+        newest, figures = self._connection_of(request_id)
+        self._figures[request_id] = (newest, figures)
+        self._show_request(request_id)
+        if figures is None:
+            warn(self, "none of this request's packets are in the buffer")
+        return figures
+
+    def action_relaunch_browser(self) -> None:
+        """Launch the browser again after it exited."""
+        if self.browser is None or not self.browser.relaunch():
+            warn(self, "nothing to relaunch")

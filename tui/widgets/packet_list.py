@@ -41,9 +41,14 @@ class PacketListHeader(Static):
     }
     """
 
+    def __init__(self, inputs: bool = False, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.inputs = inputs
+        """Several inputs are read: the Input column is shown."""
+
     def on_resize(self, event: events.Resize) -> None:
         """Re-align the titles with the rows (the list has a scrollbar column)."""
-        self.update(header_text(columns(max(0, event.size.width - 1))))
+        self.update(header_text(columns(max(0, event.size.width - 1), self.inputs)))
 
 
 class PacketList(ScrollView, can_focus=True):
@@ -75,10 +80,17 @@ class PacketList(ScrollView, can_focus=True):
             self.index = index
 
     def __init__(
-        self, get_packet: PacketGetter, rows: PacketRows, *, id: str | None = None
+        self,
+        get_packet: PacketGetter,
+        rows: PacketRows,
+        *,
+        inputs: bool = False,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self._get = get_packet
+        self.inputs = inputs
+        """Several inputs are read: the Input column (frame.source) is shown."""
         self.rows = rows
         self._trimmed = rows.trimmed
         self._count = 0
@@ -205,7 +217,8 @@ class PacketList(ScrollView, can_focus=True):
             text = f"{index:>7} (no longer in the buffer)"
             style = self._base_style + Style(dim=True)
         else:
-            text = row_text(packet, self._origin or packet.timestamp, columns(width))
+            layout = columns(width, self.inputs)
+            text = row_text(packet, self._origin or packet.timestamp, layout)
             style = self._styles.get(protocol_key(packet.protocol), self._base_style)
             if index in self.marks:
                 style = style + self._mark_style

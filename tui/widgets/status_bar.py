@@ -20,6 +20,8 @@ class Part(NamedTuple):
     priority: int
     text: Text
     short: Text | None = None
+    shortened: bool = False
+    """Already in its short form (it was longer)."""
 
 
 class StatusBar(Static):
@@ -70,7 +72,11 @@ class StatusBar(Static):
     @staticmethod
     def fit(parts: list[Part], width: int) -> Text:
         """Join the parts with bars; while the line is too long, the least important part
-        takes its short form ("125 pkts" for "125 packets 18 KiB") or, having none, goes."""
+        takes its short form ("125 pkts" for "125 packets 18 KiB") or, having none, goes.
+
+        A part already in its short form goes only once no other part can take a short
+        form: the packet count stays while the browser's and the state's words shorten.
+        """
         separator = Text(" │ ", style="dim")
         kept = list(parts)
 
@@ -80,9 +86,12 @@ class StatusBar(Static):
         while len(kept) > 1 and length() > max(width, 0):
             lowest = min(part.priority for part in kept)
             at = max(i for i, part in enumerate(kept) if part.priority == lowest)
+            longer = [(part.priority, i) for i, part in enumerate(kept) if part.short is not None]
+            if kept[at].shortened and kept[at].short is None and longer:
+                at = min(longer)[1]
             part = kept[at]
             if part.short is not None:
-                kept[at] = Part(part.priority, part.short)
+                kept[at] = Part(part.priority, part.short, shortened=True)
             else:
                 del kept[at]
         return separator.join(part.text for part in kept)
@@ -114,17 +123,25 @@ class StatusBar(Static):
             state.append("● LIVE", style=f"bold {variables.get('success', 'green')}")
         else:
             state.append("■ stopped", style="dim")
+        short = None
         if following is not None and not paused:
-            state.append(" ")
-            state.append_text(self._follow_word(following))
-        parts.append(Part(10, state))
+            short = state.copy()
+            for line, noun in ((state, "packets"), (short, "pkts")):
+                line.append(f" · {noun}: ")
+                line.append_text(self._follow_word(following))
+        parts.append(Part(10, state, short))
         if stats.warning:
             warning = Text(f"⚠ {stats.warning}", style=variables.get("warning", "yellow"))
             parts.append(Part(6, warning))
         return parts
 
     def _follow_word(self, following: bool) -> Text:
-        """FOLLOWING (the list moves to the newest) or HELD (it stays; End follows again)."""
+        """FOLLOWING (the list moves to the newest) or HELD (it stays; End follows again).
+
+        Each list has its own, so the word always comes after the list's name
+        ("packets: HELD", "14 requests: FOLLOWING", at 80 columns "pkts: HELD" and
+        "14 req: FOLLOWING"): two bare FOLLOWINGs side by side did not say which was which.
+        """
         variables = self.app.theme_variables
         if following:
             return Text("FOLLOWING", style=f"bold {variables.get('success', 'green')}")
@@ -154,8 +171,12 @@ class StatusBar(Static):
         text.append(f" {browser.requests:,} requests")
         short = Text("browser", style=f"bold {colour}")
         short.append(f" {browser.requests:,} req")
+        if browser.controls:  # blocking, throttling, no cache: always in sight while on
+            warning = f"bold {variables.get('warning', 'yellow')}"
+            text.append(f" [{browser.controls}]", style=warning)
+            short.append(" [net changed]", style=warning)
         if following is not None:
             for line in (text, short):
-                line.append(" ")
+                line.append(": ")
                 line.append_text(self._follow_word(following))
         return Part(8, text, short)

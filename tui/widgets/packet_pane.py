@@ -1,0 +1,316 @@
+"""The packet pane: the packet list, the selected packet's detail, and what the keys do to them.
+
+The screen routes the keys of the one key table (tui/keys.py) to the ``action_*`` methods
+here and reads the figures its status bar shows; the pane owns the session's view (pause,
+filters, the display filter's rows) and asks the engine to dissect only the selected
+packet, in worker threads. It posts :class:`PacketPane.Changed` when something it did
+between two pulls should show at once.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import TabbedContent
+from textual.worker import get_current_worker
+
+from engine.bpf import compile_filter
+from engine.config import config_dir
+from engine.dissect import dissect
+from engine.errors import FilterError, LivetapError, from_os_error
+from engine.events import CaptureStats, PacketSummary
+from tui.filter_suggestions import packet_filters
+from tui.notes import fail, flash, warn
+from tui.prompt_history import PromptHistory
+from tui.screens.prompts import filter_prompt, save_prompt
+from tui.widgets.packet_detail import PacketDetailPane
+from tui.widgets.packet_list import PacketList, PacketListHeader
+from tui.widgets.packet_rows import RingRows
+
+if TYPE_CHECKING:
+    from engine.analysis import FollowResult
+    from engine.correlate import ConnectionFigures
+    from engine.session import CaptureSession
+    from engine.view import DisplayView
+    from tui.screens.dissector_export import ExportResult
+
+
+class PacketPane(Vertical):
+    """Packets: the list above, the selected packet's layers and bytes below."""
+
+    class Changed(Message):
+        """The pane changed what it shows (a filter applied, a scan done): pull and redraw now."""
+
+    def __init__(
+        self, session: CaptureSession, save_directory: Path, *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.session = session
+        self.save_directory = save_directory
+        self.stats: CaptureStats | None = None
+        """The figures of the last pull, for the status bar."""
+        self._generation = 0
+        self._reported_error: str | None = None
+        self._spec_path = ""
+        """The last dissector spec exported (x offers it again)."""
+
+    def compose(self) -> ComposeResult:
+        inputs = len(self.session.source.source_names) > 1
+        yield PacketListHeader(inputs, id="packet-header")
+        packet_list = PacketList(
+            self.session.packet, RingRows(self.session.ring), inputs=inputs, id="packet-list"
+        )
+        # A file opens at its first packet; a live source follows the newest.
+        packet_list.follow = self.session.source.ring is None
+        yield packet_list
+        yield PacketDetailPane(id="packet-detail")
+
+    @property
+    def packet_list(self) -> PacketList:
+        """The packet list widget."""
+        return self.query_one(PacketList)
+
+    @property
+    def detail(self) -> PacketDetailPane:
+        """The selected packet's detail."""
+        return self.query_one(PacketDetailPane)
+
+    @property
+    def selected(self) -> PacketSummary | None:
+        """The packet under the cursor, while it is still in the buffer."""
+        cursor = self.packet_list.cursor
+        return self.session.packet(cursor) if cursor is not None else None
+
+    # -- feeding -------------------------------------------------------------------
+
+    def pull(self) -> None:
+        """Take in what the capture gathered since the last pull (the screen's timer)."""
+        session = self.session
+        if session.generation != self._generation:  # a capture filter re-read the file
+            self._generation = session.generation
+            rows = session.view
+            self.packet_list.cursor = None
+            self.packet_list.set_rows(rows if rows is not None else RingRows(session.ring))
+        batch = session.poll()
+        if session.view is not None:
+            session.view.trim()
+        self.packet_list.refresh_rows()
+        self.stats = batch.stats
+        error = batch.stats.error
+        if error and error != self._reported_error:  # said once
+            self._reported_error = error
+            fail(self, error, "Capture stopped")
+
+    def set_display_filter(self, text: str) -> None:
+        """Show only the packets ``text`` matches ("": all); a scan runs off the UI thread."""
+        view = self.session.set_display_filter(text)
+        self.packet_list.set_rows(view if view is not None else RingRows(self.session.ring))
+        if view is not None and view.scanning:
+            self._scan(view)
+
+    @work(thread=True, exclusive=True, group="display-filter")
+    def _scan(self, view: DisplayView) -> None:
+        """Match the buffered packets against a new display filter, off the UI thread."""
+        view.scan()
+        self.post_message(self.Changed())
+
+    def filter_counts(self) -> tuple[int, int, bool]:
+        """Packets the display filter lets through, packets buffered, and whether it still scans."""
+        view, total = self.session.view, len(self.session.ring)
+        if view is None:
+            return total, total, False
+        return len(view), total, view.scanning
+
+    def show_connection(self, figures: ConnectionFigures) -> None:
+        """Mark a browser request's packets and select the first (g, from the browser pane)."""
+        packet_list = self.packet_list
+        packet_list.set_marks(frozenset(figures.packets))
+        packet_list.hold()
+        packet_list.select(figures.packets[0])
+
+    # -- the selected packet's detail ------------------------------------------------
+
+    def on_packet_list_selected(self, message: PacketList.Selected) -> None:
+        """Dissect the newly selected packet in the background."""
+        packet = self.session.packet(message.index)
+        pane = self.detail
+        if packet is None:
+            pane.show_message(f"Packet {message.index} is no longer in the buffer")
+            return
+        self._dissect(packet)
+        if pane.showing_deep:
+            self._deep_decode(packet)
+
+    def on_tabbed_content_tab_activated(self, message: TabbedContent.TabActivated) -> None:
+        """Opening the tshark tab decodes the selected packet there."""
+        if message.pane.id == "tab-tshark":
+            self.action_deep_decode()
+
+    @work(thread=True, exclusive=True, group="dissect")
+    def _dissect(self, packet: PacketSummary) -> None:
+        """scapy's full dissection of one packet, off the UI thread."""
+        several = len(self.session.source.source_names) > 1
+        detail = dissect(packet, show_input=several)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.detail.show, detail)
+
+    @work(thread=True, exclusive=True, group="deep-decode")
+    def _deep_decode(self, packet: PacketSummary) -> None:
+        """tshark's decode of one packet, off the UI thread (about half a second)."""
+        from engine.deep_decode import decode_with_tshark
+
+        pane = self.detail
+        self.app.call_from_thread(pane.show_deep, packet.index, None, "decoding with tshark…")
+        try:
+            nodes = decode_with_tshark(
+                packet.linktype, packet.data, packet.timestamp, packet.length, number=packet.index
+            )
+        except LivetapError as error:
+            self.app.call_from_thread(pane.show_deep, packet.index, None, error.message)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(pane.show_deep, packet.index, nodes)
+
+    # -- actions (keys routed here by the screen) ------------------------------------
+
+    def action_deep_decode(self) -> None:
+        """Show the selected packet as Wireshark's dissectors decode it (tshark)."""
+        pane = self.detail
+        cursor = self.packet_list.cursor
+        packet = self.session.packet(cursor) if cursor else None
+        if not pane.showing_deep:
+            pane.query_one(TabbedContent).active = "tab-tshark"  # activation calls back here
+            return
+        if packet is None:
+            pane.show_deep(0, None, "select a packet first (↑ ↓)")
+            return
+        self._deep_decode(packet)
+
+    def action_toggle_pause(self) -> None:
+        """Freeze or unfreeze the list; packets keep arriving in the buffer."""
+        packet_list = self.packet_list
+        packet_list.set_paused(not packet_list.paused)
+        packet_list.refresh_rows()
+
+    def action_focus_detail(self) -> None:
+        """Move the focus to the selected packet's layers (the newest shown, if none is)."""
+        packet_list = self.packet_list
+        if packet_list.cursor is None and packet_list.row_count:
+            packet_list.hold()  # the packet being read stays in view
+            packet_list.select(packet_list.last_shown)
+        self.detail.layer_tree.focus()
+
+    def action_follow_newest(self) -> None:
+        """Follow the newest packet again (like End)."""
+        self.packet_list.action_last()
+
+    def action_filter(self) -> None:
+        """Ask for a BPF filter; the engine compiles it before it replaces the old one."""
+        from engine.bpf_builder import build_filter
+        from engine.bpf_examples import EXAMPLES
+
+        session = self.session
+
+        def apply(expression: str) -> str:
+            applied = session.set_filter(expression)
+            return f"filter: {applied}" if applied else "filter cleared"
+
+        def done(note: str | None) -> None:
+            if note:
+                flash(self, note)
+                self.post_message(self.Changed())
+
+        linktype, snaplen = session.source.filter.linktype, session.source.filter.snaplen
+
+        def validate(expression: str) -> str | None:
+            try:
+                compile_filter(expression, linktype, snaplen)
+            except FilterError as error:
+                return error.reason
+            return None
+
+        examples = [(f"{example.description}:", example.expression) for example in EXAMPLES]
+        prompt = filter_prompt(
+            session.source.filter.expression,
+            apply,
+            validate=validate,
+            history=PromptHistory(config_dir() / "history" / "bpf"),
+            suggestions=packet_filters(self.selected) + examples,
+            transform=lambda text: build_filter(text).expression,
+        )
+        self.app.push_screen(prompt, done)
+
+    def action_save_pcap(self) -> None:
+        """Ask for a file name and write the buffered packets to it."""
+        session = self.session
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        default = str(self.save_directory / f"livetap-{stamp}.pcap")
+
+        def apply(path: str) -> str:
+            if not path.strip():
+                raise LivetapError("enter a file name")
+            target = Path(path.strip()).expanduser()
+            try:
+                result = session.save_pcap(target)
+            except OSError as error:
+                raise from_os_error(error, f"write {target}") from None
+            return f"saved {result.packets:,} packets to {result.path}"
+
+        def done(note: str | None) -> None:
+            if note:
+                self.app.notify(note, title="Saved", timeout=8, markup=False)
+
+        self.app.push_screen(save_prompt(default, apply), done)
+
+    def action_export_dissector(self) -> None:
+        """Open the dissector export dialog for the selected packet."""
+        from tui.screens.dissector_export import DissectorExport, default_spec
+
+        def done(result: ExportResult | None) -> None:
+            if result is None:
+                return
+            self._spec_path = str(result.spec_path)
+            flash(self, result.note, 10)
+            if result.nodes and result.packet_index == self.packet_list.cursor:
+                title = f"{result.protocol} (decoded by {result.lua_path.name} in tshark)"
+                self.detail.show_decoded(title, result.nodes)
+
+        spec = self._spec_path or default_spec()
+        dialog = DissectorExport(spec, self.save_directory, lambda: self.selected)
+        self.app.push_screen(dialog, done)
+
+    def action_stats(self) -> None:
+        """Live statistics from the engine's incremental analysis."""
+        from tui.screens.stats import StatsScreen
+
+        analysis = self.session.analysis
+        if analysis is None:
+            warn(self, "no live statistics for this capture")
+            return
+        self.app.push_screen(StatsScreen(lambda: analysis.analyzer.snapshot(time.time())))
+
+    def action_follow_stream(self) -> None:
+        """Follow the TCP stream of the selected packet, over the buffered packets."""
+        from engine.analysis.follow import conversation_of
+
+        cursor = self.packet_list.cursor
+        packet = self.session.packet(cursor) if cursor else None
+        conversation = conversation_of(packet.linktype, packet.data) if packet else None
+        if conversation is None:
+            warn(self, "select a TCP packet to follow its stream")
+            return
+        from engine.analysis.follow import follow_records
+        from tui.screens.follow import FollowScreen
+
+        ring = self.session.ring
+
+        def load() -> FollowResult:  # runs in the follow screen's worker thread
+            return follow_records(list(ring.records()), conv=conversation)
+
+        self.app.push_screen(FollowScreen(load, conversation))
