@@ -262,6 +262,8 @@ def _link_addresses(first: str, data: bytes, linktype: int) -> _Addresses:
     """The link layer's own addresses: MACs, or a cooked capture's source."""
     if first == "eth":
         return (_mac(data, 6), _mac(data, 0)) if len(data) >= 12 else _NO_ADDRESSES
+    if first == "isl":  # Cisco ISL: the frame it carries starts at 26
+        return (_mac(data, 32), _mac(data, 26)) if len(data) >= 38 else _NO_ADDRESSES
     if first == "sll":
         if linktype == linktypes.LINUX_SLL2:
             return _cooked_address(data, 12, data[11]) if len(data) >= 20 else _NO_ADDRESSES

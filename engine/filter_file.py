@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from engine import bpf
+from engine.analysis.aggregate import Analyzer
 from engine.analysis.reader import ProgressCallback, ReadState, read_batches
 from engine.decode import decode
 from engine.display_filter import DisplayFilter, DisplayFilterError, compile_display_filter
+from engine.display_filter.packet_fields import ProtocolPath
 from engine.errors import BadInputError, ExitCode, LivetapError, UsageError
 from engine.events import PacketSummary
 from engine.file_ring import FileRing
@@ -118,21 +120,54 @@ class SequentialTimes:
         return self._analysis if current is not None and current[0] == index else None
 
 
+class FramePaths:
+    """Each frame's protocols after reassembly, for packets read in capture order.
+
+    tshark decides ``http`` (and ``udp`` on a fragmented datagram, ``dns`` over TCP)
+    on the frame that completes the message; that frame is known when it is read, so
+    one pass in order gives tshark's answer. The reading is the analysis's own (its
+    protocol hierarchy: TCP streams, HTTP messages, IP fragments), fed every frame.
+    """
+
+    def __init__(self) -> None:
+        self._analyzer = Analyzer(reports=("protocols",))
+
+    def path(self, record: PcapRecord) -> ProtocolPath:
+        """The protocols of the next frame of the capture."""
+        return self._analyzer.frame_path(
+            record.timestamp, record.length, record.linktype, record.data
+        )
+
+    def path_of(self, packet: PacketSummary) -> ProtocolPath:
+        """The protocols of the next frame, from its packet-list summary."""
+        return self._analyzer.frame_path(
+            packet.timestamp, packet.length, packet.linktype, packet.data
+        )
+
+
+def frame_paths(display_filter: DisplayFilter) -> FramePaths | None:
+    """A reassembling reader when the filter names a protocol that needs one, else None."""
+    return FramePaths() if display_filter.uses_reassembly else None
+
+
 def record_predicate(
     display_filter: DisplayFilter, source_names: tuple[str, ...] = ()
 ) -> RecordPredicate:
     """A test of (frame number, record) by a compiled display filter; it never raises.
 
-    ``source_names`` name the inputs by ``record.source``, for ``frame.source``. The test
-    must see every record, in order: a stateful field (``tcp.stream``) counts what came
-    before.
+    ``source_names`` name the inputs by ``record.source``, for ``frame.source``. The
+    records must come in capture order, each once (frame numbers from 1): a stateful field
+    (``tcp.stream``) counts what came before, and the test reassembles as it goes when the
+    filter needs it (see :class:`FramePaths`).
     """
     matches = display_filter.matches_packet
     times = SequentialTimes(track=display_filter.stateful)
+    paths = frame_paths(display_filter)
 
     def test(number: int, record: PcapRecord) -> bool:
         times.advance(number, record)
-        if matches(summarize(number, record, source_names), times):
+        path = paths.path(record) if paths is not None else None
+        if matches(summarize(number, record, source_names), times, path):
             times.shown(record.timestamp)
             return True
         return False
@@ -271,6 +306,7 @@ def filter_file(
     writer: RotatingPcapWriter | None = None
     matches = display_filter.matches_packet
     times = SequentialTimes(track=True)  # also for the Info column's TCP analysis notes
+    paths = frame_paths(display_filter)
     frames = result.frames
     first_time: float | None = None
     number = 0
@@ -287,7 +323,8 @@ def filter_file(
                 number += 1
                 summary = summarize(number, record)
                 analysis = times.advance(number, record)
-                if not matches(summary, times):
+                protocols = paths.path(record) if paths is not None else None
+                if not matches(summary, times, protocols):
                     continue
                 times.shown(record.timestamp)
                 result.matched += 1

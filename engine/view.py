@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from typing import TYPE_CHECKING
 
 from engine.display_filter import DisplayFilter
 from engine.events import PacketSummary
@@ -18,6 +19,9 @@ from engine.file_ring import FileRing
 from engine.packet.streams import FrameAnalysis
 from engine.ring import PacketRing
 from engine.ring_analysis import RingAnalysis
+
+if TYPE_CHECKING:
+    from engine.filter_file import FramePaths
 
 
 class RingTimes:
@@ -77,10 +81,33 @@ class DisplayView:
         """Packets up to here are scanned by :meth:`scan`; newer ones by :meth:`add`."""
         self.scanning = True
         self.times = RingTimes(ring, track=display_filter.stateful)
+        self._paths: FramePaths | None = None
+        """A file's packets reassembled in order, when the filter names http, udp...: the
+        file view answers as ``livetap filter`` (tshark's frames); a live ring, which loses
+        its oldest packets, filters each packet on its own."""
+        if isinstance(ring, FileRing) and display_filter.uses_reassembly:
+            from engine.filter_file import FramePaths  # (only for such a filter on a file)
+
+            self._paths = FramePaths()
+        self._pending: list[PacketSummary] = []
+        """Packets that arrived while the scan reassembles (they come after it, in order)."""
+        self._paths_lock = threading.Lock()
 
     def add(self, packet: PacketSummary) -> None:
         """A new packet from the capture thread."""
-        if packet.index > self.scanned_to and self.filter.matches_packet(packet, self.times):
+        if packet.index <= self.scanned_to:
+            return
+        paths = self._paths
+        if paths is None:
+            matched = self.filter.matches_packet(packet, self.times)
+        else:
+            with self._paths_lock:
+                if self.scanning:
+                    self._pending.append(packet)
+                    return
+                path = paths.path_of(packet)
+            matched = self.filter.matches_packet(packet, self.times, path)
+        if matched:
             self.times.displayed_time = packet.timestamp
             with self._lock:
                 self._indices.append(packet.index)
@@ -88,11 +115,25 @@ class DisplayView:
     def scan(self) -> None:
         """Match what was buffered before the filter was set (any thread, once)."""
         found = []
+        paths = self._paths
         for index in range(self.ring.first_index, self.scanned_to + 1):
             packet = self.ring.get(index)
-            if packet is not None and self.filter.matches_packet(packet, self.times):
+            if packet is None:
+                continue
+            path = paths.path_of(packet) if paths is not None else None
+            if self.filter.matches_packet(packet, self.times, path):
                 self.times.displayed_time = packet.timestamp
                 found.append(index)
+        while paths is not None:  # then what arrived meanwhile, in order
+            with self._paths_lock:
+                pending, self._pending = self._pending, []
+                if not pending:
+                    self.scanning = False
+                    break
+            for packet in pending:
+                if self.filter.matches_packet(packet, self.times, paths.path_of(packet)):
+                    self.times.displayed_time = packet.timestamp
+                    found.append(packet.index)
         with self._lock:
             self._indices[self._start : self._start] = found
         self.scanning = False

@@ -100,3 +100,63 @@ def test_a_stream_that_starts_mid_connection(tmp_path: Path) -> None:
     path = write_frames(tmp_path / "late.pcap", late.frames)
     for mode in ("ascii", "hex"):
         assert format_follow(follow_stream(path, stream=0), mode) == _tshark_follow(path, mode, "0")
+
+
+def test_a_tcp_header_cut_short_is_not_followed(tmp_path: Path) -> None:
+    """A header longer than what was captured, or under 20 bytes: tshark stops before its tap.
+
+    tshark's TCP dissector throws on such a segment before its follow tap sees it: the
+    stream exists (numbered) but follows nothing, ``Node 0: :0``.
+    """
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    from engine import linktypes
+    from engine.pcapio import PcapRecord, write_pcap_file
+
+    long_header = (
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="10.9.0.1", dst="10.9.0.2")
+        / TCP(sport=1234, dport=80, flags="PA", dataofs=15, options=[("NOP", None)] * 40)
+        / (b"data" * 40)
+    )
+    raw = bytes(long_header)
+    path = tmp_path / "cut.pcap"
+    write_pcap_file(path, [PcapRecord(1.0, len(raw), linktypes.ETHERNET, raw[:64])])
+    for mode in ("ascii", "hex"):
+        ours = format_follow(follow_stream(path, stream=0), mode)
+        assert ours == _tshark_follow(path, mode, "0")
+    assert "Node 0: :0" in ours
+    # nor counted in the TCP conversations (tshark's taps), only in the IP ones
+    from engine.analysis import analyze_file
+    from tests.analysis_data import tshark_conversations
+
+    tables = analyze_file(path, ["conversations"]).reports["conversations"]
+    assert tables["tcp"] == [] and tshark_conversations(path, "tcp") == []
+    assert tables["tcp_total"] == 0
+    assert len(tables["ipv4"]) == len(tshark_conversations(path, "ip")) == 1
+
+
+def test_a_first_fragment_read_as_tcp_is_counted_but_not_followed(tmp_path: Path) -> None:
+    """A first fragment cut by the snap length cannot be reassembled: tshark reads its TCP
+    header (the conversation counts it) but gives its follow tap nothing."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    from engine import linktypes
+    from engine.analysis import analyze_file
+    from engine.pcapio import PcapRecord, write_pcap_file
+    from tests.analysis_data import tshark_conversations
+
+    whole = bytes(
+        Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        / IP(src="10.9.0.1", dst="10.9.0.2", flags="MF")
+        / TCP(sport=179, dport=100, flags="PA")
+        / (b"B" * 1400)
+    )
+    path = tmp_path / "fragment.pcap"
+    write_pcap_file(path, [PcapRecord(1.0, len(whole), linktypes.ETHERNET, whole[:120])])
+    ours = format_follow(follow_stream(path, stream=0), "ascii")
+    assert ours == _tshark_follow(path, "ascii", "0") and "Node 0: :0" in ours
+    tables = analyze_file(path, ["conversations"]).reports["conversations"]
+    assert len(tables["tcp"]) == len(tshark_conversations(path, "tcp")) == 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from scapy.layers.dot11 import Dot11, Dot11QoS, RadioTap
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import LLC, SNAP
 
@@ -167,6 +167,12 @@ def _ip_frames() -> tuple[bytes, bytes]:
         ("user", 147),
         ("radiotap", 127),
         ("wlan", 105),
+        ("arcnet", 129),
+        ("ipnet", 226),
+        ("ipoib", 242),
+        ("juniper", 178),
+        ("pktap", 258),
+        ("user2-pktap", 149),
     ],
 )
 def test_every_link_type_matches_tshark(tmp_path: Path, name: str, linktype: int) -> None:
@@ -183,9 +189,39 @@ def test_every_link_type_matches_tshark(tmp_path: Path, name: str, linktype: int
         "user": [v4],
         "radiotap": [bytes(RadioTap()) + wlan(v4), bytes(RadioTap()) + wlan(v6, qos=True)],
         "wlan": [wlan(v4)],
+        # Linux ARCNET: source, destination, offset, protocol ID; RFC 1201 adds a split
+        # flag and a sequence number
+        "arcnet": [
+            b"\x01\x02\x00\x00\xf0" + v4,
+            b"\x02\x01\x00\x00\xd4\x00\x00\x01" + v4,
+            b"\x01\x02\x00\x00\xc4\x00\x00\x03" + v6,
+        ],
+        "ipnet": [
+            struct.pack("!BBHIIIII", 1, 2, 0, len(v4), 2, 0, 0, 0) + v4,
+            struct.pack("!BBHIIIII", 1, 26, 0, len(v6), 2, 0, 0, 0) + v6,
+        ],
+        "ipoib": [bytes(40) + b"\x08\x00\x00\x00" + v4, bytes(40) + b"\x86\xdd\x00\x00" + v6],
+        # Apple's PKTAP: a little-endian header length, type, the frame's link type, ...
+        "pktap": [
+            struct.pack("<III", 108, 1, 1) + bytes(96) + mac[:6] + mac[:6] + b"\x08\x00" + v4
+        ],
+        "user2-pktap": [
+            struct.pack("<III", 108, 1, 1) + bytes(96) + mac[:6] + mac[:6] + b"\x86\xdd" + v6
+        ],
+        "juniper": [
+            b"MGC\x80\x00\x04\x01\x02\x03\x04" + mac[:6] + mac[:6] + b"\x08\x00" + v4,
+            b"MGC\x00" + mac[:6] + mac[:6] + b"\x86\xdd" + v6,
+        ],
     }[name]
     path = _link_file(tmp_path / f"{name}.pcap", linktype, frames)
-    assert _tree_rows(_ours(path, "protocols")) == tshark_phs(path)
+    if name == "juniper":  # tshark's hierarchy names the Juniper header "text"
+        theirs = tshark_phs(path)
+        assert [(d, n) for d, n, *_ in _tree_rows(_ours(path, "protocols"))][1:] == [
+            (d, n) for d, n, *_ in theirs
+        ][1:]
+        assert theirs[0][1] == "text"
+    else:
+        assert _tree_rows(_ours(path, "protocols")) == tshark_phs(path)
     conversations = _ours(path, "conversations")
     ipv4 = conversations["ipv4"]
     if name == "user":
@@ -211,3 +247,65 @@ def test_pcapng_with_several_interfaces_matches_tshark(tmp_path: Path) -> None:
     assert summary["unknown_link_type_packets"] == 1
     assert _tree_rows(_ours(path, "protocols")) == tshark_phs(path)
     _compare_conversations(path, "udp", _ours(path, "conversations")["udp"])
+
+
+def test_records_shorter_than_an_ethernet_header_are_not_eth(tmp_path: Path) -> None:
+    """tshark's hierarchy puts them under _ws.short / _ws.malformed, not under eth."""
+    v4, _v6 = _ip_frames()
+    ethernet = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + v4
+    records = [
+        PcapRecord(1000.0, len(ethernet), linktypes.ETHERNET, ethernet),
+        PcapRecord(1001.0, 600, linktypes.ETHERNET, ethernet[:8]),
+        PcapRecord(1002.0, 600, linktypes.ETHERNET, b""),
+    ]
+    path = tmp_path / "short.pcap"
+    write_pcap_file(path, records)
+    ours = _tree_rows(_ours(path, "protocols"))
+    theirs = tshark_phs(path)
+    top = {"eth", "ip", "udp"}
+    assert [row for row in ours if row[1] in top] == [row for row in theirs if row[1] in top]
+    assert [row[2] for row in theirs if row[1] == "eth"] == [1]
+
+
+def test_an_empty_ip_payload_names_no_protocol_above_ip(tmp_path: Path) -> None:
+    """tshark hands an empty IP payload to no dissector: ``eth:ip``, whatever the protocol."""
+    frames = [
+        b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+        + bytes(IP(src="10.0.0.1", dst="10.0.0.2", proto=protocol))
+        for protocol in (1, 2, 50, 89, 103)
+    ]
+    path = _link_file(tmp_path / "empty.pcap", linktypes.ETHERNET, frames)
+    assert _tree_rows(_ours(path, "protocols")) == tshark_phs(path)
+
+
+def test_a_cisco_isl_frame_is_isl_then_ethernet_as_in_tsharks_hierarchy(tmp_path: Path) -> None:
+    v4, _v6 = _ip_frames()
+    inner = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + v4
+    isl = (
+        b"\x01\x00\x0c\x00\x00\x00"  # destination (5 bytes), type and user
+        + b"\x02\x00\x00\x00\x00\x09"  # source
+        + struct.pack("!H", len(inner) + 12)
+        + b"\xaa\xaa\x03\x00\x00\x0c"  # SNAP, the source's high bits
+        + b"\x00\x0a\x00\x00\x00\x00"  # VLAN, index, reserved
+        + inner
+    )
+    path = _link_file(tmp_path / "isl.pcap", linktypes.ETHERNET, [isl, inner])
+    top = {"isl", "eth", "ip", "udp"}
+    ours = [row for row in _tree_rows(_ours(path, "protocols")) if row[1] in top]
+    assert ours == [row for row in tshark_phs(path) if row[1] in top]
+    _compare_conversations(path, "udp", _ours(path, "conversations")["udp"])
+
+
+def test_a_transport_header_cut_by_the_snap_length_is_still_named(tmp_path: Path) -> None:
+    """Only an empty payload names nothing: a TCP or UDP header the capture cut is tcp/udp."""
+    ethernet = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+    records = []
+    for number, transport in enumerate((TCP(sport=1, dport=2), UDP(sport=3, dport=4))):
+        frame = ethernet + bytes(IP(src="10.0.0.1", dst="10.0.0.2") / transport / bytes(100))
+        records.append(PcapRecord(1000.0 + number, len(frame), linktypes.ETHERNET, frame[:38]))
+    path = tmp_path / "cut.pcap"
+    write_pcap_file(path, records)
+    top = {"eth", "ip", "tcp", "udp"}  # (tshark adds a _ws.short row under each)
+    ours = [row for row in _tree_rows(_ours(path, "protocols")) if row[1] in top]
+    assert ours == [row for row in tshark_phs(path) if row[1] in top]
+    assert [row[1] for row in ours] == ["eth", "ip", "tcp", "udp"]

@@ -80,9 +80,7 @@ def livetap(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
 def agreeing_frames() -> list[Packet]:
     """Traffic where livetap and tshark must agree frame for frame.
 
-    No IP fragments and no HTTP message over several segments: there tshark
-    reassembles and livetap deliberately does not (see the README and
-    :func:`test_the_documented_differences_from_tshark`).
+    (Fragments and HTTP over several segments: :mod:`tests.test_filter_reassembly`.)
     """
     frames: list[Packet] = [
         Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff")
@@ -165,18 +163,10 @@ def test_every_expression_is_tested_on_matches_and_misses(agreeing: Path) -> Non
         assert 0 < len(tshark_numbers(agreeing, expression)) < total, expression
 
 
-def test_the_documented_differences_from_tshark(mixed: Path) -> None:
-    """Fragments and reassembled HTTP: where the README says livetap differs from tshark."""
-    udp_ours, udp_theirs = numbers(ours(mixed, "udp")), tshark_numbers(mixed, "udp")
-    fragments = tshark_numbers(mixed, "ip.flags.mf == 1 or ip.frag_offset > 0")
-    # tshark gives UDP to the fragment that completes the datagram; livetap to no fragment
-    assert set(udp_theirs) - set(udp_ours) == {fragments[-1]}
-    assert set(udp_ours) <= set(udp_theirs)
-    http_ours, http_theirs = numbers(ours(mixed, "http")), tshark_numbers(mixed, "http")
-    # a response over three segments: tshark marks the last one, livetap the first
-    only_ours, only_theirs = set(http_ours) - set(http_theirs), set(http_theirs) - set(http_ours)
-    assert len(only_ours) == len(only_theirs) == 1
-    assert only_ours.pop() < only_theirs.pop()
+def test_reassembled_protocols_are_on_tsharks_frame(mixed: Path) -> None:
+    """Fragments and an HTTP response over three segments: the completing frame, as tshark."""
+    for expression in ("udp", "http", "icmp", "dns", "tcp"):
+        assert numbers(ours(mixed, expression)) == tshark_numbers(mixed, expression), expression
 
 
 def test_json_frames_carry_the_list_columns(agreeing: Path) -> None:
@@ -450,3 +440,80 @@ def test_each_line_clears_the_bar_first(capsys: pytest.CaptureFixture[str]) -> N
     assert bar_stream.getvalue().endswith("\r")  # the bar was wiped before the line
     line = capsys.readouterr().out
     assert line == "    7   1.500000     10.0.0.5 → 10.0.0.9     UDP 60 40000 → 9999 Len=6\n"
+
+
+def test_an_icmp_error_has_the_quoted_headers_fields(tmp_path: Path) -> None:
+    """ICMP/ICMPv6 errors quoting UDP/TCP: Wireshark's fields include the quoted headers.
+
+    The quoted IP header's addresses and TTL and the quoted ports are further occurrences,
+    and ``udp``/``tcp`` match; the conversation tables (tshark's taps) do not count them.
+    """
+    from scapy.layers.inet import TCPerror, UDPerror
+    from scapy.layers.inet6 import ICMPv6DestUnreach, ICMPv6EchoRequest
+
+    probe = IP(src="10.0.0.5", dst="198.51.100.7", ttl=1) / UDP(sport=42315, dport=33434)
+    frames = [
+        eth(probe / b"probe"),
+        eth(IP(src="10.0.0.1", dst="10.0.0.5") / ICMP(type=11, code=0) / bytes(probe)[:28], True),
+        eth(
+            IP(src="198.51.100.7", dst="10.0.0.5")
+            / ICMP(type=3, code=3)
+            / IP(src="10.0.0.5", dst="198.51.100.7", ttl=9)
+            / UDPerror(sport=42316, dport=33435),
+            True,
+        ),
+        eth(
+            IP(src="10.0.0.1", dst="10.0.0.5")
+            / ICMP(type=3, code=1)
+            / IP(src="10.0.0.5", dst="203.0.113.8")
+            / TCPerror(sport=50000, dport=443, flags="S"),
+            True,
+        ),
+        eth(
+            IPv6(src="2001:db8::1", dst="2001:db8::5")
+            / ICMPv6DestUnreach(code=4)
+            / IPv6(src="2001:db8::5", dst="2001:db8::99")
+            / UDPerror(sport=5000, dport=5001),
+            True,
+        ),
+        eth(IP(src="10.0.0.5", dst="10.0.0.1") / ICMP(type=8) / b"echo"),  # not an error
+        eth(IPv6(src="2001:db8::5", dst="2001:db8::1") / ICMPv6EchoRequest()),
+    ]
+    path = write_frames(tmp_path / "errors.pcap", frames)
+    for expression in (
+        "udp",
+        "tcp",
+        "not tcp",
+        "udp.port == 33435",
+        "tcp.port == 443",
+        "ip.src == 10.0.0.5",
+        "ip.addr == 203.0.113.8",
+        "ip.ttl == 9",
+        "ipv6.addr == 2001:db8::99",
+        "ip.src == 10.0.0.5 and tcp",
+        "icmp and udp",
+    ):
+        assert numbers(ours(path, expression)) == tshark_numbers(path, expression), expression
+    conversations = json.loads(
+        livetap("analyze", str(path), "--json", "--report", "conversations").stdout
+    )["data"]["reports"]["conversations"]
+    assert [row["frames_a_to_b"] for row in conversations["udp"]] == [1]  # the probe only
+
+
+def test_an_icmp_header_under_6_bytes_is_not_icmp_as_in_tshark(tmp_path: Path) -> None:
+    """tshark reads 6 bytes of an ICMP header before it adds ``icmp``: with fewer (by the IP
+    length, or cut by the snap length) ``-Y icmp`` misses it, whatever the type."""
+    whole = bytes(eth(IP(src="10.0.0.5", dst="10.0.0.9") / ICMP(type=8, id=1, seq=1) / b"ping"))
+    records = [PcapRecord(1.0, len(whole), linktypes.ETHERNET, whole)]
+    for captured in (0, 2, 4, 5, 6, 8):  # cut by the snap length
+        records.append(PcapRecord(2.0, len(whole), linktypes.ETHERNET, whole[: 34 + captured]))
+    for kind in (3, 11, 13):
+        for size in (3, 5, 6):  # by the IP length
+            header = IP(src="10.0.0.5", dst="10.0.0.9", proto=1, len=20 + size)
+            frame = bytes(eth(header / Raw(bytes([kind]) + bytes(size - 1))))
+            records.append(PcapRecord(3.0, len(frame), linktypes.ETHERNET, frame))
+    path = tmp_path / "short-icmp.pcap"
+    write_pcap_file(path, records)
+    for expression in ("icmp", "not icmp", "ip and not icmp"):
+        assert numbers(ours(path, expression)) == tshark_numbers(path, expression), expression
+    assert len(tshark_numbers(path, "icmp")) == 6

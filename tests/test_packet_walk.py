@@ -26,6 +26,7 @@ from scapy.packet import Packet, Raw
 
 from engine.analysis import analyze_file
 from engine.analysis.hierarchy import flatten
+from engine.filter_file import compile_filter, filter_file
 from engine.packet import walk
 from engine.packet.walk import KNOWN_LINKTYPES, MAX_TUNNEL_DEPTH
 from engine.pcapio import PcapRecord, write_pcap_file
@@ -98,6 +99,31 @@ ETHERNET_FRAMES: dict[str, bytes] = {
             b"\x10\x00\x22\xeb\x00\x00\x00\x01\x20\x00\x00\x01" + b"\0" * 8 + _inner_ethernet(),
         )
     ),
+    # WCCPv2 redirect: a 4-byte header before the IPv4 packet (WCCPv1: none)
+    "gre-wccp": bytes(_outer(47, b"\x00\x00\x88\x3e\x05\x59\x00\x48" + bytes(INNER_TCP))),
+    "gre-wccp-v1": bytes(_outer(47, b"\x00\x00\x88\x3e" + bytes(INNER_UDP))),
+    # Cisco MetaData in GRE: the inner ethertype, version, length, options, SGT
+    "gre-cmd": bytes(
+        _outer(
+            47,
+            b"\x20\x00\x89\x09\x00\x00\x00\x28\x08\x00\x01\x01\x00\x01\x00\x00" + bytes(INNER_UDP),
+        )
+    ),
+    # VXLAN-GPE: its next protocol says NSH (4), IPv4 (1), IPv6 (2) or Ethernet (3)
+    "vxlan-gpe-nsh": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / UDP(sport=40002, dport=4790)
+        / Raw(b"\x0c\x00\x00\x04\x00\x00\x07\x00\x00\x02\x02\x01\x00\x00\x01\xff")
+        / INNER_UDP
+    ),
+    "vxlan-gpe-ip": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
+        / IP(src="127.0.0.1", dst="127.0.0.2")
+        / UDP(sport=40003, dport=4790)
+        / Raw(b"\x0c\x00\x00\x01\x00\x00\x07\x00")
+        / INNER_TCP
+    ),
     "pptp-gre": bytes(
         _outer(
             47,
@@ -111,6 +137,14 @@ ETHERNET_FRAMES: dict[str, bytes] = {
         Ether(src=OUTER_SRC, dst=OUTER_DST) / IP(src="10.9.0.3", dst="10.9.0.4") / INNER_TCP
     ),
     "pim-register": bytes(_outer(103, b"\x21\x00\x00\x00\x00\x00\x00\x00" + bytes(INNER_UDP))),
+    # a null Register (N set): the header of a packet, read as tshark reads it
+    "pim-null-register": bytes(
+        _outer(
+            103,
+            b"\x21\x00\x00\x00\x40\x00\x00\x00"
+            + bytes(IP(src="10.9.0.1", dst="225.0.0.1", proto=103)),
+        )
+    ),
     "gre-in-udp": bytes(
         Ether(src=OUTER_SRC, dst=OUTER_DST)
         / IP(src="10.9.0.3", dst="10.9.0.4")
@@ -141,6 +175,31 @@ ETHERNET_FRAMES: dict[str, bytes] = {
         Ether(src=OUTER_SRC, dst=OUTER_DST) / PPPoE(sessionid=1) / PPP(proto=0x21) / INNER_UDP
     ),
     "macsec-clear": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x88\xe5\x20\x00\x00\x00\x00\x01"
+    + b"\0" * 8
+    + b"\x08\x00"
+    + bytes(INNER_UDP)
+    + b"\0" * 16,
+    # IPv6 next header 143: an Ethernet frame (segment routing's L2 services)
+    "ipv6-ethernet": bytes(
+        Ether(src=OUTER_SRC, dst=OUTER_DST)
+        / IPv6(src="fd00::a", dst="fd00::b", nh=143)
+        / Raw(_inner_ethernet(INNER_UDP))
+    ),
+    # Arista's timestamp tag: subtype 1, a version saying 64 or 48 bits, then an ethertype
+    "arista-64": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\xd2\x8b\x00\x01\x00\x10"
+    + bytes(8)
+    + b"\x08\x00"
+    + bytes(INNER_UDP),
+    "arista-48-vlan": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\xd2\x8b\x00\x01\x01\x20"
+    + bytes(6)
+    + b"\x81\x00\x00\x64\x08\x00"
+    + bytes(INNER_UDP),
+    "arista-unknown": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\xd2\x8b\x00\x01\x00\x11"
+    + bytes(8)
+    + b"\x08\x00"
+    + bytes(INNER_UDP),
+    # C (changed text) without E: tshark does not read the payload either
+    "macsec-changed": b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x88\xe5\x24\x00\x00\x00\x00\x06"
     + b"\0" * 8
     + b"\x08\x00"
     + bytes(INNER_UDP)
@@ -232,6 +291,8 @@ def test_the_walk_names_tsharks_layers(
     chain = list(layers.chain)
     # tshark's frame.protocols names an MPLS stack once; its hierarchy, like livetap, per label
     collapsed = [n for i, n in enumerate(chain) if not (n == "mpls" and chain[i - 1] == "mpls")]
+    if name.startswith("vxlan-gpe"):  # its hierarchy says vxlan, its frame.protocols nothing
+        collapsed.remove("vxlan")
     assert names[: len(collapsed)] == collapsed, f"tshark {names}, livetap {chain}"
     if address and layers.proto != -2:
         assert _address(layers.pair) == address
@@ -242,6 +303,9 @@ def test_the_walk_names_tsharks_layers(
 def test_a_tunnel_counts_in_every_conversation_tshark_counts(tmp_path: Path) -> None:
     frames = [ETHERNET_FRAMES[n] for n in ("vxlan", "vxlan-arp", "geneve", "gre-teb", "ip-in-ip")]
     frames += [ETHERNET_FRAMES[n] for n in ("mpls-over-udp", "gre-in-udp", "erspan-ii")]
+    frames += [ETHERNET_FRAMES[n] for n in ("gre-wccp", "gre-wccp-v1", "gre-cmd")]
+    frames += [ETHERNET_FRAMES[n] for n in ("vxlan-gpe-nsh", "vxlan-gpe-ip", "pim-null-register")]
+    frames.append(ETHERNET_FRAMES["ipv6-ethernet"])
     path = _write(tmp_path, "tunnels", 1, frames)
     ours = analyze_file(path, ["conversations", "protocols"]).reports
     for kind, key in (("ip", "ipv4"), ("udp", "udp"), ("tcp", "tcp")):
@@ -313,3 +377,147 @@ def test_a_tunnel_cut_anywhere_still_walks(name: str, cut: int) -> None:
     frame = ETHERNET_FRAMES[name][:cut]
     layers = walk(1, frame)
     assert layers.chain[0] == "eth"
+
+
+def test_a_udp_length_under_8_has_ports_but_no_conversation(tmp_path: Path) -> None:
+    """IPv4 UDP with a length field of 0 (offloaded captures) or 4: tshark reads the ports
+    (``udp`` and ``udp.port`` match) but its dissector stops before its taps; a length past
+    the IP payload keeps its conversation; over IPv6 a length of 0 is a jumbogram's."""
+    frames = [
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IP(src="10.9.0.1", dst="10.9.0.2")
+            / UDP(sport=1000, dport=4789, len=0)
+            / bytes(64)
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IP(src="10.9.0.1", dst="10.9.0.2")
+            / UDP(sport=1001, dport=2000, len=4)
+            / b"abcd"
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IP(src="10.9.0.1", dst="10.9.0.2")
+            / UDP(sport=1002, dport=2000, len=200)
+            / b"abcd"
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::2")
+            / UDP(sport=1003, dport=2000, len=0)
+            / b"abcd"
+        ),
+    ]
+    path = _write(tmp_path, "udp-lengths", 1, frames)
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]
+    theirs = tshark_conversations(path, "udp")
+    assert sorted(row["a"] for row in theirs) == sorted(
+        f"{row['a']}:{row['a_port']}" for row in ours["udp"]
+    )
+    assert len(theirs) == 2
+    assert len(ours["ipv4"]) == len(tshark_conversations(path, "ip")) == 1
+    for expression in ("udp", "udp.port == 2000", "udp.srcport == 1000"):
+        matched = tshark(path, "-Y", expression, "-T", "fields", "-e", "frame.number").split()
+        ours_matched = filter_file(path, compile_filter(expression)).frames
+        assert [str(frame.number) for frame in ours_matched] == matched, expression
+
+
+def test_the_hierarchy_of_nflog_frames_starts_at_ip_as_tsharks(tmp_path: Path) -> None:
+    linktype, frame = OTHER_LINKS["nflog"]
+    path = _write(tmp_path, "nflog", linktype, [frame, OTHER_LINKS["nflog-v6"][1]])
+    ours = analyze_file(path, ["protocols"]).reports["protocols"]
+    rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(ours["tree"])]
+    assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
+
+
+def test_a_routing_headers_final_destination_keys_the_udp_conversation(tmp_path: Path) -> None:
+    """tshark keys UDP conversations by the final destination a routing header with
+    segments left names (type 0: the last address; segment routing: segment 0); the IPv6
+    conversation keeps the header's destination."""
+    from scapy.layers.inet6 import IPv6ExtHdrRouting, IPv6ExtHdrSegmentRouting
+
+    frames = [
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::2")
+            / IPv6ExtHdrRouting(addresses=["fd00::3", "fd00::4"], segleft=2)
+            / UDP(sport=5000, dport=5001)
+            / b"type 0"
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::5")
+            / IPv6ExtHdrSegmentRouting(addresses=["fd00::9", "fd00::5"], segleft=1)
+            / UDP(sport=5002, dport=5003)
+            / b"srh"
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::6")
+            / IPv6ExtHdrSegmentRouting(addresses=["fd00::6", "fd00::7"], segleft=0)
+            / UDP(sport=5004, dport=5005)
+            / b"done"
+        ),
+    ]
+    path = _write(tmp_path, "routed", 1, frames)
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]
+    for kind, key in (("udp", "udp"), ("ipv6", "ipv6")):
+        theirs = sorted((row["a"], row["b"]) for row in tshark_conversations(path, kind))
+        if kind == "udp":
+            mine = [(f"{r['a']}:{r['a_port']}", f"{r['b']}:{r['b_port']}") for r in ours[key]]
+        else:
+            mine = [(r["a"], r["b"]) for r in ours[key]]
+        assert sorted(mine) == theirs, kind
+
+
+def test_an_ipv6_conversation_counts_the_fragment_that_completes_a_datagram(
+    tmp_path: Path,
+) -> None:
+    """tshark's IPv6 tap sees a fragmented datagram once, on its last fragment (its IPv4
+    tap sees every fragment)."""
+    from scapy.layers.inet import fragment
+    from scapy.layers.inet6 import IPv6ExtHdrFragment, fragment6
+
+    six = IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrFragment(id=7) / UDP(sport=1, dport=2)
+    four = IP(src="10.9.0.1", dst="10.9.0.2") / UDP(sport=3, dport=4) / (b"4" * 3000)
+    frames = [
+        bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / piece)
+        for piece in fragment6(six / (b"6" * 3000), 1280)  # type: ignore[no-untyped-call]
+    ]
+    frames += [
+        bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / piece)
+        for piece in fragment(four, fragsize=1200)  # type: ignore[no-untyped-call]
+    ]
+    path = _write(tmp_path, "fragments", 1, frames)
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]
+    for kind, key in (("ipv6", "ipv6"), ("ip", "ipv4"), ("udp", "udp")):
+        theirs = tshark_conversations(path, kind)
+        assert [int(row["f"]) for row in theirs] == [row["frames"] for row in ours[key]], kind
+    assert ours["ipv6"][0]["frames"] == 1 and ours["ipv4"][0]["frames"] == 3
+
+
+def test_an_ipv6_mobility_header_has_no_ipv6_conversation_as_in_tshark(tmp_path: Path) -> None:
+    """tshark's IPv6 tap skips a packet ending in a Mobility header (not one ending in No
+    Next Header, after extension headers or not)."""
+    from scapy.layers.inet6 import IPv6ExtHdrDestOpt
+
+    frames = [
+        bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / IPv6(src="fd00::1", dst="fd00::2", nh=59)),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::3")
+            / IPv6ExtHdrDestOpt(nh=59)
+        ),
+        bytes(
+            Ether(src=OUTER_SRC, dst=OUTER_DST)
+            / IPv6(src="fd00::1", dst="fd00::4", nh=135)
+            / bytes([59, 0, 0, 0, 0, 0, 0, 0])
+        ),
+        bytes(Ether(src=OUTER_SRC, dst=OUTER_DST) / IPv6(src="fd00::1", dst="fd00::5", nh=253)),
+    ]
+    path = _write(tmp_path, "mobility", 1, frames)
+    ours = analyze_file(path, ["conversations"]).reports["conversations"]["ipv6"]
+    theirs = tshark_conversations(path, "ipv6")
+    assert sorted((r["a"], r["b"]) for r in ours) == sorted((r["a"], r["b"]) for r in theirs)
+    assert len(theirs) == 3

@@ -30,7 +30,7 @@ from engine.analysis.conversations import (
     UdpTable,
 )
 from engine.analysis.credentials import LOGIN_PORTS, CredentialLog, LoginReader
-from engine.analysis.dns import DnsLog
+from engine.analysis.dns import DnsLog, TcpDnsReader
 from engine.analysis.fragments import Fragments
 from engine.analysis.http import HttpLog
 from engine.analysis.ports import tcp_label, udp_label
@@ -38,7 +38,7 @@ from engine.analysis.snapshot import AnalysisSnapshot, take_snapshot
 from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
 from engine.packet.app import HTTP_FIRST_BYTES
-from engine.packet.walk import Layers, Outer, walk, walk_ethernet
+from engine.packet.walk import Layers, Outer, routed_pair, walk, walk_ethernet
 from engine.pcapio import PcapRecord
 
 DEFAULT_MAX_FLOWS = 200_000
@@ -65,7 +65,14 @@ L4_NAMES: dict[int, str] = {
     132: "sctp",
 }
 _NO_APP: tuple[str, ...] = ()
+PathKey = tuple[tuple[str, ...], str | None, tuple[str, ...]]
+"""A frame's protocol path: (layers to IP, transport, application layers)."""
 _DATA: tuple[str, ...] = ("data",)
+_MOBILITY = 135
+"""IPv6's Mobility header (tshark's IPv6 tap does not see such a packet)."""
+_ETH_ONLY: tuple[str, ...] = ("eth",)
+_SHORT: tuple[str, ...] = ("_ws.short",)
+"""A record shorter than its link header (tshark: a short frame, or malformed when empty)."""
 _FTP: tuple[str, ...] = ("ftp", "ftp.current-working-directory")
 """tshark adds the FTP working directory it tracks as a layer of its own."""
 _DNS_LABELS = frozenset({"dns", "mdns", "llmnr"})
@@ -187,7 +194,7 @@ class Analyzer:
         self.last = 0.0
         """The latest packet time."""
         self.linktypes: dict[int, int] = {}
-        self.paths: dict[tuple[tuple[str, ...], str | None, tuple[str, ...]], list[int]] = {}
+        self.paths: dict[PathKey, list[int]] = {}
         """(layers to IP, transport, application layers) -> [frames, bytes]."""
         self.ip = IpTable(max_flows)
         self.tcp = TcpStreams(max_flows, tcp_label)
@@ -279,8 +286,25 @@ class Analyzer:
             self.bytes += size
         return count
 
-    def _packet(self, time: float, length: int, fields: Layers, data: bytes) -> None:
-        """What one packet changes beyond the totals (the caller holds the lock)."""
+    def frame_path(self, time: float, length: int, linktype: int, data: bytes) -> PathKey:
+        """Count one packet as :meth:`add` does; returns its hierarchy path.
+
+        The path is (layers to IP, transport, application layers) as tshark's
+        ``frame.protocols`` has them after reassembly: ``http`` on the segment that
+        completes a message, ``udp`` on the fragment that completes a datagram. The
+        file filter reads it (:mod:`engine.filter_file`). Only the per-packet tables
+        are counted (not the rate series nor the link types).
+        """
+        with self.lock:
+            if self.first_frame_time is None:
+                self.first_frame_time = self.first = self.last = time
+            self.packets += 1
+            self.bytes += length
+            fields = walk_ethernet(data) if linktype == linktypes.ETHERNET else walk(linktype, data)
+            return self._packet(time, length, fields, data)
+
+    def _packet(self, time: float, length: int, fields: Layers, data: bytes) -> PathKey:
+        """What one packet changes beyond the totals (the caller holds the lock); its path."""
         (
             chain,
             family,
@@ -300,15 +324,20 @@ class Analyzer:
             _l4,
         ) = fields
         if not family:
+            if chain == _ETH_ONLY and len(data) < 14:
+                chain = _SHORT  # no whole Ethernet header: tshark's hierarchy has no eth
             key: tuple[tuple[str, ...], str | None, tuple[str, ...]] = (chain, None, _NO_APP)
         else:
             ip = self.ip
             if outer:
                 self._outer(outer, time, length, data)
             entry = ip.keys.get(pair)
+            # tshark's IPv6 tap misses a fragment that completes nothing, and a Mobility header
+            counted = family == 4 or (fragment is None and proto != _MOBILITY)
             if entry is None:
-                self._ip_pair(ip, pair, time, length)
-            else:
+                if counted:
+                    self._ip_pair(ip, pair, time, length)
+            elif counted:
                 record, direction = entry
                 record[direction] += 1
                 record[direction + 1] += length
@@ -319,9 +348,12 @@ class Analyzer:
             if fragment is not None:
                 whole = self.fragments.add(fields, data)
                 if whole is None:
+                    key = (chain, "data", _NO_APP)
                     if self._paths:
-                        self._path((chain, "data", _NO_APP), length)
-                    return
+                        self._path(key, length)
+                    return key
+                if family == 6:  # tshark's IPv6 tap sees the fragment that completes it only
+                    self._ip_pair(ip, pair, time, length)
                 fields, data = whole
                 chain, proto, sport = fields.chain, fields.proto, fields.sport
             if proto == 6 and sport >= 0:
@@ -332,14 +364,18 @@ class Analyzer:
             elif proto == 17 and sport >= 0:
                 key = (chain, "udp", self._udp(time, length, fields, data))
             else:
-                key = (chain, L4_NAMES.get(proto, "data") if proto >= 0 else None, _NO_APP)
+                # (an empty IP payload is handed to no dissector: tshark names nothing; a
+                # TCP or UDP header cut short is still named)
+                named = proto >= 0 and (fields.seglen > 0 or fields.l4 < 0 or proto in (6, 17))
+                key = (chain, L4_NAMES.get(proto, "data") if named else None, _NO_APP)
         if not self._paths:
-            return
+            return key
         counts = self.paths.get(key)
         if counts is None:
             counts = self.paths[key] = [0, 0]
         counts[0] += 1
         counts[1] += length
+        return key
 
     def _outer(self, outer: tuple[Outer, ...], time: float, length: int, data: bytes) -> None:
         """Count a tunnelled frame in each outer IP conversation (and UDP, for VXLAN & co)."""
@@ -385,6 +421,8 @@ class Analyzer:
             streams.untracked_packets += 1
             return _DATA if seglen > 0 else _NO_APP
         stream, direction = entry
+        if start > len(data):
+            return _NO_APP  # a header cut short: tshark's TCP dissector throws before its taps
         counts = stream.counts
         counts[direction] += 1
         counts[direction + 1] += length
@@ -434,13 +472,18 @@ class Analyzer:
                 self._login(stream, side, time, data[start:end])
             if label == "ftp":
                 return _FTP
-        elif label == "dns" and end - start >= 14:
-            size = int.from_bytes(data[start : start + 2], "big")
-            bounds = (start + 2, min(end, start + 2 + size))
-            if self._dns:
-                self.dns.message(time, fields, data, bounds, "dns")
-            elif self._names:
-                self.dns.names_only(data, bounds)
+        elif label == "dns":
+            reader = stream.app[side]
+            if not isinstance(reader, TcpDnsReader):
+                reader = stream.app[side] = TcpDnsReader()
+            messages = reader.feed(data[start:end])
+            if not messages:
+                return _NO_APP  # a message not complete yet: plain tcp, as tshark shows it
+            for message in messages:
+                if self._dns:
+                    self.dns.message(time, fields, message, (0, len(message)), "dns")
+                elif self._names:
+                    self.dns.names_only(message, (0, len(message)))
         return _label(label)
 
     @staticmethod
@@ -483,6 +526,12 @@ class Analyzer:
         _chain, _family, pair, _proto, sport, dport, _flags, _seq, _ack, start, end, seglen = (
             fields[:12]
         )
+        if seglen < 0:
+            return _NO_APP  # a bad UDP length: tshark's UDP dissector stops before its taps
+        if _family == 6:
+            routed = routed_pair(data, fields.net)
+            if routed is not None:
+                pair = routed
         udp = self.udp
         entry = udp.keys.get((pair, sport, dport))
         if entry is None:

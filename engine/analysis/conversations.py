@@ -270,8 +270,14 @@ def udp_conversations(records: list[list[Any]], limit: int | None = None) -> lis
 
 
 def tcp_conversations(streams: list[TcpStream], limit: int | None = None) -> list[Conversation]:
-    """TCP conversation rows (one per stream, as tshark 4.0 lists them), in tshark's order."""
-    ranked = sorted(streams, key=lambda s: -(s.counts[0] + s.counts[2]))
+    """TCP conversation rows (one per stream, as tshark 4.0 lists them), in tshark's order.
+
+    A stream with no frame counted (only headers cut short) has no row, as in tshark.
+    """
+    ranked = sorted(
+        (s for s in streams if s.counts[0] or s.counts[2]),
+        key=lambda s: -(s.counts[0] + s.counts[2]),
+    )
     rows = []
     for s in ranked if limit is None else ranked[:limit]:
         counts = s.counts

@@ -238,3 +238,47 @@ class DnsLog:
                     f"{type_name(rtype)} {value}" if value is not None else type_name(rtype)
                 )
         return shown
+
+
+class TcpDnsReader:
+    """One direction of DNS over TCP: messages cut out by their two-byte length prefix.
+
+    A message may span segments and a segment may hold several; tshark shows ``dns``
+    on the segment that completes a message (segments before it are plain ``tcp``),
+    which :meth:`feed` reports. A message is kept whole (at most 64 KiB) to be read.
+    """
+
+    __slots__ = ("_buffer", "_need")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._need = -1
+        """Bytes of the current message still missing; -1 while its prefix is read."""
+
+    def feed(self, payload: bytes) -> list[bytes]:
+        """Take one segment's payload; returns the messages it completes."""
+        done: list[bytes] = []
+        position = 0
+        size = len(payload)
+        buffer = self._buffer
+        while position < size:
+            if self._need < 0:
+                take = min(2 - len(buffer), size - position)
+                buffer += payload[position : position + take]
+                position += take
+                if len(buffer) < 2:
+                    break
+                self._need = int.from_bytes(buffer, "big")
+                buffer.clear()
+                if not self._need:
+                    self._need = -1  # an empty message: nothing to read
+                    continue
+            take = min(self._need, size - position)
+            buffer += payload[position : position + take]
+            position += take
+            self._need -= take
+            if not self._need:
+                done.append(bytes(buffer))
+                buffer.clear()
+                self._need = -1
+        return done

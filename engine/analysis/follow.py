@@ -21,6 +21,7 @@ from engine.analysis.addresses import format_address, format_endpoint
 from engine.analysis.conversations import TcpStream, TcpStreams
 from engine.analysis.reader import ProgressCallback, ReadState, read_batches
 from engine.errors import NotFoundError, UsageError
+from engine.packet.structs import U16
 from engine.packet.walk import Layers, walk
 from engine.pcapio import PcapRecord
 
@@ -261,6 +262,8 @@ class _StreamFollower:
             elif entry[0].index != self.stream:
                 continue
             self.packets += 1
+            if not _whole_header(fields.l4, data) or _in_fragment(fields.family, fields.net, data):
+                continue  # tshark's TCP dissector gives its follow tap neither of these
             self._follower.segment(
                 fields, data[fields.start : fields.end], _relative(fields, entry)
             )
@@ -293,6 +296,22 @@ class _StreamFollower:
             state.truncated or state.stopped if state else False,
             interrupted,
         )
+
+
+def _whole_header(start: int, data: bytes) -> bool:
+    """Whether the TCP header at ``start`` says 20 bytes or more and was captured whole."""
+    if start < 0 or start + 13 > len(data):
+        return False
+    length = (data[start + 12] >> 4) * 4
+    return length >= 20 and start + length <= len(data)
+
+
+def _in_fragment(family: int, net: int, data: bytes) -> bool:
+    """An IPv4 fragment read as TCP (a first fragment cut by the snap length, which cannot
+    be reassembled): tshark counts its conversation but does not follow it."""
+    return (
+        family == 4 and net >= 0 and net + 8 <= len(data) and bool(U16(data, net + 6)[0] & 0x3FFF)
+    )
 
 
 def _relative(fields: Layers, entry: tuple[TcpStream, int]) -> tuple[int, int]:

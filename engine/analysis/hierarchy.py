@@ -84,12 +84,19 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
 
 
+UNLISTED = frozenset({"nflog"})
+"""Layers tshark's hierarchy leaves out (its NFLOG frames start at ``ip``), though
+``frame.protocols`` names them."""
+
+
 def build(paths: Iterable[tuple[tuple[str, ...], list[int]]]) -> list[Node]:
     """The tree's roots, children in order of first appearance."""
     roots: dict[str, Node] = {}
     for path, (frames, size) in paths:
         level = roots
         for name in path:
+            if name in UNLISTED:
+                continue
             node = level.get(name)
             if node is None:
                 node = level[name] = Node(name)

@@ -149,6 +149,8 @@ class _Reader:
         "chunked",
         "head",
         "label",
+        "lost",
+        "next_seq",
         "remaining",
         "request",
         "seen",
@@ -170,6 +172,10 @@ class _Reader:
         """The current message began in an earlier segment."""
         self.seen = False
         """A message was read in this direction."""
+        self.next_seq: int | None = None
+        """The sequence number the next segment should start at."""
+        self.lost = False
+        """Part of the current message was not captured: it never completes (as tshark)."""
 
 
 class HttpLog:
@@ -211,6 +217,12 @@ class HttpLog:
             reader = stream.app[side] = _Reader()
         elif not isinstance(reader, _Reader):
             return DATA if registered else ()
+        expected = reader.next_seq
+        reader.next_seq = (fields.seq + seglen) & _SEQ_MASK
+        if expected is not None:
+            gap = (fields.seq - expected) & _SEQ_MASK
+            if 0 < gap < _SEQ_HALF:  # "previous segment not captured"
+                _skip(reader, gap)
         payload = data[start:end]
         label = self._feed(reader, stream, direction, time, payload)
         missing = seglen - len(payload)
@@ -271,6 +283,9 @@ class HttpLog:
     def _completed(self, reader: _Reader, time: float) -> tuple[str, ...]:
         """A message ends in this segment; tshark marks it reassembled if it began earlier."""
         label = self._complete(reader, time)
+        if reader.lost:  # a message with a hole: tshark's reassembly never completes it
+            reader.lost = reader.carried = False
+            return ()
         if reader.carried:
             reader.carried = False
             return _reassembled(label)
@@ -469,6 +484,26 @@ class HttpLog:
             for user, secret, _field in form_secrets(body.decode("latin-1")):
                 self._credentials.add(_form_credential(request, stream_index, time, user, secret))
         return reader.label
+
+
+_SEQ_MASK = 0xFFFFFFFF
+_SEQ_HALF = 0x80000000
+
+
+def _skip(reader: _Reader, gap: int) -> None:
+    """``gap`` bytes of this direction were not captured: count them off the current
+    message (which then never completes), or, when they reach past its end, drop it so
+    that the segment after the hole starts a new one, as tshark's reassembly does."""
+    if reader.remaining > gap:
+        reader.remaining -= gap
+        reader.lost = True
+        return
+    reader.remaining = 0
+    reader.chunked = reader.trailer = reader.lost = False
+    reader.chunk_left = 0
+    reader.chunk_line = b""
+    reader.head = None
+    reader.body = reader.request = None
 
 
 def _form_credential(

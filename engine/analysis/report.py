@@ -177,7 +177,10 @@ def conversations(analyzer: Analyzer) -> dict[str, Any]:
         {
             "ipv4": (ip_conversations(v4, MAX_ROWS), len(v4)),
             "ipv6": (ip_conversations(v6, MAX_ROWS), len(v6)),
-            "tcp": (tcp_conversations(analyzer.tcp.streams, MAX_ROWS), len(analyzer.tcp.streams)),
+            "tcp": (
+                tcp_conversations(analyzer.tcp.streams, MAX_ROWS),
+                sum(1 for s in analyzer.tcp.streams if s.counts[0] or s.counts[2]),
+            ),
             "udp": (udp_conversations(analyzer.udp.records, MAX_ROWS), len(analyzer.udp.records)),
         },
         analyzer.first_frame_time or 0.0,

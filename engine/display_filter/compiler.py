@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.display_filter.fields import BYTES, FIELDS, FLOAT, INT, IPV4, IPV6, FieldSpec
 from engine.display_filter.lexer import MAX_FILTER, MAX_SUBJECT, DisplayFilterError, tokenize
-from engine.display_filter.packet_fields import FrameTimes, PacketView
+from engine.display_filter.packet_fields import REASSEMBLED, FrameTimes, PacketView, ProtocolPath
 from engine.display_filter.parser import Expr, Negation, Test, _Parser
 from engine.events import PacketSummary
 
@@ -181,15 +181,26 @@ class DisplayFilter:
         """Some field request records have (a packet-only filter hides every request)."""
         return any(FIELDS[name].request_key is not None for name in self.fields)
 
-    def matches_packet(self, summary: PacketSummary, times: FrameTimes | None = None) -> bool:
+    @property
+    def uses_reassembly(self) -> bool:
+        """Some protocol whose presence tshark decides after reassembly (``http``, ``udp``...)."""
+        return bool(self.fields & REASSEMBLED)
+
+    def matches_packet(
+        self,
+        summary: PacketSummary,
+        times: FrameTimes | None = None,
+        path: ProtocolPath | None = None,
+    ) -> bool:
         """Whether a packet passes; never raises (an unexpected error is no match).
 
         ``times`` gives the fields that need the rest of the capture (frame.time_relative,
         frame.time_delta, and with a tracker tcp.stream, tcp.analysis.* ...); without it
-        they have no value.
+        they have no value. ``path`` is the frame's protocols as a reader that reassembles
+        found them (see :class:`PacketView`).
         """
         try:
-            return bool(self._packet_check(PacketView(summary, times)))
+            return bool(self._packet_check(PacketView(summary, times, path)))
         except Exception:
             global evaluation_errors  # noqa: PLW0603 - a process-wide bug counter, by design
             evaluation_errors += 1

@@ -43,15 +43,36 @@ class FrameTimes(Protocol):
         ...
 
 
+ProtocolPath = tuple[tuple[str, ...], str | None, tuple[str, ...]]
+"""A frame's protocols after reassembly: (layers to IP, transport, application layers)."""
+
+REASSEMBLED = frozenset({"http", "tcp", "udp", "icmp", "icmpv6", "dns"})
+"""Protocols whose presence tshark decides after reassembly (see :class:`PacketView`)."""
+
+
 class PacketView:
-    """One packet as the filter reads it: summary fields at once, the model on first use."""
+    """One packet as the filter reads it: summary fields at once, the model on first use.
 
-    __slots__ = ("_packet", "summary", "times")
+    ``path`` is what a reader that reassembles in capture order (the analysis, fed by
+    the file filter) found in this frame. With it, the protocols of :data:`REASSEMBLED`
+    follow tshark: ``http`` is on the segment that completes a message (none before),
+    ``tcp``/``udp``/``icmp`` on the fragment that completes a datagram, ``dns`` over TCP
+    on the segment that completes a message. Without it (a live view, which filters
+    packets one by one as they are shown) they are read from the frame alone.
+    """
 
-    def __init__(self, summary: PacketSummary, times: FrameTimes | None = None) -> None:
+    __slots__ = ("_packet", "path", "summary", "times")
+
+    def __init__(
+        self,
+        summary: PacketSummary,
+        times: FrameTimes | None = None,
+        path: ProtocolPath | None = None,
+    ) -> None:
         self.summary = summary
         self.times = times
         """Where to look up other packets' times; None: the time fields have no value."""
+        self.path = path
         self._packet: Packet | None = None
 
     @property
@@ -109,8 +130,23 @@ def _macs(which: str) -> Callable[[PacketView], tuple[Any, ...]]:
     return get
 
 
+_TRANSPORT_NAMES = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
+
+
 def _transport_is(protocol: int) -> Callable[[PacketView], tuple[Any, ...]]:
-    return lambda view: _present(view.packet.carries(protocol))
+    name = _TRANSPORT_NAMES[protocol]
+
+    def get(view: PacketView) -> tuple[Any, ...]:
+        packet = view.packet
+        path = view.path
+        layers = packet.layers
+        if path is not None and layers.fragment is not None:
+            return _present(path[1] == name)  # the fragment that completes the datagram
+        if protocol == 1 and layers.proto == 1 and (layers.l4 < 0 or layers.end - layers.l4 < 6):
+            return ()  # tshark reads 6 bytes of the header before it adds icmp
+        return _present(packet.carries(protocol))
+
+    return get
 
 
 def _layer(name: str) -> Callable[[PacketView], tuple[Any, ...]]:
@@ -121,6 +157,18 @@ def _on_ports(*ports: int) -> Callable[[PacketView], tuple[Any, ...]]:
     """A protocol tshark picks by port: a payload to or from one of them."""
     wanted = frozenset(ports)
     return lambda view: _present(view.packet.on_port(wanted))
+
+
+def _dns(view: PacketView) -> tuple[Any, ...]:
+    """DNS by port; over TCP or in fragments, where the message completes (with a path)."""
+    packet = view.packet
+    path = view.path
+    if path is not None and (packet.layers.fragment is not None or packet.transport() == 6):
+        return _present("dns" in path[2])
+    return _present(packet.on_port(_DNS_PORT))
+
+
+_DNS_PORT = frozenset({53})
 
 
 def _tls(view: PacketView) -> tuple[Any, ...]:
@@ -166,6 +214,9 @@ def _http_header(name: str) -> Callable[[PacketView], tuple[Any, ...]]:
 
 
 def _http(view: PacketView) -> tuple[Any, ...]:
+    path = view.path
+    if path is not None:
+        return _present("http" in path[2])
     return _present(view.packet.http_start_line() is not None)
 
 

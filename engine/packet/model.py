@@ -11,12 +11,15 @@ Wireshark's rules where they differ from a naive reading:
 - Transport fields (``tcp``, ``udp``, ports, flags, payload) belong to a frame that is
   not an IP fragment. tshark gives them to the frame that completes a datagram; a
   frame-by-frame reader cannot, so no fragment has them (the analysis, which
-  reassembles, counts the datagram where tshark does).
+  reassembles, counts the datagram where tshark does, and the file filter asks it:
+  :class:`engine.filter_file.FramePaths`).
 - Addresses are every IP layer's: a tunnelled frame has the outer and the inner
   ``ip.src``, as Wireshark's multi-occurrence fields do; header fields such as
   ``ip.ttl`` are the innermost header's.
-- An ICMP error quoting a TCP/UDP header is ICMP only: the quoted header is not
-  read as the frame's transport (Wireshark would also match ``tcp`` there).
+- An ICMP error quoting an IP header and its TCP/UDP header has their fields as
+  further occurrences (``ip.src``, ``udp.port``, ``udp`` itself), as Wireshark
+  dissects them; the frame's transport (its ports, payload, the flow key) stays ICMP,
+  and the statistics do not count the quoted header (Wireshark's taps skip it).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from engine.packet.app import (
     http_line,
     skip_dns_name,
 )
-from engine.packet.structs import DNS, DNS_ANSWER, TLS_RECORD, U16, U32, VLAN_TAGS
+from engine.packet.structs import DNS, DNS_ANSWER, TLS_RECORD, TWO_U16, U16, U32, VLAN_TAGS
 from engine.packet.walk import Layers, walk
 
 _VLAN_TPIDS = frozenset({0x8100, 0x9100})
@@ -43,6 +46,9 @@ _DNS_ANSWERS_READ = 64
 _PLAIN_HANDSHAKES = frozenset({0, 1, 2, 4, 8, 11, 12, 13, 14, 15, 16, 20})
 """Handshake types a readable (not encrypted) record starts with."""
 _DHCP_COOKIE = b"\x63\x82\x53\x63"
+_ICMP_ERRORS = frozenset({3, 4, 5, 11, 12})
+"""ICMP types that quote the datagram they answer (unreachable, quench, redirect, ...)."""
+_ICMPV6_ERRORS = frozenset({1, 2, 3, 4})
 MAX_HTTP_HEADERS = 16384
 """How much of a payload is searched for HTTP header lines."""
 
@@ -133,13 +139,42 @@ class Packet:
 
     # -- network -------------------------------------------------------------------------
 
+    def quoted(self) -> tuple[int, int, bytes, int, int] | None:
+        """The IP header an ICMP or ICMPv6 error quotes: (family, where it starts, source
+        and destination, protocol, where its transport header starts), if captured.
+
+        Wireshark dissects it as the frame's inner ``ip``/``ipv6`` and ``tcp``/``udp``
+        (their fields are further occurrences; its taps, so the statistics, skip it).
+        """
+        layers = self.layers
+        proto = layers.proto
+        start = layers.l4
+        data = self.data
+        if layers.fragment is not None or start < 0 or start + 8 > len(data):
+            return None
+        kind = data[start]
+        if not ((proto == 1 and kind in _ICMP_ERRORS) or (proto == 58 and kind in _ICMPV6_ERRORS)):
+            return None
+        net = start + 8
+        if proto == 1:
+            if net + 20 > len(data) or data[net] >> 4 != 4 or data[net] & 15 < 5:
+                return None
+            return 4, net, data[net + 12 : net + 20], data[net + 9], net + (data[net] & 15) * 4
+        if net + 40 > len(data) or data[net] >> 4 != 6:
+            return None
+        return 6, net, data[net + 8 : net + 40], data[net + 6], net + 40
+
     def addresses(self, family: int, which: str) -> tuple[int, ...]:
-        """Every IP layer's source, destination or both (``which``) as integers."""
+        """Every IP layer's source, destination or both (``which``) as integers (an ICMP
+        error's quoted header last)."""
         layers = self.layers
         size = 4 if family == 4 else 16
         pairs = [outer.pair for outer in layers.outer]
         if layers.family:
             pairs.append(layers.pair)
+        quoted = self.quoted()
+        if quoted is not None:
+            pairs.append(quoted[2])
         values: list[int] = []
         for pair in pairs:
             if len(pair) != 2 * size:
@@ -151,12 +186,16 @@ class Packet:
         return tuple(values)
 
     def ip_headers(self, family: int) -> tuple[int, ...]:
-        """Where every IP header of this family starts, outermost first."""
+        """Where every IP header of this family starts, outermost first (an ICMP error's
+        quoted header last)."""
         layers = self.layers
         size = 8 if family == 4 else 32
         found = [outer.net for outer in layers.outer if len(outer.pair) == size]
         if layers.family == family and layers.net >= 0:
             found.append(layers.net)
+        quoted = self.quoted()
+        if quoted is not None and quoted[0] == family:
+            found.append(quoted[1])
         return tuple(found)
 
     def ipv4_bytes(self, offset: int) -> tuple[int, ...]:
@@ -186,10 +225,14 @@ class Packet:
         return layers.proto
 
     def carries(self, protocol: int) -> bool:
-        """Whether any layer is this transport (a VXLAN frame is UDP as well as inner TCP)."""
+        """Whether any layer is this transport (a VXLAN frame is UDP as well as inner TCP;
+        an ICMP error quoting a UDP header is ICMP and UDP, as in Wireshark)."""
         if self.transport() == protocol:
             return True
-        return protocol == 17 and bool(self._tunnel_ports())
+        if protocol == 17 and self._tunnel_ports():
+            return True
+        quoted = self.quoted()
+        return quoted is not None and quoted[3] == protocol
 
     def _tunnel_ports(self) -> list[tuple[int, int]]:
         """The UDP ports of the tunnel headers (VXLAN & co), outermost first."""
@@ -205,6 +248,10 @@ class Packet:
         ports = self.ports()
         if ports is not None and self.transport() == protocol:
             found.append(ports)
+        quoted = self.quoted()
+        if quoted is not None and quoted[3] == protocol and quoted[4] + 4 <= len(self.data):
+            source, destination = TWO_U16(self.data, quoted[4])
+            found.append((source, destination))
         return tuple(found)
 
     def ports(self) -> tuple[int, int] | None:

@@ -84,7 +84,8 @@ class Layers(NamedTuple):
     """Where the captured part of the payload ends (never past the IP length)."""
     seglen: int
     """The payload's length on the wire, from the IP header (more than end - start
-    when the frame was cut by the snap length)."""
+    when the frame was cut by the snap length); -1 for a UDP header over IPv4 whose
+    length field is under 8 (tshark reads its ports, but counts no conversation)."""
     fragment: tuple[int, int, bool, int, int] | None
     """For an IP fragment: identification, offset in bytes, more fragments, where the
     fragment's IP payload starts in the frame, and its length on the wire."""
@@ -251,6 +252,8 @@ def _ethertype(
     if ethertype in _ETH_MPLS:
         return _mpls(data, offset, chain, outer)
     if ethertype <= 1500 or ethertype == _ETH_LLC:
+        if chain is ETH and data[:5] in _ISL_DESTINATIONS:  # Cisco ISL: 26 bytes, a frame
+            return _inner_ethernet(data, 26, _ISL, outer)
         return _llc(data, offset, extend(chain, "llc"), outer)
     if ethertype == _ETH_PPPOE_SESSION:
         return _ppp(data, offset + 6, extend(chain, "pppoes"), outer)
@@ -258,10 +261,34 @@ def _ethertype(
         return _macsec(data, offset, extend(chain, "macsec"), outer)
     if ethertype == _ETH_NSH:
         return _nsh(data, offset, extend(chain, "nsh"), outer)
+    if ethertype == _ETH_ARISTA:
+        return _arista(data, offset, extend(chain, "avsp"), outer)
     if chain is ETH:  # the usual case, without building the chain's cache key
         named = _ETH_NAMED.get(ethertype) or _ETH_DATA
         return (named, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, offset, -1)
     return _only(extend(chain, _ETHERTYPE_NAMES.get(ethertype, "data")), offset)
+
+
+_ISL_DESTINATIONS = frozenset({b"\x01\x00\x0c\x00\x00", b"\x0c\x00\x0c\x00\x00"})
+"""The multicast addresses a Cisco ISL header starts with (what tshark recognises it by)."""
+_ISL = ("isl",)
+_ETH_ARISTA = 0xD28B
+_ARISTA_TIMESTAMPS = {0x0010: 8, 0x0110: 8, 0x0020: 6, 0x0120: 6}
+"""Arista timestamp versions and their lengths: 64-bit and 48-bit, TAI and UTC."""
+
+
+def _arista(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
+    """Arista's vendor-specific tag: subtype 1 (a timestamp) of a known version, then an
+    ethertype; anything else ends here, as tshark reads it."""
+    if offset + 4 > len(data):
+        return _only(chain)
+    subtype, version = U16(data, offset)[0], U16(data, offset + 2)[0]
+    size = _ARISTA_TIMESTAMPS.get(version, -1)
+    offset += 4 + size
+    if subtype != 1 or size < 0 or offset + 2 > len(data):
+        return _only(chain)
+    (ethertype,) = U16(data, offset)
+    return _ethertype(data, offset + 2, ethertype, chain, outer)
 
 
 def _llc(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
@@ -341,7 +368,7 @@ def _macsec(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer
     if offset + 6 > len(data):
         return _only(chain)
     tci = data[offset]
-    if tci & 0x08:  # E: encrypted (or C: changed text)
+    if tci & 0x0C:  # E: encrypted, or C: changed text (tshark reads neither)
         return _only(extend(chain, "data"))
     offset += 6 + (8 if tci & 0x20 else 0)  # SC: an explicit secure channel identifier
     if offset + 2 > len(data):
@@ -547,6 +574,12 @@ def _pktap(data: bytes) -> Raw:
     )
 
 
+def _user2_pktap(data: bytes) -> Raw:
+    """LINKTYPE_USER2 (149): macOS writes PKTAP under it, and tshark reads it so."""
+    found = _pktap(data)
+    return (("user_dlt", *found[0]), *found[1:])
+
+
 def _shifted(
     fragment: tuple[int, int, bool, int, int] | None, shift: int
 ) -> tuple[int, int, bool, int, int] | None:
@@ -557,8 +590,75 @@ def _shifted(
     return ident, offset, more, start + shift, length
 
 
+_ARCNET_TYPES = {0xF0: ETH_IPV4, 0xF1: ETH_ARP, 0xD4: ETH_IPV4, 0xD5: ETH_ARP, 0xC4: ETH_IPV6}
+"""ARCNET protocol IDs: RFC 1051 (0xF0 IP, 0xF1 ARP) and RFC 1201 (0xD4 IP, 0xD5 ARP, ...)."""
+_ARCNET_RFC1051 = frozenset({0xF0, 0xF1})
+
+
+def _arcnet_linux(data: bytes) -> Raw:
+    """Linux ARCNET: source, destination, a 2-byte offset, the protocol ID; RFC 1201 frames
+    then have a split flag and a sequence number (Linux has no exception frames, as
+    Wireshark reads it)."""
+    chain = ("arcnet",)
+    if len(data) < 5:
+        return _only(chain)
+    protocol = data[4]
+    offset = 5 if protocol in _ARCNET_RFC1051 else 8
+    ethertype = _ARCNET_TYPES.get(protocol)
+    if ethertype is None or offset > len(data):
+        return _only(chain)
+    return _ethertype(data, offset, ethertype, chain, _NOTHING)
+
+
+def _ipnet(data: bytes) -> Raw:
+    """Solaris IPNET: a 24-byte header whose family byte says IPv4 (2) or IPv6 (26)."""
+    chain = ("ipnet",)
+    if len(data) < 24:
+        return _only(chain)
+    family = data[1]
+    if family == 2:
+        return _ipv4(data, 24, chain, _NOTHING)
+    if family == 26:
+        return _ipv6(data, 24, chain, _NOTHING)
+    return _only(chain)
+
+
+def _ipoib(data: bytes) -> Raw:
+    """IP over InfiniBand (Linux): a 40-byte address pseudo-header, then a type and 2 bytes."""
+    chain = ("ipoib",)
+    if len(data) < 44:
+        return _only(chain)
+    (ethertype,) = U16(data, 40)
+    return _ethertype(data, 44, ethertype, chain, _NOTHING)
+
+
+_JUNIPER_MAGIC = b"MGC"
+
+
+def _juniper_ether(data: bytes) -> Raw:
+    """Juniper Ethernet: "MGC", flags, extensions (a 2-byte length first) when flagged, then
+    Ethernet."""
+    chain = ("juniper",)
+    if len(data) < 4 or data[:3] != _JUNIPER_MAGIC:
+        return _only(chain)
+    offset = 4
+    if data[3] & 0x80:
+        if offset + 2 > len(data):
+            return _only(chain)
+        offset += 2 + U16(data, offset)[0]
+    if offset + 14 > len(data):
+        return _only(extend(chain, "eth"))
+    (ethertype,) = U16(data, offset + 12)
+    return _ethertype(data, offset + 14, ethertype, ("juniper", "eth"), _NOTHING)
+
+
 IEEE802_11 = 105
 IEEE802_11_RADIOTAP = 127
+ARCNET_LINUX = 129
+USER2 = 149
+JUNIPER_ETHER = 178
+IPNET = 226
+IPOIB = 242
 PPP = 9
 PPP_HDLC = 50
 CISCO_HDLC = 104
@@ -625,6 +725,11 @@ _LINKS: dict[int, Callable[[bytes], Raw]] = {
     FRAME_RELAY: _frame_relay,
     NFLOG: _nflog,
     PKTAP: _pktap,
+    USER2: _user2_pktap,
+    ARCNET_LINUX: _arcnet_linux,
+    JUNIPER_ETHER: _juniper_ether,
+    IPNET: _ipnet,
+    IPOIB: _ipoib,
 }
 
 KNOWN_LINKTYPES = frozenset(_LINKS)
@@ -703,8 +808,9 @@ def _ipv6(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, 
     return _transport(data, ip, start, end, wire)
 
 
-_IP_TUNNELS = frozenset({4, 41, 47, 103})
-"""IPv4-in-IP, IPv6-in-IP, GRE and PIM (its Register messages carry an IP packet)."""
+_IP_TUNNELS = frozenset({4, 41, 47, 103, 143})
+"""IPv4-in-IP, IPv6-in-IP, GRE, PIM (its Register messages carry an IP packet) and
+Ethernet (143, as segment routing over IPv6 carries it)."""
 _GRE_ERSPAN_II_HEADER = 8
 _GRE_ERSPAN_III_HEADER = 12
 
@@ -720,13 +826,16 @@ def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Raw:
         return _inside(_ipv6(inner, start, chain, outer), outer)
     if protocol == 103:
         return _pim(inner, ip, start, outer)
+    if protocol == 143:
+        return _inside(_inner_ethernet(inner, start, chain, outer), outer)
     return _inside(_gre(inner, extend(chain, "gre"), start, outer), outer)
 
 
 def _pim(data: bytes, ip: _Ip, start: int, outer: tuple[Outer, ...]) -> Raw:
-    """PIM: a Register message (type 1) carries an IP packet after 8 bytes; others end here."""
+    """PIM: a Register message (type 1) carries an IP packet after 8 bytes (a null
+    Register, N set, the header of one: tshark reads it too); others end here."""
     chain, family, pair, _protocol, _outer, net = ip
-    if start + 8 > len(data) or data[start] & 0x0F != 1 or data[start + 4] & 0x40:
+    if start + 8 > len(data) or data[start] & 0x0F != 1:
         end = len(data)
         return _transport(data, (chain, family, pair, 103, outer[:-1], net), start, end, end)
     chain = extend(chain, "pim")
@@ -786,7 +895,21 @@ def _carried(
         if start + header <= len(data) and data[start + 11] & 1:  # O: a platform subheader
             header += 8
         return _inner_ethernet(data, start + header, extend(chain, "erspan"), outer)
+    if ethertype == _ETH_WCCP:  # WCCPv2's 4-byte redirect header, unless IPv4 follows at once
+        if start < len(data) and data[start] >> 4 != 4:
+            start += 4
+        return _ipv4(data, start, chain, outer)
+    if ethertype == _ETH_CISCO_METADATA:  # in GRE: the ethertype, version, length, options, SGT
+        chain = extend(chain, "cmd")
+        if start + 8 > len(data):
+            return _only(chain)
+        (inner,) = U16(data, start)
+        return _carried(data, start + 8, inner, chain, outer)
     return _only(extend(chain, "data"))
+
+
+_ETH_WCCP = 0x883E
+_ETH_CISCO_METADATA = 0x8909
 
 
 def _inside(layers: Raw, outer: tuple[Outer, ...]) -> Raw:
@@ -821,7 +944,13 @@ def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, in
 
 # -- transport layer -------------------------------------------------------------------
 
-_UDP_TUNNELS: dict[int, str] = {4789: "vxlan", 6081: "geneve", 6635: "mpls", 4754: "gre"}
+_UDP_TUNNELS: dict[int, str] = {
+    4789: "vxlan",
+    4790: "vxlan-gpe",
+    6081: "geneve",
+    6635: "mpls",
+    4754: "gre",
+}
 UDP_TUNNEL_PORTS = frozenset(_UDP_TUNNELS)
 """Destination ports whose UDP payload the walk reads as a tunnelled frame."""
 """UDP ports whose payload tshark decodes as a tunnel by default."""
@@ -854,8 +983,10 @@ def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Raw:
                     if tunnel is not None:
                         return tunnel
                 seglen = length - 8
-            else:  # a length of 0 (jumbograms, offloaded captures) or a bad one: tshark
-                # keeps the ports and reads up to the end of the IP payload
+            elif length < 8 and family == 4:  # tshark: a bad length, the ports but no more
+                seglen = -1  # (its UDP dissector stops before its taps: no conversation)
+            else:  # a length of 0 (IPv6 jumbograms, offloaded captures) or past the IP
+                # payload: tshark keeps the ports and reads up to the end of the IP payload
                 seglen = wire - payload if wire > payload else 0
             return _new(
                 Layers,
@@ -893,11 +1024,64 @@ def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Raw
         options = (data[start] & 0x3F) << 2
         (ethertype,) = U16(data, start + 2)
         inner = _carried(data, start + 8 + options, ethertype, extend(chain, "geneve"), outer)
+    elif name == "vxlan-gpe":  # flags, reserved, the next protocol, VNI
+        if start + 8 > end:
+            return None
+        following = data[start + 3]
+        chain = extend(chain, "vxlan")  # (tshark's hierarchy says vxlan; frame.protocols omits it)
+        if following == 4:
+            inner = _nsh(data, start + 8, extend(chain, "nsh"), outer)
+        elif following == 3:
+            inner = _inner_ethernet(data, start + 8, chain, outer)
+        elif following in (1, 2):
+            ethertype = ETH_IPV4 if following == 1 else ETH_IPV6
+            inner = _carried(data, start + 8, ethertype, chain, outer)
+        else:
+            return None
     elif name == "mpls":
         inner = _mpls(data, start, chain, outer)
     else:
         inner = _gre(data, extend(chain, "gre"), start, outer)
     return _inside(inner, outer)
+
+
+_ROUTED_FIRST = frozenset({0, 43, 60})
+"""Next headers that may lead to a routing header (hop-by-hop, routing, destination)."""
+
+
+def routed_pair(data: bytes, net: int) -> bytes | None:
+    """The source and final destination of the IPv6 packet at ``net`` when a routing
+    header with segments left names it (type 0: its last address; 2: the home address;
+    4, segment routing: segment 0), else None. tshark's transport conversations are
+    keyed by it (its routing header dissector sets the destination to it)."""
+    if net < 0 or net + 40 > len(data) or data[net + 6] not in _ROUTED_FIRST:
+        return None
+    protocol = data[net + 6]
+    start = net + 40
+    for _ in range(8):
+        if start + 8 > len(data):
+            return None
+        if protocol == 43:
+            kind, left = data[start + 2], data[start + 3]
+            if not left:
+                return None
+            if kind == 0:
+                count = data[start + 1] >> 1
+                if not count:
+                    return None
+                where = start + 8 + (count - 1) * 16
+            elif kind in (2, 4):
+                where = start + 8
+            else:
+                return None
+            if where + 16 > len(data):
+                return None
+            return data[net + 8 : net + 24] + data[where : where + 16]
+        if protocol not in _ROUTED_FIRST:
+            return None
+        protocol = data[start]
+        start += (data[start + 1] + 1) << 3
+    return None
 
 
 def reassembled(fields: Layers, frame: bytes, total: int) -> Layers:
