@@ -101,6 +101,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "repeat for several, also beside -i",
     )
     source.add_argument("--no-packets", action="store_true", help="show only the browser pane")
+    source.add_argument(
+        "--no-process",
+        action="store_true",
+        help="do not tie live packets to the program that sent them (no Process column)",
+    )
     browser = parser.add_argument_group("browser requests (Chrome DevTools Protocol)")
     browser.add_argument(
         "--browser",
@@ -275,6 +280,7 @@ def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
 def run_live(args: argparse.Namespace) -> int:
     """The TUI on the chosen source; the source is opened first so errors print plainly."""
     from engine.config import load_settings
+    from engine.process.packet_owners import for_capture
     from engine.session import CaptureSession
     from engine.source import open_source
 
@@ -295,7 +301,10 @@ def run_live(args: argparse.Namespace) -> int:
     session = None
     try:
         if not args.no_packets:
-            session = CaptureSession(open_source(source_spec(args, settings)), settings.ring_size)
+            spec = source_spec(args, settings)
+            source = open_source(spec)
+            owners = None if args.no_process else for_capture(spec, source.source_names)
+            session = CaptureSession(source, settings.ring_size, owners=owners)
         from tui.app import LivetapApp
 
         app = LivetapApp(

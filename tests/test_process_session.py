@@ -1,0 +1,60 @@
+"""Which program, in the capture session: each packet of a live lo capture keeps its program."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import linktypes
+from engine.live import LiveSource
+from engine.pcapio import PcapRecord
+from engine.process.packet_owners import PacketOwners, for_capture
+from engine.ring import PacketRing
+from engine.session import CaptureSession
+from engine.source import SourceSpec
+from tests.conftest import free_udp_port, wait_for
+from tests.process_programs import UDP_BURST, program
+from tests.sample_traffic import write_sample_pcap
+
+V4 = "127.0.0.1"
+
+
+@pytest.mark.root
+def test_every_packet_of_a_live_capture_keeps_the_program_that_sent_it() -> None:
+    port = free_udp_port()
+    source = LiveSource("lo", expression=f"udp port {port}")
+    session = CaptureSession(source, 1000, analyze=False, owners=PacketOwners("lo"))
+    session.start()
+    try:
+        with program(UDP_BURST, V4, str(port), "50", "0.5") as sender:
+            assert wait_for(lambda: session.ring.last_index == 50, timeout=10)
+            owners = [session.process_of(index) for index in range(1, 51)]
+            assert all(o is not None and (o.pid, o.name) == (sender.pid, "python3") for o in owners)
+            assert session.ring.owner_id(1) == session.ring.owner_id(50) != 0  # one id, shared
+    finally:
+        session.stop()
+    assert session.process_of(1) is not None, "the answers stay readable after the capture"
+
+
+def test_only_this_hosts_interfaces_are_attributed(tmp_path: Path) -> None:
+    mixed = SourceSpec(interfaces=("lo",), commands=("ssh host tcpdump -w -",))
+    both = for_capture(mixed, ("lo", "ssh host tcpdump -w -"))
+    assert both is not None and both.interface == "lo"
+    record = PcapRecord(time.time(), 60, linktypes.ETHERNET, bytes(60), 1)
+    assert both.ids([record]) == []  # not started: nothing is attributed
+    path = write_sample_pcap(tmp_path / "sample.pcap")
+    assert for_capture(SourceSpec(files=(str(path),)), ("sample.pcap",)) is None
+    assert for_capture(SourceSpec(commands=("ssh host",)), ("ssh host",)) is None
+    several = for_capture(SourceSpec(interfaces=("eth0", "lo")), ("eth0", "lo"))
+    assert several is not None and several.interface == "any"
+
+
+def test_an_evicted_packet_has_no_process_id() -> None:
+    ring = PacketRing(2)
+    records = [PcapRecord(float(i), 60, linktypes.ETHERNET, bytes(60), 0) for i in range(3)]
+    ring.add_records(records[:2], [7, 8])
+    assert (ring.owner_id(1), ring.owner_id(2)) == (7, 8)
+    ring.add_records(records[2:])
+    assert (ring.owner_id(1), ring.owner_id(2), ring.owner_id(3)) == (0, 8, 0)
