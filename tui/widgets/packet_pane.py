@@ -10,6 +10,7 @@ between two pulls should show at once.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,8 @@ from engine.config import config_dir
 from engine.dissect import dissect
 from engine.errors import FilterError, LivetapError, from_os_error
 from engine.events import CaptureStats, PacketSummary
+from engine.process.detail import process_node
+from engine.process.procfs import unknown
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
 from tui.prompt_history import PromptHistory
@@ -61,10 +64,16 @@ class PacketPane(Vertical):
         """The last dissector spec exported (x offers it again)."""
 
     def compose(self) -> ComposeResult:
-        inputs = len(self.session.source.source_names) > 1
-        yield PacketListHeader(inputs, id="packet-header")
+        session = self.session
+        inputs = len(session.source.source_names) > 1
+        processes = session.process_of if session.owners is not None else None
+        yield PacketListHeader(inputs, processes is not None, id="packet-header")
         packet_list = PacketList(
-            self.session.packet, RingRows(self.session.ring), inputs=inputs, id="packet-list"
+            session.packet,
+            RingRows(session.ring),
+            inputs=inputs,
+            processes=processes,
+            id="packet-list",
         )
         # A file opens at its first packet; a live source follows the newest.
         packet_list.follow = self.session.source.ring is None
@@ -157,6 +166,12 @@ class PacketPane(Vertical):
         """scapy's full dissection of one packet, off the UI thread."""
         several = len(self.session.source.source_names) > 1
         detail = dissect(packet, show_input=several)
+        owners = self.session.owners
+        if owners is not None:
+            owner = self.session.process_of(packet.index)
+            why = owners.warning if not owners.active else None
+            shown = owner or unknown(why or "not attributed (not this host's interface)")
+            detail = replace(detail, layers=(process_node(shown), *detail.layers))
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.detail.show, detail)
 
