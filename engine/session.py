@@ -154,7 +154,10 @@ class CaptureSession:
         ring = self.ring
         owners = self.owners
         if owners is not None and isinstance(ring, PacketRing):
-            last = ring.add_records(records, owners.ids(records))
+            records, ids = owners.select(records)  # --process keeps one program's
+            if not records:
+                return False
+            last = ring.add_records(records, ids)
         else:
             last = ring.add_records(records)
         self._packets += len(records)
@@ -185,11 +188,16 @@ class CaptureSession:
         """The counters as they are now."""
         source = self.source
         warnings = source.warnings
-        if not warnings and self.owners is not None and self.owners.warning:
-            warnings = [self.owners.warning]
+        expression = source.filter.expression
+        owners = self.owners
+        if owners is not None:
+            if not warnings and owners.warning:
+                warnings = [owners.warning]
+            if owners.only is not None:
+                expression += f" · process {owners.only.pid or owners.only.name}"
         return CaptureStats(
             source=source.description,
-            filter=source.filter.expression,
+            filter=expression,
             packets=self._packets,
             bytes=self._bytes,
             packets_per_second=self._rate(),

@@ -33,6 +33,11 @@ def http_server() -> Iterator[tuple[int, list[int]]]:
     server.listen()
     clients: list[int] = []
 
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(4096)
+            connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
     def serve() -> None:
         while True:
             try:
@@ -40,9 +45,7 @@ def http_server() -> Iterator[tuple[int, list[int]]]:
             except OSError:
                 return
             clients.append(port)
-            with connection:
-                connection.recv(4096)
-                connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from engine import linktypes
+from engine.errors import ExitCode
 from engine.live import LiveSource
 from engine.pcapio import PcapRecord
 from engine.process.packet_owners import PacketOwners, for_capture
+from engine.process.program import ProgramMatcher
 from engine.ring import PacketRing
 from engine.session import CaptureSession
 from engine.source import SourceSpec
 from tests.conftest import free_udp_port, wait_for
-from tests.process_programs import UDP_BURST, program
+from tests.process_programs import TCP_CLIENT, UDP_BURST, program
 from tests.sample_traffic import write_sample_pcap
+from tests.test_process_app import http_server
+from tui.cli import main
 
 V4 = "127.0.0.1"
 
@@ -58,3 +63,40 @@ def test_an_evicted_packet_has_no_process_id() -> None:
     assert (ring.owner_id(1), ring.owner_id(2)) == (7, 8)
     ring.add_records(records[2:])
     assert (ring.owner_id(1), ring.owner_id(2), ring.owner_id(3)) == (0, 8, 0)
+
+
+@pytest.mark.root
+def test_process_keeps_only_that_programs_packets_both_ways() -> None:
+    """curl and a python client fetch from one server; --process curl keeps curl's alone,
+    its requests and the server's answers to it (a connection opened after the start)."""
+    with http_server() as (port, clients):
+        source = LiveSource("lo", expression=f"tcp port {port}")
+        owners = PacketOwners("lo", only=ProgramMatcher("curl"))
+        session = CaptureSession(source, 1000, analyze=False, owners=owners)
+        session.start()
+        try:
+            assert wait_for(lambda: owners.active)
+            with program(TCP_CLIENT, V4, str(port)) as other:
+                fetched = subprocess.run(
+                    ["curl", "-s", "-m", "5", f"http://{V4}:{port}/"],
+                    capture_output=True,
+                    check=True,
+                )
+                assert fetched.stdout == b"ok"
+                assert wait_for(lambda: session.ring.last_index >= 8, timeout=5)
+                time.sleep(0.3)
+            curl_port = next(port for port in clients if port != other.port)
+            kept = [session.packet(i) for i in range(1, session.ring.last_index + 1)]
+            assert all(p is not None and curl_port in (p.sport, p.dport) for p in kept)
+            assert {p.sport for p in kept if p is not None} == {curl_port, port}
+            sent = [session.process_of(p.index) for p in kept if p and p.sport == curl_port]
+            assert {owner.name for owner in sent if owner is not None} == {"curl"}
+        finally:
+            session.stop()
+
+
+def test_process_with_a_file_or_without_attribution_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_sample_pcap(tmp_path / "sample.pcap")
+    assert main(["-r", str(path), "--process", "curl"]) == ExitCode.USAGE_ERROR
+    assert main(["-i", "lo", "--process", "curl", "--no-process"]) == ExitCode.USAGE_ERROR
+    assert main(["-i", "lo", "--process", " "]) == ExitCode.USAGE_ERROR

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--no-process",
         action="store_true",
         help="do not tie live packets to the program that sent them (no Process column)",
+    )
+    source.add_argument(
+        "--process",
+        metavar="NAME|PID",
+        help="keep only this program's traffic (its children's and later connections too)",
     )
     browser = parser.add_argument_group("browser requests (Chrome DevTools Protocol)")
     browser.add_argument(
@@ -280,10 +286,6 @@ def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
 def run_live(args: argparse.Namespace) -> int:
     """The TUI on the chosen source; the source is opened first so errors print plainly."""
     from engine.config import load_settings
-    from engine.process.packet_owners import for_capture
-    from engine.session import CaptureSession
-    from engine.source import open_source
-
     settings = load_settings(
         {
             "interface": args.interface[0] if args.interface else None,
@@ -301,10 +303,7 @@ def run_live(args: argparse.Namespace) -> int:
     session = None
     try:
         if not args.no_packets:
-            spec = source_spec(args, settings)
-            source = open_source(spec)
-            owners = None if args.no_process else for_capture(spec, source.source_names)
-            session = CaptureSession(source, settings.ring_size, owners=owners)
+            session = _packet_session(args, settings)
         from tui.app import LivetapApp
 
         app = LivetapApp(
@@ -325,6 +324,31 @@ def run_live(args: argparse.Namespace) -> int:
         print(f"livetap: {error}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
     return ExitCode.SUCCESS
+
+
+def _packet_session(args: argparse.Namespace, settings: Any) -> Any:
+    """The capture session the flags ask for, tying packets to programs unless told not to."""
+    from engine.errors import UsageError
+    from engine.process.packet_owners import for_capture
+    from engine.process.program import KERNEL_FILTER, ProgramMatcher
+    from engine.session import CaptureSession
+    from engine.source import open_source
+
+    only = ProgramMatcher(args.process) if args.process is not None else None
+    if only is not None and args.no_process:
+        raise UsageError("--process needs to know each packet's program: leave out --no-process")
+    spec = source_spec(args, settings)
+    if only is not None:
+        if spec.files or not (spec.interfaces or not spec.commands):
+            raise UsageError(
+                "--process keeps one program of this host: capture live (-i), not -r or "
+                "--source-cmd alone"
+            )
+        expression = f"({spec.filter}) and ({KERNEL_FILTER})" if spec.filter else KERNEL_FILTER
+        spec = replace(spec, filter=expression)
+    source = open_source(spec)
+    owners = None if args.no_process else for_capture(spec, source.source_names, only)
+    return CaptureSession(source, settings.ring_size, owners=owners)
 
 
 def _report_crash(error: BaseException) -> int:

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from engine.errors import LivetapError
+from engine.packet.model import Packet
 from engine.pcapio import PcapRecord
 from engine.process.live import LiveAttribution
 from engine.process.procfs import ProcessInfo
+from engine.process.program import ProgramFilter, ProgramMatcher
 
 if TYPE_CHECKING:
     from engine.source import SourceSpec
@@ -62,10 +64,15 @@ class PacketOwners:
     the SYN watcher listens (``any`` for several).
     """
 
-    def __init__(self, interface: str, live_inputs: int = 1) -> None:
+    def __init__(
+        self, interface: str, live_inputs: int = 1, only: ProgramMatcher | None = None
+    ) -> None:
         self.interface = interface
         self._live_inputs = live_inputs
         self._live: LiveAttribution | None = None
+        self.only = only
+        """With ``--process``: :meth:`select` keeps only this program's packets."""
+        self._program: ProgramFilter | None = None
         self._table: list[ProcessInfo | None] = [None]
         """id → answer; id 0 is "no answer" (not attributed)."""
         self._ids: dict[ProcessInfo, int] = {}
@@ -93,6 +100,8 @@ class PacketOwners:
             return
         if self._live.warnings:
             self.warning = self._live.warnings[0]
+        if self.only is not None:
+            self._program = ProgramFilter(self._live.attributor, self.only)
 
     @property
     def active(self) -> bool:
@@ -100,38 +109,68 @@ class PacketOwners:
         return self._live is not None
 
     def ids(self, records: Sequence[PcapRecord]) -> list[int]:
-        """Each record's process id (0 for inputs that are not live interfaces).
+        """Each record's process id (0 for inputs that are not live interfaces)."""
+        return self._attribute(records, None)
+
+    def select(self, records: list[PcapRecord]) -> tuple[list[PcapRecord], list[int]]:
+        """The records to keep and their ids: all of them, or (``only``) the program's.
+
+        A packet is the program's when it sent it or, on ``lo``, received it; decided
+        once per flow per batch. Without attribution running, nothing is the program's.
+        """
+        if self.only is None:
+            return records, self.ids(records)
+        if self._program is None:
+            return [], []
+        kept: list[PcapRecord] = []
+        return kept, self._attribute(records, kept)
+
+    def _attribute(
+        self, records: Sequence[PcapRecord], kept: list[PcapRecord] | None
+    ) -> list[int]:
+        """The ids of ``records`` (of those appended to ``kept``, when it is given).
 
         The attributor is asked once per flow per batch: a later packet of a flow
         already met in the batch (same addresses, ports and protocol, not a SYN) takes
-        the same id, read at fixed offsets for Ethernet IPv4/IPv6 (what ``lo`` gives).
+        the same answer, read at fixed offsets for Ethernet IPv4/IPv6 (what ``lo`` gives).
         """
         live = self._live
         if live is None:
             return []
         observe, objects, limit = live.observe, self._objects, self._live_inputs
+        program = self._program if kept is not None else None
         found: list[int] = []
         append = found.append
-        met: dict[tuple[int, bytes], int] = {}
+        met: dict[tuple[int, bytes], tuple[int, bool]] = {}
         for record in records:
-            _, _, linktype, data, source = record
+            timestamp, _, linktype, data, source = record
             if source >= limit:
-                append(0)
+                if kept is None:
+                    append(0)
                 continue
             key = _flow_key(linktype, data)
             if key is None:
                 met.clear()  # a SYN may start a new connection on a four-tuple met before
             else:
-                owner_id = met.get(key)
-                if owner_id is not None:
-                    append(owner_id)
+                answer = met.get(key)
+                if answer is not None:
+                    if kept is None:
+                        append(answer[0])
+                    elif answer[1]:
+                        kept.append(record)
+                        append(answer[0])
                     continue
             owner = observe(record)
             seen = objects.get(id(owner))
             owner_id = seen[1] if seen is not None and seen[0] is owner else self._number(owner)
+            wanted = program is None or program.keep(Packet(linktype, data), timestamp)
             if key is not None:
-                met[key] = owner_id
-            append(owner_id)
+                met[key] = (owner_id, wanted)
+            if kept is None:
+                append(owner_id)
+            elif wanted:
+                kept.append(record)
+                append(owner_id)
         return found
 
     def _number(self, owner: ProcessInfo) -> int:
@@ -159,7 +198,9 @@ class PacketOwners:
             live.close()
 
 
-def for_capture(spec: SourceSpec, source_names: tuple[str, ...]) -> PacketOwners | None:
+def for_capture(
+    spec: SourceSpec, source_names: tuple[str, ...], only: ProgramMatcher | None = None
+) -> PacketOwners | None:
     """The attribution a session of ``spec`` should run, if any (``source_names``: the
     opened source's inputs, the default interface resolved).
 
@@ -172,4 +213,4 @@ def for_capture(spec: SourceSpec, source_names: tuple[str, ...]) -> PacketOwners
     if not interfaces:
         return None
     watched = interfaces[0] if len(interfaces) == 1 else "any"
-    return PacketOwners(watched, len(interfaces))
+    return PacketOwners(watched, len(interfaces), only)
