@@ -286,6 +286,7 @@ def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
 def run_live(args: argparse.Namespace) -> int:
     """The TUI on the chosen source; the source is opened first so errors print plainly."""
     from engine.config import load_settings
+
     settings = load_settings(
         {
             "interface": args.interface[0] if args.interface else None,

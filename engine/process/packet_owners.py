@@ -125,9 +125,7 @@ class PacketOwners:
         kept: list[PcapRecord] = []
         return kept, self._attribute(records, kept)
 
-    def _attribute(
-        self, records: Sequence[PcapRecord], kept: list[PcapRecord] | None
-    ) -> list[int]:
+    def _attribute(self, records: Sequence[PcapRecord], kept: list[PcapRecord] | None) -> list[int]:
         """The ids of ``records`` (of those appended to ``kept``, when it is given).
 
         The attributor is asked once per flow per batch: a later packet of a flow
