@@ -6,20 +6,28 @@ must say ``curl PID`` and a display filter on ``proc.name`` must keep exactly th
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+from textual.widgets import DataTable
 
 from engine.live import LiveSource
 from engine.process.packet_owners import PacketOwners
+from engine.replay import open_file_source
 from engine.session import CaptureSession
-from tests.test_app import SIZE, main_screen, row_strings, until
+from tests.process_programs import UDP_BURST, program
+from tests.sample_traffic import write_sample_pcap
+from tests.test_app import SIZE, main_screen, notifications, row_strings, until
 from tui.app import LivetapApp
 from tui.formatting import columns, header_text
+from tui.screens.main import MainScreen
+from tui.screens.processes import ProcessesScreen
 from tui.widgets.packet_detail import LayerTree
 
 V4 = "127.0.0.1"
@@ -125,3 +133,48 @@ def test_the_process_column_is_the_first_to_give_way() -> None:
     assert columns(99, processes=True).shown == columns(99).shown  # gone before Time
     for width in (40, 79, 110, 160, 299):
         assert len(header_text(columns(width, processes=True))) == width
+
+
+@pytest.mark.root
+async def test_the_processes_view_counts_what_was_sent_and_enter_filters_to_it() -> None:
+    """50 datagrams of 100 bytes: 50 packets of 142 bytes out of the sender, 7,100 bytes."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((V4, 0))
+        port = receiver.getsockname()[1]
+        source = LiveSource("lo", expression=f"udp port {port}")
+        session = CaptureSession(source, owners=PacketOwners("lo"))
+        app = LivetapApp(session)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                main = main_screen(app)
+                await until(pilot, lambda: session.owners is not None and session.owners.active)
+                with program(UDP_BURST, V4, str(port), "50", "0.2") as sender:
+                    await until(pilot, lambda: session.ring.last_index == 50)
+                    await pilot.press("p")
+                    assert isinstance(app.screen, ProcessesScreen)
+                    table = app.screen.query_one(DataTable)
+                    await until(pilot, lambda: table.row_count >= 1)
+                    cells = [str(cell) for cell in table.get_row_at(0)]
+                    assert cells[:2] == [str(sender.pid), "python3"]
+                    # in, out, packets in, packets out, connections: 50 datagrams out, one UDP flow
+                    assert cells[4:9] == ["0 B", "6.9 KiB", "0", "50", "1"]
+                    received = [str(c) for c in table.get_row_at(1)] if table.row_count > 1 else []
+                    assert received[:1] == [str(os.getpid())]  # the test's socket got them
+                    assert received[4] == "6.9 KiB" and received[6] == "50"
+                    await pilot.press("enter")
+                    assert isinstance(app.screen, MainScreen)
+                    await until(
+                        pilot, lambda: main.display_scope.text == f"proc.pid == {sender.pid}"
+                    )
+                    await until(pilot, lambda: main.packet_list.row_count == 50)
+        finally:
+            session.stop()
+
+
+async def test_without_attribution_p_says_why(tmp_path: Path) -> None:
+    app = LivetapApp(CaptureSession(open_file_source(write_sample_pcap(tmp_path / "s.pcap"))))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, MainScreen)
+        assert "no Processes view" in notifications(app)

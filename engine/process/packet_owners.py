@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from engine.errors import LivetapError
 from engine.packet.model import Packet
 from engine.pcapio import PcapRecord
+from engine.process.attribution import Attributor
 from engine.process.live import LiveAttribution
 from engine.process.procfs import ProcessInfo
 from engine.process.program import ProgramFilter, ProgramMatcher
@@ -102,6 +103,11 @@ class PacketOwners:
             self.warning = self._live.warnings[0]
         if self.only is not None:
             self._program = ProgramFilter(self._live.attributor, self.only)
+
+    @property
+    def attributor(self) -> Attributor | None:
+        """The running attributor (for per-process counts); None when not attributing."""
+        return self._live.attributor if self._live is not None else None
 
     @property
     def active(self) -> bool:

@@ -10,6 +10,7 @@ between two pulls should show at once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from engine.errors import FilterError, LivetapError, from_os_error
 from engine.events import CaptureStats, PacketSummary
 from engine.process.detail import process_node
 from engine.process.procfs import unknown
+from engine.process.top import CapturedProcesses
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
 from tui.prompt_history import PromptHistory
@@ -62,6 +64,8 @@ class PacketPane(Vertical):
         self._reported_error: str | None = None
         self._spec_path = ""
         """The last dissector spec exported (x offers it again)."""
+        self._processes: CapturedProcesses | None = None
+        """Per-process counts for the Processes view (made when it first opens)."""
 
     def compose(self) -> ComposeResult:
         session = self.session
@@ -309,6 +313,31 @@ class PacketPane(Vertical):
             warn(self, "no live statistics for this capture")
             return
         self.app.push_screen(StatsScreen(lambda: analysis.analyzer.snapshot(time.time())))
+
+    def process_counter(self) -> Callable[[], CapturedProcesses] | None:
+        """What the Processes view redraws from: per-process counts of the captured packets,
+        caught up at each call (kept for the session, so reopening the view goes on)."""
+        session = self.session
+        owners = session.owners
+        attributor = owners.attributor if owners is not None else None
+        if owners is None or attributor is None:
+            why = owners.warning if owners is not None else None
+            warn(
+                self,
+                why
+                or "no Processes view: packets are tied to programs only on a live capture "
+                "of this host's interfaces (without --no-process)",
+            )
+            return None
+        if self._processes is None:
+            self._processes = CapturedProcesses(attributor)
+        counts = self._processes
+
+        def count() -> CapturedProcesses:
+            counts.catch_up(session.ring, session.process_of)
+            return counts
+
+        return count
 
     def action_follow_stream(self) -> None:
         """Follow the TCP stream of the selected packet, over the buffered packets."""
