@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from engine import linktypes
 from engine.errors import ExitCode
 from engine.live import LiveSource
+from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.pcapio import PcapRecord
 from engine.process.packet_owners import PacketOwners, for_capture
 from engine.process.program import ProgramMatcher
@@ -100,3 +102,27 @@ def test_process_with_a_file_or_without_attribution_is_a_usage_error(tmp_path: P
     assert main(["-r", str(path), "--process", "curl"]) == ExitCode.USAGE_ERROR
     assert main(["-i", "lo", "--process", "curl", "--no-process"]) == ExitCode.USAGE_ERROR
     assert main(["-i", "lo", "--process", " "]) == ExitCode.USAGE_ERROR
+
+
+@pytest.mark.root
+def test_ndjson_packet_lines_name_the_program(tmp_path: Path) -> None:
+    port = free_udp_port()
+    session = CaptureSession(
+        LiveSource("lo", expression=f"udp port {port}"), 1000, owners=PacketOwners("lo")
+    )
+    session.start()
+    path = tmp_path / "capture.ndjson"
+    capture = NdjsonCapture(NdjsonOptions(path=path, browser=False, packets=True), None, session)
+    capture.start()
+    try:
+        assert wait_for(lambda: session.owners is not None and session.owners.active)
+        with program(UDP_BURST, V4, str(port), "5", "0.2") as sender:
+            assert wait_for(lambda: session.ring.last_index == 5, timeout=10)
+            time.sleep(0.3)
+    finally:
+        capture.stop()
+        session.stop()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    packets = [line for line in lines if line["type"] == "packet"]
+    assert len(packets) == 5
+    assert all(line["process"] == {"name": "python3", "pid": sender.pid} for line in packets)
