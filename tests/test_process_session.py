@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine import linktypes
-from engine.errors import ExitCode
+from engine.config import load_settings
+from engine.errors import BadInputError, ExitCode
 from engine.live import LiveSource
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.pcapio import PcapRecord
@@ -126,3 +127,15 @@ def test_ndjson_packet_lines_name_the_program(tmp_path: Path) -> None:
     packets = [line for line in lines if line["type"] == "packet"]
     assert len(packets) == 5
     assert all(line["process"] == {"name": "python3", "pid": sender.pid} for line in packets)
+
+
+def test_processes_false_in_the_config_file_turns_attribution_off(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("processes: false\n")
+    assert not load_settings({}, {}, config).processes
+    assert not load_settings({"processes": False}, {}, None).processes
+    config.write_text("processes: maybe\n")
+    with pytest.raises(BadInputError, match="processes must be true or false"):
+        load_settings({}, {}, config)
+    config.write_text("processes: false\n")
+    assert main(["-i", "lo", "--config", str(config), "--process", "curl"]) == ExitCode.USAGE_ERROR

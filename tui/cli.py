@@ -47,7 +47,7 @@ examples:
 
 environment: CAPTURE_INTERFACE, CAPTURE_SNAPLEN, CAPTURE_BUFFER, LIVETAP_CONFIG
 config file: ~/.config/livetap/config.yaml (keys defaultInterface, snapLength,
-  bufferSize, maxCaptureSize, captureDirectory, ringSize)
+  bufferSize, maxCaptureSize, captureDirectory, ringSize, processes)
 """
 
 
@@ -294,6 +294,7 @@ def run_live(args: argparse.Namespace) -> int:
             "buffer_size": args.buffer_size,
             "ring_size": args.ring_size,
             "max_requests": args.max_requests,
+            "processes": False if args.no_process else None,
         },
         config_path=args.config,
     )
@@ -336,8 +337,11 @@ def _packet_session(args: argparse.Namespace, settings: Any) -> Any:
     from engine.source import open_source
 
     only = ProgramMatcher(args.process) if args.process is not None else None
-    if only is not None and args.no_process:
-        raise UsageError("--process needs to know each packet's program: leave out --no-process")
+    if only is not None and not settings.processes:
+        raise UsageError(
+            "--process needs to know each packet's program: leave out --no-process "
+            "(or processes: false in the config file)"
+        )
     spec = source_spec(args, settings)
     if only is not None:
         if spec.files or not (spec.interfaces or not spec.commands):
@@ -348,7 +352,7 @@ def _packet_session(args: argparse.Namespace, settings: Any) -> Any:
         expression = f"({spec.filter}) and ({KERNEL_FILTER})" if spec.filter else KERNEL_FILTER
         spec = replace(spec, filter=expression)
     source = open_source(spec)
-    owners = None if args.no_process else for_capture(spec, source.source_names, only)
+    owners = for_capture(spec, source.source_names, only) if settings.processes else None
     return CaptureSession(source, settings.ring_size, owners=owners)
 
 
