@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 MAX_OWNERS = 1_000_000
 """Distinct answers kept (ids are 4 bytes; past this, new answers are not stored)."""
 RECENT_OBJECTS = 4096
-IPV4, IPV6 = b"\x08\x00", b"\x86\xdd"
+ETHERNET, IPV4, IPV6 = 1, b"\x08\x00", b"\x86\xdd"
 LINK_HEADERS = {1: (12, 14), 113: (14, 16), 276: (0, 20)}
 """Link type → (where the EtherType is, where IP starts): Ethernet, SLL, SLL2."""
 WHOLE = (b"\x00\x00", b"\x40\x00")
@@ -145,18 +145,32 @@ class PacketOwners:
         program = self._program if kept is not None else None
         found: list[int] = []
         append = found.append
-        met: dict[tuple[int, bytes], tuple[int, bool]] = {}
+        met: dict[int, dict[bytes, tuple[int, bool]]] = {TCP: {}, UDP: {}}
+        """Per protocol: the flows met in this batch (addresses and ports) → their answer."""
         for record in records:
             timestamp, _, linktype, data, source = record
             if source >= limit:
                 if kept is None:
                     append(0)
                 continue
-            key = _flow_key(linktype, data)
-            if key is None:
-                met.clear()  # a SYN may start a new connection on a four-tuple met before
+            if (
+                linktype == ETHERNET
+                and data[12:14] == IPV4
+                and data[14] == 0x45
+                and data[20:22] in WHOLE
+                and len(data) >= 48
+            ):  # lo's common case inline (this runs for every packet): _flow_key's first case
+                protocol = data[23]
+                if protocol == UDP or (protocol == TCP and not data[47] & SYN):
+                    key: tuple[int, bytes] | None = (protocol, data[26:38])
+                else:
+                    key = None
             else:
-                answer = met.get(key)
+                key = _flow_key(linktype, data)
+            if key is None:
+                met[TCP].clear()  # a SYN may start a new connection on a four-tuple met
+            else:
+                answer = met[key[0]].get(key[1])
                 if answer is not None:
                     if kept is None:
                         append(answer[0])
@@ -169,7 +183,7 @@ class PacketOwners:
             owner_id = seen[1] if seen is not None and seen[0] is owner else self._number(owner)
             wanted = program is None or program.keep(Packet(linktype, data), timestamp)
             if key is not None:
-                met[key] = (owner_id, wanted)
+                met[key[0]][key[1]] = (owner_id, wanted)
             if kept is None:
                 append(owner_id)
             elif wanted:
