@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import linktypes
-from engine.config import load_settings
+from engine.config import Settings, load_settings
 from engine.errors import BadInputError, ExitCode
 from engine.live import LiveSource
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
@@ -24,7 +24,7 @@ from tests.conftest import free_udp_port, wait_for
 from tests.process_programs import TCP_CLIENT, UDP_BURST, program
 from tests.sample_traffic import write_sample_pcap
 from tests.test_process_app import http_server
-from tui.cli import main
+from tui.cli import _packet_session, build_parser, main
 
 V4 = "127.0.0.1"
 
@@ -139,3 +139,24 @@ def test_processes_false_in_the_config_file_turns_attribution_off(tmp_path: Path
         load_settings({}, {}, config)
     config.write_text("processes: false\n")
     assert main(["-i", "lo", "--config", str(config), "--process", "curl"]) == ExitCode.USAGE_ERROR
+
+
+@pytest.mark.root
+def test_the_live_view_attributes_by_default_and_process_narrows_to_tcp_and_udp() -> None:
+    def session_for(*argv: str) -> CaptureSession:
+        args = build_parser(list(argv)).parse_args(list(argv))
+        made: CaptureSession = _packet_session(args, Settings(interface=None))
+        return made
+
+    plain = session_for("-i", "lo")
+    narrowed = session_for("-i", "lo", "-f", "port 53", "--process", "4121")
+    off = session_for("-i", "lo", "--no-process")
+    try:
+        assert plain.owners is not None and plain.owners.only is None
+        assert narrowed.owners is not None and narrowed.owners.only is not None
+        assert narrowed.source.filter.expression == "(port 53) and (tcp or udp)"
+        assert narrowed.stats().filter.endswith(" · process 4121")
+        assert off.owners is None
+    finally:
+        for session in (plain, narrowed, off):
+            session.stop()

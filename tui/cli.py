@@ -337,7 +337,8 @@ def _packet_session(args: argparse.Namespace, settings: Any) -> Any:
     from engine.source import open_source
 
     only = ProgramMatcher(args.process) if args.process is not None else None
-    if only is not None and not settings.processes:
+    enabled = settings.processes and not args.no_process
+    if only is not None and not enabled:
         raise UsageError(
             "--process needs to know each packet's program: leave out --no-process "
             "(or processes: false in the config file)"
@@ -352,7 +353,7 @@ def _packet_session(args: argparse.Namespace, settings: Any) -> Any:
         expression = f"({spec.filter}) and ({KERNEL_FILTER})" if spec.filter else KERNEL_FILTER
         spec = replace(spec, filter=expression)
     source = open_source(spec)
-    owners = for_capture(spec, source.source_names, only) if settings.processes else None
+    owners = for_capture(spec, source.source_names, only) if enabled else None
     return CaptureSession(source, settings.ring_size, owners=owners)
 
 
