@@ -11,12 +11,13 @@ import pytest
 
 from engine import linktypes
 from engine.config import Settings, load_settings
-from engine.errors import BadInputError, ExitCode
+from engine.errors import BadInputError, ExitCode, PermissionDeniedError
 from engine.live import LiveSource
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.pcapio import PcapRecord
 from engine.process.packet_owners import PacketOwners, for_capture
 from engine.process.program import ProgramMatcher
+from engine.replay import open_file_source
 from engine.ring import PacketRing
 from engine.session import CaptureSession
 from engine.source import SourceSpec
@@ -160,3 +161,23 @@ def test_the_live_view_attributes_by_default_and_process_narrows_to_tcp_and_udp(
     finally:
         for session in (plain, narrowed, off):
             session.stop()
+
+
+def test_when_attribution_cannot_start_the_status_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def refuse(interface: str) -> None:
+        raise PermissionDeniedError("sock_diag needs CAP_NET_ADMIN")
+
+    monkeypatch.setattr("engine.process.packet_owners.LiveAttribution", refuse)
+    owners = PacketOwners("lo")
+    owners.start()
+    assert not owners.active and owners.attributor is None
+    assert (
+        owners.warning == "which program sent a packet is not shown: sock_diag needs CAP_NET_ADMIN"
+    )
+    record = PcapRecord(time.time(), 60, linktypes.ETHERNET, bytes(60), 0)
+    assert owners.select([record]) == ([record], [])  # packets still kept, with no process
+    path = write_sample_pcap(tmp_path / "sample.pcap")
+    session = CaptureSession(open_file_source(path), owners=owners)
+    assert session.stats().warning == owners.warning
