@@ -1,9 +1,10 @@
 """The Processes view: traffic per program, like nethogs or ``livetap top``, updating live.
 
 It is given a zero-argument callable that counts what was captured since the last call
-and returns the engine's :class:`~engine.process.top.CapturedProcesses`; it redraws from
-it twice a second, fastest first. Enter on a row closes it with that process's pid (the
-main screen then shows only its packets: ``proc.pid == N``); Escape or ``p`` closes it.
+and returns the engine's :class:`~engine.process.top.CapturedProcesses`; it calls it in a
+worker thread (counting takes ~10 µs a packet) and redraws twice a second, fastest
+first. Enter on a row closes it with that process's pid (the main screen then shows only
+its packets: ``proc.pid == N``); Escape or ``p`` closes it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
 
 from engine.process.top import CapturedProcesses
 from tui.formatting import human_bytes
@@ -66,41 +69,57 @@ class ProcessesScreen(Screen[int | None]):
         self.set_interval(self._interval, self.refresh_rows)
 
     def refresh_rows(self) -> None:
-        """Count what arrived and redraw, keeping the cursor on the same process."""
+        """Count what arrived (in a thread: ~10 µs a packet) and redraw."""
+        self._count_in_background()
+
+    @work(thread=True, exclusive=True, group="processes")
+    def _count_in_background(self) -> None:
         counts = self._count()
+        rows: list[tuple[str, ...]] = []
+        pids: list[int] = []
         ranked = counts.ranked()
-        table = self.query_one(DataTable)
-        chosen = self.chosen_pid
-        table.clear()
-        self._pids = []
         for row, rate in ranked:
             owner = row.owner
             remotes = counts.remote_names(row)
             shown = ", ".join(remotes[:MAX_REMOTES_SHOWN])
             if len(remotes) > MAX_REMOTES_SHOWN:
                 shown += f" +{len(remotes) - MAX_REMOTES_SHOWN}"
-            table.add_row(
-                str(owner.pid),
-                owner.name,
-                owner.user,
-                human_bytes(rate),
-                human_bytes(row.bytes_in),
-                human_bytes(row.bytes_out),
-                str(row.packets_in),
-                str(row.packets_out),
-                str(len(row.flows)),
-                shown,
+            rows.append(
+                (
+                    str(owner.pid),
+                    owner.name,
+                    owner.user,
+                    human_bytes(rate),
+                    human_bytes(row.bytes_in),
+                    human_bytes(row.bytes_out),
+                    str(row.packets_in),
+                    str(row.packets_out),
+                    str(len(row.flows)),
+                    shown,
+                )
             )
-            self._pids.append(owner.pid)
-        if chosen in self._pids:
-            table.move_cursor(row=self._pids.index(chosen), animate=False)
+            pids.append(owner.pid)
         unknown = counts.unattributed
-        self.query_one("#processes-summary", Static).update(
+        summary = (
             f"Processes: {len(ranked)} programs, fastest first"
             + (f" · {unknown} packets of unknown programs" if unknown else "")
             + (f" · {counts.missed} left the buffer uncounted" if counts.missed else "")
             + " · Enter: show its packets (proc.pid == N) · Esc: back"
         )
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._show, rows, pids, summary)
+
+    def _show(self, rows: list[tuple[str, ...]], pids: list[int], summary: str) -> None:
+        """Redraw the table, keeping the cursor on the same process."""
+        table = self.query_one(DataTable)
+        chosen = self.chosen_pid
+        table.clear()
+        for cells in rows:
+            table.add_row(*cells)
+        self._pids = pids
+        if chosen in pids:
+            table.move_cursor(row=pids.index(chosen), animate=False)
+        self.query_one("#processes-summary", Static).update(summary)
 
     @property
     def chosen_pid(self) -> int | None:

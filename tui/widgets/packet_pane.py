@@ -9,6 +9,7 @@ between two pulls should show at once.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -66,6 +67,7 @@ class PacketPane(Vertical):
         """The last dissector spec exported (x offers it again)."""
         self._processes: CapturedProcesses | None = None
         """Per-process counts for the Processes view (made when it first opens)."""
+        self._processes_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         session = self.session
@@ -331,10 +333,11 @@ class PacketPane(Vertical):
             return None
         if self._processes is None:
             self._processes = CapturedProcesses(attributor)
-        counts = self._processes
+        counts, lock = self._processes, self._processes_lock
 
         def count() -> CapturedProcesses:
-            counts.catch_up(session.ring, session.process_of)
+            with lock:  # one counter at a time (a reopened view's worker and the last one)
+                counts.catch_up(session.ring, session.process_of)
             return counts
 
         return count
