@@ -1,10 +1,11 @@
 """Each captured packet's process, as the capture session keeps it: a small id a packet.
 
-The session asks :meth:`PacketOwners.ids` for a batch's ids on the capture thread and
-stores them in the ring beside the packets; the list's Process column, the detail and
-the ``proc.*`` filter fields read them back by packet index. An id indexes a table of
-the :class:`ProcessInfo` answers seen (one per process, not one object per packet), so
-a packet keeps the answer learnt when it was captured, even after its flow is forgotten.
+The session asks :meth:`PacketOwners.select` for a batch's ids on the capture thread
+(and, with ``--process``, which packets to keep) and stores them in the ring beside the
+packets; the list's Process column, the detail and the ``proc.*`` filter fields read them
+back by packet index. An id indexes a table of the :class:`ProcessInfo` answers seen (one
+per process, not one object per packet), so a packet keeps the answer learnt when it was
+captured, even after its flow is forgotten.
 
 Only a live capture of this host's interfaces attributes: a file's or a remote
 command's packets are not this host's sockets (a local lookup could name a stranger).
