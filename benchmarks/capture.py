@@ -38,12 +38,15 @@ from typing import Any, Protocol
 
 from engine.live import LiveSource
 from engine.pcap_capture import CaptureOptions, CaptureReport, PcapCapture
+from engine.process.packet_owners import PacketOwners
 from engine.session import CaptureSession
 
 LOOPBACK = "127.0.0.1"
 BUFFER = 4 << 20
 RING = 1_000_000
 ANALYZE = True
+PROCESSES = False
+"""The session ties each packet to its program (``--processes``), as the TUI does live."""
 """Packets the session keeps: the issue's target is no eviction at this size."""
 """Both sides get a 4 MiB kernel ring (tcpdump -B 4096)."""
 SETTLE = 1.5
@@ -151,7 +154,8 @@ class SessionCapturer:
 
     def __init__(self, port: int, write_to: Path) -> None:
         source = LiveSource("lo", buffer_size=BUFFER, expression=f"udp port {port}")
-        self.session = CaptureSession(source, RING, analyze=ANALYZE)
+        owners = PacketOwners("lo") if PROCESSES else None
+        self.session = CaptureSession(source, RING, analyze=ANALYZE, owners=owners)
         self.session.start()
 
     def stop(self, sent: int) -> Result:
@@ -160,6 +164,10 @@ class SessionCapturer:
         analysis = self.session.analysis
         skipped = analysis.skipped if analysis is not None else 0
         print(f"  livetap session: ring evictions {stats.evicted:,}, analysis skipped {skipped:,}")
+        owners = self.session.owners
+        if owners is not None:
+            named = self.session.process_of(self.session.ring.last_index)
+            print(f"  attribution: last packet's process {named.label if named else None}")
         return Result(self.name, sent, stats.packets, stats.kernel_drops)
 
 
@@ -246,10 +254,14 @@ def main() -> None:
     parser.add_argument(
         "--no-analysis", action="store_true", help="session without the live statistics thread"
     )
+    parser.add_argument(
+        "--processes", action="store_true", help="session ties each packet to its program"
+    )
     parser.add_argument("--send", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global ANALYZE  # noqa: PLW0603 - a benchmark switch
+    global ANALYZE, PROCESSES  # noqa: PLW0603 - benchmark switches
     ANALYZE = not args.no_analysis
+    PROCESSES = args.processes
     if args.send:
         port, rate, seconds, size = args.send
         send(int(port), int(rate), float(seconds), int(size))

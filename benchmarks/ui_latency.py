@@ -36,6 +36,7 @@ from textual import events
 
 from benchmarks.capture import LOOPBACK, free_port
 from engine.live import LiveSource
+from engine.process.packet_owners import PacketOwners
 from engine.session import CaptureSession
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
@@ -74,11 +75,13 @@ def print_figures(latencies_ms: list[float], repaint_rate: float) -> None:
     print("targets: " + ", ".join(verdicts))
 
 
-async def measure(rate: int, seconds: float, analyze: bool) -> None:
+async def measure(rate: int, seconds: float, analyze: bool, processes: bool = False) -> None:
     """In process: inject keys into the headless app while the feed runs."""
     port = free_port()
     session = CaptureSession(
-        LiveSource("lo", buffer_size=32 << 20, expression=f"udp port {port}"), 1_000_000
+        LiveSource("lo", buffer_size=32 << 20, expression=f"udp port {port}"),
+        1_000_000,
+        owners=PacketOwners("lo") if processes else None,
     )
     app = LivetapApp(session)
     pressed: list[float] = []
@@ -218,6 +221,9 @@ def main() -> None:
     parser.add_argument("--no-analysis", action="store_true", help="no live statistics thread")
     parser.add_argument("--switch", type=float, help="sys.setswitchinterval (seconds) to try")
     parser.add_argument("--tmux", action="store_true", help="the real app in a tmux pane")
+    parser.add_argument(
+        "--processes", action="store_true", help="tie packets to programs (the Process column)"
+    )
     args = parser.parse_args()
     if args.switch:
         sys.setswitchinterval(args.switch)
@@ -225,7 +231,7 @@ def main() -> None:
     if args.tmux:
         measure_in_tmux(args.rate, seconds)
     else:
-        asyncio.run(measure(args.rate, seconds, not args.no_analysis))
+        asyncio.run(measure(args.rate, seconds, not args.no_analysis, args.processes))
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ FILE_KEYS = {
     "ringSize": "ring_size",
     "maxRequests": "max_requests",
     "theme": "theme",
+    "processes": "processes",
 }
 """Config-file keys and the setting each one sets."""
 
@@ -69,6 +70,8 @@ class Settings:
     """The file the settings came from, if one was read."""
     theme: str | None = None
     """The theme to start with (``--theme``, ``theme:`` in the config file)."""
+    processes: bool = True
+    """Tie a live capture's packets to programs (``--no-process``, ``processes: false``)."""
 
 
 def config_dir() -> Path:
@@ -179,7 +182,20 @@ def _validate(values: dict[str, Any], source_file: Path | None) -> Settings:
         capture_directory=directory,
         config_file=source_file,
         theme=str(values["theme"]) if values.get("theme") else None,
+        processes=_parse_bool(values.get("processes", True), "processes"),
     )
+
+
+def _parse_bool(value: Any, name: str) -> bool:
+    """A yes/no setting: a YAML/TOML boolean, or true/false/yes/no/on/off as text."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise BadInputError(f"{name} must be true or false, not {value!r}")
 
 
 SERVE_PORT_ENV = "LIVETAP_SERVE_PORT"

@@ -1,8 +1,9 @@
 """A bounded buffer of the most recent packets, addressed by capture index.
 
 It keeps what a capture must keep and nothing more: each packet's bytes, its
-timestamp, original length, link type and source (which of several inputs), in flat
-arrays (about 60 bytes of overhead a packet beside the bytes themselves). The list's
+timestamp, original length, link type, source (which of several inputs) and, on a live
+capture that attributes packets, a small id of its process (a table the session keeps),
+in flat arrays (about 64 bytes of overhead a packet beside the bytes themselves). The list's
 summary of a packet (addresses, protocol, info) is decoded when something asks for it, and the
 last few thousand are cached: the list only ever shows a screenful, so the
 capture thread never decodes at all.
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 
 from engine.decode import decode
 from engine.events import PacketSummary
@@ -57,6 +59,10 @@ class SummaryCache:
 
     def record(self, index: int) -> PcapRecord | None:
         raise NotImplementedError
+
+    def owner_id(self, index: int) -> int:
+        """The process id (into the session's table) stored with a packet; 0: none."""
+        return 0
 
     def get(self, index: int) -> PacketSummary | None:
         """The packet's summary (decoded on first use), or None once it left the buffer."""
@@ -119,6 +125,8 @@ class PacketRing(SummaryCache):
         self._linktypes = array("H", bytes(2 * capacity))
         self._sources = array("B", bytes(capacity))
         """Which input each packet came from (at most 256 inputs: one byte a packet)."""
+        self._owners = array("I", bytes(4 * capacity))
+        """Per packet, an id into the session's table of processes (0: none)."""
         self._indices = array("q", bytes(8 * capacity))
         self._last = 0
         """Index of the newest packet; 0 while empty. Indices start at 1."""
@@ -153,16 +161,19 @@ class PacketRing(SummaryCache):
         self._lengths[slot] = length
         self._linktypes[slot] = linktype
         self._sources[slot] = source
+        self._owners[slot] = 0
         self._indices[slot] = index
         self._last = index
         return index
 
-    def add_records(self, records: list[PcapRecord]) -> int:
-        """Store a batch; returns the index of the last one."""
+    def add_records(self, records: list[PcapRecord], owners: Sequence[int] = ()) -> int:
+        """Store a batch (with each packet's process id, when given); returns the last index."""
         capacity, data, times, lengths = self.capacity, self._data, self._times, self._lengths
         linktypes, sources, indices = self._linktypes, self._sources, self._indices
+        owner_ids = self._owners
         index = self._last
-        for timestamp, length, linktype, frame, source in records:
+        ids: Iterable[int] = owners or repeat(0)
+        for (timestamp, length, linktype, frame, source), owner in zip(records, ids, strict=False):
             index += 1
             slot = (index - 1) % capacity
             indices[slot] = 0
@@ -171,9 +182,18 @@ class PacketRing(SummaryCache):
             lengths[slot] = length
             linktypes[slot] = linktype
             sources[slot] = source
+            owner_ids[slot] = owner
             indices[slot] = index
             self._last = index
         return index
+
+    def owner_id(self, index: int) -> int:
+        """The process id stored with a packet (0: none, or the packet left the ring)."""
+        if index < 1 or index > self._last:
+            return 0
+        slot = (index - 1) % self.capacity
+        found = self._owners[slot]
+        return found if self._indices[slot] == index else 0
 
     def record(self, index: int) -> PcapRecord | None:
         """The packet as captured (no decoding), or None if it was evicted or never seen."""

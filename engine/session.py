@@ -5,6 +5,10 @@ only when something asks for it) and counts. The UI, a test or the CLI calls
 :meth:`CaptureSession.poll` on a timer to learn what arrived, as one batch, and
 reads the packets it shows from the ring. Nothing a user does can stop the
 capture: a bad filter raises and leaves the old filter running.
+
+On a live capture of this host it also ties each packet to the program that sent it
+(:class:`~engine.process.packet_owners.PacketOwners`): a small id per packet in the
+ring, read back by :meth:`CaptureSession.process_of` and the ``proc.*`` filter fields.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from engine.events import CaptureStats, PacketBatch, PacketSummary
 from engine.file_ring import FileRing
 from engine.live_analysis import LiveAnalysis
 from engine.pcapio import PcapRecord, write_pcap_file
+from engine.process import registry
+from engine.process.packet_owners import PacketOwners
+from engine.process.procfs import ProcessInfo
 from engine.ring import PacketRing
 from engine.source import PacketSource
 from engine.view import DisplayView
@@ -45,9 +52,15 @@ class CaptureSession:
     """Reads one source in a background thread and keeps the last packets."""
 
     def __init__(
-        self, source: PacketSource, ring_size: int = 100_000, analyze: bool = True
+        self,
+        source: PacketSource,
+        ring_size: int = 100_000,
+        analyze: bool = True,
+        owners: PacketOwners | None = None,
     ) -> None:
         self.source = source
+        self.owners = owners
+        """Which program sent each packet (live captures of this host); None: not asked."""
         self._ring_size = ring_size
         self.generation = 0
         """Times the buffer was replaced: a capture filter set on a file reads it again, so
@@ -81,6 +94,8 @@ class CaptureSession:
         """Start the capture thread (once)."""
         if self._thread is not None:
             return
+        if self.owners is not None:
+            registry.register_reader(self.process_of)
         self._thread = threading.Thread(target=self._run, name="livetap-capture", daemon=True)
         self._thread.start()
 
@@ -92,6 +107,9 @@ class CaptureSession:
         self.source.close()
         if self.analysis is not None:
             self.analysis.stop()
+        if self.owners is not None:
+            self.owners.close()
+            registry.unregister_reader(self.process_of)
 
     def __enter__(self) -> CaptureSession:
         self.start()
@@ -115,6 +133,8 @@ class CaptureSession:
     def _run(self) -> None:
         """The capture thread: the capture loop with the ring as its sink."""
         stop, source = self._stop, self.source  # this thread's, even once a file is re-read
+        if self.owners is not None:
+            self.owners.start()  # here, not in start(): the watcher takes ~0.1 s to start
         try:
             end = run_loop(source, self._store, stop)
             self._finished = end is LoopEnd.SOURCE_ENDED
@@ -132,7 +152,14 @@ class CaptureSession:
         list (or a display filter, or a writer) asks for it. Never asks to stop.
         """
         ring = self.ring
-        last = ring.add_records(records)
+        owners = self.owners
+        if owners is not None and isinstance(ring, PacketRing):
+            records, ids = owners.select(records)  # --process keeps one program's
+            if not records:
+                return False
+            last = ring.add_records(records, ids)
+        else:
+            last = ring.add_records(records)
         self._packets += len(records)
         self._bytes += sum(record.length for record in records)
         if self.analysis is not None:
@@ -161,9 +188,16 @@ class CaptureSession:
         """The counters as they are now."""
         source = self.source
         warnings = source.warnings
+        expression = source.filter.expression
+        owners = self.owners
+        if owners is not None:
+            if not warnings and owners.warning:
+                warnings = [owners.warning]
+            if owners.only is not None:
+                expression += f" · process {owners.only.pid or owners.only.name}"
         return CaptureStats(
             source=source.description,
-            filter=source.filter.expression,
+            filter=expression,
             packets=self._packets,
             bytes=self._bytes,
             packets_per_second=self._rate(),
@@ -190,6 +224,16 @@ class CaptureSession:
     def packet(self, index: int) -> PacketSummary | None:
         """The packet with this index, or None once it left the ring."""
         return self.ring.get(index)
+
+    def process_of(self, index: int) -> ProcessInfo | None:
+        """The program the packet with this index was tied to when captured.
+
+        None when the session does not attribute, the packet is an input's that is not
+        this host's interface, or it left the ring; an unknown (with its reason) when
+        attribution could not tell.
+        """
+        owners = self.owners
+        return owners.info(self.ring.owner_id(index)) if owners is not None else None
 
     def set_filter(self, expression: str) -> str:
         """Apply a new BPF filter to the running source.

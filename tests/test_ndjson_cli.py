@@ -261,6 +261,9 @@ def test_packets_beside_an_opened_page_keep_its_load_and_no_devtools_port(
     assert any(line["type"] == "response" and line["id"] == page_id for line in lines)
     packets = [line for line in lines if line["type"] == "packet"]
     assert any(site.port in (line["sport"], line["dport"]) for line in packets)
+    # a live capture of lo names the program behind each packet: the browser's requests
+    to_site = [line for line in packets if line.get("dport") == site.port]
+    assert any(line.get("process", {}).get("pid") for line in to_site)
 
 
 def test_the_devtools_exclusion_is_added_only_with_a_port() -> None:

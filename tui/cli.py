@@ -12,6 +12,7 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ examples:
 
 environment: CAPTURE_INTERFACE, CAPTURE_SNAPLEN, CAPTURE_BUFFER, LIVETAP_CONFIG
 config file: ~/.config/livetap/config.yaml (keys defaultInterface, snapLength,
-  bufferSize, maxCaptureSize, captureDirectory, ringSize)
+  bufferSize, maxCaptureSize, captureDirectory, ringSize, processes)
 """
 
 
@@ -101,6 +102,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "repeat for several, also beside -i",
     )
     source.add_argument("--no-packets", action="store_true", help="show only the browser pane")
+    source.add_argument(
+        "--no-process",
+        action="store_true",
+        help="do not tie live packets to the program that sent them (no Process column)",
+    )
+    source.add_argument(
+        "--process",
+        metavar="NAME|PID",
+        help="keep only this program's traffic (its children's and later connections too)",
+    )
     browser = parser.add_argument_group("browser requests (Chrome DevTools Protocol)")
     browser.add_argument(
         "--browser",
@@ -275,8 +286,6 @@ def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
 def run_live(args: argparse.Namespace) -> int:
     """The TUI on the chosen source; the source is opened first so errors print plainly."""
     from engine.config import load_settings
-    from engine.session import CaptureSession
-    from engine.source import open_source
 
     settings = load_settings(
         {
@@ -285,6 +294,7 @@ def run_live(args: argparse.Namespace) -> int:
             "buffer_size": args.buffer_size,
             "ring_size": args.ring_size,
             "max_requests": args.max_requests,
+            "processes": False if args.no_process else None,
         },
         config_path=args.config,
     )
@@ -295,7 +305,7 @@ def run_live(args: argparse.Namespace) -> int:
     session = None
     try:
         if not args.no_packets:
-            session = CaptureSession(open_source(source_spec(args, settings)), settings.ring_size)
+            session = _packet_session(args, settings)
         from tui.app import LivetapApp
 
         app = LivetapApp(
@@ -316,6 +326,35 @@ def run_live(args: argparse.Namespace) -> int:
         print(f"livetap: {error}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
     return ExitCode.SUCCESS
+
+
+def _packet_session(args: argparse.Namespace, settings: Any) -> Any:
+    """The capture session the flags ask for, tying packets to programs unless told not to."""
+    from engine.errors import UsageError
+    from engine.process.packet_owners import for_capture
+    from engine.process.program import KERNEL_FILTER, ProgramMatcher
+    from engine.session import CaptureSession
+    from engine.source import open_source
+
+    only = ProgramMatcher(args.process) if args.process is not None else None
+    enabled = settings.processes and not args.no_process
+    if only is not None and not enabled:
+        raise UsageError(
+            "--process needs to know each packet's program: leave out --no-process "
+            "(or processes: false in the config file)"
+        )
+    spec = source_spec(args, settings)
+    if only is not None:
+        if spec.files or not (spec.interfaces or not spec.commands):
+            raise UsageError(
+                "--process keeps one program of this host: capture live (-i), not -r or "
+                "--source-cmd alone"
+            )
+        expression = f"({spec.filter}) and ({KERNEL_FILTER})" if spec.filter else KERNEL_FILTER
+        spec = replace(spec, filter=expression)
+    source = open_source(spec)
+    owners = for_capture(spec, source.source_names, only) if enabled else None
+    return CaptureSession(source, settings.ring_size, owners=owners)
 
 
 def _report_crash(error: BaseException) -> int:

@@ -37,6 +37,8 @@ class Columns:
     destination: int
     protocol: int
     length: int
+    process: int
+    """The program that sent or received it: only on a live capture that attributes."""
     info: int
 
     @property
@@ -53,6 +55,7 @@ COLUMN_ORDER = (
     "destination",
     "protocol",
     "length",
+    "process",
     "info",
 )
 WIDTHS = {
@@ -63,24 +66,28 @@ WIDTHS = {
     "destination": 15,
     "protocol": 8,
     "length": 6,
+    "process": 16,
 }
 """The narrowest each column is shown (addresses grow with the room, up to ADDRESS_MAX)."""
 ADDRESS_MAX = 39
 INFO_MIN = 24
 """Info is the column that says what a packet is: it keeps at least this much room."""
-DROP_ORDER = ("time", "length", "input", "number", "destination", "source")
+DROP_ORDER = ("process", "time", "length", "input", "number", "destination", "source")
 """Which columns give their room to Info first when the list is narrow; Protocol and Info
 are never left out. The README's "Using it" section lists this order."""
 
 
-def columns(width: int, inputs: bool = False) -> Columns:
+def columns(width: int, inputs: bool = False, processes: bool = False) -> Columns:
     """Fit the columns to ``width``, leaving out columns in DROP_ORDER until Info has room.
 
-    ``inputs``: several inputs are read, so the Input column (frame.source) is shown.
+    ``inputs``: several inputs are read, so the Input column (frame.source) is shown;
+    ``processes``: packets are tied to programs, so the Process column is.
     """
     shown = dict(WIDTHS)
     if not inputs:
         del shown["input"]
+    if not processes:
+        del shown["process"]
 
     def fixed() -> int:
         return sum(shown.values()) + len(shown)  # one space before each column after No.
@@ -124,14 +131,18 @@ def header_text(layout: Columns) -> str:
             _fit("Destination", layout.destination),
             _fit("Protocol", layout.protocol),
             "Length".rjust(layout.length),
+            _fit("Process", layout.process),
             _fit("Info", layout.info),
         ),
         layout,
     )
 
 
-def row_text(packet: PacketSummary, origin: float, layout: Columns) -> str:
-    """One packet list row; time is seconds since the first packet shown."""
+def row_text(packet: PacketSummary, origin: float, layout: Columns, process: str = "") -> str:
+    """One packet list row; time is seconds since the first packet shown.
+
+    ``process``: the Process cell (``curl 4121``, ``—``), when that column is shown.
+    """
     return _join(
         (
             str(packet.index).rjust(layout.number)[-layout.number :] if layout.number else "",
@@ -143,6 +154,7 @@ def row_text(packet: PacketSummary, origin: float, layout: Columns) -> str:
             _fit(packet.dst, layout.destination),
             _fit(packet.protocol, layout.protocol),
             str(packet.length).rjust(layout.length) if layout.length else "",
+            _fit(process, layout.process),
             _fit(packet.info, layout.info),
         ),
         layout,

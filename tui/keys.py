@@ -97,6 +97,15 @@ KEYS: tuple[Key, ...] = (
         "Live statistics: protocols, talkers, conversations, packets/s",
         "stats",
     ),
+    Key(
+        "p",
+        "processes",
+        "Processes",
+        "Traffic per program (like nethogs): bytes, rate, connections, remote hosts; "
+        "Enter shows only that program's packets",
+        "processes",
+        show=False,
+    ),
     Key("s", "follow_stream", "Stream", "Follow the selected packet's TCP stream", "follow"),
     Key(
         "b",

@@ -17,7 +17,8 @@ def process_part(name: str) -> PacketGetter:
     """A getter for one attribute of the packet's known process (``name``, ``pid`` ...)."""
 
     def get(view: PacketView) -> tuple[Any, ...]:
-        owner = registry.owner_of(view.packet, view.summary.timestamp)
+        summary = view.summary
+        owner = registry.owner_of(view.packet, summary.timestamp, summary.index)
         if owner is None or not owner.known:
             return ()
         return (getattr(owner, name),)

@@ -257,6 +257,8 @@ class NdjsonCapture:
             if packet is None:
                 self.packets_missed += 1
             elif display_filter is None or display_filter.matches_packet(packet, self._times):
-                self._write(packet_line(packet, len(session.source.source_names) > 1))
+                several = len(session.source.source_names) > 1
+                process = session.process_of(packet.index)
+                self._write(packet_line(packet, several, process))
                 self.packets_matched += 1
             self._next_packet += 1

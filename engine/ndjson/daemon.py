@@ -90,6 +90,7 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
         browser.start()
     if config.get("packets"):
         from engine.config import load_settings
+        from engine.process.packet_owners import for_capture
         from engine.session import CaptureSession
         from engine.source import SourceSpec, chosen_interfaces, open_source
 
@@ -100,21 +101,22 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
         try:
             settings = load_settings({"interface": named[0] if named else None})
             others = bool(files or commands)
-            source = open_source(
-                SourceSpec(
-                    chosen_interfaces(named, settings.interface, others),
-                    files,
-                    commands,
-                    filter=expression,
-                    snaplen=settings.snaplen,
-                    buffer_size=settings.buffer_size,
-                )
+            spec = SourceSpec(
+                chosen_interfaces(named, settings.interface, others),
+                files,
+                commands,
+                filter=expression,
+                snaplen=settings.snaplen,
+                buffer_size=settings.buffer_size,
             )
+            source = open_source(spec)
         except LivetapError:
             if browser is not None:
                 browser.stop()
             raise
-        packets = CaptureSession(source)  # started once the capture listens: files from 1
+        owners = for_capture(spec, source.source_names) if settings.processes else None
+        # started once the capture listens: files from 1; packet lines name their program
+        packets = CaptureSession(source, owners=owners)
     return browser, packets
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.browser.records import BrowserEvent, Headers, RequestRecord, ResponseBody
 from engine.events import PacketSummary
+from engine.process.procfs import ProcessInfo
 from engine.redact import REDACTED, SENSITIVE_HEADERS, redact_body, redact_headers, redact_url
 
 __all__ = ["REDACTED", "SENSITIVE_HEADERS", "browser_line", "header_object", "packet_line"]
@@ -153,8 +154,12 @@ def body_fields(body: ResponseBody) -> dict[str, Any]:
         }
 
 
-def packet_line(packet: PacketSummary, with_input: bool = False) -> dict[str, Any]:
-    """The line for one packet summary; ``with_input`` (several inputs): which it came from."""
+def packet_line(
+    packet: PacketSummary, with_input: bool = False, process: ProcessInfo | None = None
+) -> dict[str, Any]:
+    """The line for one packet summary; ``with_input`` (several inputs): which it came from;
+    ``process``: the program it was tied to when captured (only a known one is written)."""
+    known = process is not None and process.known
     return _drop_empty(
         {
             "type": "packet",
@@ -168,5 +173,6 @@ def packet_line(packet: PacketSummary, with_input: bool = False) -> dict[str, An
             "dport": packet.dport,
             "protocol": packet.protocol,
             "info": packet.info,
+            "process": {"name": process.name, "pid": process.pid} if process and known else None,
         }
     )

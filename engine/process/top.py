@@ -10,10 +10,13 @@ from __future__ import annotations
 import socket
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from engine.packet.app import DNS_PORTS
 from engine.packet.model import Packet
+from engine.pcapio import PcapRecord
 from engine.process.attribution import Attributor
 from engine.process.procfs import ProcessInfo
 from engine.process.program import ProgramMatcher
@@ -24,6 +27,9 @@ BUCKET = 0.1
 FIN_OR_RST = 0x05
 SYN, SYN_OR_ACK = 0x02, 0x12
 MAX_CLOSED = 10_000
+CATCH_UP_LIMIT = 20_000
+"""Packets a view counts per refresh (about 0.1 s of work): a flood is caught up over
+several refreshes, and the capture thread keeps the CPU it needs."""
 
 
 def _address(packed: bytes) -> str:
@@ -76,10 +82,17 @@ class ProcessTable:
         self.unattributed = 0
         """This host's TCP/UDP packets whose sender's process is unknown."""
 
-    def add(self, packet: Packet, timestamp: float, length: int) -> None:
-        """Count one captured packet (``length`` as on the wire)."""
+    def add(
+        self, packet: Packet, timestamp: float, length: int, owner: ProcessInfo | None = None
+    ) -> None:
+        """Count one captured packet (``length`` as on the wire).
+
+        ``owner``: the answer stored with the packet when it was captured (its local
+        end's process); else the attributor is asked.
+        """
         self._learn_names(packet)
-        owner = self._attributor.for_packet(packet, timestamp)
+        if owner is None:
+            owner = self._attributor.for_packet(packet, timestamp)
         ends = self._ends(packet)
         if ends is None:
             return
@@ -177,3 +190,52 @@ class ProcessTable:
             }
             for row, rate in self.ranked()
         ]
+
+
+class CapturedRecords(Protocol):
+    """A capture session's buffer, as :meth:`CapturedProcesses.catch_up` reads it."""
+
+    @property
+    def first_index(self) -> int: ...
+
+    @property
+    def last_index(self) -> int: ...
+
+    def record(self, index: int) -> PcapRecord | None: ...
+
+
+class CapturedProcesses(ProcessTable):
+    """A :class:`ProcessTable` of a capture session's packets, counted from its buffer.
+
+    What the TUI's Processes view shows: it catches up with the packets captured since
+    it last counted, a bounded number at a time (it runs beside the capture, not in its
+    loop), each with the answer stored when it was captured.
+    """
+
+    def __init__(self, attributor: Attributor) -> None:
+        super().__init__(attributor)
+        self.counted_to = 0
+        """Index of the last packet counted."""
+        self.missed = 0
+        """Packets that left the buffer before they were counted."""
+
+    def catch_up(
+        self,
+        records: CapturedRecords,
+        owner_of: Callable[[int], ProcessInfo | None],
+        limit: int = CATCH_UP_LIMIT,
+    ) -> int:
+        """Count up to ``limit`` new packets; returns how many are still to count."""
+        first = records.first_index
+        if first > self.counted_to + 1:
+            self.missed += first - self.counted_to - 1
+            self.counted_to = first - 1
+        last = min(records.last_index, self.counted_to + limit)
+        for index in range(self.counted_to + 1, last + 1):
+            record = records.record(index)
+            owner = owner_of(index)
+            if record is not None and owner is not None:
+                packet = Packet(record.linktype, record.data)
+                self.add(packet, record.timestamp, record.length, owner)
+        self.counted_to = max(self.counted_to, last)
+        return records.last_index - self.counted_to

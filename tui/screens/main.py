@@ -433,6 +433,21 @@ class MainScreen(Screen[None]):
         if (packets := self._packet_pane()) is not None:
             packets.action_stats()
 
+    def action_processes(self) -> None:
+        """p: traffic per program; Enter on one shows only its packets."""
+        from tui.screens.processes import ProcessesScreen
+
+        packets = self._packet_pane()
+        counter = packets.process_counter() if packets is not None else None
+        if counter is None:
+            return
+
+        def done(pid: int | None) -> None:
+            if pid is not None:
+                flash(self, self.apply_display_filter(f"proc.pid == {pid}"))
+
+        self.app.push_screen(ProcessesScreen(counter), done)
+
     def action_follow_stream(self) -> None:
         """s: the selected packet's TCP stream."""
         if self.packets is None:

@@ -23,11 +23,14 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from engine.events import PacketSummary
+from engine.process.procfs import ProcessInfo
 from themes import PROTOCOL_KEYS
 from tui.formatting import columns, header_text, protocol_key, row_text
 from tui.widgets.packet_rows import PacketRows
 
 PacketGetter = Callable[[int], PacketSummary | None]
+ProcessGetter = Callable[[int], ProcessInfo | None]
+"""A packet's index → the program it was tied to when captured (None: not attributed)."""
 
 
 class PacketListHeader(Static):
@@ -42,14 +45,19 @@ class PacketListHeader(Static):
     }
     """
 
-    def __init__(self, inputs: bool = False, *, id: str | None = None) -> None:
+    def __init__(
+        self, inputs: bool = False, processes: bool = False, *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.inputs = inputs
         """Several inputs are read: the Input column is shown."""
+        self.processes = processes
+        """Packets are tied to programs: the Process column is shown (if there is room)."""
 
     def on_resize(self, event: events.Resize) -> None:
         """Re-align the titles with the rows (the list has a scrollbar column)."""
-        self.update(header_text(columns(max(0, event.size.width - 1), self.inputs)))
+        layout = columns(max(0, event.size.width - 1), self.inputs, self.processes)
+        self.update(header_text(layout))
 
 
 class PacketList(ScrollView, can_focus=True):
@@ -87,6 +95,7 @@ class PacketList(ScrollView, can_focus=True):
         *,
         notes: Callable[[int], str] | None = None,
         inputs: bool = False,
+        processes: ProcessGetter | None = None,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
@@ -96,6 +105,9 @@ class PacketList(ScrollView, can_focus=True):
         already computed: put in front of its Info."""
         self.inputs = inputs
         """Several inputs are read: the Input column (frame.source) is shown."""
+        self._processes = processes
+        """Where each packet's program is read (a live capture that attributes): the
+        Process column is shown."""
         self.rows = rows
         self._trimmed = rows.trimmed
         self._count = 0
@@ -230,8 +242,11 @@ class PacketList(ScrollView, can_focus=True):
             notes = self._notes(index) if self._notes is not None else ""
             if notes:
                 packet = replace(packet, info=notes + packet.info)
-            layout = columns(width, self.inputs)
-            text = row_text(packet, self._origin or packet.timestamp, layout)
+            processes = self._processes
+            layout = columns(width, self.inputs, processes is not None)
+            owner = processes(index) if processes is not None and layout.process else None
+            label = owner.label if owner is not None else "—"
+            text = row_text(packet, self._origin or packet.timestamp, layout, label)
             style = self._styles.get(protocol_key(packet.protocol), self._base_style)
             if index in self.marks:
                 style = style + self._mark_style

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,9 @@ from engine.config import config_dir
 from engine.dissect import dissect
 from engine.errors import FilterError, LivetapError, from_os_error
 from engine.events import CaptureStats, PacketSummary
+from engine.process.detail import process_node
+from engine.process.procfs import unknown
+from engine.process.top import CapturedProcesses
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
 from tui.prompt_history import PromptHistory
@@ -68,15 +73,21 @@ class PacketPane(Vertical):
         """The last dissector spec exported (x offers it again)."""
         self._analysing = threading.Lock()
         """Held while a stream analysis worker runs (one at a time)."""
+        self._processes: CapturedProcesses | None = None
+        """Per-process counts for the Processes view (made when it first opens)."""
+        self._processes_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
-        inputs = len(self.session.source.source_names) > 1
-        yield PacketListHeader(inputs, id="packet-header")
+        session = self.session
+        inputs = len(session.source.source_names) > 1
+        processes = session.process_of if session.owners is not None else None
+        yield PacketListHeader(inputs, processes is not None, id="packet-header")
         packet_list = PacketList(
-            self.session.packet,
-            RingRows(self.session.ring),
+            session.packet,
+            RingRows(session.ring),
             notes=self._notes,
             inputs=inputs,
+            processes=processes,
             id="packet-list",
         )
         # A file opens at its first packet; a live source follows the newest.
@@ -193,6 +204,12 @@ class PacketPane(Vertical):
         several = len(self.session.source.source_names) > 1
         analysis = self.session.ring.analysis.analysis_of(packet.index)
         detail = dissect(packet, show_input=several, analysis=analysis)
+        owners = self.session.owners
+        if owners is not None:
+            owner = self.session.process_of(packet.index)
+            why = owners.warning if not owners.active else None
+            shown = owner or unknown(why or "not attributed (not this host's interface)")
+            detail = replace(detail, layers=(process_node(shown), *detail.layers))
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.detail.show, detail)
 
@@ -330,6 +347,32 @@ class PacketPane(Vertical):
             warn(self, "no live statistics for this capture")
             return
         self.app.push_screen(StatsScreen(lambda: analysis.analyzer.snapshot(time.time())))
+
+    def process_counter(self) -> Callable[[], CapturedProcesses] | None:
+        """What the Processes view redraws from: per-process counts of the captured packets,
+        caught up at each call (kept for the session, so reopening the view goes on)."""
+        session = self.session
+        owners = session.owners
+        attributor = owners.attributor if owners is not None else None
+        if owners is None or attributor is None:
+            why = owners.warning if owners is not None else None
+            warn(
+                self,
+                why
+                or "no Processes view: packets are tied to programs only on a live capture "
+                "of this host's interfaces (without --no-process)",
+            )
+            return None
+        if self._processes is None:
+            self._processes = CapturedProcesses(attributor)
+        counts, lock = self._processes, self._processes_lock
+
+        def count() -> CapturedProcesses:
+            with lock:  # one counter at a time (a reopened view's worker and the last one)
+                counts.catch_up(session.ring, session.process_of)
+            return counts
+
+        return count
 
     def action_follow_stream(self) -> None:
         """Follow the TCP stream of the selected packet, over the buffered packets."""

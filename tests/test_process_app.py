@@ -1,0 +1,180 @@
+"""Which program, in the TUI: a live lo capture's Process column, detail and proc.* filter.
+
+A real curl fetches from a real server socket of the test on 127.0.0.1; its packets
+must say ``curl PID`` and a display filter on ``proc.name`` must keep exactly them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from engine.live import LiveSource
+from engine.process.packet_owners import PacketOwners
+from engine.replay import open_file_source
+from engine.session import CaptureSession
+from tests.process_programs import UDP_BURST, program
+from tests.sample_traffic import write_sample_pcap
+from tests.test_app import SIZE, main_screen, notifications, row_strings, until
+from tui.app import LivetapApp
+from tui.formatting import columns, header_text
+from tui.screens.main import MainScreen
+from tui.screens.processes import ProcessesScreen
+from tui.widgets.packet_detail import LayerTree
+
+V4 = "127.0.0.1"
+
+
+@contextmanager
+def http_server() -> Iterator[tuple[int, list[int]]]:
+    """A one-response-per-connection HTTP server; yields its port and its clients' ports."""
+    server = socket.socket()
+    server.bind((V4, 0))
+    server.listen()
+    clients: list[int] = []
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(4096)
+            connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, (_host, port) = server.accept()
+            except OSError:
+                return
+            clients.append(port)
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1], clients
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def curl_app() -> Iterator[tuple[LivetapApp, CaptureSession, int, list[int]]]:
+    with http_server() as (port, clients):
+        source = LiveSource("lo", expression=f"tcp port {port}")
+        session = CaptureSession(source, owners=PacketOwners("lo"))
+        try:
+            yield LivetapApp(session), session, port, clients
+        finally:
+            session.stop()
+
+
+@pytest.mark.root
+async def test_curls_packets_say_curl_and_its_pid_and_the_filter_keeps_them(
+    curl_app: tuple[LivetapApp, CaptureSession, int, list[int]],
+) -> None:
+    app, session, port, clients = curl_app
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_screen(app)
+        await until(pilot, lambda: session.owners is not None and session.owners.active)
+        fetched = subprocess.Popen(
+            ["curl", "-s", "-m", "5", f"http://{V4}:{port}/"], stdout=subprocess.PIPE, text=True
+        )
+        assert fetched.wait(10) == 0 and fetched.stdout is not None
+        assert fetched.stdout.read() == "ok"
+        await until(pilot, lambda: main.packet_list.row_count >= 8)
+        await pilot.pause(0.3)
+        rows = row_strings(main.packet_list)
+        from_curl = [row for row in rows if f"{clients[0]} → {port}" in row]
+        assert from_curl and all(f"curl {fetched.pid}" in row for row in from_curl)
+        to_curl = [row for row in rows if f"{port} → {clients[0]}" in row]
+        assert to_curl and not any("curl" in row for row in to_curl)  # the server's
+        curls = [row for row in rows if f"curl {fetched.pid}" in row]
+        assert any("GET / HTTP/1.1" in row for row in curls)
+        assert "Process" in str(main.query_one("#packet-header").render())
+
+        main.packet_list.select(main.packet_list.rows.index_at(0) or 1)
+        tree = main.query_one(LayerTree)
+        await until(
+            pilot,
+            lambda: (
+                bool(tree.root.children)
+                and str(tree.root.children[0].label).startswith("Process: curl")
+            ),
+        )
+        details = [str(child.label) for child in tree.root.children[0].children]
+        assert f"PID: {fetched.pid}" in details
+        assert any(line.startswith("Command line: curl -s -m 5") for line in details)
+
+        main.apply_display_filter('proc.name == "curl"')
+        await until(pilot, lambda: main.packet_list.row_count == len(curls))
+        await pilot.pause(0.2)
+        assert all(f"curl {fetched.pid}" in row for row in row_strings(main.packet_list))
+
+
+def test_the_process_column_is_the_first_to_give_way() -> None:
+    wide = columns(300, processes=True)
+    assert wide.shown == (
+        "number",
+        "time",
+        "source",
+        "destination",
+        "protocol",
+        "length",
+        "process",
+        "info",
+    )
+    assert columns(110, processes=True).process == 16
+    assert columns(99, processes=True).shown == columns(99).shown  # gone before Time
+    for width in (40, 79, 110, 160, 299):
+        assert len(header_text(columns(width, processes=True))) == width
+
+
+@pytest.mark.root
+async def test_the_processes_view_counts_what_was_sent_and_enter_filters_to_it() -> None:
+    """50 datagrams of 100 bytes: 50 packets of 142 bytes out of the sender, 7,100 bytes."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((V4, 0))
+        port = receiver.getsockname()[1]
+        source = LiveSource("lo", expression=f"udp port {port}")
+        session = CaptureSession(source, owners=PacketOwners("lo"))
+        app = LivetapApp(session)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                main = main_screen(app)
+                await until(pilot, lambda: session.owners is not None and session.owners.active)
+                with program(UDP_BURST, V4, str(port), "50", "0.2") as sender:
+                    await until(pilot, lambda: session.ring.last_index == 50)
+                    await pilot.press("p")
+                    assert isinstance(app.screen, ProcessesScreen)
+                    table = app.screen.query_one(DataTable)
+                    await until(pilot, lambda: table.row_count >= 1)
+                    cells = [str(cell) for cell in table.get_row_at(0)]
+                    assert cells[:2] == [str(sender.pid), "python3"]
+                    # in, out, packets in, packets out, connections: 50 datagrams out, one UDP flow
+                    assert cells[4:9] == ["0 B", "6.9 KiB", "0", "50", "1"]
+                    received = [str(c) for c in table.get_row_at(1)] if table.row_count > 1 else []
+                    assert received[:1] == [str(os.getpid())]  # the test's socket got them
+                    assert received[4] == "6.9 KiB" and received[6] == "50"
+                    await pilot.press("enter")
+                    assert isinstance(app.screen, MainScreen)
+                    await until(
+                        pilot, lambda: main.display_scope.text == f"proc.pid == {sender.pid}"
+                    )
+                    await until(pilot, lambda: main.packet_list.row_count == 50)
+        finally:
+            session.stop()
+
+
+async def test_without_attribution_p_says_why(tmp_path: Path) -> None:
+    app = LivetapApp(CaptureSession(open_file_source(write_sample_pcap(tmp_path / "s.pcap"))))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, MainScreen)
+        assert "no Processes view" in notifications(app)

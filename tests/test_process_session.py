@@ -1,0 +1,183 @@
+"""Which program, in the capture session: each packet of a live lo capture keeps its program."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import linktypes
+from engine.config import Settings, load_settings
+from engine.errors import BadInputError, ExitCode, PermissionDeniedError
+from engine.live import LiveSource
+from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
+from engine.pcapio import PcapRecord
+from engine.process.packet_owners import PacketOwners, for_capture
+from engine.process.program import ProgramMatcher
+from engine.replay import open_file_source
+from engine.ring import PacketRing
+from engine.session import CaptureSession
+from engine.source import SourceSpec
+from tests.conftest import free_udp_port, wait_for
+from tests.process_programs import TCP_CLIENT, UDP_BURST, program
+from tests.sample_traffic import write_sample_pcap
+from tests.test_process_app import http_server
+from tui.cli import _packet_session, build_parser, main
+
+V4 = "127.0.0.1"
+
+
+@pytest.mark.root
+def test_every_packet_of_a_live_capture_keeps_the_program_that_sent_it() -> None:
+    port = free_udp_port()
+    source = LiveSource("lo", expression=f"udp port {port}")
+    session = CaptureSession(source, 1000, analyze=False, owners=PacketOwners("lo"))
+    session.start()
+    try:
+        with program(UDP_BURST, V4, str(port), "50", "0.5") as sender:
+            assert wait_for(lambda: session.ring.last_index == 50, timeout=10)
+            owners = [session.process_of(index) for index in range(1, 51)]
+            assert all(o is not None and (o.pid, o.name) == (sender.pid, "python3") for o in owners)
+            assert session.ring.owner_id(1) == session.ring.owner_id(50) != 0  # one id, shared
+    finally:
+        session.stop()
+    assert session.process_of(1) is not None, "the answers stay readable after the capture"
+
+
+def test_only_this_hosts_interfaces_are_attributed(tmp_path: Path) -> None:
+    mixed = SourceSpec(interfaces=("lo",), commands=("ssh host tcpdump -w -",))
+    both = for_capture(mixed, ("lo", "ssh host tcpdump -w -"))
+    assert both is not None and both.interface == "lo"
+    record = PcapRecord(time.time(), 60, linktypes.ETHERNET, bytes(60), 1)
+    assert both.ids([record]) == []  # not started: nothing is attributed
+    path = write_sample_pcap(tmp_path / "sample.pcap")
+    assert for_capture(SourceSpec(files=(str(path),)), ("sample.pcap",)) is None
+    assert for_capture(SourceSpec(commands=("ssh host",)), ("ssh host",)) is None
+    several = for_capture(SourceSpec(interfaces=("eth0", "lo")), ("eth0", "lo"))
+    assert several is not None and several.interface == "any"
+
+
+def test_an_evicted_packet_has_no_process_id() -> None:
+    ring = PacketRing(2)
+    records = [PcapRecord(float(i), 60, linktypes.ETHERNET, bytes(60), 0) for i in range(3)]
+    ring.add_records(records[:2], [7, 8])
+    assert (ring.owner_id(1), ring.owner_id(2)) == (7, 8)
+    ring.add_records(records[2:])
+    assert (ring.owner_id(1), ring.owner_id(2), ring.owner_id(3)) == (0, 8, 0)
+
+
+@pytest.mark.root
+def test_process_keeps_only_that_programs_packets_both_ways() -> None:
+    """curl and a python client fetch from one server; --process curl keeps curl's alone,
+    its requests and the server's answers to it (a connection opened after the start)."""
+    with http_server() as (port, clients):
+        source = LiveSource("lo", expression=f"tcp port {port}")
+        owners = PacketOwners("lo", only=ProgramMatcher("curl"))
+        session = CaptureSession(source, 1000, analyze=False, owners=owners)
+        session.start()
+        try:
+            assert wait_for(lambda: owners.active)
+            with program(TCP_CLIENT, V4, str(port)) as other:
+                fetched = subprocess.run(
+                    ["curl", "-s", "-m", "5", f"http://{V4}:{port}/"],
+                    capture_output=True,
+                    check=True,
+                )
+                assert fetched.stdout == b"ok"
+                assert wait_for(lambda: session.ring.last_index >= 8, timeout=5)
+                time.sleep(0.3)
+            curl_port = next(port for port in clients if port != other.port)
+            kept = [session.packet(i) for i in range(1, session.ring.last_index + 1)]
+            assert all(p is not None and curl_port in (p.sport, p.dport) for p in kept)
+            assert {p.sport for p in kept if p is not None} == {curl_port, port}
+            sent = [session.process_of(p.index) for p in kept if p and p.sport == curl_port]
+            assert {owner.name for owner in sent if owner is not None} == {"curl"}
+        finally:
+            session.stop()
+
+
+def test_process_with_a_file_or_without_attribution_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_sample_pcap(tmp_path / "sample.pcap")
+    assert main(["-r", str(path), "--process", "curl"]) == ExitCode.USAGE_ERROR
+    assert main(["-i", "lo", "--process", "curl", "--no-process"]) == ExitCode.USAGE_ERROR
+    assert main(["-i", "lo", "--process", " "]) == ExitCode.USAGE_ERROR
+
+
+@pytest.mark.root
+def test_ndjson_packet_lines_name_the_program(tmp_path: Path) -> None:
+    port = free_udp_port()
+    session = CaptureSession(
+        LiveSource("lo", expression=f"udp port {port}"), 1000, owners=PacketOwners("lo")
+    )
+    session.start()
+    path = tmp_path / "capture.ndjson"
+    capture = NdjsonCapture(NdjsonOptions(path=path, browser=False, packets=True), None, session)
+    capture.start()
+    try:
+        assert wait_for(lambda: session.owners is not None and session.owners.active)
+        with program(UDP_BURST, V4, str(port), "5", "0.2") as sender:
+            assert wait_for(lambda: session.ring.last_index == 5, timeout=10)
+            time.sleep(0.3)
+    finally:
+        capture.stop()
+        session.stop()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    packets = [line for line in lines if line["type"] == "packet"]
+    assert len(packets) == 5
+    assert all(line["process"] == {"name": "python3", "pid": sender.pid} for line in packets)
+
+
+def test_processes_false_in_the_config_file_turns_attribution_off(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("processes: false\n")
+    assert not load_settings({}, {}, config).processes
+    assert not load_settings({"processes": False}, {}, None).processes
+    config.write_text("processes: maybe\n")
+    with pytest.raises(BadInputError, match="processes must be true or false"):
+        load_settings({}, {}, config)
+    config.write_text("processes: false\n")
+    assert main(["-i", "lo", "--config", str(config), "--process", "curl"]) == ExitCode.USAGE_ERROR
+
+
+@pytest.mark.root
+def test_the_live_view_attributes_by_default_and_process_narrows_to_tcp_and_udp() -> None:
+    def session_for(*argv: str) -> CaptureSession:
+        args = build_parser(list(argv)).parse_args(list(argv))
+        made: CaptureSession = _packet_session(args, Settings(interface=None))
+        return made
+
+    plain = session_for("-i", "lo")
+    narrowed = session_for("-i", "lo", "-f", "port 53", "--process", "4121")
+    off = session_for("-i", "lo", "--no-process")
+    try:
+        assert plain.owners is not None and plain.owners.only is None
+        assert narrowed.owners is not None and narrowed.owners.only is not None
+        assert narrowed.source.filter.expression == "(port 53) and (tcp or udp)"
+        assert narrowed.stats().filter.endswith(" · process 4121")
+        assert off.owners is None
+    finally:
+        for session in (plain, narrowed, off):
+            session.stop()
+
+
+def test_when_attribution_cannot_start_the_status_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def refuse(interface: str) -> None:
+        raise PermissionDeniedError("sock_diag needs CAP_NET_ADMIN")
+
+    monkeypatch.setattr("engine.process.packet_owners.LiveAttribution", refuse)
+    owners = PacketOwners("lo")
+    owners.start()
+    assert not owners.active and owners.attributor is None
+    assert (
+        owners.warning == "which program sent a packet is not shown: sock_diag needs CAP_NET_ADMIN"
+    )
+    record = PcapRecord(time.time(), 60, linktypes.ETHERNET, bytes(60), 0)
+    assert owners.select([record]) == ([record], [])  # packets still kept, with no process
+    path = write_sample_pcap(tmp_path / "sample.pcap")
+    session = CaptureSession(open_file_source(path), owners=owners)
+    assert session.stats().warning == owners.warning
