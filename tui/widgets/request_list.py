@@ -333,6 +333,10 @@ class RequestList(DataTable[Text]):
         self.hold()
         await super()._on_click(event)
 
+    def record(self, request_id: str) -> RequestRecord | None:
+        """A listed request's record as last applied (None: not listed)."""
+        return self._records.get(request_id)
+
     @property
     def selected_id(self) -> str | None:
         """The request id under the cursor."""
