@@ -131,6 +131,24 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "T",
+        "cycle_type_chip",
+        "Req type",
+        "Request list: the next type chip (All, Fetch/XHR, Doc, CSS, JS, Img, Media, Font, WS, "
+        "Other), with the display filter",
+        "type-chip",
+        show=False,
+    ),
+    Key(
+        "S",
+        "cycle_status_chip",
+        "Req status",
+        "Request list: the next status chip (All, 2xx, 3xx, 4xx, 5xx, failed), with the "
+        "display filter",
+        "status-chip",
+        show=False,
+    ),
+    Key(
         "R",
         "relaunch_browser",
         "Relaunch",

@@ -24,6 +24,7 @@ from engine.browser.records import BrowserBatch, BrowserStatus, ResponseBody
 from engine.correlate import ConnectionFigures, find_connection, request_line
 from engine.errors import LivetapError
 from tui.notes import fail, warn
+from tui.widgets.request_chips import ChipBar, Chips
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
 
@@ -56,8 +57,8 @@ worker is followed.
 """
 
 
-def status_line(status: BrowserStatus) -> Text:
-    """The pane's title: endpoint, state, counts."""
+def status_line(status: BrowserStatus, narrowed: str = "") -> Text:
+    """The pane's title: endpoint, state, counts, and what the chips narrow the list to."""
     text = Text()
     text.append(" Browser ", style="bold")
     text.append(f"{status.endpoint} · ")
@@ -70,6 +71,9 @@ def status_line(status: BrowserStatus) -> Text:
         count = status.skipped_messages
         noun = "message" if count == 1 else "messages"
         text.append(f" · {count:,} DevTools {noun} skipped (malformed or unexpected)", style="dim")
+    if narrowed:
+        text.append(" · showing ")
+        text.append(narrowed, style="bold reverse")
     if status.message:
         text.append(f" · {status.message}", style="italic")
     return text
@@ -132,6 +136,7 @@ class BrowserPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(Text(" Browser · not connected", style="bold"), id="browser-title")
         if self.connected:
+            yield ChipBar(id="request-chips")
             yield RequestList(id="request-list")
             yield RequestDetail(id="request-detail")
         else:
@@ -139,7 +144,9 @@ class BrowserPane(Vertical):
 
     def apply(self, batch: BrowserBatch) -> None:
         """Show the state and apply the changed requests."""
-        self.query_one("#browser-title", Static).update(status_line(batch.status))
+        requests = self.request_list
+        narrowed = requests.chips.words() if requests is not None else ""
+        self.query_one("#browser-title", Static).update(status_line(batch.status, narrowed))
         if self.connected and (batch.changed or batch.removed):
             with self.app.batch_update():
                 self.query_one(RequestList).apply(batch.changed, batch.removed)
@@ -172,6 +179,26 @@ class BrowserPane(Vertical):
         """List only the requests ``display_filter`` matches (None: all)."""
         if self.browser is not None and self.request_list is not None:
             self.request_list.set_filter(display_filter, self.browser.tracker.records())
+
+    def action_cycle_type_chip(self) -> None:
+        """The next type chip (All, Fetch/XHR, Doc, CSS, JS, Img, Media, Font, WS, Other)."""
+        if self.request_list is not None:
+            self._set_chips(self.request_list.chips.next_type())
+
+    def action_cycle_status_chip(self) -> None:
+        """The next status chip (All, 2xx, 3xx, 4xx, 5xx, failed)."""
+        if self.request_list is not None:
+            self._set_chips(self.request_list.chips.next_status())
+
+    def _set_chips(self, chips: Chips) -> None:
+        """List the requests under ``chips``; the chip bar and the title say which."""
+        requests = self.request_list
+        if self.browser is None or requests is None:
+            return
+        requests.set_chips(chips, self.browser.tracker.records())
+        self.query_one(ChipBar).show(chips)
+        if self.status is not None:
+            self.query_one("#browser-title", Static).update(status_line(self.status, chips.words()))
 
     def filter_counts(self) -> tuple[int, int]:
         """Requests listed and requests held (what the display filter let through, of all)."""

@@ -21,6 +21,7 @@ from textual.widgets import DataTable
 
 from engine.browser.records import RequestRecord
 from tui.formatting import human_bytes
+from tui.widgets.request_chips import Chips
 
 if TYPE_CHECKING:
     from engine.display_filter import DisplayFilter
@@ -171,6 +172,8 @@ class RequestList(DataTable[Text]):
         self._layout: tuple[tuple[str, int], ...] = layout(120)
         self.display_filter: DisplayFilter | None = None
         """Only requests this filter matches are listed (None: all)."""
+        self.chips = Chips()
+        """Only requests under these type and status chips are listed."""
         self._records: dict[str, RequestRecord] = {}
         """The listed requests by id, oldest first: what a rebuild lays out."""
 
@@ -223,12 +226,29 @@ class RequestList(DataTable[Text]):
     ) -> None:
         """List only what ``display_filter`` matches (None: everything), from all records held."""
         self.display_filter = display_filter
-        self._records.clear()
-        self.clear()
-        self.apply(tuple(records[-MAX_ROWS:]), ())
+        self.refill(records)
+
+    def set_chips(self, chips: Chips, records: list[RequestRecord]) -> None:
+        """List only the requests under ``chips``, from all records held."""
+        self.chips = chips
+        self.refill(records)
+
+    def refill(self, records: list[RequestRecord]) -> None:
+        """Lay out again the newest MAX_ROWS of ``records`` (oldest first) that are shown."""
+        chosen: list[RequestRecord] = []
+        for record in reversed(records):  # newest first: stop once the list is full
+            if self._shown(record):
+                chosen.append(record)
+                if len(chosen) == MAX_ROWS:
+                    break
+        selected = self.selected_id
+        self._records = {record.id: record for record in reversed(chosen)}
+        self._rebuild(selected, following=self.follow)
 
     def _shown(self, record: RequestRecord) -> bool:
-        """Whether the display filter lets a request through."""
+        """Whether the chips and the display filter let a request through."""
+        if not self.chips.everything and not self.chips.matches(record):
+            return False
         return self.display_filter is None or self.display_filter.matches_fields(
             request_fields(record)
         )
