@@ -17,11 +17,15 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from engine.browser.records import RequestRecord
 from tui.formatting import human_bytes
 from tui.widgets.request_chips import Chips
+from tui.widgets.waterfall import Scale, WaterfallCell
 
 if TYPE_CHECKING:
     from engine.display_filter import DisplayFilter
@@ -40,12 +44,13 @@ COLUMNS = (
     ("MIME", 14),
     ("Size", 8),
     ("Time", 7),
+    ("Waterfall", 24),
 )
 """Column names and widths; the URL column takes whatever width is left. Type fits the
 resource types CDP names most (Stylesheet, Document, TextTrack); longer ones end in "…"."""
 URL_MIN = 30
 """The URL keeps at least this much room; narrower lists leave out columns (DROP_ORDER)."""
-DROP_ORDER = ("MIME", "Type", "#", "Time")
+DROP_ORDER = ("Waterfall", "MIME", "Type", "#", "Time")
 """Columns left out first when the list is narrow; Method, Status, URL and Size stay."""
 PADDING = 2
 """DataTable's cell padding, one space each side."""
@@ -154,7 +159,7 @@ def url_text(record: RequestRecord, width: int = 0) -> str:
     return url
 
 
-class RequestList(DataTable[Text]):
+class RequestList(DataTable[Text | WaterfallCell]):
     """Requests in the order they were made, coloured by status class."""
 
     DEFAULT_CSS = """
@@ -176,6 +181,8 @@ class RequestList(DataTable[Text]):
         """Only requests under these type and status chips are listed."""
         self._records: dict[str, RequestRecord] = {}
         """The listed requests by id, oldest first: what a rebuild lays out."""
+        self._scale = Scale()
+        """The time the Waterfall column spans: that of the rows on screen (see render_lines)."""
 
     def on_mount(self) -> None:
         """Columns for the width at hand; colours come from the theme per row."""
@@ -190,11 +197,11 @@ class RequestList(DataTable[Text]):
         """The column names shown at the list's width (for tests and the help)."""
         return tuple(name for name, _width in self._layout)
 
-    def _cells(self, record: RequestRecord) -> list[Text]:
+    def _cells(self, record: RequestRecord) -> list[Text | WaterfallCell]:
         colour = self.app.theme_variables.get(status_key(record), "") if status_key(record) else ""
         pending = Style(dim=True, italic=True)
         url_width = dict(self._layout).get("URL", 0)
-        cells = {
+        cells: dict[str, Text | WaterfallCell] = {
             "#": Text(str(record.seq)),
             "Method": Text(record.method),
             "Status": Text(status_text(record), style=f"bold {colour}".strip()),
@@ -207,8 +214,33 @@ class RequestList(DataTable[Text]):
             "MIME": Text(record.mime_type, overflow="ellipsis"),
             "Size": Text(size_text(record), style=pending if unfinished(record) else ""),
             "Time": Text(time_text(record), style=pending if unfinished(record) else ""),
+            "Waterfall": WaterfallCell(record, self._scale),
         }
         return [cells[name] for name, _width in self._layout]
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Scale the Waterfall to the rows on screen before they are drawn; a new scale
+        drops the cached rows (only those on screen are drawn again)."""
+        if "Waterfall" in self.shown_columns:
+            scale = Scale.of(self.visible_records())
+            if (scale.start, scale.span) != (self._scale.start, self._scale.span):
+                self._scale.start, self._scale.span = scale.start, scale.span
+                span = f"{scale.span * 1000:.0f} ms" if scale.span < 10 else f"{scale.span:.1f} s"
+                self.columns[ColumnKey("Waterfall")].label = Text(f"Waterfall {span}")
+                self._clear_caches()
+        return super().render_lines(crop)
+
+    def visible_records(self) -> list[RequestRecord]:
+        """The requests whose rows are on screen, top to bottom."""
+        first = int(self.scroll_y)
+        last = min(self.row_count, first + max(0, self.size.height - self.header_height))
+        shown: list[RequestRecord] = []
+        for row in range(first, last):
+            key = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+            record = self._records.get(str(key))
+            if record is not None:
+                shown.append(record)
+        return shown
 
     def on_resize(self, event: events.Resize) -> None:
         """Lay the columns out for the new width: the URL takes the room the others leave."""
