@@ -149,6 +149,15 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "H",
+        "export_har",
+        "Export HAR",
+        "Write the requests the list shows (chips and display filter applied) to a HAR 1.2 "
+        "file in the capture directory; secrets hidden unless --show-secrets",
+        "export-har",
+        show=False,
+    ),
+    Key(
         "R",
         "relaunch_browser",
         "Relaunch",

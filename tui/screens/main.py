@@ -74,6 +74,7 @@ BROWSER_ACTIONS = frozenset(
         "network_controls",
         "cycle_type_chip",
         "cycle_status_chip",
+        "export_har",
     }
 )
 """Keys that need a browser: not in the footer without --browser."""
@@ -552,6 +553,11 @@ class MainScreen(Screen[None]):
         if (requests := self._browser_pane()) is not None:
             requests.action_cycle_status_chip()
             self._show_status()
+
+    def action_export_har(self) -> None:
+        """H: the listed requests to a HAR file in the capture directory."""
+        if (requests := self._browser_pane()) is not None:
+            requests.export_har(self.save_directory, bool(getattr(self.app, "show_secrets", False)))
 
     def action_relaunch_browser(self) -> None:
         """R: launch the browser again after it exited."""

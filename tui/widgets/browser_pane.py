@@ -10,6 +10,7 @@ screen can put the pane on show.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -20,10 +21,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from engine.browser.records import BrowserBatch, BrowserStatus, ResponseBody
+from engine.browser.records import BrowserBatch, BrowserStatus, RequestRecord, ResponseBody
 from engine.correlate import ConnectionFigures, find_connection, request_line
 from engine.errors import LivetapError
-from tui.notes import fail, warn
+from tui.notes import fail, flash, warn
 from tui.widgets.request_chips import ChipBar, Chips
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
@@ -318,6 +319,40 @@ class BrowserPane(Vertical):
         if figures is None:
             warn(self, "none of this request's packets are in the buffer")
         return figures
+
+    def export_har(self, directory: Path, show_secrets: bool = False) -> None:
+        """Write the listed requests to a HAR file in ``directory`` (a worker thread); a
+        notification says where, or why not."""
+        requests = self.request_list
+        if self.browser is None or requests is None:
+            return
+        records = requests.listed
+        if not records:
+            warn(self, "no requests listed to export")
+            return
+        self._write_har(directory, records, show_secrets)
+
+    @work(thread=True, exclusive=True, group="har")
+    def _write_har(self, directory: Path, records: list[RequestRecord], show_secrets: bool) -> None:
+        """Make and write the HAR off the UI thread (thousands of entries take a while)."""
+        from engine.browser.bodies import BodyStore
+        from engine.browser.har_export import export_har
+
+        kept = getattr(self.browser, "bodies", None)
+        bodies = dict(self._bodies)
+        if isinstance(kept, BodyStore):
+            for record in records:
+                data = kept.get(record.id) if record.id not in bodies else None
+                if data is not None:
+                    bodies[record.id] = ResponseBody(record.id, data, record.mime_type)
+        try:
+            path, entries = export_har(directory, records, self._post_data, bodies, show_secrets)
+        except LivetapError as error:
+            self.app.call_from_thread(fail, self, error.message, "HAR not written")
+            return
+        hidden = "" if show_secrets else " (secrets hidden; --show-secrets keeps them)"
+        note = f"HAR: {entries:,} requests written to {path}{hidden}"
+        self.app.call_from_thread(flash, self, note, 10)
 
     def action_relaunch_browser(self) -> None:
         """Launch the browser again after it exited."""

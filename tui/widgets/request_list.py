@@ -385,6 +385,15 @@ class RequestList(DataTable[Text | WaterfallCell]):
         self.hold()
         await super()._on_click(event)
 
+    @property
+    def listed(self) -> list[RequestRecord]:
+        """The requests listed (chips and display filter applied), top row first."""
+        return [
+            self._records[str(row.key.value)]
+            for row in self.ordered_rows
+            if str(row.key.value) in self._records
+        ]
+
     def record(self, request_id: str) -> RequestRecord | None:
         """A listed request's record as last applied (None: not listed)."""
         return self._records.get(request_id)
