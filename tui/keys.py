@@ -149,6 +149,24 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "C",
+        "clear_requests",
+        "Clear reqs",
+        "Clear the request list (new requests are listed as they come; NDJSON and HAR "
+        "captures keep theirs)",
+        "clear-requests",
+        show=False,
+    ),
+    Key(
+        "P",
+        "toggle_preserve_log",
+        "Preserve log",
+        "Preserve log across a tab's navigations, or clear the request list on navigate "
+        "(preserveLog in the config file)",
+        "preserve-log",
+        show=False,
+    ),
+    Key(
         "H",
         "export_har",
         "Export HAR",

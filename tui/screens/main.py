@@ -75,6 +75,8 @@ BROWSER_ACTIONS = frozenset(
         "cycle_type_chip",
         "cycle_status_chip",
         "export_har",
+        "clear_requests",
+        "toggle_preserve_log",
     }
 )
 """Keys that need a browser: not in the footer without --browser."""
@@ -553,6 +555,19 @@ class MainScreen(Screen[None]):
         if (requests := self._browser_pane()) is not None:
             requests.action_cycle_status_chip()
             self._show_status()
+
+    def action_clear_requests(self) -> None:
+        """C: clear the request list."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_clear_requests()
+            self._show_status()
+
+    def action_toggle_preserve_log(self) -> None:
+        """P: preserve log across navigations, or clear the list on navigate."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_toggle_preserve_log()
+            kept = "requests stay when a tab navigates"
+            flash(self, "preserve log: " + kept if requests.preserve_log else "clear on navigate")
 
     def action_export_har(self) -> None:
         """H: the listed requests to a HAR file in the capture directory."""

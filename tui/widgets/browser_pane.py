@@ -128,11 +128,22 @@ class BrowserPane(Vertical):
         self._post_data: dict[str, str | None] = {}
         self._figures: dict[str, tuple[int, ConnectionFigures | None]] = {}
         """Per request: the newest packet index searched, and the connection found."""
+        self.preserve_log = True
+        """Keep requests across a tab's navigations (False: a navigation clears the list)."""
+        self._navigation_seen = 0
+        """The tracker's newest navigation already acted on."""
 
     @property
     def connected(self) -> bool:
         """Whether a browser feeds this pane (else it shows how to connect one)."""
         return self.browser is not None
+
+    def on_mount(self) -> None:
+        """Start with the config's choice of preserve log / clear on navigate."""
+        self.preserve_log = bool(getattr(self.app, "preserve_log", True))
+        if self.browser is not None:
+            self._navigation_seen = self.browser.tracker.navigated_at
+            self._show_chips()
 
     def compose(self) -> ComposeResult:
         yield Static(Text(" Browser · not connected", style="bold"), id="browser-title")
@@ -161,6 +172,11 @@ class BrowserPane(Vertical):
         batch = self.browser.poll()
         self.status = batch.status
         self.apply(batch)
+        navigated = self.browser.tracker.navigated_at
+        if navigated != self._navigation_seen:
+            self._navigation_seen = navigated
+            if not self.preserve_log and self.request_list is not None:
+                self.request_list.clear_before(navigated)
         if any(record.id == self._shown_request for record in batch.changed):
             self._show_request(self._shown_request)
 
@@ -197,9 +213,34 @@ class BrowserPane(Vertical):
         if self.browser is None or requests is None:
             return
         requests.set_chips(chips, self.browser.tracker.records())
-        self.query_one(ChipBar).show(chips)
+        self._show_chips()
         if self.status is not None:
             self.query_one("#browser-title", Static).update(status_line(self.status, chips.words()))
+
+    def _show_chips(self) -> None:
+        """The chip bar: the active chips, and whether the log is kept across navigations."""
+        requests = self.request_list
+        if requests is not None:
+            self.query_one(ChipBar).show(requests.chips, self.preserve_log)
+
+    def action_clear_requests(self) -> None:
+        """Clear the list: the requests made so far leave it (the NDJSON capture and the
+        browser keep theirs); new ones are listed as they come."""
+        requests = self.request_list
+        if self.browser is None or requests is None:
+            return
+        records = self.browser.tracker.records()
+        newest = records[-1].seq if records else 0
+        requests.clear_before(newest + 1)
+        self._shown_request = None
+        self.query_one(RequestDetail).show_message(
+            "List cleared; new requests appear as they come."
+        )
+
+    def action_toggle_preserve_log(self) -> None:
+        """Preserve log (keep requests across navigations) or clear on navigate."""
+        self.preserve_log = not self.preserve_log
+        self._show_chips()
 
     def filter_counts(self) -> tuple[int, int]:
         """Requests listed and requests held (what the display filter let through, of all)."""

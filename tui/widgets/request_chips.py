@@ -87,14 +87,25 @@ class Chips:
         return " · ".join(active)
 
 
-def chip_bar(chips: Chips, width: int, type_key: str = "T", status_key: str = "S") -> Text:
-    """Every chip, the active ones lit; only the active ones when ``width`` is too small."""
+def log_mode(preserve_log: bool) -> Text:
+    """Whether a navigation clears the list, as the chip bar ends."""
+    if preserve_log:
+        return Text(" │ preserve log", style="dim")
+    return Text(" │ clear on navigate", style="bold")
+
+
+def chip_bar(
+    chips: Chips, width: int, preserve_log: bool = True, type_key: str = "T", status_key: str = "S"
+) -> Text:
+    """Every chip, the active ones lit, then the log mode; only the active ones when
+    ``width`` is too small."""
     full = Text(no_wrap=True, overflow="ellipsis")
     for name, _types in TYPE_CHIPS:
         full.append(f" {name} ", style="reverse bold" if name == chips.type else "dim")
     full.append(" │ ", style="dim")
     for name in STATUS_CHIPS:
         full.append(f" {name} ", style="reverse bold" if name == chips.status else "dim")
+    full.append_text(log_mode(preserve_log))
     if full.cell_len <= width:
         return full
     short = Text(no_wrap=True, overflow="ellipsis")
@@ -104,7 +115,8 @@ def chip_bar(chips: Chips, width: int, type_key: str = "T", status_key: str = "S
     short.append(f"  {status_key}", style="bold")
     short.append(" status ", style="dim")
     short.append(f" {chips.status} ", style="reverse bold")
-    return short
+    mode = log_mode(preserve_log)
+    return short + mode if short.cell_len + mode.cell_len <= width else short
 
 
 class ChipBar(Static):
@@ -120,11 +132,13 @@ class ChipBar(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.chips = Chips()
+        self.preserve_log = True
 
-    def show(self, chips: Chips) -> None:
-        """Light the chips now active."""
+    def show(self, chips: Chips, preserve_log: bool = True) -> None:
+        """Light the chips now active; say whether a navigation clears the list."""
         self.chips = chips
+        self.preserve_log = preserve_log
         self.refresh()
 
     def render(self) -> Text:
-        return chip_bar(self.chips, self.size.width)
+        return chip_bar(self.chips, self.size.width, self.preserve_log)

@@ -179,6 +179,8 @@ class RequestList(DataTable[Text | WaterfallCell]):
         """Only requests this filter matches are listed (None: all)."""
         self.chips = Chips()
         """Only requests under these type and status chips are listed."""
+        self.first_seq = 0
+        """Requests made before this one (by seq) were cleared: C, or a navigation."""
         self._records: dict[str, RequestRecord] = {}
         """The listed requests by id, oldest first: what a rebuild lays out."""
         self._scale = Scale()
@@ -277,8 +279,19 @@ class RequestList(DataTable[Text | WaterfallCell]):
         self._records = {record.id: record for record in reversed(chosen)}
         self._rebuild(selected, following=self.follow)
 
+    def clear_before(self, seq: int) -> None:
+        """Leave out, now and from then on, every request made before ``seq`` (C, or a
+        navigation without preserve log); what is left keeps its place."""
+        self.first_seq = max(self.first_seq, seq)
+        kept = {key: r for key, r in self._records.items() if r.seq >= self.first_seq}
+        if len(kept) != len(self._records):
+            self._records = kept
+            self._rebuild()
+
     def _shown(self, record: RequestRecord) -> bool:
-        """Whether the chips and the display filter let a request through."""
+        """Whether the request is not cleared and the chips and display filter let it through."""
+        if record.seq < self.first_seq:
+            return False
         if not self.chips.everything and not self.chips.matches(record):
             return False
         return self.display_filter is None or self.display_filter.matches_fields(
@@ -326,6 +339,7 @@ class RequestList(DataTable[Text | WaterfallCell]):
         for record in self._records.values():
             self.add_row(*self._cells(record), key=record.id)
         if not self.row_count:
+            self.follow = True  # an empty list follows what comes next
             return
         if following or selected not in self._records:
             self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
