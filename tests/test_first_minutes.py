@@ -160,7 +160,8 @@ def test_a_url_loses_its_scheme_then_its_host_before_its_path() -> None:
     assert url_text(record, 40) == "127.0.0.1:35025/api/readings?x=1"
     assert url_text(record, 20) == "/api/readings?x=1"
     assert [name for name, _ in layout(78)] == ["#", "Method", "Status", "URL", "Size", "Time"]
-    assert [name for name, _ in layout(158)][-4:] == ["Type", "MIME", "Size", "Time"]
+    assert [name for name, _ in layout(158)][-5:] == ["Type", "MIME", "Size", "Time", "Waterfall"]
+    assert [name for name, _ in layout(120)][-4:] == ["Type", "MIME", "Size", "Time"]
 
 
 @pytest.mark.parametrize("size", [(100, 30), (160, 45), (200, 50), (300, 80)])

@@ -94,7 +94,10 @@ async def test_p_clears_the_list_when_the_tab_navigates_and_again_keeps_it(
         assert "clear on navigate" in str(main.query_one(ChipBar).render())
         browser.navigate(f"{site.url}/popup")
         await until(pilot, lambda: any(r.url.endswith("/popup") for r in requests.listed), 20)
-        await until(pilot, lambda: all("/popup" in r.url for r in requests.listed), 20)
+        navigation = browser.tracker.navigated_at
+        assert navigation > 9
+        await until(pilot, lambda: min(r.seq for r in requests.listed) == navigation, 20)
+        assert not any(r.url.endswith("/app.js") for r in requests.listed), "the old page's"
         await pilot.press("P")  # preserve log again: the next navigation keeps the list
         before = requests.row_count
         browser.navigate(f"{site.url}/")

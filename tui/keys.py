@@ -149,6 +149,23 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "o",
+        "sort_next",
+        "Sort reqs",
+        "Sort the request list by the next column (#, Method, Status, URL, Type, MIME, Size, "
+        "Time, Waterfall: start); the cursor stays on its request, new ones take their place",
+        "sort-requests",
+        show=False,
+    ),
+    Key(
+        "O",
+        "sort_reverse",
+        "Sort ▲▼",
+        "Turn the request list's sort round (ascending ⇄ descending; # descending: newest first)",
+        "sort-reverse",
+        show=False,
+    ),
+    Key(
         "C",
         "clear_requests",
         "Clear reqs",

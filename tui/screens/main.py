@@ -77,6 +77,8 @@ BROWSER_ACTIONS = frozenset(
         "export_har",
         "clear_requests",
         "toggle_preserve_log",
+        "sort_next",
+        "sort_reverse",
     }
 )
 """Keys that need a browser: not in the footer without --browser."""
@@ -555,6 +557,16 @@ class MainScreen(Screen[None]):
         if (requests := self._browser_pane()) is not None:
             requests.action_cycle_status_chip()
             self._show_status()
+
+    def action_sort_next(self) -> None:
+        """o: sort the request list by the next column."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_sort_next()
+
+    def action_sort_reverse(self) -> None:
+        """O: turn the request list's sort round."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_sort_reverse()
 
     def action_clear_requests(self) -> None:
         """C: clear the request list."""

@@ -28,6 +28,7 @@ from tui.notes import fail, flash, warn
 from tui.widgets.request_chips import ChipBar, Chips
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
+from tui.widgets.request_sort import next_column, sort_words
 
 if TYPE_CHECKING:
     from engine.browser.source import BrowserSource
@@ -221,7 +222,22 @@ class BrowserPane(Vertical):
         """The chip bar: the active chips, and whether the log is kept across navigations."""
         requests = self.request_list
         if requests is not None:
-            self.query_one(ChipBar).show(requests.chips, self.preserve_log)
+            sort = sort_words(requests.sort_column, requests.sort_reverse)
+            self.query_one(ChipBar).show(requests.chips, self.preserve_log, sort)
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column (#, Method, Status, URL, Type, MIME, Size, Time, Waterfall)."""
+        requests = self.request_list
+        if requests is not None:
+            requests.sort_by(next_column(requests.sort_column), requests.sort_reverse)
+            self._show_chips()
+
+    def action_sort_reverse(self) -> None:
+        """Turn the sort's direction round."""
+        requests = self.request_list
+        if requests is not None:
+            requests.sort_by(requests.sort_column, not requests.sort_reverse)
+            self._show_chips()
 
     def action_clear_requests(self) -> None:
         """Clear the list: the requests made so far leave it (the NDJSON capture and the

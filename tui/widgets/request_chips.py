@@ -95,16 +95,24 @@ def log_mode(preserve_log: bool) -> Text:
 
 
 def chip_bar(
-    chips: Chips, width: int, preserve_log: bool = True, type_key: str = "T", status_key: str = "S"
+    chips: Chips,
+    width: int,
+    preserve_log: bool = True,
+    sort: str = "",
+    *,
+    type_key: str = "T",
+    status_key: str = "S",
 ) -> Text:
-    """Every chip, the active ones lit, then the log mode; only the active ones when
-    ``width`` is too small."""
+    """Every chip, the active ones lit, then the sort and the log mode; only the active
+    chips when ``width`` is too small."""
     full = Text(no_wrap=True, overflow="ellipsis")
     for name, _types in TYPE_CHIPS:
         full.append(f" {name} ", style="reverse bold" if name == chips.type else "dim")
     full.append(" │ ", style="dim")
     for name in STATUS_CHIPS:
         full.append(f" {name} ", style="reverse bold" if name == chips.status else "dim")
+    sorting = Text(f" │ {sort}", style="bold") if sort else Text()
+    full.append_text(sorting)
     full.append_text(log_mode(preserve_log))
     if full.cell_len <= width:
         return full
@@ -115,6 +123,7 @@ def chip_bar(
     short.append(f"  {status_key}", style="bold")
     short.append(" status ", style="dim")
     short.append(f" {chips.status} ", style="reverse bold")
+    short.append_text(sorting)
     mode = log_mode(preserve_log)
     return short + mode if short.cell_len + mode.cell_len <= width else short
 
@@ -133,12 +142,14 @@ class ChipBar(Static):
         super().__init__("", id=id)
         self.chips = Chips()
         self.preserve_log = True
+        self.sort = ""
 
-    def show(self, chips: Chips, preserve_log: bool = True) -> None:
-        """Light the chips now active; say whether a navigation clears the list."""
+    def show(self, chips: Chips, preserve_log: bool = True, sort: str = "") -> None:
+        """Light the chips now active; the sort; whether a navigation clears the list."""
         self.chips = chips
         self.preserve_log = preserve_log
+        self.sort = sort
         self.refresh()
 
     def render(self) -> Text:
-        return chip_bar(self.chips, self.size.width, self.preserve_log)
+        return chip_bar(self.chips, self.size.width, self.preserve_log, self.sort)

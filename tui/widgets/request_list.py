@@ -16,15 +16,17 @@ from urllib.parse import urlsplit
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual._two_way_dict import TwoWayDict
 from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from engine.browser.records import RequestRecord
 from tui.formatting import human_bytes
 from tui.widgets.request_chips import Chips
+from tui.widgets.request_sort import SORT_KEYS
 from tui.widgets.waterfall import Scale, WaterfallCell
 
 if TYPE_CHECKING:
@@ -181,6 +183,9 @@ class RequestList(DataTable[Text | WaterfallCell]):
         """Only requests under these type and status chips are listed."""
         self.first_seq = 0
         """Requests made before this one (by seq) were cleared: C, or a navigation."""
+        self.sort_column = "#"
+        """The column the rows are sorted by (``#`` ascending: the order they were made)."""
+        self.sort_reverse = False
         self._records: dict[str, RequestRecord] = {}
         """The listed requests by id, oldest first: what a rebuild lays out."""
         self._scale = Scale()
@@ -300,7 +305,7 @@ class RequestList(DataTable[Text | WaterfallCell]):
 
     def apply(self, changed: tuple[RequestRecord, ...], removed: tuple[str, ...]) -> None:
         """Add new requests, update known ones in place, drop removed ones."""
-        at_end = self.follow and self.cursor_row >= self.row_count - 1
+        at_end = self.follow and self.cursor_row >= self._newest_row()
         records = self._records
         drop = [request_id for request_id in removed if records.pop(request_id, None)]
         for record in changed:
@@ -318,6 +323,7 @@ class RequestList(DataTable[Text | WaterfallCell]):
             return
         for request_id in drop:
             self.remove_row(request_id)
+        reorder = False
         for record in changed:
             if record.id not in records:
                 continue
@@ -327,8 +333,11 @@ class RequestList(DataTable[Text | WaterfallCell]):
                     self.update_cell(record.id, name, cell)
             else:
                 self.add_row(*cells, key=record.id)
-        if at_end and self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
+            reorder = True
+        if reorder and self.sorted_view:
+            self._order(following=at_end)
+        elif at_end and self.row_count:
+            self.move_cursor(row=self._newest_row(), animate=False, scroll=True)
 
     def _rebuild(self, selected: str | None = None, *, following: bool | None = None) -> None:
         """Lay out the listed requests again, keeping the cursor on its request."""
@@ -341,10 +350,60 @@ class RequestList(DataTable[Text | WaterfallCell]):
         if not self.row_count:
             self.follow = True  # an empty list follows what comes next
             return
-        if following or selected not in self._records:
+        if self.sorted_view:
+            self._order(selected, following=following)
+        elif following or selected not in self._records:
             self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
         else:
             self.move_cursor(row=self.get_row_index(selected), animate=False, scroll=True)
+
+    # -- sorting -----------------------------------------------------------------------
+
+    @property
+    def sorted_view(self) -> bool:
+        """Whether the rows are in another order than the one requests were made in."""
+        return self.sort_column != "#" or self.sort_reverse
+
+    def sort_by(self, column: str, reverse: bool = False) -> None:
+        """Sort the rows by ``column`` (a name of COLUMNS), keeping the cursor on its request;
+        new requests take their place in the order as they come."""
+        if column not in SORT_KEYS:
+            raise ValueError(f"no column {column!r} to sort by")
+        self.sort_column, self.sort_reverse = column, reverse
+        following = self.follow
+        if self.sorted_view:
+            self._order(following=following)
+        else:
+            self._rebuild(following=following)
+
+    def _order(self, selected: str | None = None, *, following: bool = False) -> None:
+        """Put the rows in the sort's order: O(n log n) over the rows listed, per batch.
+
+        DataTable.sort can only compare cell contents; this orders by the records' own
+        values, the same way (the row index map DataTable.sort itself replaces).
+        """
+        selected = selected or self.selected_id
+        key = SORT_KEYS[self.sort_column]
+        ordered = sorted(self._records.values(), key=key, reverse=self.sort_reverse)
+        self._row_locations = TwoWayDict(
+            {RowKey(record.id): index for index, record in enumerate(ordered)}
+        )
+        self._update_count += 1
+        self.refresh()
+        if not ordered:
+            return
+        target = next(reversed(self._records)) if following or selected is None else selected
+        if target not in self._records:
+            target = next(reversed(self._records))
+        self.move_cursor(row=self.get_row_index(target), animate=False, scroll=True)
+        self.follow = following
+
+    def _newest_row(self) -> int:
+        """The row of the newest request listed: the last, unless the rows are sorted."""
+        newest = next(reversed(self._records), None) if self.sorted_view else None
+        if newest is None or newest not in self.rows:  # mid-batch: not laid out yet
+            return self.row_count - 1
+        return self.get_row_index(newest)
 
     # -- following the newest (the packet list's rules) ------------------------------
 
@@ -353,16 +412,16 @@ class RequestList(DataTable[Text | WaterfallCell]):
         self.follow = False
 
     def follow_newest(self) -> None:
-        """Go to the newest request and follow new ones again."""
-        self.follow = True
+        """Go to the newest request (wherever the sort put it) and follow new ones again."""
         if self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
+            self.move_cursor(row=self._newest_row(), animate=False, scroll=True)
+        self.follow = True
 
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         """The cursor put on an older request, by any means, holds the list there."""
         super().watch_cursor_coordinate(old, new)
-        if new != old and new.row < self.row_count - 1:  # add_row sets it again, unchanged
-            self.follow = False
+        if new != old and self.row_count and new.row != self._newest_row():
+            self.follow = False  # (add_row sets it again, unchanged)
 
     def action_cursor_up(self) -> None:
         """The first ↑ while following holds the list where it is; the next ones move."""
