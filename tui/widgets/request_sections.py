@@ -19,6 +19,7 @@ from engine.browser.records import RequestRecord, ResponseBody
 from engine.correlate import ConnectionFigures
 from engine.dissect import hexdump_lines
 from tui.formatting import human_bytes
+from tui.widgets.waterfall import STYLES
 
 MAX_BODY_SHOWN = 256 * 1024
 PROTOCOL_NAMES = {"http/1.1": "h1", "http/1.0": "h1", "h2": "h2", "h3": "h3", "h3-29": "h3"}
@@ -117,7 +118,8 @@ def timing_rows(record: RequestRecord) -> list[tuple[str, str]]:
 
 
 def timing_tab(record: RequestRecord) -> RenderableType:
-    """Each phase in milliseconds with a bar, as DevTools' Timing tab."""
+    """Each phase in milliseconds with a bar in the Waterfall's colours, as DevTools' Timing
+    tab."""
     if record.timing is None:
         return Text("\nNo timing from the browser (cached, failed early or still pending).")
     phases = [(n, v) for n, v in record.timing.as_dict().items() if v is not None]
@@ -128,7 +130,8 @@ def timing_tab(record: RequestRecord) -> RenderableType:
     table.add_column(no_wrap=True)
     for name, value in phases:
         cells = max(1, round(value / longest * PHASE_BAR)) if value else 0
-        table.add_row(Text(name), Text(f"{value:.1f} ms"), Text("█" * cells, style="cyan"))
+        colour = STYLES.get("connect" if name == "tls" else name, ("cyan", ""))[0]
+        table.add_row(Text(name), Text(f"{value:.1f} ms"), Text("█" * cells, style=colour))
     parts: list[RenderableType] = [Text("\nTiming", style="bold underline"), table]
     if record.duration is not None:
         parts.append(Text(f"\nTotal {record.duration * 1000:.1f} ms"))
