@@ -35,6 +35,7 @@ FILE_KEYS = {
     "captureDirectory": "capture_directory",
     "ringSize": "ring_size",
     "maxRequests": "max_requests",
+    "preserveLog": "preserve_log",
     "theme": "theme",
     "processes": "processes",
 }
@@ -64,6 +65,9 @@ class Settings:
     ring_size: int = DEFAULT_RING
     max_requests: int = DEFAULT_MAX_REQUESTS
     """Browser requests the pane holds; a long session reaches it and then stays flat."""
+    preserve_log: bool = True
+    """The request list keeps a tab's requests when it navigates (False: clears them, as
+    DevTools does without "Preserve log"); P switches it while livetap runs."""
     max_capture_size: int | None = None
     capture_directory: Path = Path()
     config_file: Path | None = None
@@ -108,6 +112,13 @@ def _parse_int(text: str | int, what: str, low: int, high: int) -> int:
         raise UsageError(f"{what} must be a whole number, not {text!r}") from None
     if not low <= value <= high:
         raise UsageError(f"{what} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _parse_bool(value: object, what: str) -> bool:
+    """true or false (YAML's booleans), or a UsageError naming the setting."""
+    if not isinstance(value, bool):
+        raise UsageError(f"{what} must be true or false, not {value!r}")
     return value
 
 
@@ -178,6 +189,7 @@ def _validate(values: dict[str, Any], source_file: Path | None) -> Settings:
         max_requests=_parse_int(
             values.get("max_requests", DEFAULT_MAX_REQUESTS), "max requests", 1, 10_000_000
         ),
+        preserve_log=_parse_bool(values.get("preserve_log", True), "preserve log"),
         max_capture_size=parse_size(max_size, "max capture size") if max_size else None,
         capture_directory=directory,
         config_file=source_file,

@@ -242,7 +242,12 @@ def ndjson_to_har(paths: list[Path], include_sensitive: bool = False) -> HarResu
         groups = [_redact_entry_lines(parts) for parts in groups]
     entries = [_entry(parts) for parts in groups]
     entries.sort(key=lambda entry: str(entry["startedDateTime"]))
-    har = {
+    return HarResult(har_log(entries), len(entries), read, skipped)
+
+
+def har_log(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The HAR 1.2 document around ``entries`` (the creator is livetap, no pages)."""
+    return {
         "log": {
             "version": "1.2",
             "creator": {"name": "livetap", "version": _livetap_version()},
@@ -250,7 +255,6 @@ def ndjson_to_har(paths: list[Path], include_sensitive: bool = False) -> HarResu
             "entries": entries,
         }
     }
-    return HarResult(har, len(entries), read, skipped)
 
 
 def write_har(result: HarResult, output: Path) -> None:

@@ -161,6 +161,20 @@ async def small_browser(pilot: Pilot[None], app: LivetapApp) -> None:
     await pilot.pause(0.3)
 
 
+async def waterfall(pilot: Pilot[None], app: LivetapApp) -> None:
+    """The browser pane zoomed (z): the Waterfall column, the slow request's Timing tab."""
+    await select_api_request(pilot, app)
+    main = main_screen(app)
+    requests = main.query_one(RequestList)
+    requests.focus()
+    await pilot.press("z")
+    await until(pilot, lambda: "Waterfall" in requests.shown_columns)
+    slow = next(r for r in requests.listed if r.url.endswith("/api/slow"))
+    requests.move_cursor(row=requests.get_row_index(slow.id), animate=False)
+    main.query_one(RequestDetail).open_tab("timing")
+    await pilot.pause(0.5)
+
+
 Source = Callable[[Path], tuple[Any, Any]]
 
 
@@ -189,6 +203,7 @@ SHOTS: dict[str, tuple[Script, str | None, Source, tuple[int, int]]] = {
     "dissector": (sensor_decoded, None, demo_source, WIDE),
     "small-packets": (small_packets, None, demo_source, SMALL),
     "small-browser": (small_browser, None, demo_source, SMALL),
+    "waterfall": (waterfall, None, demo_source, WIDE),
 }
 
 

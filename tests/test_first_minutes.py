@@ -160,7 +160,8 @@ def test_a_url_loses_its_scheme_then_its_host_before_its_path() -> None:
     assert url_text(record, 40) == "127.0.0.1:35025/api/readings?x=1"
     assert url_text(record, 20) == "/api/readings?x=1"
     assert [name for name, _ in layout(78)] == ["#", "Method", "Status", "URL", "Size", "Time"]
-    assert [name for name, _ in layout(158)][-4:] == ["Type", "MIME", "Size", "Time"]
+    assert [name for name, _ in layout(158)][-5:] == ["Type", "MIME", "Size", "Time", "Waterfall"]
+    assert [name for name, _ in layout(120)][-4:] == ["Type", "MIME", "Size", "Time"]
 
 
 @pytest.mark.parametrize("size", [(100, 30), (160, 45), (200, 50), (300, 80)])
@@ -391,9 +392,9 @@ async def test_b_shows_the_body_where_it_can_be_seen() -> None:
         await pilot.pause(0.1)
         await pilot.press("b")
         detail = main.query_one(RequestDetail)
-        body = detail.query_one("#request-body")
-        await until(pilot, lambda: body.display and detail.scroll_y > 0)
+        await until(pilot, lambda: detail.active_tab in ("preview", "response"))
         await pilot.pause(0.2)
+        body = detail.query_one(f"#tab-{detail.active_tab}")
         assert detail.region.y <= body.region.y < detail.region.bottom - 2, "the body is in view"
         assert "Response body" in detail.plain_text()
         await pilot.press("v")
@@ -403,7 +404,7 @@ async def test_b_shows_the_body_where_it_can_be_seen() -> None:
 
 
 def test_a_request_that_never_finished_says_pending_and_what_is_known() -> None:
-    from tui.widgets.request_detail import general_rows
+    from tui.widgets.request_sections import general_rows
 
     record = RequestRecord(
         id="1",

@@ -71,6 +71,8 @@ class LivetapApp(App[None]):
         self.save_directory = save_directory or Path.cwd()
         self.show_secrets = False
         """Copies of requests (y) keep their secrets (``--show-secrets``)."""
+        self.preserve_log = True
+        """The request list keeps requests across navigations (``preserveLog`` in the config)."""
         self.theme_problems: list[str] = []
         for name, textual_theme in list(self.available_themes.items()):
             if textual_theme.ansi:  # the terminal's own 16 colours: no colour livetap can mix

@@ -47,7 +47,8 @@ examples:
 
 environment: CAPTURE_INTERFACE, CAPTURE_SNAPLEN, CAPTURE_BUFFER, LIVETAP_CONFIG
 config file: ~/.config/livetap/config.yaml (keys defaultInterface, snapLength,
-  bufferSize, maxCaptureSize, captureDirectory, ringSize, processes)
+  bufferSize, maxCaptureSize, captureDirectory, ringSize, maxRequests, preserveLog,
+  processes)
 """
 
 
@@ -312,6 +313,7 @@ def run_live(args: argparse.Namespace) -> int:
             session, theme=theme, save_directory=settings.capture_directory, browser=browser
         )
         app.show_secrets = args.show_secrets
+        app.preserve_log = settings.preserve_log
         install_exit_signals(app, session, browser)
         app.run()
     finally:

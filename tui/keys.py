@@ -140,6 +140,68 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "T",
+        "cycle_type_chip",
+        "Req type",
+        "Request list: the next type chip (All, Fetch/XHR, Doc, CSS, JS, Img, Media, Font, WS, "
+        "Other), with the display filter",
+        "type-chip",
+        show=False,
+    ),
+    Key(
+        "S",
+        "cycle_status_chip",
+        "Req status",
+        "Request list: the next status chip (All, 2xx, 3xx, 4xx, 5xx, failed), with the "
+        "display filter",
+        "status-chip",
+        show=False,
+    ),
+    Key(
+        "o",
+        "sort_next",
+        "Sort reqs",
+        "Sort the request list by the next column (#, Method, Status, URL, Type, MIME, Size, "
+        "Time, Waterfall: start); the cursor stays on its request, new ones take their place",
+        "sort-requests",
+        show=False,
+    ),
+    Key(
+        "O",
+        "sort_reverse",
+        "Sort ▲▼",
+        "Turn the request list's sort round (ascending ⇄ descending; # descending: newest first)",
+        "sort-reverse",
+        show=False,
+    ),
+    Key(
+        "C",
+        "clear_requests",
+        "Clear reqs",
+        "Clear the request list (new requests are listed as they come; NDJSON and HAR "
+        "captures keep theirs)",
+        "clear-requests",
+        show=False,
+    ),
+    Key(
+        "P",
+        "toggle_preserve_log",
+        "Preserve log",
+        "Preserve log across a tab's navigations, or clear the request list on navigate "
+        "(preserveLog in the config file)",
+        "preserve-log",
+        show=False,
+    ),
+    Key(
+        "H",
+        "export_har",
+        "Export HAR",
+        "Write the requests the list shows (chips and display filter applied) to a HAR 1.2 "
+        "file in the capture directory; secrets hidden unless --show-secrets",
+        "export-har",
+        show=False,
+    ),
+    Key(
         "R",
         "relaunch_browser",
         "Relaunch",

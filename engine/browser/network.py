@@ -192,6 +192,11 @@ class NetworkTracker:
         """Called with every CDP Network event as it came (recording, debugging)."""
         self.listeners: list[EventListener] = []
         """Called (in the browser thread) with every request/response/finished/failed event."""
+        self.main_frames: set[str] = set()
+        """Frame ids of the tabs' main frames (a tab's target id; the session adds them)."""
+        self.navigated_at = 0
+        """Seq of the newest main-frame navigation's document request (0: none seen): the
+        request list clears what came before it unless the log is preserved."""
 
     # -- reading (UI thread) ---------------------------------------------------------
 
@@ -343,6 +348,13 @@ class NetworkTracker:
             redirect_from=redirect_from,
         )
         self._put(record)
+        if (
+            record.resource_type == "Document"
+            and not redirect_from
+            and params.get("requestId") == params.get("loaderId")
+            and params.get("frameId") in self.main_frames
+        ):
+            self.navigated_at = record.seq
         self._emit("request", record, wall, params)
 
     def _close_redirect_hop(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.browser.records import BrowserEvent, Headers, RequestRecord
+from engine.browser.records import BrowserEvent, Headers, RequestRecord, ResponseBody
 from engine.har import har_entry, read_lines, redact_line
 from engine.ndjson.lines import browser_line
 from engine.redact import redact_body, redact_headers, redact_url
@@ -176,6 +176,17 @@ def to_raw(request: HttpRequest) -> str:
 
 def to_har_entry(record: RequestRecord, body: str | None, show_secrets: bool) -> str:
     """The request as one HAR 1.2 entry (JSON), as ``livetap har`` writes it."""
+    return json.dumps(har_entry_of(record, body, show_secrets), indent=2, ensure_ascii=False)
+
+
+def har_entry_of(
+    record: RequestRecord,
+    body: str | None,
+    show_secrets: bool,
+    response_body: ResponseBody | None = None,
+) -> dict[str, Any]:
+    """The request as one HAR 1.2 entry, made by the same code as ``livetap har``: the
+    record becomes the NDJSON lines a capture would hold, and those an entry."""
     record = replace(record, post_data=body) if body is not None else record
     end = record.started + (record.duration or 0.0)
     kinds = [("request", record.started)]
@@ -187,11 +198,14 @@ def to_har_entry(record: RequestRecord, body: str | None, show_secrets: bool) ->
         kinds.append(("failed", end))
     lines = {
         kind: browser_line(
-            BrowserEvent(kind, record, when), include_sensitive=show_secrets, include_bodies=True
+            BrowserEvent(kind, record, when),
+            include_sensitive=show_secrets,
+            include_bodies=True,
+            body=response_body if kind == "finished" else None,
         )
         for kind, when in kinds
     }
-    return json.dumps(har_entry(lines, show_secrets), indent=2, ensure_ascii=False)
+    return har_entry(lines, show_secrets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -400,6 +400,8 @@ class BrowserSession:
             return
         kind = str(info.get("type", ""))
         self._attached.add(session)
+        if kind == "page":  # a tab's main frame has the tab's target id
+            self.tracker.main_frames.add(str(info.get("targetId", "")))
         # Back to back, no waiting in between (awaiting Network.enable first hangs on popups).
         instrumented = []
         if kind in NETWORK_TARGETS:

@@ -66,7 +66,20 @@ PACKET_ACTIONS = frozenset(
 )
 """Keys that need a packet capture: not in the footer with --no-packets."""
 BROWSER_ACTIONS = frozenset(
-    {"show_body", "goto_packets", "relaunch_browser", "copy_request", "network_controls"}
+    {
+        "show_body",
+        "goto_packets",
+        "relaunch_browser",
+        "copy_request",
+        "network_controls",
+        "cycle_type_chip",
+        "cycle_status_chip",
+        "export_har",
+        "clear_requests",
+        "toggle_preserve_log",
+        "sort_next",
+        "sort_reverse",
+    }
 )
 """Keys that need a browser: not in the footer without --browser."""
 
@@ -91,6 +104,7 @@ class MainScreen(Screen[None]):
     #panes.-zoom-detail #packet-header { display: none; }
     #panes.-zoom-detail #packet-list { display: none; }
     #panes.-zoom-detail RequestList { display: none; }
+    #panes.-zoom-detail ChipBar { display: none; }
     #panes.-zoom-detail PacketDetailPane { height: 1fr; }
     #panes.-zoom-detail RequestDetail { height: 1fr; }
     #panes.-short.-in-detail #packet-list { height: 1fr; }
@@ -292,12 +306,21 @@ class MainScreen(Screen[None]):
     def _display_counts(self, short: bool = False) -> str:
         """The display filter, the pane(s) it applies to, and each pane's matches."""
         packets, requests = self.packets, self.requests
-        listed = requests is not None and requests.request_list is not None
-        return self.display_scope.counts(
+        request_list = requests.request_list if requests is not None else None
+        chips = request_list.chips.words() if request_list is not None else ""
+        counted = requests.filter_counts() if requests is not None and request_list else None
+        text = self.display_scope.counts(
             packets.filter_counts() if packets is not None else None,
-            requests.filter_counts() if requests is not None and listed else None,
+            None if chips and not self.display_scope.requests else counted,
             short=short,
         )
+        if not chips or counted is None:
+            return text
+        count, total = counted
+        chip_part = (
+            f"[{chips}] {count:,} req" if short else f"{chips}: {count:,} of {total:,} requests"
+        )
+        return f"{text} · {chip_part}" if text else chip_part
 
     # -- the display filter: both panes ------------------------------------------------
 
@@ -530,6 +553,53 @@ class MainScreen(Screen[None]):
         request_id = self.requests.selected_request if self.requests is not None else None
         record = self.browser.get(request_id) if request_id else None
         change_network(self, self.browser, record.url if record else None)
+
+    def _browser_pane(self) -> BrowserPane | None:
+        """The browser pane for a request key; without a browser, say why nothing happens."""
+        if self.browser is None or self.requests is None:
+            warn(self, NO_BROWSER)
+            return None
+        return self.requests
+
+    def action_cycle_type_chip(self) -> None:
+        """T: the request list's next type chip."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_cycle_type_chip()
+            self._show_status()
+
+    def action_cycle_status_chip(self) -> None:
+        """S: the request list's next status chip."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_cycle_status_chip()
+            self._show_status()
+
+    def action_sort_next(self) -> None:
+        """o: sort the request list by the next column."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_sort_next()
+
+    def action_sort_reverse(self) -> None:
+        """O: turn the request list's sort round."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_sort_reverse()
+
+    def action_clear_requests(self) -> None:
+        """C: clear the request list."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_clear_requests()
+            self._show_status()
+
+    def action_toggle_preserve_log(self) -> None:
+        """P: preserve log across navigations, or clear the list on navigate."""
+        if (requests := self._browser_pane()) is not None:
+            requests.action_toggle_preserve_log()
+            kept = "requests stay when a tab navigates"
+            flash(self, "preserve log: " + kept if requests.preserve_log else "clear on navigate")
+
+    def action_export_har(self) -> None:
+        """H: the listed requests to a HAR file in the capture directory."""
+        if (requests := self._browser_pane()) is not None:
+            requests.export_har(self.save_directory, bool(getattr(self.app, "show_secrets", False)))
 
     def action_relaunch_browser(self) -> None:
         """R: launch the browser again after it exited."""

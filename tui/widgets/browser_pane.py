@@ -10,6 +10,7 @@ screen can put the pane on show.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -20,12 +21,14 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from engine.browser.records import BrowserBatch, BrowserStatus, ResponseBody
+from engine.browser.records import BrowserBatch, BrowserStatus, RequestRecord, ResponseBody
 from engine.correlate import ConnectionFigures, find_connection, request_line
 from engine.errors import LivetapError
-from tui.notes import fail, warn
+from tui.notes import fail, flash, warn
+from tui.widgets.request_chips import ChipBar, Chips
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
+from tui.widgets.request_sort import next_column, sort_words
 
 if TYPE_CHECKING:
     from engine.browser.source import BrowserSource
@@ -56,8 +59,8 @@ worker is followed.
 """
 
 
-def status_line(status: BrowserStatus) -> Text:
-    """The pane's title: endpoint, state, counts."""
+def status_line(status: BrowserStatus, narrowed: str = "") -> Text:
+    """The pane's title: endpoint, state, counts, and what the chips narrow the list to."""
     text = Text()
     text.append(" Browser ", style="bold")
     text.append(f"{status.endpoint} · ")
@@ -70,6 +73,9 @@ def status_line(status: BrowserStatus) -> Text:
         count = status.skipped_messages
         noun = "message" if count == 1 else "messages"
         text.append(f" · {count:,} DevTools {noun} skipped (malformed or unexpected)", style="dim")
+    if narrowed:
+        text.append(" · showing ")
+        text.append(narrowed, style="bold reverse")
     if status.message:
         text.append(f" · {status.message}", style="italic")
     return text
@@ -123,15 +129,27 @@ class BrowserPane(Vertical):
         self._post_data: dict[str, str | None] = {}
         self._figures: dict[str, tuple[int, ConnectionFigures | None]] = {}
         """Per request: the newest packet index searched, and the connection found."""
+        self.preserve_log = True
+        """Keep requests across a tab's navigations (False: a navigation clears the list)."""
+        self._navigation_seen = 0
+        """The tracker's newest navigation already acted on."""
 
     @property
     def connected(self) -> bool:
         """Whether a browser feeds this pane (else it shows how to connect one)."""
         return self.browser is not None
 
+    def on_mount(self) -> None:
+        """Start with the config's choice of preserve log / clear on navigate."""
+        self.preserve_log = bool(getattr(self.app, "preserve_log", True))
+        if self.browser is not None:
+            self._navigation_seen = self.browser.tracker.navigated_at
+            self._show_chips()
+
     def compose(self) -> ComposeResult:
         yield Static(Text(" Browser · not connected", style="bold"), id="browser-title")
         if self.connected:
+            yield ChipBar(id="request-chips")
             yield RequestList(id="request-list")
             yield RequestDetail(id="request-detail")
         else:
@@ -139,7 +157,9 @@ class BrowserPane(Vertical):
 
     def apply(self, batch: BrowserBatch) -> None:
         """Show the state and apply the changed requests."""
-        self.query_one("#browser-title", Static).update(status_line(batch.status))
+        requests = self.request_list
+        narrowed = requests.chips.words() if requests is not None else ""
+        self.query_one("#browser-title", Static).update(status_line(batch.status, narrowed))
         if self.connected and (batch.changed or batch.removed):
             with self.app.batch_update():
                 self.query_one(RequestList).apply(batch.changed, batch.removed)
@@ -153,6 +173,11 @@ class BrowserPane(Vertical):
         batch = self.browser.poll()
         self.status = batch.status
         self.apply(batch)
+        navigated = self.browser.tracker.navigated_at
+        if navigated != self._navigation_seen:
+            self._navigation_seen = navigated
+            if not self.preserve_log and self.request_list is not None:
+                self.request_list.clear_before(navigated)
         if any(record.id == self._shown_request for record in batch.changed):
             self._show_request(self._shown_request)
 
@@ -172,6 +197,66 @@ class BrowserPane(Vertical):
         """List only the requests ``display_filter`` matches (None: all)."""
         if self.browser is not None and self.request_list is not None:
             self.request_list.set_filter(display_filter, self.browser.tracker.records())
+
+    def action_cycle_type_chip(self) -> None:
+        """The next type chip (All, Fetch/XHR, Doc, CSS, JS, Img, Media, Font, WS, Other)."""
+        if self.request_list is not None:
+            self._set_chips(self.request_list.chips.next_type())
+
+    def action_cycle_status_chip(self) -> None:
+        """The next status chip (All, 2xx, 3xx, 4xx, 5xx, failed)."""
+        if self.request_list is not None:
+            self._set_chips(self.request_list.chips.next_status())
+
+    def _set_chips(self, chips: Chips) -> None:
+        """List the requests under ``chips``; the chip bar and the title say which."""
+        requests = self.request_list
+        if self.browser is None or requests is None:
+            return
+        requests.set_chips(chips, self.browser.tracker.records())
+        self._show_chips()
+        if self.status is not None:
+            self.query_one("#browser-title", Static).update(status_line(self.status, chips.words()))
+
+    def _show_chips(self) -> None:
+        """The chip bar: the active chips, and whether the log is kept across navigations."""
+        requests = self.request_list
+        if requests is not None:
+            sort = sort_words(requests.sort_column, requests.sort_reverse)
+            self.query_one(ChipBar).show(requests.chips, self.preserve_log, sort)
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column (#, Method, Status, URL, Type, MIME, Size, Time, Waterfall)."""
+        requests = self.request_list
+        if requests is not None:
+            requests.sort_by(next_column(requests.sort_column), requests.sort_reverse)
+            self._show_chips()
+
+    def action_sort_reverse(self) -> None:
+        """Turn the sort's direction round."""
+        requests = self.request_list
+        if requests is not None:
+            requests.sort_by(requests.sort_column, not requests.sort_reverse)
+            self._show_chips()
+
+    def action_clear_requests(self) -> None:
+        """Clear the list: the requests made so far leave it (the NDJSON capture and the
+        browser keep theirs); new ones are listed as they come."""
+        requests = self.request_list
+        if self.browser is None or requests is None:
+            return
+        records = self.browser.tracker.records()
+        newest = records[-1].seq if records else 0
+        requests.clear_before(newest + 1)
+        self._shown_request = None
+        self.query_one(RequestDetail).show_message(
+            "List cleared; new requests appear as they come."
+        )
+
+    def action_toggle_preserve_log(self) -> None:
+        """Preserve log (keep requests across navigations) or clear on navigate."""
+        self.preserve_log = not self.preserve_log
+        self._show_chips()
 
     def filter_counts(self) -> tuple[int, int]:
         """Requests listed and requests held (what the display filter let through, of all)."""
@@ -291,6 +376,40 @@ class BrowserPane(Vertical):
         if figures is None:
             warn(self, "none of this request's packets are in the buffer")
         return figures
+
+    def export_har(self, directory: Path, show_secrets: bool = False) -> None:
+        """Write the listed requests to a HAR file in ``directory`` (a worker thread); a
+        notification says where, or why not."""
+        requests = self.request_list
+        if self.browser is None or requests is None:
+            return
+        records = requests.listed
+        if not records:
+            warn(self, "no requests listed to export")
+            return
+        self._write_har(directory, records, show_secrets)
+
+    @work(thread=True, exclusive=True, group="har")
+    def _write_har(self, directory: Path, records: list[RequestRecord], show_secrets: bool) -> None:
+        """Make and write the HAR off the UI thread (thousands of entries take a while)."""
+        from engine.browser.bodies import BodyStore
+        from engine.browser.har_export import export_har
+
+        kept = getattr(self.browser, "bodies", None)
+        bodies = dict(self._bodies)
+        if isinstance(kept, BodyStore):
+            for record in records:
+                data = kept.get(record.id) if record.id not in bodies else None
+                if data is not None:
+                    bodies[record.id] = ResponseBody(record.id, data, record.mime_type)
+        try:
+            path, entries = export_har(directory, records, self._post_data, bodies, show_secrets)
+        except LivetapError as error:
+            self.app.call_from_thread(fail, self, error.message, "HAR not written")
+            return
+        hidden = "" if show_secrets else " (secrets hidden; --show-secrets keeps them)"
+        note = f"HAR: {entries:,} requests written to {path}{hidden}"
+        self.app.call_from_thread(flash, self, note, 10)
 
     def action_relaunch_browser(self) -> None:
         """Launch the browser again after it exited."""

@@ -1,180 +1,106 @@
-"""The selected request in full: headers, query, timing, connection on the wire, body."""
+"""The selected request in full, in tabs as DevTools has them: Headers, Payload, Preview,
+Response, Timing, On the wire, and Initiator when the browser said what started it.
+
+Each tab scrolls on its own, so a long header list does not push the timing out of
+reach; the Preview folds a JSON body (a tree) once b has fetched it.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
-import time
-from urllib.parse import parse_qsl, urlsplit
 
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static, TabbedContent, TabPane
 
 from engine.browser.records import RequestRecord, ResponseBody
 from engine.correlate import ConnectionFigures
-from engine.dissect import hexdump_lines
-from tui.formatting import human_bytes
+from tui.widgets.json_tree import JsonTree, parse_json
+from tui.widgets.request_sections import (
+    body_text,
+    headers_tab,
+    initiator_tab,
+    payload_tab,
+    response_tab,
+    timing_tab,
+    wire_tab,
+)
 
-MAX_BODY_SHOWN = 256 * 1024
-PROTOCOL_NAMES = {"http/1.1": "h1", "http/1.0": "h1", "h2": "h2", "h3": "h3", "h3-29": "h3"}
-
-
-def _pairs(
-    title: str, pairs: tuple[tuple[str, str], ...] | list[tuple[str, str]]
-) -> RenderableType:
-    """A titled two-column table of names and values (plain text, never markup)."""
-    table = Table(box=None, show_header=False, padding=(0, 1), expand=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    for name, value in pairs:
-        table.add_row(Text(name), Text(value))
-    return Group(Text(f"\n{title}", style="bold underline"), table)
-
-
-def _timing_rows(record: RequestRecord) -> list[tuple[str, str]]:
-    """DNS, connect, TLS, send, wait, receive in milliseconds."""
-    if record.timing is None:
-        return []
-    return [
-        (name, f"{value:.1f} ms")
-        for name, value in record.timing.as_dict().items()
-        if value is not None
-    ]
+TABS = (
+    ("Headers", "headers"),
+    ("Payload", "payload"),
+    ("Preview", "preview"),
+    ("Response", "response"),
+    ("Timing", "timing"),
+    ("On the wire", "wire"),
+    ("Initiator", "initiator"),
+)
+"""Tab titles and the ids their panes go by (``tab-<id>``)."""
+HINT = "Select a request (↑ ↓); b shows its body, g its packets."
 
 
-def general_rows(record: RequestRecord) -> list[tuple[str, str]]:
-    """The request's summary lines."""
-    rows = [("URL", record.url), ("Method", record.method)]
-    if record.status is not None:
-        rows.append(("Status", f"{record.status} {record.status_text}".strip()))
-    if record.error:
-        rows.append(("Failed", record.error + (" (canceled)" if record.canceled else "")))
-    if record.remote_ip:
-        rows.append(("Remote", f"{record.remote_ip}:{record.remote_port}"))
-    if record.protocol:
-        rows.append(
-            (
-                "Protocol",
-                f"{PROTOCOL_NAMES.get(record.protocol, record.protocol)} ({record.protocol})",
-            )
-        )
-    rows += [
-        ("Type", record.resource_type),
-        ("MIME", record.mime_type),
-        ("Initiator", record.initiator),
-    ]
-    if record.from_cache:
-        rows.append(("Cache", f"served from the {record.from_cache} cache"))
-    if record.redirected_to:
-        rows.append(("Redirects to", record.redirected_to))
-    if record.redirect_from:
-        rows.append(("Redirected from", f"request {record.redirect_from}"))
-    if record.encoded_length is not None:
-        rows.append(("Transferred", human_bytes(record.encoded_length)))
-    if record.duration is not None:
-        rows.append(("Duration", f"{record.duration * 1000:.0f} ms"))
-    if not (record.finished or record.error or record.redirected_to or record.from_cache):
-        rows += pending_rows(record)
-    return [(name, value) for name, value in rows if value]
-
-
-def pending_rows(record: RequestRecord) -> list[tuple[str, str]]:
-    """What is known of a request the browser never said finished loading."""
-    started = time.strftime("%H:%M:%S", time.localtime(record.started)) if record.started else ""
-    length = next(
-        (value for name, value in record.response_headers if name.lower() == "content-length"),
-        "",
-    )
-    stage = "response headers received" if record.status is not None else "no response yet"
-    return [
-        ("Transferred", f"pending ({stage}" + (f", Content-Length {length})" if length else ")")),
-        ("Duration", f"pending (started {started})" if started else "pending"),
-    ]
-
-
-def connection_rows(figures: ConnectionFigures | None) -> list[tuple[str, str]]:
-    """The request's TCP connection as captured on the wire."""
-    if figures is None:
-        return [
-            ("Wire", "no packets of this connection in the buffer (capture the interface it used)")
-        ]
-    rtt = (
-        f"{figures.handshake_rtt * 1000:.3f} ms"
-        if figures.handshake_rtt is not None
-        else "handshake not seen"
-    )
-    return [
-        (
-            "Connection",
-            f"{figures.local_ip}:{figures.local_port} ⇄ {figures.remote_ip}:{figures.remote_port}",
-        ),
-        ("Packets", f"{len(figures.packets)} (press g to select them)"),
-        ("Handshake RTT", rtt),
-        ("Retransmissions", str(figures.retransmissions)),
-        ("Sent on wire", human_bytes(figures.bytes_sent)),
-        ("Received on wire", human_bytes(figures.bytes_received)),
-    ]
-
-
-def body_renderable(body: ResponseBody) -> RenderableType:
-    """JSON pretty-printed, text as text, anything else as a hex dump."""
-    data = body.data[:MAX_BODY_SHOWN]
-    note = (
-        f" (first {human_bytes(MAX_BODY_SHOWN)} of {human_bytes(len(body.data))})"
-        if len(body.data) > MAX_BODY_SHOWN
-        else ""
-    )
-    title = Text(f"\nResponse body, {human_bytes(len(body.data))}{note}", style="bold underline")
-    text: str | None = None
-    try:
-        decoded = data.decode("utf-8")
-        text = (
-            decoded
-            if decoded.isprintable() or all(c.isprintable() or c in "\r\n\t" for c in decoded)
-            else None
-        )
-    except UnicodeDecodeError:
-        text = None
-    if text is not None and ("json" in body.mime_type or text.lstrip()[:1] in ("{", "[")):
-        with contextlib.suppress(ValueError):
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    if text is None:
-        return Group(title, Text("\n".join(hexdump_lines(data))))
-    return Group(title, Text(text))
-
-
-class RequestDetail(VerticalScroll):
-    """Everything about the selected request, in sections."""
+class RequestDetail(Vertical):
+    """Everything about the selected request, one tab at a time."""
 
     DEFAULT_CSS = """
     RequestDetail {
         height: 2fr;
         border-top: solid $panel;
         background: $surface;
-        padding: 0 1;
     }
+    RequestDetail TabPane { padding: 0; }
+    RequestDetail VerticalScroll { padding: 0 1; background: $surface; }
+    RequestDetail #preview-tree { display: none; }
+    RequestDetail.-json #preview-tree { display: block; }
+    RequestDetail.-json #text-preview { display: none; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: RenderableType = Text("")
+        self._texts: dict[str, RenderableType] = {}
+        """Each tab's text as last shown (Preview: its text form), for plain_text."""
 
     def compose(self) -> ComposeResult:
-        yield Static(
-            "Select a request (↑ ↓); b shows its body, g its packets.", id="request-detail-text"
+        with TabbedContent(id="request-tabs"):
+            for title, name in TABS:
+                with TabPane(title, id=f"tab-{name}"), VerticalScroll(id=f"scroll-{name}"):
+                    yield Static(HINT if name == "headers" else "", id=f"text-{name}")
+                    if name == "preview":
+                        yield JsonTree(id="preview-tree")
+
+    def on_mount(self) -> None:
+        self.query_one(TabbedContent).hide_tab("tab-initiator")
+
+    def focus(self, scroll_visible: bool = True) -> RequestDetail:
+        """Focus the open tab's content (the container itself takes no keys)."""
+        active = self.query_one(TabbedContent).active or "tab-headers"
+        name = active.removeprefix("tab-")
+        target = (
+            self.query_one(JsonTree)
+            if name == "preview" and self.has_class("-json")
+            else self.query_one(f"#scroll-{name}", VerticalScroll)
         )
-        yield Static("", id="request-body")
+        target.focus(scroll_visible)
+        return self
+
+    @property
+    def active_tab(self) -> str:
+        """The open tab's name (headers, payload, preview, …)."""
+        return (self.query_one(TabbedContent).active or "tab-headers").removeprefix("tab-")
+
+    def open_tab(self, name: str) -> None:
+        """Open a tab by name (b opens the Response)."""
+        self.query_one(TabbedContent).active = f"tab-{name}"
 
     def scroll_to_body(self) -> None:
-        """Bring the response body to the top of the detail (b asked for it)."""
-        body = self.query_one("#request-body", Static)
-        if body.display:
-            self.scroll_to_widget(body, animate=False, top=True)
+        """b fetched the body: open the Preview when it folds (JSON), else the Response."""
+        self.open_tab("preview" if self.has_class("-json") else "response")
+
+    def _set(self, name: str, renderable: RenderableType) -> None:
+        self._texts[name] = renderable
+        self.query_one(f"#text-{name}", Static).update(renderable)
 
     def show(
         self,
@@ -185,38 +111,54 @@ class RequestDetail(VerticalScroll):
         note: str = "",
     ) -> None:
         """Render one request, with what was fetched for it so far."""
-        parts: list[RenderableType] = [_pairs("General", general_rows(record))]
-        if note:
-            parts.append(Text(f"\n{note}", style="italic"))
-        query = parse_qsl(urlsplit(record.url).query, keep_blank_values=True)
-        if query:
-            parts.append(_pairs("Query parameters", query))
-        timing = _timing_rows(record)
-        if timing:
-            parts.append(_pairs("Timing", timing))
-        if record.remote_ip:
-            parts.append(_pairs("On the wire", connection_rows(figures)))
-        parts.append(_pairs("Request headers", record.request_headers))
-        if post_data is not None:
-            parts.append(Group(Text("\nRequest body", style="bold underline"), Text(post_data)))
-        if record.response_headers:
-            parts.append(_pairs("Response headers", record.response_headers))
-        self._shown = Group(*parts)
-        self.query_one("#request-detail-text", Static).update(self._shown)
-        body_view = self.query_one("#request-body", Static)
-        body_view.display = body is not None
-        if body is not None:
-            self._shown = Group(*parts, body_renderable(body))
-            body_view.update(body_renderable(body))
+        self._set("headers", headers_tab(record, note))
+        self._set("payload", payload_tab(record, post_data))
+        self._set("response", response_tab(body, note))
+        self._set("timing", timing_tab(record))
+        self._set("wire", wire_tab(record, figures))
+        tabs = self.query_one(TabbedContent)
+        if record.initiator:
+            self._set("initiator", initiator_tab(record))
+            tabs.show_tab("tab-initiator")
+        else:
+            self._texts.pop("initiator", None)
+            if tabs.active == "tab-initiator":
+                tabs.active = "tab-headers"
+            tabs.hide_tab("tab-initiator")
+        self._show_preview(record, body, note)
+
+    def _show_preview(self, record: RequestRecord, body: ResponseBody | None, note: str) -> None:
+        """The body folded (JSON) or as text; how to get it when there is none yet."""
+        text = body_text(body) if body is not None else None
+        document = parse_json(text) if text is not None else None
+        tree = self.query_one(JsonTree)
+        key = (record.id, id(body))
+        if document is not None:
+            if tree.shown_for != key:  # the detail is redrawn on every update of the record
+                tree.show_document(document, label=body.mime_type if body else "JSON")
+                tree.shown_for = key
+            self._texts["preview"] = Text("\n".join(tree.plain_lines()))
+            self.add_class("-json")
+            return
+        self.remove_class("-json")
+        if body is None:
+            shown: RenderableType = response_tab(None, note)
+        elif text is None:
+            shown = Text("\nNot text: the Response tab has its bytes.", style="italic")
+        else:
+            shown = Text(text)
+        self._set("preview", shown)
 
     def show_message(self, text: str) -> None:
         """A line of text instead of a request."""
-        self._shown = Text(text)
-        self.query_one("#request-detail-text", Static).update(self._shown)
-        self.query_one("#request-body", Static).display = False
+        self._texts = {"headers": Text(text)}
+        self.remove_class("-json")
+        for _title, name in TABS:
+            self.query_one(f"#text-{name}", Static).update(text if name == "headers" else "")
+        self.open_tab("headers")
 
     def plain_text(self, width: int = 120) -> str:
-        """What the detail shows, as plain text (for tests, copying and tools)."""
+        """Every tab's text, in tab order (for tests, copying and tools)."""
         console = Console(width=width, record=True, file=io.StringIO())
-        console.print(self._shown)
+        console.print(Group(*(self._texts[name] for _t, name in TABS if name in self._texts)))
         return console.export_text()

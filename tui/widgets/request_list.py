@@ -10,17 +10,25 @@ firing thousands of requests in one frame, a display filter, a flood).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual._two_way_dict import TwoWayDict
 from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, DuplicateKey, Row, RowKey
 
 from engine.browser.records import RequestRecord
 from tui.formatting import human_bytes
+from tui.widgets.request_chips import Chips
+from tui.widgets.request_sort import SORT_KEYS
+from tui.widgets.waterfall import Scale, WaterfallCell
 
 if TYPE_CHECKING:
     from engine.display_filter import DisplayFilter
@@ -39,12 +47,13 @@ COLUMNS = (
     ("MIME", 14),
     ("Size", 8),
     ("Time", 7),
+    ("Waterfall", 24),
 )
 """Column names and widths; the URL column takes whatever width is left. Type fits the
 resource types CDP names most (Stylesheet, Document, TextTrack); longer ones end in "…"."""
 URL_MIN = 30
 """The URL keeps at least this much room; narrower lists leave out columns (DROP_ORDER)."""
-DROP_ORDER = ("MIME", "Type", "#", "Time")
+DROP_ORDER = ("Waterfall", "MIME", "Type", "#", "Time")
 """Columns left out first when the list is narrow; Method, Status, URL and Size stay."""
 PADDING = 2
 """DataTable's cell padding, one space each side."""
@@ -153,7 +162,7 @@ def url_text(record: RequestRecord, width: int = 0) -> str:
     return url
 
 
-class RequestList(DataTable[Text]):
+class RequestList(DataTable[Text | WaterfallCell]):
     """Requests in the order they were made, coloured by status class."""
 
     DEFAULT_CSS = """
@@ -171,8 +180,17 @@ class RequestList(DataTable[Text]):
         self._layout: tuple[tuple[str, int], ...] = layout(120)
         self.display_filter: DisplayFilter | None = None
         """Only requests this filter matches are listed (None: all)."""
+        self.chips = Chips()
+        """Only requests under these type and status chips are listed."""
+        self.first_seq = 0
+        """Requests made before this one (by seq) were cleared: C, or a navigation."""
+        self.sort_column = "#"
+        """The column the rows are sorted by (``#`` ascending: the order they were made)."""
+        self.sort_reverse = False
         self._records: dict[str, RequestRecord] = {}
         """The listed requests by id, oldest first: what a rebuild lays out."""
+        self._scale = Scale()
+        """The time the Waterfall column spans: that of the rows on screen (see render_lines)."""
 
     def on_mount(self) -> None:
         """Columns for the width at hand; colours come from the theme per row."""
@@ -187,11 +205,11 @@ class RequestList(DataTable[Text]):
         """The column names shown at the list's width (for tests and the help)."""
         return tuple(name for name, _width in self._layout)
 
-    def _cells(self, record: RequestRecord) -> list[Text]:
+    def _cells(self, record: RequestRecord) -> list[Text | WaterfallCell]:
         colour = self.app.theme_variables.get(status_key(record), "") if status_key(record) else ""
         pending = Style(dim=True, italic=True)
         url_width = dict(self._layout).get("URL", 0)
-        cells = {
+        cells: dict[str, Text | WaterfallCell] = {
             "#": Text(str(record.seq)),
             "Method": Text(record.method),
             "Status": Text(status_text(record), style=f"bold {colour}".strip()),
@@ -204,8 +222,33 @@ class RequestList(DataTable[Text]):
             "MIME": Text(record.mime_type, overflow="ellipsis"),
             "Size": Text(size_text(record), style=pending if unfinished(record) else ""),
             "Time": Text(time_text(record), style=pending if unfinished(record) else ""),
+            "Waterfall": WaterfallCell(record, self._scale),
         }
         return [cells[name] for name, _width in self._layout]
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Scale the Waterfall to the rows on screen before they are drawn; a new scale
+        drops the cached rows (only those on screen are drawn again)."""
+        if "Waterfall" in self.shown_columns:
+            scale = Scale.of(self.visible_records())
+            if (scale.start, scale.span) != (self._scale.start, self._scale.span):
+                self._scale.start, self._scale.span = scale.start, scale.span
+                span = f"{scale.span * 1000:.0f} ms" if scale.span < 10 else f"{scale.span:.1f} s"
+                self.columns[ColumnKey("Waterfall")].label = Text(f"Waterfall {span}")
+                self._clear_caches()
+        return super().render_lines(crop)
+
+    def visible_records(self) -> list[RequestRecord]:
+        """The requests whose rows are on screen, top to bottom."""
+        first = int(self.scroll_y)
+        last = min(self.row_count, first + max(0, self.size.height - self.header_height))
+        shown: list[RequestRecord] = []
+        for row in range(first, last):
+            key = self.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+            record = self._records.get(str(key))
+            if record is not None:
+                shown.append(record)
+        return shown
 
     def on_resize(self, event: events.Resize) -> None:
         """Lay the columns out for the new width: the URL takes the room the others leave."""
@@ -223,19 +266,47 @@ class RequestList(DataTable[Text]):
     ) -> None:
         """List only what ``display_filter`` matches (None: everything), from all records held."""
         self.display_filter = display_filter
-        self._records.clear()
-        self.clear()
-        self.apply(tuple(records[-MAX_ROWS:]), ())
+        self.refill(records)
+
+    def set_chips(self, chips: Chips, records: list[RequestRecord]) -> None:
+        """List only the requests under ``chips``, from all records held."""
+        self.chips = chips
+        self.refill(records)
+
+    def refill(self, records: list[RequestRecord]) -> None:
+        """Lay out again the newest MAX_ROWS of ``records`` (oldest first) that are shown."""
+        chosen: list[RequestRecord] = []
+        for record in reversed(records):  # newest first: stop once the list is full
+            if self._shown(record):
+                chosen.append(record)
+                if len(chosen) == MAX_ROWS:
+                    break
+        selected = self.selected_id
+        self._records = {record.id: record for record in reversed(chosen)}
+        self._rebuild(selected, following=self.follow)
+
+    def clear_before(self, seq: int) -> None:
+        """Leave out, now and from then on, every request made before ``seq`` (C, or a
+        navigation without preserve log); what is left keeps its place."""
+        self.first_seq = max(self.first_seq, seq)
+        kept = {key: r for key, r in self._records.items() if r.seq >= self.first_seq}
+        if len(kept) != len(self._records):
+            self._records = kept
+            self._rebuild()
 
     def _shown(self, record: RequestRecord) -> bool:
-        """Whether the display filter lets a request through."""
+        """Whether the request is not cleared and the chips and display filter let it through."""
+        if record.seq < self.first_seq:
+            return False
+        if not self.chips.everything and not self.chips.matches(record):
+            return False
         return self.display_filter is None or self.display_filter.matches_fields(
             request_fields(record)
         )
 
     def apply(self, changed: tuple[RequestRecord, ...], removed: tuple[str, ...]) -> None:
         """Add new requests, update known ones in place, drop removed ones."""
-        at_end = self.follow and self.cursor_row >= self.row_count - 1
+        at_end = self.follow and self.cursor_row >= self._newest_row()
         records = self._records
         drop = [request_id for request_id in removed if records.pop(request_id, None)]
         for record in changed:
@@ -253,6 +324,7 @@ class RequestList(DataTable[Text]):
             return
         for request_id in drop:
             self.remove_row(request_id)
+        reorder = False
         for record in changed:
             if record.id not in records:
                 continue
@@ -262,8 +334,11 @@ class RequestList(DataTable[Text]):
                     self.update_cell(record.id, name, cell)
             else:
                 self.add_row(*cells, key=record.id)
-        if at_end and self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
+            reorder = True
+        if reorder and self.sorted_view:
+            self._order(following=at_end)
+        elif at_end and self.row_count:
+            self.move_cursor(row=self._newest_row(), animate=False, scroll=True)
 
     def _rebuild(self, selected: str | None = None, *, following: bool | None = None) -> None:
         """Lay out the listed requests again, keeping the cursor on its request."""
@@ -271,14 +346,90 @@ class RequestList(DataTable[Text]):
         if following is None:
             following = self.follow and self.cursor_row >= self.row_count - 1
         self.clear()
-        for record in self._records.values():
-            self.add_row(*self._cells(record), key=record.id)
+        self._add_rows(self._records.values())
         if not self.row_count:
+            self.follow = True  # an empty list follows what comes next
             return
-        if following or selected not in self._records:
+        if self.sorted_view:
+            self._order(selected, following=following)
+        elif following or selected not in self._records:
             self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
         else:
             self.move_cursor(row=self.get_row_index(selected), animate=False, scroll=True)
+
+    def _add_rows(self, records: Iterable[RequestRecord]) -> None:
+        """Add rows in one go: DataTable.add_row as it is, less its per-row cursor
+        re-assignment (a reactive set, with its watchers) and idle check, and less the
+        measuring of every new cell on idle (DataTable's ``_new_rows``): the columns have
+        fixed widths and the rows one line, so there is nothing to measure. Laying out
+        5,000 rows (a chip, a filter, a clear) took 1 s, mostly those."""
+        columns = [column.key for column in self.ordered_columns]
+        locations, data, rows = self._row_locations, self._data, self.rows
+        added = 0
+        for record in records:
+            row_key = RowKey(record.id)
+            if row_key in locations:
+                raise DuplicateKey(f"The row key {row_key!r} already exists.")
+            locations[row_key] = len(rows)
+            data[row_key] = dict(zip(columns, self._cells(record), strict=True))
+            rows[row_key] = Row(row_key, 1)
+            added += 1
+        if not added:
+            return
+        self._require_update_dimensions = True  # the virtual size, on idle
+        self.cursor_coordinate = self.cursor_coordinate
+        if len(rows) == added and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()  # as add_row does for the first row of an empty table
+        self._update_count += 1
+        self.check_idle()
+
+    # -- sorting -----------------------------------------------------------------------
+
+    @property
+    def sorted_view(self) -> bool:
+        """Whether the rows are in another order than the one requests were made in."""
+        return self.sort_column != "#" or self.sort_reverse
+
+    def sort_by(self, column: str, reverse: bool = False) -> None:
+        """Sort the rows by ``column`` (a name of COLUMNS), keeping the cursor on its request;
+        new requests take their place in the order as they come."""
+        if column not in SORT_KEYS:
+            raise ValueError(f"no column {column!r} to sort by")
+        self.sort_column, self.sort_reverse = column, reverse
+        following = self.follow
+        if self.sorted_view:
+            self._order(following=following)
+        else:
+            self._rebuild(following=following)
+
+    def _order(self, selected: str | None = None, *, following: bool = False) -> None:
+        """Put the rows in the sort's order: O(n log n) over the rows listed, per batch.
+
+        DataTable.sort can only compare cell contents; this orders by the records' own
+        values, the same way (the row index map DataTable.sort itself replaces).
+        """
+        selected = selected or self.selected_id
+        key = SORT_KEYS[self.sort_column]
+        ordered = sorted(self._records.values(), key=key, reverse=self.sort_reverse)
+        self._row_locations = TwoWayDict(
+            {RowKey(record.id): index for index, record in enumerate(ordered)}
+        )
+        self._update_count += 1
+        self.refresh()
+        if not ordered:
+            return
+        target = next(reversed(self._records)) if following or selected is None else selected
+        if target not in self._records:
+            target = next(reversed(self._records))
+        self.move_cursor(row=self.get_row_index(target), animate=False, scroll=True)
+        self.follow = following
+
+    def _newest_row(self) -> int:
+        """The row of the newest request listed: the last, unless the rows are sorted."""
+        newest = next(reversed(self._records), None) if self.sorted_view else None
+        if newest is None or newest not in self.rows:  # mid-batch: not laid out yet
+            return self.row_count - 1
+        return self.get_row_index(newest)
 
     # -- following the newest (the packet list's rules) ------------------------------
 
@@ -287,16 +438,16 @@ class RequestList(DataTable[Text]):
         self.follow = False
 
     def follow_newest(self) -> None:
-        """Go to the newest request and follow new ones again."""
-        self.follow = True
+        """Go to the newest request (wherever the sort put it) and follow new ones again."""
         if self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False, scroll=True)
+            self.move_cursor(row=self._newest_row(), animate=False, scroll=True)
+        self.follow = True
 
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
         """The cursor put on an older request, by any means, holds the list there."""
         super().watch_cursor_coordinate(old, new)
-        if new != old and new.row < self.row_count - 1:  # add_row sets it again, unchanged
-            self.follow = False
+        if new != old and self.row_count and new.row != self._newest_row():
+            self.follow = False  # (add_row sets it again, unchanged)
 
     def action_cursor_up(self) -> None:
         """The first ↑ while following holds the list where it is; the next ones move."""
@@ -332,6 +483,19 @@ class RequestList(DataTable[Text]):
         """A click selects a request and holds the list there."""
         self.hold()
         await super()._on_click(event)
+
+    @property
+    def listed(self) -> list[RequestRecord]:
+        """The requests listed (chips and display filter applied), top row first."""
+        return [
+            self._records[str(row.key.value)]
+            for row in self.ordered_rows
+            if str(row.key.value) in self._records
+        ]
+
+    def record(self, request_id: str) -> RequestRecord | None:
+        """A listed request's record as last applied (None: not listed)."""
+        return self._records.get(request_id)
 
     @property
     def selected_id(self) -> str | None:
