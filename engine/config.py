@@ -115,13 +115,6 @@ def _parse_int(text: str | int, what: str, low: int, high: int) -> int:
     return value
 
 
-def _parse_bool(value: object, what: str) -> bool:
-    """true or false (YAML's booleans), or a UsageError naming the setting."""
-    if not isinstance(value, bool):
-        raise UsageError(f"{what} must be true or false, not {value!r}")
-    return value
-
-
 def read_config_file(path: Path, required: bool) -> dict[str, Any]:
     """The settings in a YAML config file, by setting name; unknown keys are errors."""
     import yaml
@@ -199,7 +192,8 @@ def _validate(values: dict[str, Any], source_file: Path | None) -> Settings:
 
 
 def _parse_bool(value: Any, name: str) -> bool:
-    """A yes/no setting: a YAML/TOML boolean, or true/false/yes/no/on/off as text."""
+    """A yes/no setting: a YAML boolean, or true/false/yes/no/on/off as text; else a
+    UsageError naming the setting, as the other settings' errors do."""
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -207,7 +201,7 @@ def _parse_bool(value: Any, name: str) -> bool:
         return True
     if text in ("false", "no", "off", "0"):
         return False
-    raise BadInputError(f"{name} must be true or false, not {value!r}")
+    raise UsageError(f"{name} must be true or false, not {value!r}")
 
 
 SERVE_PORT_ENV = "LIVETAP_SERVE_PORT"

@@ -11,7 +11,7 @@ import pytest
 
 from engine import linktypes
 from engine.config import Settings, load_settings
-from engine.errors import BadInputError, ExitCode, PermissionDeniedError
+from engine.errors import ExitCode, PermissionDeniedError, UsageError
 from engine.live import LiveSource
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.pcapio import PcapRecord
@@ -136,7 +136,7 @@ def test_processes_false_in_the_config_file_turns_attribution_off(tmp_path: Path
     assert not load_settings({}, {}, config).processes
     assert not load_settings({"processes": False}, {}, None).processes
     config.write_text("processes: maybe\n")
-    with pytest.raises(BadInputError, match="processes must be true or false"):
+    with pytest.raises(UsageError, match="processes must be true or false"):
         load_settings({}, {}, config)
     config.write_text("processes: false\n")
     assert main(["-i", "lo", "--config", str(config), "--process", "curl"]) == ExitCode.USAGE_ERROR
