@@ -233,7 +233,27 @@ class CaptureSession:
         attribution could not tell.
         """
         owners = self.owners
-        return owners.info(self.ring.owner_id(index)) if owners is not None else None
+        if owners is None:
+            return None
+        owner = owners.info(self.ring.owner_id(index))
+        if owner is not None and not owner.known:
+            later = self._learnt_later(owners, index)
+            if later is not None:
+                return later
+        return owner
+
+    def _learnt_later(self, owners: PacketOwners, index: int) -> ProcessInfo | None:
+        """The flow's owner learnt after this packet was captured (a SYN read before the
+        SYN watcher's answer came back under load), if it is this connection's; no lookup.
+        """
+        attributor = owners.attributor
+        record = self.ring.record(index)
+        if attributor is None or record is None:
+            return None
+        from engine.packet.model import Packet
+
+        learnt = attributor.cached(Packet(record.linktype, record.data), record.timestamp)
+        return learnt if learnt is not None and learnt.known else None
 
     def set_filter(self, expression: str) -> str:
         """Apply a new BPF filter to the running source.

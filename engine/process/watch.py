@@ -269,6 +269,23 @@ class WatcherProcess:
         self._thread.join(timeout=2)
 
 
+def _warm_up(attributor: Attributor) -> None:
+    """Resolve one connection before saying "ready": the first lookup imports, opens the
+    netlink socket and reads /proc, long enough for a short program's first connection
+    (a curl to a local server) to be over before its answer. Nothing is sent: the SYN
+    is built here, to a listener of the watcher's own."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        loopback = socket.inet_aton("127.0.0.1")
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0, 64, 6, 0, loopback, loopback)
+        tcp = struct.pack("!HHIIBBHHH", 9, port, 0, 0, 0x50, 0x02, 65535, 0, 0)
+        frame = bytes(6) + bytes(6) + b"\x08\x00" + ip + tcp
+        with contextlib.suppress(Exception):  # a warm-up only: the watcher runs without it
+            attributor.learn_connection(Packet(linktypes.ETHERNET, frame), time.time())
+
+
 def main() -> int:
     """``python -m engine.process.watch IFACE``: print each new connection's owners."""
     from engine.errors import LivetapError
@@ -292,6 +309,7 @@ def main() -> int:
     except LivetapError as error:
         print(error.message, file=sys.stderr)
         return int(error.exit_code)
+    _warm_up(attributor)
     print("ready", flush=True)
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
         watcher.run(realtime=True, parent=parent)
