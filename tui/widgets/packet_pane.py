@@ -41,6 +41,13 @@ from tui.widgets.packet_rows import RingRows
 
 ANALYSIS_BUDGET = 5_000
 """Packets the background stream analysis takes per poll (75,000 a second at most)."""
+ANALYSIS_SLICE = 250
+"""Packets analysed between two pauses of the analysis thread."""
+ANALYSIS_YIELD = 9.0
+"""After each slice the thread sleeps this many times as long as the slice took: at most
+a tenth of the time goes to the analysis, so the list keeps 12–15 repaints a second at
+100,000 packets/s (benchmarks/ui_latency.py; 6–7 without the pauses); when far
+behind, it skips (ANALYSIS_BEHIND)."""
 ANALYSIS_BEHIND = 100_000
 """Further behind than this, the analysis skips to the newest packets (under heavy load
 the capture and the UI come first)."""
@@ -71,8 +78,10 @@ class PacketPane(Vertical):
         self._reported_error: str | None = None
         self._spec_path = ""
         """The last dissector spec exported (x offers it again)."""
-        self._analysing = threading.Lock()
-        """Held while a stream analysis worker runs (one at a time)."""
+        self._analysis_wake = threading.Event()
+        """Set by each poll that finds packets the stream analysis has not seen."""
+        self._analysis_stop = threading.Event()
+        self._analysis_thread: threading.Thread | None = None
         self._processes: CapturedProcesses | None = None
         """Per-process counts for the Processes view (made when it first opens)."""
         self._processes_lock = threading.Lock()
@@ -183,20 +192,50 @@ class PacketPane(Vertical):
         found = self.session.ring.analysis.peek(index)
         return found.tcp.info_prefix() if found is not None and found.tcp is not None else ""
 
-    @work(thread=True, exclusive=False, group="stream-analysis")
     def _analyse(self) -> None:
+        """Wake the stream analysis thread (started on first use, one per pane).
+
+        One long-lived thread, not a Textual worker per poll: a worker's start and
+        state messages, fifteen times a second, halved the list's repaints at 100,000
+        packets/s (benchmarks/ui_latency.py: 15 → 7 a second).
+        """
+        if self._analysis_thread is None:
+            self._analysis_thread = threading.Thread(
+                target=self._analysis_loop, name="stream-analysis", daemon=True
+            )
+            self._analysis_thread.start()
+        self._analysis_wake.set()
+
+    def _analysis_loop(self) -> None:
         """Stream numbers and TCP analysis of new packets, off the UI thread, in order.
 
-        Only one runs at a time (a second start returns at once); it takes at most
-        ANALYSIS_BUDGET packets a poll, so a burst is caught up over a few polls.
+        It takes at most ANALYSIS_BUDGET packets a wake-up, so a burst is caught up over a
+        few polls, and skips ahead when more than ANALYSIS_BEHIND wait.
         """
-        if not self._analysing.acquire(blocking=False):
-            return
-        try:
-            if self.session.ring.analysis.advance(ANALYSIS_BUDGET, behind=ANALYSIS_BEHIND):
-                self.app.call_from_thread(self.packet_list.notes_changed)
-        finally:
-            self._analysing.release()
+        analysis = self.session.ring.analysis
+        stop = self._analysis_stop
+        while not stop.is_set():
+            self._analysis_wake.wait()
+            self._analysis_wake.clear()
+            observed = 0
+            while not stop.is_set() and observed < ANALYSIS_BUDGET:
+                began = time.perf_counter()
+                done = analysis.advance(ANALYSIS_SLICE, behind=ANALYSIS_BEHIND)
+                if not done:
+                    break
+                observed += done
+                # the GIL back to the UI and the capture for most of the time
+                time.sleep(max(0.001, ANALYSIS_YIELD * (time.perf_counter() - began)))
+            if observed and not stop.is_set():
+                try:
+                    self.app.call_from_thread(self.packet_list.notes_changed)
+                except RuntimeError:  # the app is closing
+                    return
+
+    def on_unmount(self) -> None:
+        """Let the stream analysis thread end with the pane."""
+        self._analysis_stop.set()
+        self._analysis_wake.set()
 
     @work(thread=True, exclusive=True, group="dissect")
     def _dissect(self, packet: PacketSummary) -> None:
