@@ -81,19 +81,26 @@ def test_process_keeps_only_that_programs_packets_both_ways() -> None:
         try:
             assert wait_for(lambda: owners.active)
             with program(TCP_CLIENT, V4, str(port)) as other:
-                fetched = subprocess.run(
-                    ["curl", "-s", "-m", "5", f"http://{V4}:{port}/"],
-                    capture_output=True,
-                    check=True,
-                )
-                assert fetched.stdout == b"ok"
-                assert wait_for(lambda: session.ring.last_index >= 8, timeout=5)
+                # A curl on lo can be over before the SYN watcher looks (a known gap, see
+                # the README's "Which program"): its packets are then not curl's and are
+                # left out. Up to ten curls; one must be kept whole.
+                for _attempt in range(10):
+                    fetched = subprocess.run(
+                        ["curl", "-s", "-m", "5", f"http://{V4}:{port}/"],
+                        capture_output=True,
+                        check=True,
+                    )
+                    assert fetched.stdout == b"ok"
+                    if wait_for(lambda: session.ring.last_index >= 8, timeout=2):
+                        break
+                assert session.ring.last_index >= 8
                 time.sleep(0.3)
-            curl_port = next(port for port in clients if port != other.port)
+            curl_ports = set(clients) - {other.port}
             kept = [session.packet(i) for i in range(1, session.ring.last_index + 1)]
-            assert all(p is not None and curl_port in (p.sport, p.dport) for p in kept)
-            assert {p.sport for p in kept if p is not None} == {curl_port, port}
-            sent = [session.process_of(p.index) for p in kept if p and p.sport == curl_port]
+            assert all(p is not None and {p.sport, p.dport} & curl_ports for p in kept)
+            assert port in {p.sport for p in kept if p is not None}
+            assert {p.sport for p in kept if p is not None} - {port} <= curl_ports
+            sent = [session.process_of(p.index) for p in kept if p and p.sport in curl_ports]
             assert {owner.name for owner in sent if owner is not None} == {"curl"}
         finally:
             session.stop()
