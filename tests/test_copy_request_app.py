@@ -58,6 +58,7 @@ async def test_y_copies_the_request_as_curl_to_the_clipboard_and_a_file(
         )
         record = next(r for r in browser.tracker.records() if r.url == url)
         await until(pilot, lambda: requests.row_count >= 6)
+        await until(pilot, lambda: record.id in requests.rows)  # its row may come later
         status = str(main.query_one(StatusBar).render())
         assert "[blocking 1 pattern, no cache]" in status
         requests.focus()
