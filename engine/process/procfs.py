@@ -110,14 +110,8 @@ def start_time(pid: int) -> int | None:
 
 def thread_group(pid: int) -> int:
     """The process a thread id belongs to (itself for a process)."""
-    try:
-        status = Path(f"{PROC}/{pid}/status").read_bytes()
-    except OSError:
-        return pid
-    start = status.find(b"\nTgid:")
-    if start < 0:
-        return pid
-    return int(status[start + 6 : status.index(b"\n", start + 1)])
+    value = _status_field(pid, b"Tgid:")
+    return int(value) if value is not None else pid
 
 
 def effective_uid(pid: int) -> int | None:
@@ -126,14 +120,20 @@ def effective_uid(pid: int) -> int | None:
     Not the owner of ``/proc/PID``: that is root for a process that is not dumpable
     (after a setuid, or one that asked), whichever user it runs as.
     """
+    value = _status_field(pid, b"Uid:")
+    return int(value.split()[1]) if value is not None else None
+
+
+def _status_field(pid: int, name: bytes) -> bytes | None:
+    """One line's value of ``/proc/PID/status`` (None: gone, unreadable or absent)."""
     try:
         status = Path(f"{PROC}/{pid}/status").read_bytes()
     except OSError:
         return None
-    start = status.find(b"\nUid:")
+    start = status.find(b"\n" + name)
     if start < 0:
         return None
-    return int(status[start + 5 : status.index(b"\n", start + 1)].split()[1])
+    return status[start + 1 + len(name) : status.index(b"\n", start + 1)]
 
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
