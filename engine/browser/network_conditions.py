@@ -23,11 +23,13 @@ launched, or on an attached one when the user passed ``--allow-control``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.browser.target import BrowserTarget
 from engine.errors import PermissionDeniedError, UsageError
 from engine.ndjson.url_filter import UrlFilter
+
+if TYPE_CHECKING:  # a type only: the parser reads THROTTLE_HELP at every start
+    from engine.browser.target import BrowserTarget
 
 BLOCK_REASON = "BlockedByClient"
 """Fetch.failRequest's errorReason: the list shows net::ERR_BLOCKED_BY_CLIENT."""
