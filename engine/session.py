@@ -16,16 +16,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.capture_loop import LoopEnd, run_loop
 from engine.display_filter import compile_display_filter
-from engine.errors import LivetapError
+from engine.errors import LivetapError, UsageError
 from engine.events import CaptureStats, PacketBatch, PacketSummary
 from engine.file_ring import FileRing
 from engine.live_analysis import LiveAnalysis
+from engine.packet_marks import PacketMarks
+from engine.packet_range import PacketRange
 from engine.pcapio import PcapRecord, write_pcap_file
 from engine.process import registry
 from engine.process.packet_owners import PacketOwners
@@ -46,6 +48,12 @@ class SaveResult:
     packets: int
     first_index: int
     last_index: int
+    ignored: int = 0
+    """Ignored packets left out of the file."""
+
+
+SAVE_CHOICES = ("all", "displayed", "marked", "range")
+"""Which packets ``save_packets`` writes (Wireshark's Export Specified Packets)."""
 
 
 class CaptureSession:
@@ -87,6 +95,8 @@ class CaptureSession:
         """The display filter's view of the buffer, when one is set."""
         self.on_packets: Callable[[], None] | None = None
         """Called from the capture thread after each batch (cheap; e.g. set an Event)."""
+        self.marks = PacketMarks()
+        """The packets the user marked and ignored (a file read again starts over)."""
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -291,6 +301,7 @@ class CaptureSession:
         self._finished = False
         self._error = None
         self._rate_samples.clear()
+        self.marks = PacketMarks()
         if self.view is not None:
             self.view = DisplayView(self.ring, self.view.filter)
             self.view.scan()  # an empty buffer: nothing to scan, new packets are added
@@ -325,3 +336,50 @@ class CaptureSession:
         names = self.source.source_names if len(self.source.source_names) > 1 else ()
         written = write_pcap_file(path, self.ring.records(start, end), names=names)
         return SaveResult(Path(path).resolve(), written, start, end)
+
+    def save_packets(
+        self, path: str | Path, which: str, packet_range: PacketRange | None = None
+    ) -> SaveResult:
+        """Write all, the displayed, the marked or a range of the buffered packets.
+
+        ``which`` is one of :data:`SAVE_CHOICES`; ``displayed`` is the display filter's
+        packets (all without one), ``range`` needs ``packet_range``. Ignored packets are
+        left out and counted in the result.
+        """
+        ring, marks = self.ring, self.marks
+        first, last = ring.first_index, ring.last_index
+        chosen: Iterable[int]
+        if which == "all":
+            chosen = range(first, last + 1)
+        elif which == "displayed":
+            view = self.view
+            chosen = range(first, last + 1) if view is None else _view_indices(view)
+        elif which == "marked":
+            chosen = sorted(i for i in marks.marked if first <= i <= last)
+        elif which == "range" and packet_range is not None:
+            chosen = packet_range.indices(first, last)
+        else:
+            raise UsageError(f"save which packets? one of {', '.join(SAVE_CHOICES)}")
+        left_out = 0
+
+        def records() -> Iterator[PcapRecord]:
+            nonlocal left_out
+            for index in chosen:
+                if marks.is_ignored(index):
+                    left_out += 1
+                    continue
+                record = ring.record(index)
+                if record is not None:
+                    yield record
+
+        names = self.source.source_names if len(self.source.source_names) > 1 else ()
+        written = write_pcap_file(path, records(), names=names)
+        return SaveResult(Path(path).resolve(), written, first, last, left_out)
+
+
+def _view_indices(view: DisplayView) -> Iterator[int]:
+    """The packets a display view shows, oldest first."""
+    for row in range(len(view)):
+        index = view.index_at(row)
+        if index is not None:
+            yield index
