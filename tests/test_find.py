@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
-from scapy.packet import Raw
+from scapy.packet import Packet, Raw
 
 from engine import linktypes
 from engine.errors import UsageError
@@ -29,7 +29,7 @@ def frame(number: int) -> bytes:
     """Packet ``number``: UDP to port 1000+n with a payload naming it; every 10th is TCP."""
     payload = f"packet {number} Hello".encode()
     if number % 10 == 0:
-        layer = TCP(sport=40000, dport=80) / Raw(payload + b"\xde\xad\xbe\xef")
+        layer: Packet = TCP(sport=40000, dport=80) / Raw(payload + b"\xde\xad\xbe\xef")
     else:
         layer = UDP(sport=5000, dport=1000 + number) / Raw(payload)
     return bytes(Ether(src=MAC_SRC, dst=MAC_DST) / IP(src="10.0.0.1", dst="10.0.0.2") / layer)
