@@ -195,7 +195,8 @@ async def test_w_saves_the_buffer_to_a_pcap(tmp_dir: Path) -> None:
     target = tmp_dir / "saved.pcap"
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: main_screen(app).packet_list.row_count == 15)
-        await pilot.press("w")
+        await pilot.press("w")  # a menu: which packets (all is first), then the file
+        await pilot.press("enter")
         prompt = app.screen
         assert isinstance(prompt, Prompt)
         assert prompt.query_one(Input).value.startswith(str(tmp_dir / "livetap-"))

@@ -46,6 +46,18 @@ if TYPE_CHECKING:
     from engine.session import CaptureSession
     from tui.screens.dissector_export import ExportResult
 
+PACKET_LIST_ACTIONS = (
+    "find_packet",
+    "find_next",
+    "find_previous",
+    "goto_packet",
+    "toggle_mark",
+    "next_mark",
+    "unmark_all",
+    "toggle_ignore",
+    "unignore_all",
+)
+"""Find, go to, mark and ignore: routed to the packet pane's action of the same name."""
 POLL_INTERVAL = 1 / 15
 SPLIT_MIN_WIDTH = 120
 """Narrower than this, packets and browser take turns on the whole screen (v switches);
@@ -62,6 +74,7 @@ PACKET_ACTIONS = frozenset(
         "stats",
         "follow_stream",
         "goto_packets",
+        *PACKET_LIST_ACTIONS,
     }
 )
 """Keys that need a packet capture: not in the footer with --no-packets."""
@@ -451,6 +464,53 @@ class MainScreen(Screen[None]):
         if (packets := self._packet_pane()) is not None:
             packets.action_save_pcap()
 
+    def action_find_packet(self) -> None:
+        """ctrl+f: find a packet by display filter, hex bytes or text."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_find_packet()
+
+    def action_find_next(self) -> None:
+        """ctrl+n: the next packet the last find matches."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_find_next()
+
+    def action_find_previous(self) -> None:
+        """ctrl+b: the previous packet the last find matches."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_find_previous()
+
+    def action_goto_packet(self) -> None:
+        """ctrl+g: go to a packet by its number."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_goto_packet()
+
+    def action_toggle_mark(self) -> None:
+        """m: mark or unmark the selected packet."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_toggle_mark()
+
+    def action_next_mark(self) -> None:
+        """M: the next marked packet."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_next_mark()
+
+    def action_unmark_all(self) -> None:
+        """U: unmark every packet."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_unmark_all()
+
+    def action_toggle_ignore(self) -> None:
+        """ctrl+d: ignore the selected packet (it leaves the list)."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_toggle_ignore()
+            self._show_status()
+
+    def action_unignore_all(self) -> None:
+        """D: show the ignored packets again."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_unignore_all()
+            self._show_status()
+
     def action_stats(self) -> None:
         """a: live statistics of the capture."""
         if (packets := self._packet_pane()) is not None:
@@ -506,6 +566,7 @@ class MainScreen(Screen[None]):
         if self._focus_in_browser() and requests is not None and requests.request_list is not None:
             requests.action_focus_list()
         elif self.packets is not None:
+            self.packets.cancel_find()
             self.packet_list.focus()
 
     def action_show_body(self) -> None:

@@ -75,8 +75,11 @@ class Prompt(ModalScreen[str | None]):
         history: PromptHistory | None = None,
         suggestions: Sequence[tuple[str, str]] = (),
         transform: Transform | None = None,
+        describe: Transform | None = None,
     ) -> None:
         super().__init__()
+        self._describe = describe
+        """Says what a valid text will do (the check line shows it after ✓)."""
         self._title = title
         self._value = value
         self._hint = hint
@@ -123,7 +126,8 @@ class Prompt(ModalScreen[str | None]):
         problem = self._validate(value)
         mark = self.query_one("#prompt-check", Static)
         if problem is None:
-            mark.update(Text("✓ valid", style="green"))
+            said = self._describe(value) if self._describe is not None else "valid"
+            mark.update(Text(f"✓ {said}", style="green"))
         else:
             mark.update(Text(f"✗ {problem}", style="red"))
 
@@ -238,10 +242,12 @@ def display_filter_prompt(
     )
 
 
-def save_prompt(default_path: str, apply: Apply) -> Prompt:
-    """The "save buffer to pcap" prompt (``w``)."""
+def save_prompt(
+    default_path: str, apply: Apply, title: str = "Save the buffered packets to"
+) -> Prompt:
+    """The "save packets to pcap" prompt (``w``, after the menu of which packets)."""
     return Prompt(
-        "Save the buffered packets to",
+        title,
         default_path,
         "A .pcapng name writes pcapng; anything else pcap.  Enter saves, Esc cancels.",
         apply,

@@ -23,12 +23,15 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from engine.events import PacketSummary
+from engine.packet_marks import PacketMarks
 from engine.process.procfs import ProcessInfo
 from themes import PROTOCOL_KEYS
 from tui.formatting import columns, header_text, protocol_key, row_text
 from tui.widgets.packet_rows import PacketRows
 
 PacketGetter = Callable[[int], PacketSummary | None]
+MARK_GLYPH = "●"
+"""In front of a marked packet's row (m), besides its style."""
 ProcessGetter = Callable[[int], ProcessInfo | None]
 """A packet's index → the program it was tied to when captured (None: not attributed)."""
 
@@ -124,6 +127,9 @@ class PacketList(ScrollView, can_focus=True):
         self._mark_style = Style(bold=True)
         self.marks: frozenset[int] = frozenset()
         """Packets highlighted as one group (e.g. a browser request's connection)."""
+        self.user_marks: PacketMarks | None = None
+        """The packets the user marked (m): drawn with MARK_GLYPH and the marked style."""
+        self._marked_style = Style(reverse=True)
         self._cache: LRUCache[tuple[int, int, bool], Strip] = LRUCache(2048)
 
     # -- feeding -------------------------------------------------------------------
@@ -201,12 +207,21 @@ class PacketList(ScrollView, can_focus=True):
         self._mark_style = Style(
             bgcolor=variables.get("panel", "grey23"), bold=True, underline=True
         )
+        self._marked_style = Style(
+            color=variables.get("background", "black"),
+            bgcolor=variables.get("secondary", "white"),
+        )
         self._cache.clear()
         self.refresh()
 
     def set_marks(self, indices: frozenset[int]) -> None:
         """Highlight a group of packets (an empty set clears it)."""
         self.marks = indices
+        self._cache.clear()
+        self.refresh()
+
+    def marks_changed(self) -> None:
+        """The user marked, unmarked or ignored packets: draw the rows again."""
         self._cache.clear()
         self.refresh()
 
@@ -252,7 +267,19 @@ class PacketList(ScrollView, can_focus=True):
                 style = style + self._mark_style
         if selected:
             style = self._cursor_style
-        return Strip([Segment(text[:width].ljust(width), style)], width)
+        text = text[:width].ljust(width)
+        marks = self.user_marks
+        if marks is not None and marks.is_marked(index):
+            return self._marked_row(text, style, selected, width)
+        return Strip([Segment(text, style)], width)
+
+    def _marked_row(self, text: str, style: Style, selected: bool, width: int) -> Strip:
+        """A marked packet's row: MARK_GLYPH in its first column (a space, before the
+        number), in the marked style (the cursor's when selected, the glyph still shown)."""
+        if not selected:
+            style = self._marked_style + Style(bold=True)
+        glyph = MARK_GLYPH if text[:1] == " " else text[:1]
+        return Strip([Segment(glyph + text[1:], style)], width)
 
     # -- moving --------------------------------------------------------------------
 

@@ -28,6 +28,8 @@ from engine.config import config_dir
 from engine.dissect import dissect
 from engine.errors import FilterError, LivetapError, from_os_error
 from engine.events import CaptureStats, PacketSummary
+from engine.packet_marks import UnignoredRows
+from engine.packet_range import PacketRange, parse_range
 from engine.process.detail import process_node
 from engine.process.procfs import unknown
 from engine.process.top import CapturedProcesses
@@ -35,7 +37,9 @@ from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
 from tui.prompt_history import PromptHistory
 from tui.screens.prompts import filter_prompt, save_prompt
+from tui.screens.save_menu import SaveCounts, SaveMenu, range_prompt
 from tui.widgets.packet_detail import PacketDetailPane
+from tui.widgets.packet_find import FindProgress, PacketNavigation
 from tui.widgets.packet_list import PacketList, PacketListHeader
 from tui.widgets.packet_rows import RingRows
 
@@ -85,15 +89,18 @@ class PacketPane(Vertical):
         self._processes: CapturedProcesses | None = None
         """Per-process counts for the Processes view (made when it first opens)."""
         self._processes_lock = threading.Lock()
+        self.navigation = PacketNavigation(self)
+        """Find, go to, marks and ignores (ctrl+f, ctrl+g, m, ctrl+d ...)."""
 
     def compose(self) -> ComposeResult:
         session = self.session
         inputs = len(session.source.source_names) > 1
         processes = session.process_of if session.owners is not None else None
         yield PacketListHeader(inputs, processes is not None, id="packet-header")
+        yield FindProgress(id="find-progress")
         packet_list = PacketList(
             session.packet,
-            RingRows(session.ring),
+            self._rows(),
             notes=self._notes,
             inputs=inputs,
             processes=processes,
@@ -101,8 +108,15 @@ class PacketPane(Vertical):
         )
         # A file opens at its first packet; a live source follows the newest.
         packet_list.follow = self.session.source.ring is None
+        packet_list.user_marks = session.marks
         yield packet_list
         yield PacketDetailPane(id="packet-detail")
+
+    def _rows(self) -> UnignoredRows:
+        """The rows the list shows: the display filter's (or all), without the ignored."""
+        session = self.session
+        view = session.view
+        return UnignoredRows(view if view is not None else RingRows(session.ring), session.marks)
 
     @property
     def packet_list(self) -> PacketList:
@@ -127,12 +141,14 @@ class PacketPane(Vertical):
         session = self.session
         if session.generation != self._generation:  # a capture filter re-read the file
             self._generation = session.generation
-            rows = session.view
+            self.navigation.cancel()
             self.packet_list.cursor = None
-            self.packet_list.set_rows(rows if rows is not None else RingRows(session.ring))
+            self.packet_list.user_marks = session.marks
+            self.packet_list.set_rows(self._rows())
         batch = session.poll()
         if session.view is not None:
             session.view.trim()
+        session.marks.forget_before(session.ring.first_index)
         self.packet_list.refresh_rows()
         if session.ring.analysis.observed < session.ring.last_index:
             self._analyse()
@@ -145,7 +161,8 @@ class PacketPane(Vertical):
     def set_display_filter(self, text: str) -> None:
         """Show only the packets ``text`` matches ("": all); a scan runs off the UI thread."""
         view = self.session.set_display_filter(text)
-        self.packet_list.set_rows(view if view is not None else RingRows(self.session.ring))
+        self.navigation.cancel()
+        self.packet_list.set_rows(self._rows())
         if view is not None and view.scanning:
             self._scan(view)
 
@@ -339,26 +356,107 @@ class PacketPane(Vertical):
         self.app.push_screen(prompt, done)
 
     def action_save_pcap(self) -> None:
-        """Ask for a file name and write the buffered packets to it."""
+        """Ask which packets (all, displayed, marked, a range), then the file to write."""
+        session = self.session
+        ring, marks = session.ring, session.marks
+        view = session.view
+        ignored = len(marks.ignored)
+        counts = SaveCounts(
+            all=max(0, len(ring) - ignored),
+            displayed=len(self.packet_list.rows) if view is not None else None,
+            marked=len(marks.marked - marks.ignored),
+            ignored=ignored,
+        )
+
+        def chosen(which: str | None) -> None:
+            if which == "range":
+                taken: list[PacketRange] = []
+
+                def take(text: str) -> str:
+                    taken.append(parse_range(text))
+                    return ""
+
+                def then(_note: str | None) -> None:
+                    if taken:
+                        self._ask_file("range", taken[-1])
+
+                prompt = range_prompt(take, ring.first_index, ring.last_index)
+                self.app.push_screen(prompt, then)
+            elif which:
+                self._ask_file(which, None)
+
+        self.app.push_screen(SaveMenu(counts), chosen)
+
+    def _ask_file(self, which: str, packets: PacketRange | None) -> None:
+        """Ask for a file name and write the chosen packets to it."""
         session = self.session
         stamp = time.strftime("%Y%m%d-%H%M%S")
         default = str(self.save_directory / f"livetap-{stamp}.pcap")
+        title = {
+            "all": "Save the buffered packets to",
+            "displayed": "Save the displayed packets to",
+            "marked": "Save the marked packets to",
+            "range": f"Save packets {packets.text if packets else ''} to",
+        }[which]
 
         def apply(path: str) -> str:
             if not path.strip():
                 raise LivetapError("enter a file name")
             target = Path(path.strip()).expanduser()
             try:
-                result = session.save_pcap(target)
+                result = session.save_packets(target, which, packets)
             except OSError as error:
                 raise from_os_error(error, f"write {target}") from None
-            return f"saved {result.packets:,} packets to {result.path}"
+            left_out = f" ({result.ignored:,} ignored left out)" if result.ignored else ""
+            return f"saved {result.packets:,} packets to {result.path}{left_out}"
 
         def done(note: str | None) -> None:
             if note:
                 self.app.notify(note, title="Saved", timeout=8, markup=False)
 
-        self.app.push_screen(save_prompt(default, apply), done)
+        self.app.push_screen(save_prompt(default, apply, title), done)
+
+    # -- find, go to, marks, ignores (tui/widgets/packet_find.py) ----------------------
+
+    def action_find_packet(self) -> None:
+        """Ask what to find and select the next match."""
+        self.navigation.ask_find()
+
+    def action_find_next(self) -> None:
+        """The next packet the last find matches."""
+        self.navigation.search(forward=True)
+
+    def action_find_previous(self) -> None:
+        """The previous packet the last find matches."""
+        self.navigation.search(forward=False)
+
+    def cancel_find(self) -> None:
+        """Stop a find that runs (Esc)."""
+        self.navigation.cancel()
+
+    def action_goto_packet(self) -> None:
+        """Ask for a packet number and select it."""
+        self.navigation.ask_goto()
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the selected packet."""
+        self.navigation.toggle_mark()
+
+    def action_next_mark(self) -> None:
+        """Select the next marked packet."""
+        self.navigation.next_mark()
+
+    def action_unmark_all(self) -> None:
+        """Unmark every packet."""
+        self.navigation.unmark_all()
+
+    def action_toggle_ignore(self) -> None:
+        """Ignore the selected packet (it leaves the list)."""
+        self.navigation.toggle_ignore()
+
+    def action_unignore_all(self) -> None:
+        """Show the ignored packets again."""
+        self.navigation.unignore_all()
 
     def action_export_dissector(self) -> None:
         """Open the dissector export dialog for the selected packet."""
