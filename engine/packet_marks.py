@@ -135,38 +135,39 @@ class UnignoredRows:
     def __init__(self, rows: Rows, marks: PacketMarks) -> None:
         self.rows = rows
         self.marks = marks
-        self._key: tuple[int, int, int, int] | None = None
-        self._hidden: list[int] = []
+        self._cache: tuple[tuple[int, int, int, int], list[int], list[int]] | None = None
+        """(what the rows looked like, hidden rows, shown rows before each): one tuple, so
+        a search thread and the UI never see a half-updated pair."""
 
     @property
     def trimmed(self) -> int:
         """Rows that left the front (the underlying rows')."""
         return self.rows.trimmed
 
-    def _hidden_rows(self) -> list[int]:
-        """The underlying rows of the ignored packets, sorted."""
+    def _hidden_rows(self) -> tuple[list[int], list[int]]:
+        """The underlying rows of the ignored packets, sorted, and each one less its place
+        in that list (how many shown rows come before it)."""
         rows = self.rows
         key = (self.marks.version, rows.trimmed, len(rows), rows.index_at(0) or 0)
-        if key != self._key:
+        cached = self._cache
+        if cached is None or cached[0] != key:
             found = (rows.row_of(index) for index in self.marks.ignored)
-            self._hidden = sorted(row for row in found if row is not None)
-            self._key = key
-        return self._hidden
+            hidden = sorted(row for row in found if row is not None)
+            cached = self._cache = (key, hidden, [row - k for k, row in enumerate(hidden)])
+        return cached[1], cached[2]
 
     def __len__(self) -> int:
         if not self.marks.any_ignored:
             return len(self.rows)
-        return max(0, len(self.rows) - len(self._hidden_rows()))
+        return max(0, len(self.rows) - len(self._hidden_rows()[0]))
 
     def index_at(self, row: int) -> int | None:
         """The packet on a row, past the ignored ones."""
         if not self.marks.any_ignored or row < 0:
             return self.rows.index_at(row)
-        under = row
-        for hidden in self._hidden_rows():
-            if hidden > under:
-                break
-            under += 1
+        # the k-th hidden row has (row - k) shown rows before it: skip each that does not
+        # exceed ``row`` (these differences never go down, so one bisect finds them all)
+        under = row + bisect.bisect_right(self._hidden_rows()[1], row)
         return self.rows.index_at(under)
 
     def row_of(self, index: int) -> int | None:
@@ -176,11 +177,11 @@ class UnignoredRows:
             return row
         if self.marks.is_ignored(index):
             return None
-        return row - bisect.bisect_left(self._hidden_rows(), row)
+        return row - bisect.bisect_left(self._hidden_rows()[0], row)
 
     def rows_up_to(self, index: int) -> int:
         """How many rows show packets up to ``index`` (for a paused view)."""
         count = self.rows.rows_up_to(index)
         if not self.marks.any_ignored:
             return count
-        return count - bisect.bisect_left(self._hidden_rows(), count)
+        return count - bisect.bisect_left(self._hidden_rows()[0], count)

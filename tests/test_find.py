@@ -12,6 +12,7 @@ from scapy.packet import Packet, Raw
 
 from engine import linktypes
 from engine.errors import UsageError
+from engine.file_ring import FileRing
 from engine.find import FindError, PacketFinder, parse_find
 from engine.packet_marks import PacketMarks, UnignoredRows
 from engine.packet_range import parse_range
@@ -175,3 +176,24 @@ def test_save_which_writes_exactly_those_packets(tmp_path: Path) -> None:
         check=True,
     )
     assert tshark.stdout.split() == ["1003", "1007"]  # 60 is TCP: no UDP port
+
+
+def test_a_file_is_searched_in_blocks_read_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "blocks.pcap"
+    records = [
+        PcapRecord(1_700_000_000 + n, len(frame(n)), linktypes.ETHERNET, frame(n))
+        for n in range(1, 1201)
+    ]
+    write_pcap_file(path, records)
+    session = CaptureSession(open_file_source(path))
+    with session:
+        assert session.wait_finished(30)
+        ring = session.ring
+        assert isinstance(ring, FileRing)
+        block = ring.record_block(500, 1300)
+        assert [r.data if r else None for r in block] == [r.data for r in records[499:]]
+        rows = RingRows(ring)
+        finder = PacketFinder(ring, parse_find("udp.dstport == 2111"))  # packet 1111
+        assert finder.search(rows, 1200, forward=False).index == 1111
+        assert finder.search(rows, 1).index == 1111
+        assert PacketFinder(ring, parse_find("packet 1199 hello")).search(rows, 1).index == 1199
