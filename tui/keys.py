@@ -106,6 +106,16 @@ KEYS: tuple[Key, ...] = (
         "processes",
         show=False,
     ),
+    Key(
+        "A",
+        "apply_field_filter",
+        "Apply field",
+        "Apply or prepare a display filter from the field under the layer tree's cursor "
+        "(Wireshark's Apply/Prepare as Filter: selected, not, and/or [not] selected); Enter "
+        "on a field does the same, and its bytes are highlighted in the hex dump",
+        "apply-field-filter",
+        show=False,
+    ),
     Key("s", "follow_stream", "Stream", "Follow the selected packet's TCP stream", "follow"),
     Key(
         "b",
