@@ -116,6 +116,15 @@ KEYS: tuple[Key, ...] = (
         "apply-field-filter",
         show=False,
     ),
+    Key(
+        "e",
+        "expert_info",
+        "Expert",
+        "Expert info: the buffered packets with warnings and errors (TCP analysis, resets, "
+        "malformed), grouped by severity and summary with counts; Enter selects a packet",
+        "expert-info",
+        show=False,
+    ),
     Key("s", "follow_stream", "Stream", "Follow the selected packet's TCP stream", "follow"),
     Key(
         "b",

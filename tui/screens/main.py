@@ -507,6 +507,11 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(ProcessesScreen(counter), done)
 
+    def action_expert_info(self) -> None:
+        """e: the expert info of the buffered packets (warnings and errors, grouped)."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_expert_info()
+
     def action_follow_stream(self) -> None:
         """s: the selected packet's TCP stream."""
         if self.packets is None:
