@@ -53,10 +53,10 @@ async def test_expert_info_groups_and_selects(tmp_path: Path) -> None:
         assert packet_list.cursor == dupacks.data == 13
 
         await pilot.press("e")
-        screen = app.screen
-        assert isinstance(screen, ExpertScreen)
-        await until(pilot, lambda: screen.info is not None, 15)
-        tree = screen.expert_tree
+        again = app.screen
+        assert isinstance(again, ExpertScreen)
+        await until(pilot, lambda: again.info is not None, 15)
+        tree = again.expert_tree
         zero = next(
             group
             for severity in tree.root.children
