@@ -14,8 +14,11 @@ from functools import cache
 from typing import Any
 
 from engine import linktypes
+from engine.detail_fields import DetailFields
+from engine.display_filter.prepare import quote
 from engine.events import PacketSummary
 from engine.packet.streams import FrameAnalysis
+from engine.packet.tcp_analysis import FLAG_FIELDS
 
 MAX_CHILDREN = 200
 """Long repeated fields (options, DNS records) are cut here with a note."""
@@ -28,6 +31,19 @@ class FieldNode:
 
     label: str
     children: tuple[FieldNode, ...] = ()
+    field: str = ""
+    """The display-filter field it shows (``ip.src``, ``tcp``), when the filter knows it."""
+    value: str = ""
+    """That field's value here as a filter literal (``10.0.0.5``); "" for a protocol."""
+    span: tuple[int, int] | None = None
+    """Where its bytes lie in the frame (start, length): the hex dump highlights them."""
+
+    @property
+    def filter(self) -> str:
+        """The display filter that selects packets with this field's value ("" for none)."""
+        if not self.field:
+            return ""
+        return f"{self.field} == {self.value}" if self.value else self.field
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +87,15 @@ def hexdump_lines(data: bytes) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _field_nodes(layer: Any) -> Iterable[FieldNode]:
+def _field_nodes(layer: Any, refs: DetailFields | None, occurrence: int) -> Iterable[FieldNode]:
     """One node per field of a scapy layer; nested packets become subtrees."""
     packet_class = _scapy().Packet
     for field in layer.fields_desc:
         value = layer.getfieldval(field.name)
         if isinstance(value, packet_class):
-            yield FieldNode(f"{field.name}", tuple(_layers(value)))
+            yield FieldNode(f"{field.name}", tuple(_layers(value, refs)))
         elif isinstance(value, list) and value and isinstance(value[0], packet_class):
-            children = [_item_node(item) for item in value[:MAX_CHILDREN]]
+            children = [_item_node(item, refs) for item in value[:MAX_CHILDREN]]
             if len(value) > MAX_CHILDREN:
                 children.append(FieldNode(f"... {len(value) - MAX_CHILDREN} more"))
             yield FieldNode(f"{field.name} ({len(value)})", tuple(children))
@@ -88,22 +104,33 @@ def _field_nodes(layer: Any) -> Iterable[FieldNode]:
                 shown = field.i2repr(layer, value)
             except Exception:  # scapy's repr of odd values can fail; show the raw value
                 shown = repr(value)
-            yield FieldNode(f"{field.name}: {_one_line(str(shown))}")
+            label = f"{field.name}: {_one_line(str(shown))}"
+            ref = refs.field(layer, occurrence, field.name, value) if refs is not None else None
+            if ref is None:
+                yield FieldNode(label)
+            else:
+                yield FieldNode(label, (), ref.field, ref.value, ref.span)
 
 
-def _item_node(item: Any) -> FieldNode:
+def _item_node(item: Any, refs: DetailFields | None) -> FieldNode:
     """One element of a list of records (DNS answers, options): its name and fields."""
-    layers = tuple(_layers(item))
+    layers = tuple(_layers(item, refs))
     if len(layers) == 1:
         return layers[0]
     return FieldNode(item.name, layers)
 
 
-def _layers(packet: Any) -> Iterable[FieldNode]:
-    """The chain of layers of a scapy packet, each with its fields."""
+def _layers(packet: Any, refs: DetailFields | None = None) -> Iterable[FieldNode]:
+    """The chain of layers of a scapy packet, each with its fields (and, with ``refs``,
+    the display-filter field and bytes of each)."""
     layer = packet
     while layer is not None and layer.__class__.__name__ != "NoPayload":
-        yield FieldNode(layer.name, tuple(_field_nodes(layer)))
+        ref, occurrence = refs.layer(layer) if refs is not None else (None, 0)
+        fields = tuple(_field_nodes(layer, refs, occurrence))
+        if ref is None:
+            yield FieldNode(layer.name, fields)
+        else:
+            yield FieldNode(layer.name, fields, ref.field, "", ref.span)
         layer = layer.payload if layer.payload else None
 
 
@@ -117,19 +144,34 @@ def stream_nodes(analysis: FrameAnalysis | None) -> tuple[FieldNode, ...]:
     """What earlier packets say about this one: stream numbers, relative numbers, notes."""
     if analysis is None:
         return ()
-    nodes = [FieldNode(f"UDP stream index: {stream}") for stream in analysis.udp_streams]
+    nodes = [
+        FieldNode(f"UDP stream index: {stream}", (), "udp.stream", str(stream))
+        for stream in analysis.udp_streams
+    ]
     tcp = analysis.tcp
     if tcp is not None:
         nodes += [
-            FieldNode(f"TCP stream index: {tcp.stream}"),
-            FieldNode(f"Sequence number (relative): {tcp.seq}"),
-            FieldNode(f"Next sequence number (relative): {tcp.nxtseq}"),
-            FieldNode(f"Acknowledgment number (relative): {tcp.ack}"),
-            FieldNode(f"Calculated window size: {tcp.window_size}"),
+            FieldNode(f"TCP stream index: {tcp.stream}", (), "tcp.stream", str(tcp.stream)),
+            FieldNode(f"Sequence number (relative): {tcp.seq}", (), "tcp.seq", str(tcp.seq)),
+            FieldNode(
+                f"Next sequence number (relative): {tcp.nxtseq}", (), "tcp.nxtseq", str(tcp.nxtseq)
+            ),
+            FieldNode(f"Acknowledgment number (relative): {tcp.ack}", (), "tcp.ack", str(tcp.ack)),
+            FieldNode(
+                f"Calculated window size: {tcp.window_size}",
+                (),
+                "tcp.window_size",
+                str(tcp.window_size),
+            ),
         ]
         notes = tcp.info_prefix().strip()
         if notes:
-            nodes.append(FieldNode(f"SEQ/ACK analysis: {notes}"))
+            flags = tuple(
+                FieldNode(f"tcp.analysis.{name}", (), f"tcp.analysis.{name}")
+                for name, mask in FLAG_FIELDS.items()
+                if tcp.flags & mask
+            )
+            nodes.append(FieldNode(f"SEQ/ACK analysis: {notes}", flags, "tcp.analysis.flags"))
     return (FieldNode("Stream analysis (Wireshark's tcp.stream, tcp.analysis)", tuple(nodes)),)
 
 
@@ -148,15 +190,24 @@ def dissect(
         *stream_nodes(analysis),
     ]
     if show_input and packet.source:
-        fields.insert(0, FieldNode(f"Input: {_one_line(packet.source)} (frame.source)"))
+        source = FieldNode(
+            f"Input: {_one_line(packet.source)} (frame.source)",
+            (),
+            "frame.source",
+            quote(packet.source),
+        )
+        fields.insert(0, source)
     frame = FieldNode(
         f"Frame {packet.index}: {packet.length} bytes on wire, {packet.captured_length} captured",
         tuple(fields),
+        "frame.number",
+        str(packet.index),
+        (0, len(packet.data)),
     )
     dump = hexdump_lines(packet.data)
     try:
         parsed = _layer_class(packet.linktype)(packet.data)
-        layers = (frame, *_layers(parsed))
+        layers = (frame, *_layers(parsed, DetailFields(packet)))
     except Exception as error:  # scapy raises many kinds on hostile bytes
         return PacketDetail(packet.index, (frame,), dump, f"scapy could not dissect it: {error}")
     return PacketDetail(packet.index, layers, dump)

@@ -184,6 +184,25 @@ KEYS: tuple[Key, ...] = (
         "processes",
         show=False,
     ),
+    Key(
+        "A",
+        "apply_field_filter",
+        "Apply field",
+        "Apply or prepare a display filter from the field under the layer tree's cursor "
+        "(Wireshark's Apply/Prepare as Filter: selected, not, and/or [not] selected); Enter "
+        "on a field does the same, and its bytes are highlighted in the hex dump",
+        "apply-field-filter",
+        show=False,
+    ),
+    Key(
+        "e",
+        "expert_info",
+        "Expert",
+        "Expert info: the buffered packets with warnings and errors (TCP analysis, resets, "
+        "malformed), grouped by severity and summary with counts; Enter selects a packet",
+        "expert-info",
+        show=False,
+    ),
     Key("s", "follow_stream", "Stream", "Follow the selected packet's TCP stream", "follow"),
     Key(
         "b",

@@ -106,6 +106,11 @@ class Packet:
             position += 4
         return -1, -1, tags
 
+    def link_fields(self) -> tuple[int, int, list[int]]:
+        """Where the outermost link's type field, its payload and each VLAN tag's TPID lie
+        ((-1, -1, []) without such a link): the byte spans of the detail's link fields."""
+        return self._link_types()
+
     def ether_type(self) -> int | None:
         """The outermost Ethernet's type field after its VLAN tags."""
         if self.layers.chain[:1] != ("eth",):

@@ -48,3 +48,70 @@ VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100})
 NULL_AF_INET6 = frozenset({24, 28, 30})
 """AF_INET6 as BSD, FreeBSD and macOS write it in a loopback (null) header."""
 ARPHRD_NETLINK = 824
+
+Layout = dict[str, tuple[int, int]]
+"""Display-filter field name → (offset from its header's start, length in bytes)."""
+
+ETHERNET_LAYOUT: Layout = {"eth.dst": (0, 6), "eth.src": (6, 6)}
+IP4_LAYOUT: Layout = {
+    "ip.hdr_len": (0, 1),
+    "ip.dsfield": (1, 1),
+    "ip.len": (2, 2),
+    "ip.id": (4, 2),
+    "ip.flags.df": (6, 1),
+    "ip.flags.mf": (6, 1),
+    "ip.frag_offset": (6, 2),
+    "ip.ttl": (8, 1),
+    "ip.proto": (9, 1),
+    "ip.checksum": (10, 2),
+    "ip.src": (12, 4),
+    "ip.dst": (16, 4),
+}
+"""Where :data:`IP4`'s fields and the addresses lie in an IPv4 header."""
+IP6_LAYOUT: Layout = {
+    "ipv6.plen": (4, 2),
+    "ipv6.nxt": (6, 1),
+    "ipv6.hlim": (7, 1),
+    "ipv6.src": (8, 16),
+    "ipv6.dst": (24, 16),
+}
+TCP_LAYOUT: Layout = {
+    "tcp.srcport": (0, 2),
+    "tcp.dstport": (2, 2),
+    "tcp.seq_raw": (4, 4),
+    "tcp.ack_raw": (8, 4),
+    "tcp.hdr_len": (12, 1),
+    "tcp.flags": (13, 1),
+    "tcp.window_size_value": (14, 2),
+    "tcp.checksum": (16, 2),
+    "tcp.urgent_pointer": (18, 2),
+    **{f"tcp.flags.{name}": (13, 1) for name in ("fin", "syn", "reset", "push", "ack", "urg")},
+}
+"""Where :data:`TCP`'s fields lie in a TCP header."""
+UDP_LAYOUT: Layout = {
+    "udp.srcport": (0, 2),
+    "udp.dstport": (2, 2),
+    "udp.length": (4, 2),
+    "udp.checksum": (6, 2),
+}
+ICMP_LAYOUT: Layout = {
+    "icmp.type": (0, 1),
+    "icmp.code": (1, 1),
+    "icmpv6.type": (0, 1),
+    "icmpv6.code": (1, 1),
+}
+ARP_LAYOUT: Layout = {
+    "arp.opcode": (6, 2),
+    "arp.src.hw_mac": (8, 6),
+    "arp.src.proto_ipv4": (14, 4),
+    "arp.dst.hw_mac": (18, 6),
+    "arp.dst.proto_ipv4": (24, 4),
+}
+"""Where :data:`ARP`'s opcode and the Ethernet/IPv4 addresses lie in an ARP header."""
+DNS_LAYOUT: Layout = {
+    "dns.id": (0, 2),
+    "dns.flags.response": (2, 1),
+    "dns.flags.rcode": (3, 1),
+    "dns.count.answers": (6, 2),
+}
+"""Where :data:`DNS`'s header fields lie in a DNS message."""

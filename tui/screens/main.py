@@ -27,7 +27,7 @@ from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.ndjson.url_filter import UrlFilter
 from tui.display_scope import DisplayScope
 from tui.keys import bindings
-from tui.notes import ERROR_SECONDS, NO_BROWSER, NO_PACKETS, flash, warn
+from tui.notes import ERROR_SECONDS, NO_BROWSER, NO_PACKETS, fail, flash, warn
 from tui.prompt_history import PromptHistory
 from tui.screens.help import HelpScreen
 from tui.screens.ndjson_form import CaptureForm, NdjsonForm
@@ -339,6 +339,10 @@ class MainScreen(Screen[None]):
 
     def action_display_filter(self) -> None:
         """Ask for a display filter: it narrows both panes, the capture is untouched."""
+        self.prepare_display_filter(self.display_scope.text)
+
+    def prepare_display_filter(self, text: str) -> None:
+        """The display filter prompt, holding ``text`` to edit (Prepare as Filter)."""
         from engine.display_filter import DisplayFilterError, compile_display_filter
 
         def validate(text: str) -> str | None:
@@ -356,9 +360,7 @@ class MainScreen(Screen[None]):
                 flash(self, note)
 
         history = PromptHistory(config_dir() / "history" / "display")
-        prompt = display_filter_prompt(
-            self.display_scope.text, apply, validate=validate, history=history
-        )
+        prompt = display_filter_prompt(text, apply, validate=validate, history=history)
         self.app.push_screen(prompt, done)
 
     def apply_display_filter(self, text: str) -> str:
@@ -386,6 +388,40 @@ class MainScreen(Screen[None]):
             return "display filter cleared"
         words = scope.words(self.session is not None, self.browser is not None)
         return f"display filter: {scope.text} ({words})"
+
+    def action_apply_field_filter(self) -> None:
+        """A: Apply / Prepare as Filter from the field under the layer tree's cursor."""
+        packets = self._packet_pane()
+        field = packets.detail.field if packets is not None else None
+        if packets is None:
+            return
+        if not (field and field.filter):
+            warn(self, "move to a field of the packet's layers (Enter) that a display filter knows")
+            return
+        self._field_filter(field.filter)
+
+    def on_packet_detail_pane_field_chosen(self, message: PacketDetailPane.FieldChosen) -> None:
+        """Enter on a field of the layer tree: Apply / Prepare as Filter."""
+        self._field_filter(message.node.filter)
+
+    def _field_filter(self, selected: str) -> None:
+        """Wireshark's Apply as Filter / Prepare as Filter menu for a field's filter."""
+        from engine.display_filter import DisplayFilterError
+        from tui.screens.apply_filter import ApplyFilterMenu
+
+        def done(choice: tuple[str, str] | None) -> None:
+            if choice is None:
+                return
+            mode, text = choice
+            if mode == "prepare":
+                self.prepare_display_filter(text)
+                return
+            try:
+                flash(self, self.apply_display_filter(text))
+            except DisplayFilterError as error:
+                fail(self, error.message, "Display filter")
+
+        self.app.push_screen(ApplyFilterMenu(selected, self.display_scope.text), done)
 
     # -- the NDJSON capture: both panes' events --------------------------------------
 
@@ -530,6 +566,11 @@ class MainScreen(Screen[None]):
                 flash(self, self.apply_display_filter(f"proc.pid == {pid}"))
 
         self.app.push_screen(ProcessesScreen(counter), done)
+
+    def action_expert_info(self) -> None:
+        """e: the expert info of the buffered packets (warnings and errors, grouped)."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_expert_info()
 
     def action_follow_stream(self) -> None:
         """s: the selected packet's TCP stream."""

@@ -9,14 +9,27 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
+from textual.strip import Strip
 from textual.widgets import Log, TabbedContent, TabPane, Tree
 from textual.widgets.tree import TreeNode
 
 from engine.dissect import FieldNode, PacketDetail
 
+HEX_START = 6
+"""Where a hex dump line's first byte is written (after the offset and two spaces)."""
+TEXT_START = 56
+"""Where its printable characters start (engine.dissect.hexdump_lines' layout)."""
 
-class LayerTree(Tree[None]):
-    """Expandable layers and fields of one packet."""
+
+def hex_column(byte: int) -> int:
+    """The column of byte ``byte`` (0–15) of a line in the hex part (a gap after the 8th)."""
+    return HEX_START + 3 * byte + (1 if byte >= 8 else 0)
+
+
+class LayerTree(Tree[FieldNode | None]):
+    """Expandable layers and fields of one packet; each node keeps its :class:`FieldNode`
+    (the display-filter field, its value and its bytes)."""
 
     DEFAULT_CSS = """
     LayerTree {
@@ -27,7 +40,7 @@ class LayerTree(Tree[None]):
     """
 
 
-class DeepTree(Tree[None]):
+class DeepTree(Tree[FieldNode | None]):
     """The same packet as Wireshark's dissectors decode it (tshark), on demand."""
 
     DEFAULT_CSS = """
@@ -38,19 +51,70 @@ class DeepTree(Tree[None]):
 
 
 class HexView(Log):
-    """The selected packet's bytes: offset, hex and printable characters."""
+    """The selected packet's bytes: offset, hex and printable characters; the selected
+    field's bytes highlighted in both (as Wireshark's bytes pane)."""
 
+    COMPONENT_CLASSES = {"hex-view--field"}
     DEFAULT_CSS = """
     HexView {
         width: 76;
         overflow-x: hidden;
         background: $surface;
     }
+    HexView > .hex-view--field {
+        background: $accent;
+        color: $text;
+        text-style: bold;
+    }
     """
+
+    def __init__(self, *, id: str | None = None, auto_scroll: bool = False) -> None:
+        super().__init__(id=id, auto_scroll=auto_scroll)
+        self.field_span: tuple[int, int] | None = None
+        """The highlighted bytes (start, length), or None."""
+
+    def show_field(self, span: tuple[int, int] | None) -> None:
+        """Highlight these bytes (None: none) and scroll them into view."""
+        if span is not None and span[1] <= 0:
+            span = None
+        if span == self.field_span:
+            return
+        self.field_span = span
+        self.refresh()
+        if span is None:
+            return
+        first, last = span[0] // 16, (span[0] + span[1] - 1) // 16
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if height and (first < top or last >= top + height):
+            self.scroll_to(y=max(0, first - 1), animate=False)
+
+    def _render_line(self, y: int, scroll_x: int, width: int) -> Strip:
+        """A line of the dump, with the highlighted bytes' hex and characters styled."""
+        span = self.field_span
+        if span is None or y >= len(self.lines):
+            return super()._render_line(y, scroll_x, width)
+        start, end = span[0] - 16 * y, span[0] + span[1] - 16 * y
+        if end <= 0 or start >= 16:
+            return super()._render_line(y, scroll_x, width)
+        start, end = max(start, 0), min(end, 16)
+        style = self.rich_style
+        line = Text(self.lines[y], no_wrap=True, style=style)
+        field = self.get_component_rich_style("hex-view--field")
+        line.stylize(field, hex_column(start), hex_column(end - 1) + 2)
+        line.stylize(field, TEXT_START + start, TEXT_START + end)
+        strip = Strip(line.render(self.app.console), line.cell_len)
+        return strip.crop_extend(scroll_x, scroll_x + width, style).apply_offsets(scroll_x, y)
 
 
 class PacketDetailPane(Horizontal):
     """Shows one :class:`PacketDetail`; empty until a packet is selected."""
+
+    class FieldChosen(Message):
+        """Enter on a field that has a display filter: offer Apply / Prepare as Filter."""
+
+        def __init__(self, node: FieldNode) -> None:
+            super().__init__()
+            self.node = node
 
     DEFAULT_CSS = """
     PacketDetailPane {
@@ -141,15 +205,35 @@ class PacketDetailPane(Horizontal):
             tree.root.add_leaf(Text(detail.error))
         hex_view = self.query_one(HexView)
         hex_view.clear()
+        hex_view.show_field(None)
         hex_view.write_lines(detail.hexdump)
         hex_view.scroll_home(animate=False)
 
-    def _add(self, parent: TreeNode[None], node: FieldNode, expand: bool) -> None:
+    @property
+    def field(self) -> FieldNode | None:
+        """The layer-tree node under the cursor (its field, value and bytes), if any."""
+        node = self.layer_tree.cursor_node
+        return node.data if node is not None else None
+
+    def on_tree_node_highlighted(self, message: Tree.NodeHighlighted[FieldNode | None]) -> None:
+        """The field under the layer tree's cursor: its bytes highlighted in the dump."""
+        if message.control is self.layer_tree:
+            data = message.node.data
+            self.query_one(HexView).show_field(data.span if data is not None else None)
+
+    def on_tree_node_selected(self, message: Tree.NodeSelected[FieldNode | None]) -> None:
+        """Enter on a field (a leaf) that has a filter: Apply / Prepare as Filter."""
+        data = message.node.data
+        leaf = not message.node.allow_expand
+        if message.control is self.layer_tree and data is not None and data.filter and leaf:
+            self.post_message(self.FieldChosen(data))
+
+    def _add(self, parent: TreeNode[FieldNode | None], node: FieldNode, expand: bool) -> None:
         """Add a field (and its children) under ``parent``."""
         if not node.children:
-            parent.add_leaf(Text(node.label))
+            parent.add_leaf(Text(node.label), data=node)
             return
-        branch = parent.add(Text(node.label), expand=expand)
+        branch = parent.add(Text(node.label), data=node, expand=expand)
         for child in node.children:
             self._add(branch, child, expand=False)
 
@@ -172,4 +256,6 @@ class PacketDetailPane(Horizontal):
         tree.clear()
         tree.show_root = True
         tree.root.set_label(Text(text))
-        self.query_one(HexView).clear()
+        hex_view = self.query_one(HexView)
+        hex_view.show_field(None)
+        hex_view.clear()

@@ -511,6 +511,31 @@ class PacketPane(Vertical):
 
         return count
 
+    def action_expert_info(self) -> None:
+        """Expert info: the buffered packets' warnings and errors; Enter selects one."""
+        from engine.expert import expert_info
+        from tui.screens.expert import ExpertScreen
+
+        ring = self.session.ring
+
+        def describe(index: int) -> str:
+            packet = self.session.packet(index)
+            if packet is None:
+                return f"Frame {index} (no longer in the buffer)"
+            return f"Frame {index}: {packet.src} → {packet.dst} {packet.protocol} {packet.info}"
+
+        def done(index: int | None) -> None:
+            if index is None:
+                return
+            packet_list = self.packet_list
+            if packet_list.rows.row_of(index) is None:
+                warn(self, f"packet {index} is not shown (display filter, or left the buffer)")
+            packet_list.hold()
+            packet_list.select(index)
+
+        screen = ExpertScreen(lambda: expert_info(ring, ring.analysis), describe)
+        self.app.push_screen(screen, done)
+
     def action_follow_stream(self) -> None:
         """Follow the TCP stream of the selected packet, over the buffered packets."""
         from engine.analysis.follow import conversation_of
