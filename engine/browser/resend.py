@@ -141,7 +141,9 @@ def fetch_expression(resend: Resend, token: int) -> str:
         init["body"] = resend.body
     return (
         f"fetch({json.dumps(resend.url)}, {json.dumps(init)})"
-        ".then(r => ({status: r.status}), e => ({error: String(e)}))\n"
+        # the body is read (the browser then says the load finished) but not waited for
+        ".then(r => { r.arrayBuffer().catch(() => null); return {status: r.status}; },"
+        " e => ({error: String(e)}))\n"
         f"//# sourceURL={SCRIPT_NAME.format(token=token)}\n"
     )
 

@@ -581,6 +581,10 @@ class BrowserSession:
         result, _ = self._execute(command, self._pages[0], timeout)
         return result.value
 
+    def check_replay(self) -> None:
+        """Raise PermissionDeniedError unless this browser may be made to replay requests."""
+        check_replay_allowed(self.target, self._allow_control)
+
     def resend(self, resend: Resend, timeout: float = REPLAY_TIMEOUT) -> ReplayResult:
         """Send a request again from the page (or worker) that made the original.
 
@@ -588,7 +592,7 @@ class BrowserSession:
         listed as a replay of the original; the result says how it went (a CORS or network
         failure is a result, not an error: the list shows the failed request too).
         """
-        check_replay_allowed(self.target, self._allow_control)
+        self.check_replay()
         original = self.get(resend.original)
         if original is None:
             raise NotFoundError(f"request {resend.original} is no longer in the list")
