@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,7 @@ from engine.browser.resend import Resend, fetch_expression, from_record, parse_h
 from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget, parse_browser_spec
 from engine.errors import PermissionDeniedError, UsageError
+from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from tests.conftest import wait_for
 from tests.control_site import ControlSite, Seen, control_site
 from tests.test_browser_controls import _done
@@ -48,11 +51,21 @@ def _header(seen: Seen, name: str) -> str | None:
 
 
 def test_a_replay_reaches_the_server_again_and_is_listed_as_a_replay(
-    site: ControlSite, browser: BrowserSession
+    site: ControlSite, browser: BrowserSession, tmp_path: Path
 ) -> None:
     original = _echo(browser)
     assert wait_for(lambda: len(_echoes(site)) == 1)
-    result = browser.resend(from_record(original, browser.fetch_post_data(original.id)))
+    out = tmp_path / "replay.ndjson"
+    capture = NdjsonCapture(NdjsonOptions(out), browser)
+    capture.start()
+    try:
+        result = browser.resend(from_record(original, browser.fetch_post_data(original.id)))
+        assert wait_for(lambda: '"finished"' in out.read_text())
+    finally:
+        capture.stop()
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    request = next(line for line in lines if line["type"] == "request")
+    assert request["replayOf"] == f"req_{original.seq}" and "replayEdited" not in request
     assert result.error == "" and result.status == 200
     assert wait_for(lambda: len(_echoes(site)) == 2)
     first, again = _echoes(site)
@@ -103,6 +116,8 @@ def test_what_fetch_cannot_send_is_refused_before_anything_is_sent(
         browser.resend(Resend("GET", site.url, (), "x", original.id, True))
     with pytest.raises(UsageError, match="http://"):
         browser.resend(Resend("GET", "file:///etc/passwd", (), None, original.id, True))
+    with pytest.raises(UsageError, match="WebSocket"):
+        browser.resend(Resend("GET", "ws://127.0.0.1:9/", (), None, original.id, True))
     with pytest.raises(UsageError, match="not an HTTP method"):
         browser.resend(Resend("G T", site.url, (), None, original.id, True))
     assert len(_echoes(site)) == 1

@@ -117,6 +117,8 @@ def check(resend: Resend) -> None:
         raise UsageError(f"{resend.method!r} is not an HTTP method")
     if method in {"CONNECT", "TRACE", "TRACK"}:
         raise UsageError(f"a page cannot send a {method} request (fetch() refuses it)")
+    if resend.url.startswith(("ws://", "wss://")):
+        raise UsageError("a WebSocket cannot be replayed: fetch() sends only http(s) requests")
     if not resend.url.startswith(("http://", "https://")):
         raise UsageError("the URL must start with http:// or https:// to be sent with fetch()")
     if resend.body and method in NO_BODY_METHODS:
