@@ -228,6 +228,33 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "r",
+        "replay_request",
+        "Replay req",
+        "Send the selected browser request again from the page that made it (listed ↻#N); "
+        "a launched browser, or --allow-control",
+        "replay-request",
+        show=False,
+    ),
+    Key(
+        "e",
+        "edit_resend",
+        "Edit+resend",
+        "Edit the selected browser request (method, URL, headers, body) and send it from its "
+        "page (listed ↻#N); a launched browser, or --allow-control",
+        "edit-resend",
+        show=False,
+    ),
+    Key(
+        "B",
+        "search_bodies",
+        "Search bodies",
+        "Search the listed requests' response bodies (kept, or still in the browser) for a "
+        "text; Enter on a match selects it",
+        "search-bodies",
+        show=False,
+    ),
+    Key(
         "n",
         "network_controls",
         "Network",

@@ -25,10 +25,14 @@ from engine.browser.records import (
     RequestRecord,
     Timing,
 )
+from engine.browser.resend import replay_token
+from engine.browser.streams import StreamMessage, StreamStore, event_message, frame_message
 from engine.config import DEFAULT_MAX_REQUESTS
 
 EventListener = Callable[[BrowserEvent], None]
 HOLD_RESPONSES = 1.0
+REPLAYS_EXPECTED = 100
+"""Replays livetap remembers sending, until their request shows up (the newest kept)."""
 """Seconds a response event may wait for its raw headers (responseReceivedExtraInfo)."""
 
 
@@ -194,6 +198,12 @@ class NetworkTracker:
         """Called (in the browser thread) with every request/response/finished/failed event."""
         self.main_frames: set[str] = set()
         """Frame ids of the tabs' main frames (a tab's target id; the session adds them)."""
+        self.streams = StreamStore()
+        """WebSocket frames and server-sent events, per request (bounded)."""
+        self._replays: OrderedDict[int, tuple[int, bool]] = OrderedDict()
+        """Replay number → (the original's seq, edited), as livetap sent them."""
+        self.replayed: OrderedDict[int, str] = OrderedDict()
+        """Replay number → the id of the request it started (once seen)."""
         self.navigated_at = 0
         """Seq of the newest main-frame navigation's document request (0: none seen): the
         request list clears what came before it unless the log is preserved."""
@@ -222,6 +232,13 @@ class NetworkTracker:
         if (prefix + mark) != self._prefix:
             return None
         return rest
+
+    def expect_replay(self, token: int, original_seq: int, edited: bool) -> None:
+        """livetap is about to send replay ``token`` of request ``original_seq``: mark it."""
+        with self._lock:
+            self._replays[token] = (original_seq, edited)
+            while len(self._replays) > REPLAYS_EXPECTED:
+                self._replays.popitem(last=False)
 
     def records(self) -> list[RequestRecord]:
         """Every record held, oldest first."""
@@ -282,6 +299,7 @@ class NetworkTracker:
                 self._changed.discard(old_id)
                 self.evicted += 1
                 self._forget(old_id)
+                self.streams.drop(old_id)
 
     def _forget(self, record_id: str) -> None:
         """Drop a request's bookkeeping once its last hop left (else it grows per request)."""
@@ -347,6 +365,7 @@ class NetworkTracker:
             initiator=_initiator(params.get("initiator")),
             redirect_from=redirect_from,
         )
+        record = self._as_replay(record, params.get("initiator"))
         self._put(record)
         if (
             record.resource_type == "Document"
@@ -356,6 +375,106 @@ class NetworkTracker:
         ):
             self.navigated_at = record.seq
         self._emit("request", record, wall, params)
+
+    def _as_replay(self, record: RequestRecord, initiator: object) -> RequestRecord:
+        """A request livetap's replay script started is marked with the original's seq."""
+        token = replay_token(initiator)
+        if token is None:
+            return record
+        with self._lock:
+            expected = self._replays.get(token)
+            if expected is None:
+                return record
+            self.replayed[token] = record.id
+            while len(self.replayed) > REPLAYS_EXPECTED:
+                self.replayed.popitem(last=False)
+        return replace(record, replay_of=expected[0], replay_edited=expected[1])
+
+    # -- WebSockets and server-sent events --------------------------------------------
+
+    def _on_ws_created(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        """A page opened a WebSocket: it is listed from now (its handshake comes next)."""
+        if self.get(request_id) is not None:
+            return
+        record = replace(
+            self._new(request_id, str(params.get("url", "")), session_id),
+            resource_type="WebSocket",
+            started=time.time(),
+            initiator=_initiator(params.get("initiator")),
+        )
+        self._put(record)
+
+    def _on_ws_request(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        """The opening handshake is sent: its headers and time; the request event."""
+        record = self.get(request_id)
+        if record is None:
+            self._on_ws_created(request_id, {"url": ""}, session_id)
+            record = self.get(request_id)
+            assert record is not None
+        wall, stamp = _number(params.get("wallTime")), _number(params.get("timestamp"))
+        if wall and stamp:
+            self._clock_offset = wall - stamp
+        request = params["request"]
+        record = replace(
+            record,
+            request_headers=headers_from(request.get("headers")),
+            started=wall or record.started,
+            monotonic_start=stamp or record.monotonic_start,
+        )
+        self._put(record)
+        self._emit("request", record, record.started, params)
+
+    def _on_ws_response(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        """The handshake's answer (101 Switching Protocols, or a refusal)."""
+        record = self.get(request_id)
+        if record is None:
+            return
+        response = params["response"]
+        record = replace(
+            record,
+            status=_status(response.get("status")),
+            status_text=SHARED.text(str(response.get("statusText", ""))),
+            response_headers=headers_from(response.get("headers")),
+            request_headers=headers_from(response.get("requestHeaders")) or record.request_headers,
+        )
+        self._put(record)
+        self._emit("response", record, record.started + self._elapsed(record, params), params)
+
+    def _on_ws_closed(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        """The WebSocket closed: the request is finished."""
+        record = self.get(request_id)
+        if record is None:
+            return
+        stamp = _number(params.get("timestamp"))
+        record = replace(record, finished=True, duration=self._duration(record, stamp))
+        self._put(record)
+        self._emit("finished", record, record.started + self._elapsed(record, params), params)
+
+    def _on_ws_sent(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        self._message(request_id, frame_message("sent", params, self._wall_clock(params)))
+
+    def _on_ws_received(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        self._message(request_id, frame_message("received", params, self._wall_clock(params)))
+
+    def _on_ws_error(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        self._message(request_id, frame_message("error", params, self._wall_clock(params)))
+
+    def _on_sse(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        self._message(request_id, event_message(params, self._wall_clock(params)))
+
+    def _message(self, request_id: str, message: StreamMessage) -> None:
+        """Keep a frame or event, count it on its request, and tell the listeners."""
+        record = self.get(request_id)
+        if record is None:
+            return
+        kept = self.streams.add(request_id, message)
+        record = replace(record, messages=record.messages + 1)
+        self._put(record)
+        if self.listeners:
+            kind = "sse.message" if message.kind == "sse" else "ws.frame"
+            event = BrowserEvent(kind, record, message.timestamp, {}, kept)
+            for listener in self.listeners:
+                listener(event)
 
     def _close_redirect_hop(
         self, previous: RequestRecord, params: Mapping[str, Any], timestamp: float
@@ -560,4 +679,12 @@ class NetworkTracker:
         "Network.requestWillBeSentExtraInfo": _on_request_extra,
         "Network.responseReceivedExtraInfo": _on_response_extra,
         "Network.dataReceived": _on_data,
+        "Network.webSocketCreated": _on_ws_created,
+        "Network.webSocketWillSendHandshakeRequest": _on_ws_request,
+        "Network.webSocketHandshakeResponseReceived": _on_ws_response,
+        "Network.webSocketClosed": _on_ws_closed,
+        "Network.webSocketFrameSent": _on_ws_sent,
+        "Network.webSocketFrameReceived": _on_ws_received,
+        "Network.webSocketFrameError": _on_ws_error,
+        "Network.eventSourceMessageReceived": _on_sse,
     }

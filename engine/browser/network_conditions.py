@@ -181,3 +181,18 @@ def check_control_allowed(
         "every tab it has; add --allow-control to do that to a browser livetap did not "
         "launch (or use --browser launch)"
     )
+
+
+def check_replay_allowed(target: BrowserTarget, allow_control: bool) -> None:
+    """Refuse to send requests from an attached browser's pages unless the user said so.
+
+    The same rule as blocking and throttling: a replay acts in someone's own browser,
+    with their cookies, so it takes a browser livetap launched or ``--allow-control``.
+    """
+    if target.launch or allow_control:
+        return
+    raise PermissionDeniedError(
+        f"replaying a request sends it from a page of the browser at {target.endpoint}, "
+        "with its cookies; add --allow-control to do that in a browser livetap did not "
+        "launch (or use --browser launch)"
+    )

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from engine.browser.streams import StreamMessage
+
 Headers = tuple[tuple[str, str], ...]
 """Header name/value pairs in the order the browser reported them."""
 
@@ -76,6 +78,12 @@ class RequestRecord:
     """The tab, worker or frame (CDP session) that made the request."""
     monotonic_start: float = 0.0
     """CDP's monotonic timestamp of the request, for durations."""
+    replay_of: int = 0
+    """The seq of the request this one replays (livetap's r or e), 0 when it is no replay."""
+    replay_edited: bool = False
+    """Whether the replay was edited before it was sent (e)."""
+    messages: int = 0
+    """WebSocket frames or server-sent events seen on this request (the Messages tab)."""
 
     @property
     def state(self) -> str:
@@ -129,11 +137,13 @@ class BrowserEvent:
     """One network event as it arrived, for writers that stream events (NDJSON)."""
 
     kind: str
-    """request, response, finished or failed."""
+    """request, response, finished, failed, ws.frame or sse.message."""
     record: RequestRecord
     timestamp: float
     raw: dict[str, Any] = field(default_factory=dict)
     """The CDP event's own parameters, for fields the record does not carry."""
+    message: StreamMessage | None = None
+    """The frame or event of a ``ws.frame`` or ``sse.message``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import cdp
@@ -32,6 +33,7 @@ from engine.browser.network_conditions import (
     BLOCK_REASON,
     NetworkControls,
     check_control_allowed,
+    check_replay_allowed,
 )
 from engine.browser.records import (
     BrowserBatch,
@@ -40,6 +42,7 @@ from engine.browser.records import (
     RequestRecord,
     ResponseBody,
 )
+from engine.browser.resend import Resend, fetch_expression
 from engine.browser.target import BrowserTarget, websocket_url
 from engine.config import DEFAULT_MAX_REQUESTS
 from engine.errors import LivetapError, NotFoundError, UnavailableError
@@ -58,6 +61,8 @@ BODY_FETCHES = 4
 """Bodies asked for at once as responses finish (the rest wait their turn)."""
 BODY_TIMEOUT = 10.0
 """Seconds the browser may take to hand over one body fetched as its response finished."""
+REPLAY_TIMEOUT = 30.0
+"""Seconds a replayed request may take to be answered (it is listed meanwhile)."""
 RESET_TIMEOUT = 3.0
 """Seconds an attached browser may take to take back its own network settings on exit."""
 T = TypeVar("T")
@@ -113,6 +118,7 @@ class BrowserSession:
         self._wake: asyncio.Event | None = None
         self._relaunch = False
         self._malformed = 0
+        self._replays = 0
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -575,10 +581,62 @@ class BrowserSession:
         result, _ = self._execute(command, self._pages[0], timeout)
         return result.value
 
+    def check_replay(self) -> None:
+        """Raise PermissionDeniedError unless this browser may be made to replay requests."""
+        check_replay_allowed(self.target, self._allow_control)
+
+    def resend(self, resend: Resend, timeout: float = REPLAY_TIMEOUT) -> ReplayResult:
+        """Send a request again from the page (or worker) that made the original.
+
+        A launched browser, or an attached one with ``allow_control``. The new request is
+        listed as a replay of the original; the result says how it went (a CORS or network
+        failure is a result, not an error: the list shows the failed request too).
+        """
+        self.check_replay()
+        original = self.get(resend.original)
+        if original is None:
+            raise NotFoundError(f"request {resend.original} is no longer in the list")
+        self._replays += 1
+        token = self._replays
+        expression = fetch_expression(resend, token)  # a UsageError before anything is sent
+        session = self.tracker.session_of(resend.original) or ""
+        if session not in self._attached or self.tracker.browser_request_id(original.id) is None:
+            if not self._pages:
+                raise UnavailableError("the page that made this request is gone, and no tab is")
+            session = self._pages[0]
+        self.tracker.expect_replay(token, original.seq, resend.edited)
+        params = {
+            "expression": expression,
+            "awaitPromise": True,
+            "returnByValue": True,
+            "userGesture": True,
+        }
+        reply = self._call("Runtime.evaluate", params, session, timeout)
+        value = reply.get("result", {}).get("value")
+        value = value if isinstance(value, Mapping) else {}
+        error = str(value.get("error", ""))
+        if not value and isinstance(reply.get("exceptionDetails"), Mapping):
+            error = str(reply["exceptionDetails"].get("text", "the page refused the request"))
+        status = value.get("status")
+        return ReplayResult(
+            request_id=self.tracker.replayed.get(token),
+            status=status if isinstance(status, int) else None,
+            error=error,
+        )
+
     @property
     def browser_process(self) -> LaunchedBrowser | None:
         """The launched browser, if livetap launched one."""
         return self._browser
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    """What came of a replay: the new request's id (once listed), its status or failure."""
+
+    request_id: str | None
+    status: int | None
+    error: str = ""
 
 
 def _body_bytes(result: Mapping[str, Any]) -> bytes:

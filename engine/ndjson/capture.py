@@ -219,7 +219,11 @@ class NdjsonCapture:
             return
         body: ResponseBody | None = None
         body_error: str | None = None
-        wants_body = self.options.include_bodies and not record.redirected_to
+        wants_body = (
+            self.options.include_bodies
+            and not record.redirected_to
+            and record.resource_type != "WebSocket"  # frames are its body: ws.frame lines
+        )
         if event.kind == "finished" and wants_body and self._browser is not None:
             try:
                 body = self._browser.fetch_body(record.id, timeout=5)

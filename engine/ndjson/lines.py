@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.browser.records import BrowserEvent, Headers, RequestRecord, ResponseBody
+from engine.browser.streams import StreamMessage
 from engine.events import PacketSummary
 from engine.process.procfs import ProcessInfo
 from engine.redact import REDACTED, SENSITIVE_HEADERS, redact_body, redact_headers, redact_url
@@ -80,11 +81,14 @@ def browser_line(
     body: ResponseBody | None = None,
     redirected_from: str | None = None,
 ) -> dict[str, Any]:
-    """The line for one browser event (request, response, finished, failed)."""
+    """The line for one browser event (request, response, finished, failed, ws.frame,
+    sse.message)."""
     record = event.record
     shown = _Shown(include_sensitive)
     head: dict[str, Any] = {"type": event.kind, "id": request_key(record)}
     when = iso_time(event.timestamp)
+    if event.message is not None:
+        return {**head, "timestamp": when, **message_fields(event.message, shown, include_bodies)}
     if event.kind == "request":
         line = {
             **head,
@@ -97,6 +101,8 @@ def browser_line(
             "resourceType": record.resource_type,
             "initiator": shown.url(record.initiator),
             "redirectedFrom": shown.url(redirected_from),
+            "replayOf": f"req_{record.replay_of}" if record.replay_of else None,
+            "replayEdited": record.replay_edited or None,
             "hasPostData": record.has_post_data or None,
             "postData": shown.body(record.post_data, _content_type(record.request_headers))
             if include_bodies
@@ -140,6 +146,26 @@ def browser_line(
         **line,
         **_drop_empty({"canceled": record.canceled or None, "url": shown.url(record.url)}),
     }
+
+
+def message_fields(message: StreamMessage, shown: _Shown, include_bodies: bool) -> dict[str, Any]:
+    """A WebSocket frame's or server-sent event's fields; its payload only with bodies,
+    redacted as a body is (a JSON payload's secret names hidden unless asked)."""
+    fields: dict[str, Any] = {"direction": message.direction, "size": message.size}
+    if message.kind == "ws":
+        fields["opcode"] = message.opcode
+    else:
+        fields.update(event=message.event, eventId=message.event_id)
+    if include_bodies or message.direction == "error":
+        if message.text:
+            text = message.data.decode("utf-8", errors="replace")
+            payload = text if message.direction == "error" else shown.body(text, "")
+        else:
+            payload = base64.b64encode(message.data).decode("ascii")
+            fields["payloadEncoding"] = "base64"
+        fields["data" if message.kind == "sse" else "payload"] = payload
+        fields["truncated"] = message.truncated or None
+    return _drop_empty(fields)
 
 
 def body_fields(body: ResponseBody) -> dict[str, Any]:

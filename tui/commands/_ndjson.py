@@ -23,6 +23,9 @@ lines (one JSON object each, flushed as each event arrives):
   {"type":"response","id":"req_1","status":200,"statusText":"OK","timestamp":...,"headers":{...}}
   {"type":"finished","id":"req_1","bytesReceived":1234,"timestamp":...}
   {"type":"failed","id":...,"errorText":...,"timestamp":...}
+  {"type":"ws.frame","id":...,"timestamp":...,"direction":"sent","size":13,"opcode":1}
+  {"type":"sse.message","id":...,"timestamp":...,"direction":"received","size":10,"event":...}
+    (a frame's "payload" and an event's "data" with --include-bodies, redacted as bodies)
   {"type":"packet",...} with --packets ("input": its -i/--source-cmd/-r when several)
 
 packets: -i, --source-cmd and -r may be repeated (interfaces and commands side by

@@ -84,6 +84,9 @@ BROWSER_ACTIONS = frozenset(
         "goto_packets",
         "relaunch_browser",
         "copy_request",
+        "replay_request",
+        "edit_resend",
+        "search_bodies",
         "network_controls",
         "cycle_type_chip",
         "cycle_status_chip",
@@ -644,6 +647,39 @@ class MainScreen(Screen[None]):
             warn(self, "select a browser request first")
             return
         copy_request(self, self.browser, request_id, self.save_directory)
+
+    def action_replay_request(self) -> None:
+        """r: send the selected request again from its page."""
+        self._replay(edit=False)
+
+    def action_edit_resend(self) -> None:
+        """e: edit the selected request in a form, then send it from its page."""
+        self._replay(edit=True)
+
+    def _replay(self, *, edit: bool) -> None:
+        from tui.screens.resend_form import replay_request
+
+        request_id = self.requests.selected_request if self.requests is not None else None
+        if self.browser is None or request_id is None:
+            warn(self, "select a browser request first")
+            return
+        replay_request(self, self.browser, request_id, edit=edit)
+
+    def action_search_bodies(self) -> None:
+        """B: search the listed requests' response bodies; a match chosen is selected."""
+        from tui.screens.body_search import BodySearch
+
+        if (requests := self._browser_pane()) is None or requests.request_list is None:
+            return
+        assert self.browser is not None
+
+        def chosen(request_id: str | None) -> None:
+            if request_id is not None and requests.select_request(request_id):
+                self.show_pane("browser", requests.request_list)
+
+        listed = requests.request_list.listed
+        screen = BodySearch(self.browser, listed, requests.fetched_bodies)
+        self.app.push_screen(screen, chosen)
 
     def action_network_controls(self) -> None:
         """Throttle, disable the cache or block requests like the selected one (a menu)."""

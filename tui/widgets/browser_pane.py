@@ -294,7 +294,16 @@ class BrowserPane(Vertical):
             self._correlate(request_id)
         body, post_data = self._bodies.get(request_id), self._post_data.get(request_id)
         note = self._body_notes.get(request_id, "") if body is None else ""
-        detail.show(record, figures, body, post_data, note=note)
+        streams = self.browser.tracker.streams
+        detail.show(
+            record,
+            figures,
+            body,
+            post_data,
+            note=note,
+            messages=streams.messages(request_id) if record.messages else (),
+            summary=streams.summary(request_id) if record.messages else None,
+        )
 
     @work(thread=True, exclusive=True, group="correlate")
     def _correlate(self, request_id: str) -> None:
@@ -320,6 +329,21 @@ class BrowserPane(Vertical):
         return newest, figures
 
     # -- actions (keys routed here by the screen) ------------------------------------
+
+    def select_request(self, request_id: str) -> bool:
+        """Put the cursor on a listed request (and hold the list there); False if not listed."""
+        requests = self.request_list
+        if requests is None or request_id not in requests.rows:
+            warn(self, "that request is no longer listed")
+            return False
+        requests.hold()
+        requests.move_cursor(row=requests.get_row_index(request_id), animate=False, scroll=True)
+        return True
+
+    @property
+    def fetched_bodies(self) -> dict[str, ResponseBody]:
+        """The bodies b fetched so far, by request id."""
+        return dict(self._bodies)
 
     def action_focus_detail(self) -> None:
         """Move the focus to the selected request's detail."""

@@ -1,5 +1,6 @@
 """The selected request in full, in tabs as DevTools has them: Headers, Payload, Preview,
-Response, Timing, On the wire, and Initiator when the browser said what started it.
+Response, Messages (a WebSocket's frames, an EventSource's events), Timing, On the wire,
+and Initiator when the browser said what started it.
 
 Each tab scrolls on its own, so a long header list does not push the timing out of
 reach; the Preview folds a JSON body (a tree) once b has fetched it.
@@ -16,8 +17,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
 from engine.browser.records import RequestRecord, ResponseBody
+from engine.browser.streams import StreamMessage, StreamSummary
 from engine.correlate import ConnectionFigures
 from tui.widgets.json_tree import JsonTree, parse_json
+from tui.widgets.message_sections import messages_tab
 from tui.widgets.request_sections import (
     body_text,
     headers_tab,
@@ -33,11 +36,14 @@ TABS = (
     ("Payload", "payload"),
     ("Preview", "preview"),
     ("Response", "response"),
+    ("Messages", "messages"),
     ("Timing", "timing"),
     ("On the wire", "wire"),
     ("Initiator", "initiator"),
 )
 """Tab titles and the ids their panes go by (``tab-<id>``)."""
+STREAM_TYPES = frozenset({"WebSocket", "EventSource"})
+"""Resource types whose detail has a Messages tab (so do requests that had messages)."""
 HINT = "Select a request (↑ ↓); b shows its body, g its packets."
 
 
@@ -71,7 +77,9 @@ class RequestDetail(Vertical):
                         yield JsonTree(id="preview-tree")
 
     def on_mount(self) -> None:
-        self.query_one(TabbedContent).hide_tab("tab-initiator")
+        tabs = self.query_one(TabbedContent)
+        tabs.hide_tab("tab-initiator")
+        tabs.hide_tab("tab-messages")
 
     def focus(self, scroll_visible: bool = True) -> RequestDetail:
         """Focus the open tab's content (the container itself takes no keys)."""
@@ -108,9 +116,12 @@ class RequestDetail(Vertical):
         figures: ConnectionFigures | None = None,
         body: ResponseBody | None = None,
         post_data: str | None = None,
+        *,
         note: str = "",
+        messages: tuple[StreamMessage, ...] = (),
+        summary: StreamSummary | None = None,
     ) -> None:
-        """Render one request, with what was fetched for it so far."""
+        """Render one request, with what was fetched for it so far (and its messages)."""
         self._set("headers", headers_tab(record, note))
         self._set("payload", payload_tab(record, post_data))
         self._set("response", response_tab(body, note))
@@ -121,11 +132,21 @@ class RequestDetail(Vertical):
             self._set("initiator", initiator_tab(record))
             tabs.show_tab("tab-initiator")
         else:
-            self._texts.pop("initiator", None)
-            if tabs.active == "tab-initiator":
-                tabs.active = "tab-headers"
-            tabs.hide_tab("tab-initiator")
+            self._hide("initiator")
+        if record.resource_type in STREAM_TYPES or record.messages:
+            self._set("messages", messages_tab(record, messages, summary))
+            tabs.show_tab("tab-messages")
+        else:
+            self._hide("messages")
         self._show_preview(record, body, note)
+
+    def _hide(self, name: str) -> None:
+        """Hide a tab this request has nothing for (back to Headers if it was open)."""
+        tabs = self.query_one(TabbedContent)
+        self._texts.pop(name, None)
+        if tabs.active == f"tab-{name}":
+            tabs.active = "tab-headers"
+        tabs.hide_tab(f"tab-{name}")
 
     def _show_preview(self, record: RequestRecord, body: ResponseBody | None, note: str) -> None:
         """The body folded (JSON) or as text; how to get it when there is none yet."""

@@ -152,6 +152,8 @@ def url_text(record: RequestRecord, width: int = 0) -> str:
     url = short_url(record.url)
     if width and len(url) > width:
         url = path_url(record.url)
+    if record.replay_of:  # a replay (r, e) of request #replay_of
+        url = f"↻#{record.replay_of} {url}"
     if record.error:
         return f"{url}  ✖ {record.error}"
     if record.redirected_to:

@@ -40,6 +40,9 @@ def pairs(title: str, rows: tuple[tuple[str, str], ...] | list[tuple[str, str]])
 def general_rows(record: RequestRecord) -> list[tuple[str, str]]:
     """The request's summary lines."""
     rows = [("URL", record.url), ("Method", record.method)]
+    if record.replay_of:
+        edited = ", edited before it was sent (e)" if record.replay_edited else " (r)"
+        rows.append(("Replay of", f"request #{record.replay_of}{edited}"))
     if record.status is not None:
         rows.append(("Status", f"{record.status} {record.status_text}".strip()))
     if record.error:
@@ -56,6 +59,9 @@ def general_rows(record: RequestRecord) -> list[tuple[str, str]]:
         rows.append(("Redirects to", record.redirected_to))
     if record.redirect_from:
         rows.append(("Redirected from", f"request {record.redirect_from}"))
+    if record.messages:
+        noun = "events" if record.resource_type == "EventSource" else "frames"
+        rows.append(("Messages", f"{record.messages:,} {noun} (the Messages tab)"))
     if record.encoded_length is not None:
         rows.append(("Transferred", human_bytes(record.encoded_length)))
     if record.duration is not None:
