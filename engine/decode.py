@@ -427,9 +427,21 @@ def _arp(data: bytes, offset: int, addresses: _Addresses) -> HeaderSummary:
             if sender == target
             else f"{sender} is at {sender_mac}"
         )
+    elif opcode in _RARP_OPCODES:  # tshark's words and Protocol column for RARP
+        target_mac = _mac(data, offset + 18)
+        info = (
+            f"Who is {target_mac}? Tell {sender_mac}"
+            if opcode == 3
+            else f"{target_mac} is at {target}"
+        )
+        return _new(_HS, (src or sender_mac, dst or target_mac, None, None, "RARP", info))
     else:
         info = f"ARP opcode {opcode}"
     return _new(_HS, (src or sender_mac, dst or _mac(data, offset + 18), None, None, "ARP", info))
+
+
+_RARP_OPCODES = frozenset({3, 4})
+"""Reverse ARP request and reply (RFC 903), carried in ARP's own format."""
 
 
 # -- transport layer -------------------------------------------------------------------

@@ -22,14 +22,14 @@ from __future__ import annotations
 import contextlib
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine import bpf
 from engine.analysis.aggregate import Analyzer
-from engine.analysis.reader import ProgressCallback, ReadState, read_batches
+from engine.analysis.reader import ProgressCallback, ReadState, file_names, read_merged_batches
 from engine.decode import decode
 from engine.display_filter import DisplayFilter, DisplayFilterError, compile_display_filter
 from engine.display_filter.packet_fields import ProtocolPath
@@ -199,10 +199,12 @@ class MatchedFrame:
     protocol: str
     length: int
     info: str
+    source: str = ""
+    """The file it came from, when several are read (``frame.source``); else empty."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The frame in the JSON output."""
-        return {
+        """The frame in the JSON output (``source`` only when several files are read)."""
+        document: dict[str, Any] = {
             "number": self.number,
             "time": round(self.time, 6),
             "src": self.src,
@@ -211,11 +213,15 @@ class MatchedFrame:
             "length": self.length,
             "info": self.info,
         }
+        if self.source:
+            document["source"] = self.source
+        return document
 
     def text_line(self) -> str:
-        """One line in tshark's default layout: No., time, source → destination, ..."""
+        """One line in tshark's default layout: No., time, [input,] source → destination, ..."""
+        source = f" {self.source}" if self.source else ""
         return (
-            f"{self.number:5d} {self.time:10.6f} {self.src:>12} → {self.dst:<12} "
+            f"{self.number:5d} {self.time:10.6f}{source} {self.src:>12} → {self.dst:<12} "
             f"{self.protocol} {self.length} {self.info}"
         )
 
@@ -226,6 +232,8 @@ class FilterResult:
 
     path: str
     filter: str
+    files: tuple[str, ...] = ()
+    """The files merged by time, when several were read (``path`` then names them all)."""
     format: str = ""
     packets: int = 0
     """Records read (matching or not)."""
@@ -254,6 +262,7 @@ class FilterResult:
         """The ``data`` of the JSON output."""
         data: dict[str, Any] = {
             "file": self.path,
+            **({"files": list(self.files)} if self.files else {}),
             "format": self.format,
             "filter": self.filter,
             "packets": self.packets,
@@ -282,7 +291,7 @@ def _refuse_same_file(source: Path, output: Path) -> None:
 
 
 def filter_file(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     display_filter: DisplayFilter,
     *,
     output: Path | None = None,
@@ -292,16 +301,26 @@ def filter_file(
 ) -> FilterResult:
     """Read a pcap/pcapng file and find the packets ``display_filter`` matches.
 
+    ``path`` may name several files: they are merged by time (as mergecap does) and
+    numbered as one capture; each match names its file (``frame.source`` tests it), and
+    ``output`` (pcapng) gets one interface per file.
+
     Each match goes to ``on_match`` as it is found (so a long file prints as it is
     read) and, with ``keep_frames``, into the result; with ``output`` the matching
     records are also written to that file (pcap, or pcapng for a .pcapng name; mode
     0600, never through a symbolic link). Ctrl-C stops the reading and returns what
     matched so far (``interrupted``). Opening errors raise the reader's typed errors.
     """
-    source = Path(path)
-    result = FilterResult(str(source), display_filter.text)
+    files = [Path(path)] if isinstance(path, str | Path) else [Path(one) for one in path]
+    names = file_names(files) if len(files) > 1 else ()
+    result = FilterResult(
+        ", ".join(str(one) for one in files),
+        display_filter.text,
+        tuple(str(one) for one in files) if names else (),
+    )
     if output is not None:
-        _refuse_same_file(source, output)
+        for source in files:
+            _refuse_same_file(source, output)
     state = ReadState()
     writer: RotatingPcapWriter | None = None
     matches = display_filter.matches_packet
@@ -313,15 +332,15 @@ def filter_file(
     kept: list[PcapRecord] = []  # matches of the current batch not yet handed to the writer
     started = time.monotonic()
     try:
-        for batch in read_batches(source, state, progress):
+        for batch in read_merged_batches(files, state, progress):
             if first_time is None:
                 first_time = batch[0].timestamp
             if output is not None and writer is None:
-                writer = _open_output(output, state.linktype)
+                writer = _open_output(output, state.linktype, names)
             kept = []
             for record in batch:
                 number += 1
-                summary = summarize(number, record)
+                summary = summarize(number, record, names)
                 analysis = times.advance(number, record)
                 protocols = paths.path(record) if paths is not None else None
                 if not matches(summary, times, protocols):
@@ -338,6 +357,7 @@ def filter_file(
                         summary.protocol,
                         summary.length,
                         with_notes(summary.info, analysis),
+                        summary.source,
                     )
                     if keep_frames:
                         frames.append(frame)
@@ -358,7 +378,7 @@ def filter_file(
         if writer is not None:
             writer.close()
     if output is not None and writer is None:  # nothing read: still a valid, empty file
-        writer = _open_output(output, state.linktype)
+        writer = _open_output(output, state.linktype, names)
         writer.close()
     if writer is not None:
         result.output = str(writer.current)
@@ -384,9 +404,9 @@ def _discard(writer: RotatingPcapWriter) -> None:
                 path.unlink()
 
 
-def _open_output(output: Path, linktype: int) -> RotatingPcapWriter:
-    """The file the matches go to, in the format its name asks for."""
-    return RotatingPcapWriter(output, linktype, fmt=output_format(output))
+def _open_output(output: Path, linktype: int, names: Sequence[str] = ()) -> RotatingPcapWriter:
+    """The file the matches go to, in the format its name asks for (pcapng: named inputs)."""
+    return RotatingPcapWriter(output, linktype, fmt=output_format(output), names=names)
 
 
 class FilteredSource:

@@ -19,7 +19,7 @@ import heapq
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 
@@ -32,6 +32,8 @@ from engine.source import PacketSource
 
 _Item = tuple[float, int, PcapRecord, int]
 """A file's record in the merge: timestamp, minus its input number, the record, its offset."""
+Batches = Iterable[tuple[list[PcapRecord], Sequence[int]]]
+"""One file's records in batches, each record with where it is in its file (or 0)."""
 
 QUEUE_BATCHES = 64
 """Batches a live input may have waiting; beyond that its thread waits (as the loop would)."""
@@ -46,9 +48,31 @@ def _tagged(records: list[PcapRecord], number: int) -> list[PcapRecord]:
     ]
 
 
+def merge_by_time(inputs: Sequence[Batches]) -> Iterator[_Item]:
+    """Several files' records as one, in mergecap's order, each tagged with its input number.
+
+    The oldest record of all inputs comes first; of records with the same time, that of
+    the input named last (mergecap 4.0's order). Items compare as (timestamp, -input
+    number), so the merge runs in C without key calls; the record is ``item[2]``.
+    """
+    return heapq.merge(*(_numbered(number, batches) for number, batches in enumerate(inputs)))
+
+
+def _numbered(number: int, batches: Batches) -> Iterator[_Item]:
+    """One input's records tagged with its number, each with where its bytes are."""
+    rank = -number
+    for records, offsets in batches:
+        for record, offset in zip(_tagged(records, number), offsets, strict=True):
+            yield record[0], rank, record, offset
+
+
 def unique_names(sources: Sequence[PacketSource]) -> tuple[str, ...]:
     """Each input's name; two files of the same name in different folders stay apart."""
-    names = [source.source_names[0] for source in sources]
+    return distinct_names([source.source_names[0] for source in sources])
+
+
+def distinct_names(names: Sequence[str]) -> tuple[str, ...]:
+    """The names, a repeated one numbered by its place: ``a.pcap (1)``, ``a.pcap (3)``."""
     return tuple(
         f"{name} ({number + 1})" if names.count(name) > 1 else name
         for number, name in enumerate(names)
@@ -134,10 +158,7 @@ class MergedFileSource(_Merged):
         for source in sources:
             if isinstance(source, IndexedFileSource):
                 source.index.close()  # the shared index reads the files back
-        # items compare as (timestamp, -input number): mergecap's order, in C, no key calls
-        self._merged = heapq.merge(
-            *(self._numbered(number, source) for number, source in enumerate(sources))
-        )
+        self._merged = merge_by_time([self._batches(source) for source in sources])
         self._pace_origin: tuple[float, float] | None = None
         self._held: list[tuple[PcapRecord, int]] = []
         self.finished = False
@@ -148,17 +169,15 @@ class MergedFileSource(_Merged):
         return self._index
 
     @staticmethod
-    def _numbered(number: int, source: StreamSource) -> Iterator[_Item]:
-        """One file's records tagged with its number, each with where its bytes are."""
+    def _batches(source: StreamSource) -> Batches:
+        """One file's batches, each record with where its bytes are (for the shared index)."""
         index = source.index if isinstance(source, IndexedFileSource) else None
-        rank = -number
         while not source.finished:
             records = source.read_batch(0.0)
             offsets = index.pending_offsets if index is not None else [0] * len(records)
             if index is not None:
                 index.pending_offsets = []
-            for record, offset in zip(_tagged(records, number), offsets, strict=True):
-                yield record[0], rank, record, offset
+            yield records, offsets
 
     def read_batch(self, timeout: float, max_records: int = 8192) -> list[PcapRecord]:
         """The next records of all files in time order; [] with ``finished`` at the end."""

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -173,6 +174,47 @@ async def test_capture_packets_sees_loopback_udp_under_a_filter(capture_dir: Pat
         first = report.contents[0]
         assert hasattr(first, "text")
         assert json.loads(first.text)["packets"] == data["packets"]
+
+
+@pytest.mark.root
+async def test_capture_packets_reads_several_interfaces_side_by_side(capture_dir: Path) -> None:
+    """lo and any both see a loopback datagram: each summary names the interface it came by."""
+    port = free_udp_port()
+    async with mcp_server(capture_dir) as client:
+        call = asyncio.ensure_future(
+            client.call_tool(
+                "capture_packets",
+                {
+                    "interfaces": ["lo", "any"],
+                    "bpf": f"udp dst port {port}",
+                    "duration_seconds": 2,
+                    "save_pcap": True,
+                },
+            )
+        )
+        await asyncio.sleep(0.5)
+        for round_ in range(6):
+            send_udp(port, [f"both {round_}".encode()])
+            await asyncio.sleep(0.1)
+        data = _ok(await asyncio.wait_for(call, 20))
+        assert data["interfaces"] == ["lo", "any"]
+        by_interface = Counter(packet["interface"] for packet in data["summaries"])
+        assert set(by_interface) == {"lo", "any"} and data["packets"] == len(data["summaries"])
+        for packet in data["summaries"]:
+            assert packet["dport"] == port and packet["protocol"] == "UDP"
+        assert data["pcap"].endswith(".pcapng")  # lo is Ethernet, any Linux cooked: pcapng
+        fields = subprocess.run(
+            ["tshark", "-r", data["pcap"], "-T", "fields", "-e", "frame.interface_name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.split()
+        assert fields == [packet["interface"] for packet in data["summaries"]]
+        _error(
+            await client.call_tool("capture_packets", {"interface": "lo", "interfaces": ["lo"]}),
+            "USAGE_ERROR",
+        )
 
 
 async def test_analysis_tools_match_the_cli(capture_dir: Path) -> None:

@@ -521,3 +521,35 @@ def test_an_ipv6_mobility_header_has_no_ipv6_conversation_as_in_tshark(tmp_path:
     theirs = tshark_conversations(path, "ipv6")
     assert sorted((r["a"], r["b"]) for r in ours) == sorted((r["a"], r["b"]) for r in theirs)
     assert len(theirs) == 3
+
+
+def test_rarp_is_read_as_tsharks_arp(tmp_path: Path) -> None:
+    """Ethertype 0x8035 (RARP) carries an ARP packet: tshark's ``arp`` matches it and its
+    hierarchy says ``arp``; the Protocol column says RARP for opcodes 3 and 4, in its words
+    (found on tcpdump's getname_2_read4_asan.pcap, a malformed RARP reply)."""
+
+    def rarp(op: int, macs: tuple[str, str, str], sender_ip: str, target_ip: str) -> bytes:
+        src, dst, target = macs
+        payload = ARP(op=op, hwsrc=src, hwdst=target, psrc=sender_ip, pdst=target_ip)
+        return bytes(Ether(src=src, dst=dst, type=0x8035) / payload)
+
+    broadcast, nobody = "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"
+    frames = [
+        rarp(3, (OUTER_SRC, broadcast, OUTER_SRC), "0.0.0.0", "0.0.0.0"),
+        rarp(4, (OUTER_DST, OUTER_SRC, OUTER_SRC), "10.9.0.2", "10.9.0.7"),
+        rarp(1, (OUTER_DST, OUTER_SRC, nobody), "10.9.0.2", "10.9.0.7"),  # ARP in a RARP frame
+        bytes(Ether(src=OUTER_DST, dst=OUTER_SRC) / ARP(op=2, hwsrc=OUTER_DST, psrc="10.9.0.2")),
+    ]
+    path = _write(tmp_path, "rarp", 1, frames)
+    out = tshark(path, "-T", "fields", "-e", "_ws.col.Protocol", "-e", "_ws.col.Info")
+    theirs = [tuple(line.split("\t")) for line in out.splitlines()]
+    assert [protocol for protocol, _info in theirs] == ["RARP", "RARP", "ARP", "ARP"]
+    ours = filter_file(path, compile_filter("")).frames
+    assert [(frame.protocol, frame.info) for frame in ours] == theirs
+    for expression in ("arp", "arp.opcode == 4", "not arp"):
+        matched = tshark(path, "-Y", expression, "-T", "fields", "-e", "frame.number").split()
+        found = filter_file(path, compile_filter(expression)).frames
+        assert [str(frame.number) for frame in found] == matched, expression
+    ours_phs = analyze_file(path, ["protocols"]).reports["protocols"]
+    rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(ours_phs["tree"])]
+    assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]

@@ -17,6 +17,7 @@ PROTOCOL_COLOUR_KEYS: dict[str, str] = {
     "ICMP": "icmp",
     "ICMPv6": "icmp",
     "ARP": "arp",
+    "RARP": "arp",
 }
 
 

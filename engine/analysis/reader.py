@@ -12,6 +12,7 @@ import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -95,12 +96,75 @@ def read_batches(
         if progress is not None:
             progress(size, size)
     finally:
-        state.warnings.extend(reader.warnings)
-        state.truncated = state.truncated or reader.truncated
-        state.stopped = state.stopped or any(
-            "reading stopped" in w or "failed" in w for w in reader.warnings
-        )
-        reader.close()
+        _ended(state, reader)
+
+
+def _ended(state: ReadState, reader: PcapReader, name: str = "") -> None:
+    """Close a file read to its end (or not): its warnings (``name: …``) and how it ended."""
+    state.warnings.extend(f"{name}: {w}" if name else w for w in reader.warnings)
+    state.truncated = state.truncated or reader.truncated
+    state.stopped = state.stopped or any(
+        "reading stopped" in w or "failed" in w for w in reader.warnings
+    )
+    reader.close()
+
+
+def file_names(paths: Sequence[str | Path]) -> tuple[str, ...]:
+    """The inputs' names as the display filter's ``frame.source`` knows them."""
+    from engine.source_merge import distinct_names
+
+    return distinct_names([Path(path).name for path in paths])
+
+
+def read_merged_batches(
+    paths: Sequence[str | Path], state: ReadState, progress: ProgressCallback | None = None
+) -> Iterator[list[PcapRecord]]:
+    """Several files' records merged by time, as ``-r a -r b`` and mergecap merge them.
+
+    The merge is :func:`engine.source_merge.merge_by_time`; each record carries its
+    file's number (``PcapRecord.source``); a file's warnings name it. One file is read
+    as :func:`read_batches` reads it.
+    """
+    if len(paths) == 1:
+        yield from read_batches(paths[0], state, progress)
+        return
+    from engine.source_merge import merge_by_time
+
+    opened: list[tuple[PcapReader, IO[bytes], int]] = []
+    try:
+        for path in paths:
+            opened.append(open_capture(path))
+    except BaseException:
+        for reader, _stream, _size in opened:
+            reader.close()
+        raise
+    formats = [reader.format for reader, _stream, _size in opened]
+    state.format = formats[0] if len(set(formats)) == 1 else " + ".join(formats)
+    state.linktype = opened[0][0].linktype
+    total = sum(size for _reader, _stream, size in opened)
+    merged = merge_by_time([_with_offsets(reader) for reader, _stream, _size in opened])
+    last_report = time.monotonic()
+    try:
+        while batch := [item[2] for item in islice(merged, BATCH)]:
+            state.packets += len(batch)
+            yield batch
+            if progress is not None:
+                now = time.monotonic()
+                if now - last_report >= PROGRESS_INTERVAL:
+                    last_report = now
+                    done = sum(_position(stream, size) for _reader, stream, size in opened)
+                    progress(done, total)
+        if progress is not None:
+            progress(total, total)
+    finally:
+        for name, (reader, _stream, _size) in zip(file_names(paths), opened, strict=True):
+            _ended(state, reader, name)
+
+
+def _with_offsets(reader: PcapReader) -> Iterator[tuple[list[PcapRecord], list[int]]]:
+    """A file's batches as the merge takes them (no index here: every offset 0)."""
+    while batch := reader.read_batch(BATCH):
+        yield batch, [0] * len(batch)
 
 
 def _position(stream: IO[bytes], size: int) -> int:
@@ -128,6 +192,8 @@ class AnalysisResult:
     """The display filter the reports were restricted to (None: every packet)."""
     matched: int | None = None
     """Packets the filter kept (None without a filter)."""
+    files: tuple[str, ...] = ()
+    """The files merged by time, when several were read (``path`` then names them all)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -142,6 +208,7 @@ class AnalysisResult:
         """The ``data`` of the JSON output."""
         return {
             "file": self.path,
+            **({"files": list(self.files)} if self.files else {}),
             "format": self.format,
             "complete": self.exit_code == ExitCode.SUCCESS,
             "truncated": self.truncated,
@@ -168,7 +235,7 @@ def check_reports(names: Iterable[str]) -> list[str]:
 
 
 def analyze_file(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     reports: Sequence[str] = ("all",),
     *,
     top_n: int = 10,
@@ -181,6 +248,9 @@ def analyze_file(
 ) -> AnalysisResult:
     """Read a pcap/pcapng file into an Analyzer and build the requested reports.
 
+    ``path`` may name several files: they are merged by time, as ``mergecap`` merges them
+    (:func:`read_merged_batches`), and read by one process.
+
     With ``predicate`` only the records it keeps are counted (``analyze -Y``:
     ``filter_text`` names the filter in the result); relative times still count
     from the file's first packet, as tshark's do. Without it the loop is the plain
@@ -191,6 +261,11 @@ def analyze_file(
     partial reports (``interrupted``); a truncated file gives ``truncated``.
     """
     names = check_reports(reports)
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    if not paths:
+        raise UsageError("no capture file to analyze")
+    if deep and len(paths) > 1:
+        raise UsageError("--deep decodes one file with tshark: merge the files first (mergecap)")
     if top_n < 1:
         raise UsageError(f"--top-n must be 1 or more, not {top_n}")
     if deep:
@@ -204,9 +279,9 @@ def analyze_file(
     gc.disable()  # the tables hold no cycles; the collector would only rescan them (~8%)
     try:
         document = None
-        if predicate is None and not deep:
+        if predicate is None and not deep and len(paths) == 1:
             document = _on_two_cores(
-                path,
+                paths[0],
                 names,
                 state,
                 progress,
@@ -216,7 +291,7 @@ def analyze_file(
             )
         if document is None:
             document = _read_and_report(
-                analyzer, path, names, state, progress=progress, predicate=predicate
+                analyzer, paths, names, state, progress=progress, predicate=predicate
             )
         del analyzer  # freed with the collector still off: nothing left for it to scan
     finally:
@@ -226,7 +301,7 @@ def analyze_file(
         from engine.analysis.deep import deep_decode
 
         try:
-            decoded = deep_decode(Path(path))
+            decoded = deep_decode(Path(paths[0]))
         except KeyboardInterrupt:
             state.interrupted = True
         else:
@@ -236,7 +311,7 @@ def analyze_file(
             state.warnings.extend(decoded.warnings)
     matched = state.matched
     return AnalysisResult(
-        str(path),
+        ", ".join(str(one) for one in paths),
         state.format,
         document,
         state.warnings,
@@ -247,6 +322,7 @@ def analyze_file(
         time.monotonic() - started,
         filter_text if predicate is not None else None,
         matched if predicate is not None else None,
+        tuple(str(one) for one in paths) if len(paths) > 1 else (),
     )
 
 
@@ -280,7 +356,7 @@ def _on_two_cores(
 
 def _read_and_report(
     analyzer: Analyzer,
-    path: str | Path,
+    paths: Sequence[str | Path],
     names: Sequence[str],
     state: ReadState,
     *,
@@ -296,10 +372,10 @@ def _read_and_report(
     file_first: float | None = None
     try:
         if predicate is None:
-            for batch in read_batches(path, state, progress):
+            for batch in read_merged_batches(paths, state, progress):
                 add(batch)
         else:
-            for batch in read_batches(path, state, progress):
+            for batch in read_merged_batches(paths, state, progress):
                 if file_first is None:
                     file_first = batch[0].timestamp
                 first = state.packets - len(batch) + 1

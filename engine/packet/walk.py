@@ -157,7 +157,7 @@ _ETH_ERSPAN = 0x88BE
 _ETH_ERSPAN3 = 0x22EB
 _ETHERTYPE_NAMES = {
     ETH_ARP: "arp",
-    0x8035: "rarp",
+    0x8035: "arp",  # RARP: the same packet, read by tshark's ARP dissector (filter, hierarchy)
     0x88CC: "lldp",
     0x8863: "pppoed",
     0x888E: "eapol",

@@ -25,15 +25,22 @@ from engine.errors import ExitCode, UsageError
 from tui.commands._output import print_json
 
 NAME = "analyze"
-HELP = "analyze a pcap/pcapng file: protocols, conversations, talkers, HTTP, DNS, threats"
+HELP = "analyze pcap/pcapng files: protocols, conversations, talkers, HTTP, DNS, threats"
 
 _REPORTS_TEXT = (
     f"reports: {', '.join(REPORTS)}, or all (the default); repeat --report or separate "
     "names with commas. Addresses are named from the capture's own DNS answers; nothing "
     "is looked up on the network."
 )
+_FILES_TEXT = (
+    "Several files are merged by time, as mergecap merges them (the oldest packet first), "
+    "and analyzed as one capture; with -Y, frame.source (or frame.interface_name) is the "
+    "name of the file a packet came from."
+)
 EPILOG = f"""\
 {textwrap.fill(_REPORTS_TEXT, 78)}
+
+{textwrap.fill(_FILES_TEXT, 78)}
 
 examples:
   livetap analyze trace.pcap
@@ -42,6 +49,8 @@ examples:
   livetap analyze trace.pcap --report credentials --show-secrets
   livetap analyze trace.pcap --json > report.json
   livetap analyze trace.pcap -Y "ip.addr == 10.0.0.5 and tcp"   # matching packets only
+  livetap analyze eth0.pcap wlan0.pcapng     # two files merged by time, one report
+  livetap analyze a.pcap b.pcap -Y 'frame.source == "b.pcap" and dns'
   livetap analyze trace.pcap --deep          # Wireshark's dissectors, via tshark
   livetap analyze --list-protocols
 """
@@ -53,7 +62,12 @@ PROGRESS_DELAY = 1.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The file, the reports, and the options of the threat and credential reports."""
     parser.epilog = EPILOG
-    parser.add_argument("file", nargs="?", metavar="FILE", help="a pcap or pcapng file")
+    parser.add_argument(
+        "file",
+        nargs="*",
+        metavar="FILE",
+        help="a pcap or pcapng file; several are merged by time (like mergecap)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "-Y",
@@ -206,7 +220,9 @@ def run(args: argparse.Namespace) -> int:
 
         if args.deep:
             raise UsageError("--deep reads the whole file with tshark: it cannot be used with -Y")
-        predicate = record_predicate(compile_filter(args.display_filter))
+        from engine.analysis.reader import file_names
+
+        predicate = record_predicate(compile_filter(args.display_filter), file_names(args.file))
     blocklist = Blocklist.load(*args.blocklist) if args.blocklist else None
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     try:

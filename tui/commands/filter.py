@@ -1,10 +1,12 @@
-"""``livetap filter FILE -Y EXPR``: the packets of a capture file a display filter matches.
+"""``livetap filter FILE… -Y EXPR``: the packets of capture files a display filter matches.
 
 Like ``tshark -r FILE -Y EXPR``: one line per matching packet (number, relative time,
 source → destination, protocol, length, info) printed as the file is read; ``--json``
 prints one document, ``--count-only`` only the count, and ``-w OUT`` writes the
-matching packets to a new capture file. A truncated or corrupt file gives what was
-read, a warning and exit 7; Ctrl-C prints what matched so far and exits 130.
+matching packets to a new capture file. Several files are merged by time (as
+``mergecap`` does) and each line names the file of its packet. A truncated or corrupt
+file gives what was read, a warning and exit 7; Ctrl-C prints what matched so far and
+exits 130.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ from tui.commands._output import print_json
 from tui.commands.analyze import ProgressBar, quiet_broken_pipe, sigterm_interrupts
 
 NAME = "filter"
-HELP = "print or save the packets of a pcap/pcapng file a display filter matches (tshark -Y)"
+HELP = "print or save the packets of pcap/pcapng files a display filter matches (tshark -Y)"
 
 EPILOG = """\
 The display filter language is the one of the live view's '/' prompt (a subset of
 Wireshark's): see the README's "Display filters". Frame numbers and times are the
 file's own (the first packet is number 1 at time 0), matching or not.
+
+several files: merged by time as mergecap merges them (the oldest packet first) and
+  numbered as one capture; each line (and each --json frame's "source") names the
+  file of its packet, which frame.source (or frame.interface_name) tests; -w to a
+  .pcapng file keeps one interface per input file, named after it.
 
 output: one line per matching packet, as tshark prints them; with -w the matching
   packets go to the file instead (.pcapng writes pcapng, anything else pcap; mode
@@ -39,13 +46,19 @@ examples:
   livetap filter trace.pcap -Y "ip.addr == 10.0.0.5 and tcp.port == 443" --json
   livetap filter trace.pcap -Y "tcp.flags.syn == 1 and tcp.flags.ack == 0" --count-only
   livetap filter trace.pcapng -Y "http" -w http-only.pcapng
+  livetap filter a.pcap b.pcap -Y 'dns and frame.source == "b.pcap"'
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The file, the filter, and where the matches go."""
     parser.epilog = EPILOG
-    parser.add_argument("file", metavar="FILE", help="a pcap or pcapng file")
+    parser.add_argument(
+        "file",
+        nargs="+",
+        metavar="FILE",
+        help="a pcap or pcapng file; several are merged by time (like mergecap)",
+    )
     parser.add_argument(
         "-Y",
         "--display-filter",

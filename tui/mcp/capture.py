@@ -1,5 +1,9 @@
 """list_interfaces and capture_packets: a bounded live capture, summarised packet by packet.
 
+Several interfaces (``interfaces``) are read side by side, as ``tshark -i a -i b`` reads
+them: the pcap is then pcapng with one interface block per input, and each summary
+names the interface its packet came from.
+
 A capture always ends: at the call's duration and count (at most the server's
 caps, which the schema states), at the server's byte cap, or when the server
 stops. It is written by the headless pcap capture (kernel filter, drop counts,
@@ -14,15 +18,17 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine.decode import decode
-from engine.errors import ConflictError
+from engine.errors import ConflictError, UsageError
+from engine.filter_file import FilteredSource
 from engine.interfaces import default_interface, list_interfaces
 from engine.ndjson.lines import iso_time
 from engine.pcap_capture import CaptureOptions, CaptureReport, run_capture
-from engine.pcapio import open_pcap
+from engine.pcapio import PcapRecord, open_pcap
 from engine.source import SourceSpec, open_source
 from tui.mcp.bound import cap_lists, marker
 from tui.mcp.config import ServerConfig
@@ -35,6 +41,8 @@ DEFAULT_LISTED = 100
 MAX_LISTED = 1000
 MAX_CONCURRENT = 2
 """Captures running at once; one more is refused (CONFLICT)."""
+MAX_INTERFACES = 8
+"""Interfaces one call may read side by side."""
 PCAP_SUFFIXES = frozenset({".pcap", ".pcapng"})
 
 
@@ -93,9 +101,20 @@ class PacketCapture:
             for _ in range(taken):
                 self._slots.release()
 
+    def _interfaces(self, args: dict[str, Any]) -> tuple[str, ...]:
+        """``interfaces``, or ``interface``, or the server's default one."""
+        several = tuple(args.get("interfaces") or ())
+        if several and args.get("interface"):
+            raise UsageError("give either interface or interfaces, not both")
+        if len(set(several)) < len(several):
+            raise UsageError("an interface is named twice in interfaces: name each once")
+        if several:
+            return several
+        return (args.get("interface") or self.config.settings.interface or default_interface(),)
+
     def _capture(self, args: dict[str, Any]) -> dict[str, Any]:
         settings = self.config.settings
-        interface = args.get("interface") or settings.interface or default_interface()
+        names = self._interfaces(args)
         expression = args.get("bpf") or ""
         duration = float(
             args.get("duration_seconds") or min(DEFAULT_DURATION, self.config.max_duration)
@@ -106,18 +125,21 @@ class PacketCapture:
         if args.get("file_name"):
             target = self.directory.output(args["file_name"], PCAP_SUFFIXES)
         elif args.get("save_pcap"):
-            target = self._new_name()
+            target = self._new_name(".pcapng" if len(names) > 1 else ".pcap")
         source = open_source(
             SourceSpec(
-                (interface,),
+                names,
                 filter=expression,
                 snaplen=settings.snaplen,
                 buffer_size=settings.buffer_size,
             )
         )
+        inputs: list[int] = []  # each packet's input, in the order they are written
+        tagged = FilteredSource(source, _noting(inputs)) if len(names) > 1 else source
         try:
             with tempfile.TemporaryDirectory(prefix="livetap-mcp-") as scratch:
-                path = target or Path(scratch) / "capture.pcap"
+                scratch_name = "capture.pcapng" if len(names) > 1 else "capture.pcap"
+                path = target or Path(scratch) / scratch_name
                 options = CaptureOptions(
                     path,
                     count=count,
@@ -125,32 +147,36 @@ class PacketCapture:
                     max_total=self.config.max_bytes,
                     snaplen=settings.snaplen,
                 )
-                report = run_capture(source, options, stop_event=self.state.shutdown)
-                result = self._result(report, interface, listed, keep=target is not None)
+                report = run_capture(tagged, options, stop_event=self.state.shutdown)
+                result = self._result(report, source.source_names, listed, target is not None)
+                if len(names) > 1:
+                    for summary, number in zip(result["summaries"], inputs, strict=False):
+                        summary["interface"] = source.source_names[number]
         finally:
             source.close()
         if report.error is not None:
             raise ReportedError(report.error, result)
         return result
 
-    def _new_name(self) -> Path:
+    def _new_name(self, suffix: str = ".pcap") -> Path:
         """livetap-mcp-YYYYmmdd-HHMMSS.pcap, numbered when that name is taken."""
         stem = time.strftime("livetap-mcp-%Y%m%d-%H%M%S")
         for number in range(1, 1000):
-            name = f"{stem}.pcap" if number == 1 else f"{stem}-{number}.pcap"
+            name = f"{stem}{suffix}" if number == 1 else f"{stem}-{number}{suffix}"
             path = self.directory.output(name, PCAP_SUFFIXES)
             if not path.exists():
                 return path
         return path
 
     def _result(
-        self, report: CaptureReport, interface: str, listed: int, keep: bool
+        self, report: CaptureReport, interfaces: tuple[str, ...], listed: int, keep: bool
     ) -> dict[str, Any]:
         """The report's figures, the packet summaries, and the pcap when it was kept."""
         summaries = list(_summaries(report.files))
         data = report.to_dict()
         result: dict[str, Any] = {
-            "interface": interface,
+            "interface": ", ".join(interfaces),
+            "interfaces": list(interfaces),
             "filter": report.filter,
             "packets": report.packets,
             "kernel_drops": report.kernel_drops,
@@ -181,6 +207,16 @@ class PacketCapture:
         if omissions:
             result["truncation"] = marker(omissions)
         return result
+
+
+def _noting(inputs: list[int]) -> Callable[[int, PcapRecord], bool]:
+    """A predicate that keeps every packet and notes its input (the summaries name it)."""
+
+    def note(_number: int, record: PcapRecord) -> bool:
+        inputs.append(record.source)
+        return True
+
+    return note
 
 
 def _summaries(files: tuple[Path, ...]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from tui.mcp.analysis import (
     MAX_ROWS,
 )
 from tui.mcp.browser import DEFAULT_BODY_BYTES, DEFAULT_LAST, MAX_BODY_BYTES, MAX_LAST, MAX_WAIT
-from tui.mcp.capture import DEFAULT_DURATION, DEFAULT_LISTED, MAX_LISTED
+from tui.mcp.capture import DEFAULT_DURATION, DEFAULT_LISTED, MAX_INTERFACES, MAX_LISTED
 from tui.mcp.config import ServerConfig
 
 
@@ -175,6 +175,14 @@ def capture(config: ServerConfig) -> dict[str, Any]:
             "interface": _text(
                 "the interface (list_interfaces; 'any' for all); default: the server's", 64, 1
             ),
+            "interfaces": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1, "maxLength": 64},
+                "minItems": 1,
+                "maxItems": MAX_INTERFACES,
+                "description": "several interfaces read side by side (instead of interface); "
+                "the pcap is then pcapng and each summary names its interface",
+            },
             "bpf": _text("a BPF capture filter in tcpdump syntax (build_bpf makes one)"),
             "duration_seconds": {
                 "type": "number",
