@@ -16,7 +16,7 @@ from engine.analysis.addresses import PassiveNames
 from engine.analysis.threats import Sightings
 from engine.packet.app import DNS_RCODES, DNS_TYPES, Malformed, dns_name
 from engine.packet.structs import DNS, RR, U16
-from engine.packet.walk import Layers
+from engine.packet.walk import Raw
 
 MAX_ANSWERS = 16
 """Answers kept per response (the rest are counted)."""
@@ -81,7 +81,7 @@ class DnsLog:
         self.by_rcode: dict[str, int] = {}
 
     def message(
-        self, time: float, fields: Layers, data: bytes, bounds: tuple[int, int], protocol: str
+        self, time: float, fields: Raw, data: bytes, bounds: tuple[int, int], protocol: str
     ) -> None:
         """One DNS message between ``bounds`` (a UDP payload, or TCP's after its length)."""
         try:
@@ -90,10 +90,10 @@ class DnsLog:
             self.malformed += 1
 
     def _message(
-        self, time: float, fields: Layers, data: bytes, bounds: tuple[int, int], protocol: str
+        self, time: float, fields: Raw, data: bytes, bounds: tuple[int, int], protocol: str
     ) -> None:
         start, end = bounds
-        pair, sport, dport = fields.pair, fields.sport, fields.dport
+        pair, sport, dport = fields[2], fields[4], fields[5]
         if end - start < 12:
             raise Malformed("short header")
         ident, flags, questions, answers = DNS(data, start)
