@@ -415,14 +415,31 @@ class HttpLog:
         if pending is None:
             pending = self._pending[stream.index] = deque(maxlen=256)
         pending.append(request)
-        url = request.url
         sightings = self._sightings
         if sightings.active:  # only for the threat report
             if host:
                 sightings.host(host, "http", client, time)
-            sightings.url(_normal_url(url), client, time)
-        credentials = self._credentials
+            sightings.url(_normal_url(request.url), client, time)
         authorization = headers.get(b"authorization")
+        query = target.partition("?")[2]
+        if authorization is not None or query:
+            self._secrets(stream, direction, request, authorization, query)
+        if "x-www-form-urlencoded" in content_type.lower():
+            reader.body = bytearray()
+            reader.request = request
+
+    def _secrets(
+        self,
+        stream: TcpStream,
+        direction: int,
+        request: HttpRequest,
+        authorization: bytes | None,
+        query: str,
+    ) -> None:
+        """Basic auth and password fields in the query string, to the credentials log."""
+        credentials = self._credentials
+        time = request.time
+        url = request.url
         if authorization is not None:
             found = http_basic(_text(authorization))
             if found is not None:
@@ -435,7 +452,6 @@ class HttpLog:
                     secret=found[1],
                     where=url,
                 )
-        query = target.partition("?")[2]
         if query:
             for user, secret, _field in form_secrets(query):
                 credentials.found(
@@ -447,9 +463,6 @@ class HttpLog:
                     secret=secret,
                     where=url,
                 )
-        if "x-www-form-urlencoded" in content_type.lower():
-            reader.body = bytearray()
-            reader.request = request
 
     def _response(self, stream: TcpStream, time: float, first: bytes, content_type: str) -> bool:
         """Match a status line to its request; returns whether a body may follow."""
