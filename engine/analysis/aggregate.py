@@ -38,7 +38,7 @@ from engine.analysis.snapshot import AnalysisSnapshot, take_snapshot
 from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
 from engine.packet.app import HTTP_FIRST_BYTES
-from engine.packet.walk import Layers, Outer, routed_pair, walk, walk_ethernet
+from engine.packet.walk import Layers, Outer, Raw, routed_pair, walk_ethernet_raw, walk_raw
 from engine.pcapio import PcapRecord
 
 DEFAULT_MAX_FLOWS = 200_000
@@ -65,6 +65,7 @@ L4_NAMES: dict[int, str] = {
     132: "sctp",
 }
 _NO_APP: tuple[str, ...] = ()
+_new = tuple.__new__
 PathKey = tuple[tuple[str, ...], str | None, tuple[str, ...]]
 """A frame's protocol path: (layers to IP, transport, application layers)."""
 _DATA: tuple[str, ...] = ("data",)
@@ -237,6 +238,8 @@ class Analyzer:
         size = 0
         packet = self._packet
         ethernet = linktypes.ETHERNET
+        walk_ethernet = walk_ethernet_raw  # plain tuples: the hot path reads them faster
+        walk_other = walk_raw
         with self.lock:
             seen = self.linktypes
             previous_linktype = -1
@@ -270,7 +273,7 @@ class Analyzer:
                 packet(
                     time,
                     length,
-                    walk_ethernet(data) if linktype == ethernet else walk(linktype, data),
+                    walk_ethernet(data) if linktype == ethernet else walk_other(linktype, data),
                     data,
                 )
             if linktype_count:
@@ -300,28 +303,32 @@ class Analyzer:
                 self.first_frame_time = self.first = self.last = time
             self.packets += 1
             self.bytes += length
-            fields = walk_ethernet(data) if linktype == linktypes.ETHERNET else walk(linktype, data)
-            return self._packet(time, length, fields, data)
+            if linktype == linktypes.ETHERNET:
+                return self._packet(time, length, walk_ethernet_raw(data), data)
+            return self._packet(time, length, walk_raw(linktype, data), data)
 
-    def _packet(self, time: float, length: int, fields: Layers, data: bytes) -> PathKey:
-        """What one packet changes beyond the totals (the caller holds the lock); its path."""
+    def _packet(self, time: float, length: int, fields: Raw, data: bytes) -> PathKey:
+        """What one packet changes beyond the totals (the caller holds the lock); its path.
+
+        ``fields`` is the walk's plain tuple (a :class:`Layers` works too, slower).
+        """
         (
             chain,
             family,
             pair,
             proto,
             sport,
-            _dport,
+            dport,
             _flags,
             _seq,
             _ack,
             _start,
             _end,
-            _len,
+            seglen,
             fragment,
             outer,
             _net,
-            _l4,
+            l4,
         ) = fields
         if not family:
             if chain == _ETH_ONLY and len(data) < 14:
@@ -346,7 +353,7 @@ class Analyzer:
                 elif time < record[FIRST]:
                     record[FIRST] = time
             if fragment is not None:
-                whole = self.fragments.add(fields, data)
+                whole = self.fragments.add(_new(Layers, fields), data)
                 if whole is None:
                     key = (chain, "data", _NO_APP)
                     if self._paths:
@@ -355,18 +362,19 @@ class Analyzer:
                 if family == 6:  # tshark's IPv6 tap sees the fragment that completes it only
                     self._ip_pair(ip, pair, time, length)
                 fields, data = whole
-                chain, proto, sport = fields.chain, fields.proto, fields.sport
+                chain, proto, sport, dport = fields.chain, fields.proto, fields.sport, fields.dport
+                seglen, l4 = fields.seglen, fields.l4
             if proto == 6 and sport >= 0:
                 key = (chain, "tcp", self._tcp(time, length, fields, data))
             elif proto == -2 and sport >= 0:  # a UDP tunnel without IP inside
-                self._udp(time, length, _udp_only(pair, sport, fields.dport), data)
+                self._udp(time, length, _udp_only(pair, sport, dport), data)
                 key = (chain, None, _NO_APP)
             elif proto == 17 and sport >= 0:
                 key = (chain, "udp", self._udp(time, length, fields, data))
             else:
                 # (an empty IP payload is handed to no dissector: tshark names nothing; a
                 # TCP or UDP header cut short is still named)
-                named = proto >= 0 and (fields.seglen > 0 or fields.l4 < 0 or proto in (6, 17))
+                named = proto >= 0 and (seglen > 0 or l4 < 0 or proto in (6, 17))
                 key = (chain, L4_NAMES.get(proto, "data") if named else None, _NO_APP)
         if not self._paths:
             return key
@@ -408,11 +416,11 @@ class Analyzer:
 
     # -- TCP -----------------------------------------------------------------------
 
-    def _tcp(self, time: float, length: int, fields: Layers, data: bytes) -> tuple[str, ...]:
+    def _tcp(self, time: float, length: int, fields: Raw, data: bytes) -> tuple[str, ...]:
         """Count a segment into its stream; returns the layers above TCP."""
-        _chain, _family, pair, _proto, sport, dport, flags, seq, _ack, start, end, seglen = fields[
-            :12
-        ]
+        _c, _fa, pair, _p, sport, dport, flags, seq, _a, start, end, seglen, _fr, _o, _n, _l = (
+            fields
+        )
         streams = self.tcp
         entry = streams.keys.get((pair, sport, dport))
         if entry is None or flags & 0x02 or entry[0].base[entry[1] >> 1] is None:
@@ -521,15 +529,15 @@ class Analyzer:
 
     # -- UDP -----------------------------------------------------------------------
 
-    def _udp(self, time: float, length: int, fields: Layers, data: bytes) -> tuple[str, ...]:
+    def _udp(self, time: float, length: int, fields: Raw, data: bytes) -> tuple[str, ...]:
         """Count a datagram into its flow; returns the layers above UDP."""
-        _chain, _family, pair, _proto, sport, dport, _flags, _seq, _ack, start, end, seglen = (
-            fields[:12]
+        _c, _family, pair, _p, sport, dport, _fl, _s, _a, start, end, seglen, _fr, _o, net, _l = (
+            fields
         )
         if seglen < 0:
             return _NO_APP  # a bad UDP length: tshark's UDP dissector stops before its taps
         if _family == 6:
-            routed = routed_pair(data, fields.net)
+            routed = routed_pair(data, net)
             if routed is not None:
                 pair = routed
         udp = self.udp
@@ -562,7 +570,7 @@ class Analyzer:
                 self.dns.message(time, fields, data, (start, end), label)
             elif self._names:
                 self.dns.names_only(data, (start, end))
-        return _label(label)
+        return _LABELS.get(label) or _label(label)
 
     # -- reading -------------------------------------------------------------------
 
@@ -590,6 +598,6 @@ class Analyzer:
             return build_reports(self, list(names))
 
 
-def _udp_only(pair: bytes, sport: int, dport: int) -> Layers:
+def _udp_only(pair: bytes, sport: int, dport: int) -> Raw:
     """A UDP header that carries a tunnel: counted in its conversation, nothing above it."""
-    return Layers((), 0, pair, 17, sport, dport, 0, 0, 0, 0, 0, 0, None, (), -1, -1)
+    return ((), 0, pair, 17, sport, dport, 0, 0, 0, 0, 0, 0, None, (), -1, -1)

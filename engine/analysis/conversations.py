@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.analysis.addresses import format_address
-from engine.packet.walk import Layers
+from engine.packet.walk import Raw
 
 # A flat conversation record (list) and the meaning of its slots.
 FRAMES_AB, BYTES_AB, FRAMES_BA, BYTES_BA, FIRST, LAST, ADDR_A, ADDR_B = range(8)
@@ -149,19 +149,13 @@ class TcpStreams:
         self.untracked_packets = 0
         self._labeler = labeler
 
-    def lookup(self, fields: Layers, timestamp: float) -> tuple[TcpStream, int] | None:
+    def lookup(self, fields: Raw, timestamp: float) -> tuple[TcpStream, int] | None:
         """The stream and direction (0: from A, 2: from B) of a segment; None when full.
 
         Also keeps each direction's base sequence number, which decides when a SYN
         on a known 4-tuple starts a new stream.
         """
-        pair, sport, dport, flags, seq = (
-            fields.pair,
-            fields.sport,
-            fields.dport,
-            fields.flags,
-            fields.seq,
-        )
+        pair, sport, dport, flags, seq = fields[2], fields[4], fields[5], fields[6], fields[7]
         key = (pair, sport, dport)
         entry = self.keys.get(key)
         if entry is not None:

@@ -16,7 +16,7 @@ from engine.analysis.addresses import PassiveNames
 from engine.analysis.threats import Sightings
 from engine.packet.app import DNS_RCODES, DNS_TYPES, Malformed, dns_name
 from engine.packet.structs import DNS, RR, U16
-from engine.packet.walk import Layers
+from engine.packet.walk import Raw
 
 MAX_ANSWERS = 16
 """Answers kept per response (the rest are counted)."""
@@ -81,7 +81,7 @@ class DnsLog:
         self.by_rcode: dict[str, int] = {}
 
     def message(
-        self, time: float, fields: Layers, data: bytes, bounds: tuple[int, int], protocol: str
+        self, time: float, fields: Raw, data: bytes, bounds: tuple[int, int], protocol: str
     ) -> None:
         """One DNS message between ``bounds`` (a UDP payload, or TCP's after its length)."""
         try:
@@ -90,10 +90,10 @@ class DnsLog:
             self.malformed += 1
 
     def _message(
-        self, time: float, fields: Layers, data: bytes, bounds: tuple[int, int], protocol: str
+        self, time: float, fields: Raw, data: bytes, bounds: tuple[int, int], protocol: str
     ) -> None:
         start, end = bounds
-        pair, sport, dport = fields.pair, fields.sport, fields.dport
+        pair, sport, dport = fields[2], fields[4], fields[5]
         if end - start < 12:
             raise Malformed("short header")
         ident, flags, questions, answers = DNS(data, start)
@@ -104,7 +104,7 @@ class DnsLog:
         plain = False
         if questions:
             qname, position = dns_name(data, position, start, end)
-            plain = _plain(data, position)
+            plain = data[position - 1] == 0 and data[position - 2] < 0xC0  # _plain, inlined
             if position + 4 > end:
                 raise Malformed("truncated question")
             (qtype,) = U16(data, position)
@@ -112,20 +112,25 @@ class DnsLog:
             for _ in range(questions - 1):
                 _, position = dns_name(data, position, start, end)
                 position += 4
+        by_name = self.by_name
         if not flags & 0x8000:
             self.queries += 1
             if not questions:
                 return
-            query = DnsQuery(time, src, sport, dst, dport, ident, qname, type_name(qtype), protocol)
-            self._keep(query)
-            self.by_name[qname] = self.by_name.get(qname, 0) + 1
-            self._sightings.host(qname, "dns", src, time)
-            if len(self._pending) >= MAX_PENDING:
-                self._pending.pop(next(iter(self._pending)))
-            self._pending[(src, sport, dst, ident, qname)] = query
+            kind = DNS_TYPES.get(qtype) or type_name(qtype)
+            query = DnsQuery(time, src, sport, dst, dport, ident, qname, kind, protocol)
+            if len(self.items) < self.limit:
+                self.items.append(query)
+            by_name[qname] = by_name.get(qname, 0) + 1
+            if self._sightings.active:
+                self._sightings.host(qname, "dns", src, time)
+            pending_queries = self._pending
+            if len(pending_queries) >= MAX_PENDING:
+                pending_queries.pop(next(iter(pending_queries)))
+            pending_queries[(src, sport, dst, ident, qname)] = query
             return
         self.responses += 1
-        rcode = rcode_name(flags & 15)
+        rcode = "NOERROR" if not flags & 15 else rcode_name(flags & 15)
         self.by_rcode[rcode] = self.by_rcode.get(rcode, 0) + 1
         pending = self._pending.pop((dst, dport, src, ident, qname), None)
         if pending is not None:
@@ -135,7 +140,7 @@ class DnsLog:
             query.query_seen = False
             self._keep(query)
             if qname:
-                self.by_name[qname] = self.by_name.get(qname, 0) + 1
+                by_name[qname] = by_name.get(qname, 0) + 1
         query.response_time = time
         query.rcode = rcode
         query.answers = self._answers(data, bounds, position, answers, (qname, plain))

@@ -21,7 +21,7 @@ from engine.analysis.addresses import format_address, format_endpoint
 from engine.analysis.credentials import Credential, CredentialLog, form_secrets, http_basic
 from engine.analysis.threats import Sightings, normalise_host, normalise_url
 from engine.packet.app import HTTP_STARTS
-from engine.packet.walk import Layers
+from engine.packet.walk import Raw
 
 if TYPE_CHECKING:
     from engine.analysis.conversations import TcpStream
@@ -199,7 +199,7 @@ class HttpLog:
         direction: int,
         time: float,
         data: bytes,
-        fields: Layers,
+        fields: Raw,
         *,
         registered: bool,
     ) -> tuple[str, ...]:
@@ -208,7 +208,7 @@ class HttpLog:
         ``registered`` says the ports are HTTP's: elsewhere a stream is read only when
         it starts like HTTP, and its segments stay ``data`` in the hierarchy.
         """
-        start, end, seglen = fields.start, fields.end, fields.seglen
+        seq, start, end, seglen = fields[7], fields[9], fields[10], fields[11]
         side = direction >> 1
         reader = stream.app[side]
         if reader is None:
@@ -218,9 +218,9 @@ class HttpLog:
         elif not isinstance(reader, _Reader):
             return DATA if registered else ()
         expected = reader.next_seq
-        reader.next_seq = (fields.seq + seglen) & _SEQ_MASK
+        reader.next_seq = (seq + seglen) & _SEQ_MASK
         if expected is not None:
-            gap = (fields.seq - expected) & _SEQ_MASK
+            gap = (seq - expected) & _SEQ_MASK
             if 0 < gap < _SEQ_HALF:  # "previous segment not captured"
                 _skip(reader, gap)
         payload = data[start:end]
@@ -415,14 +415,31 @@ class HttpLog:
         if pending is None:
             pending = self._pending[stream.index] = deque(maxlen=256)
         pending.append(request)
-        url = request.url
         sightings = self._sightings
         if sightings.active:  # only for the threat report
             if host:
                 sightings.host(host, "http", client, time)
-            sightings.url(_normal_url(url), client, time)
-        credentials = self._credentials
+            sightings.url(_normal_url(request.url), client, time)
         authorization = headers.get(b"authorization")
+        query = target.partition("?")[2]
+        if authorization is not None or query:
+            self._secrets(stream, direction, request, authorization, query)
+        if "x-www-form-urlencoded" in content_type.lower():
+            reader.body = bytearray()
+            reader.request = request
+
+    def _secrets(
+        self,
+        stream: TcpStream,
+        direction: int,
+        request: HttpRequest,
+        authorization: bytes | None,
+        query: str,
+    ) -> None:
+        """Basic auth and password fields in the query string, to the credentials log."""
+        credentials = self._credentials
+        time = request.time
+        url = request.url
         if authorization is not None:
             found = http_basic(_text(authorization))
             if found is not None:
@@ -435,7 +452,6 @@ class HttpLog:
                     secret=found[1],
                     where=url,
                 )
-        query = target.partition("?")[2]
         if query:
             for user, secret, _field in form_secrets(query):
                 credentials.found(
@@ -447,9 +463,6 @@ class HttpLog:
                     secret=secret,
                     where=url,
                 )
-        if "x-www-form-urlencoded" in content_type.lower():
-            reader.body = bytearray()
-            reader.request = request
 
     def _response(self, stream: TcpStream, time: float, first: bytes, content_type: str) -> bool:
         """Match a status line to its request; returns whether a body may follow."""

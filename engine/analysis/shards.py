@@ -27,6 +27,7 @@ partial halves are merged as the serial reader's partial tables would be.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import select
@@ -228,7 +229,8 @@ def _in_two(
     try:
         mine = parent()
         if stop_child(mine):
-            os.write(stop_write, b"x")
+            with contextlib.suppress(BrokenPipeError):  # a child that finished is gone
+                os.write(stop_write, b"x")
         try:
             theirs = pickle.load(results)
         except (EOFError, pickle.UnpicklingError, OSError):

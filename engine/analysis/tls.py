@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from engine.analysis.threats import Sightings
 from engine.packet.app import client_hello_sni
 from engine.packet.structs import TLS_RECORD
-from engine.packet.walk import Layers
+from engine.packet.walk import Raw
 
 if TYPE_CHECKING:
     from engine.analysis.conversations import TcpStream
@@ -49,12 +49,12 @@ def tls_segment(
     direction: int,
     time: float,
     data: bytes,
-    fields: Layers,
+    fields: Raw,
     *,
     sightings: Sightings,
 ) -> tuple[str, ...]:
     """Follow the records of one segment; the layers tshark shows above TCP."""
-    start, end, seglen = fields.start, fields.end, fields.seglen
+    start, end, seglen = fields[9], fields[10], fields[11]
     side = direction >> 1
     reader = stream.app[side]
     if reader is None:

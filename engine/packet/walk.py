@@ -966,11 +966,8 @@ def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Raw:
             if payload >= start + 20 and payload <= wire:
                 stop = end if end > payload else payload
                 seglen = wire - payload
-                return _new(
-                    Layers,
-                    (chain, family, pair, 6, sport, dport, flags, seq, ack, payload, stop, seglen,
-                     None, outer, net, start),
-                )  # fmt: skip
+                return (chain, family, pair, 6, sport, dport, flags, seq, ack, payload, stop,
+                        seglen, None, outer, net, start)  # fmt: skip
     elif protocol == 17:
         if end - start >= 8:
             sport, dport, length = UDP(data, start)
@@ -988,22 +985,13 @@ def _transport(data: bytes, ip: _Ip, start: int, end: int, wire: int) -> Raw:
             else:  # a length of 0 (IPv6 jumbograms, offloaded captures) or past the IP
                 # payload: tshark keeps the ports and reads up to the end of the IP payload
                 seglen = wire - payload if wire > payload else 0
-            return _new(
-                Layers,
-                (chain, family, pair, 17, sport, dport, 0, 0, 0, payload, end, seglen,
-                 None, outer, net, start),
-            )  # fmt: skip
+            return (chain, family, pair, 17, sport, dport, 0, 0, 0, payload, end, seglen,
+                    None, outer, net, start)  # fmt: skip
     elif end >= start:
-        return _new(
-            Layers,
-            (chain, family, pair, protocol, -1, -1, 0, 0, 0, start, end, wire - start,
-             None, outer, net, start),
-        )  # fmt: skip
+        return (chain, family, pair, protocol, -1, -1, 0, 0, 0, start, end, wire - start,
+                None, outer, net, start)  # fmt: skip
     l4 = start if start <= end else -1
-    return _new(
-        Layers,
-        (chain, family, pair, protocol, -1, -1, 0, 0, 0, end, end, 0, None, outer, net, l4),
-    )
+    return (chain, family, pair, protocol, -1, -1, 0, 0, 0, end, end, 0, None, outer, net, l4)
 
 
 def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Raw | None:
