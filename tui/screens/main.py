@@ -62,6 +62,9 @@ PACKET_ACTIONS = frozenset(
         "stats",
         "follow_stream",
         "goto_packets",
+        "cycle_time_format",
+        "time_reference",
+        "toggle_colouring",
     }
 )
 """Keys that need a packet capture: not in the footer with --no-packets."""
@@ -470,6 +473,21 @@ class MainScreen(Screen[None]):
                 flash(self, self.apply_display_filter(f"proc.pid == {pid}"))
 
         self.app.push_screen(ProcessesScreen(counter), done)
+
+    def action_cycle_time_format(self) -> None:
+        """k: the packet list's next time format."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_cycle_time_format()
+
+    def action_time_reference(self) -> None:
+        """ctrl+t: the selected packet as a time reference, or no longer one."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_time_reference()
+
+    def action_toggle_colouring(self) -> None:
+        """ctrl+r: the packet list's colouring rules on or off."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_toggle_colouring()
 
     def action_follow_stream(self) -> None:
         """s: the selected packet's TCP stream."""
