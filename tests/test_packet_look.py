@@ -7,16 +7,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scapy.layers.inet import ICMP, IP, UDP
-from scapy.layers.l2 import Ether
-from scapy.packet import Packet
 
 from engine.config import Settings, load_settings, write_config_key
 from engine.errors import BadInputError, UsageError
 from engine.list_config import DEFAULT_RULES, ColumnSpec, parse_columns, parse_rules
 from engine.replay import open_file_source
 from engine.session import CaptureSession
-from tests.tcp_scenarios import CLIENT_MAC, SERVER_MAC, Conversation, analysis_frames, write_timed
+from tests.tcp_scenarios import trouble_frames as frames
+from tests.tcp_scenarios import write_timed
 from tests.test_app import main_screen, until
 from tui.app import LivetapApp
 from tui.formatting import Columns, columns, header_text
@@ -25,24 +23,6 @@ from tui.widgets.packet_list import PacketList
 
 SIZE = (160, 45)
 BAD_TCP = DEFAULT_RULES[0].filter
-
-
-def frames() -> list[tuple[float, Packet]]:
-    """The TCP analysis scenarios, then a reset and an ICMP error (for the rules)."""
-    a = Conversation("10.0.0.1", "10.0.0.2", 41000, 80)
-    icmp = (
-        Ether(src=SERVER_MAC, dst=CLIENT_MAC)
-        / IP(src="10.0.0.2", dst="10.0.0.1")
-        / ICMP(type=3, code=3)
-        / IP(src="10.0.0.1", dst="10.0.0.2")
-        / UDP(sport=5000, dport=9)
-    )
-    return [
-        *analysis_frames(),
-        (1.36, a.frame(True, "S", 1, 0)),
-        (1.37, a.frame(False, "R", 0, 2)),
-        (1.38, icmp),
-    ]
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ the capture and the UI come first)."""
 if TYPE_CHECKING:
     from engine.analysis import FollowResult
     from engine.correlate import ConnectionFigures
+    from engine.list_config import ColumnSpec
     from engine.session import CaptureSession
     from engine.view import DisplayView
     from tui.screens.dissector_export import ExportResult
@@ -443,6 +444,12 @@ class PacketPane(Vertical):
         self.packet_list.look_changed()
         self.query_one(PacketListHeader).relayout()
         flash(self, note)
+
+    def set_columns(self, specs: tuple[ColumnSpec, ...]) -> None:
+        """Show these columns, in this order (the column editor, or a script)."""
+        self.packet_list.look.specs = specs
+        self.packet_list.look_changed()
+        self.query_one(PacketListHeader).relayout()
 
     def action_cycle_time_format(self) -> None:
         """Show the next time format (since the first packet, since the previous …)."""
