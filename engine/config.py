@@ -15,6 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import BadInputError, NotFoundError, PermissionDeniedError, UsageError
+from engine.list_config import (
+    DEFAULT_COLUMNS,
+    DEFAULT_RULES,
+    ColourRule,
+    ColumnSpec,
+    parse_columns,
+    parse_rules,
+)
+
+TIME_FORMATS = ("relative", "delta", "delta_displayed", "absolute", "utc", "epoch")
+"""The packet list's time display formats (``timeFormat``), as Wireshark's View > Time
+Display Format: since the first packet, since the previous captured packet, since the
+previous displayed packet, time of day, UTC date and time, seconds since 1970."""
 
 DEFAULT_SNAPLEN = 65535
 DEFAULT_BUFFER = 8 << 20
@@ -38,6 +51,10 @@ FILE_KEYS = {
     "preserveLog": "preserve_log",
     "theme": "theme",
     "processes": "processes",
+    "timeFormat": "time_format",
+    "packetColumns": "packet_columns",
+    "colouring": "colouring",
+    "colouringRules": "colour_rules",
 }
 """Config-file keys and the setting each one sets."""
 
@@ -76,6 +93,14 @@ class Settings:
     """The theme to start with (``--theme``, ``theme:`` in the config file)."""
     processes: bool = True
     """Tie a live capture's packets to programs (``--no-process``, ``processes: false``)."""
+    time_format: str = "relative"
+    """The packet list's Time column (``timeFormat``; one of TIME_FORMATS)."""
+    packet_columns: tuple[ColumnSpec, ...] = DEFAULT_COLUMNS
+    """The packet list's columns, in order (``packetColumns``)."""
+    colouring: bool = True
+    """Colour the packet list's rows by the colouring rules (``colouring``)."""
+    colour_rules: tuple[ColourRule, ...] = DEFAULT_RULES
+    """The colouring rules, first match wins (``colouringRules``; Wireshark's by default)."""
 
 
 def config_dir() -> Path:
@@ -188,7 +213,66 @@ def _validate(values: dict[str, Any], source_file: Path | None) -> Settings:
         config_file=source_file,
         theme=str(values["theme"]) if values.get("theme") else None,
         processes=_parse_bool(values.get("processes", True), "processes"),
+        time_format=_parse_time_format(values.get("time_format", "relative")),
+        packet_columns=parse_columns(values["packet_columns"])
+        if "packet_columns" in values
+        else DEFAULT_COLUMNS,
+        colouring=_parse_bool(values.get("colouring", True), "colouring"),
+        colour_rules=parse_rules(values["colour_rules"])
+        if "colour_rules" in values
+        else DEFAULT_RULES,
     )
+
+
+def _parse_time_format(value: Any) -> str:
+    """One of TIME_FORMATS, or a UsageError listing them."""
+    text = str(value).strip().lower()
+    if text not in TIME_FORMATS:
+        raise UsageError(f"time format must be one of {', '.join(TIME_FORMATS)}, not {value!r}")
+    return text
+
+
+def write_config_key(path: Path, key: str, value: Any) -> None:
+    """Set one key of the YAML config file (made if missing), keeping the others.
+
+    The file is read and written whole (its comments are not kept); it is written
+    readable by its owner only, as livetap writes every file.
+    """
+    import yaml
+
+    if key not in FILE_KEYS:
+        raise UsageError(f"unknown config key {key!r}")
+    data = read_raw_config(path)
+    data[key] = value
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as error:
+        raise BadInputError(f"cannot write config file {path}: {error.strerror}") from None
+
+
+def read_raw_config(path: Path) -> dict[str, Any]:
+    """The config file's mapping as written (file keys, sections), empty when it is missing."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as error:
+        raise BadInputError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise BadInputError(f"config file {path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInputError(f"config file {path} must be a mapping of keys to values")
+    return data
 
 
 def _parse_bool(value: Any, name: str) -> bool:

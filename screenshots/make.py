@@ -178,6 +178,32 @@ async def waterfall(pilot: Pilot[None], app: LivetapApp) -> None:
 Source = Callable[[Path], tuple[Any, Any]]
 
 
+async def coloured_list(pilot: Pilot[None], app: LivetapApp) -> None:
+    """TCP trouble coloured by Wireshark's rules, a Stream column, a time reference."""
+    from engine.list_config import parse_columns
+
+    main = main_screen(app)
+    packet_list = main.packet_list
+    session = main.session
+    assert session is not None
+    await until(pilot, lambda: packet_list.row_count == 44)
+    await until(pilot, lambda: session.ring.analysis.observed >= 44)
+    stream = {"field": "tcp.stream", "title": "Stream", "width": 6}
+    names = ["number", "time", stream, "source", "destination", "protocol", "length", "info"]
+    assert main.packets is not None
+    main.packets.set_columns(parse_columns(names))
+    await pilot.press("home", *["down"] * 9, "ctrl+t", *["down"] * 5)
+    await pilot.pause(0.3)
+
+
+def tcp_trouble_source(folder: Path) -> tuple[Any, Any]:
+    """TCP analysis scenarios, a reset and an ICMP error (tests/tcp_scenarios.py)."""
+    from tests.tcp_scenarios import trouble_frames, write_timed
+
+    path = write_timed(folder / "trouble.pcap", trouble_frames())
+    return CaptureSession(open_file_source(path)), None
+
+
 def sample_source(folder: Path) -> tuple[Any, Any]:
     """The small fixed pcap, no browser."""
     return CaptureSession(open_file_source(write_sample_pcap(folder / "sample.pcap"))), None
@@ -204,6 +230,7 @@ SHOTS: dict[str, tuple[Script, str | None, Source, tuple[int, int]]] = {
     "small-packets": (small_packets, None, demo_source, SMALL),
     "small-browser": (small_browser, None, demo_source, SMALL),
     "waterfall": (waterfall, None, demo_source, WIDE),
+    "coloured-list": (coloured_list, None, tcp_trouble_source, SIZE),
 }
 
 

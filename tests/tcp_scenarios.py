@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.layers.vxlan import VXLAN
@@ -149,4 +149,22 @@ def unseen_frames() -> list[tuple[float, Packet]]:
         (0.07, a.frame(True, "A", c + 11, s + 351)),
         (0.08, a.frame(True, "A", c + 11, s + 451)),  # moves past what was seen again
         (0.09, a.frame(False, "PA", s + 451, c + 11, data(5))),
+    ]
+
+
+def trouble_frames() -> list[tuple[float, Packet]]:
+    """The analysis scenarios, then a reset and an ICMP error: every default colouring rule."""
+    a = Conversation("10.0.0.1", "10.0.0.2", 41000, 80)
+    icmp = (
+        Ether(src=SERVER_MAC, dst=CLIENT_MAC)
+        / IP(src="10.0.0.2", dst="10.0.0.1")
+        / ICMP(type=3, code=3)
+        / IP(src="10.0.0.1", dst="10.0.0.2")
+        / UDP(sport=5000, dport=9)
+    )
+    return [
+        *analysis_frames(),
+        (1.36, a.frame(True, "S", 1, 0)),
+        (1.37, a.frame(False, "R", 0, 2)),
+        (1.38, icmp),
     ]

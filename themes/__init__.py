@@ -1,10 +1,11 @@
 """Theme files (TOML) and their loader.
 
 A theme is the Textual colour set plus livetap's own variables: the protocol
-colours of the packet list (``proto-*``) and the HTTP status colours
-(``status-*``). Built-in themes ship as TOML files in this package; users add
-their own in ``<config dir>/themes/``. Every file is validated, and a bad one
-gives a message naming the file, the key and the problem.
+colours of the packet list (``proto-*``), the HTTP status colours (``status-*``) and
+the row backgrounds of the colouring rules (``rule-*``). Built-in themes ship as
+TOML files in this package; users add their own in ``<config dir>/themes/``. Every
+file is validated, and a bad one gives a message naming the file, the key and the
+problem.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ DEFAULT_THEME = "livetap-dark"
 
 PROTOCOL_KEYS = ("tcp", "udp", "dns", "http", "tls", "icmp", "arp", "other")
 STATUS_KEYS = ("2xx", "3xx", "4xx", "5xx", "failed")
+RULE_KEYS = ("bad", "error", "reset")
+"""Row backgrounds of the packet list's colouring rules (``rule-bad`` …)."""
 VARIABLE_DEFAULTS: dict[str, str] = {
     "proto-tcp": "#8fbcbb",
     "proto-udp": "#88c0d0",
@@ -38,9 +41,16 @@ VARIABLE_DEFAULTS: dict[str, str] = {
     "status-4xx": "#ebcb8b",
     "status-5xx": "#bf616a",
     "status-failed": "#bf616a",
+    "rule-bad": "#5a1f2a",
+    "rule-error": "#4d4513",
+    "rule-reset": "#8b1a1a",
 }
 """Every livetap variable, so a theme that leaves one out still renders."""
 
+RULE_COLOURS = frozenset(
+    {*VARIABLE_DEFAULTS, "primary", "secondary", "accent", "warning", "error", "success", "panel"}
+)
+"""The theme variables a colouring rule may name: every theme defines them."""
 _COLOUR_FIELDS = frozenset(
     f.name
     for f in fields(Theme)

@@ -13,7 +13,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from engine.browser.source import BrowserSource
-from engine.config import config_dir
+from engine.config import Settings, config_dir
 from engine.errors import LivetapError, UsageError
 from engine.session import CaptureSession
 from engine.textfile import write_text_whole
@@ -72,6 +72,8 @@ class LivetapApp(App[None]):
         self.show_secrets = False
         """Copies of requests (y) keep their secrets (``--show-secrets``)."""
         self.preserve_log = True
+        self.list_settings: Settings | None = None
+        """The packet list's columns, time format and colouring rules (the config file's)."""
         """The request list keeps requests across navigations (``preserveLog`` in the config)."""
         self.theme_problems: list[str] = []
         for name, textual_theme in list(self.available_themes.items()):

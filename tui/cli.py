@@ -14,12 +14,15 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import EXIT_CODE_MEANINGS, ExitCode, LivetapError
 from tui.commands import command_names, subcommands
 from tui.commands._output import print_json_error
 from tui.signals import install_exit_signals
+
+if TYPE_CHECKING:
+    from engine.list_config import ColourRule
 
 DESCRIPTION = """\
 Live network traffic in the terminal. Without a subcommand, livetap opens the
@@ -302,6 +305,7 @@ def run_live(args: argparse.Namespace) -> int:
     theme = args.theme or settings.theme
     if theme:
         _check_theme(theme)
+    _check_rule_colours(settings.colour_rules)
     browser = open_browser(args, settings.max_requests)
     session = None
     try:
@@ -314,6 +318,7 @@ def run_live(args: argparse.Namespace) -> int:
         )
         app.show_secrets = args.show_secrets
         app.preserve_log = settings.preserve_log
+        app.list_settings = settings
         install_exit_signals(app, session, browser)
         app.run()
     finally:
@@ -405,6 +410,19 @@ def _check_theme(name: str) -> None:
     names = theme_names()
     if name not in names:
         raise UsageError(f"there is no theme named {name!r}; choose one of: {', '.join(names)}")
+
+
+def _check_rule_colours(rules: tuple[ColourRule, ...]) -> None:
+    """Refuse a colouring rule whose colour is no theme variable (bad config: exit 3)."""
+    from engine.errors import BadInputError
+    from themes import RULE_COLOURS
+
+    for rule in rules:
+        if rule.colour not in RULE_COLOURS:
+            raise BadInputError(
+                f"colouringRules: {rule.name!r} names colour {rule.colour!r}, which is not a "
+                f"theme variable (choose one of: {', '.join(sorted(RULE_COLOURS))})"
+            )
 
 
 if __name__ == "__main__":

@@ -334,6 +334,36 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
+        "k",
+        "cycle_time_format",
+        "Time format",
+        "Packet list: the next time format (since the first packet, since the previous captured "
+        "packet, since the previous displayed packet, time of day, UTC date and time, epoch; "
+        "timeFormat in the config file)",
+        "time-format",
+        show=False,
+    ),
+    Key(
+        "ctrl+t",
+        "time_reference",
+        "Time ref",
+        "Set or unset the selected packet as a time reference (*REF*): later packets' times "
+        "count from it",
+        "time-reference",
+        show=False,
+        display="Ctrl+T",
+    ),
+    Key(
+        "ctrl+r",
+        "toggle_colouring",
+        "Colouring",
+        "Colour the packet list by the colouring rules (bad TCP, TCP RST, ICMP errors …) or "
+        "by protocol only (colouring, colouringRules in the config file)",
+        "colouring",
+        show=False,
+        display="Ctrl+R",
+    ),
+    Key(
         "t",
         "app.change_theme",
         "Theme",

@@ -75,6 +75,9 @@ PACKET_ACTIONS = frozenset(
         "follow_stream",
         "goto_packets",
         *PACKET_LIST_ACTIONS,
+        "cycle_time_format",
+        "time_reference",
+        "toggle_colouring",
     }
 )
 """Keys that need a packet capture: not in the footer with --no-packets."""
@@ -574,6 +577,21 @@ class MainScreen(Screen[None]):
         """e: the expert info of the buffered packets (warnings and errors, grouped)."""
         if (packets := self._packet_pane()) is not None:
             packets.action_expert_info()
+
+    def action_cycle_time_format(self) -> None:
+        """k: the packet list's next time format."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_cycle_time_format()
+
+    def action_time_reference(self) -> None:
+        """ctrl+t: the selected packet as a time reference, or no longer one."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_time_reference()
+
+    def action_toggle_colouring(self) -> None:
+        """ctrl+r: the packet list's colouring rules on or off."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_toggle_colouring()
 
     def action_follow_stream(self) -> None:
         """s: the selected packet's TCP stream."""

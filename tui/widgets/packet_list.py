@@ -26,7 +26,8 @@ from engine.events import PacketSummary
 from engine.packet_marks import PacketMarks
 from engine.process.procfs import ProcessInfo
 from themes import PROTOCOL_KEYS
-from tui.formatting import columns, header_text, protocol_key, row_text
+from tui.formatting import header_text, protocol_key
+from tui.packet_look import PacketLook
 from tui.widgets.packet_rows import PacketRows
 
 PacketGetter = Callable[[int], PacketSummary | None]
@@ -49,9 +50,16 @@ class PacketListHeader(Static):
     """
 
     def __init__(
-        self, inputs: bool = False, processes: bool = False, *, id: str | None = None
+        self,
+        inputs: bool = False,
+        processes: bool = False,
+        *,
+        look: PacketLook,
+        id: str | None = None,
     ) -> None:
         super().__init__(id=id)
+        self.look = look
+        """The columns and the time format the rows have."""
         self.inputs = inputs
         """Several inputs are read: the Input column is shown."""
         self.processes = processes
@@ -59,7 +67,11 @@ class PacketListHeader(Static):
 
     def on_resize(self, event: events.Resize) -> None:
         """Re-align the titles with the rows (the list has a scrollbar column)."""
-        layout = columns(max(0, event.size.width - 1), self.inputs, self.processes)
+        self.relayout()
+
+    def relayout(self) -> None:
+        """Titles for the columns and time format shown now."""
+        layout = self.look.layout(max(0, self.size.width - 1), self.inputs, self.processes)
         self.update(header_text(layout))
 
 
@@ -99,10 +111,13 @@ class PacketList(ScrollView, can_focus=True):
         notes: Callable[[int], str] | None = None,
         inputs: bool = False,
         processes: ProcessGetter | None = None,
+        look: PacketLook,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self._get = get_packet
+        self.look = look
+        """Columns, time format and references, colouring rules (tui/packet_look.py)."""
         self._notes = notes
         """Wireshark's TCP analysis notes for a packet (``[TCP Retransmission] ``), when
         already computed: put in front of its Info."""
@@ -116,7 +131,6 @@ class PacketList(ScrollView, can_focus=True):
         self._count = 0
         self._paused_at = 0
         """Index of the newest packet shown when the view was paused."""
-        self._origin: float | None = None
         self.cursor: int | None = None
         self.follow = True
         """Scroll to each new packet (on while the view is at the end)."""
@@ -125,6 +139,7 @@ class PacketList(ScrollView, can_focus=True):
         self._base_style = Style()
         self._cursor_style = Style(reverse=True)
         self._mark_style = Style(bold=True)
+        self._rule_styles: dict[str, Style] = {}
         self.marks: frozenset[int] = frozenset()
         """Packets highlighted as one group (e.g. a browser request's connection)."""
         self.user_marks: PacketMarks | None = None
@@ -158,10 +173,6 @@ class PacketList(ScrollView, can_focus=True):
     def refresh_rows(self) -> None:
         """Take in new and evicted rows: grow, shift and follow."""
         rows = self.rows
-        if self._origin is None and len(rows):
-            first = rows.index_at(0)
-            packet = self._get(first) if first is not None else None
-            self._origin = packet.timestamp if packet else None
         shift = rows.trimmed - self._trimmed
         self._trimmed = rows.trimmed
         self._count = rows.rows_up_to(self._paused_at) if self.paused else len(rows)
@@ -199,6 +210,11 @@ class PacketList(ScrollView, can_focus=True):
             key: self._base_style + Style(color=variables.get(f"proto-{key}", "default"))
             for key in PROTOCOL_KEYS
         }
+        self._rule_styles = {
+            name: Style(bgcolor=variables[name])
+            for name in self.look.colouring.colours
+            if name in variables
+        }
         self._cursor_style = Style(
             color=variables.get("background", "black"),
             bgcolor=variables.get("accent", "white"),
@@ -230,6 +246,11 @@ class PacketList(ScrollView, can_focus=True):
         self._cache.clear()
         self.refresh()
 
+    def look_changed(self) -> None:
+        """The time format, a time reference, the columns or the colouring changed."""
+        self._cache.clear()
+        self._load_styles()
+
     def render_line(self, y: int) -> Strip:
         """One visible row, from the ring, through the strip cache."""
         # The scrollbar takes the last column: a row as wide as the whole widget would be
@@ -258,11 +279,15 @@ class PacketList(ScrollView, can_focus=True):
             if notes:
                 packet = replace(packet, info=notes + packet.info)
             processes = self._processes
-            layout = columns(width, self.inputs, processes is not None)
+            look = self.look
+            layout = look.layout(width, self.inputs, processes is not None)
             owner = processes(index) if processes is not None and layout.process else None
             label = owner.label if owner is not None else "—"
-            text = row_text(packet, self._origin or packet.timestamp, layout, label)
+            text = look.row(packet, self._previous_time(index), layout, label)
             style = self._styles.get(protocol_key(packet.protocol), self._base_style)
+            rule = look.colouring.rule_for(packet)
+            if rule is not None and rule.colour in self._rule_styles:
+                style = style + self._rule_styles[rule.colour]
             if index in self.marks:
                 style = style + self._mark_style
         if selected:
@@ -280,6 +305,15 @@ class PacketList(ScrollView, can_focus=True):
             style = self._marked_style + Style(bold=True)
         glyph = MARK_GLYPH if text[:1] == " " else text[:1]
         return Strip([Segment(glyph + text[1:], style)], width)
+
+    def _previous_time(self, index: int) -> float | None:
+        """The previous row's timestamp, when the time format counts from it."""
+        if self.look.time.format.name != "delta_displayed":
+            return None
+        row = self.rows.row_of(index)
+        before = self.rows.index_at(row - 1) if row else None
+        packet = self._get(before) if before is not None else None
+        return packet.timestamp if packet is not None else None
 
     # -- moving --------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from engine.process.procfs import unknown
 from engine.process.top import CapturedProcesses
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
+from tui.packet_look import packet_look
 from tui.prompt_history import PromptHistory
 from tui.screens.prompts import filter_prompt, save_prompt
 from tui.screens.save_menu import SaveCounts, SaveMenu, range_prompt
@@ -59,6 +60,7 @@ the capture and the UI come first)."""
 if TYPE_CHECKING:
     from engine.analysis import FollowResult
     from engine.correlate import ConnectionFigures
+    from engine.list_config import ColumnSpec
     from engine.session import CaptureSession
     from engine.view import DisplayView
     from tui.screens.dissector_export import ExportResult
@@ -96,7 +98,8 @@ class PacketPane(Vertical):
         session = self.session
         inputs = len(session.source.source_names) > 1
         processes = session.process_of if session.owners is not None else None
-        yield PacketListHeader(inputs, processes is not None, id="packet-header")
+        look = packet_look(session, getattr(self.app, "list_settings", None))
+        yield PacketListHeader(inputs, processes is not None, look=look, id="packet-header")
         yield FindProgress(id="find-progress")
         packet_list = PacketList(
             session.packet,
@@ -104,6 +107,7 @@ class PacketPane(Vertical):
             notes=self._notes,
             inputs=inputs,
             processes=processes,
+            look=look,
             id="packet-list",
         )
         # A file opens at its first packet; a live source follows the newest.
@@ -555,3 +559,40 @@ class PacketPane(Vertical):
             return follow_records(list(ring.records()), conv=conversation)
 
         self.app.push_screen(FollowScreen(load, conversation))
+
+    # -- how the list shows packets (tui/packet_look.py) -------------------------------
+
+    def _look_changed(self, note: str) -> None:
+        """Redraw the rows and the titles after a change of look, and say what it is."""
+        self.packet_list.look_changed()
+        self.query_one(PacketListHeader).relayout()
+        flash(self, note)
+
+    def set_columns(self, specs: tuple[ColumnSpec, ...]) -> None:
+        """Show these columns, in this order (the column editor, or a script)."""
+        self.packet_list.look.specs = specs
+        self.packet_list.look_changed()
+        self.query_one(PacketListHeader).relayout()
+
+    def action_cycle_time_format(self) -> None:
+        """Show the next time format (since the first packet, since the previous …)."""
+        label = self.packet_list.look.cycle_time_format()
+        self._look_changed(f"time: {label}")
+
+    def action_time_reference(self) -> None:
+        """Set or unset the selected packet as a time reference (Wireshark's *REF*)."""
+        cursor = self.packet_list.cursor
+        if cursor is None:
+            warn(self, "select a packet to make it the time reference")
+            return
+        now = self.packet_list.look.time.toggle_reference(cursor)
+        self._look_changed(
+            f"packet {cursor} is a time reference: later times count from it"
+            if now
+            else f"packet {cursor} is no longer a time reference"
+        )
+
+    def action_toggle_colouring(self) -> None:
+        """Colour the rows by the colouring rules, or only by protocol."""
+        on = self.packet_list.look.toggle_colouring()
+        self._look_changed("colouring rules on" if on else "colouring rules off")
