@@ -1,0 +1,139 @@
+"""The launched Chromium's TLS key log: private, removed on exit, and it decrypts its HTTP/2.
+
+Real headless Chromium (sandboxed, as nobody when the tests run as root) loads a
+page from a local HTTPS server speaking HTTP/2 (tests/tls_site.py); the packets
+are captured on lo and decrypted by tshark with the key log the browser wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.browser.session import BrowserSession
+from engine.browser.target import BrowserTarget
+from engine.errors import BadInputError, UnavailableError
+from engine.ndjson.control import runtime_dir
+from engine.session import CaptureSession
+from engine.tls_keylog import KeyLog, secret_lines
+from tests.conftest import wait_for
+from tests.tls_site import PATHS, TlsSite, tls_site
+
+
+@pytest.fixture
+def site() -> Iterator[TlsSite]:
+    with tls_site() as running:
+        yield running
+
+
+def page_done(browser: BrowserSession) -> bool:
+    try:
+        return bool(browser.evaluate("document.body && document.body.dataset.done === 'yes'"))
+    except UnavailableError:
+        return False
+
+
+def decrypted_frames(capture: Path, keys: Path | None) -> list[tuple[str, str, str]]:
+    """(stream id, frame type, :path) of every HTTP/2 frame tshark decrypts in the capture."""
+    command = ["tshark", "-r", str(capture), "-Y", "http2", "-T", "fields", "-E", "occurrence=a"]
+    command += ["-e", "http2.streamid", "-e", "http2.type", "-e", "http2.headers.path"]
+    if keys is not None:
+        command[1:1] = ["-o", f"tls.keylog_file:{keys}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    frames = []
+    for line in result.stdout.splitlines():
+        ids, types, paths = [*line.split("\t"), "", "", ""][:3]
+        for stream, kind in zip(ids.split(","), types.split(","), strict=False):
+            frames.append((stream, kind, paths))
+    return frames
+
+
+def load_site(
+    site: TlsSite, key_log: KeyLog, live_session: Callable[..., CaptureSession]
+) -> tuple[CaptureSession, BrowserSession]:
+    """Capture the site's port on lo while a launched browser (writing keys) loads it."""
+    port = int(site.url.rsplit(":", 1)[1])
+    session = live_session(f"tcp port {port}")
+    target = BrowserTarget(launch=True, extra_flags=site.chromium_flags)
+    browser = BrowserSession(target, open_url=site.url + "/", key_log=key_log)
+    browser.start()
+    return session, browser
+
+
+def test_the_launched_browser_key_log_is_private_decrypts_http2_and_goes_on_exit(
+    site: TlsSite, live_session: Callable[..., CaptureSession], tmp_path: Path
+) -> None:
+    key_log = KeyLog()
+    session, browser = load_site(site, key_log, live_session)
+    try:
+        assert wait_for(lambda: page_done(browser), timeout=20), site.served
+        keys = key_log.browser_file
+        assert keys is not None
+        assert keys.parent == runtime_dir()
+        info = keys.stat()
+        assert stat.S_IMODE(info.st_mode) == 0o600
+        assert stat.S_IMODE(keys.parent.stat().st_mode) == 0o700
+        assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
+        assert wait_for(lambda: session.ring.last_index >= 20, timeout=5)
+        capture = tmp_path / "tls.pcapng"
+        session.save_pcap(capture)
+        with key_log.tshark_file() as merged:
+            frames = decrypted_frames(capture, merged)
+        assert decrypted_frames(capture, None) == []  # nothing without the keys
+    finally:
+        browser.stop()
+        key_log.close()
+    assert not keys.exists()
+    requested = {path for _, kind, path in frames if kind == "1" and path}
+    assert set(PATHS) <= requested, frames
+    assert requested <= set(site.served)  # nothing decrypted that the page did not ask for
+    kinds = {kind for _, kind, _ in frames}
+    assert {"0", "1", "4"} <= kinds  # DATA, HEADERS, SETTINGS
+    streams = {stream for stream, kind, path in frames if kind == "1" and path in PATHS}
+    assert len(streams) == len(PATHS)  # one stream each, on the one connection
+
+
+def test_keylog_file_keeps_the_browser_secrets_after_exit(
+    site: TlsSite, live_session: Callable[..., CaptureSession], tmp_path: Path
+) -> None:
+    kept = tmp_path / "kept.keys"
+    key_log = KeyLog.from_flag(str(kept), launching=True)
+    assert key_log is not None
+    _, browser = load_site(site, key_log, live_session)
+    try:
+        assert wait_for(lambda: page_done(browser), timeout=20), site.served
+        private = key_log.browser_file
+    finally:
+        browser.stop()
+        key_log.close()
+    assert private is not None and not private.exists()
+    assert b"CLIENT_TRAFFIC_SECRET_0" in kept.read_bytes()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def test_an_existing_key_log_is_read_and_a_missing_one_is_refused(tmp_path: Path) -> None:
+    line = "CLIENT_RANDOM " + "ab" * 32 + " " + "cd" * 48
+    given = tmp_path / "curl.keys"
+    given.write_text(f"# a comment\n{line}\nnot a key line\n")
+    key_log = KeyLog.from_flag(str(given), launching=False)
+    assert key_log is not None
+    assert key_log.secrets() == (line + "\n").encode()
+    with key_log.tshark_file() as merged:
+        assert merged is not None
+        assert merged.read_text() == line + "\n"
+        assert stat.S_IMODE(merged.stat().st_mode) == 0o600
+    assert not merged.exists()
+    key_log.close()
+    assert given.exists()  # the user's own file is never removed
+    with pytest.raises(BadInputError, match="no such file"):
+        KeyLog.from_flag(str(tmp_path / "none.keys"), launching=False)
+    with pytest.raises(BadInputError, match="directory"):
+        KeyLog.from_flag(str(tmp_path), launching=False)
+    assert KeyLog.from_flag(None, launching=False) is None
+    assert secret_lines(b"garbage\n\x00\xff") == b""
+    assert os.access(given, os.R_OK)
