@@ -317,11 +317,20 @@ class CaptureSession:
         return self.view
 
     def save_pcap(
-        self, path: str | Path, first: int | None = None, last: int | None = None
+        self,
+        path: str | Path,
+        first: int | None = None,
+        last: int | None = None,
+        *,
+        secrets: bytes = b"",
     ) -> SaveResult:
-        """Write the buffered packets (or a range of them) to a pcap/pcapng file."""
+        """Write the buffered packets (or a range of them) to a pcap/pcapng file.
+
+        ``secrets`` (TLS key log lines, only when the user asked) are embedded.
+        """
         start = max(first or 1, self.ring.first_index)
         end = min(last or self.ring.last_index, self.ring.last_index)
         names = self.source.source_names if len(self.source.source_names) > 1 else ()
-        written = write_pcap_file(path, self.ring.records(start, end), names=names)
+        records = self.ring.records(start, end)
+        written = write_pcap_file(path, records, names=names, secrets=secrets)
         return SaveResult(Path(path).resolve(), written, start, end)

@@ -81,10 +81,14 @@ def test_the_launched_browser_key_log_is_private_decrypts_http2_and_goes_on_exit
         assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
         assert wait_for(lambda: session.ring.last_index >= 20, timeout=5)
         capture = tmp_path / "tls.pcapng"
-        session.save_pcap(capture)
+        last = session.ring.last_index
+        session.save_pcap(capture, last=last)
         with key_log.tshark_file() as merged:
             frames = decrypted_frames(capture, merged)
         assert decrypted_frames(capture, None) == []  # nothing without the keys
+        embedded = tmp_path / "embedded.pcapng"
+        session.save_pcap(embedded, last=last, secrets=key_log.secrets())
+        assert decrypted_frames(embedded, None) == frames  # the file carries its keys
     finally:
         browser.stop()
         key_log.close()
