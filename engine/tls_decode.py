@@ -18,15 +18,18 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from engine.dissector.tshark import find_tshark
 from engine.errors import UnavailableError, from_os_error
 from engine.events import PacketSummary
 from engine.pcapio import PcapRecord, write_pcap_file
+
+if TYPE_CHECKING:
+    from engine.correlate import ConnectionFigures
 
 TIMEOUT = 30.0
 MAX_PACKETS = 5_000
@@ -249,6 +252,14 @@ class Http2Frames:
         for frame in self._connections.pop(key, []):
             self._labels.pop(frame.index, None)
 
+    def by_first(self, index: int) -> list[H2Frame] | None:
+        """The newest frames of the connection whose first packet is ``index`` (None: none)."""
+        with self._lock:
+            for key in reversed(self._connections):
+                if key and key[0] == index:
+                    return self._connections[key]
+        return None
+
     def label(self, index: int) -> str:
         """The Info text for a packet whose TLS records carried HTTP/2 frames ("" if none)."""
         return self._labels.get(index, "")
@@ -310,6 +321,17 @@ def records_of(ring: _Ring, indices: Sequence[int]) -> tuple[list[PcapRecord], l
             records.append(record)
             kept.append(index)
     return records, kept
+
+
+def with_stream(
+    figures: ConnectionFigures, frames: Sequence[H2Frame], method: str, url: str, started: float
+) -> ConnectionFigures:
+    """The connection's figures narrowed to the request's own HTTP/2 stream, when it is found."""
+    stream = request_stream(frames, method, url, started)
+    if stream is None:
+        return figures
+    own = tuple(frame for frame in frames if frame.stream == stream)
+    return replace(figures, stream=stream, frames=own)
 
 
 def decrypt_pass(

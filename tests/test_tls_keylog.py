@@ -141,3 +141,19 @@ def test_an_existing_key_log_is_read_and_a_missing_one_is_refused(tmp_path: Path
     assert KeyLog.from_flag(None, launching=False) is None
     assert secret_lines(b"garbage\n\x00\xff") == b""
     assert os.access(given, os.R_OK)
+
+
+def test_the_flags_refuse_a_missing_key_log_and_secrets_without_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.errors import ExitCode
+    from engine.pcapio import write_pcap_file
+    from tui.cli import main
+
+    capture = tmp_path / "empty.pcap"
+    write_pcap_file(capture, [])
+    missing = str(tmp_path / "none.keys")
+    assert main(["-r", str(capture), "--keylog", missing]) == ExitCode.BAD_INPUT
+    assert "no such file" in capsys.readouterr().err
+    assert main(["-r", str(capture), "--embed-secrets"]) == ExitCode.USAGE_ERROR
+    assert "--embed-secrets needs TLS keys" in capsys.readouterr().err
