@@ -65,6 +65,9 @@ class H2Frame:
     """``:path`` of a request's HEADERS (path and query)."""
     status: str = ""
     """``:status`` of a response's HEADERS."""
+    authority: str = ""
+    connection: int = -1
+    """tshark's ``tcp.stream`` (which connection of the file), -1 when not known."""
 
 
 def frame_label(frames: Sequence[H2Frame]) -> str:
@@ -103,7 +106,7 @@ def _header(stream: dict[str, Any], name: str) -> str:
     return ""
 
 
-def _frames_of(packet: dict[str, Any], indices: Sequence[int]) -> list[H2Frame]:
+def _frames_of(packet: dict[str, Any], indices: Sequence[int] | None) -> list[H2Frame]:
     """The HTTP/2 frames of one packet of tshark's JSON output."""
     layers = packet.get("_source", {}).get("layers", {})
     frame = layers.get("frame", {})
@@ -112,8 +115,13 @@ def _frames_of(packet: dict[str, Any], indices: Sequence[int]) -> list[H2Frame]:
         timestamp = float(frame.get("frame.time_epoch", 0.0))
     except (TypeError, ValueError):
         return []
-    if not 1 <= number <= len(indices):
+    if indices is not None and not 1 <= number <= len(indices):
         return []
+    index = indices[number - 1] if indices is not None else number
+    try:
+        connection = int(layers.get("tcp", {}).get("tcp.stream", -1))
+    except (AttributeError, TypeError, ValueError):
+        connection = -1
     found = []
     for stream in _streams(layers.get("http2", {})):
         try:
@@ -124,7 +132,7 @@ def _frames_of(packet: dict[str, Any], indices: Sequence[int]) -> list[H2Frame]:
             continue
         found.append(
             H2Frame(
-                indices[number - 1],
+                index,
                 timestamp,
                 stream_id,
                 FRAME_TYPES.get(kind, f"type {kind}"),
@@ -132,6 +140,8 @@ def _frames_of(packet: dict[str, Any], indices: Sequence[int]) -> list[H2Frame]:
                 _header(stream, ":method"),
                 _header(stream, ":path"),
                 _header(stream, ":status"),
+                _header(stream, ":authority"),
+                connection,
             )
         )
     return found
@@ -145,26 +155,40 @@ def decrypt_http2(
     tshark: str | None = None,
 ) -> list[H2Frame]:
     """Every HTTP/2 frame tshark decrypts in one connection's packets (``indices``: theirs)."""
-    path = find_tshark(tshark)
-    if path is None:
-        raise UnavailableError("decrypting TLS needs tshark: install it (apt-get install tshark)")
     with tempfile.TemporaryDirectory(prefix="livetap-tls-") as folder:
         capture = Path(folder) / "connection.pcapng"
         write_pcap_file(capture, records, fmt="pcapng")
-        command = [path, "-r", str(capture), "-o", f"tls.keylog_file:{keys}", "-Y", "http2"]
-        command += ["-T", "json", "--no-duplicate-keys", "-J", "frame http2"]
-        try:
-            result = subprocess.run(
-                command,
-                capture_output=True,
-                timeout=TIMEOUT,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise UnavailableError(f"tshark did not finish within {TIMEOUT:.0f} s") from None
-        except OSError as error:
-            raise from_os_error(error, f"run {path}") from None
+        return http2_frames_in(capture, keys, indices, tshark=tshark)
+
+
+def http2_frames_in(
+    capture: Path,
+    keys: Path | None,
+    indices: Sequence[int] | None = None,
+    *,
+    tshark: str | None = None,
+    timeout: float = TIMEOUT,
+) -> list[H2Frame]:
+    """The HTTP/2 frames tshark decrypts in a capture file (keys: a key log, or the file's DSB).
+
+    ``indices`` renumber the file's frames (frame N is ``indices[N-1]``); without
+    them a frame keeps its number in the file.
+    """
+    path = find_tshark(tshark)
+    if path is None:
+        raise UnavailableError("decrypting TLS needs tshark: install it (apt-get install tshark)")
+    command = [path, "-n", "-r", str(capture), "-Y", "http2"]
+    if keys is not None:
+        command += ["-o", f"tls.keylog_file:{keys}"]
+    command += ["-T", "json", "--no-duplicate-keys", "-J", "frame tcp http2"]
+    try:
+        result = subprocess.run(
+            command, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise UnavailableError(f"tshark did not finish within {timeout:.0f} s") from None
+    except OSError as error:
+        raise from_os_error(error, f"run {path}") from None
     try:
         packets = json.loads(result.stdout or b"[]")
     except ValueError:

@@ -7,11 +7,13 @@ are captured on lo and decrypted by tshark with the key log the browser wrote.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,7 +68,10 @@ def load_site(
 
 
 def test_the_launched_browser_key_log_is_private_decrypts_http2_and_goes_on_exit(
-    site: TlsSite, live_session: Callable[..., CaptureSession], tmp_path: Path
+    site: TlsSite,
+    live_session: Callable[..., CaptureSession],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     key_log = KeyLog()
     session, browser = load_site(site, key_log, live_session)
@@ -85,6 +90,8 @@ def test_the_launched_browser_key_log_is_private_decrypts_http2_and_goes_on_exit
         session.save_pcap(capture, last=last)
         with key_log.tshark_file() as merged:
             frames = decrypted_frames(capture, merged)
+            assert merged is not None
+            headless = headless_outputs(capture, merged, tmp_path, capsys)
         assert decrypted_frames(capture, None) == []  # nothing without the keys
         embedded = tmp_path / "embedded.pcapng"
         session.save_pcap(embedded, last=last, secrets=key_log.secrets())
@@ -100,6 +107,36 @@ def test_the_launched_browser_key_log_is_private_decrypts_http2_and_goes_on_exit
     assert {"0", "1", "4"} <= kinds  # DATA, HEADERS, SETTINGS
     streams = {stream for stream, kind, path in frames if kind == "1" and path in PATHS}
     assert len(streams) == len(PATHS)  # one stream each, on the one connection
+    rewritten, analyzed, embedded_report, plain_report = headless
+    assert decrypted_frames(rewritten, None) == frames  # capture pcap --embed-secrets
+    assert "decrypted" not in plain_report["http"]
+    for report in (analyzed, embedded_report):
+        decrypted = report["http"]["decrypted"]
+        listed = {(item["method"], item["path"], item["status"]) for item in decrypted["items"]}
+        assert {("GET", path, "200") for path in PATHS} <= listed
+        assert decrypted["requests"] == len(requested)
+
+
+def headless_outputs(
+    capture: Path, keys: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """capture pcap --embed-secrets of the capture, and analyze's http reports: with
+    --keylog, of the rewritten file (its own secrets), and of the capture alone."""
+    from tui.cli import main
+
+    rewritten = folder / "rewritten.pcapng"
+    command = ["capture", "pcap", "-r", str(capture), "-w", str(rewritten)]
+    assert main([*command, "--keylog", str(keys), "--embed-secrets", "--json"]) == 0
+    capsys.readouterr()
+    reports = []
+    for arguments in (
+        [str(capture), "--keylog", str(keys)],
+        [str(rewritten)],
+        [str(capture)],
+    ):
+        assert main(["analyze", *arguments, "--report", "http", "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out)["data"]["reports"])
+    return rewritten, reports[0], reports[1], reports[2]
 
 
 def test_keylog_file_keeps_the_browser_secrets_after_exit(
