@@ -16,6 +16,7 @@ the browser account's own: it is chowned to it, and stays 0600).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import os
@@ -126,6 +127,7 @@ class KeyLog:
             if self.browser_file is None:
                 name = f"keylog-{os.getpid()}-{secrets.token_hex(4)}.txt"
                 self.browser_file = runtime / name
+                atexit.register(self.close)  # a path that skipped close() still removes it
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
             else:
                 flags = os.O_WRONLY | os.O_NOFOLLOW
@@ -147,6 +149,7 @@ class KeyLog:
             private, self.browser_file = self.browser_file, None
         if private is None:
             return
+        atexit.unregister(self.close)
         try:
             if self.user_file is not None and private.is_file():
                 data = read_key_log(private)

@@ -15,6 +15,7 @@ from engine.session import CaptureSession
 from engine.tls_decode import (
     Http2Frames,
     connection_of,
+    connections_to,
     decrypt_pass,
     records_of,
     request_stream,
@@ -53,7 +54,12 @@ def test_frames_labels_streams_and_the_deep_decode_of_a_decrypted_packet(
             one, two = records["/api/one.json"], records["/api/two.json?x=2"]
             indices = connection_of(ring, headers[0])
             assert indices and indices[-1] == headers[0]
-            latest, kept = records_of(ring, connection_of(ring, ring.last_index))
+            whole = next(
+                found
+                for found in connections_to(ring, {("127.0.0.1", port)}).values()
+                if headers[0] in found
+            )
+            latest, kept = records_of(ring, whole)
             every = frames.decrypt(latest, kept, keys)
             assert frames.decrypt(latest, kept, keys) is every  # one tshark pass per change
             for request in (one, two):

@@ -152,17 +152,16 @@ def tls_site() -> Iterator[TlsSite]:
         context.set_alpn_protocols(["h2"])
         loop = asyncio.new_event_loop()
         site = TlsSite(url="", spki=spki)
-        server = loop.run_until_complete(
-            loop.create_server(lambda: _H2Protocol(site), "127.0.0.1", 0, ssl=context)
-        )
+        thread = threading.Thread(target=loop.run_forever, name="tls-site", daemon=True)
+        thread.start()  # its own loop in its own thread: callers may run a loop of theirs
+        starting = loop.create_server(lambda: _H2Protocol(site), "127.0.0.1", 0, ssl=context)
+        server = asyncio.run_coroutine_threadsafe(starting, loop).result(10)
         port = server.sockets[0].getsockname()[1]
         site.url = f"https://127.0.0.1:{port}"
-        thread = threading.Thread(target=loop.run_forever, name="tls-site", daemon=True)
-        thread.start()
         try:
             yield site
         finally:
+            loop.call_soon_threadsafe(server.close)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
-            server.close()
             loop.close()

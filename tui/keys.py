@@ -34,7 +34,8 @@ KEYS: tuple[Key, ...] = (
         "d",
         "deep_decode",
         "tshark",
-        "Decode the selected packet with Wireshark's dissectors (tshark), in a second tab",
+        "Decode the selected packet with Wireshark's dissectors (tshark), in a second tab; "
+        "with a TLS key log, decrypted (HTTP/2 frames)",
         "deep-decode",
         show=False,
     ),
@@ -75,7 +76,14 @@ KEYS: tuple[Key, ...] = (
     Key(
         "escape", "focus_list", "List", "Back to the packet list", "list", show=False, display="Esc"
     ),
-    Key("w", "save_pcap", "Save pcap", "Save the packets in the buffer to a pcap file", "save"),
+    Key(
+        "w",
+        "save_pcap",
+        "Save pcap",
+        "Save the packets in the buffer to a pcap file "
+        "(--embed-secrets: TLS keys inside; the file then decrypts everywhere)",
+        "save",
+    ),
     Key(
         "x",
         "export_dissector",
@@ -118,7 +126,8 @@ KEYS: tuple[Key, ...] = (
         "g",
         "goto_packets",
         "Req→packets",
-        "Select, in the packet pane, the packets of the selected browser request's connection",
+        "Select, in the packet pane, the packets of the selected browser request's connection "
+        "(its own HTTP/2 stream when decrypted)",
         "goto-packets",
     ),
     Key(
