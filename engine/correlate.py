@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from engine.events import PacketSummary
 from engine.packet import walk
+from engine.tls_decode import H2Frame
 
 TCP_SYN, TCP_ACK = 0x02, 0x10
 
@@ -51,6 +52,17 @@ class ConnectionFigures:
     bytes_sent: int
     bytes_received: int
     carries_request: bool = False
+    stream: int | None = None
+    """The request's HTTP/2 stream, when the connection was decrypted (a key log)."""
+    frames: tuple[H2Frame, ...] = ()
+    """That stream's decrypted frames, in order."""
+
+    @property
+    def stream_packets(self) -> tuple[int, ...]:
+        """The packets carrying the request's own stream (all of the connection's if unknown)."""
+        if not self.frames:
+            return self.packets
+        return tuple(sorted({frame.index for frame in self.frames}))
 
 
 def _belongs(packet: PacketSummary, ip: str, port: int) -> str | None:

@@ -4,6 +4,10 @@ scapy's tree is quick and always there; tshark knows thousands of protocols
 scapy does not. The packet goes to a one-packet capture, pyshark has tshark
 decode it (``-T pdml``, :mod:`engine.dissector.pyshark_pdml`) and every protocol
 layer comes back as plain :class:`engine.dissect.FieldNode` trees.
+
+TLS is decrypted only with a key log and the connection's earlier packets (the
+handshake, the records before): with ``keys``, the caller hands those as
+``context`` and tshark decodes them all, printing only the selected packet.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine.dissect import FieldNode
@@ -34,11 +39,15 @@ def decode_with_tshark(
     *,
     tshark: str | None = None,
     number: int | None = None,
+    context: Sequence[PcapRecord] = (),
+    keys: Path | None = None,
 ) -> tuple[FieldNode, ...]:
     """Every layer of one packet as tshark decodes it; UnavailableError without tshark.
 
     ``number`` is the packet's place in the user's capture: tshark sees a
-    one-packet file and would call every packet "Frame 1".
+    one-packet file and would call every packet "Frame 1". ``context`` are the
+    packets before it that tshark needs to decrypt it with the key log ``keys``
+    (``-o tls.keylog_file:``).
     """
     path = find_tshark(tshark)
     if path is None:
@@ -46,11 +55,13 @@ def decode_with_tshark(
             "decoding with Wireshark's dissectors needs tshark: install it (apt-get install tshark)"
         )
     with tempfile.TemporaryDirectory(prefix="livetap-tshark-") as folder:
-        capture = Path(folder) / "packet.pcap"
-        write_pcap_file(
-            capture, [PcapRecord(timestamp, length or len(data), linktype, data)], fmt="pcap"
-        )
-        result = run_pdml(Tshark(path, as_nobody=False), capture, timeout=TIMEOUT)
+        capture = Path(folder) / "packet.pcapng"
+        records = [*context, PcapRecord(timestamp, length or len(data), linktype, data)]
+        write_pcap_file(capture, records, fmt="pcapng")
+        args = ["-Y", f"frame.number == {len(records)}"]
+        if keys is not None:
+            args += ["-o", f"tls.keylog_file:{keys}"]
+        result = run_pdml(Tshark(path, as_nobody=False), capture, args, timeout=TIMEOUT)
     if result.returncode != 0:
         problem = result.stderr.strip().splitlines()
         raise BadInputError(
@@ -58,16 +69,16 @@ def decode_with_tshark(
         )
     layers = _layers(result.packets)
     if number is not None and layers:
-        layers = (_renumbered(layers[0], number), *layers[1:])
+        layers = (_renumbered(layers[0], number, len(records)), *layers[1:])
     return layers
 
 
-def _renumbered(frame: FieldNode, number: int) -> FieldNode:
-    """The frame layer with the capture's packet number instead of tshark's 1."""
-    label = re.sub(r"^Frame 1\b", f"Frame {number}", frame.label, count=1)
+def _renumbered(frame: FieldNode, number: int, place: int = 1) -> FieldNode:
+    """The frame layer with the capture's packet number instead of tshark's ``place``."""
+    label = re.sub(rf"^Frame {place}\b", f"Frame {number}", frame.label, count=1)
     children = tuple(
         FieldNode(f"Frame Number: {number}", child.children)
-        if child.label == "Frame Number: 1"
+        if child.label == f"Frame Number: {place}"
         else child
         for child in frame.children
     )

@@ -328,23 +328,38 @@ class CaptureSession:
         return self.view
 
     def save_pcap(
-        self, path: str | Path, first: int | None = None, last: int | None = None
+        self,
+        path: str | Path,
+        first: int | None = None,
+        last: int | None = None,
+        *,
+        secrets: bytes = b"",
     ) -> SaveResult:
-        """Write the buffered packets (or a range of them) to a pcap/pcapng file."""
+        """Write the buffered packets (or a range of them) to a pcap/pcapng file.
+
+        ``secrets`` (TLS key log lines, only when the user asked) are embedded.
+        """
         start = max(first or 1, self.ring.first_index)
         end = min(last or self.ring.last_index, self.ring.last_index)
         names = self.source.source_names if len(self.source.source_names) > 1 else ()
-        written = write_pcap_file(path, self.ring.records(start, end), names=names)
+        records = self.ring.records(start, end)
+        written = write_pcap_file(path, records, names=names, secrets=secrets)
         return SaveResult(Path(path).resolve(), written, start, end)
 
     def save_packets(
-        self, path: str | Path, which: str, packet_range: PacketRange | None = None
+        self,
+        path: str | Path,
+        which: str,
+        packet_range: PacketRange | None = None,
+        *,
+        secrets: bytes = b"",
     ) -> SaveResult:
         """Write all, the displayed, the marked or a range of the buffered packets.
 
         ``which`` is one of :data:`SAVE_CHOICES`; ``displayed`` is the display filter's
         packets (all without one), ``range`` needs ``packet_range``. Ignored packets are
-        left out and counted in the result.
+        left out and counted in the result. ``secrets`` (TLS key log lines, only when the
+        user asked) are embedded.
         """
         ring, marks = self.ring, self.marks
         first, last = ring.first_index, ring.last_index
@@ -373,7 +388,7 @@ class CaptureSession:
                     yield record
 
         names = self.source.source_names if len(self.source.source_names) > 1 else ()
-        written = write_pcap_file(path, records(), names=names)
+        written = write_pcap_file(path, records(), names=names, secrets=secrets)
         return SaveResult(Path(path).resolve(), written, first, last, left_out)
 
 

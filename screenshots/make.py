@@ -29,6 +29,7 @@ from tui.app import LivetapApp
 from tui.screens.dissector_export import DissectorExport
 from tui.screens.main import MainScreen
 from tui.widgets.packet_detail import LayerTree
+from tui.widgets.packet_pane import PacketPane
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
 
@@ -175,7 +176,54 @@ async def waterfall(pilot: Pilot[None], app: LivetapApp) -> None:
     await pilot.pause(0.5)
 
 
+async def decrypted_http2(pilot: Pilot[None], app: LivetapApp) -> None:
+    """A launched browser's HTTP/2 decrypted with its key log: Info labels, g on the
+    request's own stream, its On the wire tab, and d on the HEADERS packet."""
+    _, browser, key_log = LIVE[-1]
+    app.key_log = key_log
+    main = main_screen(app)
+    packets = main.query_one(PacketPane)
+    packets._start_decryption()
+    url = "/api/two.json?x=2"
+    requests = main.query_one(RequestList)
+    await until(
+        pilot, lambda: any(r.url.endswith(url) and r.finished for r in browser.tracker.records())
+    )
+    frames = app.http2_frames
+    session = main.session
+    assert session is not None
+    await until(
+        pilot,
+        lambda: any(url in frames.label(i) for i in range(1, session.ring.last_index + 1)),
+        30,
+    )
+    record = next(r for r in browser.tracker.records() if r.url.endswith(url))
+    await until(pilot, lambda: record.id in requests.rows)
+    requests.focus()
+    requests.move_cursor(row=requests.get_row_index(record.id))
+    detail = main.query_one(RequestDetail)
+    await until(pilot, lambda: "HTTP/2 stream" in detail.plain_text(), 30)
+    detail.open_tab("wire")
+    await pilot.press("g")
+    await until(pilot, lambda: bool(main.packet_list.marks))
+    headers = next(i for i in sorted(main.packet_list.marks) if "HEADERS GET" in frames.label(i))
+    main.packet_list.select(headers)
+    await pilot.press("d")
+    tree = main.query_one(LayerTree)
+    await until(
+        pilot,
+        lambda: any(
+            "HTTP2" in str(n.label) or "HyperText Transfer Protocol 2" in str(n.label)
+            for n in tree.root.children
+        ),
+        30,
+    )
+    await pilot.pause(0.5)
+
+
 Source = Callable[[Path], tuple[Any, Any]]
+LIVE: list[tuple[Any, Any, Any]] = []
+"""(site, browser, key log) of the live shots, stopped after the shots are made."""
 
 
 async def coloured_list(pilot: Pilot[None], app: LivetapApp) -> None:
@@ -216,6 +264,27 @@ def demo_source(folder: Path) -> tuple[Any, Any]:
     return CaptureSession(open_file_source(DATA / "demo.pcap")), browser
 
 
+def tls_source(folder: Path) -> tuple[Any, Any]:
+    """Live: the tests' local HTTP/2 site loaded by a launched Chromium writing a key log,
+    lo captured (needs root, tshark and Chromium)."""
+    from engine.browser.session import BrowserSession
+    from engine.browser.target import BrowserTarget
+    from engine.live import LiveSource
+    from engine.tls_keylog import KeyLog
+    from tests.tls_site import tls_site
+
+    site_context = tls_site()
+    site = site_context.__enter__()
+    port = int(site.url.rsplit(":", 1)[1])
+    session = CaptureSession(LiveSource("lo", expression=f"tcp port {port}"))
+    key_log = KeyLog()
+    target = BrowserTarget(launch=True, extra_flags=site.chromium_flags)
+    browser = BrowserSession(target, open_url=f"{site.url}/", key_log=key_log)
+    LIVE.append((site_context, browser, key_log))
+    browser.start()
+    return session, browser
+
+
 SHOTS: dict[str, tuple[Script, str | None, Source, tuple[int, int]]] = {
     "main": (select_dns_answer, None, sample_source, SIZE),
     "filter-error": (filter_error, None, sample_source, SIZE),
@@ -231,6 +300,7 @@ SHOTS: dict[str, tuple[Script, str | None, Source, tuple[int, int]]] = {
     "small-browser": (small_browser, None, demo_source, SMALL),
     "waterfall": (waterfall, None, demo_source, WIDE),
     "coloured-list": (coloured_list, None, tcp_trouble_source, SIZE),
+    "decrypted-http2": (decrypted_http2, None, tls_source, WIDE),
 }
 
 
@@ -252,7 +322,14 @@ async def make_all(names: list[str]) -> None:
     for name, (script, theme, source, size) in SHOTS.items():
         if names and name not in names:
             continue
-        svg = await shoot(name, script, theme, source, size)
+        try:
+            svg = await shoot(name, script, theme, source, size)
+        finally:
+            while LIVE:
+                site_context, browser, key_log = LIVE.pop()
+                browser.stop()
+                key_log.close()
+                site_context.__exit__(None, None, None)
         print(svg.relative_to(HERE.parent))
 
 

@@ -17,6 +17,8 @@ from engine.config import Settings, config_dir
 from engine.errors import LivetapError, UsageError
 from engine.session import CaptureSession
 from engine.textfile import write_text_whole
+from engine.tls_decode import Http2Frames
+from engine.tls_keylog import KeyLog
 from themes import DEFAULT_THEME, VARIABLE_DEFAULTS, builtin_themes, user_themes
 from tui.keys import KEYS
 from tui.screens.main import MainScreen
@@ -75,6 +77,12 @@ class LivetapApp(App[None]):
         self.list_settings: Settings | None = None
         """The packet list's columns, time format and colouring rules (the config file's)."""
         """The request list keeps requests across navigations (``preserveLog`` in the config)."""
+        self.key_log: KeyLog | None = None
+        """TLS keys to decrypt with (``--keylog``, or the launched browser's own)."""
+        self.embed_secrets = False
+        """w writes the TLS keys into the pcapng (``--embed-secrets``)."""
+        self.http2_frames = Http2Frames()
+        """The browser's decrypted HTTP/2 frames: Info labels, g on a request, its wire tab."""
         self.theme_problems: list[str] = []
         for name, textual_theme in list(self.available_themes.items()):
             if textual_theme.ansi:  # the terminal's own 16 colours: no colour livetap can mix

@@ -142,6 +142,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         help="allow attaching to a non-loopback debugging port (it gives full browser control)",
     )
     _add_browser_control_flags(browser)
+    _add_tls_flags(parser)
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument(
         "-s", "--snaplen", type=int, help="bytes kept of each packet (default 65535)"
@@ -206,6 +207,37 @@ def _add_browser_control_flags(browser: argparse._ArgumentGroup) -> None:
     )
 
 
+def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    """--keylog and --embed-secrets: decrypted TLS (issue 17)."""
+    tls = parser.add_argument_group("decrypted TLS (key logs)")
+    tls.add_argument(
+        "--keylog",
+        metavar="FILE",
+        help="TLS key log (SSLKEYLOGFILE format) to decrypt with: an existing one (curl's, a "
+        "browser's, one for -r), or where a --browser launch keeps its keys after exit "
+        "(without it they live in a private file removed on exit)",
+    )
+    tls.add_argument(
+        "--embed-secrets",
+        action="store_true",
+        help="w saves pcapng with the TLS keys inside (a Decryption Secrets Block): the file "
+        "then decrypts everywhere, for anyone who gets it",
+    )
+
+
+def open_key_log(args: argparse.Namespace) -> Any:
+    """The key log the flags ask for (a launched browser always writes one), or None."""
+    from engine.tls_keylog import KeyLog
+
+    launching = (args.browser or ("launch" if args.open else None)) == "launch"
+    key_log = KeyLog.from_flag(args.keylog, launching=launching)
+    if args.embed_secrets and key_log is None:
+        from engine.errors import UsageError
+
+        raise UsageError("--embed-secrets needs TLS keys: add --keylog FILE or --browser launch")
+    return key_log
+
+
 class _LazyVersion(argparse._VersionAction):
     """``--version``, the package metadata read only when asked (it costs ~20 ms a start)."""
 
@@ -244,7 +276,7 @@ def source_spec(args: argparse.Namespace, settings: Any) -> Any:
     return excluding_tcp_port(spec, served_port())
 
 
-def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
+def open_browser(args: argparse.Namespace, max_requests: int, key_log: Any = None) -> Any:
     """Launch or attach to the browser the flags name (None without --browser/--open)."""
     spec = args.browser or ("launch" if args.open else None)
     from engine.browser.network_conditions import NetworkControls
@@ -282,6 +314,7 @@ def open_browser(args: argparse.Namespace, max_requests: int) -> Any:
         max_requests=max_requests,
         controls=controls,
         allow_control=args.allow_control,
+        key_log=key_log,
     )
     browser.start()
     return browser
@@ -306,9 +339,10 @@ def run_live(args: argparse.Namespace) -> int:
     if theme:
         _check_theme(theme)
     _check_rule_colours(settings.colour_rules)
-    browser = open_browser(args, settings.max_requests)
-    session = None
+    key_log = open_key_log(args)
+    browser = session = None
     try:
+        browser = open_browser(args, settings.max_requests, key_log)
         if not args.no_packets:
             session = _packet_session(args, settings)
         from tui.app import LivetapApp
@@ -319,6 +353,8 @@ def run_live(args: argparse.Namespace) -> int:
         app.show_secrets = args.show_secrets
         app.preserve_log = settings.preserve_log
         app.list_settings = settings
+        app.key_log = key_log
+        app.embed_secrets = args.embed_secrets
         install_exit_signals(app, session, browser)
         app.run()
     finally:
@@ -326,6 +362,8 @@ def run_live(args: argparse.Namespace) -> int:
             session.stop()
         if browser is not None:
             browser.stop()
+        if key_log is not None:
+            key_log.close()
     if app.return_code == ExitCode.INTERRUPTED:
         return ExitCode.INTERRUPTED
     error = session.stats().error if session is not None else None

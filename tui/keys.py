@@ -34,7 +34,8 @@ KEYS: tuple[Key, ...] = (
         "d",
         "deep_decode",
         "tshark",
-        "Decode the selected packet with Wireshark's dissectors (tshark), in a second tab",
+        "Decode the selected packet with Wireshark's dissectors (tshark), in a second tab; "
+        "with a TLS key log, decrypted (HTTP/2 frames)",
         "deep-decode",
         show=False,
     ),
@@ -79,7 +80,8 @@ KEYS: tuple[Key, ...] = (
         "w",
         "save_pcap",
         "Save pcap",
-        "Save packets to a pcap/pcapng file: all, the displayed, the marked or a range (a menu)",
+        "Save packets to a pcap/pcapng file: all, the displayed, the marked or a range (a menu); "
+        "--embed-secrets: TLS keys inside (the file then decrypts everywhere)",
         "save",
     ),
     Key(
@@ -215,7 +217,8 @@ KEYS: tuple[Key, ...] = (
         "g",
         "goto_packets",
         "Req→packets",
-        "Select, in the packet pane, the packets of the selected browser request's connection",
+        "Select, in the packet pane, the packets of the selected browser request's connection "
+        "(its own HTTP/2 stream when decrypted)",
         "goto-packets",
     ),
     Key(

@@ -245,11 +245,15 @@ def analyze_file(
     progress: ProgressCallback | None = None,
     predicate: PacketPredicate | None = None,
     filter_text: str | None = None,
+    keylog: Path | None = None,
 ) -> AnalysisResult:
     """Read a pcap/pcapng file into an Analyzer and build the requested reports.
 
     ``path`` may name several files: they are merged by time, as ``mergecap`` merges them
     (:func:`read_merged_batches`), and read by one process.
+
+    With ``keylog`` (a TLS key log) or secrets embedded in the file, the http report
+    gains the decrypted HTTP/2 requests (``decrypted``, through tshark).
 
     With ``predicate`` only the records it keeps are counted (``analyze -Y``:
     ``filter_text`` names the filter in the result); relative times still count
@@ -309,6 +313,13 @@ def analyze_file(
             if "protocols" in document:
                 document["protocols"] = decoded.protocols_report()
             state.warnings.extend(decoded.warnings)
+    if "http" in document and not state.interrupted:
+        if len(paths) == 1:
+            _add_decrypted(document["http"], Path(paths[0]), keylog, state.warnings)
+        elif keylog is not None:
+            state.warnings.append(
+                "the TLS traffic was not decrypted: --keylog reads one file at a time"
+            )
     matched = state.matched
     return AnalysisResult(
         ", ".join(str(one) for one in paths),
@@ -324,6 +335,23 @@ def analyze_file(
         matched if predicate is not None else None,
         tuple(str(one) for one in paths) if len(paths) > 1 else (),
     )
+
+
+def _add_decrypted(
+    report: dict[str, Any], path: Path, keylog: Path | None, warnings: list[str]
+) -> None:
+    """The decrypted HTTP/2 requests, when there are keys (a key log or the file's own)."""
+    from engine.analysis.decrypted import decrypted_http, has_embedded_secrets
+    from engine.errors import LivetapError
+
+    if keylog is None and not has_embedded_secrets(path):
+        return
+    try:
+        report["decrypted"] = decrypted_http(path, keylog)
+    except LivetapError as error:
+        warnings.append(f"the TLS traffic was not decrypted: {error.message}")
+    except KeyboardInterrupt:
+        warnings.append("the TLS traffic was not decrypted: interrupted")
 
 
 def _on_two_cores(

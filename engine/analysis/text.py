@@ -198,10 +198,24 @@ def _talkers_text(r: dict[str, Any]) -> str:
     )
 
 
+def _decrypted_text(r: dict[str, Any] | None) -> str:
+    """The decrypted HTTP/2 requests (analyze --keylog), or nothing."""
+    if r is None:
+        return ""
+    head = f"Decrypted TLS ({r['protocol']}, by {r['source']}): {r['requests']:,} requests"
+    rows = [
+        (i["packet"], i["stream"], i["method"], i["authority"], i["path"], i["status"] or "-")
+        for i in r["items"]
+    ]
+    listed = table(["Packet", "Stream", "Method", "Authority", "Path", "Status"], rows, "0,1")
+    more = f"\n({r['items_omitted']:,} more not listed)" if r["items_omitted"] else ""
+    return f"\n\n{head}\n{listed}{more}" if rows else f"\n\n{head}"
+
+
 def _http_text(r: dict[str, Any]) -> str:
     head = f"{r['requests']:,} requests, {r['responses']:,} responses"
     if not r["items"]:
-        return f"{_title('HTTP')}\n{head}"
+        return f"{_title('HTTP')}\n{head}{_decrypted_text(r.get('decrypted'))}"
     hosts = table(["Host", "Requests"], [(h["host"], h["requests"]) for h in r["hosts"]], "1")
     rows = [
         (
@@ -217,7 +231,8 @@ def _http_text(r: dict[str, Any]) -> str:
     ]
     requests = table(["Time", "Client", "Method", "Host", "Path", "Status", "User agent"], rows)
     more = f"\n({r['items_omitted']:,} more not listed)" if r["items_omitted"] else ""
-    return f"{_title('HTTP')}\n{head}\n\n{hosts}\n\n{requests}{more}"
+    decrypted = _decrypted_text(r.get("decrypted"))
+    return f"{_title('HTTP')}\n{head}\n\n{hosts}\n\n{requests}{more}{decrypted}"
 
 
 def _dns_text(r: dict[str, Any]) -> str:

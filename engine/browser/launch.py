@@ -25,10 +25,13 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.browser.account import BrowserAccount, browser_account
 from engine.errors import NotFoundError, UnavailableError
+
+if TYPE_CHECKING:
+    from engine.tls_keylog import KeyLog
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 FLAGS = (
@@ -153,9 +156,18 @@ class LaunchedBrowser:
     """One browser process with a private profile; :meth:`stop` leaves nothing behind."""
 
     def __init__(
-        self, executable: str | None = None, headed: bool = False, sandbox: bool = True
+        self,
+        executable: str | None = None,
+        headed: bool = False,
+        sandbox: bool = True,
+        key_log: KeyLog | None = None,
+        extra_flags: tuple[str, ...] = (),
     ) -> None:
         self.executable = find_chromium(executable)
+        self.key_log = key_log
+        """Where the browser writes its TLS secrets (SSLKEYLOGFILE), if asked."""
+        self.extra_flags = extra_flags
+        """More Chromium switches (a test's own certificate trust, for one)."""
         if headed and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise UnavailableError("--headed needs a display (DISPLAY is not set); drop --headed")
         self.account = browser_account()
@@ -171,12 +183,16 @@ class LaunchedBrowser:
 
     def _start(self, headed: bool) -> None:
         """Start Chromium as the browser's account, its DevTools on fds 3 and 4."""
-        command = [self.executable, *FLAGS, f"--user-data-dir={self.profile}"]
+        command = [self.executable, *FLAGS, *self.extra_flags, f"--user-data-dir={self.profile}"]
         if not headed:
             command.insert(1, "--headless")
         if not self.sandbox:
             command.insert(1, "--no-sandbox")
         command = [*_die_with_livetap(), *command, "about:blank"]
+        environment = _environment(self.home, self.account)
+        keys = self._key_log_descriptor()
+        if keys is not None:
+            environment["SSLKEYLOGFILE"] = f"/proc/self/fd/{keys}"
         pipes = _PipeEnds()
         drop: dict[str, Any] = {}
         if self.account.switches:
@@ -187,11 +203,11 @@ class LaunchedBrowser:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
-                pass_fds=(COMMAND_FD, REPLY_FD),
+                pass_fds=(COMMAND_FD, REPLY_FD) if keys is None else (COMMAND_FD, REPLY_FD, keys),
                 preexec_fn=pipes.move_into_place,  # noqa: PLW1509 (only dup2: no locks taken)
                 start_new_session=True,
                 cwd=self.home,
-                env=_environment(self.home, self.account),
+                env=environment,
                 **drop,
             )
         except (OSError, subprocess.SubprocessError) as error:
@@ -202,12 +218,27 @@ class LaunchedBrowser:
             ) from None
         finally:
             pipes.close_child_ends()
+            if keys is not None:
+                os.close(keys)
         assert self.process.stderr is not None
         self._stderr = _StderrTail(self.process.stderr)
         self.commands = os.fdopen(pipes.commands_fd, "wb", buffering=0)
         """Our end of the browser's fd 3: DevTools commands go here."""
         self.replies = os.fdopen(pipes.replies_fd, "rb", buffering=0)
         """Our end of the browser's fd 4: replies and events come from here."""
+
+    def _key_log_descriptor(self) -> int | None:
+        """The open key log the browser inherits (None when no key log was asked for)."""
+        if self.key_log is None:
+            return None
+        from engine.ndjson.control import runtime_dir
+
+        switching = self.account.switches
+        return self.key_log.browser_descriptor(
+            runtime_dir(),
+            self.account.uid if switching else None,
+            self.account.gid if switching else None,
+        )
 
     def failure(self) -> str:
         """Why the browser stopped answering at start, for a person (with the fix if known)."""

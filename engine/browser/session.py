@@ -46,6 +46,7 @@ from engine.browser.resend import Resend, fetch_expression
 from engine.browser.target import BrowserTarget, websocket_url
 from engine.config import DEFAULT_MAX_REQUESTS
 from engine.errors import LivetapError, NotFoundError, UnavailableError
+from engine.tls_keylog import KeyLog
 
 NETWORK_TARGETS = frozenset(
     {"page", "iframe", "worker", "shared_worker", "service_worker", "other"}
@@ -89,9 +90,12 @@ class BrowserSession:
         max_body: int = DEFAULT_MAX_BODY,
         controls: NetworkControls | None = None,
         allow_control: bool = False,
+        key_log: KeyLog | None = None,
     ) -> None:
         check_control_allowed(target, controls, allow_control)  # before anything connects
         self.target = target
+        self.key_log = key_log if target.launch else None
+        """Where a launched browser writes its TLS secrets (the caller closes it)."""
         self._allow_control = allow_control
         self.controls = controls or NetworkControls()
         """Blocked URLs, throttling, cache: sent to every target as it is attached."""
@@ -259,7 +263,13 @@ class BrowserSession:
             await loop.run_in_executor(None, self._browser.stop)
             self.tracker.new_browser()  # its request ids start again: keep the old apart
         browser = await loop.run_in_executor(
-            None, LaunchedBrowser, self.target.chromium, self.target.headed, self.target.sandbox
+            None,
+            LaunchedBrowser,
+            self.target.chromium,
+            self.target.headed,
+            self.target.sandbox,
+            self.key_log,
+            self.target.extra_flags,
         )
         self._browser = browser
         connection = await CdpConnection.over_pipes(

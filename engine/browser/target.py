@@ -29,6 +29,8 @@ class BrowserTarget:
     chromium: str | None = None
     sandbox: bool = True
     """For launch: Chromium's own sandbox; off only when the user asks (``--no-sandbox``)."""
+    extra_flags: tuple[str, ...] = ()
+    """For launch: more Chromium switches (tests trust their own certificate this way)."""
 
     @property
     def description(self) -> str:

@@ -42,6 +42,7 @@ class PcapCapture:
             rotate_files=options.rotate_files,
             max_total=options.max_total,
             names=source.source_names,
+            secrets=options.secrets,
         )
         self._not_written = 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -60,6 +61,8 @@ class CaptureOptions:
     max_total: int | None = None
     """Stop before the run has written more than this many bytes."""
     snaplen: int = 262144
+    secrets: Callable[[], bytes] | None = None
+    """TLS key log lines to embed as they appear (``--embed-secrets``; pcapng only)."""
 
     def __post_init__(self) -> None:
         if self.fmt not in (None, "pcap", "pcapng"):

@@ -8,7 +8,8 @@ import io
 import os
 import stat
 import struct
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.errors import (
@@ -18,6 +19,8 @@ from engine.errors import (
 )
 from engine.pcapio import MAX_RECORD, PcapRecord, PcapWriter, idb_block, nul_name_error
 
+SECRETS_INTERVAL = 1.0
+"""Seconds between two reads of the key log while capturing with ``--embed-secrets``."""
 FLUSH_SIZE = 1 << 20
 """Buffered bytes that are handed to the operating system at once."""
 _PCAP_HEADER = 24
@@ -63,8 +66,14 @@ class RotatingPcapWriter:
         rotate_files: int | None = None,
         max_total: int | None = None,
         names: Sequence[str] = (),
+        secrets: Callable[[], bytes] | None = None,
     ) -> None:
         self.base = absolute(path)
+        self.secrets = secrets
+        """The TLS key log lines known now (``--embed-secrets``): each file gets them in a
+        Decryption Secrets Block before its packets, and new ones before the next batch."""
+        self._embedded: set[bytes] = set()
+        self._secrets_checked = 0.0
         self.format = fmt
         self.linktype = linktype
         self.names = tuple(names)
@@ -123,6 +132,8 @@ class RotatingPcapWriter:
         self._buffer = header
         self._interfaces = {(0, self.linktype)}
         self._file_packets = 0
+        self._embedded = set()
+        self._embed_secrets(force=True)
         try:
             _write_all(self._fd, header.getvalue())
         except OSError as error:
@@ -173,6 +184,7 @@ class RotatingPcapWriter:
         """Write records in order; returns how many (fewer once the size cap is reached)."""
         if self._fd < 0 or self.failed:
             raise LivetapError("the capture file is closed")
+        self._file_size += self._embed_secrets()
         written = 0
         rotate_size = self.rotate_size
         for record in records:
@@ -204,6 +216,24 @@ class RotatingPcapWriter:
                 self._flush()
         self._flush()
         return written
+
+    def _embed_secrets(self, *, force: bool = False) -> int:
+        """Buffer a DSB with the key log lines this file lacks; the bytes it takes.
+
+        The key log is read at most once a SECRETS_INTERVAL (and for each new file).
+        """
+        now = time.monotonic()
+        if self.secrets is None or (not force and now - self._secrets_checked < SECRETS_INTERVAL):
+            return 0
+        self._secrets_checked = now
+        lines = self.secrets().splitlines(keepends=True)
+        new = [line for line in lines if line not in self._embedded]
+        if not new:
+            return 0
+        before = self._buffer.tell()
+        self._writer.write_secrets(b"".join(new))
+        self._embedded.update(new)
+        return self._buffer.tell() - before
 
     def _fits(self, size: int) -> bool:
         """Whether ``size`` more bytes stay within the run's cap; note it when not."""

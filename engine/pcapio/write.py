@@ -37,6 +37,7 @@ from engine.pcapio.formats import (
     PcapRecord,
     nul_name_error,
 )
+from engine.pcapio.secrets import dsb_block
 
 
 class PcapWriter:
@@ -137,6 +138,14 @@ class PcapWriter:
         self._stream.write(data)
         self._stream.write(b"\x00" * padding + _U32["<"].pack(total))
 
+    def write_secrets(self, secrets: bytes) -> None:
+        """Embed TLS key log lines (a Decryption Secrets Block; pcapng only, before packets)."""
+        if not secrets:
+            return
+        if self._format != "pcapng":
+            raise BadInputError("only a pcapng file can hold TLS secrets: save as .pcapng")
+        self._stream.write(dsb_block(secrets))
+
     def flush(self) -> None:
         """Push what was written to the operating system (a pipe reader sees it now)."""
         self._stream.flush()
@@ -171,10 +180,14 @@ def write_pcap_file(
     records: Iterable[PcapRecord],
     fmt: str | None = None,
     names: Sequence[str] = (),
+    *,
+    secrets: bytes = b"",
 ) -> int:
     """Write records to a file readable only by its owner (captures are private).
 
     ``names`` name the inputs of a several-source capture (pcapng interface names).
+    ``secrets`` (TLS key log lines) go into a Decryption Secrets Block before the
+    packets, which needs pcapng: the file then decrypts anywhere.
 
     ``fmt`` None picks pcapng for a .pcapng path or mixed link types, else
     pcap. On any failure the file is removed, so no half-written capture is
@@ -184,11 +197,18 @@ def write_pcap_file(
     items = list(records)
     kinds = list(dict.fromkeys(record.linktype for record in items))
     suffix = path.suffix.lower()
+    if fmt is None and secrets and suffix != ".pcap":
+        fmt = "pcapng"
     if fmt is None:
         # a .pcap name promises a pcap file: mixed link types there are refused below
         fmt = "pcapng" if suffix == ".pcapng" or (len(kinds) > 1 and suffix != ".pcap") else "pcap"
     if fmt not in ("pcap", "pcapng"):
         raise BadInputError(f"unknown capture format {fmt!r}: use pcap or pcapng")
+    if fmt == "pcap" and secrets:
+        raise BadInputError(
+            f"could not write {path}: TLS secrets go only into a pcapng file; "
+            "save to a .pcapng file instead"
+        )
     if fmt == "pcap" and len(kinds) > 1:
         names = ", ".join(linktypes.name(kind) for kind in kinds)
         raise BadInputError(
@@ -215,6 +235,7 @@ def write_pcap_file(
             writer = PcapWriter(
                 stream, kinds[0] if kinds else linktypes.ETHERNET, fmt=fmt, names=names
             )
+            writer.write_secrets(secrets)
             for record in items:
                 writer.write(record)
     except OSError as error:

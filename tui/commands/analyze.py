@@ -16,6 +16,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import IO
 
@@ -52,6 +53,7 @@ examples:
   livetap analyze eth0.pcap wlan0.pcapng     # two files merged by time, one report
   livetap analyze a.pcap b.pcap -Y 'frame.source == "b.pcap" and dns'
   livetap analyze trace.pcap --deep          # Wireshark's dissectors, via tshark
+  livetap analyze tls.pcapng --keylog keys.txt --report http   # decrypted HTTP/2
   livetap analyze --list-protocols
 """
 
@@ -95,6 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--deep",
         action="store_true",
         help="also decode with Wireshark's dissectors (tshark): every protocol it knows",
+    )
+    parser.add_argument(
+        "--keylog",
+        dest="analyze_keylog",
+        metavar="KEYS",
+        help="a TLS key log (SSLKEYLOGFILE): the http report adds the decrypted HTTP/2 "
+        "requests, via tshark (a pcapng with embedded secrets needs none)",
     )
     parser.add_argument(
         "--list-protocols",
@@ -203,6 +212,17 @@ def _list_protocols(as_json: bool) -> None:
         print(textwrap.fill(", ".join(deep), 100, initial_indent="  ", subsequent_indent="  "))
 
 
+def _keylog(args: argparse.Namespace) -> Path | None:
+    """--keylog (after analyze, or before it), checked: an existing, readable key log."""
+    value = args.analyze_keylog or getattr(args, "keylog", None)
+    if not value:
+        return None
+    from engine.tls_keylog import KeyLog
+
+    key_log = KeyLog.from_flag(value, launching=False)
+    return key_log.user_file if key_log is not None else None
+
+
 def run(args: argparse.Namespace) -> int:
     """Analyze the file; print text or JSON; exit 0, 7 (partial) or 130 (interrupted)."""
     if args.list_protocols:
@@ -237,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress,
                 predicate=predicate,
                 filter_text=args.display_filter,
+                keylog=_keylog(args),
             )
     finally:
         if progress is not None:

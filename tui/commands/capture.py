@@ -177,7 +177,37 @@ def add_pcap_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", dest="capture_config", type=Path, metavar="FILE", help="config file to read"
     )
+    parser.add_argument(
+        "--keylog",
+        dest="capture_keylog",
+        metavar="FILE",
+        help="a TLS key log (SSLKEYLOGFILE) whose secrets --embed-secrets puts in the file",
+    )
+    parser.add_argument(
+        "--embed-secrets",
+        dest="capture_embed",
+        action="store_true",
+        help="write the key log's TLS secrets into the pcapng as they appear: the file then "
+        "decrypts everywhere, for anyone who gets it (never done without this flag)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _secrets(args: argparse.Namespace, output: Path) -> Callable[[], bytes] | None:
+    """What --embed-secrets reads the secrets from (None without it); checked first."""
+    embed = args.capture_embed or getattr(args, "embed_secrets", False)
+    keylog = args.capture_keylog or getattr(args, "keylog", None)
+    if not embed:
+        return None
+    if not keylog:
+        raise UsageError("--embed-secrets needs a key log: add --keylog FILE")
+    if output.suffix.lower() != ".pcapng":
+        raise UsageError("--embed-secrets writes pcapng: name the file with -w NAME.pcapng")
+    from engine.tls_keylog import KeyLog
+
+    key_log = KeyLog.from_flag(keylog, launching=False)
+    assert key_log is not None
+    return key_log.secrets
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -219,14 +249,16 @@ def run_pcap(args: argparse.Namespace) -> int:
 
     display_filter = None if args.display_filter is None else compile_filter(args.display_filter)
     settings = _settings(args)
+    output = output_path(args.output, settings.capture_directory)
     options = CaptureOptions(
-        output_path(args.output, settings.capture_directory),
+        output,
         count=args.count,
         duration=args.duration,
         rotate_size=args.rotate_size,
         rotate_files=args.rotate_files,
         max_total=settings.max_capture_size,
         snaplen=settings.snaplen,
+        secrets=_secrets(args, output),
     )
     expression = args.capture_filter if args.capture_filter is not None else args.filter or ""
     files = tuple(args.capture_files or ())

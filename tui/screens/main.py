@@ -654,6 +654,10 @@ class MainScreen(Screen[None]):
         self.show_pane("packets", self.packet_list)
         local = f"{figures.local_ip}:{figures.local_port}"
         remote = f"{figures.remote_ip}:{figures.remote_port}"
+        if figures.stream is not None:
+            count = len(figures.stream_packets)
+            flash(self, f"{count} packets of HTTP/2 stream {figures.stream} on {local} ⇄ {remote}")
+            return
         flash(self, f"{len(figures.packets)} packets of {local} ⇄ {remote}")
 
     def action_copy_request(self) -> None:

@@ -24,6 +24,8 @@ from textual.worker import get_current_worker
 from engine.browser.records import BrowserBatch, BrowserStatus, RequestRecord, ResponseBody
 from engine.correlate import ConnectionFigures, find_connection, request_line
 from engine.errors import LivetapError
+from engine.tls_decode import H2Frame, Http2Frames, records_of, with_stream
+from engine.tls_keylog import KeyLog
 from tui.notes import fail, flash, warn
 from tui.widgets.request_chips import ChipBar, Chips
 from tui.widgets.request_detail import RequestDetail
@@ -33,6 +35,7 @@ from tui.widgets.request_sort import next_column, sort_words
 if TYPE_CHECKING:
     from engine.browser.source import BrowserSource
     from engine.display_filter import DisplayFilter
+    from engine.ring import SummaryCache
     from engine.session import CaptureSession
 
 CONNECT_HINT = """\
@@ -308,14 +311,20 @@ class BrowserPane(Vertical):
     @work(thread=True, exclusive=True, group="correlate")
     def _correlate(self, request_id: str) -> None:
         """Find the request's connection among the buffered packets."""
-        newest, figures = self._connection_of(request_id)
+        newest, figures = self._connection_of(request_id, decrypt=True)
         if not get_current_worker().is_cancelled:
             self._figures[request_id] = (newest, figures)
             if figures is not None:
                 self.app.call_from_thread(self._show_request, request_id)
 
-    def _connection_of(self, request_id: str) -> tuple[int, ConnectionFigures | None]:
-        """The correlation itself (any thread), with the newest packet it searched."""
+    def _connection_of(
+        self, request_id: str, *, decrypt: bool = False
+    ) -> tuple[int, ConnectionFigures | None]:
+        """The correlation itself (any thread), with the newest packet it searched.
+
+        With a key log, the connection's decrypted HTTP/2 frames name the request's
+        own stream: from the cache, or (``decrypt``, off the UI thread) from tshark now.
+        """
         record = self.browser.get(request_id) if self.browser else None
         packets = self.packets
         if record is None or packets is None or not record.remote_ip or not record.remote_port:
@@ -326,7 +335,31 @@ class BrowserPane(Vertical):
         figures = find_connection(
             iter(ring), record.remote_ip, record.remote_port, record.started, line
         )
+        if figures is not None and figures.packets:
+            frames = self._decrypted(ring, figures, decrypt)
+            if frames:
+                figures = with_stream(figures, frames, record.method, record.url, record.started)
         return newest, figures
+
+    def _decrypted(
+        self, ring: SummaryCache, figures: ConnectionFigures, decrypt: bool
+    ) -> list[H2Frame] | None:
+        """The connection's decrypted HTTP/2 frames (None without keys or not yet known)."""
+        store = getattr(self.app, "http2_frames", None)
+        key_log = getattr(self.app, "key_log", None)
+        if not isinstance(store, Http2Frames) or not isinstance(key_log, KeyLog):
+            return None
+        known = store.by_first(figures.packets[0])
+        if not decrypt or not key_log.files:
+            return known
+        records, kept = records_of(ring, figures.packets)
+        with key_log.tshark_file() as keys:
+            if keys is None or not kept:
+                return known
+            try:
+                return store.decrypt(records, kept, keys)
+            except LivetapError:
+                return known
 
     # -- actions (keys routed here by the screen) ------------------------------------
 

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 
 from engine.bpf import compile_filter
 from engine.config import config_dir
-from engine.dissect import dissect
+from engine.dissect import FieldNode, dissect
 from engine.errors import FilterError, LivetapError, from_os_error
 from engine.events import CaptureStats, PacketSummary
 from engine.packet_marks import UnignoredRows
@@ -33,6 +33,8 @@ from engine.packet_range import PacketRange, parse_range
 from engine.process.detail import process_node
 from engine.process.procfs import unknown
 from engine.process.top import CapturedProcesses
+from engine.tls_decode import MAX_PACKETS, Http2Frames, connection_of, decrypt_pass, records_of
+from engine.tls_keylog import KeyLog
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
 from tui.packet_look import packet_look
@@ -56,6 +58,9 @@ behind, it skips (ANALYSIS_BEHIND)."""
 ANALYSIS_BEHIND = 100_000
 """Further behind than this, the analysis skips to the newest packets (under heavy load
 the capture and the UI come first)."""
+
+TLS_INTERVAL = 2.0
+"""Seconds between two background decryption passes (each one tshark per changed connection)."""
 
 if TYPE_CHECKING:
     from engine.analysis import FollowResult
@@ -93,6 +98,8 @@ class PacketPane(Vertical):
         self._processes_lock = threading.Lock()
         self.navigation = PacketNavigation(self)
         """Find, go to, marks and ignores (ctrl+f, ctrl+g, m, ctrl+d ...)."""
+        self._tls_thread: threading.Thread | None = None
+        """Decrypts the browser's TLS connections with the key log (started on mount)."""
 
     def compose(self) -> ComposeResult:
         session = self.session
@@ -184,11 +191,15 @@ class PacketPane(Vertical):
         return len(view), total, view.scanning
 
     def show_connection(self, figures: ConnectionFigures) -> None:
-        """Mark a browser request's packets and select the first (g, from the browser pane)."""
+        """Mark a browser request's packets and select the first (g, from the browser pane).
+
+        A decrypted HTTP/2 connection narrows them to the request's own stream.
+        """
         packet_list = self.packet_list
-        packet_list.set_marks(frozenset(figures.packets))
+        packets = figures.stream_packets
+        packet_list.set_marks(frozenset(packets))
         packet_list.hold()
-        packet_list.select(figures.packets[0])
+        packet_list.select(packets[0])
 
     # -- the selected packet's detail ------------------------------------------------
 
@@ -211,7 +222,10 @@ class PacketPane(Vertical):
     def _notes(self, index: int) -> str:
         """The TCP analysis notes of a packet, if the background analysis got to it."""
         found = self.session.ring.analysis.peek(index)
-        return found.tcp.info_prefix() if found is not None and found.tcp is not None else ""
+        notes = found.tcp.info_prefix() if found is not None and found.tcp is not None else ""
+        frames = self._http2_frames()
+        label = frames.label(index) if frames is not None else ""
+        return f"{notes}[{label}] " if label else notes
 
     def _analyse(self) -> None:
         """Wake the stream analysis thread (started on first use, one per pane).
@@ -253,6 +267,10 @@ class PacketPane(Vertical):
                 except RuntimeError:  # the app is closing
                     return
 
+    def on_mount(self) -> None:
+        """Start decrypting the browser's TLS when there is a key log."""
+        self._start_decryption()
+
     def on_unmount(self) -> None:
         """Let the stream analysis thread end with the pane."""
         self._analysis_stop.set()
@@ -280,15 +298,82 @@ class PacketPane(Vertical):
 
         pane = self.detail
         self.app.call_from_thread(pane.show_deep, packet.index, None, "decoding with tshark…")
+        key_log = self._key_log()
         try:
-            nodes = decode_with_tshark(
-                packet.linktype, packet.data, packet.timestamp, packet.length, number=packet.index
-            )
+            if key_log is None or not key_log.files:
+                nodes = decode_with_tshark(
+                    packet.linktype,
+                    packet.data,
+                    packet.timestamp,
+                    packet.length,
+                    number=packet.index,
+                )
+            else:
+                nodes = self._decrypted_decode(packet, key_log)
         except LivetapError as error:
             self.app.call_from_thread(pane.show_deep, packet.index, None, error.message)
             return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(pane.show_deep, packet.index, nodes)
+
+    def _decrypted_decode(self, packet: PacketSummary, key_log: KeyLog) -> tuple[FieldNode, ...]:
+        """tshark's decode of a packet after its connection's earlier packets, with the keys."""
+        from engine.deep_decode import decode_with_tshark
+
+        ring = self.session.ring
+        context, _ = records_of(ring, connection_of(ring, packet.index)[:-1][-MAX_PACKETS:])
+        with key_log.tshark_file() as keys:
+            return decode_with_tshark(
+                packet.linktype,
+                packet.data,
+                packet.timestamp,
+                packet.length,
+                number=packet.index,
+                context=context,
+                keys=keys,
+            )
+
+    def _http2_frames(self) -> Http2Frames | None:
+        """The app's decrypted HTTP/2 frames (shared with the browser pane), if any."""
+        found = getattr(self.app, "http2_frames", None)
+        return found if isinstance(found, Http2Frames) else None
+
+    def _start_decryption(self) -> None:
+        """With a key log and a browser, decrypt its connections in the background."""
+        if self._tls_thread is None and self._key_log() is not None:
+            self._tls_thread = threading.Thread(
+                target=self._decryption_loop, name="tls-decrypt", daemon=True
+            )
+            self._tls_thread.start()
+
+    def _decryption_loop(self) -> None:
+        """Every TLS_INTERVAL: one tshark pass per browser connection that changed.
+
+        Bounded by tls_decode (the newest RECENT packets, MAX_PACKETS a connection);
+        the rows drawn before their labels were known are drawn again.
+        """
+        while not self._analysis_stop.wait(TLS_INTERVAL):
+            key_log, frames = self._key_log(), self._http2_frames()
+            browser = getattr(self.app, "browser", None)
+            if key_log is None or frames is None or browser is None:
+                continue
+            endpoints = {
+                (record.remote_ip, record.remote_port)
+                for record in browser.tracker.records()
+                if record.url.startswith("https:") and record.remote_ip and record.remote_port
+            }
+            if not endpoints:
+                continue
+            try:
+                with key_log.tshark_file() as keys:
+                    done = decrypt_pass(frames, self.session.ring, endpoints, keys) if keys else 0
+            except LivetapError:
+                continue  # no tshark, an unreadable key log: the d view says why
+            if done:
+                try:
+                    self.app.call_from_thread(self.packet_list.notes_changed)
+                except RuntimeError:  # the app is closing
+                    return
 
     # -- actions (keys routed here by the screen) ------------------------------------
 
@@ -359,6 +444,11 @@ class PacketPane(Vertical):
         )
         self.app.push_screen(prompt, done)
 
+    def _key_log(self) -> KeyLog | None:
+        """The run's TLS key log (``--keylog`` or the launched browser's), if any."""
+        found = getattr(self.app, "key_log", None)
+        return found if isinstance(found, KeyLog) else None
+
     def action_save_pcap(self) -> None:
         """Ask which packets (all, displayed, marked, a range), then the file to write."""
         session = self.session
@@ -395,7 +485,9 @@ class PacketPane(Vertical):
         """Ask for a file name and write the chosen packets to it."""
         session = self.session
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        default = str(self.save_directory / f"livetap-{stamp}.pcap")
+        key_log = self._key_log() if getattr(self.app, "embed_secrets", False) else None
+        suffix = "pcapng" if key_log is not None else "pcap"
+        default = str(self.save_directory / f"livetap-{stamp}.{suffix}")
         title = {
             "all": "Save the buffered packets to",
             "displayed": "Save the displayed packets to",
@@ -407,11 +499,17 @@ class PacketPane(Vertical):
             if not path.strip():
                 raise LivetapError("enter a file name")
             target = Path(path.strip()).expanduser()
+            secrets = key_log.secrets() if key_log is not None else b""
             try:
-                result = session.save_packets(target, which, packets)
+                result = session.save_packets(target, which, packets, secrets=secrets)
             except OSError as error:
                 raise from_os_error(error, f"write {target}") from None
             left_out = f" ({result.ignored:,} ignored left out)" if result.ignored else ""
+            if secrets:
+                return (
+                    f"saved {result.packets:,} packets with TLS keys to {result.path}{left_out} "
+                    "(anyone with the file can decrypt it)"
+                )
             return f"saved {result.packets:,} packets to {result.path}{left_out}"
 
         def done(note: str | None) -> None:

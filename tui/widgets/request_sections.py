@@ -144,6 +144,10 @@ def timing_tab(record: RequestRecord) -> RenderableType:
     return Group(*parts)
 
 
+FRAME_ROWS = 12
+"""Frames of a request's HTTP/2 stream listed in its "On the wire" section."""
+
+
 def connection_rows(figures: ConnectionFigures | None) -> list[tuple[str, str]]:
     """The request's TCP connection as captured on the wire."""
     if figures is None:
@@ -165,7 +169,31 @@ def connection_rows(figures: ConnectionFigures | None) -> list[tuple[str, str]]:
         ("Retransmissions", str(figures.retransmissions)),
         ("Sent on wire", human_bytes(figures.bytes_sent)),
         ("Received on wire", human_bytes(figures.bytes_received)),
+        *stream_rows(figures),
     ]
+
+
+def stream_rows(figures: ConnectionFigures) -> list[tuple[str, str]]:
+    """The request's own HTTP/2 stream, decrypted with the key log: its frames and their times."""
+    if figures.stream is None or not figures.frames:
+        return []
+    first = figures.frames[0].timestamp
+    rows = [
+        (
+            "HTTP/2 stream",
+            f"{figures.stream}: {len(figures.frames)} frames in "
+            f"{len(figures.stream_packets)} packets (g selects them)",
+        )
+    ]
+    for frame in figures.frames[:FRAME_ROWS]:
+        offset = (frame.timestamp - first) * 1000
+        what = frame.kind + (f" {frame.length} B" if frame.kind == "DATA" else "")
+        if frame.status:
+            what += f" :status {frame.status}"
+        rows.append((f"  +{offset:.3f} ms", f"{what} (packet {frame.index})"))
+    if len(figures.frames) > FRAME_ROWS:
+        rows.append(("  …", f"{len(figures.frames) - FRAME_ROWS} more frames"))
+    return rows
 
 
 def wire_tab(record: RequestRecord, figures: ConnectionFigures | None) -> RenderableType:
