@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.bpf import compile_filter
 from engine.capture_loop import LoopEnd, run_loop
 from engine.display_filter import compile_display_filter
-from engine.errors import LivetapError
+from engine.errors import LivetapError, UsageError
 from engine.events import CaptureStats, PacketBatch, PacketSummary
 from engine.file_ring import FileRing
 from engine.live_analysis import LiveAnalysis
@@ -30,6 +31,12 @@ from engine.pcapio import PcapRecord, write_pcap_file
 from engine.process import registry
 from engine.process.packet_owners import PacketOwners
 from engine.process.procfs import ProcessInfo
+from engine.process.program import (
+    ProgramMatcher,
+    kernel_expression,
+    split_process_clause,
+    user_expression,
+)
 from engine.ring import PacketRing
 from engine.source import PacketSource
 from engine.view import DisplayView
@@ -194,7 +201,7 @@ class CaptureSession:
             if not warnings and owners.warning:
                 warnings = [owners.warning]
             if owners.only is not None:
-                expression += f" · process {owners.only.pid or owners.only.name}"
+                expression += f" · process {owners.only.selector}"
         return CaptureStats(
             source=source.description,
             filter=expression,
@@ -263,15 +270,54 @@ class CaptureSession:
         and statistics start over and :attr:`generation` goes up, so the front end shows
         the new list (the old one kept only what the old filter let through).
 
+        ``[BPF and ] process NAME|PID`` captures by program, as ``--process`` does: the
+        kernel filter narrows to TCP/UDP and each flow is kept when its process is the
+        program or its child (a live capture of this host only). A filter without that
+        clause keeps every program's packets again.
+
         Raises :class:`~engine.errors.FilterError` with libpcap's message when the
-        expression is invalid; the capture then goes on with its old filter.
+        expression is invalid (a :class:`~engine.errors.LivetapError` when capture by
+        program is impossible here); the capture then goes on with its old filter.
         """
+        bpf, program = split_process_clause(expression)
+        owners = self.owners
+        if program is None and (owners is None or owners.only is None):
+            with self._filter_lock:
+                fresh = self.source.reread(expression)
+                if fresh is None:
+                    return self.source.set_filter(expression).expression
+                self._replace_source(fresh)
+                return fresh.filter.expression
+        return self._set_program_filter(bpf, program)
+
+    def _set_program_filter(self, bpf: str, program: str | None) -> str:
+        """Capture by program (or stop doing so) with ``bpf`` as the rest of the filter."""
+        owners = self.owners
+        matcher = ProgramMatcher(program) if program is not None else None
+        if owners is None:
+            raise UsageError(
+                "process: capture by program keeps one program of this host's traffic; it "
+                "needs a live capture of this host's interfaces with attribution on (not a "
+                "file, a command's stream or --no-process)"
+            )
+        kernel = kernel_expression(bpf) if matcher is not None else bpf
         with self._filter_lock:
-            fresh = self.source.reread(expression)
-            if fresh is None:
-                return self.source.set_filter(expression).expression
-            self._replace_source(fresh)
-            return fresh.filter.expression
+            compile_filter(kernel, self.source.filter.linktype, self.source.filter.snaplen)
+            previous = owners.only
+            owners.set_only(matcher)  # raises when attribution is not running
+            try:
+                applied = self.source.set_filter(kernel).expression
+            except LivetapError:
+                owners.set_only(previous)
+                raise
+        return user_expression(applied, matcher.selector) if matcher is not None else applied
+
+    @property
+    def capture_filter(self) -> str:
+        """The capture filter as the user gives it (``… and process N`` by program)."""
+        expression = self.source.filter.expression
+        only = self.owners.only if self.owners is not None else None
+        return user_expression(expression, only.selector) if only is not None else expression
 
     def _replace_source(self, fresh: PacketSource) -> None:
         """Stop reading the old source, start over on ``fresh`` with an empty buffer."""

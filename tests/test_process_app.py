@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, OptionList
 
 from engine.live import LiveSource
 from engine.process.packet_owners import PacketOwners
@@ -28,6 +28,7 @@ from tui.app import LivetapApp
 from tui.formatting import columns, header_text
 from tui.screens.main import MainScreen
 from tui.screens.processes import ProcessesScreen
+from tui.screens.prompts import Prompt
 from tui.widgets.packet_detail import LayerTree
 
 V4 = "127.0.0.1"
@@ -198,3 +199,52 @@ async def test_without_attribution_p_says_why(tmp_path: Path) -> None:
         await pilot.pause(0.1)
         assert isinstance(app.screen, MainScreen)
         assert "no Processes view" in notifications(app)
+
+
+@pytest.mark.root
+async def test_f_offers_this_packets_process_and_then_keeps_only_that_programs_packets() -> None:
+    """The ``f`` prompt's "this packet's process" choice applies ``process PID`` (what
+    ``--process PID`` does): the status says so and another program's packets are left out."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((V4, 0))
+        port = receiver.getsockname()[1]
+        session = CaptureSession(
+            LiveSource("lo", expression=f"udp port {port}"), owners=PacketOwners("lo")
+        )
+        app = LivetapApp(session)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                main = main_screen(app)
+                await until(pilot, lambda: session.owners is not None and session.owners.active)
+                with program(UDP_BURST, V4, str(port), "5", "0.2") as sender:
+                    await until(pilot, lambda: session.ring.last_index == 5)
+                    main.packet_list.select(1)
+                    await pilot.press("f")
+                    prompt = app.screen
+                    assert isinstance(prompt, Prompt)
+                    options = prompt.query_one(OptionList)
+                    labels = [
+                        str(options.get_option_at_index(i).prompt)
+                        for i in range(options.option_count)
+                    ]
+                    clause = f"udp port {port} and process {sender.pid}"
+                    wanted = f"this packet's process (python3)    {clause}"
+                    assert wanted in labels
+                    options.highlighted = labels.index(wanted)
+                    await pilot.press("tab", "enter")
+                    assert prompt.input.value == clause
+                    await pilot.pause(0.1)
+                    assert prompt.check_text == "✓ valid"
+                    await pilot.press("enter")
+                    assert isinstance(app.screen, MainScreen)
+                    assert session.owners is not None and session.owners.only is not None
+                    assert session.owners.only.pid == sender.pid
+                    assert session.source.filter.expression == f"(udp port {port}) and (tcp or udp)"
+                    assert f"process {sender.pid}" in session.stats().filter
+                with program(UDP_BURST, V4, str(port), "5", "0.1"):
+                    for _ in range(5):
+                        receiver.recv(200)
+                    await pilot.pause(0.5)
+                assert session.ring.last_index == 5  # the other program's datagrams: not kept
+        finally:
+            session.stop()

@@ -11,12 +11,17 @@ import pytest
 
 from engine import linktypes
 from engine.config import Settings, load_settings
-from engine.errors import ExitCode, PermissionDeniedError, UsageError
+from engine.errors import ExitCode, FilterError, PermissionDeniedError, UsageError
 from engine.live import LiveSource
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.pcapio import PcapRecord
 from engine.process.packet_owners import PacketOwners, for_capture
-from engine.process.program import ProgramMatcher
+from engine.process.program import (
+    ProgramMatcher,
+    kernel_expression,
+    split_process_clause,
+    user_expression,
+)
 from engine.replay import open_file_source
 from engine.ring import PacketRing
 from engine.session import CaptureSession
@@ -188,3 +193,82 @@ def test_when_attribution_cannot_start_the_status_says_so_once(
     path = write_sample_pcap(tmp_path / "sample.pcap")
     session = CaptureSession(open_file_source(path), owners=owners)
     assert session.stats().warning == owners.warning
+
+
+LATER_PARENT = """
+import os, subprocess, sys, time
+print(os.getpid(), 0, flush=True)
+time.sleep(float(sys.argv[1]))
+subprocess.Popen([sys.executable, "-c", sys.argv[2], *sys.argv[3:]]).wait()
+"""
+"""Prints its own pid, then after argv[1] seconds runs argv[2] as its child."""
+
+
+def test_a_process_clause_in_the_capture_filter_is_split_and_given_back() -> None:
+    assert split_process_clause("tcp port 80 and process 4121") == ("tcp port 80", "4121")
+    assert split_process_clause(" process curl ") == ("", "curl")
+    assert split_process_clause("tcp port 80") == ("tcp port 80", None)
+    assert split_process_clause("processes") == ("processes", None)
+    assert kernel_expression("") == "tcp or udp"
+    assert kernel_expression("port 80") == "(port 80) and (tcp or udp)"
+    for bpf in ("", "port 80", "tcp and (port 1 or port 2)"):
+        kernel = kernel_expression(bpf)
+        expected = f"{bpf} and process 7" if bpf else "process 7"
+        assert user_expression(kernel, "7") == expected
+
+
+def test_process_in_the_filter_of_a_file_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    session = CaptureSession(open_file_source(write_sample_pcap(tmp_path / "sample.pcap")))
+    with pytest.raises(UsageError, match="capture by program"):
+        session.set_filter("udp and process 1")
+    assert session.capture_filter == ""
+
+
+@pytest.mark.root
+def test_process_in_the_filter_keeps_the_program_from_then_on_with_its_childs_syn() -> None:
+    """What ``--process PID`` does, set on a running capture (the ``f`` prompt): a child the
+    program starts afterwards is kept from its SYN on; a stranger is not; a filter without
+    the clause keeps everyone again; a bad one changes nothing."""
+    with http_server() as (port, clients):
+        source = LiveSource("lo", expression=f"tcp port {port}")
+        owners = PacketOwners("lo")
+        session = CaptureSession(source, 1000, analyze=False, owners=owners)
+        session.start()
+        try:
+            assert wait_for(lambda: owners.active)
+            with program(LATER_PARENT, "1.0", TCP_CLIENT, V4, str(port)) as parent:
+                applied = session.set_filter(f"tcp port {port} and process {parent.pid}")
+                assert (
+                    applied == session.capture_filter == f"tcp port {port} and process {parent.pid}"
+                )
+                assert session.source.filter.expression == f"(tcp port {port}) and (tcp or udp)"
+                assert session.stats().filter.endswith(f" · process {parent.pid}")
+                with pytest.raises(FilterError):
+                    session.set_filter("tcp port 99999 and process 1")
+                assert owners.only is not None and owners.only.pid == parent.pid
+                with program(TCP_CLIENT, V4, str(port)) as stranger:
+                    assert wait_for(lambda: len(clients) >= 2, timeout=5)
+                    assert wait_for(lambda: session.ring.last_index >= 3, timeout=5)
+                    time.sleep(0.3)
+                    kept = [session.packet(i) for i in range(1, session.ring.last_index + 1)]
+                child_ports = {p.sport for p in kept if p is not None} - {port}
+                assert len(child_ports) == 1 and stranger.port not in child_ports
+                assert all(p is not None and stranger.port not in (p.sport, p.dport) for p in kept)
+                syn = kept[0]
+                assert syn is not None and syn.dport == port and "[SYN]" in syn.info
+                assert {p.sport for p in kept if p is not None} == child_ports | {port}
+                owner = session.process_of(1)
+                assert owner is not None and owner.ppid == parent.pid
+                session.set_filter(f"tcp port {port}")
+                assert owners.only is None and session.capture_filter == f"tcp port {port}"
+                before = session.ring.last_index
+                with program(TCP_CLIENT, V4, str(port)) as later:
+
+                    def later_seen() -> bool:
+                        last = session.ring.last_index
+                        found = (session.packet(i) for i in range(before + 1, last + 1))
+                        return any(p is not None and p.sport == later.port for p in found)
+
+                    assert wait_for(later_seen, timeout=5)  # not the program's: kept again
+        finally:
+            session.stop()

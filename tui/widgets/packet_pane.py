@@ -30,6 +30,7 @@ from engine.errors import FilterError, LivetapError, from_os_error
 from engine.events import CaptureStats, PacketSummary
 from engine.process.detail import process_node
 from engine.process.procfs import unknown
+from engine.process.program import kernel_expression, split_process_clause
 from engine.process.top import CapturedProcesses
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
@@ -321,22 +322,37 @@ class PacketPane(Vertical):
         linktype, snaplen = session.source.filter.linktype, session.source.filter.snaplen
 
         def validate(expression: str) -> str | None:
+            bpf, program = split_process_clause(expression)
+            if program is not None and session.owners is None:
+                return "process: no attribution in this capture (a file, a stream, --no-process)"
             try:
-                compile_filter(expression, linktype, snaplen)
+                compile_filter(kernel_expression(bpf) if program else bpf, linktype, snaplen)
             except FilterError as error:
                 return error.reason
             return None
 
         examples = [(f"{example.description}:", example.expression) for example in EXAMPLES]
         prompt = filter_prompt(
-            session.source.filter.expression,
+            session.capture_filter,
             apply,
             validate=validate,
             history=PromptHistory(config_dir() / "history" / "bpf"),
-            suggestions=packet_filters(self.selected) + examples,
+            suggestions=packet_filters(self.selected) + self._process_choice() + examples,
             transform=lambda text: build_filter(text).expression,
         )
         self.app.push_screen(prompt, done)
+
+    def _process_choice(self) -> list[tuple[str, str]]:
+        """The ``f`` prompt's "this packet's process" choice, when the selected packet has one
+        (the capture filter ``and process PID``: what ``--process PID`` keeps, its children
+        included)."""
+        cursor = self.packet_list.cursor
+        owner = self.session.process_of(cursor) if cursor is not None else None
+        if owner is None or not owner.known:
+            return []
+        bpf = split_process_clause(self.session.capture_filter)[0]
+        clause = f"{bpf} and process {owner.pid}" if bpf.strip() else f"process {owner.pid}"
+        return [(f"this packet's process ({owner.name})  ", clause)]
 
     def action_save_pcap(self) -> None:
         """Ask for a file name and write the buffered packets to it."""
