@@ -37,6 +37,7 @@ from engine.process.program import (
     split_process_clause,
     user_expression,
 )
+from engine.process.saved import packet_comment
 from engine.ring import PacketRing
 from engine.source import PacketSource
 from engine.view import DisplayView
@@ -365,9 +366,29 @@ class CaptureSession:
     def save_pcap(
         self, path: str | Path, first: int | None = None, last: int | None = None
     ) -> SaveResult:
-        """Write the buffered packets (or a range of them) to a pcap/pcapng file."""
+        """Write the buffered packets (or a range of them) to a pcap/pcapng file.
+
+        In pcapng each packet a live capture attributed carries its process as a packet
+        comment (tshark's ``frame.comment``); a pcap file has no room for it.
+        """
         start = max(first or 1, self.ring.first_index)
         end = min(last or self.ring.last_index, self.ring.last_index)
         names = self.source.source_names if len(self.source.source_names) > 1 else ()
-        written = write_pcap_file(path, self.ring.records(start, end), names=names)
+        records = list(self.ring.records(start, end))
+        comments = self._comments(start, end) if len(records) == end - start + 1 else []
+        written = write_pcap_file(path, records, names=names, comments=comments)
         return SaveResult(Path(path).resolve(), written, start, end)
+
+    def _comments(self, first: int, last: int) -> list[str]:
+        """Each packet's process as its pcapng comment ("" where none), one per index."""
+        if self.owners is None:
+            return []
+        made: dict[ProcessInfo | None, str] = {}
+        comments = []
+        for index in range(first, last + 1):
+            owner = self.process_of(index)
+            text = made.get(owner)
+            if text is None:
+                text = made[owner] = packet_comment(owner)
+            comments.append(text)
+        return comments

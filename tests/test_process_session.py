@@ -4,28 +4,33 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from engine import linktypes
+from engine.analysis.reader import analyze_file
 from engine.config import Settings, load_settings
 from engine.errors import ExitCode, FilterError, PermissionDeniedError, UsageError
 from engine.live import LiveSource
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.pcapio import PcapRecord
 from engine.process.packet_owners import PacketOwners, for_capture
+from engine.process.procfs import ProcessInfo
 from engine.process.program import (
     ProgramMatcher,
     kernel_expression,
     split_process_clause,
     user_expression,
 )
+from engine.process.saved import packet_comment, parse_packet_comment, saved_processes
 from engine.replay import open_file_source
 from engine.ring import PacketRing
 from engine.session import CaptureSession
 from engine.source import SourceSpec
+from tests.analysis_data import tshark
 from tests.conftest import free_udp_port, wait_for
 from tests.process_programs import TCP_CLIENT, UDP_BURST, program
 from tests.sample_traffic import write_sample_pcap
@@ -272,3 +277,67 @@ def test_process_in_the_filter_keeps_the_program_from_then_on_with_its_childs_sy
                     assert wait_for(later_seen, timeout=5)  # not the program's: kept again
         finally:
             session.stop()
+
+
+def test_a_packet_comment_names_the_process_and_is_read_back() -> None:
+    owner = ProcessInfo(
+        pid=4121, name="Web Content", cmdline="/x -a; user b", user="root", ppid=1, unit="u"
+    )
+    text = packet_comment(owner)
+    assert text == "process: Web Content 4121; user root; parent 1; unit u; command /x -a; user b"
+    assert parse_packet_comment(text) == ("Web Content", 4121, "root")
+    gone = packet_comment(ProcessInfo(reason="the process exited", user="nobody"))
+    assert gone == "process unknown: the process exited; user nobody"
+    assert parse_packet_comment(gone) is None and packet_comment(None) == ""
+
+
+@pytest.mark.root
+def test_a_saved_pcapng_carries_each_packets_process_as_tshark_reads_it(tmp_path: Path) -> None:
+    """5 datagrams of a known sender, saved from a live capture: tshark 4.0 shows its name,
+    pid and user in each packet's comment; livetap counts them back; a .pcap has none."""
+    port = free_udp_port()
+    session = CaptureSession(
+        LiveSource("lo", expression=f"udp port {port}"), 1000, owners=PacketOwners("lo")
+    )
+    session.start()
+    try:
+        assert wait_for(lambda: session.owners is not None and session.owners.active)
+        with program(UDP_BURST, V4, str(port), "5", "0.2") as sender:
+            assert wait_for(lambda: session.ring.last_index == 5, timeout=10)
+        saved = session.save_pcap(tmp_path / "five.pcapng")
+        session.save_pcap(tmp_path / "five.pcap")
+    finally:
+        session.stop()
+    assert saved.packets == 5
+    comments = tshark(saved.path, "-T", "fields", "-e", "frame.comment").splitlines()
+    expected = f"process: python3 {sender.pid}; user root; parent "
+    assert len(comments) == 5 and all(line.startswith(expected) for line in comments)
+    assert all("command /usr/bin/python3 -c" in line for line in comments)
+    matched = tshark(saved.path, "-Y", f'frame.comment contains "python3 {sender.pid};"')
+    assert len(matched.splitlines()) == 5
+    rows = [row.to_json() for row in saved_processes(saved.path)]
+    assert rows == [
+        {
+            "process": f"python3 {sender.pid}",
+            "name": "python3",
+            "pid": sender.pid,
+            "user": "root",
+            "packets": 5,
+            "bytes": 5 * 142,
+        }
+    ]
+    assert tshark(tmp_path / "five.pcap", "-T", "fields", "-e", "frame.comment").split() == []
+    assert saved_processes(tmp_path / "five.pcap") == []
+    talkers = analyze_file(saved.path, ["talkers"]).reports["talkers"]
+    assert talkers["by_process"] == rows and talkers["processes_total"] == 1
+    assert "by_process" not in analyze_file(tmp_path / "five.pcap", ["talkers"]).reports["talkers"]
+    text = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "analyze", "--report", "talkers", str(saved.path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "By process (1, from the file's packet comments)" in text
+    assert any(
+        line.split()[:4] == ["python3", str(sender.pid), "root", "5"] for line in text.splitlines()
+    )

@@ -222,6 +222,8 @@ def analyze_file(
     finally:
         if collecting:
             gc.enable()
+    if "talkers" in document and predicate is None and not state.interrupted:
+        _add_processes(document["talkers"], path, top_n)
     if deep and not state.interrupted:
         from engine.analysis.deep import deep_decode
 
@@ -248,6 +250,20 @@ def analyze_file(
         filter_text if predicate is not None else None,
         matched if predicate is not None else None,
     )
+
+
+def _add_processes(talkers: dict[str, Any], path: str | Path, top_n: int) -> None:
+    """The top processes of a pcapng file a live capture saved (its packet comments name
+    each packet's process); nothing for any other file."""
+    from engine.process.saved import saved_processes
+
+    try:
+        rows = saved_processes(path)
+    except OSError:
+        return
+    if rows:
+        talkers["processes_total"] = len(rows)
+        talkers["by_process"] = [row.to_json() for row in rows[:top_n]]
 
 
 def _on_two_cores(

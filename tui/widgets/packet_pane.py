@@ -368,7 +368,10 @@ class PacketPane(Vertical):
                 result = session.save_pcap(target)
             except OSError as error:
                 raise from_os_error(error, f"write {target}") from None
-            return f"saved {result.packets:,} packets to {result.path}"
+            note = f"saved {result.packets:,} packets to {result.path}"
+            if session.owners is not None and target.suffix.lower() != ".pcapng":
+                note += " (a .pcapng file keeps each packet's process, as a packet comment)"
+            return note
 
         def done(note: str | None) -> None:
             if note:
