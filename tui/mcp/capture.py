@@ -27,6 +27,7 @@ from engine.source import SourceSpec, open_source
 from tui.mcp.bound import cap_lists, marker
 from tui.mcp.config import ServerConfig
 from tui.mcp.paths import CaptureDirectory
+from tui.mcp.processes import CapturedOwners
 from tui.mcp.registry import ReportedError
 from tui.mcp.state import SessionState
 
@@ -115,6 +116,7 @@ class PacketCapture:
                 buffer_size=settings.buffer_size,
             )
         )
+        processes = CapturedOwners(source.source_names if settings.processes else ())
         try:
             with tempfile.TemporaryDirectory(prefix="livetap-mcp-") as scratch:
                 path = target or Path(scratch) / "capture.pcap"
@@ -125,9 +127,13 @@ class PacketCapture:
                     max_total=self.config.max_bytes,
                     snaplen=settings.snaplen,
                 )
-                report = run_capture(source, options, stop_event=self.state.shutdown)
+                report = run_capture(
+                    source, options, stop_event=self.state.shutdown, observe=processes.observe
+                )
                 result = self._result(report, interface, listed, keep=target is not None)
+                processes.add_to(result)
         finally:
+            processes.close()
             source.close()
         if report.error is not None:
             raise ReportedError(report.error, result)
