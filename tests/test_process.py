@@ -653,3 +653,55 @@ def test_a_socket_handed_to_a_child_is_the_childs_once_the_parent_closed_it(
         finally:
             child.kill()
             child.wait()
+
+
+def test_the_process_table_ranks_by_rate_names_remotes_from_dns_and_keeps_each_second(
+    attributor: Attributor,
+) -> None:
+    """Known bytes at known times: the faster program now is first though the other sent
+    more in all; a remote host is named by the DNS answer seen; the sparkline's seconds
+    hold exactly what was sent in each."""
+    from scapy.layers.dns import DNS, DNSQR, DNSRR
+
+    from engine.process.top import sparkline
+
+    if time.time() % 1 > 0.8:
+        time.sleep(0.25)  # the whole test within one wall-clock second
+    now = int(time.time()) + 0.5  # the packets "now" are in this second, as the clock is
+    fast = ProcessInfo(pid=101, name="fast", user="a", start=1)
+    slow = ProcessInfo(pid=102, name="slow", user="b", start=2)
+    table = ProcessTable(attributor)
+    answer = (
+        ether()
+        / IP(src="192.0.2.53", dst=V4)
+        / UDP(sport=53, dport=5353)
+        / DNS(
+            id=1,
+            qr=1,
+            qd=DNSQR(qname="api.example.test"),
+            an=DNSRR(rrname="api.example.test", type="A", rdata="192.0.2.7"),
+        )
+    )
+    table.add(Packet(linktypes.ETHERNET, bytes(answer)), now - 9, 100, ProcessInfo(reason="x"))
+
+    def send(owner: ProcessInfo, sport: int, dst: str, when: float, size: int) -> None:
+        frame = ether() / IP(src=V4, dst=dst) / TCP(sport=sport, dport=443, flags="PA")
+        table.add(Packet(linktypes.ETHERNET, bytes(frame)), when, size, owner)
+
+    for _ in range(3):
+        send(slow, 40001, "198.51.100.9", now - 5, 5000)  # 15,000 bytes, 5 s ago
+    send(slow, 40001, "198.51.100.9", now - 0.2, 100)
+    for _ in range(4):
+        send(fast, 40000, "192.0.2.7", now - 0.2, 1000)  # 4,000 bytes just now
+    ranked = table.ranked()
+    assert [row.owner.name for row, _rate in ranked] == ["fast", "slow"]
+    assert [round(rate) for _row, rate in ranked] == [4000, 100]
+    first, second = ranked[0][0], ranked[1][0]
+    assert table.remote_names(first) == ["api.example.test"]
+    assert table.remote_names(second) == ["198.51.100.9"]
+    history = second.history(now, 10)
+    assert sum(history) == 15_100 and history[-6] == 15_000 and history[-1] == 100
+    assert first.history(now, 10) == [0] * 9 + [4000]
+    assert sparkline(history) == "    █    ▁"
+    assert sparkline([0, 0]) == "  "
+    assert table.rows()[0]["rate_history"] == [0] * 9 + [4000]

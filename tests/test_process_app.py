@@ -179,6 +179,9 @@ async def test_the_processes_view_counts_what_was_sent_and_enter_filters_to_it()
                     assert cells[:2] == [str(sender.pid), "python3"]
                     # in, out, packets in, packets out, connections: 50 datagrams out, one UDP flow
                     assert cells[4:9] == ["0 B", "6.9 KiB", "0", "50", "1"]
+                    # the last 20 s as a sparkline: the burst's second(s) drawn, the rest blank
+                    assert len(cells[9]) == 20 and cells[9].strip() and "█" in cells[9]
+                    assert cells[9].startswith(" " * 15) and cells[10] == V4
                     received = [str(c) for c in table.get_row_at(1)] if table.row_count > 1 else []
                     assert received[:1] == [str(os.getpid())]  # the test's socket got them
                     assert received[4] == "6.9 KiB" and received[6] == "50"
