@@ -94,7 +94,7 @@ class ProcessTraffic:
     def history(self, now: float, width: int) -> list[int]:
         """Bytes in each of the last ``width`` seconds, oldest first, the current one last."""
         last = int(now)
-        per_second = {second: size for second, size in self.seconds}
+        per_second = {second: size for second, size in self.seconds}  # noqa: C416 (pairs are lists)
         return [per_second.get(second, 0) for second in range(last - width + 1, last + 1)]
 
     def rate(self, now: float) -> float:
@@ -136,12 +136,16 @@ class ProcessTable:
         if not owner.known and owner.reason != "not this host's packet":
             self.unattributed += 1
         if not self._attributor.is_local(src[0]):  # from elsewhere: the owner received it
-            self._count(owner, protocol, dst, src, flags, length, timestamp, outgoing=False)
+            self._count(
+                owner, protocol, dst, src, flags, length=length, when=timestamp, outgoing=False
+            )
             return
-        self._count(owner, protocol, src, dst, flags, length, timestamp, outgoing=True)
+        self._count(owner, protocol, src, dst, flags, length=length, when=timestamp, outgoing=True)
         if self._attributor.is_local(dst[0]):  # on lo the receiver is local too
             receiver = self._attributor.for_endpoints(protocol, dst, src, timestamp)
-            self._count(receiver, protocol, dst, src, flags, length, timestamp, outgoing=False)
+            self._count(
+                receiver, protocol, dst, src, flags, length=length, when=timestamp, outgoing=False
+            )
 
     @staticmethod
     def _ends(packet: Packet) -> tuple[int, Endpoint, Endpoint, int] | None:
@@ -161,9 +165,9 @@ class ProcessTable:
         local: Endpoint,
         remote: Endpoint,
         flags: int,
+        *,
         length: int,
         when: float,
-        *,
         outgoing: bool,
     ) -> None:
         if not owner.known or (self._only is not None and not self._only.matches(owner)):
