@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.events import PacketSummary
 from engine.packet import walk
+
+if TYPE_CHECKING:
+    from engine.process.procfs import ProcessInfo
 
 TCP_SYN, TCP_ACK = 0x02, 0x10
 
@@ -51,6 +55,9 @@ class ConnectionFigures:
     bytes_sent: int
     bytes_received: int
     carries_request: bool = False
+    process: ProcessInfo | None = None
+    """The local process of the browser's end (Chromium's network service), when the
+    capture tied its packets to programs."""
 
 
 def _belongs(packet: PacketSummary, ip: str, port: int) -> str | None:

@@ -10,6 +10,7 @@ screen can put the pane on show.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from textual.worker import get_current_worker
 from engine.browser.records import BrowserBatch, BrowserStatus, RequestRecord, ResponseBody
 from engine.correlate import ConnectionFigures, find_connection, request_line
 from engine.errors import LivetapError
+from engine.process.chromium import connection_owner
 from tui.notes import fail, flash, warn
 from tui.widgets.request_chips import ChipBar, Chips
 from tui.widgets.request_detail import RequestDetail
@@ -317,6 +319,11 @@ class BrowserPane(Vertical):
         figures = find_connection(
             iter(ring), record.remote_ip, record.remote_port, record.started, line
         )
+        if figures is not None and packets.owners is not None:
+            owner = connection_owner(
+                figures.packets, figures.local_port, packets.packet, packets.process_of
+            )
+            figures = replace(figures, process=owner)
         return newest, figures
 
     # -- actions (keys routed here by the screen) ------------------------------------
