@@ -27,11 +27,13 @@ from engine.live import LiveSource
 from engine.packet.model import Packet
 from engine.pcapio import PcapRecord
 from engine.process import Attributor, ProcessInfo, registry, unit_of
-from engine.process.attribution import CLOSED, OTHER_NAMESPACE
+from engine.process.attribution import CLOSED, NOT_LOCAL, OTHER_NAMESPACE
+from engine.process.packet_owners import PacketOwners
 from engine.process.procfs import InodeOwners, read_process, start_time
 from engine.process.program import ProgramFilter, ProgramMatcher
 from engine.process.top import ProcessTable
 from engine.process.watch import Priority, WatcherProcess
+from engine.session import CaptureSession
 from tests.conftest import wait_for
 from tests.process_programs import (
     PARENT,
@@ -159,6 +161,76 @@ def test_a_program_in_another_network_namespace_is_unknown_and_says_why(
         owner = attributor.for_endpoints(6, *ends(V4, client.port, server.port))
         assert not owner.known and owner.reason == OTHER_NAMESPACE
         assert owner.label == "—"
+
+
+NAMESPACE_SENDER = """
+import os, socket, sys, time
+sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sender.bind((sys.argv[1], 0))
+print(os.getpid(), sender.getsockname()[1], flush=True)
+time.sleep(float(sys.argv[5]))
+for _ in range(int(sys.argv[4])):
+    sender.sendto(b"x" * 100, (sys.argv[2], int(sys.argv[3])))
+time.sleep(60)
+"""
+"""From argv[1] to argv[2]:argv[3], argv[4] datagrams after argv[5] seconds."""
+INSIDE, PEER = "10.231.7.1", "10.231.7.2"
+"""Addresses inside the test's namespace only (the host's end of the veth has none)."""
+
+
+@pytest.fixture
+def veth_namespace() -> Iterator[tuple[str, str]]:
+    """A namespace of the test's own behind a veth pair: (namespace, the host's end)."""
+    tag = os.getpid() % 100_000
+    name, host_end, inner_end = f"livetap-veth-{tag}", f"lt{tag}h", f"lt{tag}n"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    ip("netns", "add", name)
+    try:
+        ip("link", "add", host_end, "type", "veth", "peer", "name", inner_end, "netns", name)
+        ip("link", "set", host_end, "up")
+        ip("-n", name, "addr", "add", f"{INSIDE}/24", "dev", inner_end)
+        ip("-n", name, "link", "set", inner_end, "up")
+        ip("-n", name, "neigh", "add", PEER, "lladdr", "02:00:00:00:07:02", "dev", inner_end)
+        yield name, host_end
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+        subprocess.run(["ip", "link", "delete", host_end], check=False, capture_output=True)
+
+
+@pytest.mark.root("creates a network namespace and a veth pair")
+def test_a_program_behind_a_veth_in_a_namespace_is_unknown_with_its_reason_never_named(
+    veth_namespace: tuple[str, str],
+) -> None:
+    """Its datagrams, captured live on the host's end of the veth, are never given a name:
+    the packets are not this host's addresses' ("not this host's packet"), and its socket
+    is found only in the other namespace's tables ("other network namespace")."""
+    name, host_end = veth_namespace
+    session = CaptureSession(
+        LiveSource(host_end, expression="udp"), 100, analyze=False, owners=PacketOwners(host_end)
+    )
+    session.start()
+    try:
+        owners = session.owners
+        assert owners is not None and wait_for(lambda: owners.active)
+        with program(
+            NAMESPACE_SENDER, INSIDE, PEER, "9", "5", "0.5", prefix=("ip", "netns", "exec", name)
+        ) as sender:
+            assert wait_for(lambda: session.ring.last_index >= 5, timeout=10)
+            found = [session.process_of(i) for i in range(1, 6)]
+            attributor = owners.attributor
+            assert attributor is not None
+            asked = attributor.resolve(17, (packed(INSIDE), sender.port), (packed(PEER), 9))
+    finally:
+        session.stop()
+    packets = [session.packet(i) for i in range(1, 6)]
+    assert all(p is not None and (p.src, p.sport) == (INSIDE, sender.port) for p in packets)
+    assert all(owner is not None and not owner.known for owner in found)
+    assert {owner.reason for owner in found if owner is not None} == {NOT_LOCAL.reason}
+    assert all(owner is not None and owner.label == "—" for owner in found)
+    assert not asked.known and asked.reason == OTHER_NAMESPACE and asked.pid != sender.pid
 
 
 def test_the_answer_is_kept_for_the_flow_after_the_process_exits(
