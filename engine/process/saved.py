@@ -5,8 +5,11 @@ Block, shown by tshark 4.0 as ``frame.comment`` and under "Packet comments") and
 process information blocks, which tshark 4.0 does not read (tested: a file with them
 shows no process). So livetap writes a comment per attributed packet::
 
-    process: curl 4121; user root; parent 880; unit ssh.service; command curl -s http://…
+    process: curl 4121; user root; parent 880; unit ssh.service
     process unknown: the process exited
+
+(not the command line, whose arguments can hold secrets: a saved file is shared more
+than a screen is).
 
 and reads it back (``analyze``'s talkers report) with :func:`saved_processes`, a walk
 over the file's blocks that looks only at packet blocks' options (never at the frames).
@@ -39,9 +42,7 @@ def packet_comment(owner: ProcessInfo | None) -> str:
     parts.append(f"parent {owner.ppid}")
     if owner.unit:
         parts.append(f"unit {owner.unit}")
-    if owner.cmdline:
-        parts.append(f"command {owner.cmdline}")
-    return "; ".join(parts)
+    return "; ".join(parts)  # not the command line: it can hold secrets, and files travel
 
 
 def parse_packet_comment(text: str) -> tuple[str, int, str] | None:
