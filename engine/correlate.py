@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.events import PacketSummary
 from engine.packet import walk
 from engine.tls_decode import H2Frame
+
+if TYPE_CHECKING:
+    from engine.process.procfs import ProcessInfo
 
 TCP_SYN, TCP_ACK = 0x02, 0x10
 
@@ -63,6 +67,10 @@ class ConnectionFigures:
         if not self.frames:
             return self.packets
         return tuple(sorted({frame.index for frame in self.frames}))
+
+    process: ProcessInfo | None = None
+    """The local process of the browser's end (Chromium's network service), when the
+    capture tied its packets to programs."""
 
 
 def _belongs(packet: PacketSummary, ip: str, port: int) -> str | None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.bpf import compile_filter
 from engine.capture_loop import LoopEnd, run_loop
 from engine.display_filter import compile_display_filter
 from engine.errors import LivetapError, UsageError
@@ -32,6 +33,13 @@ from engine.pcapio import PcapRecord, write_pcap_file
 from engine.process import registry
 from engine.process.packet_owners import PacketOwners
 from engine.process.procfs import ProcessInfo
+from engine.process.program import (
+    ProgramMatcher,
+    kernel_expression,
+    split_process_clause,
+    user_expression,
+)
+from engine.process.saved import packet_comment
 from engine.ring import PacketRing
 from engine.source import PacketSource
 from engine.view import DisplayView
@@ -204,7 +212,7 @@ class CaptureSession:
             if not warnings and owners.warning:
                 warnings = [owners.warning]
             if owners.only is not None:
-                expression += f" · process {owners.only.pid or owners.only.name}"
+                expression += f" · process {owners.only.selector}"
         return CaptureStats(
             source=source.description,
             filter=expression,
@@ -273,15 +281,54 @@ class CaptureSession:
         and statistics start over and :attr:`generation` goes up, so the front end shows
         the new list (the old one kept only what the old filter let through).
 
+        ``[BPF and ] process NAME|PID`` captures by program, as ``--process`` does: the
+        kernel filter narrows to TCP/UDP and each flow is kept when its process is the
+        program or its child (a live capture of this host only). A filter without that
+        clause keeps every program's packets again.
+
         Raises :class:`~engine.errors.FilterError` with libpcap's message when the
-        expression is invalid; the capture then goes on with its old filter.
+        expression is invalid (a :class:`~engine.errors.LivetapError` when capture by
+        program is impossible here); the capture then goes on with its old filter.
         """
+        bpf, program = split_process_clause(expression)
+        owners = self.owners
+        if program is None and (owners is None or owners.only is None):
+            with self._filter_lock:
+                fresh = self.source.reread(expression)
+                if fresh is None:
+                    return self.source.set_filter(expression).expression
+                self._replace_source(fresh)
+                return fresh.filter.expression
+        return self._set_program_filter(bpf, program)
+
+    def _set_program_filter(self, bpf: str, program: str | None) -> str:
+        """Capture by program (or stop doing so) with ``bpf`` as the rest of the filter."""
+        owners = self.owners
+        matcher = ProgramMatcher(program) if program is not None else None
+        if owners is None:
+            raise UsageError(
+                "process: capture by program keeps one program of this host's traffic; it "
+                "needs a live capture of this host's interfaces with attribution on (not a "
+                "file, a command's stream or --no-process)"
+            )
+        kernel = kernel_expression(bpf) if matcher is not None else bpf
         with self._filter_lock:
-            fresh = self.source.reread(expression)
-            if fresh is None:
-                return self.source.set_filter(expression).expression
-            self._replace_source(fresh)
-            return fresh.filter.expression
+            compile_filter(kernel, self.source.filter.linktype, self.source.filter.snaplen)
+            previous = owners.only
+            owners.set_only(matcher)  # raises when attribution is not running
+            try:
+                applied = self.source.set_filter(kernel).expression
+            except LivetapError:
+                owners.set_only(previous)
+                raise
+        return user_expression(applied, matcher.selector) if matcher is not None else applied
+
+    @property
+    def capture_filter(self) -> str:
+        """The capture filter as the user gives it (``… and process N`` by program)."""
+        expression = self.source.filter.expression
+        only = self.owners.only if self.owners is not None else None
+        return user_expression(expression, only.selector) if only is not None else expression
 
     def _replace_source(self, fresh: PacketSource) -> None:
         """Stop reading the old source, start over on ``fresh`` with an empty buffer."""
@@ -338,13 +385,31 @@ class CaptureSession:
         """Write the buffered packets (or a range of them) to a pcap/pcapng file.
 
         ``secrets`` (TLS key log lines, only when the user asked) are embedded.
+
+        In pcapng each packet a live capture attributed carries its process as a packet
+        comment (tshark's ``frame.comment``); a pcap file has no room for it.
         """
         start = max(first or 1, self.ring.first_index)
         end = min(last or self.ring.last_index, self.ring.last_index)
         names = self.source.source_names if len(self.source.source_names) > 1 else ()
-        records = self.ring.records(start, end)
-        written = write_pcap_file(path, records, names=names, secrets=secrets)
+        records = list(self.ring.records(start, end))
+        comments = self._comments(range(start, end + 1)) if len(records) == end - start + 1 else []
+        written = write_pcap_file(path, records, names=names, secrets=secrets, comments=comments)
         return SaveResult(Path(path).resolve(), written, start, end)
+
+    def _comments(self, indices: Iterable[int]) -> list[str]:
+        """Each packet's process as its pcapng comment ("" where none), one per index."""
+        if self.owners is None:
+            return []
+        made: dict[ProcessInfo | None, str] = {}
+        comments = []
+        for index in indices:
+            owner = self.process_of(index)
+            text = made.get(owner)
+            if text is None:
+                text = made[owner] = packet_comment(owner)
+            comments.append(text)
+        return comments
 
     def save_packets(
         self,
@@ -359,7 +424,8 @@ class CaptureSession:
         ``which`` is one of :data:`SAVE_CHOICES`; ``displayed`` is the display filter's
         packets (all without one), ``range`` needs ``packet_range``. Ignored packets are
         left out and counted in the result. ``secrets`` (TLS key log lines, only when the
-        user asked) are embedded.
+        user asked) are embedded; in pcapng each attributed packet carries its process as
+        a packet comment.
         """
         ring, marks = self.ring, self.marks
         first, last = ring.first_index, ring.last_index
@@ -376,19 +442,19 @@ class CaptureSession:
         else:
             raise UsageError(f"save which packets? one of {', '.join(SAVE_CHOICES)}")
         left_out = 0
-
-        def records() -> Iterator[PcapRecord]:
-            nonlocal left_out
-            for index in chosen:
-                if marks.is_ignored(index):
-                    left_out += 1
-                    continue
-                record = ring.record(index)
-                if record is not None:
-                    yield record
-
+        kept: list[int] = []
+        records: list[PcapRecord] = []
+        for index in chosen:
+            if marks.is_ignored(index):
+                left_out += 1
+                continue
+            record = ring.record(index)
+            if record is not None:
+                kept.append(index)
+                records.append(record)
         names = self.source.source_names if len(self.source.source_names) > 1 else ()
-        written = write_pcap_file(path, records(), names=names, secrets=secrets)
+        comments = self._comments(kept)
+        written = write_pcap_file(path, records, names=names, secrets=secrets, comments=comments)
         return SaveResult(Path(path).resolve(), written, first, last, left_out)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -14,6 +16,8 @@ from engine.browser.records import ConnectionState
 from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget
 from engine.live import LiveSource
+from engine.process.chromium import chromium_role
+from engine.process.packet_owners import PacketOwners
 from engine.session import CaptureSession
 from tests.local_site import APP_JS, LocalSite, local_site
 from tui.app import LivetapApp
@@ -171,3 +175,56 @@ async def test_without_a_browser_there_is_no_pane_and_v_says_how_to_connect(
         await pilot.pause(0.1)
         text = " ".join(n.message for n in app._notifications)
         assert "--browser launch" in text and "--remote-debugging-port=9222" in text
+
+
+def test_a_chromium_process_is_named_by_its_type() -> None:
+    network = (
+        "/usr/lib/chromium/chromium --type=utility "
+        "--utility-sub-type=network.mojom.NetworkService --lang=en"
+    )
+    assert chromium_role(network) == "network service (--type=utility)"
+    assert chromium_role("chromium --type=renderer --lang=en") == "renderer (--type=renderer)"
+    assert chromium_role("chromium --type=gpu-process") == "GPU process (--type=gpu-process)"
+    storage = "chromium --type=utility --utility-sub-type=storage.mojom.StorageService"
+    assert chromium_role(storage) == "utility: storage.mojom.StorageService (--type=utility)"
+    assert chromium_role("/usr/lib/chromium/chromium --headless") == "browser process (no --type)"
+
+
+@pytest.mark.root
+async def test_the_request_detail_names_the_chromium_process_that_owns_its_connection(
+    site: LocalSite,
+) -> None:
+    """A real Chromium fetches from the local site on a capture that ties packets to programs:
+    the request's On the wire section names the process that owns its TCP connection, by
+    pid and by the --type= of its command line, as /proc has it."""
+    capture = CaptureSession(
+        LiveSource("lo", expression=f"tcp port {site.port}"), owners=PacketOwners("lo")
+    )
+    browser = BrowserSession(BrowserTarget(launch=True), open_url=f"{site.url}/")
+    app = LivetapApp(capture, browser=browser)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: capture.owners is not None and capture.owners.active)
+        browser.start()
+        requests = main_screen(app).query_one(RequestList)
+        data_url = f"{site.url}/api/data.json?item=7&kind=test"
+        await until(
+            pilot, lambda: any(r.url == data_url and r.finished for r in browser.tracker.records())
+        )
+        await until(pilot, lambda: requests.row_count >= 9)
+        record = next(r for r in browser.tracker.records() if r.url == data_url)
+        requests.focus()
+        requests.move_cursor(row=requests.get_row_index(record.id))
+        await pilot.pause(0.2)
+        await pilot.press("g")
+        await until(pilot, lambda: "Process user" in detail_text(app))
+        text = detail_text(app)
+        found = re.search(r"Process\s+(\S+) (\d+): (.+?) \((--type=\S+|no --type)\)", text)
+        assert found is not None, text
+        pid = int(found.group(2))
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        assert "chrom" in cmdline.lower()
+        assert found.group(3) == chromium_role(cmdline).rsplit(" (", 1)[0]
+        # the sockets are the network service's (the browser's own when it runs in-process)
+        assert found.group(3) in ("network service", "browser process")
+        if found.group(4) != "no --type":
+            assert found.group(4) in cmdline.split()

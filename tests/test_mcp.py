@@ -35,6 +35,7 @@ from tests.conftest import free_tcp_port, free_udp_port, send_udp, wait_for
 from tests.dissector_support import READINGS, sensor_message, udp_frame, write_frames
 from tests.local_site import local_site
 from tests.own_processes import own_processes
+from tests.process_programs import UDP_BURST, program
 from tests.sample_traffic import SERVER, write_sample_pcap
 
 ROOT = Path(__file__).parent.parent
@@ -564,3 +565,24 @@ def test_sigterm_stops_the_browser_and_exits_130(capture_dir: Path) -> None:
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+@pytest.mark.root
+async def test_capture_packets_names_each_packets_program(capture_dir: Path) -> None:
+    """Five datagrams from a program of known pid: each summary names it (learnt while it
+    ran, not when the file was read back)."""
+    port = free_udp_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", port))
+        async with mcp_server(capture_dir) as client:
+            call = asyncio.ensure_future(
+                client.call_tool(
+                    "capture_packets",
+                    {"interface": "lo", "bpf": f"udp dst port {port}", "duration_seconds": 3},
+                )
+            )
+            with program(UDP_BURST, "127.0.0.1", str(port), "5", "1.0") as sender:
+                data = _ok(await asyncio.wait_for(call, 20))
+    assert data["packets"] == 5 == len(data["summaries"])
+    expected = {"name": "python3", "pid": sender.pid, "user": "root"}
+    assert [packet["process"] for packet in data["summaries"]] == [expected] * 5

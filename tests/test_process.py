@@ -27,11 +27,13 @@ from engine.live import LiveSource
 from engine.packet.model import Packet
 from engine.pcapio import PcapRecord
 from engine.process import Attributor, ProcessInfo, registry, unit_of
-from engine.process.attribution import CLOSED, OTHER_NAMESPACE
+from engine.process.attribution import CLOSED, NOT_LOCAL, OTHER_NAMESPACE
+from engine.process.packet_owners import PacketOwners
 from engine.process.procfs import InodeOwners, read_process, start_time
 from engine.process.program import ProgramFilter, ProgramMatcher
 from engine.process.top import ProcessTable
 from engine.process.watch import Priority, WatcherProcess
+from engine.session import CaptureSession
 from tests.conftest import wait_for
 from tests.process_programs import (
     PARENT,
@@ -159,6 +161,76 @@ def test_a_program_in_another_network_namespace_is_unknown_and_says_why(
         owner = attributor.for_endpoints(6, *ends(V4, client.port, server.port))
         assert not owner.known and owner.reason == OTHER_NAMESPACE
         assert owner.label == "—"
+
+
+NAMESPACE_SENDER = """
+import os, socket, sys, time
+sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sender.bind((sys.argv[1], 0))
+print(os.getpid(), sender.getsockname()[1], flush=True)
+time.sleep(float(sys.argv[5]))
+for _ in range(int(sys.argv[4])):
+    sender.sendto(b"x" * 100, (sys.argv[2], int(sys.argv[3])))
+time.sleep(60)
+"""
+"""From argv[1] to argv[2]:argv[3], argv[4] datagrams after argv[5] seconds."""
+INSIDE, PEER = "10.231.7.1", "10.231.7.2"
+"""Addresses inside the test's namespace only (the host's end of the veth has none)."""
+
+
+@pytest.fixture
+def veth_namespace() -> Iterator[tuple[str, str]]:
+    """A namespace of the test's own behind a veth pair: (namespace, the host's end)."""
+    tag = os.getpid() % 100_000
+    name, host_end, inner_end = f"livetap-veth-{tag}", f"lt{tag}h", f"lt{tag}n"
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True)
+
+    ip("netns", "add", name)
+    try:
+        ip("link", "add", host_end, "type", "veth", "peer", "name", inner_end, "netns", name)
+        ip("link", "set", host_end, "up")
+        ip("-n", name, "addr", "add", f"{INSIDE}/24", "dev", inner_end)
+        ip("-n", name, "link", "set", inner_end, "up")
+        ip("-n", name, "neigh", "add", PEER, "lladdr", "02:00:00:00:07:02", "dev", inner_end)
+        yield name, host_end
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+        subprocess.run(["ip", "link", "delete", host_end], check=False, capture_output=True)
+
+
+@pytest.mark.root("creates a network namespace and a veth pair")
+def test_a_program_behind_a_veth_in_a_namespace_is_unknown_with_its_reason_never_named(
+    veth_namespace: tuple[str, str],
+) -> None:
+    """Its datagrams, captured live on the host's end of the veth, are never given a name:
+    the packets are not this host's addresses' ("not this host's packet"), and its socket
+    is found only in the other namespace's tables ("other network namespace")."""
+    name, host_end = veth_namespace
+    session = CaptureSession(
+        LiveSource(host_end, expression="udp"), 100, analyze=False, owners=PacketOwners(host_end)
+    )
+    session.start()
+    try:
+        owners = session.owners
+        assert owners is not None and wait_for(lambda: owners.active)
+        with program(
+            NAMESPACE_SENDER, INSIDE, PEER, "9", "5", "0.5", prefix=("ip", "netns", "exec", name)
+        ) as sender:
+            assert wait_for(lambda: session.ring.last_index >= 5, timeout=10)
+            found = [session.process_of(i) for i in range(1, 6)]
+            attributor = owners.attributor
+            assert attributor is not None
+            asked = attributor.resolve(17, (packed(INSIDE), sender.port), (packed(PEER), 9))
+    finally:
+        session.stop()
+    packets = [session.packet(i) for i in range(1, 6)]
+    assert all(p is not None and (p.src, p.sport) == (INSIDE, sender.port) for p in packets)
+    assert all(owner is not None and not owner.known for owner in found)
+    assert {owner.reason for owner in found if owner is not None} == {NOT_LOCAL.reason}
+    assert all(owner is not None and owner.label == "—" for owner in found)
+    assert not asked.known and asked.reason == OTHER_NAMESPACE and asked.pid != sender.pid
 
 
 def test_the_answer_is_kept_for_the_flow_after_the_process_exits(
@@ -653,3 +725,55 @@ def test_a_socket_handed_to_a_child_is_the_childs_once_the_parent_closed_it(
         finally:
             child.kill()
             child.wait()
+
+
+def test_the_process_table_ranks_by_rate_names_remotes_from_dns_and_keeps_each_second(
+    attributor: Attributor,
+) -> None:
+    """Known bytes at known times: the faster program now is first though the other sent
+    more in all; a remote host is named by the DNS answer seen; the sparkline's seconds
+    hold exactly what was sent in each."""
+    from scapy.layers.dns import DNS, DNSQR, DNSRR
+
+    from engine.process.top import sparkline
+
+    if time.time() % 1 > 0.8:
+        time.sleep(0.25)  # the whole test within one wall-clock second
+    now = int(time.time()) + 0.5  # the packets "now" are in this second, as the clock is
+    fast = ProcessInfo(pid=101, name="fast", user="a", start=1)
+    slow = ProcessInfo(pid=102, name="slow", user="b", start=2)
+    table = ProcessTable(attributor)
+    answer = (
+        ether()
+        / IP(src="192.0.2.53", dst=V4)
+        / UDP(sport=53, dport=5353)
+        / DNS(
+            id=1,
+            qr=1,
+            qd=DNSQR(qname="api.example.test"),
+            an=DNSRR(rrname="api.example.test", type="A", rdata="192.0.2.7"),
+        )
+    )
+    table.add(Packet(linktypes.ETHERNET, bytes(answer)), now - 9, 100, ProcessInfo(reason="x"))
+
+    def send(owner: ProcessInfo, sport: int, dst: str, when: float, size: int) -> None:
+        frame = ether() / IP(src=V4, dst=dst) / TCP(sport=sport, dport=443, flags="PA")
+        table.add(Packet(linktypes.ETHERNET, bytes(frame)), when, size, owner)
+
+    for _ in range(3):
+        send(slow, 40001, "198.51.100.9", now - 5, 5000)  # 15,000 bytes, 5 s ago
+    send(slow, 40001, "198.51.100.9", now - 0.2, 100)
+    for _ in range(4):
+        send(fast, 40000, "192.0.2.7", now - 0.2, 1000)  # 4,000 bytes just now
+    ranked = table.ranked()
+    assert [row.owner.name for row, _rate in ranked] == ["fast", "slow"]
+    assert [round(rate) for _row, rate in ranked] == [4000, 100]
+    first, second = ranked[0][0], ranked[1][0]
+    assert table.remote_names(first) == ["api.example.test"]
+    assert table.remote_names(second) == ["198.51.100.9"]
+    history = second.history(now, 10)
+    assert sum(history) == 15_100 and history[-6] == 15_000 and history[-1] == 100
+    assert first.history(now, 10) == [0] * 9 + [4000]
+    assert sparkline(history) == "    █    ▁"
+    assert sparkline([0, 0]) == "  "
+    assert table.rows()[0]["rate_history"] == [0] * 9 + [4000]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, OptionList
 
 from engine.live import LiveSource
 from engine.process.packet_owners import PacketOwners
@@ -28,6 +28,7 @@ from tui.app import LivetapApp
 from tui.formatting import columns, header_text
 from tui.screens.main import MainScreen
 from tui.screens.processes import ProcessesScreen
+from tui.screens.prompts import Prompt
 from tui.widgets.packet_detail import LayerTree
 
 V4 = "127.0.0.1"
@@ -178,6 +179,9 @@ async def test_the_processes_view_counts_what_was_sent_and_enter_filters_to_it()
                     assert cells[:2] == [str(sender.pid), "python3"]
                     # in, out, packets in, packets out, connections: 50 datagrams out, one UDP flow
                     assert cells[4:9] == ["0 B", "6.9 KiB", "0", "50", "1"]
+                    # the last 20 s as a sparkline: the burst's second(s) drawn, the rest blank
+                    assert len(cells[9]) == 20 and cells[9].strip() and "█" in cells[9]
+                    assert cells[9].startswith(" " * 15) and cells[10] == V4
                     received = [str(c) for c in table.get_row_at(1)] if table.row_count > 1 else []
                     assert received[:1] == [str(os.getpid())]  # the test's socket got them
                     assert received[4] == "6.9 KiB" and received[6] == "50"
@@ -198,3 +202,52 @@ async def test_without_attribution_p_says_why(tmp_path: Path) -> None:
         await pilot.pause(0.1)
         assert isinstance(app.screen, MainScreen)
         assert "no Processes view" in notifications(app)
+
+
+@pytest.mark.root
+async def test_f_offers_this_packets_process_and_then_keeps_only_that_programs_packets() -> None:
+    """The ``f`` prompt's "this packet's process" choice applies ``process PID`` (what
+    ``--process PID`` does): the status says so and another program's packets are left out."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((V4, 0))
+        port = receiver.getsockname()[1]
+        session = CaptureSession(
+            LiveSource("lo", expression=f"udp port {port}"), owners=PacketOwners("lo")
+        )
+        app = LivetapApp(session)
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                main = main_screen(app)
+                await until(pilot, lambda: session.owners is not None and session.owners.active)
+                with program(UDP_BURST, V4, str(port), "5", "0.2") as sender:
+                    await until(pilot, lambda: session.ring.last_index == 5)
+                    main.packet_list.select(1)
+                    await pilot.press("f")
+                    prompt = app.screen
+                    assert isinstance(prompt, Prompt)
+                    options = prompt.query_one(OptionList)
+                    labels = [
+                        str(options.get_option_at_index(i).prompt)
+                        for i in range(options.option_count)
+                    ]
+                    clause = f"udp port {port} and process {sender.pid}"
+                    wanted = f"this packet's process (python3)    {clause}"
+                    assert wanted in labels
+                    options.highlighted = labels.index(wanted)
+                    await pilot.press("tab", "enter")
+                    assert prompt.input.value == clause
+                    await pilot.pause(0.1)
+                    assert prompt.check_text == "✓ valid"
+                    await pilot.press("enter")
+                    assert isinstance(app.screen, MainScreen)
+                    assert session.owners is not None and session.owners.only is not None
+                    assert session.owners.only.pid == sender.pid
+                    assert session.source.filter.expression == f"(udp port {port}) and (tcp or udp)"
+                    assert f"process {sender.pid}" in session.stats().filter
+                with program(UDP_BURST, V4, str(port), "5", "0.1"):
+                    for _ in range(5):
+                        receiver.recv(200)
+                    await pilot.pause(0.5)
+                assert session.ring.last_index == 5  # the other program's datagrams: not kept
+        finally:
+            session.stop()

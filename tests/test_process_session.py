@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from engine import linktypes
+from engine.analysis.reader import analyze_file
 from engine.config import Settings, load_settings
-from engine.errors import ExitCode, PermissionDeniedError, UsageError
+from engine.errors import ExitCode, FilterError, PermissionDeniedError, UsageError
 from engine.live import LiveSource
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from engine.pcapio import PcapRecord
 from engine.process.packet_owners import PacketOwners, for_capture
-from engine.process.program import ProgramMatcher
+from engine.process.procfs import ProcessInfo
+from engine.process.program import (
+    ProgramMatcher,
+    kernel_expression,
+    split_process_clause,
+    user_expression,
+)
+from engine.process.saved import packet_comment, parse_packet_comment, saved_processes
 from engine.replay import open_file_source
 from engine.ring import PacketRing
 from engine.session import CaptureSession
 from engine.source import SourceSpec
+from tests.analysis_data import tshark
 from tests.conftest import free_udp_port, wait_for
 from tests.process_programs import TCP_CLIENT, UDP_BURST, program
 from tests.sample_traffic import write_sample_pcap
@@ -188,3 +198,146 @@ def test_when_attribution_cannot_start_the_status_says_so_once(
     path = write_sample_pcap(tmp_path / "sample.pcap")
     session = CaptureSession(open_file_source(path), owners=owners)
     assert session.stats().warning == owners.warning
+
+
+LATER_PARENT = """
+import os, subprocess, sys, time
+print(os.getpid(), 0, flush=True)
+time.sleep(float(sys.argv[1]))
+subprocess.Popen([sys.executable, "-c", sys.argv[2], *sys.argv[3:]]).wait()
+"""
+"""Prints its own pid, then after argv[1] seconds runs argv[2] as its child."""
+
+
+def test_a_process_clause_in_the_capture_filter_is_split_and_given_back() -> None:
+    assert split_process_clause("tcp port 80 and process 4121") == ("tcp port 80", "4121")
+    assert split_process_clause(" process curl ") == ("", "curl")
+    assert split_process_clause("tcp port 80") == ("tcp port 80", None)
+    assert split_process_clause("processes") == ("processes", None)
+    assert kernel_expression("") == "tcp or udp"
+    assert kernel_expression("port 80") == "(port 80) and (tcp or udp)"
+    for bpf in ("", "port 80", "tcp and (port 1 or port 2)"):
+        kernel = kernel_expression(bpf)
+        expected = f"{bpf} and process 7" if bpf else "process 7"
+        assert user_expression(kernel, "7") == expected
+
+
+def test_process_in_the_filter_of_a_file_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    session = CaptureSession(open_file_source(write_sample_pcap(tmp_path / "sample.pcap")))
+    with pytest.raises(UsageError, match="capture by program"):
+        session.set_filter("udp and process 1")
+    assert session.capture_filter == ""
+
+
+@pytest.mark.root
+def test_process_in_the_filter_keeps_the_program_from_then_on_with_its_childs_syn() -> None:
+    """What ``--process PID`` does, set on a running capture (the ``f`` prompt): a child the
+    program starts afterwards is kept from its SYN on; a stranger is not; a filter without
+    the clause keeps everyone again; a bad one changes nothing."""
+    with http_server() as (port, clients):
+        source = LiveSource("lo", expression=f"tcp port {port}")
+        owners = PacketOwners("lo")
+        session = CaptureSession(source, 1000, analyze=False, owners=owners)
+        session.start()
+        try:
+            assert wait_for(lambda: owners.active)
+            with program(LATER_PARENT, "1.0", TCP_CLIENT, V4, str(port)) as parent:
+                applied = session.set_filter(f"tcp port {port} and process {parent.pid}")
+                assert (
+                    applied == session.capture_filter == f"tcp port {port} and process {parent.pid}"
+                )
+                assert session.source.filter.expression == f"(tcp port {port}) and (tcp or udp)"
+                assert session.stats().filter.endswith(f" · process {parent.pid}")
+                with pytest.raises(FilterError):
+                    session.set_filter("tcp port 99999 and process 1")
+                assert owners.only is not None and owners.only.pid == parent.pid
+                with program(TCP_CLIENT, V4, str(port)) as stranger:
+                    assert wait_for(lambda: len(clients) >= 2, timeout=5)
+                    assert wait_for(lambda: session.ring.last_index >= 3, timeout=5)
+                    time.sleep(0.3)
+                    kept = [session.packet(i) for i in range(1, session.ring.last_index + 1)]
+                child_ports = {p.sport for p in kept if p is not None} - {port}
+                assert len(child_ports) == 1 and stranger.port not in child_ports
+                assert all(p is not None and stranger.port not in (p.sport, p.dport) for p in kept)
+                syn = kept[0]
+                assert syn is not None and syn.dport == port and "[SYN]" in syn.info
+                assert {p.sport for p in kept if p is not None} == child_ports | {port}
+                owner = session.process_of(1)
+                assert owner is not None and owner.ppid == parent.pid
+                session.set_filter(f"tcp port {port}")
+                assert owners.only is None and session.capture_filter == f"tcp port {port}"
+                before = session.ring.last_index
+                with program(TCP_CLIENT, V4, str(port)) as later:
+
+                    def later_seen() -> bool:
+                        last = session.ring.last_index
+                        found = (session.packet(i) for i in range(before + 1, last + 1))
+                        return any(p is not None and p.sport == later.port for p in found)
+
+                    assert wait_for(later_seen, timeout=5)  # not the program's: kept again
+        finally:
+            session.stop()
+
+
+def test_a_packet_comment_names_the_process_and_is_read_back() -> None:
+    owner = ProcessInfo(
+        pid=4121, name="Web Content", cmdline="/x -a; user b", user="root", ppid=1, unit="u"
+    )
+    text = packet_comment(owner)
+    assert text == "process: Web Content 4121; user root; parent 1; unit u"  # no command line
+    assert parse_packet_comment(text) == ("Web Content", 4121, "root")
+    gone = packet_comment(ProcessInfo(reason="the process exited", user="nobody"))
+    assert gone == "process unknown: the process exited; user nobody"
+    assert parse_packet_comment(gone) is None and packet_comment(None) == ""
+
+
+@pytest.mark.root
+def test_a_saved_pcapng_carries_each_packets_process_as_tshark_reads_it(tmp_path: Path) -> None:
+    """5 datagrams of a known sender, saved from a live capture: tshark 4.0 shows its name,
+    pid and user in each packet's comment; livetap counts them back; a .pcap has none."""
+    port = free_udp_port()
+    session = CaptureSession(
+        LiveSource("lo", expression=f"udp port {port}"), 1000, owners=PacketOwners("lo")
+    )
+    session.start()
+    try:
+        assert wait_for(lambda: session.owners is not None and session.owners.active)
+        with program(UDP_BURST, V4, str(port), "5", "0.2") as sender:
+            assert wait_for(lambda: session.ring.last_index == 5, timeout=10)
+        saved = session.save_pcap(tmp_path / "five.pcapng")
+        session.save_pcap(tmp_path / "five.pcap")
+    finally:
+        session.stop()
+    assert saved.packets == 5
+    comments = tshark(saved.path, "-T", "fields", "-e", "frame.comment").splitlines()
+    expected = f"process: python3 {sender.pid}; user root; parent "
+    assert len(comments) == 5 and all(line.startswith(expected) for line in comments)
+    assert not any("/usr/bin/python3" in line for line in comments)  # no command line
+    matched = tshark(saved.path, "-Y", f'frame.comment contains "python3 {sender.pid};"')
+    assert len(matched.splitlines()) == 5
+    rows = [row.to_json() for row in saved_processes(saved.path)]
+    assert rows == [
+        {
+            "process": f"python3 {sender.pid}",
+            "name": "python3",
+            "pid": sender.pid,
+            "user": "root",
+            "packets": 5,
+            "bytes": 5 * 142,
+        }
+    ]
+    assert tshark(tmp_path / "five.pcap", "-T", "fields", "-e", "frame.comment").split() == []
+    assert saved_processes(tmp_path / "five.pcap") == []
+    talkers = analyze_file(saved.path, ["talkers"]).reports["talkers"]
+    assert talkers["by_process"] == rows and talkers["processes_total"] == 1
+    assert "by_process" not in analyze_file(tmp_path / "five.pcap", ["talkers"]).reports["talkers"]
+    text = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "analyze", "--report", "talkers", str(saved.path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "By process (1, from the file's packet comments)" in text
+    assert any(
+        line.split()[:4] == ["python3", str(sender.pid), "root", "5"] for line in text.splitlines()
+    )

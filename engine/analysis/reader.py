@@ -301,6 +301,8 @@ def analyze_file(
     finally:
         if collecting:
             gc.enable()
+    if "talkers" in document and predicate is None and not state.interrupted and len(paths) == 1:
+        _add_processes(document["talkers"], paths[0], top_n)
     if deep and not state.interrupted:
         from engine.analysis.deep import deep_decode
 
@@ -352,6 +354,20 @@ def _add_decrypted(
         warnings.append(f"the TLS traffic was not decrypted: {error.message}")
     except KeyboardInterrupt:
         warnings.append("the TLS traffic was not decrypted: interrupted")
+
+
+def _add_processes(talkers: dict[str, Any], path: str | Path, top_n: int) -> None:
+    """The top processes of a pcapng file a live capture saved (its packet comments name
+    each packet's process); nothing for any other file."""
+    from engine.process.saved import saved_processes
+
+    try:
+        rows = saved_processes(path)
+    except OSError:
+        return
+    if rows:
+        talkers["processes_total"] = len(rows)
+        talkers["by_process"] = [row.to_json() for row in rows[:top_n]]
 
 
 def _on_two_cores(

@@ -191,11 +191,20 @@ def _talkers_text(r: dict[str, Any]) -> str:
 
     headers = ["Address", "Packets", "Bytes", "Sent", "Received"]
     title = _title(f"Top talkers ({r['endpoints']:,} endpoints)")
-    return (
+    text = (
         f"{title}\n"
         f"By bytes\n{table(headers, rows(r['by_bytes']), right='1,2,3,4')}\n\n"
         f"By packets\n{table(headers, rows(r['by_packets']), right='1,2,3,4')}"
     )
+    if r.get("by_process"):
+        body = [
+            (p["process"], p["user"], f"{p['packets']:,}", f"{p['bytes']:,}")
+            for p in r["by_process"]
+        ]
+        processes = table(["Process", "User", "Packets", "Bytes"], body, right="2,3")
+        text += f"\n\nBy process ({r['processes_total']:,}, from the file's packet comments)\n"
+        text += processes
+    return text
 
 
 def _decrypted_text(r: dict[str, Any] | None) -> str:

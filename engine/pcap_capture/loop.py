@@ -28,9 +28,16 @@ PROGRESS_INTERVAL = 0.5
 class PcapCapture:
     """One headless capture: the first file is created on construction (errors raise)."""
 
-    def __init__(self, source: PacketSource, options: CaptureOptions) -> None:
+    def __init__(
+        self,
+        source: PacketSource,
+        options: CaptureOptions,
+        observe: Callable[[list[PcapRecord]], None] | None = None,
+    ) -> None:
         self.source = source
         self.options = options
+        self._observe = observe
+        """Shown each batch about to be written, in order (e.g. to learn its processes)."""
         if options.format == "pcap":
             _one_linktype(source)
         self.writer = RotatingPcapWriter(
@@ -105,6 +112,8 @@ class PcapCapture:
         count = self.options.count
         if count is not None:
             records = records[: count - writer.packets]
+        if self._observe is not None:
+            self._observe(records)
         before = writer.packets
         try:
             written = writer.write(records)
@@ -184,6 +193,11 @@ def run_capture(
     options: CaptureOptions,
     stop_event: threading.Event | None = None,
     on_progress: Callable[[CaptureProgress], None] | None = None,
+    observe: Callable[[list[PcapRecord]], None] | None = None,
 ) -> CaptureReport:
-    """Capture ``source`` into files as ``options`` say; errors after the start are reported."""
-    return PcapCapture(source, options).run(stop_event, on_progress)
+    """Capture ``source`` into files as ``options`` say; errors after the start are reported.
+
+    ``observe`` sees each batch, in order, before it is written (the MCP tool learns each
+    packet's process there, while the program still runs).
+    """
+    return PcapCapture(source, options, observe).run(stop_event, on_progress)

@@ -26,6 +26,7 @@ from engine.pcapio.formats import (
     CHUNK,
     DEFAULT_SNAPLEN,
     MAX_RECORD,
+    OPT_COMMENT,
     OPT_END,
     OPT_IF_NAME,
     OPT_IF_TSRESOL,
@@ -38,6 +39,9 @@ from engine.pcapio.formats import (
     nul_name_error,
 )
 from engine.pcapio.secrets import dsb_block
+
+MAX_COMMENT = 4096
+"""Bytes of a packet comment kept (a command line can be long; an option holds 65,535)."""
 
 
 class PcapWriter:
@@ -101,8 +105,12 @@ class PcapWriter:
             seconds, fraction = seconds + 1, fraction - self._units
         return seconds, fraction
 
-    def write(self, record: PcapRecord) -> None:
-        """Append one record (pcap: only the file's link type); bytes past snaplen are cut."""
+    def write(self, record: PcapRecord, comment: str = "") -> None:
+        """Append one record (pcap: only the file's link type); bytes past snaplen are cut.
+
+        ``comment``: pcapng only, the packet's ``opt_comment`` (tshark: ``frame.comment``);
+        livetap writes each packet's process there. A pcap file has no room for it.
+        """
         data = record.data
         if len(data) > self._snaplen:
             data = data[: self._snaplen]
@@ -129,14 +137,20 @@ class PcapWriter:
                 f"a packet's timestamp ({record.timestamp}) does not fit in a pcapng file"
             )
         padding = -caplen % 4
-        total = 32 + caplen + padding
+        options = (
+            _option(OPT_COMMENT, comment.encode("utf-8", "replace")[:MAX_COMMENT])
+            + _option(OPT_END, b"")
+            if comment
+            else b""
+        )
+        total = 32 + caplen + padding + len(options)
         self._stream.write(
             self._epb.pack(
                 BLOCK_EPB, total, interface, ticks >> 32, ticks & 0xFFFFFFFF, caplen, length
             )
         )
         self._stream.write(data)
-        self._stream.write(b"\x00" * padding + _U32["<"].pack(total))
+        self._stream.write(b"\x00" * padding + options + _U32["<"].pack(total))
 
     def write_secrets(self, secrets: bytes) -> None:
         """Embed TLS key log lines (a Decryption Secrets Block; pcapng only, before packets)."""
@@ -182,10 +196,12 @@ def write_pcap_file(
     names: Sequence[str] = (),
     *,
     secrets: bytes = b"",
+    comments: Sequence[str] = (),
 ) -> int:
     """Write records to a file readable only by its owner (captures are private).
 
-    ``names`` name the inputs of a several-source capture (pcapng interface names).
+    ``names`` name the inputs of a several-source capture (pcapng interface names);
+    ``comments[i]`` is the i-th record's packet comment (pcapng only; "" for none).
     ``secrets`` (TLS key log lines) go into a Decryption Secrets Block before the
     packets, which needs pcapng: the file then decrypts anywhere.
 
@@ -236,8 +252,14 @@ def write_pcap_file(
                 stream, kinds[0] if kinds else linktypes.ETHERNET, fmt=fmt, names=names
             )
             writer.write_secrets(secrets)
-            for record in items:
-                writer.write(record)
+            if fmt == "pcapng" and comments:
+                for record, comment in zip(items, comments, strict=False):
+                    writer.write(record, comment)
+                for record in items[len(comments) :]:
+                    writer.write(record)
+            else:
+                for record in items:
+                    writer.write(record)
     except OSError as error:
         if regular:
             path.unlink(missing_ok=True)

@@ -72,9 +72,12 @@ class PacketOwners:
         self.interface = interface
         self._live_inputs = live_inputs
         self._live: LiveAttribution | None = None
-        self.only = only
-        """With ``--process``: :meth:`select` keeps only this program's packets."""
-        self._program: ProgramFilter | None = None
+        self._selection: tuple[ProgramMatcher, ProgramFilter | None] | None = (
+            (only, None) if only is not None else None
+        )
+        """With ``--process`` (or the ``f`` prompt's ``process N``): the program whose
+        packets :meth:`select` keeps, and its filter once attribution runs; one attribute,
+        replaced whole, since the capture thread reads it while the UI may set it."""
         self._table: list[ProcessInfo | None] = [None]
         """id → answer; id 0 is "no answer" (not attributed)."""
         self._ids: dict[ProcessInfo, int] = {}
@@ -102,8 +105,32 @@ class PacketOwners:
             return
         if self._live.warnings:
             self.warning = self._live.warnings[0]
-        if self.only is not None:
-            self._program = ProgramFilter(self._live.attributor, self.only)
+        selection = self._selection
+        if selection is not None:
+            self._selection = (selection[0], ProgramFilter(self._live.attributor, selection[0]))
+
+    @property
+    def only(self) -> ProgramMatcher | None:
+        """The program whose packets are kept (``--process``); None: every packet."""
+        selection = self._selection
+        return selection[0] if selection is not None else None
+
+    def set_only(self, matcher: ProgramMatcher | None) -> None:
+        """Keep only this program's packets from the next batch on (None: every packet).
+
+        Raises :class:`LivetapError` when attribution could not start (then nothing
+        could be kept): the capture goes on as it was.
+        """
+        if matcher is None:
+            self._selection = None
+            return
+        if self.started and self._live is None:
+            raise LivetapError(
+                "cannot capture by program: " + (self.warning or "attribution is not running")
+            )
+        live = self._live
+        program = ProgramFilter(live.attributor, matcher) if live is not None else None
+        self._selection = (matcher, program)
 
     @property
     def attributor(self) -> Attributor | None:
@@ -125,14 +152,21 @@ class PacketOwners:
         A packet is the program's when it sent it or, on ``lo``, received it; decided
         once per flow per batch. Without attribution running, nothing is the program's.
         """
-        if self.only is None:
+        selection = self._selection
+        if selection is None:
             return records, self.ids(records)
-        if self._program is None:
+        program = selection[1]
+        if program is None:
             return [], []
         kept: list[PcapRecord] = []
-        return kept, self._attribute(records, kept)
+        return kept, self._attribute(records, kept, program)
 
-    def _attribute(self, records: Sequence[PcapRecord], kept: list[PcapRecord] | None) -> list[int]:
+    def _attribute(
+        self,
+        records: Sequence[PcapRecord],
+        kept: list[PcapRecord] | None,
+        program: ProgramFilter | None = None,
+    ) -> list[int]:
         """The ids of ``records`` (of those appended to ``kept``, when it is given).
 
         The attributor is asked once per flow per batch: a later packet of a flow
@@ -143,7 +177,6 @@ class PacketOwners:
         if live is None:
             return []
         observe, objects, limit = live.observe, self._objects, self._live_inputs
-        program = self._program if kept is not None else None
         found: list[int] = []
         append = found.append
         met: dict[int, dict[bytes, tuple[int, bool]]] = {TCP: {}, UDP: {}}

@@ -10,6 +10,8 @@ opens) and every later packet costs a dictionary lookup and a set lookup.
 
 from __future__ import annotations
 
+import re
+
 from engine.errors import UsageError
 from engine.packet.model import Packet
 from engine.process.attribution import Attributor
@@ -18,6 +20,33 @@ from engine.process.procfs import ProcessInfo, read_process
 MAX_ANCESTORS = 64
 KERNEL_FILTER = "tcp or udp"
 """What the kernel passes when capturing by program: the rest is decided per flow."""
+_CLAUSE = re.compile(r"^(?:(?P<bpf>.*\S)\s+and\s+)?process\s+(?P<program>\S+)\s*$", re.DOTALL)
+"""``[BPF and ] process NAME|PID`` as the ``f`` prompt takes it (BPF has no ``process``)."""
+
+
+def split_process_clause(text: str) -> tuple[str, str | None]:
+    """``"tcp port 80 and process 4121"`` → ``("tcp port 80", "4121")``.
+
+    The ``f`` prompt's way to capture by program (what ``--process`` does): a trailing
+    ``process NAME|PID`` clause; without one, ``(text, None)``.
+    """
+    found = _CLAUSE.match(text.strip())
+    if found is None:
+        return text, None
+    return found.group("bpf") or "", found.group("program")
+
+
+def kernel_expression(bpf: str) -> str:
+    """The kernel filter while capturing by program: ``bpf`` narrowed to TCP and UDP."""
+    return f"({bpf}) and ({KERNEL_FILTER})" if bpf.strip() else KERNEL_FILTER
+
+
+def user_expression(kernel: str, program: str) -> str:
+    """The filter as the user wrote it, from the kernel's (:func:`kernel_expression`)."""
+    suffix = f") and ({KERNEL_FILTER})"
+    if kernel.startswith("(") and kernel.endswith(suffix):
+        return f"{kernel[1 : -len(suffix)]} and process {program}"
+    return f"process {program}" if kernel == KERNEL_FILTER else f"{kernel} and process {program}"
 
 
 class ProgramMatcher:
@@ -29,6 +58,8 @@ class ProgramMatcher:
             raise UsageError("--process needs a program name or a pid")
         self.pid = int(text) if text.isdigit() else None
         self.name = None if self.pid is not None else text
+        self.selector = text
+        """As given: a pid or a name."""
         self._verdicts: dict[tuple[int, int], bool] = {}
         """(pid, start time) → whether it is the program or one of its children."""
 

@@ -24,6 +24,22 @@ from engine.process.sockdiag import Endpoint
 
 RATE_WINDOW = 1.0
 BUCKET = 0.1
+HISTORY_SECONDS = 60
+"""Seconds of per-second byte counts kept per process (the view's sparkline)."""
+SPARK = " ▁▂▃▄▅▆▇█"
+JSON_HISTORY = 10
+"""Seconds of ``rate_history`` in ``top --json``."""
+
+
+def sparkline(values: list[int]) -> str:
+    """Block characters, one a value, scaled to the largest (a blank for nothing)."""
+    peak = max(values, default=0)
+    if peak <= 0:
+        return " " * len(values)
+    top = len(SPARK) - 1
+    return "".join(SPARK[0 if v <= 0 else max(1, round(v * top / peak))] for v in values)
+
+
 FIN_OR_RST = 0x05
 SYN, SYN_OR_ACK = 0x02, 0x12
 MAX_CLOSED = 10_000
@@ -52,14 +68,34 @@ class ProcessTraffic:
     remotes: set[bytes] = field(default_factory=set)
     window: deque[list[float]] = field(default_factory=deque)
     """[bucket start, bytes] of the last second, in tenths of a second, for the rate."""
+    seconds: deque[list[int]] = field(default_factory=deque)
+    """[whole second, bytes] of the last minute, for the rate's sparkline."""
 
-    def count(self, now: float, size: int) -> None:
-        """Add a packet's bytes to the current tenth of a second."""
-        bucket = now - now % BUCKET
+    def count(self, when: float, size: int) -> None:
+        """Add a packet's bytes (captured at ``when``) to its tenth of a second and second."""
+        bucket = when - when % BUCKET
         if self.window and self.window[-1][0] == bucket:
             self.window[-1][1] += size
         else:
             self.window.append([bucket, float(size)])
+        second = int(when)
+        if self.seconds and self.seconds[-1][0] == second:
+            self.seconds[-1][1] += size
+        elif not self.seconds or second > self.seconds[-1][0]:
+            self.seconds.append([second, size])
+            while self.seconds[0][0] <= second - HISTORY_SECONDS:
+                self.seconds.popleft()
+        else:  # a packet of an earlier second (several inputs): into its bucket
+            for entry in self.seconds:
+                if entry[0] == second:
+                    entry[1] += size
+                    break
+
+    def history(self, now: float, width: int) -> list[int]:
+        """Bytes in each of the last ``width`` seconds, oldest first, the current one last."""
+        last = int(now)
+        per_second = {second: size for second, size in self.seconds}  # noqa: C416 (pairs are lists)
+        return [per_second.get(second, 0) for second in range(last - width + 1, last + 1)]
 
     def rate(self, now: float) -> float:
         """Bytes per second, in and out, over the last second."""
@@ -100,12 +136,16 @@ class ProcessTable:
         if not owner.known and owner.reason != "not this host's packet":
             self.unattributed += 1
         if not self._attributor.is_local(src[0]):  # from elsewhere: the owner received it
-            self._count(owner, protocol, dst, src, flags=flags, length=length, outgoing=False)
+            self._count(
+                owner, protocol, dst, src, flags, length=length, when=timestamp, outgoing=False
+            )
             return
-        self._count(owner, protocol, src, dst, flags=flags, length=length, outgoing=True)
+        self._count(owner, protocol, src, dst, flags, length=length, when=timestamp, outgoing=True)
         if self._attributor.is_local(dst[0]):  # on lo the receiver is local too
             receiver = self._attributor.for_endpoints(protocol, dst, src, timestamp)
-            self._count(receiver, protocol, dst, src, flags=flags, length=length, outgoing=False)
+            self._count(
+                receiver, protocol, dst, src, flags, length=length, when=timestamp, outgoing=False
+            )
 
     @staticmethod
     def _ends(packet: Packet) -> tuple[int, Endpoint, Endpoint, int] | None:
@@ -124,9 +164,10 @@ class ProcessTable:
         protocol: int,
         local: Endpoint,
         remote: Endpoint,
-        *,
         flags: int,
+        *,
         length: int,
+        when: float,
         outgoing: bool,
     ) -> None:
         if not owner.known or (self._only is not None and not self._only.matches(owner)):
@@ -140,7 +181,7 @@ class ProcessTable:
         else:
             row.bytes_in += length
             row.packets_in += 1
-        row.count(time.monotonic(), length)
+        row.count(when, length)
         flow = (protocol, local[0], local[1], remote[0], remote[1])
         if flags & FIN_OR_RST:
             row.flows.discard(flow)
@@ -169,14 +210,19 @@ class ProcessTable:
         return sorted(self.names.get(address, _address(address)) for address in row.remotes)
 
     def ranked(self) -> list[tuple[ProcessTraffic, float]]:
-        """Every process's row with its rate (bytes/s), fastest first, then by total bytes."""
-        now = time.monotonic()
+        """Every process's row with its rate (bytes/s), fastest first, then by total bytes.
+
+        Rates count packets by their capture time, over the second before now.
+        """
+        now = time.time()
         found = [(row, row.rate(now)) for row in self._rows.values()]
         found.sort(key=lambda item: (-item[1], -(item[0].bytes_in + item[0].bytes_out)))
         return found
 
     def rows(self) -> list[dict[str, object]]:
-        """One dict per process, fastest first: what ``top --json`` prints."""
+        """One dict per process, fastest first: what ``top --json`` prints
+        (``rate_history``: bytes in each of the last seconds, oldest first)."""
+        now = time.time()
         return [
             {
                 **row.owner.as_dict(),
@@ -187,6 +233,7 @@ class ProcessTable:
                 "packets_out": row.packets_out,
                 "connections": len(row.flows),
                 "remote_hosts": self.remote_names(row),
+                "rate_history": row.history(now, JSON_HISTORY),
             }
             for row, rate in self.ranked()
         ]

@@ -94,16 +94,18 @@ def run(args: argparse.Namespace) -> int:
     if matcher is not None:
         expression = f"({expression}) and ({KERNEL_FILTER})" if expression else KERNEL_FILTER
     source = open_source(SourceSpec(interfaces=(args.interface,), filter=expression))
-    live = LiveAttribution(args.interface)
-    for warning in live.warnings:
-        print(f"livetap: {warning}", file=sys.stderr)
-    attributor = live.attributor
-    wanted = ProgramFilter(attributor, matcher) if matcher is not None else None
-    table = ProcessTable(attributor, matcher)
     started = time.monotonic()
     printed = started
     interrupted = False
-    try:
+    live: LiveAttribution | None = None
+    table: ProcessTable | None = None
+    try:  # a SIGTERM while the watcher warms up still ends with the (empty) document
+        live = LiveAttribution(args.interface)
+        for warning in live.warnings:
+            print(f"livetap: {warning}", file=sys.stderr)
+        attributor = live.attributor
+        wanted = ProgramFilter(attributor, matcher) if matcher is not None else None
+        table = ProcessTable(attributor, matcher)
         while args.seconds is None or time.monotonic() - started < args.seconds:
             for record in source.read_batch(0.1):
                 packet = Packet(record.linktype, record.data)
@@ -117,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        live.close()
+        if live is not None:
+            live.close()
         source.close()
     elapsed = time.monotonic() - started
     if args.json:
@@ -125,10 +128,10 @@ def run(args: argparse.Namespace) -> int:
             {
                 "interface": args.interface,
                 "seconds": round(elapsed, 3),
-                "unattributed_packets": table.unattributed,
-                "processes": table.rows(),
+                "unattributed_packets": table.unattributed if table is not None else 0,
+                "processes": table.rows() if table is not None else [],
             }
         )
-    elif interrupted:
+    elif interrupted and table is not None:
         print(_table(table, elapsed))
     return ExitCode.INTERRUPTED if interrupted else ExitCode.SUCCESS

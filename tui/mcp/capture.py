@@ -33,6 +33,7 @@ from engine.source import SourceSpec, open_source
 from tui.mcp.bound import cap_lists, marker
 from tui.mcp.config import ServerConfig
 from tui.mcp.paths import CaptureDirectory
+from tui.mcp.processes import CapturedOwners
 from tui.mcp.registry import ReportedError
 from tui.mcp.state import SessionState
 
@@ -136,6 +137,7 @@ class PacketCapture:
         )
         inputs: list[int] = []  # each packet's input, in the order they are written
         tagged = FilteredSource(source, _noting(inputs)) if len(names) > 1 else source
+        processes = CapturedOwners(source.source_names if settings.processes else ())
         try:
             with tempfile.TemporaryDirectory(prefix="livetap-mcp-") as scratch:
                 scratch_name = "capture.pcapng" if len(names) > 1 else "capture.pcap"
@@ -147,12 +149,16 @@ class PacketCapture:
                     max_total=self.config.max_bytes,
                     snaplen=settings.snaplen,
                 )
-                report = run_capture(tagged, options, stop_event=self.state.shutdown)
+                report = run_capture(
+                    tagged, options, stop_event=self.state.shutdown, observe=processes.observe
+                )
                 result = self._result(report, source.source_names, listed, target is not None)
                 if len(names) > 1:
                     for summary, number in zip(result["summaries"], inputs, strict=False):
                         summary["interface"] = source.source_names[number]
+                processes.add_to(result)
         finally:
+            processes.close()
             source.close()
         if report.error is not None:
             raise ReportedError(report.error, result)

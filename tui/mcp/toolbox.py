@@ -65,7 +65,8 @@ class Toolbox:
                 "Capture packets",
                 "Capture live packets on an interface (or several side by side: interfaces) "
                 "under a BPF filter and return one summary per packet (time, src, dst, ports, "
-                "protocol, length, info). Needs root. "
+                "protocol, length, info, and the local program that sent or received it: "
+                "process name, pid, user, or why unknown). Needs root. "
                 f"Bounded: at most {config.max_duration:g} s, {config.max_count:,} packets and "
                 f"{config.max_bytes:,} bytes per call (asking for more is an error). "
                 "save_pcap keeps the pcap in the capture directory (a resource).",

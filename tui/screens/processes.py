@@ -3,12 +3,14 @@
 It is given a zero-argument callable that counts what was captured since the last call
 and returns the engine's :class:`~engine.process.top.CapturedProcesses`; it calls it in a
 worker thread (counting takes ~10 µs a packet) and redraws twice a second, fastest
-first. Enter on a row closes it with that process's pid (the main screen then shows only
+first, with a sparkline of each one's bytes per second over the last 20 seconds.
+Enter on a row closes it with that process's pid (the main screen then shows only
 its packets: ``proc.pid == N``); Escape or ``p`` closes it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -19,18 +21,31 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from engine.process.top import CapturedProcesses
+from engine.process.top import CapturedProcesses, sparkline
 from tui.formatting import human_bytes
 
 REFRESH_INTERVAL = 0.5
 MAX_REMOTES_SHOWN = 3
-COLUMNS = ("PID", "Program", "User", "Rate/s", "In", "Out", "Pkts in", "Pkts out", "Conn")
+SPARK_SECONDS = 20
+COLUMNS = (
+    "PID",
+    "Program",
+    "User",
+    "Rate/s",
+    "In",
+    "Out",
+    "Pkts in",
+    "Pkts out",
+    "Conn",
+    f"Last {SPARK_SECONDS} s",
+)
 
 Counter = Callable[[], CapturedProcesses]
 
 
 class ProcessesScreen(Screen[int | None]):
-    """Per process: bytes and packets in and out, rate, connections, remote hosts."""
+    """Per process: bytes and packets in and out, rate and its sparkline, connections,
+    remote hosts."""
 
     DEFAULT_CSS = """
     ProcessesScreen { layout: vertical; }
@@ -78,6 +93,7 @@ class ProcessesScreen(Screen[int | None]):
         rows: list[tuple[str, ...]] = []
         pids: list[int] = []
         ranked = counts.ranked()
+        now = time.time()
         for row, rate in ranked:
             owner = row.owner
             remotes = counts.remote_names(row)
@@ -95,6 +111,7 @@ class ProcessesScreen(Screen[int | None]):
                     str(row.packets_in),
                     str(row.packets_out),
                     str(len(row.flows)),
+                    sparkline(row.history(now, SPARK_SECONDS)),
                     shown,
                 )
             )

@@ -216,6 +216,7 @@ def filter_prompt(
         current,
         "Enter applies · Esc cancels · empty clears · ↑↓ history · Ctrl+B builds from words "
         "(e.g. “http to 10.0.0.5”) · F5 this conversation · F6 this host · F7 this port · "
+        "… and process NAME|PID: only that program's traffic (children too) · "
         "Tab: suggestions and examples",
         apply,
         placeholder="e.g. tcp port 443, or describe it and press Ctrl+B",

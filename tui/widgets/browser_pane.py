@@ -10,6 +10,7 @@ screen can put the pane on show.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from textual.worker import get_current_worker
 from engine.browser.records import BrowserBatch, BrowserStatus, RequestRecord, ResponseBody
 from engine.correlate import ConnectionFigures, find_connection, request_line
 from engine.errors import LivetapError
+from engine.process.chromium import connection_owner
 from engine.tls_decode import H2Frame, Http2Frames, records_of, with_stream
 from engine.tls_keylog import KeyLog
 from tui.notes import fail, flash, warn
@@ -339,6 +341,11 @@ class BrowserPane(Vertical):
             frames = self._decrypted(ring, figures, decrypt)
             if frames:
                 figures = with_stream(figures, frames, record.method, record.url, record.started)
+        if figures is not None and packets.owners is not None:
+            owner = connection_owner(
+                figures.packets, figures.local_port, packets.packet, packets.process_of
+            )
+            figures = replace(figures, process=owner)
         return newest, figures
 
     def _decrypted(

@@ -32,6 +32,7 @@ from engine.packet_marks import UnignoredRows
 from engine.packet_range import PacketRange, parse_range
 from engine.process.detail import process_node
 from engine.process.procfs import unknown
+from engine.process.program import kernel_expression, split_process_clause
 from engine.process.top import CapturedProcesses
 from engine.tls_decode import MAX_PACKETS, Http2Frames, connection_of, decrypt_pass, records_of
 from engine.tls_keylog import KeyLog
@@ -427,19 +428,22 @@ class PacketPane(Vertical):
         linktype, snaplen = session.source.filter.linktype, session.source.filter.snaplen
 
         def validate(expression: str) -> str | None:
+            bpf, program = split_process_clause(expression)
+            if program is not None and session.owners is None:
+                return "process: no attribution in this capture (a file, a stream, --no-process)"
             try:
-                compile_filter(expression, linktype, snaplen)
+                compile_filter(kernel_expression(bpf) if program else bpf, linktype, snaplen)
             except FilterError as error:
                 return error.reason
             return None
 
         examples = [(f"{example.description}:", example.expression) for example in EXAMPLES]
         prompt = filter_prompt(
-            session.source.filter.expression,
+            session.capture_filter,
             apply,
             validate=validate,
             history=PromptHistory(config_dir() / "history" / "bpf"),
-            suggestions=packet_filters(self.selected) + examples,
+            suggestions=packet_filters(self.selected) + self._process_choice() + examples,
             transform=lambda text: build_filter(text).expression,
         )
         self.app.push_screen(prompt, done)
@@ -448,6 +452,18 @@ class PacketPane(Vertical):
         """The run's TLS key log (``--keylog`` or the launched browser's), if any."""
         found = getattr(self.app, "key_log", None)
         return found if isinstance(found, KeyLog) else None
+
+    def _process_choice(self) -> list[tuple[str, str]]:
+        """The ``f`` prompt's "this packet's process" choice, when the selected packet has one
+        (the capture filter ``and process PID``: what ``--process PID`` keeps, its children
+        included)."""
+        cursor = self.packet_list.cursor
+        owner = self.session.process_of(cursor) if cursor is not None else None
+        if owner is None or not owner.known:
+            return []
+        bpf = split_process_clause(self.session.capture_filter)[0]
+        clause = f"{bpf} and process {owner.pid}" if bpf.strip() else f"process {owner.pid}"
+        return [(f"this packet's process ({owner.name})  ", clause)]
 
     def action_save_pcap(self) -> None:
         """Ask which packets (all, displayed, marked, a range), then the file to write."""
@@ -505,12 +521,12 @@ class PacketPane(Vertical):
             except OSError as error:
                 raise from_os_error(error, f"write {target}") from None
             left_out = f" ({result.ignored:,} ignored left out)" if result.ignored else ""
+            note = f"saved {result.packets:,} packets to {result.path}{left_out}"
             if secrets:
-                return (
-                    f"saved {result.packets:,} packets with TLS keys to {result.path}{left_out} "
-                    "(anyone with the file can decrypt it)"
-                )
-            return f"saved {result.packets:,} packets to {result.path}{left_out}"
+                note += " with TLS keys (anyone with the file can decrypt it)"
+            if session.owners is not None and target.suffix.lower() != ".pcapng":
+                note += " (a .pcapng file keeps each packet's process, as a packet comment)"
+            return note
 
         def done(note: str | None) -> None:
             if note:

@@ -18,6 +18,8 @@ from rich.text import Text
 from engine.browser.records import RequestRecord, ResponseBody
 from engine.correlate import ConnectionFigures
 from engine.dissect import hexdump_lines
+from engine.process.chromium import chromium_role
+from engine.process.procfs import ProcessInfo
 from tui.formatting import human_bytes
 from tui.widgets.waterfall import STYLES
 
@@ -170,6 +172,19 @@ def connection_rows(figures: ConnectionFigures | None) -> list[tuple[str, str]]:
         ("Sent on wire", human_bytes(figures.bytes_sent)),
         ("Received on wire", human_bytes(figures.bytes_received)),
         *stream_rows(figures),
+        *process_rows(figures.process),
+    ]
+
+
+def process_rows(owner: ProcessInfo | None) -> list[tuple[str, str]]:
+    """The Chromium process that owns the connection: pid, role (its ``--type=``), user."""
+    if owner is None:
+        return []
+    if not owner.known:
+        return [("Process", f"unknown: {owner.reason}")]
+    return [
+        ("Process", f"{owner.name} {owner.pid}: {chromium_role(owner.cmdline)}"),
+        ("Process user", owner.user or str(owner.uid)),
     ]
 
 
