@@ -1,8 +1,9 @@
 """NDJSON captures to HAR 1.2, the format browsers' devtools and HAR viewers open.
 
 Lines are grouped by request id; a request line starts an entry, response,
-finished and failed lines complete it. Packet lines and lines that do not
-parse are skipped (and counted), so a torn last line of a capture does not
+finished and failed lines complete it; a WebSocket's ``ws.frame`` lines become its
+entry's ``_webSocketMessages``, as Chrome's HAR export writes them. Packet lines and
+lines that do not parse are skipped (and counted), so a torn last line of a capture does not
 stop the conversion. A field of the wrong type (the file may have been edited,
 or come from elsewhere) gets HAR's "unknown" value rather than stopping it.
 
@@ -18,6 +19,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -226,6 +228,39 @@ def har_entry(lines: dict[str, dict[str, Any]], include_sensitive: bool = False)
     return _entry(lines if include_sensitive else _redact_entry_lines(lines))
 
 
+def websocket_messages(
+    frames: Iterable[dict[str, Any]], include_sensitive: bool = False
+) -> list[dict[str, Any]]:
+    """``ws.frame`` lines as Chrome's ``_webSocketMessages`` (type send/receive, time in
+    epoch seconds, opcode, data); a text payload's secrets hidden unless asked."""
+    messages = []
+    for frame in frames:
+        direction = frame.get("direction")
+        if direction not in ("sent", "received"):
+            continue
+        data = frame.get("payload", "")
+        data = data if isinstance(data, str) else ""
+        if not include_sensitive and frame.get("payloadEncoding") is None:
+            data = redact_body(data, "")
+        messages.append(
+            {
+                "type": "send" if direction == "sent" else "receive",
+                "time": _epoch(frame.get("timestamp")),
+                "opcode": _int(frame.get("opcode"), 1),
+                "data": data,
+            }
+        )
+    return messages
+
+
+def _epoch(stamp: object) -> float:
+    """An NDJSON timestamp (ISO-8601, Z) as epoch seconds; 0 when it is not one."""
+    try:
+        return datetime.fromisoformat(str(stamp)).timestamp()
+    except ValueError:
+        return 0.0
+
+
 def ndjson_to_har(paths: list[Path], include_sensitive: bool = False) -> HarResult:
     """Convert one capture (its rotated files in any order) to a HAR document.
 
@@ -233,14 +268,22 @@ def ndjson_to_har(paths: list[Path], include_sensitive: bool = False) -> HarResu
     """
     lines, read, skipped = read_lines(paths)
     by_id: dict[str, dict[str, dict[str, Any]]] = {}
+    frames: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
         kind = line.get("type")
         if kind in ("request", "response", "finished", "failed"):
             by_id.setdefault(line["id"], {})[str(kind)] = line
-    groups = [parts for parts in by_id.values() if "request" in parts]
-    if not include_sensitive:
-        groups = [_redact_entry_lines(parts) for parts in groups]
-    entries = [_entry(parts) for parts in groups]
+        elif kind == "ws.frame":
+            frames.setdefault(line["id"], []).append(line)
+    entries = []
+    for key, parts in by_id.items():
+        if "request" not in parts:
+            continue
+        entry = _entry(parts if include_sensitive else _redact_entry_lines(parts))
+        if key in frames:
+            entry["_resourceType"] = "websocket"
+            entry["_webSocketMessages"] = websocket_messages(frames[key], include_sensitive)
+        entries.append(entry)
     entries.sort(key=lambda entry: str(entry["startedDateTime"]))
     return HarResult(har_log(entries), len(entries), read, skipped)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from engine.errors import PermissionDeniedError, UsageError
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from tests.conftest import wait_for
 from tests.control_site import ControlSite, Seen, control_site
+from tests.test_browser import _answers, _free_port, _kill, _start_chromium
 from tests.test_browser_controls import _done
 
 
@@ -123,10 +125,26 @@ def test_what_fetch_cannot_send_is_refused_before_anything_is_sent(
     assert len(_echoes(site)) == 1
 
 
-def test_an_attached_browser_replays_only_with_allow_control() -> None:
+def test_an_attached_browser_replays_only_with_allow_control(site: ControlSite) -> None:
     attached = BrowserSession(parse_browser_spec("9"))
     with pytest.raises(PermissionDeniedError, match="--allow-control"):
         attached.resend(Resend("GET", "http://127.0.0.1:9/", (), None, "1"))
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as profile:
+        chromium = _start_chromium(port, profile)
+        try:
+            assert wait_for(lambda: _answers(port), timeout=15)
+            allowed = BrowserSession(parse_browser_spec(str(port)), allow_control=True)
+            allowed.start()
+            try:
+                allowed.navigate(f"{site.url}/")
+                assert wait_for(lambda: _done(allowed), timeout=20)
+                result = allowed.resend(from_record(_echo(allowed)))
+                assert result.status == 200 and len(_echoes(site)) == 2
+            finally:
+                allowed.stop()
+        finally:
+            _kill(chromium)
 
 
 def test_headers_are_parsed_and_the_forbidden_ones_left_to_the_browser() -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from engine.browser.har_export import records_to_har
 from engine.browser.records import RequestRecord
 from engine.browser.session import BrowserSession
 from engine.browser.streams import StreamMessage, StreamStore
 from engine.browser.target import BrowserTarget
 from engine.errors import UnavailableError
+from engine.har import ndjson_to_har
 from engine.ndjson.capture import NdjsonCapture, NdjsonOptions
 from tests.conftest import wait_for
 from tests.stream_site import StreamSite, stream_site
@@ -110,6 +113,25 @@ def test_the_ndjson_capture_writes_frames_and_events(site: StreamSite, tmp_path:
     assert events[0]["data"] == "first tick"
     assert json.loads(events[1]["data"]) == {"n": 2, "token": "[redacted]"}  # the body rule
     assert all(e["timestamp"].endswith("Z") for e in frames + events)
+
+    # livetap har (from the capture) and H (from the records) both carry the frames
+    wanted = [
+        ("receive", 1, "echo:hello livetap"),
+        ("receive", 2, "+gQDAgE="),
+        ("send", 1, "hello livetap"),
+        ("send", 2, "AQIDBPo="),
+    ]
+    from_capture = ndjson_to_har([out]).har["log"]["entries"]
+    ws = browser.tracker.streams
+    records = browser.tracker.records()
+    kept = {r.id: ws.messages(r.id) for r in records if r.resource_type == "WebSocket"}
+    from_records = records_to_har(records, frames=kept).har["log"]["entries"]
+    for entries in (from_capture, from_records):
+        (entry,) = [e for e in entries if "_webSocketMessages" in e]
+        assert entry["request"]["url"].endswith("/chat") and entry["_resourceType"] == "websocket"
+        messages = entry["_webSocketMessages"]
+        assert sorted((m["type"], m["opcode"], m["data"]) for m in messages) == wanted
+        assert all(abs(m["time"] - time.time()) < 600 for m in messages)
 
 
 def test_the_store_keeps_each_connection_within_its_caps() -> None:

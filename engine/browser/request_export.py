@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from engine.browser.records import BrowserEvent, Headers, RequestRecord, ResponseBody
-from engine.har import har_entry, read_lines, redact_line
+from engine.browser.streams import StreamMessage
+from engine.har import har_entry, read_lines, redact_line, websocket_messages
 from engine.ndjson.lines import browser_line
 from engine.redact import redact_body, redact_headers, redact_url
 from engine.textfile import write_text_whole
@@ -184,9 +185,11 @@ def har_entry_of(
     body: str | None,
     show_secrets: bool,
     response_body: ResponseBody | None = None,
+    frames: tuple[StreamMessage, ...] = (),
 ) -> dict[str, Any]:
     """The request as one HAR 1.2 entry, made by the same code as ``livetap har``: the
-    record becomes the NDJSON lines a capture would hold, and those an entry."""
+    record becomes the NDJSON lines a capture would hold, and those an entry (a
+    WebSocket's ``frames`` its ``_webSocketMessages``)."""
     record = replace(record, post_data=body) if body is not None else record
     end = record.started + (record.duration or 0.0)
     kinds = [("request", record.started)]
@@ -205,7 +208,19 @@ def har_entry_of(
         )
         for kind, when in kinds
     }
-    return har_entry(lines, show_secrets)
+    entry = har_entry(lines, show_secrets)
+    if frames:
+        frame_lines = [
+            browser_line(
+                BrowserEvent("ws.frame", record, frame.timestamp, {}, frame),
+                include_sensitive=show_secrets,
+                include_bodies=True,
+            )
+            for frame in frames
+        ]
+        entry["_resourceType"] = "websocket"
+        entry["_webSocketMessages"] = websocket_messages(frame_lines, show_secrets)
+    return entry
 
 
 @dataclass(frozen=True, slots=True)

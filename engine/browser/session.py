@@ -621,7 +621,10 @@ class BrowserSession:
             "returnByValue": True,
             "userGesture": True,
         }
-        reply = self._call("Runtime.evaluate", params, session, timeout)
+        try:
+            reply = self._call("Runtime.evaluate", params, session, timeout)
+        except CdpError as refused:  # the page went away meanwhile, or refused to run it
+            raise UnavailableError(f"the page could not send the replay ({refused})") from None
         value = reply.get("result", {}).get("value")
         value = value if isinstance(value, Mapping) else {}
         error = str(value.get("error", ""))

@@ -9,6 +9,7 @@ request in the list; Esc closes (and stops a search under way).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 from rich.text import Text
@@ -97,19 +98,25 @@ class BodySearch(ModalScreen[str | None]):
     def _search(self, needle: str) -> None:
         """The search itself, in a worker thread; progress goes to the UI as it comes."""
         worker = get_current_worker()
+
+        def report(progress: SearchProgress) -> None:
+            if not worker.is_cancelled:
+                with contextlib.suppress(RuntimeError):  # the app closed meanwhile
+                    self.app.call_from_thread(self._show, progress)
+
         search_bodies(
             self.browser,
             self.records,
             needle,
-            progress=lambda p: (
-                None if worker.is_cancelled else self.app.call_from_thread(self._show, p)
-            ),
+            progress=report,
             cancelled=lambda: worker.is_cancelled,
             fetched=self.fetched,
         )
 
     def _show(self, progress: SearchProgress) -> None:
         """The progress line, and the matches not listed yet."""
+        if not self.is_attached:  # closed while the search was finishing
+            return
         self.result = progress
         self.query_one("#body-search-progress", Static).update(progress_text(progress))
         matches = self.query_one(OptionList)
@@ -133,7 +140,8 @@ class BodySearch(ModalScreen[str | None]):
                 matches.highlighted = 0
 
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
-        """The chosen request."""
+        """The chosen request (a search under way stops)."""
+        self.workers.cancel_group(self, "body-search")
         self.dismiss(message.option.id)
 
     def action_cancel(self) -> None:

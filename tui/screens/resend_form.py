@@ -33,13 +33,13 @@ class ResendForm(ModalScreen[Resend | None]):
         width: 90%; max-width: 110; height: 90%; border: round $accent;
         background: $surface; padding: 0 1;
     }
-    ResendForm Label { margin-top: 1; }
-    ResendForm .title { text-style: bold; margin-top: 0; }
-    ResendForm .hint { color: $text-muted; }
-    ResendForm #resend-headers { height: 1fr; min-height: 4; }
-    ResendForm #resend-body { height: 1fr; min-height: 3; }
-    ResendForm Horizontal { height: auto; }
-    ResendForm #resend-method { width: 14; }
+    ResendForm Label { margin-top: 1; text-style: bold; }
+    ResendForm .title { margin-top: 0; }
+    ResendForm .hint { color: $text-muted; max-height: 2; }
+    ResendForm #resend-headers { height: 2fr; min-height: 3; }
+    ResendForm #resend-body { height: 1fr; min-height: 2; }
+    ResendForm Horizontal { height: auto; margin-top: 1; }
+    ResendForm #resend-method { width: 10; margin-right: 1; }
     ResendForm #resend-url { width: 1fr; }
     ResendForm #resend-error { color: $error; text-style: bold; }
     ResendForm Button { margin: 0 1 0 0; }
@@ -65,17 +65,17 @@ class ResendForm(ModalScreen[Resend | None]):
         with Vertical():
             yield Label(f"Edit and resend request #{self.seq}", classes="title")
             with Horizontal():
-                yield Input(self.original.method, id="resend-method")
-                yield Input(self.original.url, id="resend-url")
+                yield Input(self.original.method, id="resend-method", compact=True)
+                yield Input(self.original.url, id="resend-url", compact=True)
             yield Label("Headers (one Name: value a line)")
             yield Static(hint, classes="hint")
-            yield TextArea(headers, id="resend-headers", soft_wrap=True)
+            yield TextArea(headers, id="resend-headers", soft_wrap=True, compact=True)
             yield Label("Body")
-            yield TextArea(self.original.body or "", id="resend-body", soft_wrap=True)
+            yield TextArea(self.original.body or "", id="resend-body", soft_wrap=True, compact=True)
             yield Static("", id="resend-error", markup=False)
             with Horizontal():
-                yield Button("Send (Ctrl+S)", variant="primary", id="resend-send")
-                yield Button("Cancel (Esc)", id="resend-cancel")
+                yield Button("Send (Ctrl+S)", variant="primary", id="resend-send", compact=True)
+                yield Button("Cancel (Esc)", id="resend-cancel", compact=True)
 
     def on_mount(self) -> None:
         """Start in the URL."""

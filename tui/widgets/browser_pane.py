@@ -466,8 +466,16 @@ class BrowserPane(Vertical):
                 data = kept.get(record.id) if record.id not in bodies else None
                 if data is not None:
                     bodies[record.id] = ResponseBody(record.id, data, record.mime_type)
+        streams = self.browser.tracker.streams if self.browser is not None else None
+        frames = {
+            record.id: streams.messages(record.id)
+            for record in records
+            if streams is not None and record.messages and record.resource_type == "WebSocket"
+        }
         try:
-            path, entries = export_har(directory, records, self._post_data, bodies, show_secrets)
+            path, entries = export_har(
+                directory, records, self._post_data, bodies, show_secrets, frames=frames
+            )
         except LivetapError as error:
             self.app.call_from_thread(fail, self, error.message, "HAR not written")
             return

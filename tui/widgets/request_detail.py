@@ -67,6 +67,8 @@ class RequestDetail(Vertical):
         super().__init__(id=id)
         self._texts: dict[str, RenderableType] = {}
         """Each tab's text as last shown (Preview: its text form), for plain_text."""
+        self._messages_shown: tuple[str, int] | None = None
+        """The request and message count the Messages tab shows (redrawn when it changes)."""
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="request-tabs"):
@@ -134,9 +136,13 @@ class RequestDetail(Vertical):
         else:
             self._hide("initiator")
         if record.resource_type in STREAM_TYPES or record.messages:
-            self._set("messages", messages_tab(record, messages, summary))
+            key = (record.id, summary.total if summary else 0)
+            if key != self._messages_shown:  # drawn again only when a message came
+                self._messages_shown = key
+                self._set("messages", messages_tab(record, messages, summary))
             tabs.show_tab("tab-messages")
         else:
+            self._messages_shown = None
             self._hide("messages")
         self._show_preview(record, body, note)
 
@@ -173,6 +179,7 @@ class RequestDetail(Vertical):
     def show_message(self, text: str) -> None:
         """A line of text instead of a request."""
         self._texts = {"headers": Text(text)}
+        self._messages_shown = None
         self.remove_class("-json")
         for _title, name in TABS:
             self.query_one(f"#text-{name}", Static).update(text if name == "headers" else "")
