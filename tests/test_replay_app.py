@@ -77,7 +77,7 @@ async def test_r_replays_and_e_edits_and_resends_the_selected_request(site: Cont
 
         requests.move_cursor(row=requests.get_row_index(original.id))
         await pilot.pause(0.2)
-        await pilot.press("e")
+        await pilot.press("E")
         await until(pilot, lambda: isinstance(app.screen, ResendForm))
         form = app.screen
         assert isinstance(form, ResendForm)

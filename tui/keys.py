@@ -240,7 +240,7 @@ KEYS: tuple[Key, ...] = (
         show=False,
     ),
     Key(
-        "e",
+        "E",
         "edit_resend",
         "Edit+resend",
         "Edit the selected browser request (method, URL, headers, body) and send it from its "

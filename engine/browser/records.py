@@ -81,7 +81,7 @@ class RequestRecord:
     replay_of: int = 0
     """The seq of the request this one replays (livetap's r or e), 0 when it is no replay."""
     replay_edited: bool = False
-    """Whether the replay was edited before it was sent (e)."""
+    """Whether the replay was edited before it was sent (E)."""
     messages: int = 0
     """WebSocket frames or server-sent events seen on this request (the Messages tab)."""
 

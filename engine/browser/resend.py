@@ -61,7 +61,7 @@ NO_BODY_METHODS = frozenset({"GET", "HEAD"})
 
 @dataclass(frozen=True, slots=True)
 class Resend:
-    """A request to send again: as the original was (r), or as the user edited it (e)."""
+    """A request to send again: as the original was (r), or as the user edited it (E)."""
 
     method: str
     url: str

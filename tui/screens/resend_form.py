@@ -1,6 +1,6 @@
-"""Replay a browser request (r) or edit it and send it again (e), from the page that made it.
+"""Replay a browser request (r) or edit it and send it again (E), from the page that made it.
 
-``r`` sends the request again as it was; ``e`` opens a form with its method, URL,
+``r`` sends the request again as it was; ``E`` opens a form with its method, URL,
 headers (one ``Name: value`` a line) and body, and sends what the form says. Either
 way the browser sends it (:meth:`engine.browser.session.BrowserSession.resend`), so
 it carries the page's cookies, and the new request is listed marked ``↻#N``. Only a

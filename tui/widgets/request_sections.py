@@ -43,7 +43,7 @@ def general_rows(record: RequestRecord) -> list[tuple[str, str]]:
     """The request's summary lines."""
     rows = [("URL", record.url), ("Method", record.method)]
     if record.replay_of:
-        edited = ", edited before it was sent (e)" if record.replay_edited else " (r)"
+        edited = ", edited before it was sent (E)" if record.replay_edited else " (r)"
         rows.append(("Replay of", f"request #{record.replay_of}{edited}"))
     if record.status is not None:
         rows.append(("Status", f"{record.status} {record.status_text}".strip()))
