@@ -38,6 +38,7 @@ from engine.events import PacketSummary
 from engine.file_ring import FileRing
 from engine.packet.model import Packet
 from engine.packet.streams import FrameAnalysis, StreamTracker
+from engine.packet_range import PacketRange
 from engine.pcap_capture import RotatingPcapWriter
 from engine.pcapio import PcapRecord
 from engine.source import PacketSource
@@ -235,6 +236,8 @@ class FilterResult:
     output: str | None = None
     output_format: str | None = None
     written: int = 0
+    packet_range: str | None = None
+    """The --range the packets were taken from (None: all)."""
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
     stopped: bool = False
@@ -256,6 +259,7 @@ class FilterResult:
             "file": self.path,
             "format": self.format,
             "filter": self.filter,
+            "range": self.packet_range,
             "packets": self.packets,
             "matched": self.matched,
             "complete": self.exit_code == ExitCode.SUCCESS,
@@ -289,6 +293,8 @@ def filter_file(
     on_match: Callable[[MatchedFrame], None] | None = None,
     keep_frames: bool = True,
     progress: ProgressCallback | None = None,
+    packet_range: PacketRange | None = None,
+    limit: int | None = None,
 ) -> FilterResult:
     """Read a pcap/pcapng file and find the packets ``display_filter`` matches.
 
@@ -297,9 +303,15 @@ def filter_file(
     records are also written to that file (pcap, or pcapng for a .pcapng name; mode
     0600, never through a symbolic link). Ctrl-C stops the reading and returns what
     matched so far (``interrupted``). Opening errors raise the reader's typed errors.
+
+    ``packet_range`` keeps only the packets with those numbers (the file's own, from 1;
+    the others still count for frame numbers, times and TCP analysis), and the reading
+    stops past its end; ``limit`` stops it after that many matches (``--count``).
     """
     source = Path(path)
     result = FilterResult(str(source), display_filter.text)
+    result.packet_range = packet_range.text if packet_range is not None else None
+    range_end = packet_range.last if packet_range is not None else None
     if output is not None:
         _refuse_same_file(source, output)
     state = ReadState()
@@ -311,6 +323,7 @@ def filter_file(
     first_time: float | None = None
     number = 0
     kept: list[PcapRecord] = []  # matches of the current batch not yet handed to the writer
+    done = False  # past the range's end, or the count reached: the rest is not read
     started = time.monotonic()
     try:
         for batch in read_batches(source, state, progress):
@@ -321,9 +334,14 @@ def filter_file(
             kept = []
             for record in batch:
                 number += 1
+                if (range_end is not None and number > range_end) or limit == result.matched:
+                    done = True
+                    break
                 summary = summarize(number, record)
                 analysis = times.advance(number, record)
                 protocols = paths.path(record) if paths is not None else None
+                if packet_range is not None and number not in packet_range:
+                    continue
                 if not matches(summary, times, protocols):
                     continue
                 times.shown(record.timestamp)
@@ -346,6 +364,8 @@ def filter_file(
             if writer is not None and kept:
                 batch_kept, kept = kept, []
                 writer.write(batch_kept)
+            if done:
+                break
     except KeyboardInterrupt:
         state.interrupted = True
         if writer is not None and kept:  # the matches counted so far are all written
@@ -365,7 +385,7 @@ def filter_file(
         result.output_format = writer.format
         result.written = writer.packets
     result.format = state.format
-    result.packets = number
+    result.packets = number - 1 if done else number
     result.warnings = state.warnings
     result.truncated = state.truncated
     result.stopped = state.stopped
