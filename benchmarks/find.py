@@ -128,16 +128,18 @@ async def measure_app(path: Path, count: int, needle: int, rounds: int = 6) -> N
         for name, original in originals.items():
             setattr(PacketNavigation, name, original)
         session.stop()
-    every = sorted(value for values in latencies.values() for value in values)
+    finds = ("ctrl+n", "ctrl+b")
+    every = sorted(v for key, values in latencies.items() if key not in finds for v in values)
     print(f"keys on {count:,} packets in the app (key → action done, {rounds} rounds):")
     for key, values in latencies.items():
         if values:
-            print(
-                f"  {key:<8} median {statistics.median(values):6.1f} ms, worst {max(values):6.1f} ms"
-            )
+            what = "(a search in a worker: key → match selected)" if key in finds else ""
+            median, worst = statistics.median(values), max(values)
+            print(f"  {key:<8} median {median:6.1f} ms, worst {worst:6.1f} ms {what}")
     p95 = every[max(int(len(every) * 0.95) - 1, 0)]
     verdict = "ok" if p95 < 50 and every[-1] < 150 else "MISSED"
-    print(f"  all: p95 {p95:.1f} ms, worst {every[-1]:.1f} ms (p95 < 50, worst < 150: {verdict})")
+    print(f"  m M ctrl+d D U: p95 {p95:.1f} ms, worst {every[-1]:.1f} ms")
+    print(f"  (targets p95 < 50 ms, worst < 150 ms: {verdict})")
 
 
 def main() -> None:
