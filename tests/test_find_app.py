@@ -240,3 +240,31 @@ async def test_find_and_mark_on_a_live_capture_of_lo() -> None:
         await until(pilot, lambda: packet_list.cursor == 31)
         await pilot.press("M")
         assert packet_list.cursor == 14 and session.marks.marked == frozenset({14})
+
+
+async def test_a_long_find_shows_how_far_it_got_then_hides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.find
+    from tui.widgets.packet_find import FindProgress, PacketNavigation
+
+    monkeypatch.setattr(engine.find, "PROGRESS_EVERY", 0.0)
+    shown: list[str] = []
+    original = PacketNavigation._show_progress
+
+    def recorded(self: PacketNavigation, *args: object) -> None:
+        original(self, *args)  # type: ignore[arg-type]
+        shown.append(str(self.pane.query_one(FindProgress).content))
+
+    monkeypatch.setattr(PacketNavigation, "_show_progress", recorded)
+    big = 3000  # progress is reported every 512 packets searched at most
+    session = CaptureSession(open_file_source(write_capture(tmp_path / "big.pcap", big)))
+    app = LivetapApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        packet_list = main_screen(app).packet_list
+        await until(pilot, lambda: packet_list.row_count == big)
+        await pilot.press("ctrl+f")
+        await type_into_prompt(pilot, app, "hex:ca fe ba be")
+        await until(pilot, lambda: "no packet shown matches hex bytes" in notifications(app))
+        assert shown and shown[0].startswith("finding… ") and "(512 of 3,000)" in shown[0]
+        assert not main_screen(app).query_one(FindProgress).has_class("-busy")
