@@ -30,10 +30,10 @@ from tui.formatting import columns, header_text, protocol_key, row_text
 from tui.widgets.packet_rows import PacketRows
 
 PacketGetter = Callable[[int], PacketSummary | None]
-MARK_GLYPH = "●"
-"""In front of a marked packet's row (m), besides its style."""
 ProcessGetter = Callable[[int], ProcessInfo | None]
 """A packet's index → the program it was tied to when captured (None: not attributed)."""
+MARK_GLYPH = "●"
+"""In front of a marked packet's row (m), besides its style."""
 
 
 class PacketListHeader(Static):
