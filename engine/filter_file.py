@@ -38,6 +38,7 @@ from engine.events import PacketSummary
 from engine.file_ring import FileRing
 from engine.packet.model import Packet
 from engine.packet.streams import FrameAnalysis, StreamTracker
+from engine.packet_range import PacketRange
 from engine.pcap_capture import RotatingPcapWriter
 from engine.pcapio import PcapRecord
 from engine.source import PacketSource
@@ -243,6 +244,8 @@ class FilterResult:
     output: str | None = None
     output_format: str | None = None
     written: int = 0
+    packet_range: str | None = None
+    """The --range the packets were taken from (None: all)."""
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
     stopped: bool = False
@@ -265,6 +268,7 @@ class FilterResult:
             **({"files": list(self.files)} if self.files else {}),
             "format": self.format,
             "filter": self.filter,
+            "range": self.packet_range,
             "packets": self.packets,
             "matched": self.matched,
             "complete": self.exit_code == ExitCode.SUCCESS,
@@ -298,6 +302,8 @@ def filter_file(
     on_match: Callable[[MatchedFrame], None] | None = None,
     keep_frames: bool = True,
     progress: ProgressCallback | None = None,
+    packet_range: PacketRange | None = None,
+    limit: int | None = None,
 ) -> FilterResult:
     """Read a pcap/pcapng file and find the packets ``display_filter`` matches.
 
@@ -310,6 +316,10 @@ def filter_file(
     records are also written to that file (pcap, or pcapng for a .pcapng name; mode
     0600, never through a symbolic link). Ctrl-C stops the reading and returns what
     matched so far (``interrupted``). Opening errors raise the reader's typed errors.
+
+    ``packet_range`` keeps only the packets with those numbers (the file's own, from 1;
+    the others still count for frame numbers, times and TCP analysis), and the reading
+    stops past its end; ``limit`` stops it after that many matches (``--count``).
     """
     files = [Path(path)] if isinstance(path, str | Path) else [Path(one) for one in path]
     names = file_names(files) if len(files) > 1 else ()
@@ -318,6 +328,8 @@ def filter_file(
         display_filter.text,
         tuple(str(one) for one in files) if names else (),
     )
+    result.packet_range = packet_range.text if packet_range is not None else None
+    range_end = packet_range.last if packet_range is not None else None
     if output is not None:
         for source in files:
             _refuse_same_file(source, output)
@@ -330,6 +342,7 @@ def filter_file(
     first_time: float | None = None
     number = 0
     kept: list[PcapRecord] = []  # matches of the current batch not yet handed to the writer
+    done = False  # past the range's end, or the count reached: the rest is not read
     started = time.monotonic()
     try:
         for batch in read_merged_batches(files, state, progress):
@@ -340,9 +353,14 @@ def filter_file(
             kept = []
             for record in batch:
                 number += 1
+                if (range_end is not None and number > range_end) or limit == result.matched:
+                    done = True
+                    break
                 summary = summarize(number, record, names)
                 analysis = times.advance(number, record)
                 protocols = paths.path(record) if paths is not None else None
+                if packet_range is not None and number not in packet_range:
+                    continue
                 if not matches(summary, times, protocols):
                     continue
                 times.shown(record.timestamp)
@@ -366,6 +384,8 @@ def filter_file(
             if writer is not None and kept:
                 batch_kept, kept = kept, []
                 writer.write(batch_kept)
+            if done:
+                break
     except KeyboardInterrupt:
         state.interrupted = True
         if writer is not None and kept:  # the matches counted so far are all written
@@ -385,7 +405,7 @@ def filter_file(
         result.output_format = writer.format
         result.written = writer.packets
     result.format = state.format
-    result.packets = number
+    result.packets = number - 1 if done else number
     result.warnings = state.warnings
     result.truncated = state.truncated
     result.stopped = state.stopped

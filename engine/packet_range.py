@@ -22,11 +22,13 @@ class PacketRange:
 
     spans: tuple[tuple[int, int | None], ...]
     text: str
+    starts: tuple[int, ...] = ()
+    """Each span's first number (looked up with bisect)."""
 
     def __contains__(self, number: object) -> bool:
         if not isinstance(number, int):
             return False
-        position = bisect.bisect_right([first for first, _ in self.spans], number) - 1
+        position = bisect.bisect_right(self.starts, number) - 1
         if position < 0:
             return False
         last = self.spans[position][1]
@@ -74,4 +76,4 @@ def parse_range(text: str) -> PacketRange:
             merged[-1] = (previous_first, end)
         else:
             merged.append((first, last))
-    return PacketRange(tuple(merged), text.strip())
+    return PacketRange(tuple(merged), text.strip(), tuple(first for first, _ in merged))

@@ -517,3 +517,27 @@ def test_an_icmp_header_under_6_bytes_is_not_icmp_as_in_tshark(tmp_path: Path) -
     for expression in ("icmp", "not icmp", "ip and not icmp"):
         assert numbers(ours(path, expression)) == tshark_numbers(path, expression), expression
     assert len(tshark_numbers(path, "icmp")) == 6
+
+
+def test_range_and_count_take_those_packets_as_wiresharks_numbers(
+    agreeing: Path, tmp_path: Path
+) -> None:
+    total = len(tshark_numbers(agreeing, "frame"))
+    assert total > 12
+    data = ours(agreeing, "", "--range", "2-4,9,12-")
+    assert numbers(data) == [2, 3, 4, 9, *range(12, total + 1)]
+    assert data["range"] == "2-4,9,12-"
+    tcp = tshark_numbers(agreeing, "tcp")
+    in_range = [n for n in tcp if 3 <= n <= 10]
+    assert numbers(ours(agreeing, "tcp", "--range", "3-10")) == in_range
+    assert numbers(ours(agreeing, "tcp", "-c", "2")) == tcp[:2]
+    out = tmp_path / "part.pcap"
+    result = livetap("filter", str(agreeing), "--range", "1-3,9", "-w", str(out))
+    assert result.returncode == ExitCode.SUCCESS, result.stderr
+    assert "4 of 9 packets in 1-3,9 taken; wrote 4" in result.stdout  # reading stops at 9
+    assert tshark_rows(out) == [
+        row for n, row in enumerate(tshark_rows(agreeing), 1) if n in (1, 2, 3, 9)
+    ]
+    bad = livetap("filter", str(agreeing), "--range", "9-2")
+    assert bad.returncode == ExitCode.USAGE_ERROR and "range goes upwards" in bad.stderr
+    assert "Traceback" not in bad.stderr

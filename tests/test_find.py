@@ -197,3 +197,20 @@ def test_a_file_is_searched_in_blocks_read_at_once(tmp_path: Path) -> None:
         assert finder.search(rows, 1200, forward=False).index == 1111
         assert finder.search(rows, 1).index == 1111
         assert PacketFinder(ring, parse_find("packet 1199 hello")).search(rows, 1).index == 1199
+
+
+def test_a_long_search_reports_progress_and_can_be_cancelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import engine.find
+
+    monkeypatch.setattr(engine.find, "PROGRESS_EVERY", 0.0)
+    ring = filled(3000)
+    rows = RingRows(ring)
+    finder = PacketFinder(ring, parse_find("hex:ca fe ba be"))
+    reports: list[tuple[int, int]] = []
+    result = finder.search(rows, 1, progress=lambda done, total: reports.append((done, total)))
+    assert result.index is None and result.searched == 3000
+    assert reports[:2] == [(512, 3000), (1024, 3000)]
+    stopped = finder.search(rows, 1, cancelled=lambda: True)
+    assert stopped.cancelled and stopped.index is None and stopped.searched == 512

@@ -240,3 +240,69 @@ async def test_find_and_mark_on_a_live_capture_of_lo() -> None:
         await until(pilot, lambda: packet_list.cursor == 31)
         await pilot.press("M")
         assert packet_list.cursor == 14 and session.marks.marked == frozenset({14})
+
+
+async def test_a_long_find_shows_how_far_it_got_then_hides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.find
+    from tui.widgets.packet_find import FindProgress, PacketNavigation
+
+    monkeypatch.setattr(engine.find, "PROGRESS_EVERY", 0.0)
+    shown: list[str] = []
+    original = PacketNavigation._show_progress
+
+    def recorded(self: PacketNavigation, *args: object) -> None:
+        original(self, *args)  # type: ignore[arg-type]
+        shown.append(str(self.pane.query_one(FindProgress).content))
+
+    monkeypatch.setattr(PacketNavigation, "_show_progress", recorded)
+    big = 3000  # progress is reported every 512 packets searched at most
+    session = CaptureSession(open_file_source(write_capture(tmp_path / "big.pcap", big)))
+    app = LivetapApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        packet_list = main_screen(app).packet_list
+        await until(pilot, lambda: packet_list.row_count == big)
+        await pilot.press("ctrl+f")
+        await type_into_prompt(pilot, app, "hex:ca fe ba be")
+        await until(pilot, lambda: "no packet shown matches hex bytes" in notifications(app))
+        assert shown and shown[0].startswith("finding… ") and "(512 of 3,000)" in shown[0]
+        assert not main_screen(app).query_one(FindProgress).has_class("-busy")
+
+
+async def test_esc_stops_a_long_find(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import engine.find
+    from tui.widgets.packet_find import FindProgress
+
+    monkeypatch.setattr(engine.find, "PROGRESS_EVERY", 0.0)
+    original = engine.find.PacketFinder.matches
+
+    def slow(self: engine.find.PacketFinder, index: int) -> bool:
+        time.sleep(0.002)  # 3,000 packets: 6 s unless stopped
+        return original(self, index)
+
+    monkeypatch.setattr(engine.find.PacketFinder, "matches", slow)
+    big = 3000
+    session = CaptureSession(open_file_source(write_capture(tmp_path / "big.pcap", big)))
+    app = LivetapApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        main = main_screen(app)
+        packet_list = main.packet_list
+        await until(pilot, lambda: packet_list.row_count == big)
+        await pilot.press("home")
+        await pilot.press("ctrl+f")
+        await type_into_prompt(pilot, app, "hex:ca fe ba be")
+        progress = main.query_one(FindProgress)
+        await until(pilot, lambda: progress.has_class("-busy"))
+        began = time.monotonic()
+        await pilot.press("escape")
+        await until(pilot, lambda: not progress.has_class("-busy"))
+        assert time.monotonic() - began < 3
+        packets = main.packets
+        assert packets is not None
+        await until(pilot, lambda: not packets.navigation.searching)
+        await pilot.pause(0.3)
+        assert "no packet shown matches" not in notifications(app)
+        assert packet_list.cursor == 1

@@ -1,5 +1,8 @@
 """``livetap filter FILE… -Y EXPR``: the packets of capture files a display filter matches.
 
+``--range 1-100,250`` keeps only those packet numbers and ``-c N`` stops after N matches
+(the save dialog's "range" of the TUI, headless).
+
 Like ``tshark -r FILE -Y EXPR``: one line per matching packet (number, relative time,
 source → destination, protocol, length, info) printed as the file is read; ``--json``
 prints one document, ``--count-only`` only the count, and ``-w OUT`` writes the
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from engine.errors import UsageError
 from engine.filter_file import FilterResult, MatchedFrame, compile_filter, filter_file
+from engine.packet_range import PacketRange, parse_range
 from tui.commands._output import print_json
 from tui.commands.analyze import ProgressBar, quiet_broken_pipe, sigterm_interrupts
 
@@ -47,6 +51,8 @@ examples:
   livetap filter trace.pcap -Y "tcp.flags.syn == 1 and tcp.flags.ack == 0" --count-only
   livetap filter trace.pcapng -Y "http" -w http-only.pcapng
   livetap filter a.pcap b.pcap -Y 'dns and frame.source == "b.pcap"'
+  livetap filter trace.pcap --range 10-200,250 -w part.pcap      (a range, no filter)
+  livetap filter trace.pcap -Y "tcp.flags.reset == 1" -c 5     (the first five)
 """
 
 
@@ -62,9 +68,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-Y",
         "--display-filter",
-        required=True,
+        default="",
         metavar="EXPR",
-        help='the display filter, e.g. "tcp.port == 443" (quote it for the shell)',
+        help='the display filter, e.g. "tcp.port == 443" (quote it for the shell); '
+        "needed unless --range is given (then every packet of the range matches)",
+    )
+    parser.add_argument(
+        "--range",
+        dest="packet_range",
+        type=_packet_range,
+        metavar="RANGE",
+        help="only these packet numbers (the file's own, from 1), as Wireshark's export "
+        "writes them: 1-100,250,300- (300 to the end); the reading stops past the last",
+    )
+    parser.add_argument(
+        "-c",
+        "--count",
+        type=_positive,
+        metavar="N",
+        help="stop after N matching packets (printed or written)",
     )
     parser.add_argument(
         "-w",
@@ -80,8 +102,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _packet_range(text: str) -> PacketRange:
+    """--range: a packet range, or argparse's usage error saying what is wrong."""
+    try:
+        return parse_range(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
+def _positive(text: str) -> int:
+    """--count: a whole number from 1."""
+    if not text.isdecimal() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (a whole number from 1)")
+    return int(text)
+
+
 def run(args: argparse.Namespace) -> int:
     """Filter the file; exit 0, 7 (partial file) or 130 (interrupted)."""
+    if not args.display_filter.strip() and args.packet_range is None:
+        raise UsageError("give a display filter (-Y EXPR), a packet --range, or both")
     display_filter = compile_filter(args.display_filter)
     if args.output is not None and str(args.output) == "-":
         raise UsageError("-w writes a file, not standard output: give it a file name")
@@ -97,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
                 on_match=print_line,
                 keep_frames=args.json and not args.count_only,
                 progress=progress,
+                packet_range=args.packet_range,
+                limit=args.count,
             )
     finally:
         if progress is not None:
@@ -132,7 +173,9 @@ def _line_printer(progress: ProgressBar | None) -> Callable[[MatchedFrame], None
 
 def _written_line(result: FilterResult) -> str:
     """What -w did, in one line."""
+    taken = f" in {result.packet_range}" if result.packet_range else ""
+    matched = f"matched {result.filter!r}" if result.filter.strip() else "taken"
     return (
-        f"{result.matched:,} of {result.packets:,} packets matched {result.filter!r}; "
+        f"{result.matched:,} of {result.packets:,} packets{taken} {matched}; "
         f"wrote {result.written:,} to {result.output} ({result.output_format})"
     )

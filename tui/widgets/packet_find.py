@@ -138,7 +138,7 @@ class PacketNavigation:
         """How far a long search got (the line hides again when it ends)."""
         share = 100 * done // max(1, total)
         self._progress.update(
-            f"finding {query.describe()}: {done:,} of {total:,} packets ({share}%) · Esc stops"
+            f"finding… {share}% ({done:,} of {total:,}) · Esc stops · {query.describe()}"
         )
         self._progress.add_class("-busy")
 

@@ -31,10 +31,10 @@ from tui.packet_look import PacketLook
 from tui.widgets.packet_rows import PacketRows
 
 PacketGetter = Callable[[int], PacketSummary | None]
-MARK_GLYPH = "●"
-"""In front of a marked packet's row (m), besides its style."""
 ProcessGetter = Callable[[int], ProcessInfo | None]
 """A packet's index → the program it was tied to when captured (None: not attributed)."""
+MARK_GLYPH = "●"
+"""In front of a marked packet's row (m), besides its style."""
 
 
 class PacketListHeader(Static):

@@ -189,7 +189,7 @@ class PacketPane(Vertical):
         view, total = self.session.view, len(self.session.ring)
         if view is None:
             return total, total, False
-        return len(view), total, view.scanning
+        return len(self.packet_list.rows), total, view.scanning  # less the ignored
 
     def show_connection(self, figures: ConnectionFigures) -> None:
         """Mark a browser request's packets and select the first (g, from the browser pane).
