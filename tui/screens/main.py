@@ -387,6 +387,15 @@ class MainScreen(Screen[None]):
             return
         self._field_filter(field.filter)
 
+    def on_packet_pane_display_filter_asked(self, message: PacketPane.DisplayFilterAsked) -> None:
+        """A packet view asks for a display filter (follow stream: ``tcp.stream == N``)."""
+        from engine.display_filter import DisplayFilterError
+
+        try:
+            flash(self, self.apply_display_filter(message.text))
+        except DisplayFilterError as error:
+            fail(self, error.message, "Display filter")
+
     def on_packet_detail_pane_field_chosen(self, message: PacketDetailPane.FieldChosen) -> None:
         """Enter on a field of the layer tree: Apply / Prepare as Filter."""
         self._field_filter(message.node.filter)
