@@ -261,7 +261,7 @@ class BrowserPane(Vertical):
     def filter_counts(self) -> tuple[int, int]:
         """Requests listed and requests held (what the display filter let through, of all)."""
         requests = self.request_list
-        held = len(self.browser.tracker.records()) if self.browser is not None else 0
+        held = len(self.browser.tracker) if self.browser is not None else 0
         return (requests.row_count if requests is not None else 0), held
 
     # -- the selected request's detail ------------------------------------------------
