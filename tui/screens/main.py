@@ -133,6 +133,8 @@ class MainScreen(Screen[None]):
             self._relabel("other_pane", "Browser?")
         self.display_scope = DisplayScope()
         """The display filter and the panes it narrows."""
+        self._packets: PacketPane | None = None
+        self._requests: BrowserPane | None = None
         self.ndjson: NdjsonCapture | None = None
         self._ndjson_reported: str | None = None
         self._spec_path = ""
@@ -149,9 +151,11 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
             if self.session is not None:
-                yield PacketPane(self.session, self.save_directory, id="packet-pane")
+                self._packets = PacketPane(self.session, self.save_directory, id="packet-pane")
+                yield self._packets
             if self.browser is not None or self.session is None:
-                yield BrowserPane(self.browser, self.session, id="browser-pane")
+                self._requests = BrowserPane(self.browser, self.session, id="browser-pane")
+                yield self._requests
         yield StatusBar(id="status-bar")
         yield KeyFooter()
 
@@ -172,15 +176,14 @@ class MainScreen(Screen[None]):
 
     @property
     def packets(self) -> PacketPane | None:
-        """The packet pane (None with --no-packets)."""
-        panes = self.query(PacketPane)
-        return panes.first() if panes else None
+        """The packet pane (None with --no-packets); kept from compose, as a DOM query at
+        every key and pull cost about a millisecond each."""
+        return self._packets
 
     @property
     def requests(self) -> BrowserPane | None:
         """The browser pane (None when packets are shown without a browser)."""
-        panes = self.query(BrowserPane)
-        return panes.first() if panes else None
+        return self._requests
 
     @property
     def packet_list(self) -> PacketList:
