@@ -45,8 +45,10 @@ def test_a_request_goes_from_sent_to_finished() -> None:
     tracker = NetworkTracker()
     events: list[BrowserEvent] = []
     tracker.listeners.append(events.append)
+    assert len(tracker) == 0
     tracker.handle("Network.requestWillBeSent", request("1", "http://x/a"), "S")
     assert tracker.get("1") is not None and tracker.get("1").state == "pending"  # type: ignore[union-attr]
+    assert len(tracker) == len(tracker.records()) == 1
     timing = {
         "requestTime": 10.0,
         "dnsStart": 0,

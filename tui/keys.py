@@ -205,7 +205,14 @@ KEYS: tuple[Key, ...] = (
         "expert-info",
         show=False,
     ),
-    Key("s", "follow_stream", "Stream", "Follow the selected packet's TCP stream", "follow"),
+    Key(
+        "s",
+        "follow_stream",
+        "Stream",
+        "Follow the selected packet's TCP stream (in it: / searches, n/N next/previous match, "
+        "f filters tcp.stream == N, X filters it out)",
+        "follow",
+    ),
     Key(
         "b",
         "show_body",

@@ -245,6 +245,11 @@ class NetworkTracker:
         with self._lock:
             return list(self._records.values())
 
+    def __len__(self) -> int:
+        """How many records are held (the status bar's count, without copying them)."""
+        with self._lock:
+            return len(self._records)
+
     def drain(self, status: BrowserStatus) -> BrowserBatch:
         """The records changed and removed since the previous drain."""
         with self._lock:

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.style import Style
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label
+from textual.widgets import Footer, Input, Label
 
 from engine.analysis import FollowResult
 from engine.analysis.follow import ascii_text, hex_lines
@@ -59,8 +60,37 @@ PREPARE: dict[str, Callable[[FollowResult], list[StreamLine]]] = {
 }
 
 
-class FollowScreen(ModalScreen[None]):
-    """A followed TCP stream: node 0's data in one colour, node 1's in another."""
+MAX_MATCHES = 10_000
+"""Search matches highlighted at most (the count says when there are more)."""
+
+
+def find_matches(lines: list[str], query: str) -> list[tuple[int, int, int]]:
+    """Where ``query`` occurs (any case) in the lines: (line, start, end), in order."""
+    needle = query.lower()
+    found: list[tuple[int, int, int]] = []
+    if not needle:
+        return found
+    for number, line in enumerate(lines):
+        text = line.lower()
+        position = text.find(needle)
+        while position >= 0:
+            found.append((number, position, position + len(needle)))
+            if len(found) >= MAX_MATCHES:
+                return found
+            position = text.find(needle, position + len(needle))
+    return found
+
+
+class FollowScreen(ModalScreen[str | None]):
+    """A followed TCP stream: node 0's data in one colour, node 1's in another.
+
+    ``/`` searches the stream as you type (any case; Enter in the box or ``n``: the
+    next match, ``N``: the previous one; the current one is marked apart). ``f`` closes
+    it with the display filter ``tcp.stream == N``: Wireshark applies that filter as the
+    stream opens; here the user asks for it, so following a stream never replaces the
+    filter they had. ``X`` closes it with ``!(tcp.stream == N)`` (Wireshark's "Filter
+    Out This Stream").
+    """
 
     DEFAULT_CSS = """
     FollowScreen {
@@ -77,12 +107,21 @@ class FollowScreen(ModalScreen[None]):
         text-style: bold;
         color: $accent;
     }
+    FollowScreen #follow-search-bar { height: 1; display: none; }
+    FollowScreen #follow-search-bar.-open { display: block; }
+    FollowScreen #follow-search { width: 1fr; height: 1; border: none; padding: 0 1; }
+    FollowScreen #follow-matches { width: auto; height: 1; padding: 0 1; color: $text-muted; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("q", "close", "Close", show=False),
         Binding("h", "toggle_hex", "Hex/ASCII"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "next_match", "Next", show=False),
+        Binding("N", "previous_match", "Previous", show=False),
+        Binding("f", "filter_stream", "Filter stream"),
+        Binding("X", "filter_out_stream", "Filter out", show=False),
     ]
 
     class Loaded(Message):
@@ -108,11 +147,19 @@ class FollowScreen(ModalScreen[None]):
             self.lines = lines
             self.lengths = lengths
 
-    def __init__(self, load: Callable[[], FollowResult], conversation: str) -> None:
-        """``load`` reassembles the stream; it runs in a worker thread, never on the UI."""
+    def __init__(
+        self, load: Callable[[], FollowResult], conversation: str, stream: int | None = None
+    ) -> None:
+        """``load`` reassembles the stream; it runs in a worker thread, never on the UI.
+        ``stream`` is its ``tcp.stream`` number, when the stream analysis knows it."""
         super().__init__()
         self._load = load
         self.conversation = conversation
+        self.stream = stream
+        self.query_text = ""
+        self.matches: list[tuple[int, int, int]] = []
+        self.current: int | None = None
+        """The match under the cursor (an index into :attr:`matches`)."""
         self.result: FollowResult | None = None
         self.mode = "ascii"
         self._prepared: dict[str, tuple[list[StreamLine], list[int]]] = {}
@@ -122,6 +169,9 @@ class FollowScreen(ModalScreen[None]):
         with Vertical():
             yield Label(f"Follow TCP: {self.conversation}", id="follow-title")
             yield StreamView(id="follow-body")
+            with Horizontal(id="follow-search-bar"):
+                yield Input(placeholder="search the stream (any case)", id="follow-search")
+                yield Label("", id="follow-matches")
             yield Footer()
 
     @property
@@ -190,6 +240,8 @@ class FollowScreen(ModalScreen[None]):
             self.view.show_note("The stream carried no payload.")
             return
         self.view.show_lines(lines, lengths)
+        if self.query_text:
+            self._search(self.query_text)
 
     @work(thread=True, group="follow-prepare")
     def _prepare(self, result: FollowResult, mode: str) -> None:
@@ -204,5 +256,89 @@ class FollowScreen(ModalScreen[None]):
         self._show()
 
     def action_close(self) -> None:
-        """Back to the packet list."""
+        """Close the search bar when it has the focus, else go back to the packet list."""
+        search = self.query_one("#follow-search", Input)
+        if search.has_focus:
+            self.query_one("#follow-search-bar").remove_class("-open")
+            self.view.focus()
+            return
         self.dismiss(None)
+
+    # -- search ------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """Open the search bar (it keeps the last search)."""
+        self.query_one("#follow-search-bar").add_class("-open")
+        self.query_one("#follow-search", Input).focus()
+
+    def on_input_changed(self, message: Input.Changed) -> None:
+        """Search as the user types."""
+        self._search(message.value)
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        """Enter: the next match (the focus stays in the box for more Enters)."""
+        if message.value != self.query_text:
+            self._search(message.value)
+        else:
+            self.action_next_match()
+
+    def _search(self, query: str) -> None:
+        """Find every match in the shown lines; the current one is the first on screen or
+        after it."""
+        self.query_text = query
+        view = self.view
+        self.matches = find_matches(view.line_texts(), query) if self.loaded else []
+        self.current = None
+        if self.matches:
+            top = view.scroll_offset.y
+            rows = [view.row_of(line, start) for line, start, _end in self.matches]
+            self.current = next((n for n, row in enumerate(rows) if row >= top), 0)
+        self._show_matches()
+
+    def _show_matches(self) -> None:
+        theme = self.app.theme_variables
+        found = Style(bgcolor=theme.get("warning", "yellow"), color="black")
+        current = Style(bgcolor=theme.get("accent", "magenta"), color="black", bold=True)
+        self.view.set_matches(self.matches, self.current, (found, current))
+        label = self.query_one("#follow-matches", Label)
+        if not self.query_text:
+            label.update("")
+        elif not self.matches:
+            label.update("no match")
+        else:
+            more = "+" if len(self.matches) >= MAX_MATCHES else ""
+            label.update(
+                f"{(self.current or 0) + 1:,} of {len(self.matches):,}{more} · n next · N previous"
+            )
+
+    def action_next_match(self) -> None:
+        """The next match (after the last: the first)."""
+        self._step(1)
+
+    def action_previous_match(self) -> None:
+        """The previous match (before the first: the last)."""
+        self._step(-1)
+
+    def _step(self, by: int) -> None:
+        if not self.matches:
+            if not self.query_text:
+                self.action_search()
+            return
+        self.current = ((self.current or 0) + by) % len(self.matches)
+        self._show_matches()
+
+    # -- the display filter ------------------------------------------------------------
+
+    def action_filter_stream(self) -> None:
+        """Close with the display filter ``tcp.stream == N`` (only this stream's packets)."""
+        if self.stream is None:
+            self.notify("the stream number is not known yet", severity="warning")
+            return
+        self.dismiss(f"tcp.stream == {self.stream}")
+
+    def action_filter_out_stream(self) -> None:
+        """Close with ``!(tcp.stream == N)``: every packet but this stream's."""
+        if self.stream is None:
+            self.notify("the stream number is not known yet", severity="warning")
+            return
+        self.dismiss(f"!(tcp.stream == {self.stream})")

@@ -152,6 +152,8 @@ class MainScreen(Screen[None]):
             self._relabel("other_pane", "Browser?")
         self.display_scope = DisplayScope()
         """The display filter and the panes it narrows."""
+        self._packets: PacketPane | None = None
+        self._requests: BrowserPane | None = None
         self.ndjson: NdjsonCapture | None = None
         self._ndjson_reported: str | None = None
         self._spec_path = ""
@@ -168,9 +170,11 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="panes"):
             if self.session is not None:
-                yield PacketPane(self.session, self.save_directory, id="packet-pane")
+                self._packets = PacketPane(self.session, self.save_directory, id="packet-pane")
+                yield self._packets
             if self.browser is not None or self.session is None:
-                yield BrowserPane(self.browser, self.session, id="browser-pane")
+                self._requests = BrowserPane(self.browser, self.session, id="browser-pane")
+                yield self._requests
         yield StatusBar(id="status-bar")
         yield KeyFooter()
 
@@ -191,15 +195,14 @@ class MainScreen(Screen[None]):
 
     @property
     def packets(self) -> PacketPane | None:
-        """The packet pane (None with --no-packets)."""
-        panes = self.query(PacketPane)
-        return panes.first() if panes else None
+        """The packet pane (None with --no-packets); kept from compose, as a DOM query at
+        every key and pull cost about a millisecond each."""
+        return self._packets
 
     @property
     def requests(self) -> BrowserPane | None:
         """The browser pane (None when packets are shown without a browser)."""
-        panes = self.query(BrowserPane)
-        return panes.first() if panes else None
+        return self._requests
 
     @property
     def packet_list(self) -> PacketList:
@@ -405,6 +408,15 @@ class MainScreen(Screen[None]):
             warn(self, "move to a field of the packet's layers (Enter) that a display filter knows")
             return
         self._field_filter(field.filter)
+
+    def on_packet_pane_display_filter_asked(self, message: PacketPane.DisplayFilterAsked) -> None:
+        """A packet view asks for a display filter (follow stream: ``tcp.stream == N``)."""
+        from engine.display_filter import DisplayFilterError
+
+        try:
+            flash(self, self.apply_display_filter(message.text))
+        except DisplayFilterError as error:
+            fail(self, error.message, "Display filter")
 
     def on_packet_detail_pane_field_chosen(self, message: PacketDetailPane.FieldChosen) -> None:
         """Enter on a field of the layer tree: Apply / Prepare as Filter."""

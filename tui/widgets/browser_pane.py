@@ -127,6 +127,7 @@ class BrowserPane(Vertical):
         """The capture whose buffered packets hold the requests' connections (None: none)."""
         self.status: BrowserStatus | None = None
         """The browser's state at the last pull, for the status bar."""
+        self._request_list: RequestList | None = None
         self._shown_request: str | None = None
         self._bodies: dict[str, ResponseBody] = {}
         self._body_notes: dict[str, str] = {}
@@ -155,7 +156,8 @@ class BrowserPane(Vertical):
         yield Static(Text(" Browser · not connected", style="bold"), id="browser-title")
         if self.connected:
             yield ChipBar(id="request-chips")
-            yield RequestList(id="request-list")
+            self._request_list = RequestList(id="request-list")
+            yield self._request_list
             yield RequestDetail(id="request-detail")
         else:
             yield Static(CONNECT_HINT, id="browser-hint", markup=False)
@@ -188,9 +190,8 @@ class BrowserPane(Vertical):
 
     @property
     def request_list(self) -> RequestList | None:
-        """The request list (None while no browser is connected)."""
-        lists = self.query(RequestList)
-        return lists.first() if lists else None
+        """The request list (None while no browser is connected); kept from compose."""
+        return self._request_list
 
     @property
     def selected_request(self) -> str | None:
@@ -266,7 +267,7 @@ class BrowserPane(Vertical):
     def filter_counts(self) -> tuple[int, int]:
         """Requests listed and requests held (what the display filter let through, of all)."""
         requests = self.request_list
-        held = len(self.browser.tracker.records()) if self.browser is not None else 0
+        held = len(self.browser.tracker) if self.browser is not None else 0
         return (requests.row_count if requests is not None else 0), held
 
     # -- the selected request's detail ------------------------------------------------

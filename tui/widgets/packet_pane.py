@@ -78,6 +78,13 @@ class PacketPane(Vertical):
     class Changed(Message):
         """The pane changed what it shows (a filter applied, a scan done): pull and redraw now."""
 
+    class DisplayFilterAsked(Message):
+        """A view of the pane asks for this display filter (follow stream's ``f``)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     def __init__(
         self, session: CaptureSession, save_directory: Path, *, id: str | None = None
     ) -> None:
@@ -672,7 +679,13 @@ class PacketPane(Vertical):
         def load() -> FollowResult:  # runs in the follow screen's worker thread
             return follow_records(list(ring.records()), conv=conversation)
 
-        self.app.push_screen(FollowScreen(load, conversation))
+        def done(display_filter: str | None) -> None:
+            if display_filter:  # f (tcp.stream == N) or X (the other packets)
+                self.post_message(self.DisplayFilterAsked(display_filter))
+
+        analysis = ring.analysis.analysis_of(packet.index) if packet is not None else None
+        stream = analysis.tcp.stream if analysis is not None and analysis.tcp else None
+        self.app.push_screen(FollowScreen(load, conversation, stream), done)
 
     # -- how the list shows packets (tui/packet_look.py) -------------------------------
 

@@ -9,6 +9,7 @@ width by index only, and each visible row is cut out of its line when drawn.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 from rich.segment import Segment
@@ -44,6 +45,9 @@ class StreamView(ScrollView, can_focus=True):
         self._wrap = 0
         self._note = ""
         self._node_colours: tuple[str, str] = ("red", "blue")
+        self._matches: dict[int, list[tuple[int, int, bool]]] = {}
+        """Search matches by line: (first column, end column, is the current one)."""
+        self._match_styles = (Style(reverse=True), Style(reverse=True, bold=True, underline=True))
 
     # -- what to show ------------------------------------------------------------------
 
@@ -55,16 +59,50 @@ class StreamView(ScrollView, can_focus=True):
     def show_note(self, note: str) -> None:
         """One dim line instead of the stream (loading, preparing, nothing to show)."""
         self._note = note
+        self._matches = {}
         self._lines, self._lengths, self._longest = (), (), 0
         self._rewrap(force=True)
 
     def show_lines(self, lines: Sequence[StreamLine], lengths: Sequence[int]) -> None:
         """Show prepared lines (``lengths[i]`` is the character count of line i)."""
         self._note = ""
+        self._matches = {}
         self._lines, self._lengths = lines, lengths
         self._longest = max(lengths, default=0)
         self._rewrap(force=True)
         self.scroll_home(animate=False)
+
+    def set_matches(
+        self,
+        matches: Sequence[tuple[int, int, int]],
+        current: int | None,
+        styles: tuple[Style, Style],
+    ) -> None:
+        """Highlight search matches, (line, first column, end column) each, and the
+        current one (an index into ``matches``) in the second style; scroll to it."""
+        self._match_styles = styles
+        found: dict[int, list[tuple[int, int, bool]]] = {}
+        for number, (line, start, end) in enumerate(matches):
+            found.setdefault(line, []).append((start, end, number == current))
+        self._matches = found
+        if current is not None and 0 <= current < len(matches):
+            line, start, _end = matches[current]
+            row = self.row_of(line, start)
+            height = self.scrollable_content_region.height
+            if not self.scroll_offset.y <= row < self.scroll_offset.y + height:
+                self.scroll_to(y=max(0, row - height // 3), animate=False)
+        self.refresh()
+
+    def row_of(self, line: int, column: int) -> int:
+        """The row on which column ``column`` of line ``line`` is drawn."""
+        rows = self._rows
+        if rows is None:
+            return line
+        return max(0, bisect.bisect_right(rows, (line, column)) - 1)
+
+    def line_texts(self) -> list[str]:
+        """Each line's text (both sides' pieces joined), for searching."""
+        return ["".join(text for text, _node in line) for line in self._lines]
 
     @property
     def line_count(self) -> int:
@@ -134,12 +172,36 @@ class StreamView(ScrollView, can_focus=True):
         styles = [base + Style(color=colour) for colour in self._node_colours]
         segments: list[Segment] = []
         position = 0
+        matches = self._matches.get(index, ())
         for text, node in self._lines[index]:
             following = position + len(text)
             if following > start and position < end:
-                piece = text[max(0, start - position) : end - position]
-                segments.append(Segment(piece, styles[node]))
+                first = max(start, position)
+                piece = text[first - position : end - position]
+                segments.extend(self._marked(piece, first, styles[node], matches))
             position = following
             if position >= end:
                 break
         return Strip(segments).extend_cell_length(width, base).crop(0, width)
+
+    def _marked(
+        self, piece: str, column: int, style: Style, matches: Sequence[tuple[int, int, bool]]
+    ) -> list[Segment]:
+        """A piece starting at ``column`` of its line, cut where search matches begin and end."""
+        if not matches:
+            return [Segment(piece, style)]
+        segments: list[Segment] = []
+        position, stop = column, column + len(piece)
+        for start, end, current in matches:
+            if end <= position or start >= stop:
+                continue
+            if start > position:
+                segments.append(Segment(piece[position - column : start - column], style))
+                position = start
+            upto = min(end, stop)
+            marked = style + self._match_styles[1 if current else 0]
+            segments.append(Segment(piece[position - column : upto - column], marked))
+            position = upto
+        if position < stop:
+            segments.append(Segment(piece[position - column :], style))
+        return segments
