@@ -221,7 +221,9 @@ async def test_f_offers_this_packets_process_and_then_keeps_only_that_programs_p
                 await until(pilot, lambda: session.owners is not None and session.owners.active)
                 with program(UDP_BURST, V4, str(port), "5", "0.2") as sender:
                     await until(pilot, lambda: session.ring.last_index == 5)
+                    await until(pilot, lambda: main.packet_list.row_count == 5)
                     main.packet_list.select(1)
+                    await until(pilot, lambda: main.packet_list.cursor == 1)
                     await pilot.press("f")
                     prompt = app.screen
                     assert isinstance(prompt, Prompt)
