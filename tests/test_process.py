@@ -803,13 +803,16 @@ def test_the_kernels_record_names_a_connection_closed_before_it_was_looked_up() 
             connection.close()
             assert curl.wait(10) == 0
         ends_now = ends(V4, client_port, port)
-        assert plain.for_endpoints(6, *ends_now, timestamp=started).reason == CLOSED
+        assert plain.for_endpoints(6, *ends_now, timestamp=started).reason in (
+            CLOSED,
+            TIME_WAIT_REASON,
+        )
         found = hooked.for_endpoints(6, *ends_now, timestamp=started)
         assert (found.known, found.pid, found.name, found.user) == (True, curl.pid, "curl", ME)
         later = Attributor()
         later.kernel = kernel  # a flow whose first packet came long before that connect
         stale = later.for_endpoints(6, *ends_now, timestamp=started - 60)
-        assert not stale.known and stale.reason == CLOSED
+        assert not stale.known and stale.reason in (CLOSED, TIME_WAIT_REASON)
         later.close()
     finally:
         kernel.close()
@@ -852,6 +855,42 @@ def test_the_kernels_record_of_a_running_program_gives_its_whole_detail() -> Non
             finally:
                 client.kill()
                 client.wait()
+    finally:
+        kernel.close()
+        hooked.close()
+
+
+CLOSE_AND_STAY = """
+import os, socket, struct, sys, time
+client = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+port = client.getsockname()[1]
+client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+client.close()
+print(os.getpid(), port, flush=True)
+time.sleep(60)
+"""
+"""Connects, closes its socket with a reset (gone from every table at once), keeps running."""
+
+
+@pytest.mark.root("loads a BPF program and creates a network namespace")
+def test_the_kernels_record_never_names_a_program_of_another_namespace(namespace: str) -> None:
+    """The hook sees every namespace's connects: one made inside the test's namespace, on
+    the same 127.0.0.1 addresses the host has, is not given to the host's four-tuple."""
+    kernel = KernelConnects()
+    hooked = Attributor()
+    hooked.kernel = kernel
+    inside = ("ip", "netns", "exec", namespace)
+    started = time.time()
+    try:
+        with (
+            program(TCP_SERVER, V4, prefix=inside) as server,
+            program(CLOSE_AND_STAY, V4, str(server.port), prefix=inside) as client,
+        ):
+            record = kernel.owner(*ends(V4, client.port, server.port))
+            assert record is not None and record.pid == client.pid  # the hook saw it
+            found = hooked.for_endpoints(6, *ends(V4, client.port, server.port), started)
+            assert not found.known and found.reason in (OTHER_NAMESPACE, CLOSED)
+            assert found.pid != client.pid
     finally:
         kernel.close()
         hooked.close()

@@ -26,7 +26,14 @@ from engine.packet.walk import UDP_TUNNEL_PORTS as UDP_TUNNELS
 from engine.process.kernel_connects import KernelConnects
 from engine.process.local import LocalAddresses
 from engine.process.netns import Namespaces
-from engine.process.procfs import InodeOwners, ProcessInfo, read_process, unknown, user_name
+from engine.process.procfs import (
+    InodeOwners,
+    ProcessInfo,
+    net_namespace,
+    read_process,
+    unknown,
+    user_name,
+)
 from engine.process.sockdiag import LISTEN, TIME_WAIT, Endpoint, SockDiag, SocketEntry
 
 TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
@@ -370,6 +377,8 @@ class Attributor:
             return owner
         alive = read_process(found.pid)
         if alive.known and alive.name == found.name and alive.start / _TICKS <= found.since_boot:
+            if net_namespace(found.pid) != self._namespaces.own:
+                return unknown(OTHER_NAMESPACE)  # the hook sees every namespace's connects
             return alive  # still running: its command line, parent and unit too
         return ProcessInfo(pid=found.pid, name=found.name, user=user_name(found.uid), uid=found.uid)
 
