@@ -888,9 +888,15 @@ def test_the_kernels_record_never_names_a_program_of_another_namespace(namespace
         ):
             record = kernel.owner(*ends(V4, client.port, server.port))
             assert record is not None and record.pid == client.pid  # the hook saw it
+            assert record.foreign  # in a namespace that is not livetap's
             found = hooked.for_endpoints(6, *ends(V4, client.port, server.port), started)
             assert not found.known and found.reason in (OTHER_NAMESPACE, CLOSED)
             assert found.pid != client.pid
+        gone = Attributor()  # the program has exited: /proc cannot tell its namespace now
+        gone.kernel = kernel
+        after = gone.for_endpoints(6, *ends(V4, client.port, server.port), started)
+        gone.close()
+        assert not after.known and after.reason == OTHER_NAMESPACE
     finally:
         kernel.close()
         hooked.close()

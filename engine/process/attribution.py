@@ -375,6 +375,8 @@ class Attributor:
         found = kernel.owner((key[1], key[2]), (key[3], key[4]))
         if found is None or found.connected > since + KERNEL_SLACK:
             return owner
+        if found.foreign:
+            return unknown(OTHER_NAMESPACE)  # the hook sees every namespace's connects
         alive = read_process(found.pid)
         if alive.known and alive.name == found.name and alive.start / _TICKS <= found.since_boot:
             if net_namespace(found.pid) != self._namespaces.own:

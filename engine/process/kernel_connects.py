@@ -21,9 +21,11 @@ import contextlib
 import ctypes
 import os
 import platform
+import socket
 import struct
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine.process.sockdiag import Endpoint
 
@@ -33,8 +35,14 @@ LRU_HASH, RAW_TRACEPOINT = 9, 17
 ENTRIES = 65_536
 TRACEPOINT = b"inet_sock_set_state"
 SYN_SENT, AF_INET = 2, 2
-VALUE = struct.Struct("<QQQ16s")
-"""tgid << 32 | tid, gid << 32 | uid, boot-time ns of the connect, comm."""
+VALUE = struct.Struct("<QQQ16sQ")
+"""tgid << 32 | tid, gid << 32 | uid, boot-time ns of the connect, comm, and the socket's
+network namespace (the address of its ``struct net``, compared with livetap's own)."""
+BTF = Path("/sys/kernel/btf/vmlinux")
+_BTF_EXTRA = {1: 4, 3: 12, 14: 4, 17: 4}
+"""BTF kinds with a fixed tail after their 12-byte header (int, array, var, decl tag)."""
+_BTF_PER_MEMBER = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
+"""BTF kinds followed by one record per member (struct, union, enum, func proto …)."""
 _FP = 10
 _LOOKUP, _UPDATE, _DELETE, _PROBE_READ_KERNEL = 1, 2, 3, 113
 _PID_TGID, _UID_GID, _COMM, _BOOT_NS = 14, 15, 16, 125
@@ -51,6 +59,8 @@ class KernelOwner:
     """Wall-clock time of the connect (seconds)."""
     since_boot: float
     """The same, in seconds since boot (as a process's start time is counted)."""
+    foreign: bool = False
+    """The socket was another network namespace's (a container's, an ``ip netns``)."""
 
 
 def _ins(op: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -92,27 +102,63 @@ def st64(dst: int, off: int, src: int) -> bytes:
     return _ins(0x7B, dst, src, off)
 
 
-def _program(pending: int, tuples: int) -> bytes:
-    """The BPF instructions (stack: sk at fp-8, the value at fp-48, the sock's first 24
-    bytes at fp-72)."""
+def skc_net_offset(path: Path = BTF) -> int:
+    """Where ``struct sock_common`` keeps ``skc_net``, read from the kernel's BTF.
+
+    Raises OSError when the kernel has no BTF or the member is not found: without it the
+    hook could not tell namespaces apart, so it is not loaded.
+    """
+    data = path.read_bytes()
+    magic, _v, _f, header, type_off, type_len, str_off, _str_len = struct.unpack_from(
+        "<HBBIIIII", data
+    )
+    if magic != 0xEB9F:
+        raise OSError(f"{path} is not BTF")
+    types = data[header + type_off : header + type_off + type_len]
+    strings = data[header + str_off :]
+
+    def name(offset: int) -> bytes:
+        return strings[offset : strings.index(b"\0", offset)]
+
+    position = 0
+    while position + 12 <= len(types):
+        name_at, info, _size = struct.unpack_from("<III", types, position)
+        kind, members = (info >> 24) & 0x1F, info & 0xFFFF
+        body = position + 12
+        if kind == 4 and name(name_at) == b"sock_common":
+            for number in range(members):
+                member, _type, offset = struct.unpack_from("<III", types, body + 12 * number)
+                if name(member) == b"skc_net":
+                    bits: int = (offset & 0xFFFFFF) if info >> 31 else offset
+                    return bits // 8
+            break
+        position = body + _BTF_EXTRA.get(kind, 0) + _BTF_PER_MEMBER.get(kind, 0) * members
+    raise OSError("the kernel's BTF has no sock_common.skc_net")
+
+
+def _program(pending: int, tuples: int, net_offset: int) -> bytes:
+    """The BPF instructions (stack: sk at fp-8, the value at fp-56, the sock's first 24
+    bytes at fp-80)."""
     done = [movi(0, 0), _ins(0x95)]
     head = [mov(6, 1), ld64(7, 6, 0), ld64(8, 6, 8), ld64(9, 6, 16), st64(_FP, -8, 7)]
     enter = [
-        call(_PID_TGID), st64(_FP, -48, 0), call(_UID_GID), st64(_FP, -40, 0),
-        call(_BOOT_NS), st64(_FP, -32, 0),
-        mov(1, _FP), addi(1, -24), movi(2, 16), call(_COMM),
-        _map(1, pending), mov(2, _FP), addi(2, -8), mov(3, _FP), addi(3, -48), movi(4, 0),
+        call(_PID_TGID), st64(_FP, -56, 0), call(_UID_GID), st64(_FP, -48, 0),
+        call(_BOOT_NS), st64(_FP, -40, 0),
+        mov(1, _FP), addi(1, -32), movi(2, 16), call(_COMM),
+        mov(1, _FP), addi(1, -16), movi(2, 8), mov(3, 7), addi(3, net_offset),
+        call(_PROBE_READ_KERNEL),
+        _map(1, pending), mov(2, _FP), addi(2, -8), mov(3, _FP), addi(3, -56), movi(4, 0),
         call(_UPDATE), *done,
     ]  # fmt: skip
     find = [_map(1, pending), mov(2, _FP), addi(2, -8), call(_LOOKUP)]
     publish = [
-        *[part for i in range(5) for part in (ld64(1, 0, 8 * i), st64(_FP, -48 + 8 * i, 1))],
-        mov(1, _FP), addi(1, -72), movi(2, 24), mov(3, 7), call(_PROBE_READ_KERNEL),
-        _ins(0x62, _FP, 0, -64, 0),  # sock_common's hash → 0: the key is the four-tuple
-        _ins(0x69, 1, _FP, -56),  # skc_family
+        *[part for i in range(6) for part in (ld64(1, 0, 8 * i), st64(_FP, -56 + 8 * i, 1))],
+        mov(1, _FP), addi(1, -80), movi(2, 24), mov(3, 7), call(_PROBE_READ_KERNEL),
+        _ins(0x62, _FP, 0, -72, 0),  # sock_common's hash → 0: the key is the four-tuple
+        _ins(0x69, 1, _FP, -64),  # skc_family
     ]  # fmt: skip
     store = [
-        _map(1, tuples), mov(2, _FP), addi(2, -72), mov(3, _FP), addi(3, -48), movi(4, 0),
+        _map(1, tuples), mov(2, _FP), addi(2, -80), mov(3, _FP), addi(3, -56), movi(4, 0),
         call(_UPDATE),
     ]  # fmt: skip
     forget = [_map(1, pending), mov(2, _FP), addi(2, -8), call(_DELETE), *done]
@@ -137,15 +183,32 @@ class KernelConnects:
         self._number = number
         self._libc = ctypes.CDLL(None, use_errno=True)
         self._fds: list[int] = []
+        boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+        self._boot_to_wall = time.time() - boot
+        self._own_net = 0
         try:
+            net_offset = skc_net_offset()
             pending = self._create(8, VALUE.size)
             self._tuples = self._create(16, VALUE.size)
-            self._attach(_program(pending, self._tuples))
+            self._attach(_program(pending, self._tuples, net_offset))
+            self._own_net = self._calibrate()
         except OSError:
             self.close()
             raise
-        boot = time.clock_gettime(time.CLOCK_BOOTTIME)
-        self._boot_to_wall = time.time() - boot
+
+    def _calibrate(self) -> int:
+        """livetap's own namespace, as the hook records it: from a connection of its own."""
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            with socket.create_connection(server.getsockname(), timeout=2) as client:
+                local, remote = client.getsockname(), server.getsockname()
+        found = self._record(
+            (socket.inet_aton(local[0]), local[1]), (socket.inet_aton(remote[0]), remote[1])
+        )
+        if found is None or not found[4]:
+            raise OSError("the hook did not record livetap's own connection")
+        return found[4]
 
     def _bpf(self, command: int, attr: bytes) -> int:
         buffer = ctypes.create_string_buffer(attr, 144)
@@ -181,6 +244,23 @@ class KernelConnects:
 
     def owner(self, local: Endpoint, remote: Endpoint) -> KernelOwner | None:
         """Who connected from ``local`` to ``remote`` (IPv4 TCP, the latest such connect)."""
+        found = self._record(local, remote)
+        if found is None:
+            return None
+        tgid, ids, boot_ns, comm, net = found
+        name = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
+        since_boot = boot_ns / 1e9
+        return KernelOwner(
+            tgid >> 32,
+            ids & 0xFFFFFFFF,
+            name,
+            self._boot_to_wall + since_boot,
+            since_boot,
+            foreign=net != self._own_net,
+        )
+
+    def _record(self, local: Endpoint, remote: Endpoint) -> tuple[int, int, int, bytes, int] | None:
+        """The raw map entry of a four-tuple, if any."""
         if len(local[0]) != 4 or not self._fds:
             return None
         key = remote[0] + local[0] + bytes(4) + struct.pack("!H", remote[1])
@@ -194,12 +274,8 @@ class KernelConnects:
             self._bpf(MAP_LOOKUP, attr)
         except OSError:
             return None
-        tgid, ids, boot_ns, comm = VALUE.unpack(value.raw)
-        name = comm.split(b"\0", 1)[0].decode("utf-8", "replace")
-        since_boot = boot_ns / 1e9
-        return KernelOwner(
-            tgid >> 32, ids & 0xFFFFFFFF, name, self._boot_to_wall + since_boot, since_boot
-        )
+        tgid, ids, boot_ns, comm, net = VALUE.unpack(value.raw)
+        return tgid, ids, boot_ns, comm, net
 
     def close(self) -> None:
         """Detach the program and free the maps (closing their descriptors does both)."""
