@@ -29,7 +29,6 @@ from engine.process.netns import Namespaces
 from engine.process.procfs import (
     InodeOwners,
     ProcessInfo,
-    net_namespace,
     read_process,
     unknown,
     user_name,
@@ -379,8 +378,6 @@ class Attributor:
             return unknown(OTHER_NAMESPACE)  # the hook sees every namespace's connects
         alive = read_process(found.pid)
         if alive.known and alive.name == found.name and alive.start / _TICKS <= found.since_boot:
-            if net_namespace(found.pid) != self._namespaces.own:
-                return unknown(OTHER_NAMESPACE)  # the hook sees every namespace's connects
             return alive  # still running: its command line, parent and unit too
         return ProcessInfo(pid=found.pid, name=found.name, user=user_name(found.uid), uid=found.uid)
 
