@@ -781,28 +781,32 @@ def test_the_process_table_ranks_by_rate_names_remotes_from_dns_and_keeps_each_s
 
 
 @pytest.mark.root("loads a BPF program")
-def test_the_kernels_record_names_a_connection_closed_before_it_was_looked_up() -> None:
+@pytest.mark.parametrize("host", [V4, V6])
+def test_the_kernels_record_names_a_connection_closed_before_it_was_looked_up(host: str) -> None:
     """The short-connection gap: curl connects, fetches and exits before anyone looks.
     Without the kernel hook the flow is unknown (closed); with it, curl and its pid; a
     record made after the flow's first packet (a later connection) is never used."""
     kernel = KernelConnects()
     plain, hooked = Attributor(), Attributor()
     hooked.kernel = kernel
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    url_host = f"[{host}]" if ":" in host else host
     try:
-        with socket.socket() as server:
-            server.bind((V4, 0))
+        with socket.socket(family) as server:
+            server.bind((host, 0))
             server.listen()
             port = server.getsockname()[1]
             started = time.time()
             curl = subprocess.Popen(
-                ["curl", "-s", "-m", "5", f"http://{V4}:{port}/"], stdout=subprocess.DEVNULL
+                ["curl", "-s", "-m", "5", f"http://{url_host}:{port}/"], stdout=subprocess.DEVNULL
             )
-            connection, (_host, client_port) = server.accept()
+            connection, peer = server.accept()
+            client_port = peer[1]
             connection.recv(4096)
             connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
             connection.close()
             assert curl.wait(10) == 0
-        ends_now = ends(V4, client_port, port)
+        ends_now = ends(host, client_port, port)
         assert plain.for_endpoints(6, *ends_now, timestamp=started).reason in (
             CLOSED,
             TIME_WAIT_REASON,

@@ -10,9 +10,10 @@ port has been chosen, so it publishes four-tuple → that record into a second m
 happen in the connecting process's own ``connect()`` (where "current" is the owner); the
 later one runs in softirq, so the owner is taken from the first.
 
-IPv4 only (the four-tuple is read at sock_common's stable offsets 0–15, the family at
-16); needs root or ``CAP_BPF`` + ``CAP_PERFMON``. Whatever fails, :func:`open_kernel_connects`
-returns None and attribution goes on without it.
+IPv4 (the four-tuple at sock_common's stable offsets 0–15, the family at 16) and IPv6
+(its addresses where the kernel's BTF says); needs root or ``CAP_BPF`` + ``CAP_PERFMON``.
+Whatever fails, :func:`open_kernel_connects` returns None and attribution goes on
+without it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ _BTF_EXTRA = {1: 4, 3: 12, 14: 4, 17: 4}
 """BTF kinds with a fixed tail after their 12-byte header (int, array, var, decl tag)."""
 _BTF_PER_MEMBER = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
 """BTF kinds followed by one record per member (struct, union, enum, func proto …)."""
+_MEMBERS = (b"skc_net", b"skc_v6_daddr", b"skc_v6_rcv_saddr")
+AF_INET6 = 10
 _FP = 10
 _LOOKUP, _UPDATE, _DELETE, _PROBE_READ_KERNEL = 1, 2, 3, 113
 _PID_TGID, _UID_GID, _COMM, _BOOT_NS = 14, 15, 16, 125
@@ -102,11 +105,12 @@ def st64(dst: int, off: int, src: int) -> bytes:
     return _ins(0x7B, dst, src, off)
 
 
-def skc_net_offset(path: Path = BTF) -> int:
-    """Where ``struct sock_common`` keeps ``skc_net``, read from the kernel's BTF.
+def sock_common_offsets(path: Path = BTF) -> dict[str, int]:
+    """Where ``struct sock_common`` keeps ``skc_net``, ``skc_v6_daddr`` and
+    ``skc_v6_rcv_saddr`` (bytes), read from the kernel's BTF.
 
-    Raises OSError when the kernel has no BTF or the member is not found: without it the
-    hook could not tell namespaces apart, so it is not loaded.
+    Raises OSError when the kernel has no BTF or a member is not found: without
+    ``skc_net`` the hook could not tell namespaces apart, so it is not loaded.
     """
     data = path.read_bytes()
     magic, _v, _f, header, type_off, type_len, str_off, _str_len = struct.unpack_from(
@@ -126,19 +130,23 @@ def skc_net_offset(path: Path = BTF) -> int:
         kind, members = (info >> 24) & 0x1F, info & 0xFFFF
         body = position + 12
         if kind == 4 and name(name_at) == b"sock_common":
+            found: dict[str, int] = {}
             for number in range(members):
                 member, _type, offset = struct.unpack_from("<III", types, body + 12 * number)
-                if name(member) == b"skc_net":
+                if name(member) in _MEMBERS:
                     bits: int = (offset & 0xFFFFFF) if info >> 31 else offset
-                    return bits // 8
+                    found[name(member).decode()] = bits // 8
+            if len(found) == len(_MEMBERS):
+                return found
             break
         position = body + _BTF_EXTRA.get(kind, 0) + _BTF_PER_MEMBER.get(kind, 0) * members
-    raise OSError("the kernel's BTF has no sock_common.skc_net")
+    raise OSError("the kernel's BTF does not describe sock_common's namespace and addresses")
 
 
-def _program(pending: int, tuples: int, net_offset: int) -> bytes:
+def _program(pending: int, tuples: int, tuples6: int, offsets: dict[str, int]) -> bytes:
     """The BPF instructions (stack: sk at fp-8, the value at fp-56, the sock's first 24
-    bytes at fp-80)."""
+    bytes at fp-80, an IPv6 key at fp-120)."""
+    net_offset, v6_offset = offsets["skc_net"], offsets["skc_v6_daddr"]
     done = [movi(0, 0), _ins(0x95)]
     head = [mov(6, 1), ld64(7, 6, 0), ld64(8, 6, 8), ld64(9, 6, 16), st64(_FP, -8, 7)]
     enter = [
@@ -161,13 +169,25 @@ def _program(pending: int, tuples: int, net_offset: int) -> bytes:
         _map(1, tuples), mov(2, _FP), addi(2, -80), mov(3, _FP), addi(3, -56), movi(4, 0),
         call(_UPDATE),
     ]  # fmt: skip
+    store6 = [  # daddr and rcv_saddr (adjacent), then the ports as in the IPv4 key
+        mov(1, _FP), addi(1, -120), movi(2, 32), mov(3, 7), addi(3, v6_offset),
+        call(_PROBE_READ_KERNEL),
+        _ins(0x61, 1, _FP, -68), _ins(0x63, _FP, 1, -88),
+        _map(1, tuples6), mov(2, _FP), addi(2, -120), mov(3, _FP), addi(3, -56), movi(4, 0),
+        call(_UPDATE),
+    ]  # fmt: skip
     forget = [_map(1, pending), mov(2, _FP), addi(2, -8), call(_DELETE), *done]
 
     def size(chunk: list[bytes]) -> int:
         return sum(len(part) // 8 for part in chunk)
 
     code = [*head, _ins(0x55, 9, 0, size(enter), SYN_SENT), *enter]  # entering SYN_SENT
-    after = [*publish, _ins(0x55, 1, 0, size(store), AF_INET), *store, *forget]
+    after = [
+        *publish,
+        _ins(0x55, 1, 0, size(store) + 1, AF_INET), *store, _ins(0x05, 0, 0, size(store6) + 1),
+        _ins(0x55, 1, 0, size(store6), AF_INET6), *store6,
+        *forget,
+    ]  # fmt: skip
     code += [_ins(0x55, 8, 0, size(find) + 1 + size(after), SYN_SENT), *find]  # leaving it
     code += [_ins(0x15, 0, 0, size(after), 0), *after, *done]
     return b"".join(code)
@@ -187,10 +207,13 @@ class KernelConnects:
         self._boot_to_wall = time.time() - boot
         self._own_net = 0
         try:
-            net_offset = skc_net_offset()
+            offsets = sock_common_offsets()
+            if offsets["skc_v6_rcv_saddr"] != offsets["skc_v6_daddr"] + 16:
+                raise OSError("sock_common's IPv6 addresses are not side by side")
             pending = self._create(8, VALUE.size)
             self._tuples = self._create(16, VALUE.size)
-            self._attach(_program(pending, self._tuples, net_offset))
+            self._tuples6 = self._create(36, VALUE.size)
+            self._attach(_program(pending, self._tuples, self._tuples6, offsets))
             self._own_net = self._calibrate()
         except OSError:
             self.close()
@@ -243,8 +266,12 @@ class KernelConnects:
         )
 
     def owner(self, local: Endpoint, remote: Endpoint) -> KernelOwner | None:
-        """Who connected from ``local`` to ``remote`` (IPv4 TCP, the latest such connect)."""
+        """Who connected from ``local`` to ``remote`` (TCP, the latest such connect); an
+        IPv4 four-tuple is also looked for as an IPv6 socket's v4-mapped one."""
         found = self._record(local, remote)
+        if found is None and len(local[0]) == 4:
+            mapped = b"\0" * 10 + b"\xff\xff"
+            found = self._record((mapped + local[0], local[1]), (mapped + remote[0], remote[1]))
         if found is None:
             return None
         tgid, ids, boot_ns, comm, net = found
@@ -261,15 +288,16 @@ class KernelConnects:
 
     def _record(self, local: Endpoint, remote: Endpoint) -> tuple[int, int, int, bytes, int] | None:
         """The raw map entry of a four-tuple, if any."""
-        if len(local[0]) != 4 or not self._fds:
+        if len(local[0]) not in (4, 16) or not self._fds:
             return None
-        key = remote[0] + local[0] + bytes(4) + struct.pack("!H", remote[1])
-        key += struct.pack("=H", local[1])
-        found = ctypes.create_string_buffer(key, 16)
+        ports = struct.pack("!H", remote[1]) + struct.pack("=H", local[1])
+        if len(local[0]) == 4:
+            key, table = remote[0] + local[0] + bytes(4) + ports, self._tuples
+        else:
+            key, table = remote[0] + local[0] + ports, self._tuples6
+        found = ctypes.create_string_buffer(key, len(key))
         value = ctypes.create_string_buffer(VALUE.size)
-        attr = struct.pack(
-            "<IIQQ", self._tuples, 0, ctypes.addressof(found), ctypes.addressof(value)
-        )
+        attr = struct.pack("<IIQQ", table, 0, ctypes.addressof(found), ctypes.addressof(value))
         try:
             self._bpf(MAP_LOOKUP, attr)
         except OSError:
