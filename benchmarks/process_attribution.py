@@ -175,6 +175,11 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(
+        "--no-kernel-hook",
+        action="store_true",
+        help="without the BPF record of who connected each socket (engine/process/kernel_connects)",
+    )
+    parser.add_argument(
         "--watcher",
         choices=["process", "thread", "none"],
         default="process",
@@ -194,6 +199,10 @@ def main() -> int:
         cwd="/tmp",
     )
     attributor = Attributor()
+    if not args.no_kernel_hook:  # as LiveAttribution does
+        from engine.process.kernel_connects import open_kernel_connects
+
+        attributor.kernel = open_kernel_connects()
     watcher: SynWatcher | WatcherProcess | None = None
     if args.watcher == "process":
         watcher = WatcherProcess(attributor, "lo")
@@ -241,7 +250,7 @@ def main() -> int:
     counters = attributor.counters
     share = 100 * tally.right / max(1, tally.packets)
     print(f"requests: {args.requests} curl connections ({len(curls)} client ports), {wall:.1f} s")
-    print(f"SYN watcher: {args.watcher}")
+    print(f"SYN watcher: {args.watcher}, kernel hook: {attributor.kernel is not None}")
     print(f"packets: {tally.packets}, right process: {tally.right} ({share:.2f} %)")
     print(f"wrong process: {tally.wrong} (target 0)")
     for reason, count in sorted(tally.reasons.items(), key=lambda item: -item[1]):

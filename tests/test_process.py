@@ -27,7 +27,8 @@ from engine.live import LiveSource
 from engine.packet.model import Packet
 from engine.pcapio import PcapRecord
 from engine.process import Attributor, ProcessInfo, registry, unit_of
-from engine.process.attribution import CLOSED, NOT_LOCAL, OTHER_NAMESPACE
+from engine.process.attribution import CLOSED, NOT_LOCAL, OTHER_NAMESPACE, TIME_WAIT_REASON
+from engine.process.kernel_connects import KernelConnects
 from engine.process.packet_owners import PacketOwners
 from engine.process.procfs import InodeOwners, read_process, start_time
 from engine.process.program import ProgramFilter, ProgramMatcher
@@ -777,3 +778,129 @@ def test_the_process_table_ranks_by_rate_names_remotes_from_dns_and_keeps_each_s
     assert sparkline(history) == "    █    ▁"
     assert sparkline([0, 0]) == "  "
     assert table.rows()[0]["rate_history"] == [0] * 9 + [4000]
+
+
+@pytest.mark.root("loads a BPF program")
+@pytest.mark.parametrize("host", [V4, V6])
+def test_the_kernels_record_names_a_connection_closed_before_it_was_looked_up(host: str) -> None:
+    """The short-connection gap: curl connects, fetches and exits before anyone looks.
+    Without the kernel hook the flow is unknown (closed); with it, curl and its pid; a
+    record made after the flow's first packet (a later connection) is never used."""
+    kernel = KernelConnects()
+    plain, hooked = Attributor(), Attributor()
+    hooked.kernel = kernel
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    url_host = f"[{host}]" if ":" in host else host
+    try:
+        with socket.socket(family) as server:
+            server.bind((host, 0))
+            server.listen()
+            port = server.getsockname()[1]
+            started = time.time()
+            curl = subprocess.Popen(
+                ["curl", "-s", "-m", "5", f"http://{url_host}:{port}/"], stdout=subprocess.DEVNULL
+            )
+            connection, peer = server.accept()
+            client_port = peer[1]
+            connection.recv(4096)
+            connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            connection.close()
+            assert curl.wait(10) == 0
+        ends_now = ends(host, client_port, port)
+        assert plain.for_endpoints(6, *ends_now, timestamp=started).reason in (
+            CLOSED,
+            TIME_WAIT_REASON,
+        )
+        found = hooked.for_endpoints(6, *ends_now, timestamp=started)
+        assert (found.known, found.pid, found.name, found.user) == (True, curl.pid, "curl", ME)
+        later = Attributor()
+        later.kernel = kernel  # a flow whose first packet came long before that connect
+        stale = later.for_endpoints(6, *ends_now, timestamp=started - 60)
+        assert not stale.known and stale.reason in (CLOSED, TIME_WAIT_REASON)
+        later.close()
+    finally:
+        kernel.close()
+        plain.close()
+        hooked.close()
+
+
+@pytest.mark.root("loads a BPF program")
+def test_the_kernels_record_of_a_running_program_gives_its_whole_detail() -> None:
+    """A client that closed its socket but still runs: named with its command line."""
+    kernel = KernelConnects()
+    hooked = Attributor()
+    hooked.kernel = kernel
+    script = (
+        "import socket, sys, time; c = socket.create_connection(('127.0.0.1', int(sys.argv[1])));"
+        "print(c.getsockname()[1], flush=True); c.close(); time.sleep(30)"
+    )
+    try:
+        with socket.socket() as server:
+            server.bind((V4, 0))
+            server.listen()
+            port = server.getsockname()[1]
+            started = time.time()
+            client = subprocess.Popen(
+                [SYSTEM_PYTHON, "-c", script, str(port)], stdout=subprocess.PIPE, text=True
+            )
+            try:
+                assert client.stdout is not None
+                client_port = int(client.stdout.readline())
+                accepted, _ = server.accept()
+                accepted.close()
+                assert wait_for(
+                    lambda: (
+                        hooked.resolve(6, *ends(V4, client_port, port)).reason
+                        in (CLOSED, TIME_WAIT_REASON)
+                    )
+                )
+                found = hooked.for_endpoints(6, *ends(V4, client_port, port), timestamp=started)
+                assert found.pid == client.pid and "socket.create_connection" in found.cmdline
+            finally:
+                client.kill()
+                client.wait()
+    finally:
+        kernel.close()
+        hooked.close()
+
+
+CLOSE_AND_STAY = """
+import os, socket, struct, sys, time
+client = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+port = client.getsockname()[1]
+client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+client.close()
+print(os.getpid(), port, flush=True)
+time.sleep(60)
+"""
+"""Connects, closes its socket with a reset (gone from every table at once), keeps running."""
+
+
+@pytest.mark.root("loads a BPF program and creates a network namespace")
+def test_the_kernels_record_never_names_a_program_of_another_namespace(namespace: str) -> None:
+    """The hook sees every namespace's connects: one made inside the test's namespace, on
+    the same 127.0.0.1 addresses the host has, is not given to the host's four-tuple."""
+    kernel = KernelConnects()
+    hooked = Attributor()
+    hooked.kernel = kernel
+    inside = ("ip", "netns", "exec", namespace)
+    started = time.time()
+    try:
+        with (
+            program(TCP_SERVER, V4, prefix=inside) as server,
+            program(CLOSE_AND_STAY, V4, str(server.port), prefix=inside) as client,
+        ):
+            record = kernel.owner(*ends(V4, client.port, server.port))
+            assert record is not None and record.pid == client.pid  # the hook saw it
+            assert record.foreign  # in a namespace that is not livetap's
+            found = hooked.for_endpoints(6, *ends(V4, client.port, server.port), started)
+            assert not found.known and found.reason in (OTHER_NAMESPACE, CLOSED)
+            assert found.pid != client.pid
+        gone = Attributor()  # the program has exited: /proc cannot tell its namespace now
+        gone.kernel = kernel
+        after = gone.for_endpoints(6, *ends(V4, client.port, server.port), started)
+        gone.close()
+        assert not after.known and after.reason == OTHER_NAMESPACE
+    finally:
+        kernel.close()
+        hooked.close()

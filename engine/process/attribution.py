@@ -23,9 +23,16 @@ from dataclasses import dataclass
 
 from engine.packet.model import Packet
 from engine.packet.walk import UDP_TUNNEL_PORTS as UDP_TUNNELS
+from engine.process.kernel_connects import KernelConnects
 from engine.process.local import LocalAddresses
 from engine.process.netns import Namespaces
-from engine.process.procfs import InodeOwners, ProcessInfo, read_process, unknown, user_name
+from engine.process.procfs import (
+    InodeOwners,
+    ProcessInfo,
+    read_process,
+    unknown,
+    user_name,
+)
 from engine.process.sockdiag import LISTEN, TIME_WAIT, Endpoint, SockDiag, SocketEntry
 
 TCP, UDP = socket.IPPROTO_TCP, socket.IPPROTO_UDP
@@ -48,6 +55,11 @@ CLOSED = "the connection closed before livetap looked, its process is gone"
 TIME_WAIT_REASON = "the connection had closed (TIME_WAIT) before livetap looked"
 EXITED = "the process exited"
 KERNEL = "no socket: the kernel answered (closed port)"
+_GONE = frozenset({CLOSED, TIME_WAIT_REASON, EXITED})
+"""Reasons the kernel's record of the connect may answer instead (TCP, IPv4)."""
+KERNEL_SLACK = 1.0
+"""A connect recorded this long after a flow's first packet is a later connection's."""
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 FlowKey = tuple[int, bytes, int, bytes, int]
 """Protocol, local address, local port, remote address, remote port."""
@@ -153,6 +165,9 @@ class Attributor:
         self.before_lookup: Callable[[], None] | None = None
         """Called before the capture path resolves a flow itself: a watcher process
         hands over the answers already in its pipe (one may be this flow's)."""
+        self.kernel: KernelConnects | None = None
+        """The kernel's record of who connected each TCP socket (a BPF hook), asked when
+        the socket closed before it was looked up; None where it could not be loaded."""
 
     def close(self) -> None:
         """Release the netlink socket."""
@@ -304,6 +319,8 @@ class Attributor:
 
     def remember(self, key: FlowKey, owner: ProcessInfo, learnt: float, since: float) -> None:
         """Keep an answer learnt elsewhere (a watcher process) unless one is known already."""
+        if not owner.known:
+            owner = self._from_kernel(key, owner, since)
         with self._lock:
             flow = self._flows.get(key)
             if flow is None or not flow.owner.known or flow.learnt < learnt:
@@ -323,11 +340,13 @@ class Attributor:
             protocol, local_address, local_port, remote_address, remote_port = key
             local, remote = (local_address, local_port), (remote_address, remote_port)
             owner = self.resolve(protocol, local, remote)
+            since = learnt if timestamp is None else timestamp
             if not owner.known and tcp_flags & RST and owner.reason == CLOSED:
                 owner = unknown(KERNEL)
+            elif not owner.known:
+                owner = self._from_kernel(key, owner, since)
             self.counters.lookups += 1
             self.counters.lookup_seconds += time.thread_time() - started
-            since = learnt if timestamp is None else timestamp
             self._memo = None
             flow = _Flow(owner, learnt, time.monotonic() if now is None else now, since)
             self._flows[key] = flow
@@ -344,6 +363,23 @@ class Attributor:
         self._flows = {key: flow for key, flow in self._flows.items() if flow.seen > horizon}
         if len(self._flows) >= MAX_FLOWS:
             self._flows.clear()
+
+    def _from_kernel(self, key: FlowKey, owner: ProcessInfo, since: float) -> ProcessInfo:
+        """The process the kernel recorded connecting this TCP socket, for a socket gone
+        before it was looked up; ``owner`` (the unknown) when there is no such record, or
+        the record is a later connection's on the same four-tuple."""
+        kernel = self.kernel
+        if kernel is None or key[0] != TCP or owner.reason not in _GONE:
+            return owner
+        found = kernel.owner((key[1], key[2]), (key[3], key[4]))
+        if found is None or found.connected > since + KERNEL_SLACK:
+            return owner
+        if found.foreign:
+            return unknown(OTHER_NAMESPACE)  # the hook sees every namespace's connects
+        alive = read_process(found.pid)
+        if alive.known and alive.name == found.name and alive.start / _TICKS <= found.since_boot:
+            return alive  # still running: its command line, parent and unit too
+        return ProcessInfo(pid=found.pid, name=found.name, user=user_name(found.uid), uid=found.uid)
 
     # -- sockets -------------------------------------------------------------------------
 

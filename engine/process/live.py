@@ -12,6 +12,7 @@ from engine.errors import LivetapError
 from engine.pcapio import PcapRecord
 from engine.process import registry
 from engine.process.attribution import Attributor
+from engine.process.kernel_connects import open_kernel_connects
 from engine.process.procfs import ProcessInfo
 from engine.process.watch import WatcherProcess
 
@@ -32,6 +33,7 @@ class LiveAttribution:
                     f"new connections are not watched ({error.message}): "
                     "programs that exit within milliseconds may be unknown"
                 )
+        self.attributor.kernel = open_kernel_connects()  # None without CAP_BPF: no harm
         registry.register(self.attributor)
 
     def observe(self, record: PcapRecord) -> ProcessInfo:
@@ -43,4 +45,7 @@ class LiveAttribution:
         if self._watcher is not None:
             self._watcher.stop()
         registry.unregister(self.attributor)
+        kernel, self.attributor.kernel = self.attributor.kernel, None
+        if kernel is not None:
+            kernel.close()
         self.attributor.close()
