@@ -158,6 +158,38 @@ def parse_columns(value: Any) -> tuple[ColumnSpec, ...]:
     return found
 
 
+def columns_text(specs: tuple[ColumnSpec, ...]) -> str:
+    """The columns as one line to edit: ``number, time, tcp.stream:6:Stream, info``."""
+    parts = []
+    for spec in specs:
+        text = spec.name
+        if spec.width or spec.title:
+            text += f":{spec.width or ''}"
+        if spec.title:
+            text += f":{spec.title}"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def parse_columns_text(text: str) -> tuple[ColumnSpec, ...]:
+    """The column editor's line back into columns (``NAME[:WIDTH[:TITLE]]``, commas between)."""
+    values: list[Any] = []
+    for number, part in enumerate((p.strip() for p in text.split(",")), 1):
+        if not part:
+            continue
+        name, _, rest = part.partition(":")
+        width_text, _, title = rest.partition(":")
+        width_text = width_text.strip()
+        if width_text and not width_text.isdigit():
+            raise _entry_error("column", number, f"width {width_text!r} is not a whole number")
+        values.append(
+            {"column": name.strip(), "width": int(width_text or 0), "title": title.strip()}
+        )
+    if not values:
+        raise BadInputError("list at least one column (Info is always added)")
+    return parse_columns(values)
+
+
 def parse_rule(value: Any, number: int) -> ColourRule:
     """One colouring rule: a mapping of ``name``, ``filter``, ``colour`` (and ``enabled``)."""
     key = "colouringRules"

@@ -74,6 +74,8 @@ class LivetapApp(App[None]):
         self.preserve_log = True
         self.list_settings: Settings | None = None
         """The packet list's columns, time format and colouring rules (the config file's)."""
+        self.config_path: Path | None = None
+        """The config file the column editor saves to (``--config``, else the default)."""
         """The request list keeps requests across navigations (``preserveLog`` in the config)."""
         self.theme_problems: list[str] = []
         for name, textual_theme in list(self.available_themes.items()):

@@ -319,6 +319,7 @@ def run_live(args: argparse.Namespace) -> int:
         app.show_secrets = args.show_secrets
         app.preserve_log = settings.preserve_log
         app.list_settings = settings
+        app.config_path = args.config or settings.config_file
         install_exit_signals(app, session, browser)
         app.run()
     finally:

@@ -77,7 +77,10 @@ class PacketLook:
         self.specs = specs
         self.time = TimeColumn(times, time_format)
         self.colouring = Colouring(rules, times, analysis, colouring)
-        self._fields = KnownAnalysis(times, analysis)
+        self.fields = KnownAnalysis(times, analysis)
+        """What custom columns read: the buffer's times and the analysis done so far."""
+        self.sort: tuple[str, bool] | None = None
+        """The column the rows are sorted by and whether descending (None: arrival order)."""
 
     def layout(self, width: int, inputs: bool, processes: bool) -> Columns:
         """The columns fitted to ``width``."""
@@ -91,7 +94,7 @@ class PacketLook:
         process: str = "",
     ) -> str:
         """One row's text; ``previous``: the previous row's timestamp (for since displayed)."""
-        view = PacketView(packet, self._fields) if layout.custom else None
+        view = PacketView(packet, self.fields) if layout.custom else None
 
         def custom(name: str) -> str:
             return field_text(name, view) if view is not None else ""

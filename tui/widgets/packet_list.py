@@ -69,7 +69,7 @@ class PacketListHeader(Static):
     def relayout(self) -> None:
         """Titles for the columns and time format shown now."""
         layout = self.look.layout(max(0, self.size.width - 1), self.inputs, self.processes)
-        self.update(header_text(layout))
+        self.update(header_text(layout, self.look.sort))
 
 
 class PacketList(ScrollView, can_focus=True):

@@ -24,10 +24,11 @@ from textual.widgets import TabbedContent
 from textual.worker import get_current_worker
 
 from engine.bpf import compile_filter
-from engine.config import config_dir
+from engine.config import config_dir, default_config_path, write_config_key
 from engine.dissect import dissect
 from engine.errors import FilterError, LivetapError, from_os_error
 from engine.events import CaptureStats, PacketSummary
+from engine.list_config import columns_text, parse_columns_text
 from engine.process.detail import process_node
 from engine.process.procfs import unknown
 from engine.process.top import CapturedProcesses
@@ -38,7 +39,7 @@ from tui.prompt_history import PromptHistory
 from tui.screens.prompts import filter_prompt, save_prompt
 from tui.widgets.packet_detail import PacketDetailPane
 from tui.widgets.packet_list import PacketList, PacketListHeader
-from tui.widgets.packet_rows import RingRows
+from tui.widgets.packet_rows import RingRows, SortedRows
 
 ANALYSIS_BUDGET = 5_000
 """Packets the background stream analysis takes per poll (75,000 a second at most)."""
@@ -291,6 +292,8 @@ class PacketPane(Vertical):
     def action_toggle_pause(self) -> None:
         """Freeze or unfreeze the list; packets keep arriving in the buffer."""
         packet_list = self.packet_list
+        if packet_list.paused and self._is_live:
+            self._unsort()  # a live list that moves again is in arrival order
         packet_list.set_paused(not packet_list.paused)
         packet_list.refresh_rows()
 
@@ -473,3 +476,112 @@ class PacketPane(Vertical):
         """Colour the rows by the colouring rules, or only by protocol."""
         on = self.packet_list.look.toggle_colouring()
         self._look_changed("colouring rules on" if on else "colouring rules off")
+
+    @property
+    def _is_live(self) -> bool:
+        """Packets arrive as they are captured (not a file, -r)."""
+        return self.session.source.ring is None
+
+    def _unsort(self) -> None:
+        """Back to arrival order, the cursor kept on its packet."""
+        packet_list = self.packet_list
+        rows = packet_list.rows
+        if not isinstance(rows, SortedRows):
+            return
+        packet_list.look.sort = None
+        packet_list.set_rows(rows.base)
+        self._after_sort()
+
+    def _after_sort(self) -> None:
+        """Hold the list on the cursor's packet (or at the top) and retitle the columns."""
+        packet_list = self.packet_list
+        packet_list.hold()
+        packet_list.look_changed()
+        self.query_one(PacketListHeader).relayout()
+        if packet_list.cursor is not None:
+            packet_list.select(packet_list.cursor)
+        else:
+            packet_list.scroll_to(y=0, animate=False, immediate=True)
+
+    def _sort(self, column: str | None, descending: bool) -> None:
+        """Sort the rows shown by ``column`` (None: arrival order)."""
+        from tui.packet_sort import key_function
+
+        packet_list = self.packet_list
+        if column is None:
+            self._unsort()
+            flash(self, "packets in arrival order")
+            return
+        rows = packet_list.rows
+        base = rows.base if isinstance(rows, SortedRows) else rows
+        count = len(rows) if isinstance(rows, SortedRows) else packet_list.row_count
+        found = (rows.index_at(row) for row in range(count))
+        packets = [
+            p
+            for index in sorted(i for i in found if i is not None)
+            if (p := self.session.packet(index))
+        ]
+        positions = {packet.index: row for row, packet in enumerate(packets)}
+
+        def previous(index: int) -> float | None:
+            """The packet before in arrival order (the previous displayed)."""
+            row = positions.get(index, 0)
+            return packets[row - 1].timestamp if row else None
+
+        key = key_function(column, packet_list.look, previous)
+        ranked = sorted(packets, key=lambda packet: (key(packet), packet.index), reverse=descending)
+        packet_list.look.sort = (column, descending)
+        packet_list.set_rows(SortedRows(base, [packet.index for packet in ranked]))
+        self._after_sort()
+        direction = "descending" if descending else "ascending"
+        flash(self, f"{len(ranked):,} packets sorted by {column} ({direction})")
+
+    def _sortable(self) -> bool:
+        """A paused list or a file can be sorted; say why a live one cannot."""
+        if self._is_live and not self.packet_list.paused:
+            warn(self, "pause (space) to sort: a live list that follows stays in arrival order")
+            return False
+        return True
+
+    def action_sort_packets(self) -> None:
+        """Sort by the next column shown (No. … Info, then arrival order again)."""
+        if not self._sortable():
+            return
+        packet_list = self.packet_list
+        width = packet_list.scrollable_content_region.width
+        layout = packet_list.look.layout(
+            width, packet_list.inputs, packet_list._processes is not None
+        )
+        names = [name for name in layout.shown if name != "process"]
+        current = packet_list.look.sort
+        if current is None:
+            self._sort(names[0] if names and names[0] != "number" else names[1], False)
+            return
+        after = names.index(current[0]) + 1 if current[0] in names else len(names)
+        self._sort(names[after] if after < len(names) else None, False)
+
+    def action_sort_packets_reverse(self) -> None:
+        """Turn the packet sort round (ascending ⇄ descending)."""
+        if not self._sortable():
+            return
+        current = self.packet_list.look.sort
+        self._sort(current[0] if current else "number", not current[1] if current else True)
+
+    def action_edit_columns(self) -> None:
+        """Edit the packet list's columns (order, widths, custom fields); saved in the config."""
+        from tui.screens.column_prompt import column_prompt
+
+        look = self.packet_list.look
+
+        def apply(text: str) -> str:
+            specs = parse_columns_text(text)
+            self.set_columns(specs)
+            path = getattr(self.app, "config_path", None) or default_config_path()
+            write_config_key(path, "packetColumns", [spec.to_value() for spec in specs])
+            return f"columns saved in {path}"
+
+        def done(note: str | None) -> None:
+            if note:
+                flash(self, note, 8)
+
+        self.app.push_screen(column_prompt(columns_text(look.specs), apply), done)
