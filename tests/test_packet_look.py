@@ -375,3 +375,20 @@ async def test_the_column_editor_applies_and_saves_the_columns(
         saved = load_settings({}, {}, config)
         assert saved.packet_columns == packet_list.look.specs
         assert saved.theme == "livetap-dark"
+
+
+async def test_a_long_list_is_sorted_off_the_ui_thread(
+    capture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.widgets import packet_pane
+
+    monkeypatch.setattr(packet_pane, "SORT_IN_THREAD", 10)
+    app = look_app(capture)
+    total = len(frames())
+    async with app.run_test(size=SIZE) as pilot:
+        packet_list = main_screen(app).packet_list
+        await until(pilot, lambda: packet_list.row_count == total)
+        await pilot.press("less_than_sign")  # No. descending: the newest first
+        await until(pilot, lambda: packet_list.look.sort == ("number", True))
+        numbers = [int(text.split()[0]) for text, _ in rows(packet_list)]
+        assert numbers == list(range(total, 0, -1))

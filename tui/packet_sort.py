@@ -8,7 +8,7 @@ newest packet stays in arrival order.
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -23,11 +23,13 @@ MISSING: SortKey = (0, 0)
 
 
 def _address(text: str) -> SortKey:
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return (1, (2, 0, text))
-    return (1, (address.version, int(address), ""))
+    """IPv4 before IPv6, each by value; anything else (a MAC, a name) after, as text."""
+    for family, rank in ((socket.AF_INET, 0), (socket.AF_INET6, 1)):
+        try:
+            return (1, (rank, socket.inet_pton(family, text), ""))
+        except OSError:
+            continue
+    return (1, (2, b"", text))
 
 
 def _number(text: str) -> SortKey:
@@ -69,3 +71,19 @@ def key_function(
         return _number(text) if numeric else (1, text.lower())
 
     return custom
+
+
+def sorted_indices(
+    packets: list[PacketSummary], column: str, look: PacketLook, descending: bool
+) -> list[int]:
+    """The packets' numbers in ``column``'s order; ``packets`` in arrival order (what
+    "since the previous displayed packet" counts from). Ties keep arrival order."""
+    positions = {packet.index: row for row, packet in enumerate(packets)}
+
+    def previous(index: int) -> float | None:
+        row = positions.get(index, 0)
+        return packets[row - 1].timestamp if row else None
+
+    key = key_function(column, look, previous)
+    ranked = sorted(packets, key=lambda packet: (key(packet), packet.index), reverse=descending)
+    return [packet.index for packet in ranked]

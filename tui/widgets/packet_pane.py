@@ -39,10 +39,12 @@ from tui.prompt_history import PromptHistory
 from tui.screens.prompts import filter_prompt, save_prompt
 from tui.widgets.packet_detail import PacketDetailPane
 from tui.widgets.packet_list import PacketList, PacketListHeader
-from tui.widgets.packet_rows import RingRows, SortedRows
+from tui.widgets.packet_rows import PacketRows, RingRows, SortedRows
 
 ANALYSIS_BUDGET = 5_000
 """Packets the background stream analysis takes per poll (75,000 a second at most)."""
+SORT_IN_THREAD = 5_000
+"""Longer lists are sorted in a worker thread (the keys keep answering meanwhile)."""
 ANALYSIS_SLICE = 250
 """Packets analysed between two pauses of the analysis thread."""
 ANALYSIS_YIELD = 9.0
@@ -504,37 +506,49 @@ class PacketPane(Vertical):
             packet_list.scroll_to(y=0, animate=False, immediate=True)
 
     def _sort(self, column: str | None, descending: bool) -> None:
-        """Sort the rows shown by ``column`` (None: arrival order)."""
-        from tui.packet_sort import key_function
-
+        """Sort the rows shown by ``column`` (None: arrival order); a long list off the UI
+        thread (100,000 rows take a second or two)."""
         packet_list = self.packet_list
         if column is None:
             self._unsort()
             flash(self, "packets in arrival order")
             return
         rows = packet_list.rows
-        base = rows.base if isinstance(rows, SortedRows) else rows
         count = len(rows) if isinstance(rows, SortedRows) else packet_list.row_count
-        found = (rows.index_at(row) for row in range(count))
-        packets = [
-            p
-            for index in sorted(i for i in found if i is not None)
-            if (p := self.session.packet(index))
-        ]
-        positions = {packet.index: row for row, packet in enumerate(packets)}
+        if count > SORT_IN_THREAD:
+            flash(self, f"sorting {count:,} packets by {column}…")
+            self._sort_in_thread(rows, count, column, descending)
+            return
+        self._apply_sort(rows, self._sorted(rows, count, column, descending), column, descending)
 
-        def previous(index: int) -> float | None:
-            """The packet before in arrival order (the previous displayed)."""
-            row = positions.get(index, 0)
-            return packets[row - 1].timestamp if row else None
+    def _sorted(self, rows: PacketRows, count: int, column: str, descending: bool) -> list[int]:
+        """The rows' packet numbers in the column's order (any thread)."""
+        from tui.packet_sort import sorted_indices
 
-        key = key_function(column, packet_list.look, previous)
-        ranked = sorted(packets, key=lambda packet: (key(packet), packet.index), reverse=descending)
+        found = sorted(i for row in range(count) if (i := rows.index_at(row)) is not None)
+        packets = [packet for index in found if (packet := self.session.packet(index))]
+        return sorted_indices(packets, column, self.packet_list.look, descending)
+
+    @work(thread=True, exclusive=True, group="sort-packets")
+    def _sort_in_thread(self, rows: PacketRows, count: int, column: str, descending: bool) -> None:
+        """A long list's sort, off the UI thread."""
+        order = self._sorted(rows, count, column, descending)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._apply_sort, rows, order, column, descending)
+
+    def _apply_sort(
+        self, rows: PacketRows, order: list[int], column: str, descending: bool
+    ) -> None:
+        """Show the sorted rows, unless the list changed meanwhile (a filter, a resume)."""
+        packet_list = self.packet_list
+        if packet_list.rows is not rows:
+            return
+        base = rows.base if isinstance(rows, SortedRows) else rows
         packet_list.look.sort = (column, descending)
-        packet_list.set_rows(SortedRows(base, [packet.index for packet in ranked]))
+        packet_list.set_rows(SortedRows(base, order))
         self._after_sort()
         direction = "descending" if descending else "ascending"
-        flash(self, f"{len(ranked):,} packets sorted by {column} ({direction})")
+        flash(self, f"{len(order):,} packets sorted by {column} ({direction})")
 
     def _sortable(self) -> bool:
         """A paused list or a file can be sorted; say why a live one cannot."""
