@@ -142,17 +142,19 @@ def parse_column(value: Any, number: int, key: str = "packetColumns") -> ColumnS
     return ColumnSpec(name, width, title[:MAX_WIDTH])
 
 
-def parse_columns(value: Any) -> tuple[ColumnSpec, ...]:
-    """The ``packetColumns`` list; Info is added at the end when left out (it takes the rest)."""
+def parse_columns(value: Any, key: str = "packetColumns") -> tuple[ColumnSpec, ...]:
+    """The ``packetColumns`` list; Info is added at the end when left out (it takes the rest).
+
+    ``key``: how messages name the list (``column`` in the column editor)."""
     if not isinstance(value, list) or not value:
-        raise BadInputError("packetColumns must be a list of columns")
+        raise BadInputError(f"{key} must be a list of columns")
     if len(value) > MAX_COLUMNS:
-        raise BadInputError(f"packetColumns: at most {MAX_COLUMNS} columns")
-    found = tuple(parse_column(item, number) for number, item in enumerate(value, 1))
+        raise BadInputError(f"{key}: at most {MAX_COLUMNS} columns")
+    found = tuple(parse_column(item, number, key) for number, item in enumerate(value, 1))
     names = [column.name for column in found]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise BadInputError(f"packetColumns: {twice[0]!r} is listed twice")
+        raise BadInputError(f"{key}: {twice[0]!r} is listed twice")
     if "info" not in names:
         found += (ColumnSpec("info"),)
     return found
@@ -187,7 +189,7 @@ def parse_columns_text(text: str) -> tuple[ColumnSpec, ...]:
         )
     if not values:
         raise BadInputError("list at least one column (Info is always added)")
-    return parse_columns(values)
+    return parse_columns(values, "column")
 
 
 def parse_rule(value: Any, number: int) -> ColourRule:
