@@ -392,3 +392,38 @@ async def test_a_long_list_is_sorted_off_the_ui_thread(
         await until(pilot, lambda: packet_list.look.sort == ("number", True))
         numbers = [int(text.split()[0]) for text, _ in rows(packet_list)]
         assert numbers == list(range(total, 0, -1))
+
+
+async def test_a_capture_filter_reading_the_file_again_drops_references_and_old_colours(
+    capture: Path,
+) -> None:
+    app = look_app(capture)
+    async with app.run_test(size=SIZE) as pilot:
+        packet_list = main_screen(app).packet_list
+        session = app.session
+        assert session is not None
+        await until(pilot, lambda: packet_list.row_count == len(frames()))
+        await until(pilot, lambda: session.ring.analysis.observed >= len(frames()), timeout=15)
+        await pilot.press("home", *["down"] * 2, "ctrl+t")
+        assert rows(packet_list)[2][0].split()[1] == REFERENCE
+        before = app.theme_variables["rule-bad"].lower()
+        assert any(bg and bg.lower() == before for _, bg in rows(packet_list))
+        session.set_filter("udp or icmp")  # numbers 1.. are other packets now
+        expected = tshark(capture, "-Y", "udp or icmp", "-T", "fields", "-e", "frame.number")
+        await until(pilot, lambda: packet_list.row_count == len(expected))
+        await until(pilot, lambda: session.ring.analysis.observed >= len(expected), timeout=15)
+        packet_list.look_changed()
+        shown = rows(packet_list)
+        assert all(REFERENCE not in text for text, _ in shown)
+        assert all("UDP" in text or "DNS" in text or "ICMP" in text for text, _ in shown)
+        variables = app.theme_variables
+        rule_colours = {
+            variables[name].lower(): name for name in ("rule-bad", "rule-error", "rule-reset")
+        }
+        painted = [
+            (text, rule_colours[bg.lower()])
+            for text, bg in shown
+            if bg and bg.lower() in rule_colours
+        ]
+        assert len(painted) == 1  # only the ICMP error; no TCP left to be bad
+        assert "ICMP" in painted[0][0] and painted[0][1] == "rule-error"

@@ -71,6 +71,7 @@ class Colouring:
         enabled: bool = True,
     ) -> None:
         self.rules = tuple(rule for rule in rules if rule.enabled)
+        """The rules in force (the disabled ones are left out)."""
         self._compiled: tuple[tuple[ColourRule, DisplayFilter], ...] = tuple(
             (rule, compile_display_filter(rule.filter)) for rule in self.rules
         )

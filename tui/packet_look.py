@@ -80,11 +80,29 @@ class PacketLook:
         self.fields = KnownAnalysis(times, analysis)
         """What custom columns read: the buffer's times and the analysis done so far."""
         self.sort: tuple[str, bool] | None = None
+        self._layouts: dict[tuple[int, bool, bool, tuple[ColumnSpec, ...], int], Columns] = {}
         """The column the rows are sorted by and whether descending (None: arrival order)."""
 
+    def rebind(self, times: FrameTimes, analysis: RingAnalysis | None) -> None:
+        """Read another buffer (a capture filter read the file again): the packet numbers
+        mean other packets now, so references, remembered colours and the sort go."""
+        keep = self.time.format.name
+        self.time = TimeColumn(times, keep)
+        self.colouring = Colouring(
+            self.colouring.rules, times, analysis, enabled=self.colouring.enabled
+        )
+        self.fields = KnownAnalysis(times, analysis)
+        self.sort = None
+
     def layout(self, width: int, inputs: bool, processes: bool) -> Columns:
-        """The columns fitted to ``width``."""
-        return columns(width, inputs, processes, self.specs, self.time.format.width)
+        """The columns fitted to ``width`` (remembered: every row drawn asks)."""
+        key = (width, inputs, processes, self.specs, self.time.format.width)
+        found = self._layouts.get(key)
+        if found is None:
+            if len(self._layouts) > 64:
+                self._layouts.clear()
+            found = self._layouts[key] = columns(*key)
+        return found
 
     def row(
         self,

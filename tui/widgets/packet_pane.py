@@ -32,6 +32,7 @@ from engine.list_config import columns_text, parse_columns_text
 from engine.process.detail import process_node
 from engine.process.procfs import unknown
 from engine.process.top import CapturedProcesses
+from engine.view import RingTimes
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
 from tui.packet_look import packet_look
@@ -136,6 +137,7 @@ class PacketPane(Vertical):
             self._generation = session.generation
             rows = session.view
             self.packet_list.cursor = None
+            self.packet_list.look.rebind(RingTimes(session.ring), session.ring.analysis)
             self.packet_list.set_rows(rows if rows is not None else RingRows(session.ring))
         batch = session.poll()
         if session.view is not None:
@@ -219,11 +221,11 @@ class PacketPane(Vertical):
         It takes at most ANALYSIS_BUDGET packets a wake-up, so a burst is caught up over a
         few polls, and skips ahead when more than ANALYSIS_BEHIND wait.
         """
-        analysis = self.session.ring.analysis
         stop = self._analysis_stop
         while not stop.is_set():
             self._analysis_wake.wait()
             self._analysis_wake.clear()
+            analysis = self.session.ring.analysis  # a capture filter on a file: a new ring
             observed = 0
             while not stop.is_set() and observed < ANALYSIS_BUDGET:
                 began = time.perf_counter()
