@@ -51,7 +51,7 @@ examples:
 environment: CAPTURE_INTERFACE, CAPTURE_SNAPLEN, CAPTURE_BUFFER, LIVETAP_CONFIG
 config file: ~/.config/livetap/config.yaml (keys defaultInterface, snapLength,
   bufferSize, maxCaptureSize, captureDirectory, ringSize, maxRequests, preserveLog,
-  processes)
+  processes, timeFormat, packetColumns, colouring, colouringRules)
 """
 
 
