@@ -305,6 +305,14 @@ async def test_sorting_a_file_view_by_columns_and_back_to_arrival_order(capture:
         assert packet_list.look.sort is None
         numbers = [int(cell(text, layout, "number")) for text, _ in rows(packet_list)]
         assert numbers == list(range(1, total + 1))
+        await pilot.press("less_than_sign")
+        assert packet_list.look.sort == ("number", True)
+        screen.apply_display_filter("udp")  # other rows: in arrival order, the mark gone
+        await until(pilot, lambda: packet_list.row_count < total)
+        assert packet_list.look.sort is None
+        assert "▼" not in str(screen.query_one("#packet-header").render())
+        numbers = [int(cell(text, layout, "number")) for text, _ in rows(packet_list)]
+        assert numbers == sorted(numbers)
 
 
 @pytest.mark.root

@@ -139,6 +139,7 @@ class PacketPane(Vertical):
             self.packet_list.cursor = None
             self.packet_list.look.rebind(RingTimes(session.ring), session.ring.analysis)
             self.packet_list.set_rows(rows if rows is not None else RingRows(session.ring))
+            self._rows_replaced()
         batch = session.poll()
         if session.view is not None:
             session.view.trim()
@@ -155,6 +156,7 @@ class PacketPane(Vertical):
         """Show only the packets ``text`` matches ("": all); a scan runs off the UI thread."""
         view = self.session.set_display_filter(text)
         self.packet_list.set_rows(view if view is not None else RingRows(self.session.ring))
+        self._rows_replaced()
         if view is not None and view.scanning:
             self._scan(view)
 
@@ -485,6 +487,13 @@ class PacketPane(Vertical):
     def _is_live(self) -> bool:
         """Packets arrive as they are captured (not a file, -r)."""
         return self.session.source.ring is None
+
+    def _rows_replaced(self) -> None:
+        """Other rows (a display filter, a file read again) come in arrival order."""
+        look = self.packet_list.look
+        if look.sort is not None:
+            look.sort = None
+            self.query_one(PacketListHeader).relayout()
 
     def _unsort(self) -> None:
         """Back to arrival order, the cursor kept on its packet."""
