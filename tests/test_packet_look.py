@@ -388,6 +388,7 @@ async def test_the_column_editor_applies_and_saves_the_columns(
 async def test_a_long_list_is_sorted_off_the_ui_thread(
     capture: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tests.test_app import notifications
     from tui.widgets import packet_pane
 
     monkeypatch.setattr(packet_pane, "SORT_IN_THREAD", 10)
@@ -400,6 +401,11 @@ async def test_a_long_list_is_sorted_off_the_ui_thread(
         await until(pilot, lambda: packet_list.look.sort == ("number", True))
         numbers = [int(text.split()[0]) for text, _ in rows(packet_list)]
         assert numbers == list(range(total, 0, -1))
+        monkeypatch.setattr(packet_pane, "MAX_SORT", 10)  # too many rows: said, not sorted
+        await pilot.press("greater_than_sign")
+        await pilot.pause(0.2)
+        assert packet_list.look.sort == ("number", True)
+        assert "sorting takes at most 10" in notifications(app)
 
 
 async def test_a_capture_filter_reading_the_file_again_drops_references_and_old_colours(

@@ -9,7 +9,7 @@ newest packet stays in arrival order.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from engine.display_filter.fields import FIELDS, FLOAT, INT
@@ -74,16 +74,20 @@ def key_function(
 
 
 def sorted_indices(
-    packets: list[PacketSummary], column: str, look: PacketLook, descending: bool
+    packets: Iterable[PacketSummary], column: str, look: PacketLook, descending: bool
 ) -> list[int]:
     """The packets' numbers in ``column``'s order; ``packets`` in arrival order (what
-    "since the previous displayed packet" counts from). Ties keep arrival order."""
-    positions = {packet.index: row for row, packet in enumerate(packets)}
+    "since the previous displayed packet" counts from), read one at a time so only the
+    keys are held. Ties keep arrival order (reversed when descending)."""
+    last: list[float | None] = [None]
 
-    def previous(index: int) -> float | None:
-        row = positions.get(index, 0)
-        return packets[row - 1].timestamp if row else None
+    def previous(_index: int) -> float | None:
+        return last[0]
 
     key = key_function(column, look, previous)
-    ranked = sorted(packets, key=lambda packet: (key(packet), packet.index), reverse=descending)
-    return [packet.index for packet in ranked]
+    keyed: list[tuple[SortKey, int]] = []
+    for packet in packets:
+        keyed.append((key(packet), packet.index))
+        last[0] = packet.timestamp
+    keyed.sort(reverse=descending)
+    return [index for _, index in keyed]

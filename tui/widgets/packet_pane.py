@@ -44,6 +44,9 @@ from tui.widgets.packet_rows import PacketRows, RingRows, SortedRows
 
 ANALYSIS_BUDGET = 5_000
 """Packets the background stream analysis takes per poll (75,000 a second at most)."""
+MAX_SORT = 2_000_000
+"""More rows than this are not sorted (a 1 GB file's 12 million would take minutes and
+gigabytes of keys); a display filter narrows them first."""
 SORT_IN_THREAD = 5_000
 """Longer lists are sorted in a worker thread (the keys keep answering meanwhile)."""
 ANALYSIS_SLICE = 250
@@ -526,6 +529,13 @@ class PacketPane(Vertical):
             return
         rows = packet_list.rows
         count = len(rows) if isinstance(rows, SortedRows) else packet_list.row_count
+        if count > MAX_SORT:
+            warn(
+                self,
+                f"{count:,} rows: sorting takes at most {MAX_SORT:,}; narrow them with a "
+                "display filter (/) first",
+            )
+            return
         if count > SORT_IN_THREAD:
             flash(self, f"sorting {count:,} packets by {column}…")
             self._sort_in_thread(rows, count, column, descending)
@@ -537,7 +547,7 @@ class PacketPane(Vertical):
         from tui.packet_sort import sorted_indices
 
         found = sorted(i for row in range(count) if (i := rows.index_at(row)) is not None)
-        packets = [packet for index in found if (packet := self.session.packet(index))]
+        packets = (packet for index in found if (packet := self.session.packet(index)))
         return sorted_indices(packets, column, self.packet_list.look, descending)
 
     @work(thread=True, exclusive=True, group="sort-packets")
