@@ -145,6 +145,16 @@ async def test_a_custom_column_shows_the_fields_value_as_tshark_does(capture: Pa
         ]
         assert shown == expected
         assert {stream for stream, _ in shown} >= {"0", "1", "2"}
+        # a time field as a column, under a display filter: since the previous displayed
+        time_field = ColumnSpec("frame.time_delta_displayed", 12, "dd")
+        assert screen.packets is not None
+        screen.packets.set_columns((ColumnSpec("number"), time_field, ColumnSpec("info")))
+        wanted = tshark(capture, "-Y", "tcp", "-T", "fields", "-e", "frame.time_delta_displayed")
+        screen.apply_display_filter("tcp")
+        await until(pilot, lambda: packet_list.row_count == len(wanted))
+        layout = packet_list.look.layout(packet_list.scrollable_content_region.width, False, False)
+        shown_times = [cell(t, layout, time_field.name) for t, _ in rows(packet_list)]
+        assert shown_times == wanted and len(set(wanted)) > 3
 
 
 async def test_colouring_rules_paint_exactly_the_matching_rows_and_ctrl_r_turns_them_off(

@@ -42,7 +42,11 @@ def value_text(kind: str, value: Any, name: str = "") -> str:
     if isinstance(value, bytes | bytearray):
         return value[: MAX_CELL // 2].hex()
     if kind == FLOAT and isinstance(value, float):
-        return f"{value:.9f}" if name.startswith("frame.time") else repr(value)
+        if name.startswith("frame.time"):
+            # timestamps are floats (about 0.2 µs apart at today's epoch): microseconds
+            # are what they hold exactly, written with tshark's nine digits
+            return f"{round(value, 6):.9f}"
+        return repr(value)
     return str(value)
 
 
@@ -83,6 +87,13 @@ class PacketLook:
         self._layouts: dict[tuple[int, bool, bool, tuple[ColumnSpec, ...], int], Columns] = {}
         """The column the rows are sorted by and whether descending (None: arrival order)."""
 
+    @property
+    def needs_previous(self) -> bool:
+        """Rows need the previous row's time (since the previous displayed packet)."""
+        return self.time.format.name == "delta_displayed" or any(
+            spec.name == "frame.time_delta_displayed" for spec in self.specs
+        )
+
     def rebind(self, times: FrameTimes, analysis: RingAnalysis | None) -> None:
         """Read another buffer (a capture filter read the file again): the packet numbers
         mean other packets now, so references, remembered colours and the sort go."""
@@ -112,6 +123,7 @@ class PacketLook:
         process: str = "",
     ) -> str:
         """One row's text; ``previous``: the previous row's timestamp (for since displayed)."""
+        self.fields.displayed_time = previous
         view = PacketView(packet, self.fields) if layout.custom else None
 
         def custom(name: str) -> str:

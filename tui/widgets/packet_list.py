@@ -281,7 +281,7 @@ class PacketList(ScrollView, can_focus=True):
 
     def _previous_time(self, index: int) -> float | None:
         """The previous row's timestamp, when the time format counts from it."""
-        if self.look.time.format.name != "delta_displayed":
+        if not self.look.needs_previous:
             return None
         row = self.rows.row_of(index)
         before = self.rows.index_at(row - 1) if row else None
