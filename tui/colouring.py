@@ -40,7 +40,6 @@ class KnownAnalysis:
         """The capture's first packet (frame.time_relative)."""
         return self._times.first_time
 
-
     def time_of(self, index: int) -> float | None:
         """Another packet's time."""
         return self._times.time_of(index)
