@@ -451,3 +451,27 @@ async def test_a_capture_filter_reading_the_file_again_drops_references_and_old_
         ]
         assert len(painted) == 1  # only the ICMP error; no TCP left to be bad
         assert "ICMP" in painted[0][0] and painted[0][1] == "rule-error"
+
+
+async def test_times_since_the_previous_displayed_packet_keep_arrival_order_when_sorted(
+    capture: Path,
+) -> None:
+    app = look_app(capture, Settings(interface=None, time_format="delta_displayed"))
+    total = len(frames())
+    async with app.run_test(size=SIZE) as pilot:
+        packet_list = main_screen(app).packet_list
+        await until(pilot, lambda: packet_list.row_count == total)
+        layout = packet_list.look.layout(packet_list.scrollable_content_region.width, False, False)
+
+        def times() -> dict[int, str]:
+            return {
+                int(cell(text, layout, "number")): cell(text, layout, "time")
+                for text, _ in rows(packet_list)
+            }
+
+        before = times()
+        expected = tshark(capture, "-t", "dd", "-T", "fields", "-e", "_ws.col.Time")
+        assert [before[n] for n in range(1, total + 1)] == expected
+        await pilot.press("less_than_sign")  # No. descending
+        assert packet_list.look.sort == ("number", True)
+        assert times() == before

@@ -27,7 +27,7 @@ from engine.process.procfs import ProcessInfo
 from themes import PROTOCOL_KEYS
 from tui.formatting import header_text, protocol_key
 from tui.packet_look import PacketLook
-from tui.widgets.packet_rows import PacketRows
+from tui.widgets.packet_rows import PacketRows, SortedRows
 
 PacketGetter = Callable[[int], PacketSummary | None]
 ProcessGetter = Callable[[int], ProcessInfo | None]
@@ -283,8 +283,9 @@ class PacketList(ScrollView, can_focus=True):
         """The previous row's timestamp, when the time format counts from it."""
         if not self.look.needs_previous:
             return None
-        row = self.rows.row_of(index)
-        before = self.rows.index_at(row - 1) if row else None
+        rows = self.rows.base if isinstance(self.rows, SortedRows) else self.rows
+        row = rows.row_of(index)  # in arrival order, also while sorted (as Wireshark)
+        before = rows.index_at(row - 1) if row else None
         packet = self._get(before) if before is not None else None
         return packet.timestamp if packet is not None else None
 
