@@ -475,3 +475,47 @@ async def test_times_since_the_previous_displayed_packet_keep_arrival_order_when
         await pilot.press("less_than_sign")  # No. descending
         assert packet_list.look.sort == ("number", True)
         assert times() == before
+
+
+@pytest.mark.root
+async def test_a_proc_custom_column_names_the_program_of_live_packets() -> None:
+    import os
+    import socket
+
+    from engine.live import LiveSource
+    from engine.process.packet_owners import PacketOwners
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    port = receiver.getsockname()[1]
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(("127.0.0.1", 0))
+    session = CaptureSession(
+        LiveSource("lo", expression=f"udp port {port}"), owners=PacketOwners("lo")
+    )
+    name = {"field": "proc.name", "width": 16}
+    specs = parse_columns(["number", "proc.pid", name, "protocol", "info"])
+    app = LivetapApp(session)
+    app.list_settings = Settings(interface=None, packet_columns=specs)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            packet_list = main_screen(app).packet_list
+            await pilot.pause(0.5)
+            for n in range(10):
+                sender.sendto(b"x%d" % n, ("127.0.0.1", port))
+                await pilot.pause(0.05)
+            await until(pilot, lambda: packet_list.row_count == 10, timeout=10)
+            await pilot.pause(0.3)
+            packet_list.look_changed()
+            layout = packet_list.look.layout(
+                packet_list.scrollable_content_region.width, False, True
+            )
+            pids = [cell(text, layout, "proc.pid") for text, _ in rows(packet_list)]
+            names = {cell(text, layout, "proc.name") for text, _ in rows(packet_list)}
+            assert set(pids) <= {str(os.getpid()), ""} and pids.count(str(os.getpid())) >= 8
+            comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+            assert names - {""} == {comm}
+    finally:
+        session.stop()
+        sender.close()
+        receiver.close()
