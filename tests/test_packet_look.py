@@ -519,3 +519,29 @@ async def test_a_proc_custom_column_names_the_program_of_live_packets() -> None:
         session.stop()
         sender.close()
         receiver.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_the_header_sits_over_the_rows_in_the_app(
+    capture: Path, size: tuple[int, int]
+) -> None:
+    specs = parse_columns(["number", "time", "tcp.stream", "source", "destination", "protocol"])
+    app = look_app(capture, Settings(interface=None, packet_columns=specs, time_format="utc"))
+    async with app.run_test(size=size) as pilot:
+        screen = main_screen(app)
+        packet_list = screen.packet_list
+        await until(pilot, lambda: packet_list.row_count == len(frames()))
+        await pilot.pause(0.1)
+        width = packet_list.scrollable_content_region.width
+        layout = packet_list.look.layout(width, False, False)
+        header = str(screen.query_one("#packet-header").render())
+        assert header.rstrip() == header_text(layout).rstrip()
+        gaps, at = [], 0
+        for column in layout.cells[:-1]:
+            at += column.width
+            gaps.append(at)
+            at += 1
+        for text, _ in rows(packet_list):
+            assert len(text) == width
+            assert all(text[gap] == " " == header[gap] for gap in gaps)
+        assert "protocol" in layout.shown and "info" in layout.shown
