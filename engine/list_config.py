@@ -142,20 +142,54 @@ def parse_column(value: Any, number: int, key: str = "packetColumns") -> ColumnS
     return ColumnSpec(name, width, title[:MAX_WIDTH])
 
 
-def parse_columns(value: Any) -> tuple[ColumnSpec, ...]:
-    """The ``packetColumns`` list; Info is added at the end when left out (it takes the rest)."""
+def parse_columns(value: Any, key: str = "packetColumns") -> tuple[ColumnSpec, ...]:
+    """The ``packetColumns`` list; Info is added at the end when left out (it takes the rest).
+
+    ``key``: how messages name the list (``column`` in the column editor)."""
     if not isinstance(value, list) or not value:
-        raise BadInputError("packetColumns must be a list of columns")
+        raise BadInputError(f"{key} must be a list of columns")
     if len(value) > MAX_COLUMNS:
-        raise BadInputError(f"packetColumns: at most {MAX_COLUMNS} columns")
-    found = tuple(parse_column(item, number) for number, item in enumerate(value, 1))
+        raise BadInputError(f"{key}: at most {MAX_COLUMNS} columns")
+    found = tuple(parse_column(item, number, key) for number, item in enumerate(value, 1))
     names = [column.name for column in found]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
-        raise BadInputError(f"packetColumns: {twice[0]!r} is listed twice")
+        raise BadInputError(f"{key}: {twice[0]!r} is listed twice")
     if "info" not in names:
         found += (ColumnSpec("info"),)
     return found
+
+
+def columns_text(specs: tuple[ColumnSpec, ...]) -> str:
+    """The columns as one line to edit: ``number, time, tcp.stream:6:Stream, info``."""
+    parts = []
+    for spec in specs:
+        text = spec.name
+        if spec.width or spec.title:
+            text += f":{spec.width or ''}"
+        if spec.title:
+            text += f":{spec.title}"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def parse_columns_text(text: str) -> tuple[ColumnSpec, ...]:
+    """The column editor's line back into columns (``NAME[:WIDTH[:TITLE]]``, commas between)."""
+    values: list[Any] = []
+    for number, part in enumerate((p.strip() for p in text.split(",")), 1):
+        if not part:
+            continue
+        name, _, rest = part.partition(":")
+        width_text, _, title = rest.partition(":")
+        width_text = width_text.strip()
+        if width_text and not width_text.isdigit():
+            raise _entry_error("column", number, f"width {width_text!r} is not a whole number")
+        values.append(
+            {"column": name.strip(), "width": int(width_text or 0), "title": title.strip()}
+        )
+    if not values:
+        raise BadInputError("list at least one column (Info is always added)")
+    return parse_columns(values, "column")
 
 
 def parse_rule(value: Any, number: int) -> ColourRule:

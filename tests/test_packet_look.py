@@ -17,7 +17,7 @@ from tests.tcp_scenarios import trouble_frames as frames
 from tests.tcp_scenarios import write_timed
 from tests.test_app import main_screen, until
 from tui.app import LivetapApp
-from tui.formatting import Columns, columns, header_text
+from tui.formatting import Columns, columns, header_text, row_text
 from tui.time_formats import REFERENCE, TIME_FORMATS
 from tui.widgets.packet_list import PacketList
 
@@ -145,6 +145,16 @@ async def test_a_custom_column_shows_the_fields_value_as_tshark_does(capture: Pa
         ]
         assert shown == expected
         assert {stream for stream, _ in shown} >= {"0", "1", "2"}
+        # a time field as a column, under a display filter: since the previous displayed
+        time_field = ColumnSpec("frame.time_delta_displayed", 12, "dd")
+        assert screen.packets is not None
+        screen.packets.set_columns((ColumnSpec("number"), time_field, ColumnSpec("info")))
+        wanted = tshark(capture, "-Y", "tcp", "-T", "fields", "-e", "frame.time_delta_displayed")
+        screen.apply_display_filter("tcp")
+        await until(pilot, lambda: packet_list.row_count == len(wanted))
+        layout = packet_list.look.layout(packet_list.scrollable_content_region.width, False, False)
+        shown_times = [cell(t, layout, time_field.name) for t, _ in rows(packet_list)]
+        assert shown_times == wanted and len(set(wanted)) > 3
 
 
 async def test_colouring_rules_paint_exactly_the_matching_rows_and_ctrl_r_turns_them_off(
@@ -226,12 +236,312 @@ def test_bad_columns_and_rules_in_the_config_file_say_which_entry(
 
 
 @pytest.mark.parametrize("width", [80, 160])
-def test_header_and_rows_stay_aligned_with_custom_columns(width: int) -> None:
+def test_header_and_rows_stay_aligned_with_custom_columns(width: int, capture: Path) -> None:
+    from engine.filter_file import summarize
+    from engine.pcapio import open_pcap
+
+    record = next(iter(open_pcap(capture)))
+    packet = summarize(1, record)
+
+    def custom(name: str) -> str:
+        return "x" * 300  # longer than any column: cut, never pushing the others
+
     specs = parse_columns(["number", "time", "tcp.stream", "source", "http.host", "protocol"])
     for time_width in (fmt.width for fmt in TIME_FORMATS):
         layout = columns(width, specs=specs, time_width=time_width)
-        assert len(header_text(layout)) == width
+        header = header_text(layout)
+        assert len(header) == width
+        row = row_text(packet, layout, "2026-12-04 20:06:52.123456"[:time_width], "", custom)
+        assert len(row) == width
+        gaps, at = [], 0
+        for column in layout.cells[:-1]:
+            at += column.width
+            gaps.append(at)
+            at += 1
+        assert all(header[gap] == " " == row[gap] for gap in gaps)  # the same column edges
+        assert [cell(header, layout, c.name) for c in layout.cells] == [
+            c.title[: c.width] if len(c.title) <= c.width else c.title[: c.width - 1] + "…"
+            for c in layout.cells
+        ]
         assert layout.shown[-1] == "info" and "protocol" in layout.shown
     assert columns(160, specs=specs).custom == ("tcp.stream", "http.host")
     assert columns(80, specs=specs).custom == ("tcp.stream",)  # the last custom one went first
     assert parse_rules([]) == ()
+
+
+async def test_sorting_a_file_view_by_columns_and_back_to_arrival_order(capture: Path) -> None:
+    specs = parse_columns(["number", "time", "tcp.stream", "source", "protocol", "length"])
+    app = look_app(capture, Settings(interface=None, packet_columns=specs))
+    total = len(frames())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        packet_list = screen.packet_list
+        await until(pilot, lambda: packet_list.row_count == total)
+        ring = app.session.ring if app.session else None
+        assert ring is not None
+        await until(pilot, lambda: ring.analysis.observed >= total, timeout=15)
+        layout = packet_list.look.layout(packet_list.scrollable_content_region.width, False, False)
+        lengths = [int(n) for n in tshark(capture, "-T", "fields", "-e", "frame.len")]
+        streams = tshark(capture, "-T", "fields", "-e", "tcp.stream")
+        seen = []
+        for _ in range(6):
+            await pilot.press("greater_than_sign")
+            assert packet_list.look.sort is not None
+            seen.append(packet_list.look.sort[0])
+            if packet_list.look.sort[0] == "length":
+                break
+        assert seen == ["time", "tcp.stream", "source", "protocol", "length"]
+        texts = [text for text, _ in rows(packet_list)]
+        numbers = [int(cell(text, layout, "number")) for text in texts]
+        shown = [int(cell(text, layout, "length")) for text in texts]
+        assert shown == sorted(lengths)
+        assert numbers == sorted(range(1, total + 1), key=lambda n: (lengths[n - 1], n))
+        header = str(screen.query_one("#packet-header").render())
+        assert "▲Lengt " in header  # the mark stays, the title gives way
+        await pilot.press("less_than_sign")
+        shown = [int(cell(text, layout, "length")) for text, _ in rows(packet_list)]
+        assert shown == sorted(lengths, reverse=True)
+        # by a custom column: numbers as numbers, packets without the field first
+        packet_list.look.sort = ("source", False)
+        await pilot.press("greater_than_sign")
+        assert packet_list.look.sort == ("protocol", False)
+        packet_list.look.sort = ("time", False)
+        await pilot.press("greater_than_sign")
+        assert packet_list.look.sort == ("tcp.stream", False)
+        shown_streams = [cell(text, layout, "tcp.stream") for text, _ in rows(packet_list)]
+        assert shown_streams == sorted(streams, key=lambda s: (s != "", int(s or 0)))
+        packet_list.look.sort = ("info", False)
+        await pilot.press("greater_than_sign")  # past the last column: arrival order
+        assert packet_list.look.sort is None
+        numbers = [int(cell(text, layout, "number")) for text, _ in rows(packet_list)]
+        assert numbers == list(range(1, total + 1))
+        await pilot.press("less_than_sign")
+        assert packet_list.look.sort == ("number", True)
+        screen.apply_display_filter("udp")  # other rows: in arrival order, the mark gone
+        await until(pilot, lambda: packet_list.row_count < total)
+        assert packet_list.look.sort is None
+        assert "▼" not in str(screen.query_one("#packet-header").render())
+        numbers = [int(cell(text, layout, "number")) for text, _ in rows(packet_list)]
+        assert numbers == sorted(numbers)
+
+
+@pytest.mark.root
+async def test_a_live_list_sorts_only_while_paused() -> None:
+    from engine.live import LiveSource
+    from tests.conftest import free_udp_port, send_udp
+    from tests.test_app import notifications
+
+    port = free_udp_port()
+    session = CaptureSession(LiveSource("lo", expression=f"udp port {port}"))
+    app = LivetapApp(session)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            send_udp(port, [b"x" * (30 - n) for n in range(20)])
+            packet_list = main_screen(app).packet_list
+            await until(pilot, lambda: packet_list.row_count == 20)
+            await pilot.press("greater_than_sign")
+            assert packet_list.look.sort is None
+            assert "pause (space) to sort" in notifications(app)
+            await pilot.press(
+                "space", "greater_than_sign", "greater_than_sign", "greater_than_sign"
+            )
+            assert packet_list.look.sort is not None and packet_list.look.sort[0] == "destination"
+            await pilot.press("greater_than_sign", "greater_than_sign")
+            assert packet_list.look.sort == ("length", False)
+            send_udp(port, [b"late"])  # arrives while sorted: not in the snapshot
+            await pilot.pause(0.5)
+            texts = [text for text, _ in rows(packet_list)]
+            assert len(texts) == 20
+            assert [int(text.split()[0]) for text in texts] == list(range(20, 0, -1))
+            await pilot.press("space")  # moving again: arrival order, the late one too
+            await until(pilot, lambda: packet_list.row_count == 21)
+            assert packet_list.look.sort is None
+            texts = [text for text, _ in rows(packet_list)]
+            assert [int(text.split()[0]) for text in texts] == list(range(1, 22))
+    finally:
+        session.stop()
+
+
+async def test_the_column_editor_applies_and_saves_the_columns(
+    capture: Path, tmp_path: Path
+) -> None:
+    from textual.widgets import Input
+
+    config = tmp_path / "config.yaml"
+    config.write_text("theme: livetap-dark\n")
+    app = look_app(capture)
+    app.config_path = config
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        packet_list = screen.packet_list
+        await until(pilot, lambda: packet_list.row_count == len(frames()))
+        await pilot.press("L")
+        field = app.screen.query_one(Input)
+        assert field.value.startswith("number, input, time, source")
+        field.value = "number, tcp.stream:6:Stream, nosuch.field"
+        await pilot.press("enter")
+        assert app.screen.query_one(Input)  # refused: still open
+        assert "nosuch.field" in str(app.screen.query_one("#prompt-error").render())
+        field.value = "protocol, number:5, ip.src:20:From, info"
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert app.screen is screen
+        layout = packet_list.look.layout(packet_list.scrollable_content_region.width, False, False)
+        assert layout.shown == ("protocol", "number", "ip.src", "info")
+        header = str(screen.query_one("#packet-header").render())
+        assert header.split()[:3] == ["Protocol", "No.", "From"]
+        saved = load_settings({}, {}, config)
+        assert saved.packet_columns == packet_list.look.specs
+        assert saved.theme == "livetap-dark"
+
+
+async def test_a_long_list_is_sorted_off_the_ui_thread(
+    capture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_app import notifications
+    from tui.widgets import packet_pane
+
+    monkeypatch.setattr(packet_pane, "SORT_IN_THREAD", 10)
+    app = look_app(capture)
+    total = len(frames())
+    async with app.run_test(size=SIZE) as pilot:
+        packet_list = main_screen(app).packet_list
+        await until(pilot, lambda: packet_list.row_count == total)
+        await pilot.press("less_than_sign")  # No. descending: the newest first
+        await until(pilot, lambda: packet_list.look.sort == ("number", True))
+        numbers = [int(text.split()[0]) for text, _ in rows(packet_list)]
+        assert numbers == list(range(total, 0, -1))
+        monkeypatch.setattr(packet_pane, "MAX_SORT", 10)  # too many rows: said, not sorted
+        await pilot.press("greater_than_sign")
+        await pilot.pause(0.2)
+        assert packet_list.look.sort == ("number", True)
+        assert "sorting takes at most 10" in notifications(app)
+
+
+async def test_a_capture_filter_reading_the_file_again_drops_references_and_old_colours(
+    capture: Path,
+) -> None:
+    app = look_app(capture)
+    async with app.run_test(size=SIZE) as pilot:
+        packet_list = main_screen(app).packet_list
+        session = app.session
+        assert session is not None
+        await until(pilot, lambda: packet_list.row_count == len(frames()))
+        await until(pilot, lambda: session.ring.analysis.observed >= len(frames()), timeout=15)
+        await pilot.press("home", *["down"] * 2, "ctrl+t")
+        assert rows(packet_list)[2][0].split()[1] == REFERENCE
+        before = app.theme_variables["rule-bad"].lower()
+        assert any(bg and bg.lower() == before for _, bg in rows(packet_list))
+        session.set_filter("udp or icmp")  # numbers 1.. are other packets now
+        expected = tshark(capture, "-Y", "udp or icmp", "-T", "fields", "-e", "frame.number")
+        await until(pilot, lambda: packet_list.row_count == len(expected))
+        await until(pilot, lambda: session.ring.analysis.observed >= len(expected), timeout=15)
+        packet_list.look_changed()
+        shown = rows(packet_list)
+        assert all(REFERENCE not in text for text, _ in shown)
+        assert all("UDP" in text or "DNS" in text or "ICMP" in text for text, _ in shown)
+        variables = app.theme_variables
+        rule_colours = {
+            variables[name].lower(): name for name in ("rule-bad", "rule-error", "rule-reset")
+        }
+        painted = [
+            (text, rule_colours[bg.lower()])
+            for text, bg in shown
+            if bg and bg.lower() in rule_colours
+        ]
+        assert len(painted) == 1  # only the ICMP error; no TCP left to be bad
+        assert "ICMP" in painted[0][0] and painted[0][1] == "rule-error"
+
+
+async def test_times_since_the_previous_displayed_packet_keep_arrival_order_when_sorted(
+    capture: Path,
+) -> None:
+    app = look_app(capture, Settings(interface=None, time_format="delta_displayed"))
+    total = len(frames())
+    async with app.run_test(size=SIZE) as pilot:
+        packet_list = main_screen(app).packet_list
+        await until(pilot, lambda: packet_list.row_count == total)
+        layout = packet_list.look.layout(packet_list.scrollable_content_region.width, False, False)
+
+        def times() -> dict[int, str]:
+            return {
+                int(cell(text, layout, "number")): cell(text, layout, "time")
+                for text, _ in rows(packet_list)
+            }
+
+        before = times()
+        expected = tshark(capture, "-t", "dd", "-T", "fields", "-e", "_ws.col.Time")
+        assert [before[n] for n in range(1, total + 1)] == expected
+        await pilot.press("less_than_sign")  # No. descending
+        assert packet_list.look.sort == ("number", True)
+        assert times() == before
+
+
+@pytest.mark.root
+async def test_a_proc_custom_column_names_the_program_of_live_packets() -> None:
+    import os
+    import socket
+
+    from engine.live import LiveSource
+    from engine.process.packet_owners import PacketOwners
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    port = receiver.getsockname()[1]
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(("127.0.0.1", 0))
+    session = CaptureSession(
+        LiveSource("lo", expression=f"udp port {port}"), owners=PacketOwners("lo")
+    )
+    name = {"field": "proc.name", "width": 16}
+    specs = parse_columns(["number", "proc.pid", name, "protocol", "info"])
+    app = LivetapApp(session)
+    app.list_settings = Settings(interface=None, packet_columns=specs)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            packet_list = main_screen(app).packet_list
+            await pilot.pause(0.5)
+            for n in range(10):
+                sender.sendto(b"x%d" % n, ("127.0.0.1", port))
+                await pilot.pause(0.05)
+            await until(pilot, lambda: packet_list.row_count == 10, timeout=10)
+            await pilot.pause(0.3)
+            packet_list.look_changed()
+            layout = packet_list.look.layout(
+                packet_list.scrollable_content_region.width, False, True
+            )
+            pids = [cell(text, layout, "proc.pid") for text, _ in rows(packet_list)]
+            names = {cell(text, layout, "proc.name") for text, _ in rows(packet_list)}
+            assert set(pids) <= {str(os.getpid()), ""} and pids.count(str(os.getpid())) >= 8
+            comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+            assert names - {""} == {comm}
+    finally:
+        session.stop()
+        sender.close()
+        receiver.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+async def test_the_header_sits_over_the_rows_in_the_app(
+    capture: Path, size: tuple[int, int]
+) -> None:
+    specs = parse_columns(["number", "time", "tcp.stream", "source", "destination", "protocol"])
+    app = look_app(capture, Settings(interface=None, packet_columns=specs, time_format="utc"))
+    async with app.run_test(size=size) as pilot:
+        screen = main_screen(app)
+        packet_list = screen.packet_list
+        await until(pilot, lambda: packet_list.row_count == len(frames()))
+        await pilot.pause(0.1)
+        width = packet_list.scrollable_content_region.width
+        layout = packet_list.look.layout(width, False, False)
+        header = str(screen.query_one("#packet-header").render())
+        assert header.rstrip() == header_text(layout).rstrip()
+        gaps, at = [], 0
+        for column in layout.cells[:-1]:
+            at += column.width
+            gaps.append(at)
+            at += 1
+        for text, _ in rows(packet_list):
+            assert len(text) == width
+            assert all(text[gap] == " " == header[gap] for gap in gaps)
+        assert "protocol" in layout.shown and "info" in layout.shown

@@ -76,6 +76,8 @@ class LivetapApp(App[None]):
         self.preserve_log = True
         self.list_settings: Settings | None = None
         """The packet list's columns, time format and colouring rules (the config file's)."""
+        self.config_path: Path | None = None
+        """The config file the column editor saves to (``--config``, else the default)."""
         """The request list keeps requests across navigations (``preserveLog`` in the config)."""
         self.key_log: KeyLog | None = None
         """TLS keys to decrypt with (``--keylog``, or the launched browser's own)."""

@@ -51,7 +51,7 @@ examples:
 environment: CAPTURE_INTERFACE, CAPTURE_SNAPLEN, CAPTURE_BUFFER, LIVETAP_CONFIG
 config file: ~/.config/livetap/config.yaml (keys defaultInterface, snapLength,
   bufferSize, maxCaptureSize, captureDirectory, ringSize, maxRequests, preserveLog,
-  processes)
+  processes, timeFormat, packetColumns, colouring, colouringRules)
 """
 
 
@@ -355,6 +355,7 @@ def run_live(args: argparse.Namespace) -> int:
         app.list_settings = settings
         app.key_log = key_log
         app.embed_secrets = args.embed_secrets
+        app.config_path = args.config or settings.config_file
         install_exit_signals(app, session, browser)
         app.run()
     finally:

@@ -31,16 +31,14 @@ class KnownAnalysis:
         self._analysis = analysis
         self.missing = False
         """Set when a packet's analysis was asked for before it was computed."""
+        self.displayed_time: float | None = None
+        """The previous row's time, set by whoever reads a row (frame.time_delta_displayed);
+        None reads 0, as before the first displayed packet."""
 
     @property
     def first_time(self) -> float | None:
         """The capture's first packet (frame.time_relative)."""
         return self._times.first_time
-
-    @property
-    def displayed_time(self) -> float | None:
-        """Not known per row here: frame.time_delta_displayed reads 0."""
-        return None
 
     def time_of(self, index: int) -> float | None:
         """Another packet's time."""
@@ -71,6 +69,7 @@ class Colouring:
         enabled: bool = True,
     ) -> None:
         self.rules = tuple(rule for rule in rules if rule.enabled)
+        """The rules in force (the disabled ones are left out)."""
         self._compiled: tuple[tuple[ColourRule, DisplayFilter], ...] = tuple(
             (rule, compile_display_filter(rule.filter)) for rule in self.rules
         )

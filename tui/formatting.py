@@ -199,9 +199,18 @@ def _fit(text: str, width: int, right: bool = False) -> str:
     return text[: width - 1] + "…" if width > 0 else ""
 
 
-def header_text(layout: Columns) -> str:
-    """The column titles, aligned like the rows."""
-    return " ".join(_fit(cell.title, cell.width, cell.right) for cell in layout.cells)
+def header_text(layout: Columns, sort: tuple[str, bool] | None = None) -> str:
+    """The column titles, aligned like the rows; ``sort``: (column, descending) marked ▲ ▼."""
+
+    def title(cell: Cell) -> str:
+        if sort is None or sort[0] != cell.name:
+            return cell.title
+        mark = "▼" if sort[1] else "▲"
+        if cell.right:
+            return f"{mark}{cell.title}"[: cell.width]  # the mark stays; the title gives way
+        return cell.title[: max(0, cell.width - 1)] + mark
+
+    return " ".join(_fit(title(cell), cell.width, cell.right) for cell in layout.cells)
 
 
 CellText = Callable[[str], str]

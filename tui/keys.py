@@ -374,6 +374,34 @@ KEYS: tuple[Key, ...] = (
         display="Ctrl+R",
     ),
     Key(
+        "greater_than_sign",
+        "sort_packets",
+        "Sort pkts",
+        "Sort a paused or file packet list by the next column shown (then arrival order "
+        "again); a live list that follows stays in arrival order",
+        "sort-packets",
+        show=False,
+        display=">",
+    ),
+    Key(
+        "less_than_sign",
+        "sort_packets_reverse",
+        "Sort pkts ▲▼",
+        "Turn the packet list's sort round (ascending ⇄ descending)",
+        "sort-packets-reverse",
+        show=False,
+        display="<",
+    ),
+    Key(
+        "L",
+        "edit_columns",
+        "Columns",
+        "Edit the packet list's columns: order, widths, any display-filter field as a custom "
+        "column (saved as packetColumns in the config file)",
+        "columns",
+        show=False,
+    ),
+    Key(
         "t",
         "app.change_theme",
         "Theme",

@@ -42,7 +42,11 @@ def value_text(kind: str, value: Any, name: str = "") -> str:
     if isinstance(value, bytes | bytearray):
         return value[: MAX_CELL // 2].hex()
     if kind == FLOAT and isinstance(value, float):
-        return f"{value:.9f}" if name.startswith("frame.time") else repr(value)
+        if name.startswith("frame.time"):
+            # timestamps are floats (about 0.2 µs apart at today's epoch): microseconds
+            # are what they hold exactly, written with tshark's nine digits
+            return f"{round(value, 6):.9f}"
+        return repr(value)
     return str(value)
 
 
@@ -77,11 +81,39 @@ class PacketLook:
         self.specs = specs
         self.time = TimeColumn(times, time_format)
         self.colouring = Colouring(rules, times, analysis, colouring)
-        self._fields = KnownAnalysis(times, analysis)
+        self.fields = KnownAnalysis(times, analysis)
+        """What custom columns read: the buffer's times and the analysis done so far."""
+        self.sort: tuple[str, bool] | None = None
+        self._layouts: dict[tuple[int, bool, bool, tuple[ColumnSpec, ...], int], Columns] = {}
+        """The column the rows are sorted by and whether descending (None: arrival order)."""
+
+    @property
+    def needs_previous(self) -> bool:
+        """Rows need the previous row's time (since the previous displayed packet)."""
+        return self.time.format.name == "delta_displayed" or any(
+            spec.name == "frame.time_delta_displayed" for spec in self.specs
+        )
+
+    def rebind(self, times: FrameTimes, analysis: RingAnalysis | None) -> None:
+        """Read another buffer (a capture filter read the file again): the packet numbers
+        mean other packets now, so references, remembered colours and the sort go."""
+        keep = self.time.format.name
+        self.time = TimeColumn(times, keep)
+        self.colouring = Colouring(
+            self.colouring.rules, times, analysis, enabled=self.colouring.enabled
+        )
+        self.fields = KnownAnalysis(times, analysis)
+        self.sort = None
 
     def layout(self, width: int, inputs: bool, processes: bool) -> Columns:
-        """The columns fitted to ``width``."""
-        return columns(width, inputs, processes, self.specs, self.time.format.width)
+        """The columns fitted to ``width`` (remembered: every row drawn asks)."""
+        key = (width, inputs, processes, self.specs, self.time.format.width)
+        found = self._layouts.get(key)
+        if found is None:
+            if len(self._layouts) > 64:
+                self._layouts.clear()
+            found = self._layouts[key] = columns(*key)
+        return found
 
     def row(
         self,
@@ -91,7 +123,8 @@ class PacketLook:
         process: str = "",
     ) -> str:
         """One row's text; ``previous``: the previous row's timestamp (for since displayed)."""
-        view = PacketView(packet, self._fields) if layout.custom else None
+        self.fields.displayed_time = previous
+        view = PacketView(packet, self.fields) if layout.custom else None
 
         def custom(name: str) -> str:
             return field_text(name, view) if view is not None else ""

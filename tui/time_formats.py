@@ -103,6 +103,16 @@ class TimeColumn:
         """The buffer's times (frame.time_relative's first packet, frame.time_delta's previous)."""
         self.format = time_format(name)
         self._references: list[int] = []
+        self._first: float | None = None
+        """The first packet's time, once known: a live buffer that evicts its oldest packets
+        does not move the times shown."""
+
+    @property
+    def first_time(self) -> float | None:
+        """What relative times count from when no reference comes before."""
+        if self._first is None:
+            self._first = self.base.first_time
+        return self._first
 
     @property
     def references(self) -> tuple[int, ...]:
@@ -137,7 +147,7 @@ class TimeColumn:
             return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}"
         if name == "epoch":
             return f"{stamp:.6f}"
-        first = self.base.time_of(reference) if reference is not None else self.base.first_time
+        first = self.base.time_of(reference) if reference is not None else self.first_time
         view = PacketView(packet, RowTimes(self.base, first, previous_shown))
         getter = {"relative": _RELATIVE, "delta": _DELTA}.get(name, _DELTA_DISPLAYED)
         values = getter(view)

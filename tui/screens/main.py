@@ -78,6 +78,9 @@ PACKET_ACTIONS = frozenset(
         "cycle_time_format",
         "time_reference",
         "toggle_colouring",
+        "sort_packets",
+        "sort_packets_reverse",
+        "edit_columns",
     }
 )
 """Keys that need a packet capture: not in the footer with --no-packets."""
@@ -604,6 +607,21 @@ class MainScreen(Screen[None]):
         """ctrl+r: the packet list's colouring rules on or off."""
         if (packets := self._packet_pane()) is not None:
             packets.action_toggle_colouring()
+
+    def action_sort_packets(self) -> None:
+        """>: sort the paused or file packet list by the next column."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_sort_packets()
+
+    def action_sort_packets_reverse(self) -> None:
+        """<: turn the packet sort round."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_sort_packets_reverse()
+
+    def action_edit_columns(self) -> None:
+        """L: the packet list's column editor."""
+        if (packets := self._packet_pane()) is not None:
+            packets.action_edit_columns()
 
     def action_follow_stream(self) -> None:
         """s: the selected packet's TCP stream."""

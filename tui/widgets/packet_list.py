@@ -28,7 +28,7 @@ from engine.process.procfs import ProcessInfo
 from themes import PROTOCOL_KEYS
 from tui.formatting import header_text, protocol_key
 from tui.packet_look import PacketLook
-from tui.widgets.packet_rows import PacketRows
+from tui.widgets.packet_rows import PacketRows, SortedRows
 
 PacketGetter = Callable[[int], PacketSummary | None]
 ProcessGetter = Callable[[int], ProcessInfo | None]
@@ -72,7 +72,7 @@ class PacketListHeader(Static):
     def relayout(self) -> None:
         """Titles for the columns and time format shown now."""
         layout = self.look.layout(max(0, self.size.width - 1), self.inputs, self.processes)
-        self.update(header_text(layout))
+        self.update(header_text(layout, self.look.sort))
 
 
 class PacketList(ScrollView, can_focus=True):
@@ -308,10 +308,11 @@ class PacketList(ScrollView, can_focus=True):
 
     def _previous_time(self, index: int) -> float | None:
         """The previous row's timestamp, when the time format counts from it."""
-        if self.look.time.format.name != "delta_displayed":
+        if not self.look.needs_previous:
             return None
-        row = self.rows.row_of(index)
-        before = self.rows.index_at(row - 1) if row else None
+        rows = self.rows.base if isinstance(self.rows, SortedRows) else self.rows
+        row = rows.row_of(index)  # in arrival order, also while sorted (as Wireshark)
+        before = rows.index_at(row - 1) if row else None
         packet = self._get(before) if before is not None else None
         return packet.timestamp if packet is not None else None
 

@@ -24,10 +24,11 @@ from textual.widgets import TabbedContent
 from textual.worker import get_current_worker
 
 from engine.bpf import compile_filter
-from engine.config import config_dir
+from engine.config import config_dir, default_config_path, write_config_key
 from engine.dissect import FieldNode, dissect
 from engine.errors import FilterError, LivetapError, from_os_error
 from engine.events import CaptureStats, PacketSummary
+from engine.list_config import columns_text, parse_columns_text
 from engine.packet_marks import UnignoredRows
 from engine.packet_range import PacketRange, parse_range
 from engine.process.detail import process_node
@@ -36,6 +37,7 @@ from engine.process.program import kernel_expression, split_process_clause
 from engine.process.top import CapturedProcesses
 from engine.tls_decode import MAX_PACKETS, Http2Frames, connection_of, decrypt_pass, records_of
 from engine.tls_keylog import KeyLog
+from engine.view import RingTimes
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
 from tui.packet_look import packet_look
@@ -45,10 +47,15 @@ from tui.screens.save_menu import SaveCounts, SaveMenu, range_prompt
 from tui.widgets.packet_detail import PacketDetailPane
 from tui.widgets.packet_find import FindProgress, PacketNavigation
 from tui.widgets.packet_list import PacketList, PacketListHeader
-from tui.widgets.packet_rows import RingRows
+from tui.widgets.packet_rows import PacketRows, RingRows, SortedRows
 
 ANALYSIS_BUDGET = 5_000
 """Packets the background stream analysis takes per poll (75,000 a second at most)."""
+MAX_SORT = 2_000_000
+"""More rows than this are not sorted (a 1 GB file's 12 million would take minutes and
+gigabytes of keys); a display filter narrows them first."""
+SORT_IN_THREAD = 5_000
+"""Longer lists are sorted in a worker thread (the keys keep answering meanwhile)."""
 ANALYSIS_SLICE = 250
 """Packets analysed between two pauses of the analysis thread."""
 ANALYSIS_YIELD = 9.0
@@ -163,7 +170,9 @@ class PacketPane(Vertical):
             self.navigation.cancel()
             self.packet_list.cursor = None
             self.packet_list.user_marks = session.marks
+            self.packet_list.look.rebind(RingTimes(session.ring), session.ring.analysis)
             self.packet_list.set_rows(self._rows())
+            self._rows_replaced()
         batch = session.poll()
         if session.view is not None:
             session.view.trim()
@@ -182,6 +191,7 @@ class PacketPane(Vertical):
         view = self.session.set_display_filter(text)
         self.navigation.cancel()
         self.packet_list.set_rows(self._rows())
+        self._rows_replaced()
         if view is not None and view.scanning:
             self._scan(view)
 
@@ -255,11 +265,11 @@ class PacketPane(Vertical):
         It takes at most ANALYSIS_BUDGET packets a wake-up, so a burst is caught up over a
         few polls, and skips ahead when more than ANALYSIS_BEHIND wait.
         """
-        analysis = self.session.ring.analysis
         stop = self._analysis_stop
         while not stop.is_set():
             self._analysis_wake.wait()
             self._analysis_wake.clear()
+            analysis = self.session.ring.analysis  # a capture filter on a file: a new ring
             observed = 0
             while not stop.is_set() and observed < ANALYSIS_BUDGET:
                 began = time.perf_counter()
@@ -401,6 +411,8 @@ class PacketPane(Vertical):
     def action_toggle_pause(self) -> None:
         """Freeze or unfreeze the list; packets keep arriving in the buffer."""
         packet_list = self.packet_list
+        if packet_list.paused and self._is_live:
+            self._unsort()  # a live list that moves again is in arrival order
         packet_list.set_paused(not packet_list.paused)
         packet_list.refresh_rows()
 
@@ -723,3 +735,138 @@ class PacketPane(Vertical):
         """Colour the rows by the colouring rules, or only by protocol."""
         on = self.packet_list.look.toggle_colouring()
         self._look_changed("colouring rules on" if on else "colouring rules off")
+
+    @property
+    def _is_live(self) -> bool:
+        """Packets arrive as they are captured (not a file, -r)."""
+        return self.session.source.ring is None
+
+    def _rows_replaced(self) -> None:
+        """Other rows (a display filter, a file read again) come in arrival order."""
+        look = self.packet_list.look
+        if look.sort is not None:
+            look.sort = None
+            self.query_one(PacketListHeader).relayout()
+
+    def _unsort(self) -> None:
+        """Back to arrival order, the cursor kept on its packet."""
+        packet_list = self.packet_list
+        rows = packet_list.rows
+        if not isinstance(rows, SortedRows):
+            return
+        packet_list.look.sort = None
+        packet_list.set_rows(rows.base)
+        self._after_sort()
+
+    def _after_sort(self) -> None:
+        """Hold the list on the cursor's packet (or at the top) and retitle the columns."""
+        packet_list = self.packet_list
+        packet_list.hold()
+        packet_list.look_changed()
+        self.query_one(PacketListHeader).relayout()
+        if packet_list.cursor is not None:
+            packet_list.select(packet_list.cursor)
+        else:
+            packet_list.scroll_to(y=0, animate=False, immediate=True)
+
+    def _sort(self, column: str | None, descending: bool) -> None:
+        """Sort the rows shown by ``column`` (None: arrival order); a long list off the UI
+        thread (100,000 rows take a second or two)."""
+        packet_list = self.packet_list
+        if column is None:
+            self._unsort()
+            flash(self, "packets in arrival order")
+            return
+        rows = packet_list.rows
+        count = len(rows) if isinstance(rows, SortedRows) else packet_list.row_count
+        if count > MAX_SORT:
+            warn(
+                self,
+                f"{count:,} rows: sorting takes at most {MAX_SORT:,}; narrow them with a "
+                "display filter (/) first",
+            )
+            return
+        if count > SORT_IN_THREAD:
+            flash(self, f"sorting {count:,} packets by {column}…")
+            self._sort_in_thread(rows, count, column, descending)
+            return
+        self._apply_sort(rows, self._sorted(rows, count, column, descending), column, descending)
+
+    def _sorted(self, rows: PacketRows, count: int, column: str, descending: bool) -> list[int]:
+        """The rows' packet numbers in the column's order (any thread)."""
+        from tui.packet_sort import sorted_indices
+
+        found = sorted(i for row in range(count) if (i := rows.index_at(row)) is not None)
+        packets = (packet for index in found if (packet := self.session.packet(index)))
+        return sorted_indices(packets, column, self.packet_list.look, descending)
+
+    @work(thread=True, exclusive=True, group="sort-packets")
+    def _sort_in_thread(self, rows: PacketRows, count: int, column: str, descending: bool) -> None:
+        """A long list's sort, off the UI thread."""
+        order = self._sorted(rows, count, column, descending)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._apply_sort, rows, order, column, descending)
+
+    def _apply_sort(
+        self, rows: PacketRows, order: list[int], column: str, descending: bool
+    ) -> None:
+        """Show the sorted rows, unless the list changed meanwhile (a filter, a resume)."""
+        packet_list = self.packet_list
+        if packet_list.rows is not rows:
+            return
+        base = rows.base if isinstance(rows, SortedRows) else rows
+        packet_list.look.sort = (column, descending)
+        packet_list.set_rows(SortedRows(base, order))
+        self._after_sort()
+        direction = "descending" if descending else "ascending"
+        flash(self, f"{len(order):,} packets sorted by {column} ({direction})")
+
+    def _sortable(self) -> bool:
+        """A paused list or a file can be sorted; say why a live one cannot."""
+        if self._is_live and not self.packet_list.paused:
+            warn(self, "pause (space) to sort: a live list that follows stays in arrival order")
+            return False
+        return True
+
+    def action_sort_packets(self) -> None:
+        """Sort by the next column shown (No. … Info, then arrival order again)."""
+        if not self._sortable():
+            return
+        packet_list = self.packet_list
+        width = packet_list.scrollable_content_region.width
+        layout = packet_list.look.layout(
+            width, packet_list.inputs, packet_list._processes is not None
+        )
+        names = [name for name in layout.shown if name != "process"]
+        current = packet_list.look.sort
+        if current is None:
+            self._sort(names[0] if names and names[0] != "number" else names[1], False)
+            return
+        after = names.index(current[0]) + 1 if current[0] in names else len(names)
+        self._sort(names[after] if after < len(names) else None, False)
+
+    def action_sort_packets_reverse(self) -> None:
+        """Turn the packet sort round (ascending ⇄ descending)."""
+        if not self._sortable():
+            return
+        current = self.packet_list.look.sort
+        self._sort(current[0] if current else "number", not current[1] if current else True)
+
+    def action_edit_columns(self) -> None:
+        """Edit the packet list's columns (order, widths, custom fields); saved in the config."""
+        from tui.screens.column_prompt import column_prompt
+
+        look = self.packet_list.look
+
+        def apply(text: str) -> str:
+            specs = parse_columns_text(text)
+            self.set_columns(specs)
+            path = getattr(self.app, "config_path", None) or default_config_path()
+            write_config_key(path, "packetColumns", [spec.to_value() for spec in specs])
+            return f"columns saved in {path}"
+
+        def done(note: str | None) -> None:
+            if note:
+                flash(self, note, 8)
+
+        self.app.push_screen(column_prompt(columns_text(look.specs), apply), done)

@@ -47,3 +47,34 @@ class RingRows:
     def row_of(self, index: int) -> int | None:
         first = self.ring.first_index
         return index - first if first <= index <= self.ring.last_index else None
+
+
+class SortedRows:
+    """The rows shown when sorting began, in a column's order (a paused or file view).
+
+    A snapshot: rows that arrive later are not added (a live list that follows stays in
+    arrival order), and nothing is trimmed, so the positions never shift.
+    """
+
+    def __init__(self, base: PacketRows, order: list[int]) -> None:
+        self.base = base
+        """The rows in arrival order, given back when the sort ends."""
+        self._order = order
+        self._rows = {index: row for row, index in enumerate(order)}
+
+    @property
+    def trimmed(self) -> int:
+        """Never shifts."""
+        return 0
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def index_at(self, row: int) -> int | None:
+        return self._order[row] if 0 <= row < len(self._order) else None
+
+    def rows_up_to(self, index: int) -> int:
+        return len(self._order)  # paused or not, the snapshot is shown whole
+
+    def row_of(self, index: int) -> int | None:
+        return self._rows.get(index)
