@@ -170,6 +170,7 @@ def _ip_frames() -> tuple[bytes, bytes]:
         ("arcnet", 129),
         ("ipnet", 226),
         ("ipoib", 242),
+        ("clip", 106),
         ("juniper", 178),
         ("pktap", 258),
         ("user2-pktap", 149),
@@ -201,6 +202,7 @@ def test_every_link_type_matches_tshark(tmp_path: Path, name: str, linktype: int
             struct.pack("!BBHIIIII", 1, 26, 0, len(v6), 2, 0, 0, 0) + v6,
         ],
         "ipoib": [bytes(40) + b"\x08\x00\x00\x00" + v4, bytes(40) + b"\x86\xdd\x00\x00" + v6],
+        "clip": [v4, v4[:12] + v4[16:20] + v4[12:16] + v4[20:]],  # Linux ATM CLIP: raw IP
         # Apple's PKTAP: a little-endian header length, type, the frame's link type, ...
         "pktap": [
             struct.pack("<III", 108, 1, 1) + bytes(96) + mac[:6] + mac[:6] + b"\x08\x00" + v4

@@ -202,3 +202,25 @@ def test_a_missing_second_file_is_named(files: tuple[Path, Path, Path], tmp_path
         result = _livetap(command, str(a), str(missing), *extra)
         assert result.returncode == ExitCode.NOT_FOUND, (command, result.stderr)
         assert "nope.pcap" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_truncated_file_among_several_gives_the_rest_and_exit_7(
+    files: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    a, b, _merged = files
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(a.read_bytes()[:-10])  # the last record of A ends too soon
+    whole_b = sum(1 for _ in open_pcap(b))
+    for command in ("analyze", "filter"):
+        extra = ["-Y", 'frame.source == "b.pcapng"', "--count-only"] if command == "filter" else []
+        result = _livetap(command, str(cut), str(b), *extra, "--json")
+        assert result.returncode == ExitCode.PARTIAL, (command, result.stderr)
+        assert "cut.pcap ends in the middle of a record" in result.stderr
+        data = json.loads(result.stdout)["data"]
+        assert data["complete"] is False and data["truncated"] is True
+        if command == "filter":
+            assert data["matched"] == whole_b  # every packet of the other file was read
+        else:
+            assert (
+                data["reports"]["summary"]["packets"] == sum(1 for _ in open_pcap(a)) - 1 + whole_b
+            )

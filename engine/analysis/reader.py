@@ -99,9 +99,9 @@ def read_batches(
         _ended(state, reader)
 
 
-def _ended(state: ReadState, reader: PcapReader, name: str = "") -> None:
-    """Close a file read to its end (or not): its warnings (``name: …``) and how it ended."""
-    state.warnings.extend(f"{name}: {w}" if name else w for w in reader.warnings)
+def _ended(state: ReadState, reader: PcapReader) -> None:
+    """Close a file read to its end (or not): its warnings (each names it) and how it ended."""
+    state.warnings.extend(reader.warnings)
     state.truncated = state.truncated or reader.truncated
     state.stopped = state.stopped or any(
         "reading stopped" in w or "failed" in w for w in reader.warnings
@@ -122,8 +122,8 @@ def read_merged_batches(
     """Several files' records merged by time, as ``-r a -r b`` and mergecap merge them.
 
     The merge is :func:`engine.source_merge.merge_by_time`; each record carries its
-    file's number (``PcapRecord.source``); a file's warnings name it. One file is read
-    as :func:`read_batches` reads it.
+    file's number (``PcapRecord.source``); the reader's warnings name their file. One file
+    is read as :func:`read_batches` reads it.
     """
     if len(paths) == 1:
         yield from read_batches(paths[0], state, progress)
@@ -157,8 +157,8 @@ def read_merged_batches(
         if progress is not None:
             progress(total, total)
     finally:
-        for name, (reader, _stream, _size) in zip(file_names(paths), opened, strict=True):
-            _ended(state, reader, name)
+        for reader, _stream, _size in opened:
+            _ended(state, reader)
 
 
 def _with_offsets(reader: PcapReader) -> Iterator[tuple[list[PcapRecord], list[int]]]:

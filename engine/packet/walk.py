@@ -468,6 +468,15 @@ def _raw_ipv4(data: bytes) -> Raw:
     return _ipv4(data, 0, (), _NOTHING)
 
 
+def _atm_clip(data: bytes) -> Raw:
+    """Linux Classical IP over ATM: an IP packet, read as tshark reads it (``clip``, then
+    its IPv4 dissector, which hands version 6 on)."""
+    return _ipv4(data, 0, _CLIP, _NOTHING)
+
+
+_CLIP = ("clip",)
+
+
 def _raw_ipv6(data: bytes) -> Raw:
     """LINKTYPE_IPV6: an IPv6 packet and nothing else."""
     return _ipv6(data, 0, (), _NOTHING)
@@ -653,6 +662,7 @@ def _juniper_ether(data: bytes) -> Raw:
 
 
 IEEE802_11 = 105
+LINUX_ATM_CLIP = 106
 IEEE802_11_RADIOTAP = 127
 ARCNET_LINUX = 129
 USER2 = 149
@@ -730,6 +740,7 @@ _LINKS: dict[int, Callable[[bytes], Raw]] = {
     JUNIPER_ETHER: _juniper_ether,
     IPNET: _ipnet,
     IPOIB: _ipoib,
+    LINUX_ATM_CLIP: _atm_clip,
 }
 
 KNOWN_LINKTYPES = frozenset(_LINKS)
