@@ -72,8 +72,10 @@ def _key(key: Any) -> str:
     """A dict key as the standard encoder writes it (numbers, booleans and None as text)."""
     if isinstance(key, str):
         return encode_basestring_ascii(key)
-    if key is True or key is False or key is None or isinstance(key, (int, float)):
-        return encode_basestring_ascii(_flat.encode(key if type(key) in _PLAIN else _base(key)))
+    if key is None or type(key) in _PLAIN:  # a number, a boolean or None
+        return encode_basestring_ascii(_flat.encode(key))
+    if isinstance(key, (int, float)):
+        return encode_basestring_ascii(_flat.encode(_base(key)))
     raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
