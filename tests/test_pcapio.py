@@ -1180,3 +1180,23 @@ def test_fuzzed_input_never_raises_and_ends_quickly(
         assert len(warnings) <= 51
         if truncated:
             assert any("ends in the middle" in w for w in warnings)
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_read_tuples_gives_the_records_as_plain_tuples(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"mix.{fmt}"
+    if fmt == "pcap":
+        wrpcap(str(path), ether_packets(300))
+    else:
+        with ScapyPcapNgWriter(str(path)) as writer:
+            for packet in ether_packets(300):
+                writer.write(packet)
+    _reader, named = read_path(path)
+    plain = []
+    with open_pcap(path) as reader:
+        while batch := reader.read_tuples(64):
+            assert len(batch) <= 64
+            plain.extend(batch)
+    assert len(named) == 300
+    assert all(type(record) is tuple for record in plain)  # not the named record
+    assert plain == [tuple(record) for record in named]

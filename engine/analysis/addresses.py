@@ -40,9 +40,21 @@ def format_endpoint(raw: bytes, port: int | None) -> str:
 def parse_address(text: str) -> bytes | None:
     """The raw bytes of an IPv4 or IPv6 address written as text, or None if it is not one."""
     try:
-        return ipaddress.ip_address(text.strip().strip("[]")).packed
+        return _PARSED[text]
+    except KeyError:
+        pass
+    try:
+        raw: bytes | None = ipaddress.ip_address(text.strip().strip("[]")).packed
     except ValueError:
-        return None
+        raw = None
+    if len(_PARSED) >= _TEXT_CACHE_SIZE:
+        _PARSED.clear()
+    _PARSED[text] = raw
+    return raw
+
+
+_PARSED: dict[str, bytes | None] = {}
+"""Addresses as text -> their bytes (a report names the same few addresses on many rows)."""
 
 
 class PassiveNames:

@@ -40,6 +40,7 @@ from engine.analysis.tls import tls_segment
 from engine.packet.app import HTTP_FIRST_BYTES
 from engine.packet.walk import Layers, Outer, Raw, routed_pair, walk_ethernet_raw, walk_raw
 from engine.pcapio import PcapRecord
+from engine.pcapio.formats import RecordTuple
 
 DEFAULT_MAX_FLOWS = 200_000
 """Conversations kept per table (IP pairs, TCP streams, UDP flows)."""
@@ -227,7 +228,7 @@ class Analyzer:
         """Count one packet (``length`` on the wire, ``data`` as captured)."""
         self.add_records((PcapRecord(timestamp, length, linktype, data),))
 
-    def add_records(self, records: Iterable[PcapRecord]) -> int:
+    def add_records(self, records: Iterable[RecordTuple]) -> int:
         """Count a batch of (timestamp, length, linktype, data) records; returns how many.
 
         Cheaper than :meth:`add` per packet: the lock is taken once per batch and

@@ -72,6 +72,20 @@ def _wanted_header(name: bytes) -> bytes | None:
 
 def media_label(content_type: str) -> tuple[str, ...]:
     """``("http", child)``: the dissector tshark hands a body of this media type to."""
+    found = _MEDIA_LABELS.get(content_type)
+    if found is None:
+        found = _media_label(content_type)
+        if len(_MEDIA_LABELS) >= 4096:
+            _MEDIA_LABELS.clear()
+        _MEDIA_LABELS[content_type] = found
+    return found
+
+
+_MEDIA_LABELS: dict[str, tuple[str, ...]] = {}
+"""Content-Type values as sent -> their label (a capture repeats a few of them)."""
+
+
+def _media_label(content_type: str) -> tuple[str, ...]:
     kind = content_type.split(";", 1)[0].strip().lower()
     child = _MEDIA.get(kind) or ("data-text-lines" if kind.startswith("text/") else "media")
     label = _LABELS.get(child)

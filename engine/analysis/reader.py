@@ -14,12 +14,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from engine.analysis.aggregate import Analyzer
 from engine.analysis.report import REPORTS
 from engine.errors import ExitCode, UsageError
 from engine.pcapio import PcapReader, PcapRecord, _open_error
+from engine.pcapio.formats import RecordTuple
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes read, file size) as the reading goes on."""
@@ -80,12 +81,26 @@ def read_batches(
     The caller catches KeyboardInterrupt around its loop (it may arrive while the
     caller works on a batch) and sets ``state.interrupted``.
     """
+    return cast(Iterator[list[PcapRecord]], read_tuple_batches(path, state, progress, True))
+
+
+def read_tuple_batches(
+    path: str | Path,
+    state: ReadState,
+    progress: ProgressCallback | None = None,
+    named: bool = False,
+) -> Iterator[list[RecordTuple]]:
+    """:func:`read_batches` as plain tuples (:meth:`PcapReader.read_tuples`), for the
+    analyzer, which only unpacks them."""
     reader, stream, size = open_capture(path)
     state.format = reader.format
     state.linktype = reader.linktype
     last_report = time.monotonic()
+    read: Callable[[int], list[RecordTuple]] = reader.read_tuples
+    if named:  # a named record is a tuple of the same fields
+        read = cast(Callable[[int], list[RecordTuple]], reader.read_batch)
     try:
-        while batch := reader.read_batch(BATCH):
+        while batch := read(BATCH):
             state.packets += len(batch)
             yield batch
             if progress is not None:
@@ -416,14 +431,19 @@ def _read_and_report(
     file_first: float | None = None
     try:
         if predicate is None:
-            for batch in read_merged_batches(paths, state, progress):
+            batches: Iterator[Sequence[RecordTuple]] = (
+                read_tuple_batches(paths[0], state, progress)
+                if len(paths) == 1
+                else read_merged_batches(paths, state, progress)
+            )
+            for batch in batches:
                 add(batch)
         else:
-            for batch in read_merged_batches(paths, state, progress):
+            for records in read_merged_batches(paths, state, progress):
                 if file_first is None:
-                    file_first = batch[0].timestamp
-                first = state.packets - len(batch) + 1
-                kept = [record for n, record in enumerate(batch, first) if predicate(n, record)]
+                    file_first = records[0].timestamp
+                first = state.packets - len(records) + 1
+                kept = [record for n, record in enumerate(records, first) if predicate(n, record)]
                 state.matched += len(kept)
                 add(kept)
     except KeyboardInterrupt:

@@ -52,12 +52,11 @@ from engine.analysis.conversations import (
     udp_conversations,
 )
 from engine.analysis.report import MAX_ROWS, conversation_tables
-from engine.packet.walk import Layers, walk_ethernet_raw, walk_raw
+from engine.packet.walk import walk_ethernet_raw, walk_raw
 
 MIN_BYTES = 16_000_000
 """Files smaller than this are read by one process (a fork and a merge cost ~20 ms)."""
 
-_new = tuple.__new__
 _T = TypeVar("_T")
 _IPV4 = b"\x08\x00"
 _IPV6 = b"\x86\xdd"
@@ -181,13 +180,13 @@ def _reports(
 
     ``watch``: the descriptor that says stop (the child's), the progress callback.
     """
-    from engine.analysis.reader import read_batches
+    from engine.analysis.reader import read_tuple_batches
 
     stop, progress = watch
     analyzer = Analyzer(reports=names, **options)
     add = analyzer.add_records
     try:
-        for batch in read_batches(path, state, progress):
+        for batch in read_tuple_batches(path, state, progress):
             add(batch)
             if stop is not None and select.select([stop], [], [], 0)[0]:
                 break  # the parent was interrupted: report what was counted
@@ -247,7 +246,7 @@ def _in_two(
 
 def _count(path: str | Path, shard: int, state: Any, stop: int | None, progress: Any) -> _Half:
     """Walk every frame of the file; count those of this shard's address pairs."""
-    from engine.analysis.reader import read_batches
+    from engine.analysis.reader import read_tuple_batches
 
     analyzer = Analyzer(reports=("conversations",))
     names = _FrameNames()
@@ -264,7 +263,7 @@ def _count(path: str | Path, shard: int, state: Any, stop: int | None, progress:
     ethernet = linktypes.ETHERNET
     frame = 0
     try:
-        for batch in read_batches(path, state, progress):
+        for batch in read_tuple_batches(path, state, progress):
             if half.first_time is None:
                 half.first_time = batch[0][0]
             for time, length, linktype, data, _source in batch:
@@ -295,7 +294,7 @@ def _count(path: str | Path, shard: int, state: Any, stop: int | None, progress:
                         return half
                     continue
                 names.frame = frame
-                packet(time, length, _new(Layers, raw), data)
+                packet(time, length, raw, data)
                 if len(ip_records) != len(ip_first):
                     ip_first.extend([frame] * (len(ip_records) - len(ip_first)))
                 if len(streams) != len(tcp_first):

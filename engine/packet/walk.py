@@ -222,17 +222,51 @@ def walk_ethernet_raw(data: bytes) -> Raw:
                     stop = end if end > payload else payload
                     return (_ETH_IP_CHAIN, 4, data[26:34], 6, sport, dport, flags, seq, ack,
                             payload, stop, wire - payload, None, _NOTHING, 14, 34)  # fmt: skip
+            if protocol == 17 and end >= 42:  # UDP, inlined as _transport reads it
+                sport, dport, length = UDP(data, 34)
+                if 8 <= length <= total - 20 and dport not in _UDP_TUNNELS:
+                    stop = 34 + length
+                    return (_ETH_IP_CHAIN, 4, data[26:34], 17, sport, dport, 0, 0, 0, 42,
+                            end if end < stop else stop, length - 8, None, _NOTHING,
+                            14, 34)  # fmt: skip
             if protocol in _IP_TUNNELS:
                 return _ipv4(data, 14, ETH, _NOTHING)
             return _transport(
                 data, (_ETH_IP_CHAIN, 4, data[26:34], protocol, _NOTHING, 14), 34, end, wire
             )
         if ethertype == ETH_IPV6:
+            if size >= 74:
+                return _ethernet_ipv6(data, size)
             return _ipv6(data, 14, ETH, _NOTHING)
     elif size < 14:
         return _only(ETH)
     (ethertype,) = U16(data, 12)
     return _ethertype(data, 14, ethertype, ETH, _NOTHING)
+
+
+def _ethernet_ipv6(data: bytes, size: int) -> Raw:
+    """Untagged IPv6 straight to TCP or UDP (no extension header), read as :func:`_ipv6`
+    and :func:`_transport` read it, without their general steps; anything else goes to them.
+    """
+    version, length, protocol = IP6(data, 14)
+    if version >> 4 == 6 and length:
+        wire = 54 + length
+        end = wire if wire < size else size
+        if protocol == 6:
+            sport, dport, seq, ack, data_offset, flags, _window = TCP(data, 54)
+            payload = 54 + ((data_offset >> 4) << 2)
+            if end >= 74 and payload >= 74 and payload <= wire:
+                return (_ETH_IPV6_CHAIN, 6, data[22:54], 6, sport, dport, flags, seq, ack,
+                        payload, end if end > payload else payload, wire - payload, None,
+                        _NOTHING, 14, 54)  # fmt: skip
+        elif protocol == 17:
+            sport, dport, udp_length = UDP(data, 54)
+            if 8 <= udp_length <= length and dport not in _UDP_TUNNELS:
+                stop = 54 + udp_length
+                return (_ETH_IPV6_CHAIN, 6, data[22:54], 17, sport, dport, 0, 0, 0, 62,
+                        end if end < stop else stop, udp_length - 8, None, _NOTHING,
+                        14, 54)  # fmt: skip
+    return _ipv6(data, 14, ETH, _NOTHING)
 
 
 def _ethertype(

@@ -57,6 +57,10 @@ _new_record = tuple.__new__
 """Building the NamedTuple through tuple.__new__ skips a Python-level call per record."""
 
 
+RecordTuple = tuple[float, int, int, bytes, int]
+"""A :class:`PcapRecord`'s fields as a plain tuple (:meth:`PcapReader.read_tuples`)."""
+
+
 class PcapRecord(NamedTuple):
     """One captured frame as files store it."""
 

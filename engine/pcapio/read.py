@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, cast
 
 from engine import linktypes
 from engine.errors import (
@@ -58,6 +58,7 @@ from engine.pcapio.formats import (
     OPT_IF_TSRESOL,
     PCAPNG_SHB,
     PcapRecord,
+    RecordTuple,
     _new_record,
     nul_name_error,
 )
@@ -322,14 +323,26 @@ class PcapReader:
         on a pipe it returns as soon as more would mean waiting. With ``offsets``,
         the stream offset of each record's frame bytes is appended to it.
         """
+        return cast(list[PcapRecord], self._read(max_records, offsets, True))
+
+    def read_tuples(self, max_records: int) -> list[RecordTuple]:
+        """:meth:`read_batch` as plain tuples (the same fields in the same order).
+
+        For a reader that only unpacks them (the analysis): building the named record
+        costs a second tuple, and Python unpacks an exact tuple faster (together a
+        tenth of ``livetap analyze``'s time on a big file).
+        """
+        return self._read(max_records, None, False)
+
+    def _read(self, max_records: int, offsets: list[int] | None, named: bool) -> list[RecordTuple]:
         if self._done or max_records <= 0:
             return []
-        out: list[PcapRecord] = []
+        out: list[RecordTuple] = []
         try:
             if self.format == "pcap":
-                self._pcap_batch(out, max_records, offsets)
+                self._pcap_batch(out, max_records, offsets, named)
             else:
-                self._pcapng_batch(out, max_records, offsets)
+                self._pcapng_batch(out, max_records, offsets, named)
         except _Stop as stop:
             self._warn(str(stop))
             self._done = True
@@ -360,7 +373,7 @@ class PcapReader:
         return False
 
     def _pcap_batch(
-        self, out: list[PcapRecord], max_records: int, offsets: list[int] | None
+        self, out: list[RecordTuple], max_records: int, offsets: list[int] | None, named: bool
     ) -> None:
         """The hot loop for pcap: unpack a header, slice the frame, repeat."""
         unpack = _PCAP_RECORD[self._order].unpack_from
@@ -368,7 +381,7 @@ class PcapReader:
         linktype = self.linktype
         snaplen = self.snaplen
         append = out.append
-        record_type = PcapRecord
+        record_type = PcapRecord if named else tuple  # tuple.__new__(tuple, t) is t
         buf, pos, end = self._buf, self._pos, len(self._buf)
         count = 0
         while count < max_records:
@@ -406,7 +419,7 @@ class PcapReader:
         self._pos = pos
 
     def _pcapng_batch(
-        self, out: list[PcapRecord], max_records: int, offsets: list[int] | None
+        self, out: list[RecordTuple], max_records: int, offsets: list[int] | None, named: bool
     ) -> None:
         """Walk pcapng blocks, turning packet blocks into records and skipping the rest.
 
@@ -414,7 +427,7 @@ class PcapReader:
         after a refill or a new section: this loop is the pcapng hot path.
         """
         append = out.append
-        record_type = PcapRecord
+        record_type = PcapRecord if named else tuple
         interfaces = self._interfaces
         order = self._order
         head, u32, epb = _block_unpackers(order)

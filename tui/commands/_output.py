@@ -7,11 +7,15 @@ import sys
 from typing import Any
 
 from engine.errors import LivetapError
+from tui.commands._json import dumps
 
 
 def print_json(data: Any) -> None:
-    """A success document: ``{"success": true, "data": ...}``."""
-    print(json.dumps({"success": True, "data": data}, indent=2, default=str))
+    """A success document: ``{"success": true, "data": ...}``.
+
+    The text of ``json.dumps(..., indent=2, default=str)``, made faster (:mod:`._json`).
+    """
+    print(dumps({"success": True, "data": data}))
 
 
 def print_json_error(error: LivetapError) -> None:
