@@ -24,6 +24,7 @@ from tests.test_pcap_secrets import blocks
 from tests.tls_site import TlsSite, tls_site
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
+from tui.widgets.packet_detail import DeepTree
 from tui.widgets.packet_list import PacketList
 from tui.widgets.packet_pane import PacketPane
 from tui.widgets.request_detail import RequestDetail
@@ -97,6 +98,17 @@ async def test_decrypted_http2_labels_g_selects_the_stream_and_w_embeds_the_keys
                 if "/api/two.json" in part
             )
             assert all(stream in text for text in carried)
+            first = next(i for i in marked if "HEADERS GET /api/two.json" in frames.label(i))
+            packets.select(first)
+            await pilot.press("d")  # tshark after the connection's packets, with the keys
+            tree = main.query_one(DeepTree)
+            await until(
+                pilot,
+                lambda: any(
+                    "HyperText Transfer Protocol 2" in str(n.label) for n in tree.root.children
+                ),
+                30,
+            )
             saved = tmp_path / "tls.pcapng"
             await pilot.press("w")
             await until(pilot, lambda: isinstance(app.focused, Input))
