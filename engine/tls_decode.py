@@ -325,6 +325,25 @@ def connections_to(
     return found
 
 
+def tls_servers(ring: _Ring, window: int = RECENT) -> set[tuple[str, int]]:
+    """The server ends of the TLS connections among the newest ``window`` packets.
+
+    Without a browser to name them (``-r FILE --keylog KEYS``): of a TLS packet's two
+    ports, the lower is taken for the server's.
+    """
+    start = max(ring.first_index, ring.last_index - window + 1)
+    found: set[tuple[str, int]] = set()
+    for index in range(start, ring.last_index + 1):
+        packet = ring.get(index)
+        if packet is None or packet.protocol != "TLS":
+            continue
+        if packet.sport is None or packet.dport is None:
+            continue
+        lower = packet.sport < packet.dport
+        found.add((packet.src, packet.sport) if lower else (packet.dst, packet.dport))
+    return found
+
+
 def connection_of(ring: _Ring, index: int, window: int = RECENT) -> list[int]:
     """The packets of the connection of packet ``index``, up to it (the newest ``window``)."""
     packet = ring.get(index)

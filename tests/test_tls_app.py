@@ -18,9 +18,13 @@ from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget
 from engine.live import LiveSource
 from engine.pcapio.secrets import BLOCK_DSB
+from engine.replay import open_file_source
 from engine.session import CaptureSession
+from engine.tls_decode import tls_servers
 from engine.tls_keylog import KeyLog
+from tests.conftest import wait_for
 from tests.test_pcap_secrets import blocks
+from tests.test_tls_keylog import load_site, page_done
 from tests.tls_site import TlsSite, tls_site
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
@@ -122,3 +126,35 @@ async def test_decrypted_http2_labels_g_selects_the_stream_and_w_embeds_the_keys
         browser.stop()
         key_log.close()
     assert key_log.browser_file is None
+
+
+@pytest.mark.root
+async def test_a_file_read_with_a_key_log_is_labelled_without_a_browser(
+    site: TlsSite, tmp_path: Path, live_session: Callable[..., CaptureSession]
+) -> None:
+    """-r FILE --keylog KEYS: the TLS servers of the buffer are decrypted, no browser needed."""
+    key_log = KeyLog()
+    live, browser = load_site(site, key_log, live_session)
+    try:
+        assert wait_for(lambda: page_done(browser), timeout=20), site.served
+        assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
+        capture, keys = tmp_path / "tls.pcapng", tmp_path / "tls.keys"
+        live.save_pcap(capture)
+        keys.write_bytes(key_log.secrets())
+    finally:
+        browser.stop()
+        key_log.close()
+    port = int(site.url.rsplit(":", 1)[1])
+    session = CaptureSession(open_file_source(capture))
+    app = LivetapApp(session, save_directory=tmp_path)
+    app.key_log = KeyLog.from_flag(str(keys), launching=False)
+    async with app.run_test(size=SIZE) as pilot:
+        frames = app.http2_frames
+        await until(pilot, lambda: session.ring.last_index > 10)
+        assert ("127.0.0.1", port) in tls_servers(session.ring)
+
+        def labelled() -> str:
+            return " ".join(frames.label(i) for i in range(1, session.ring.last_index + 1))
+
+        await until(pilot, lambda: "HEADERS GET /api/one.json" in labelled())
+        assert "HEADERS GET /api/two.json?x=2" in labelled()

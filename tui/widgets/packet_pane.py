@@ -31,7 +31,14 @@ from engine.events import CaptureStats, PacketSummary
 from engine.process.detail import process_node
 from engine.process.procfs import unknown
 from engine.process.top import CapturedProcesses
-from engine.tls_decode import MAX_PACKETS, Http2Frames, connection_of, decrypt_pass, records_of
+from engine.tls_decode import (
+    MAX_PACKETS,
+    Http2Frames,
+    connection_of,
+    decrypt_pass,
+    records_of,
+    tls_servers,
+)
 from engine.tls_keylog import KeyLog
 from tui.filter_suggestions import packet_filters
 from tui.notes import fail, flash, warn
@@ -333,14 +340,9 @@ class PacketPane(Vertical):
         """
         while not self._analysis_stop.wait(TLS_INTERVAL):
             key_log, frames = self._key_log(), self._http2_frames()
-            browser = getattr(self.app, "browser", None)
-            if key_log is None or frames is None or browser is None:
+            if key_log is None or frames is None:
                 continue
-            endpoints = {
-                (record.remote_ip, record.remote_port)
-                for record in browser.tracker.records()
-                if record.url.startswith("https:") and record.remote_ip and record.remote_port
-            }
+            endpoints = self._tls_endpoints()
             if not endpoints:
                 continue
             try:
@@ -353,6 +355,18 @@ class PacketPane(Vertical):
                     self.app.call_from_thread(self.packet_list.notes_changed)
                 except RuntimeError:  # the app is closing
                     return
+
+    def _tls_endpoints(self) -> set[tuple[str, int]]:
+        """The servers whose connections to decrypt: the browser's HTTPS requests', or
+        without a browser (``-r FILE --keylog KEYS``) every TLS server in the buffer's end."""
+        browser = getattr(self.app, "browser", None)
+        if browser is None:
+            return tls_servers(self.session.ring)
+        return {
+            (record.remote_ip, record.remote_port)
+            for record in browser.tracker.records()
+            if record.url.startswith("https:") and record.remote_ip and record.remote_port
+        }
 
     # -- actions (keys routed here by the screen) ------------------------------------
 
