@@ -325,22 +325,19 @@ def connections_to(
     return found
 
 
-def tls_servers(ring: _Ring, window: int = RECENT) -> set[tuple[str, int]]:
-    """The server ends of the TLS connections among the newest ``window`` packets.
+def tls_endpoints(ring: _Ring, window: int = RECENT) -> set[tuple[str, int]]:
+    """One end of each TLS connection among the newest ``window`` packets.
 
-    Without a browser to name them (``-r FILE --keylog KEYS``): of a TLS packet's two
-    ports, the lower is taken for the server's.
+    Without a browser to name the servers (``-r FILE --keylog KEYS``). Which end is
+    the server does not matter: :func:`connections_to` matches either end, and a
+    client's address and port name its one connection only.
     """
     start = max(ring.first_index, ring.last_index - window + 1)
     found: set[tuple[str, int]] = set()
     for index in range(start, ring.last_index + 1):
         packet = ring.get(index)
-        if packet is None or packet.protocol != "TLS":
-            continue
-        if packet.sport is None or packet.dport is None:
-            continue
-        lower = packet.sport < packet.dport
-        found.add((packet.src, packet.sport) if lower else (packet.dst, packet.dport))
+        if packet is not None and packet.protocol == "TLS" and packet.sport is not None:
+            found.add((packet.src, packet.sport))
     return found
 
 

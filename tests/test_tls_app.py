@@ -20,13 +20,14 @@ from engine.live import LiveSource
 from engine.pcapio.secrets import BLOCK_DSB
 from engine.replay import open_file_source
 from engine.session import CaptureSession
-from engine.tls_decode import tls_servers
+from engine.tls_decode import tls_endpoints
 from engine.tls_keylog import KeyLog
 from tests.conftest import wait_for
 from tests.test_pcap_secrets import blocks
 from tests.test_tls_keylog import load_site, page_done
 from tests.tls_site import TlsSite, tls_site
 from tui.app import LivetapApp
+from tui.cli import build_parser, open_key_log
 from tui.screens.main import MainScreen
 from tui.widgets.packet_detail import DeepTree
 from tui.widgets.packet_list import PacketList
@@ -129,29 +130,36 @@ async def test_decrypted_http2_labels_g_selects_the_stream_and_w_embeds_the_keys
 
 
 @pytest.mark.root
+@pytest.mark.parametrize("keys_from", ["keylog", "embedded"])
 async def test_a_file_read_with_a_key_log_is_labelled_without_a_browser(
-    site: TlsSite, tmp_path: Path, live_session: Callable[..., CaptureSession]
+    site: TlsSite, tmp_path: Path, live_session: Callable[..., CaptureSession], keys_from: str
 ) -> None:
-    """-r FILE --keylog KEYS: the TLS servers of the buffer are decrypted, no browser needed."""
+    """-r FILE --keylog KEYS, or -r FILE with the keys inside: the TLS servers of the
+    buffer are decrypted, no browser needed."""
     key_log = KeyLog()
     live, browser = load_site(site, key_log, live_session)
     try:
         assert wait_for(lambda: page_done(browser), timeout=20), site.served
         assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
         capture, keys = tmp_path / "tls.pcapng", tmp_path / "tls.keys"
-        live.save_pcap(capture)
-        keys.write_bytes(key_log.secrets())
+        secrets = key_log.secrets()
+        live.save_pcap(capture, secrets=secrets if keys_from == "embedded" else b"")
+        keys.write_bytes(secrets)
     finally:
         browser.stop()
         key_log.close()
     port = int(site.url.rsplit(":", 1)[1])
     session = CaptureSession(open_file_source(capture))
     app = LivetapApp(session, save_directory=tmp_path)
-    app.key_log = KeyLog.from_flag(str(keys), launching=False)
+    flags = ["-r", str(capture)] + (["--keylog", str(keys)] if keys_from == "keylog" else [])
+    app.key_log = open_key_log(build_parser(flags).parse_args(flags))
+    assert app.key_log is not None
     async with app.run_test(size=SIZE) as pilot:
         frames = app.http2_frames
         await until(pilot, lambda: session.ring.last_index > 10)
-        assert ("127.0.0.1", port) in tls_servers(session.ring)
+        ends = tls_endpoints(session.ring)
+        assert all(port in (packet.sport, packet.dport) for packet in session.ring)
+        assert ends and all(address == "127.0.0.1" for address, _ in ends)
 
         def labelled() -> str:
             return " ".join(frames.label(i) for i in range(1, session.ring.last_index + 1))

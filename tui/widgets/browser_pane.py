@@ -341,7 +341,7 @@ class BrowserPane(Vertical):
         if not isinstance(store, Http2Frames) or not isinstance(key_log, KeyLog):
             return None
         known = store.by_first(figures.packets[0])
-        if not decrypt or not key_log.files:
+        if not decrypt or not key_log.available:
             return known
         records, kept = records_of(ring, figures.packets)
         with key_log.tshark_file() as keys:

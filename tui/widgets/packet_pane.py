@@ -37,7 +37,7 @@ from engine.tls_decode import (
     connection_of,
     decrypt_pass,
     records_of,
-    tls_servers,
+    tls_endpoints,
 )
 from engine.tls_keylog import KeyLog
 from tui.filter_suggestions import packet_filters
@@ -286,7 +286,7 @@ class PacketPane(Vertical):
         self.app.call_from_thread(pane.show_deep, packet.index, None, "decoding with tshark…")
         key_log = self._key_log()
         try:
-            if key_log is None or not key_log.files:
+            if key_log is None or not key_log.available:
                 nodes = decode_with_tshark(
                     packet.linktype,
                     packet.data,
@@ -361,7 +361,7 @@ class PacketPane(Vertical):
         without a browser (``-r FILE --keylog KEYS``) every TLS server in the buffer's end."""
         browser = getattr(self.app, "browser", None)
         if browser is None:
-            return tls_servers(self.session.ring)
+            return tls_endpoints(self.session.ring)
         return {
             (record.remote_ip, record.remote_port)
             for record in browser.tracker.records()
