@@ -34,8 +34,7 @@ KEYS: tuple[Key, ...] = (
         "d",
         "deep_decode",
         "tshark",
-        "Decode the selected packet with Wireshark's dissectors (tshark), in a second tab; "
-        "with a TLS key log, decrypted (HTTP/2 frames)",
+        "Decode the selected packet with Wireshark's dissectors (tshark), in a second tab",
         "deep-decode",
         show=False,
     ),
@@ -76,14 +75,7 @@ KEYS: tuple[Key, ...] = (
     Key(
         "escape", "focus_list", "List", "Back to the packet list", "list", show=False, display="Esc"
     ),
-    Key(
-        "w",
-        "save_pcap",
-        "Save pcap",
-        "Save the packets in the buffer to a pcap file "
-        "(--embed-secrets: TLS keys inside; the file then decrypts everywhere)",
-        "save",
-    ),
+    Key("w", "save_pcap", "Save pcap", "Save the packets in the buffer to a pcap file", "save"),
     Key(
         "x",
         "export_dissector",
@@ -126,8 +118,7 @@ KEYS: tuple[Key, ...] = (
         "g",
         "goto_packets",
         "Req→packets",
-        "Select, in the packet pane, the packets of the selected browser request's connection "
-        "(its own HTTP/2 stream when decrypted)",
+        "Select, in the packet pane, the packets of the selected browser request's connection",
         "goto-packets",
     ),
     Key(
