@@ -24,7 +24,7 @@ from engine.tls_decode import tls_endpoints
 from engine.tls_keylog import KeyLog
 from tests.conftest import wait_for
 from tests.test_pcap_secrets import blocks
-from tests.test_tls_keylog import load_site, page_done
+from tests.test_tls_keylog import load_site, page_done, settled
 from tests.tls_site import TlsSite, tls_site
 from tui.app import LivetapApp
 from tui.cli import build_parser, open_key_log
@@ -87,10 +87,10 @@ async def test_decrypted_http2_labels_g_selects_the_stream_and_w_embeds_the_keys
             requests.focus()
             requests.move_cursor(row=requests.get_row_index(record.id))
             detail = main.query_one(RequestDetail)
+            await pilot.press("g")  # correlates again now (the detail may have tried too early)
+            await until(pilot, lambda: bool(packets.marks))
             await until(pilot, lambda: "HTTP/2 stream" in detail.plain_text())
             assert "HEADERS" in detail.plain_text() and "DATA" in detail.plain_text()
-            await pilot.press("g")
-            await until(pilot, lambda: bool(packets.marks))
             marked = sorted(packets.marks)
             carried = [frames.label(i) for i in marked]
             assert all(text for text in carried), carried
@@ -141,6 +141,7 @@ async def test_a_file_read_with_a_key_log_is_labelled_without_a_browser(
     try:
         assert wait_for(lambda: page_done(browser), timeout=20), site.served
         assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
+        assert settled(live)
         capture, keys = tmp_path / "tls.pcapng", tmp_path / "tls.keys"
         secrets = key_log.secrets()
         live.save_pcap(capture, secrets=secrets if keys_from == "embedded" else b"")

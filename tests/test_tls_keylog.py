@@ -14,6 +14,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,21 @@ def decrypted_frames(capture: Path, keys: Path | None) -> list[tuple[str, str, s
     return frames
 
 
+def settled(session: CaptureSession, quiet: float = 0.5, timeout: float = 10.0) -> bool:
+    """Wait until the capture has taken no packet for ``quiet`` seconds (the page's last
+    response is in the ring, not only in the browser)."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = session.ring.last_index
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now >= 20 and time.monotonic() - since >= quiet:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def load_site(
     site: TlsSite, key_log: KeyLog, live_session: Callable[..., CaptureSession]
 ) -> tuple[CaptureSession, BrowserSession]:
@@ -87,7 +103,7 @@ def test_the_launched_browser_key_log_is_private_decrypts_http2_and_goes_on_exit
         assert stat.S_IMODE(info.st_mode) == 0o600
         assert stat.S_IMODE(keys.parent.stat().st_mode) == 0o700
         assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
-        assert wait_for(lambda: session.ring.last_index >= 20, timeout=5)
+        assert settled(session)
         capture = tmp_path / "tls.pcapng"
         last = session.ring.last_index
         session.save_pcap(capture, last=last)

@@ -338,16 +338,21 @@ class PacketPane(Vertical):
         Bounded by tls_decode (the newest RECENT packets, MAX_PACKETS a connection);
         the rows drawn before their labels were known are drawn again.
         """
+        seen: tuple[int, int, int] | None = None
         while not self._analysis_stop.wait(TLS_INTERVAL):
             key_log, frames = self._key_log(), self._http2_frames()
             if key_log is None or frames is None:
                 continue
-            endpoints = self._tls_endpoints()
-            if not endpoints:
-                continue
             try:
+                generation = len(key_log.secrets())
+                endpoints = self._tls_endpoints()
+                now = (self.session.ring.last_index, len(endpoints), generation)
+                if not endpoints or now == seen:
+                    continue  # nothing new since the last pass: no scan, no tshark
+                seen = now
                 with key_log.tshark_file() as keys:
-                    done = decrypt_pass(frames, self.session.ring, endpoints, keys) if keys else 0
+                    ring = self.session.ring
+                    done = decrypt_pass(frames, ring, endpoints, keys, generation) if keys else 0
             except LivetapError:
                 continue  # no tshark, an unreadable key log: the d view says why
             if done:
