@@ -236,13 +236,18 @@ class Http2Frames:
     def __init__(self, max_connections: int = MAX_CONNECTIONS) -> None:
         self._max = max_connections
         self._connections: OrderedDict[tuple[int, ...], list[H2Frame]] = OrderedDict()
+        self._generations: dict[tuple[int, ...], int] = {}
+        """How much key material each connection was decrypted with (more keys: again)."""
         self._labels: dict[int, str] = {}
         self._lock = threading.Lock()
 
-    def known(self, indices: Sequence[int]) -> list[H2Frame] | None:
-        """The frames of a connection decrypted before (None: not yet)."""
+    def known(self, indices: Sequence[int], generation: int = 0) -> list[H2Frame] | None:
+        """The frames of a connection decrypted before (None: not yet, or with fewer keys)."""
+        key = tuple(indices[:MAX_PACKETS])
         with self._lock:
-            return self._connections.get(tuple(indices[:MAX_PACKETS]))
+            if self._generations.get(key, 0) < generation:
+                return None
+            return self._connections.get(key)
 
     def decrypt(
         self,
@@ -251,10 +256,15 @@ class Http2Frames:
         keys: Path,
         *,
         tshark: str | None = None,
+        generation: int = 0,
     ) -> list[H2Frame]:
-        """The connection's frames (decrypting them now unless already known); any thread."""
+        """The connection's frames (decrypting them now unless already known); any thread.
+
+        ``generation`` grows with the key material (e.g. its size): a connection
+        decrypted with less is decrypted again.
+        """
         records, indices = records[:MAX_PACKETS], indices[:MAX_PACKETS]
-        found = self.known(indices)
+        found = self.known(indices, generation)
         if found is not None:
             return found
         frames = decrypt_http2(records, indices, keys, tshark=tshark)
@@ -266,6 +276,7 @@ class Http2Frames:
             for older in [k for k in self._connections if k and key and k[0] == key[0]]:
                 self._forget(older)  # the same connection, fewer packets then
             self._connections[key] = frames
+            self._generations[key] = generation
             self._labels.update((index, frame_label(group)) for index, group in by_packet.items())
             while len(self._connections) > self._max:
                 self._forget(next(iter(self._connections)))
@@ -273,6 +284,7 @@ class Http2Frames:
 
     def _forget(self, key: tuple[int, ...]) -> None:
         """Drop one connection's frames and labels (the lock is held)."""
+        self._generations.pop(key, None)
         for frame in self._connections.pop(key, []):
             self._labels.pop(frame.index, None)
 
@@ -325,6 +337,22 @@ def connections_to(
     return found
 
 
+def tls_endpoints(ring: _Ring, window: int = RECENT) -> set[tuple[str, int]]:
+    """One end of each TLS connection among the newest ``window`` packets.
+
+    Without a browser to name the servers (``-r FILE --keylog KEYS``). Which end is
+    the server does not matter: :func:`connections_to` matches either end, and a
+    client's address and port name its one connection only.
+    """
+    start = max(ring.first_index, ring.last_index - window + 1)
+    found: set[tuple[str, int]] = set()
+    for index in range(start, ring.last_index + 1):
+        packet = ring.get(index)
+        if packet is not None and packet.protocol == "TLS" and packet.sport is not None:
+            found.add((packet.src, packet.sport))
+    return found
+
+
 def connection_of(ring: _Ring, index: int, window: int = RECENT) -> list[int]:
     """The packets of the connection of packet ``index``, up to it (the newest ``window``)."""
     packet = ring.get(index)
@@ -359,14 +387,19 @@ def with_stream(
 
 
 def decrypt_pass(
-    frames: Http2Frames, ring: _Ring, endpoints: set[tuple[str, int]], keys: Path
+    frames: Http2Frames,
+    ring: _Ring,
+    endpoints: set[tuple[str, int]],
+    keys: Path,
+    generation: int = 0,
 ) -> int:
-    """Decrypt the recent connections to ``endpoints`` not yet decrypted; how many were new."""
+    """Decrypt the recent connections to ``endpoints`` not yet decrypted (or decrypted with
+    less key material than ``generation``); how many were decrypted now."""
     done = 0
     for indices in connections_to(ring, endpoints).values():
         records, kept = records_of(ring, indices[:MAX_PACKETS])
-        if not kept or frames.known(kept) is not None:
+        if not kept or frames.known(kept, generation) is not None:
             continue
-        frames.decrypt(records, kept, keys)
+        frames.decrypt(records, kept, keys, generation=generation)
         done += 1
     return done

@@ -61,19 +61,23 @@ class KeyLog:
     private log a launched browser writes (removed by :meth:`close`).
     """
 
-    def __init__(self, user_file: Path | None = None) -> None:
+    def __init__(self, user_file: Path | None = None, embedded: bytes = b"") -> None:
         self.user_file = user_file
+        self.embedded = secret_lines(embedded)
+        """Secrets the files read with -r carry (pcapng Decryption Secrets Blocks)."""
         self.browser_file: Path | None = None
         self._lock = threading.Lock()
 
     @classmethod
-    def from_flag(cls, value: str | None, *, launching: bool) -> KeyLog | None:
-        """The key log ``--keylog`` names (None without it and without a launched browser).
+    def from_flag(
+        cls, value: str | None, *, launching: bool, embedded: bytes = b""
+    ) -> KeyLog | None:
+        """The key log ``--keylog`` names (None without it, a launched browser or ``embedded``).
 
         Without a browser to write it, the file must already exist.
         """
         if value is None:
-            return cls() if launching else None
+            return cls(embedded=embedded) if launching or secret_lines(embedded) else None
         path = Path(value).expanduser()
         if path.is_dir():
             raise BadInputError(f"--keylog {value}: is a directory, not a key log file")
@@ -84,7 +88,12 @@ class KeyLog:
             )
         if path.is_file():
             read_key_log(path)  # unreadable: say so now, not at the first decode
-        return cls(path)
+        return cls(path, embedded)
+
+    @property
+    def available(self) -> bool:
+        """Whether there may be secrets to decrypt with (a file, or embedded ones)."""
+        return bool(self.files or self.embedded)
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -94,7 +103,7 @@ class KeyLog:
 
     def secrets(self) -> bytes:
         """All the secret lines known now, each once, in order (the DSB's and tshark's input)."""
-        seen: dict[bytes, None] = {}
+        seen: dict[bytes, None] = dict.fromkeys(self.embedded.splitlines(keepends=True))
         for path in self.files:
             for line in read_key_log(path).splitlines(keepends=True):
                 seen.setdefault(line, None)

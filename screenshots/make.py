@@ -28,7 +28,7 @@ from tests.sample_traffic import write_sample_pcap
 from tui.app import LivetapApp
 from tui.screens.dissector_export import DissectorExport
 from tui.screens.main import MainScreen
-from tui.widgets.packet_detail import LayerTree
+from tui.widgets.packet_detail import DeepTree, LayerTree
 from tui.widgets.packet_pane import PacketPane
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_list import RequestList
@@ -202,20 +202,17 @@ async def decrypted_http2(pilot: Pilot[None], app: LivetapApp) -> None:
     requests.focus()
     requests.move_cursor(row=requests.get_row_index(record.id))
     detail = main.query_one(RequestDetail)
-    await until(pilot, lambda: "HTTP/2 stream" in detail.plain_text(), 30)
-    detail.open_tab("wire")
     await pilot.press("g")
     await until(pilot, lambda: bool(main.packet_list.marks))
+    await until(pilot, lambda: "HTTP/2 stream" in detail.plain_text(), 30)
+    detail.open_tab("wire")
     headers = next(i for i in sorted(main.packet_list.marks) if "HEADERS GET" in frames.label(i))
     main.packet_list.select(headers)
     await pilot.press("d")
-    tree = main.query_one(LayerTree)
+    tree = main.query_one(DeepTree)
     await until(
         pilot,
-        lambda: any(
-            "HTTP2" in str(n.label) or "HyperText Transfer Protocol 2" in str(n.label)
-            for n in tree.root.children
-        ),
+        lambda: any("HyperText Transfer Protocol 2" in str(n.label) for n in tree.root.children),
         30,
     )
     await pilot.pause(0.5)

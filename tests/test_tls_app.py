@@ -18,12 +18,18 @@ from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget
 from engine.live import LiveSource
 from engine.pcapio.secrets import BLOCK_DSB
+from engine.replay import open_file_source
 from engine.session import CaptureSession
+from engine.tls_decode import tls_endpoints
 from engine.tls_keylog import KeyLog
+from tests.conftest import wait_for
 from tests.test_pcap_secrets import blocks
+from tests.test_tls_keylog import load_site, page_done, settled
 from tests.tls_site import TlsSite, tls_site
 from tui.app import LivetapApp
+from tui.cli import build_parser, open_key_log
 from tui.screens.main import MainScreen
+from tui.widgets.packet_detail import DeepTree
 from tui.widgets.packet_list import PacketList
 from tui.widgets.packet_pane import PacketPane
 from tui.widgets.request_detail import RequestDetail
@@ -81,10 +87,10 @@ async def test_decrypted_http2_labels_g_selects_the_stream_and_w_embeds_the_keys
             requests.focus()
             requests.move_cursor(row=requests.get_row_index(record.id))
             detail = main.query_one(RequestDetail)
+            await pilot.press("g")  # correlates again now (the detail may have tried too early)
+            await until(pilot, lambda: bool(packets.marks))
             await until(pilot, lambda: "HTTP/2 stream" in detail.plain_text())
             assert "HEADERS" in detail.plain_text() and "DATA" in detail.plain_text()
-            await pilot.press("g")
-            await until(pilot, lambda: bool(packets.marks))
             marked = sorted(packets.marks)
             carried = [frames.label(i) for i in marked]
             assert all(text for text in carried), carried
@@ -97,6 +103,17 @@ async def test_decrypted_http2_labels_g_selects_the_stream_and_w_embeds_the_keys
                 if "/api/two.json" in part
             )
             assert all(stream in text for text in carried)
+            first = next(i for i in marked if "HEADERS GET /api/two.json" in frames.label(i))
+            packets.select(first)
+            await pilot.press("d")  # tshark after the connection's packets, with the keys
+            tree = main.query_one(DeepTree)
+            await until(
+                pilot,
+                lambda: any(
+                    "HyperText Transfer Protocol 2" in str(n.label) for n in tree.root.children
+                ),
+                30,
+            )
             saved = tmp_path / "tls.pcapng"
             await pilot.press("w")
             await until(pilot, lambda: isinstance(app.focused, Input))
@@ -110,3 +127,43 @@ async def test_decrypted_http2_labels_g_selects_the_stream_and_w_embeds_the_keys
         browser.stop()
         key_log.close()
     assert key_log.browser_file is None
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("keys_from", ["keylog", "embedded"])
+async def test_a_file_read_with_a_key_log_is_labelled_without_a_browser(
+    site: TlsSite, tmp_path: Path, live_session: Callable[..., CaptureSession], keys_from: str
+) -> None:
+    """-r FILE --keylog KEYS, or -r FILE with the keys inside: the TLS servers of the
+    buffer are decrypted, no browser needed."""
+    key_log = KeyLog()
+    live, browser = load_site(site, key_log, live_session)
+    try:
+        assert wait_for(lambda: page_done(browser), timeout=20), site.served
+        assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
+        assert settled(live)
+        capture, keys = tmp_path / "tls.pcapng", tmp_path / "tls.keys"
+        secrets = key_log.secrets()
+        live.save_pcap(capture, secrets=secrets if keys_from == "embedded" else b"")
+        keys.write_bytes(secrets)
+    finally:
+        browser.stop()
+        key_log.close()
+    port = int(site.url.rsplit(":", 1)[1])
+    session = CaptureSession(open_file_source(capture))
+    app = LivetapApp(session, save_directory=tmp_path)
+    flags = ["-r", str(capture)] + (["--keylog", str(keys)] if keys_from == "keylog" else [])
+    app.key_log = open_key_log(build_parser(flags).parse_args(flags))
+    assert app.key_log is not None
+    async with app.run_test(size=SIZE) as pilot:
+        frames = app.http2_frames
+        await until(pilot, lambda: session.ring.last_index > 10)
+        ends = tls_endpoints(session.ring)
+        assert all(port in (packet.sport, packet.dport) for packet in session.ring)
+        assert ends and all(address == "127.0.0.1" for address, _ in ends)
+
+        def labelled() -> str:
+            return " ".join(frames.label(i) for i in range(1, session.ring.last_index + 1))
+
+        await until(pilot, lambda: "HEADERS GET /api/one.json" in labelled())
+        assert "HEADERS GET /api/two.json?x=2" in labelled()

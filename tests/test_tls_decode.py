@@ -22,7 +22,7 @@ from engine.tls_decode import (
 )
 from engine.tls_keylog import KeyLog
 from tests.conftest import wait_for
-from tests.test_tls_keylog import load_site, page_done
+from tests.test_tls_keylog import load_site, page_done, settled
 from tests.tls_site import PATHS, TlsSite, tls_site
 
 
@@ -40,6 +40,7 @@ def test_frames_labels_streams_and_the_deep_decode_of_a_decrypted_packet(
     try:
         assert wait_for(lambda: page_done(browser), timeout=20), site.served
         assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
+        assert settled(session)
         ring = session.ring
         port = int(site.url.rsplit(":", 1)[1])
         frames = Http2Frames()
@@ -62,6 +63,8 @@ def test_frames_labels_streams_and_the_deep_decode_of_a_decrypted_packet(
             latest, kept = records_of(ring, whole)
             every = frames.decrypt(latest, kept, keys)
             assert frames.decrypt(latest, kept, keys) is every  # one tshark pass per change
+            more_keys = frames.decrypt(latest, kept, keys, generation=1 << 20)
+            assert more_keys is not every and more_keys == every  # again with more key material
             for request in (one, two):
                 stream = request_stream(every, request.method, request.url, request.started)
                 assert stream is not None and stream % 2 == 1

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import stat
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +59,21 @@ def decrypted_frames(capture: Path, keys: Path | None) -> list[tuple[str, str, s
     return frames
 
 
+def settled(session: CaptureSession, quiet: float = 0.5, timeout: float = 10.0) -> bool:
+    """Wait until the capture has taken no packet for ``quiet`` seconds (the page's last
+    response is in the ring, not only in the browser)."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = session.ring.last_index
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now >= 20 and time.monotonic() - since >= quiet:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def load_site(
     site: TlsSite, key_log: KeyLog, live_session: Callable[..., CaptureSession]
 ) -> tuple[CaptureSession, BrowserSession]:
@@ -84,7 +103,7 @@ def test_the_launched_browser_key_log_is_private_decrypts_http2_and_goes_on_exit
         assert stat.S_IMODE(info.st_mode) == 0o600
         assert stat.S_IMODE(keys.parent.stat().st_mode) == 0o700
         assert wait_for(lambda: b"CLIENT_TRAFFIC_SECRET_0" in key_log.secrets(), timeout=5)
-        assert wait_for(lambda: session.ring.last_index >= 20, timeout=5)
+        assert settled(session)
         capture = tmp_path / "tls.pcapng"
         last = session.ring.last_index
         session.save_pcap(capture, last=last)
@@ -110,6 +129,10 @@ def test_the_launched_browser_key_log_is_private_decrypts_http2_and_goes_on_exit
     rewritten, analyzed, embedded_report, plain_report = headless
     assert decrypted_frames(rewritten, None) == frames  # capture pcap --embed-secrets
     assert "decrypted" not in plain_report["http"]
+    from engine.analysis import analyze_file
+
+    as_mcp = analyze_file(rewritten, ["http"], decrypt_embedded=False).document()
+    assert "decrypted" not in as_mcp["reports"]["http"]  # the MCP server without --show-secrets
     for report in (analyzed, embedded_report):
         decrypted = report["http"]["decrypted"]
         listed = {(item["method"], item["path"], item["status"]) for item in decrypted["items"]}
@@ -194,3 +217,68 @@ def test_the_flags_refuse_a_missing_key_log_and_secrets_without_keys(
     assert "no such file" in capsys.readouterr().err
     assert main(["-r", str(capture), "--embed-secrets"]) == ExitCode.USAGE_ERROR
     assert "--embed-secrets needs TLS keys" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["q", "hangup"])
+def test_the_command_line_removes_the_key_log_on_exit_or_keeps_it_in_keylog_file(
+    site: TlsSite, tmp_dir: Path, how: str
+) -> None:
+    """livetap --open on the HTTPS site (a Chromium wrapper trusts its certificate): the key
+    log is in $XDG_RUNTIME_DIR/livetap while it runs and gone after q or a hang-up."""
+    from tests.own_processes import own_temp
+    from tests.test_cli import LIVETAP, tmux
+
+    runtime = tmp_dir / "runtime"
+    runtime.mkdir(mode=0o700)
+    folder = Path(tempfile.mkdtemp(prefix="livetap-test-chromium-"))  # the browser's user
+    folder.chmod(0o755)  # (nobody when root) runs the wrapper from here
+    wrapper = folder / "chromium"
+    real = shutil.which("chromium")
+    assert real is not None
+    wrapper.write_text(f'#!/bin/sh\nexec {real} {" ".join(site.chromium_flags)} "$@"\n')
+    wrapper.chmod(0o755)
+    kept = tmp_dir / "kept.keys"
+    pid_file = tmp_dir / "pid"
+    session = f"livetap-keylog-{os.getpid()}-{how}"
+    keep = f" --keylog {kept}" if how == "q" else ""
+    inner = (
+        f"echo $$ > {pid_file}; exec {LIVETAP} --no-packets --open {site.url}/ "
+        f"--chromium {wrapper}{keep}"
+    )
+    environment = f"env -u COLUMNS -u LINES TMPDIR={own_temp()} XDG_RUNTIME_DIR={runtime}"
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "120",
+        "-y",
+        "30",
+        f"{environment} sh -c '{inner}'; sleep 30",
+    )
+    try:
+
+        def logs() -> list[Path]:
+            return sorted((runtime / "livetap").glob("keylog-*.txt"))
+
+        def written() -> bool:
+            found = logs()
+            return bool(found) and b"CLIENT_TRAFFIC_SECRET_0" in found[0].read_bytes()
+
+        assert wait_for(written, timeout=20), tmux("capture-pane", "-p", "-t", session)
+        assert stat.S_IMODE(logs()[0].stat().st_mode) == 0o600
+        assert wait_for(lambda: "/api/two.json" in tmux("capture-pane", "-p", "-t", session), 10)
+        if how == "q":
+            tmux("send-keys", "-t", session, "q")
+        else:
+            os.kill(int(pid_file.read_text()), signal.SIGHUP)
+        assert wait_for(lambda: not logs(), timeout=15), logs()
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+    if how == "q":
+        assert b"CLIENT_TRAFFIC_SECRET_0" in kept.read_bytes()
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    else:
+        assert not kept.exists()

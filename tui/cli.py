@@ -226,11 +226,17 @@ def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def open_key_log(args: argparse.Namespace) -> Any:
-    """The key log the flags ask for (a launched browser always writes one), or None."""
+    """The key log the flags ask for (a launched browser always writes one, a -r pcapng may
+    carry secrets), or None."""
     from engine.tls_keylog import KeyLog
 
     launching = (args.browser or ("launch" if args.open else None)) == "launch"
-    key_log = KeyLog.from_flag(args.keylog, launching=launching)
+    embedded = b""
+    if args.read:
+        from engine.analysis.decrypted import embedded_secrets
+
+        embedded = b"".join(embedded_secrets(Path(name)) for name in args.read)
+    key_log = KeyLog.from_flag(args.keylog, launching=launching, embedded=embedded)
     if args.embed_secrets and key_log is None:
         from engine.errors import UsageError
 

@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from engine.pcapio.secrets import BLOCK_DSB
+from engine.pcapio.secrets import BLOCK_DSB, SECRETS_TLS
 from engine.tls_decode import H2Frame, http2_frames_in
 
 TIMEOUT = 600.0
@@ -21,23 +21,33 @@ MAX_BLOCKS = 2_000_000
 _PCAPNG_SHB = 0x0A0D0D0A
 
 
-def has_embedded_secrets(path: Path) -> bool:
-    """True when a little-endian pcapng file holds a Decryption Secrets Block."""
+def embedded_secrets(path: Path, limit: int = 64 << 20) -> bytes:
+    """The TLS key log lines a little-endian pcapng carries in its Decryption Secrets Blocks."""
+    found = b""
     try:
         with path.open("rb") as stream:
             for _ in range(MAX_BLOCKS):
                 head = stream.read(8)
                 if len(head) < 8:
-                    return False
+                    break
                 kind, size = struct.unpack("<II", head)
-                if kind == BLOCK_DSB:
-                    return True
                 if size < 12 or (kind == _PCAPNG_SHB and size > 1 << 24):
-                    return False  # not a little-endian pcapng (or damaged): no secrets found
+                    break  # not a little-endian pcapng (or damaged): no more to find
+                if kind == BLOCK_DSB and size <= limit:
+                    body = stream.read(size - 8)
+                    secrets_type, length = struct.unpack_from("<II", body)
+                    if secrets_type == SECRETS_TLS:
+                        found += body[8 : 8 + length]
+                    continue
                 stream.seek(size - 8, 1)
-    except OSError:
-        return False
-    return False
+    except (OSError, struct.error):
+        pass
+    return found
+
+
+def has_embedded_secrets(path: Path) -> bool:
+    """True when a little-endian pcapng file holds TLS secrets (a Decryption Secrets Block)."""
+    return bool(embedded_secrets(path))
 
 
 def decrypted_http(path: Path, keys: Path | None, limit: int = 1000) -> dict[str, Any]:

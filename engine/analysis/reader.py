@@ -261,14 +261,16 @@ def analyze_file(
     predicate: PacketPredicate | None = None,
     filter_text: str | None = None,
     keylog: Path | None = None,
+    decrypt_embedded: bool = True,
 ) -> AnalysisResult:
     """Read a pcap/pcapng file into an Analyzer and build the requested reports.
 
     ``path`` may name several files: they are merged by time, as ``mergecap`` merges them
     (:func:`read_merged_batches`), and read by one process.
 
-    With ``keylog`` (a TLS key log) or secrets embedded in the file, the http report
-    gains the decrypted HTTP/2 requests (``decrypted``, through tshark).
+    With ``keylog`` (a TLS key log) or secrets embedded in the file (unless
+    ``decrypt_embedded`` is False: the MCP server without --show-secrets), the http
+    report gains the decrypted HTTP/2 requests (``decrypted``, through tshark).
 
     With ``predicate`` only the records it keeps are counted (``analyze -Y``:
     ``filter_text`` names the filter in the result); relative times still count
@@ -332,7 +334,9 @@ def analyze_file(
             state.warnings.extend(decoded.warnings)
     if "http" in document and not state.interrupted:
         if len(paths) == 1:
-            _add_decrypted(document["http"], Path(paths[0]), keylog, state.warnings)
+            _add_decrypted(
+                document["http"], Path(paths[0]), keylog, decrypt_embedded, state.warnings
+            )
         elif keylog is not None:
             state.warnings.append(
                 "the TLS traffic was not decrypted: --keylog reads one file at a time"
@@ -355,13 +359,17 @@ def analyze_file(
 
 
 def _add_decrypted(
-    report: dict[str, Any], path: Path, keylog: Path | None, warnings: list[str]
+    report: dict[str, Any],
+    path: Path,
+    keylog: Path | None,
+    embedded: bool,
+    warnings: list[str],
 ) -> None:
     """The decrypted HTTP/2 requests, when there are keys (a key log or the file's own)."""
     from engine.analysis.decrypted import decrypted_http, has_embedded_secrets
     from engine.errors import LivetapError
 
-    if keylog is None and not has_embedded_secrets(path):
+    if keylog is None and not (embedded and has_embedded_secrets(path)):
         return
     try:
         report["decrypted"] = decrypted_http(path, keylog)

@@ -62,6 +62,7 @@ class Analysis:
             blocklist=blocklist,
             show_secrets=self.config.show_secrets,
             deep=bool(args.get("deep", False)),
+            decrypt_embedded=self.config.show_secrets,  # TLS a file carries keys for
         )
         return bounded(result.document(), int(args.get("max_rows", DEFAULT_ROWS)))
 
@@ -78,7 +79,11 @@ class Analysis:
     ) -> dict[str, Any]:
         path = self._capture_file(args["path"])
         result = analyze_file(
-            path, [name], blocklist=blocklist, show_secrets=self.config.show_secrets
+            path,
+            [name],
+            blocklist=blocklist,
+            show_secrets=self.config.show_secrets,
+            decrypt_embedded=self.config.show_secrets,
         )
         document = result.document()
         data = {

@@ -10,6 +10,7 @@ screen can put the pane on show.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,14 @@ from engine.browser.records import BrowserBatch, BrowserStatus, RequestRecord, R
 from engine.correlate import ConnectionFigures, find_connection, request_line
 from engine.errors import LivetapError
 from engine.process.chromium import connection_owner
-from engine.tls_decode import H2Frame, Http2Frames, records_of, with_stream
+from engine.tls_decode import (
+    H2Frame,
+    Http2Frames,
+    connections_to,
+    records_of,
+    request_stream,
+    with_stream,
+)
 from engine.tls_keylog import KeyLog
 from tui.notes import fail, flash, warn
 from tui.widgets.request_chips import ChipBar, Chips
@@ -339,9 +347,7 @@ class BrowserPane(Vertical):
             iter(ring), record.remote_ip, record.remote_port, record.started, line
         )
         if figures is not None and figures.packets:
-            frames = self._decrypted(ring, figures, decrypt)
-            if frames:
-                figures = with_stream(figures, frames, record.method, record.url, record.started)
+            figures = self._own_stream(ring, record, figures, decrypt)
         if figures is not None and packets.owners is not None:
             owner = connection_owner(
                 figures.packets, figures.local_port, packets.packet, packets.process_of
@@ -349,25 +355,54 @@ class BrowserPane(Vertical):
             figures = replace(figures, process=owner)
         return newest, figures
 
+    def _own_stream(
+        self,
+        ring: SummaryCache,
+        record: RequestRecord,
+        figures: ConnectionFigures,
+        decrypt: bool,
+    ) -> ConnectionFigures:
+        """The request's HTTP/2 stream on the correlated connection or, when that one does not
+        carry it (a browser keeps a spare connection to the same server), on the one that does."""
+        method, url, started = record.method, record.url, record.started
+        frames = self._decrypted(ring, figures.packets, decrypt)
+        if frames is None:
+            return figures  # no keys, or not decrypted yet
+        if request_stream(frames, method, url, started) is not None:
+            return with_stream(figures, frames, method, url, started)
+        endpoint = (record.remote_ip, record.remote_port or 0)
+        for indices in connections_to(ring, {endpoint}).values():
+            if indices[0] == figures.packets[0]:
+                continue
+            others = self._decrypted(ring, indices, decrypt)
+            if not others or request_stream(others, method, url, started) is None:
+                continue
+            packets = [packet for packet in map(ring.get, indices) if packet is not None]
+            found = find_connection(packets, endpoint[0], endpoint[1], started)
+            if found is not None:
+                return with_stream(found, others, method, url, started)
+        return figures
+
     def _decrypted(
-        self, ring: SummaryCache, figures: ConnectionFigures, decrypt: bool
+        self, ring: SummaryCache, indices: Sequence[int], decrypt: bool
     ) -> list[H2Frame] | None:
-        """The connection's decrypted HTTP/2 frames (None without keys or not yet known)."""
+        """A connection's decrypted HTTP/2 frames (None without keys or not yet known)."""
         store = getattr(self.app, "http2_frames", None)
         key_log = getattr(self.app, "key_log", None)
         if not isinstance(store, Http2Frames) or not isinstance(key_log, KeyLog):
             return None
-        known = store.by_first(figures.packets[0])
-        if not decrypt or not key_log.files:
+        known = store.by_first(indices[0])
+        if not decrypt or not key_log.available:
             return known
-        records, kept = records_of(ring, figures.packets)
-        with key_log.tshark_file() as keys:
-            if keys is None or not kept:
-                return known
-            try:
-                return store.decrypt(records, kept, keys)
-            except LivetapError:
-                return known
+        records, kept = records_of(ring, indices)
+        try:
+            generation = len(key_log.secrets())
+            with key_log.tshark_file() as keys:
+                if keys is None or not kept:
+                    return known
+                return store.decrypt(records, kept, keys, generation=generation)
+        except LivetapError:
+            return known
 
     # -- actions (keys routed here by the screen) ------------------------------------
 

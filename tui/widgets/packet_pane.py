@@ -35,7 +35,14 @@ from engine.process.detail import process_node
 from engine.process.procfs import unknown
 from engine.process.program import kernel_expression, split_process_clause
 from engine.process.top import CapturedProcesses
-from engine.tls_decode import MAX_PACKETS, Http2Frames, connection_of, decrypt_pass, records_of
+from engine.tls_decode import (
+    MAX_PACKETS,
+    Http2Frames,
+    connection_of,
+    decrypt_pass,
+    records_of,
+    tls_endpoints,
+)
 from engine.tls_keylog import KeyLog
 from engine.view import RingTimes
 from tui.filter_suggestions import packet_filters
@@ -318,7 +325,7 @@ class PacketPane(Vertical):
         self.app.call_from_thread(pane.show_deep, packet.index, None, "decoding with tshark…")
         key_log = self._key_log()
         try:
-            if key_log is None or not key_log.files:
+            if key_log is None or not key_log.available:
                 nodes = decode_with_tshark(
                     packet.linktype,
                     packet.data,
@@ -370,21 +377,21 @@ class PacketPane(Vertical):
         Bounded by tls_decode (the newest RECENT packets, MAX_PACKETS a connection);
         the rows drawn before their labels were known are drawn again.
         """
+        seen: tuple[int, int, int] | None = None
         while not self._analysis_stop.wait(TLS_INTERVAL):
             key_log, frames = self._key_log(), self._http2_frames()
-            browser = getattr(self.app, "browser", None)
-            if key_log is None or frames is None or browser is None:
-                continue
-            endpoints = {
-                (record.remote_ip, record.remote_port)
-                for record in browser.tracker.records()
-                if record.url.startswith("https:") and record.remote_ip and record.remote_port
-            }
-            if not endpoints:
+            if key_log is None or frames is None:
                 continue
             try:
+                generation = len(key_log.secrets())
+                endpoints = self._tls_endpoints()
+                now = (self.session.ring.last_index, len(endpoints), generation)
+                if not endpoints or now == seen:
+                    continue  # nothing new since the last pass: no scan, no tshark
+                seen = now
                 with key_log.tshark_file() as keys:
-                    done = decrypt_pass(frames, self.session.ring, endpoints, keys) if keys else 0
+                    ring = self.session.ring
+                    done = decrypt_pass(frames, ring, endpoints, keys, generation) if keys else 0
             except LivetapError:
                 continue  # no tshark, an unreadable key log: the d view says why
             if done:
@@ -392,6 +399,18 @@ class PacketPane(Vertical):
                     self.app.call_from_thread(self.packet_list.notes_changed)
                 except RuntimeError:  # the app is closing
                     return
+
+    def _tls_endpoints(self) -> set[tuple[str, int]]:
+        """The servers whose connections to decrypt: the browser's HTTPS requests', or
+        without a browser (``-r FILE --keylog KEYS``) every TLS server in the buffer's end."""
+        browser = getattr(self.app, "browser", None)
+        if browser is None:
+            return tls_endpoints(self.session.ring)
+        return {
+            (record.remote_ip, record.remote_port)
+            for record in browser.tracker.records()
+            if record.url.startswith("https:") and record.remote_ip and record.remote_port
+        }
 
     # -- actions (keys routed here by the screen) ------------------------------------
 
