@@ -115,7 +115,8 @@ async def test_decrypted_http2_labels_g_selects_the_stream_and_w_embeds_the_keys
                 30,
             )
             saved = tmp_path / "tls.pcapng"
-            await pilot.press("w")
+            await pilot.press("w")  # a menu: which packets (all is first), then the file
+            await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.focused, Input))
             field = app.focused
             assert isinstance(field, Input) and field.value.endswith(".pcapng")
