@@ -26,6 +26,19 @@ run();
 </script></body></html>"""
 
 
+PATCHED = b"""<!doctype html><html><head><title>patched</title></head><body>
+<script>
+async function run() {
+  await (await fetch('/echo?from=patched', {method: 'POST', body: 'patched body'})).text();
+  window.blockedCalls = 0;
+  window.fetch = () => { window.blockedCalls += 1; return Promise.reject(new Error('no')); };
+  document.body.dataset.done = 'yes';
+}
+run();
+</script></body></html>"""
+"""A page that replaces window.fetch (as some SDKs do) once its own request is sent."""
+
+
 @dataclass(frozen=True)
 class Seen:
     """One request as the server received it."""
@@ -60,8 +73,8 @@ def _handler(site: ControlSite) -> type[BaseHTTPRequestHandler]:
             site.hits[path] += 1
             site.seen.append(Seen(self.command, self.path, tuple(self.headers.items()), body))
             cache = "max-age=3600" if path == "/cacheable" else "no-store"
-            if path == "/":
-                reply, kind = PAGE, "text/html; charset=utf-8"
+            if path in ("/", "/patched"):
+                reply, kind = PAGE if path == "/" else PATCHED, "text/html; charset=utf-8"
             elif path == "/favicon.ico":
                 reply, kind = b"", "image/x-icon"
             else:

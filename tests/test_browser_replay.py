@@ -160,3 +160,28 @@ def test_headers_are_parsed_and_the_forbidden_ones_left_to_the_browser() -> None
     script = fetch_expression(Resend("POST", "http://a/'\"", (), "</script>\u2028", "1"), 7)
     assert script.endswith("//# sourceURL=livetap-replay-7.js\n")
     assert '"http://a/\'\\""' in script
+
+
+def test_a_page_that_replaced_fetch_neither_sees_nor_stops_a_replay(
+    site: ControlSite, browser: BrowserSession
+) -> None:
+    browser.navigate(f"{site.url}/patched")
+    script = "location.pathname === '/patched' && document.body.dataset.done === 'yes'"
+    assert wait_for(lambda: browser.evaluate(script) is True, timeout=20)
+    found = [r for r in browser.tracker.records() if r.url.endswith("/echo?from=patched")]
+    assert len(found) == 1 and found[0].frame
+    seen_before = len(_echoes(site))
+    page_call = "fetch('/echo?by=page').catch(() => null); window.blockedCalls"
+    assert browser.evaluate(page_call) == 1  # the page's own fetch is the patched one
+    result = browser.resend(from_record(found[0], browser.fetch_post_data(found[0].id)))
+    assert result.error == "" and result.status == 200, result
+    assert wait_for(lambda: len(_echoes(site)) == seen_before + 1)
+    first = next(s for s in _echoes(site) if s.path == "/echo?from=patched")
+    again = _echoes(site)[-1]
+    assert (again.method, again.path, again.body) == ("POST", first.path, b"patched body")
+    assert _header(again, "Cookie") == "session=s3cret"
+    assert _header(again, "Origin") == _header(first, "Origin") == site.url
+    assert browser.evaluate("window.blockedCalls") == 1  # only the page's own call above
+    assert result.request_id is not None
+    replay = browser.get(result.request_id)
+    assert replay is not None and replay.replay_of == found[0].seq  # the sourceURL mark

@@ -369,6 +369,7 @@ class NetworkTracker:
             has_post_data=bool(request.get("hasPostData") or request.get("postData")),
             initiator=_initiator(params.get("initiator")),
             redirect_from=redirect_from,
+            frame=SHARED.text(str(params.get("frameId") or "")),
         )
         record = self._as_replay(record, params.get("initiator"))
         self._put(record)

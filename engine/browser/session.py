@@ -51,6 +51,10 @@ from engine.tls_keylog import KeyLog
 NETWORK_TARGETS = frozenset(
     {"page", "iframe", "worker", "shared_worker", "service_worker", "other"}
 )
+FRAME_TARGETS = frozenset({"page", "iframe"})
+"""Targets with frames, where a replay runs in an isolated world (a worker has none)."""
+REPLAY_WORLD = "livetap-replay"
+"""The name of the isolated JavaScript world replays are sent from."""
 MAX_POST_DATA = 1 << 16
 RECONNECT_INTERVAL = 2.0
 NO_SANDBOX_WARNING = "Chromium's sandbox is off (--no-sandbox): open only pages you trust"
@@ -115,6 +119,8 @@ class BrowserSession:
         self._message = ""
         self._pages: list[str] = []
         self._attached: set[str] = set()
+        self._kinds: dict[str, str] = {}
+        """Session → its target's type (page, iframe, worker…): a replay's world depends on it."""
         self._attaching: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._start_error: LivetapError | None = None
@@ -240,6 +246,7 @@ class BrowserSession:
             self._malformed += connection.malformed
             self._connection = None
             self._attached.clear()
+            self._kinds.clear()
             self._pages.clear()
             if not self._stopping:
                 self._set_state(ConnectionState.DISCONNECTED, "the browser went away")
@@ -356,6 +363,7 @@ class BrowserSession:
         elif method == "Target.detachedFromTarget":
             detached = params.get("sessionId")
             self._attached.discard(str(detached))
+            self._kinds.pop(str(detached), None)
             if detached in self._pages:
                 self._pages.remove(str(detached))
 
@@ -416,6 +424,7 @@ class BrowserSession:
             return
         kind = str(info.get("type", ""))
         self._attached.add(session)
+        self._kinds[session] = kind
         if kind == "page":  # a tab's main frame has the tab's target id
             self.tracker.main_frames.add(str(info.get("targetId", "")))
         # Back to back, no waiting in between (awaiting Network.enable first hangs on popups).
@@ -610,17 +619,20 @@ class BrowserSession:
         token = self._replays
         expression = fetch_expression(resend, token)  # a UsageError before anything is sent
         session = self.tracker.session_of(resend.original) or ""
+        frame = original.frame
         if session not in self._attached or self.tracker.browser_request_id(original.id) is None:
             if not self._pages:
                 raise UnavailableError("the page that made this request is gone, and no tab is")
-            session = self._pages[0]
-        self.tracker.expect_replay(token, original.seq, resend.edited)
-        params = {
+            session, frame = self._pages[0], ""
+        params: dict[str, Any] = {
             "expression": expression,
             "awaitPromise": True,
             "returnByValue": True,
             "userGesture": True,
         }
+        if self._kinds.get(session, "page") in FRAME_TARGETS:
+            params["contextId"] = self._isolated_world(session, frame)
+        self.tracker.expect_replay(token, original.seq, resend.edited)
         try:
             reply = self._call("Runtime.evaluate", params, session, timeout)
         except CdpError as refused:  # the page went away meanwhile, or refused to run it
@@ -636,6 +648,27 @@ class BrowserSession:
             status=status if isinstance(status, int) else None,
             error=error,
         )
+
+    def _isolated_world(self, session: str, frame: str) -> int:
+        """A JavaScript world of livetap's own in ``frame`` (else the target's main frame).
+
+        It shares the frame's origin, cookies and network stack but not the page's
+        globals, so a page that replaced ``window.fetch`` does not see (or stop) a replay.
+        """
+        timeout = INSTRUMENT_TIMEOUT
+        failure = "no frame"
+        for wanted in (frame, ""):
+            try:
+                frame_id = wanted
+                if not frame_id:
+                    tree = self._call("Page.getFrameTree", {}, session, timeout)
+                    frame_id = str(tree["frameTree"]["frame"]["id"])
+                params = {"frameId": frame_id, "worldName": REPLAY_WORLD}
+                world = self._call("Page.createIsolatedWorld", params, session, timeout)
+                return int(world["executionContextId"])
+            except (CdpError, KeyError, TypeError, ValueError) as error:
+                failure = str(error) or type(error).__name__
+        raise UnavailableError(f"the page has no frame to send the replay from ({failure})")
 
     @property
     def browser_process(self) -> LaunchedBrowser | None:
