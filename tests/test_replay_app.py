@@ -158,11 +158,23 @@ async def test_the_messages_tab_shows_frames_live_and_b_finds_bodies(
         await until(pilot, lambda: isinstance(app.screen, BodySearch))
         search = app.screen
         assert isinstance(search, BodySearch)
-        await pilot.press(*"FIRST TICK", "enter")
+        await pilot.press(*"echo:one", "enter")
         await until(pilot, lambda: search.result is not None and search.result.done)
         assert search.result is not None
+        assert [m.url for m in search.result.matches] == [f"ws://127.0.0.1:{streams.ws_port}/chat"]
+        assert search.result.matches[0].where.endswith("↓ received")  # a frame, not a body
+        first = search.result
+        search.query_one(Input).value = "FIRST TICK"
+        await pilot.press("enter")
+        await until(
+            pilot, lambda: search.result is not first and bool(search.result and search.result.done)
+        )
+        assert search.result is not None
         assert [m.url for m in search.result.matches] == [f"{streams.url}/events"]
+        assert search.result.matches[0].where == "body (+1 more)"  # and its event
         assert search.query_one(OptionList).option_count == 1
+        shown = str(search.query_one(OptionList).get_option_at_index(0).prompt)
+        assert "×2  in body (+1 more)" in shown
         await pilot.press("tab", "enter")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         selected = browser.get(str(requests.selected_id))
