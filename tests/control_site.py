@@ -39,6 +39,14 @@ run();
 """A page that replaces window.fetch (as some SDKs do) once its own request is sent."""
 
 
+FRAMED = """<!doctype html><html><head><title>framed</title></head><body>
+<iframe src="http://localhost:%d/patched"></iframe>
+<script>window.worker = new Worker('/worker.js');</script></body></html>"""
+"""The patched page in a cross-site frame (localhost is another site than 127.0.0.1, so
+Chromium gives the frame its own target), and a worker that sends a request."""
+WORKER = b"fetch('/echo?from=worker', {method: 'POST', body: 'worker body'}).then(r => r.text());"
+
+
 @dataclass(frozen=True)
 class Seen:
     """One request as the server received it."""
@@ -75,6 +83,10 @@ def _handler(site: ControlSite) -> type[BaseHTTPRequestHandler]:
             cache = "max-age=3600" if path == "/cacheable" else "no-store"
             if path in ("/", "/patched"):
                 reply, kind = PAGE if path == "/" else PATCHED, "text/html; charset=utf-8"
+            elif path == "/framed":
+                reply, kind = (FRAMED % site.port).encode(), "text/html; charset=utf-8"
+            elif path == "/worker.js":
+                reply, kind = WORKER, "text/javascript"
             elif path == "/favicon.ico":
                 reply, kind = b"", "image/x-icon"
             else:

@@ -185,3 +185,33 @@ def test_a_page_that_replaced_fetch_neither_sees_nor_stops_a_replay(
     assert result.request_id is not None
     replay = browser.get(result.request_id)
     assert replay is not None and replay.replay_of == found[0].seq  # the sourceURL mark
+
+
+def test_a_replay_is_sent_from_the_frame_or_worker_that_made_the_original(
+    site: ControlSite, browser: BrowserSession
+) -> None:
+    browser.navigate(f"{site.url}/framed")
+    framed = f"http://localhost:{site.port}/echo?from=patched"
+    worker = f"{site.url}/echo?from=worker"
+
+    def made(url: str) -> RequestRecord | None:
+        return next((r for r in browser.tracker.records() if r.url == url and r.finished), None)
+
+    ok = wait_for(lambda: made(framed) is not None and made(worker) is not None, timeout=20)
+    assert ok, "\n".join(f"{r.url} {r.state} {r.error}" for r in browser.tracker.records())
+    for url, origin, body in (
+        (framed, f"http://localhost:{site.port}", b"patched body"),  # its own origin
+        (worker, site.url, b"worker body"),
+    ):
+        original = made(url)
+        assert original is not None
+        before = len(_echoes(site))
+        result = browser.resend(from_record(original, browser.fetch_post_data(original.id)))
+        assert result.error == "" and result.status == 200, (url, result)
+        assert wait_for(lambda: len(_echoes(site)) == before + 1)  # noqa: B023
+        again = _echoes(site)[-1]
+        assert (again.method, again.body, _header(again, "Origin")) == ("POST", body, origin)
+        assert result.request_id is not None
+        replay = browser.get(result.request_id)
+        assert replay is not None and replay.replay_of == original.seq
+        assert browser.tracker.session_of(replay.id) == browser.tracker.session_of(original.id)
