@@ -185,6 +185,15 @@ def test_a_page_that_replaced_fetch_neither_sees_nor_stops_a_replay(
     assert result.request_id is not None
     replay = browser.get(result.request_id)
     assert replay is not None and replay.replay_of == found[0].seq  # the sourceURL mark
+    worlds = dict(browser._worlds)
+    assert len(worlds) == 1 and browser.resend(from_record(found[0])).status == 200
+    assert browser._worlds == worlds  # the same world again
+    browser.evaluate("location.reload(); 1")  # its document, and the world with it, go
+    assert wait_for(lambda: len(_echoes(site)) == seen_before + 3, timeout=20)
+    assert wait_for(lambda: browser.evaluate(script) is True, timeout=20)
+    reloaded = browser.resend(from_record(found[0], "after reload"))
+    assert reloaded.status == 200 and reloaded.error == "", reloaded
+    assert _echoes(site)[-1].body == b"after reload" and browser._worlds != worlds
 
 
 def test_a_replay_is_sent_from_the_frame_or_worker_that_made_the_original(

@@ -55,6 +55,8 @@ FRAME_TARGETS = frozenset({"page", "iframe"})
 """Targets with frames, where a replay runs in an isolated world (a worker has none)."""
 REPLAY_WORLD = "livetap-replay"
 """The name of the isolated JavaScript world replays are sent from."""
+KEPT_WORLDS = 64
+"""Isolated worlds remembered for replays (one per frame replayed from, the newest)."""
 MAX_POST_DATA = 1 << 16
 RECONNECT_INTERVAL = 2.0
 NO_SANDBOX_WARNING = "Chromium's sandbox is off (--no-sandbox): open only pages you trust"
@@ -121,6 +123,9 @@ class BrowserSession:
         self._attached: set[str] = set()
         self._kinds: dict[str, str] = {}
         """Session → its target's type (page, iframe, worker…): a replay's world depends on it."""
+        self._worlds: dict[tuple[str, str], int] = {}
+        """(session, frame) → livetap's isolated world there, made once and used again (a
+        world lives as long as its document; a stale one is made afresh)."""
         self._attaching: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._start_error: LivetapError | None = None
@@ -247,6 +252,7 @@ class BrowserSession:
             self._connection = None
             self._attached.clear()
             self._kinds.clear()
+            self._worlds.clear()
             self._pages.clear()
             if not self._stopping:
                 self._set_state(ConnectionState.DISCONNECTED, "the browser went away")
@@ -630,13 +636,25 @@ class BrowserSession:
             "returnByValue": True,
             "userGesture": True,
         }
-        if self._kinds.get(session, "page") in FRAME_TARGETS:
-            params["contextId"] = self._isolated_world(session, frame)
+        isolated = self._kinds.get(session, "page") in FRAME_TARGETS
+        world = self._worlds.get((session, frame)) if isolated else None
+        if isolated:
+            params["contextId"] = world or self._isolated_world(session, frame)
         self.tracker.expect_replay(token, original.seq, resend.edited)
         try:
-            reply = self._call("Runtime.evaluate", params, session, timeout)
+            try:
+                reply = self._call("Runtime.evaluate", params, session, timeout)
+            except CdpError:
+                if world is None:
+                    raise
+                # The world kept went with its document (a navigation): nothing ran; again
+                # in a new one.
+                params["contextId"] = self._isolated_world(session, frame)
+                reply = self._call("Runtime.evaluate", params, session, timeout)
         except CdpError as refused:  # the page went away meanwhile, or refused to run it
             raise UnavailableError(f"the page could not send the replay ({refused})") from None
+        if isolated:
+            self._keep_world((session, frame), int(params["contextId"]))
         value = reply.get("result", {}).get("value")
         value = value if isinstance(value, Mapping) else {}
         error = str(value.get("error", ""))
@@ -648,6 +666,14 @@ class BrowserSession:
             status=status if isinstance(status, int) else None,
             error=error,
         )
+
+    def _keep_world(self, key: tuple[str, str], context: int) -> None:
+        """Remember the isolated world a replay ran in (the most recent few)."""
+        self._worlds.pop(key, None)
+        self._worlds[key] = context
+        with contextlib.suppress(StopIteration, RuntimeError):  # cleared by a disconnect
+            while len(self._worlds) > KEPT_WORLDS:
+                self._worlds.pop(next(iter(self._worlds)))
 
     def _isolated_world(self, session: str, frame: str) -> int:
         """A JavaScript world of livetap's own in ``frame`` (else the target's main frame).
