@@ -55,6 +55,8 @@ FRAME_TARGETS = frozenset({"page", "iframe"})
 """Targets with frames, where a replay runs in an isolated world (a worker has none)."""
 REPLAY_WORLD = "livetap-replay"
 """The name of the isolated JavaScript world replays are sent from."""
+NO_CONTEXT = "Cannot find context with specified id"
+"""Chromium's answer to an evaluate in a world that is gone (nothing was run)."""
 KEPT_WORLDS = 64
 """Isolated worlds remembered for replays (one per frame replayed from, the newest)."""
 MAX_POST_DATA = 1 << 16
@@ -644,9 +646,9 @@ class BrowserSession:
         try:
             try:
                 reply = self._call("Runtime.evaluate", params, session, timeout)
-            except CdpError:
-                if world is None:
-                    raise
+            except CdpError as stale:
+                if world is None or NO_CONTEXT not in str(stale):
+                    raise  # (a world destroyed mid-fetch may have sent it: never twice)
                 # The world kept went with its document (a navigation): nothing ran; again
                 # in a new one.
                 params["contextId"] = self._isolated_world(session, frame)
