@@ -178,6 +178,12 @@ def test_a_websocket_whose_handshake_fails_ends_failed_with_its_reason(
     assert failed == {refused: upgrade.error, nobody: connect.error}
     ends = [line for line in lines if line["type"] in ("finished", "failed")]
     assert len([e for e in ends if e["id"] in {f"req_{upgrade.seq}", f"req_{connect.seq}"}]) == 2
+    for url in (refused, nobody):  # one request line each, before its failed line
+        kinds = [line["type"] for line in lines if line.get("url") == url]
+        assert kinds == ["request", "failed"], (url, kinds)
+    for har in (ndjson_to_har([out]).har, records_to_har(browser.tracker.records()).har):
+        entries = {e["request"]["url"]: e for e in har["log"]["entries"]}
+        assert refused in entries and nobody in entries
 
 
 def test_the_store_keeps_each_connection_within_its_caps() -> None:

@@ -467,7 +467,13 @@ class NetworkTracker:
         self._emit("finished", record, record.started + self._elapsed(record, params), params)
 
     def _ws_failed(self, record: RequestRecord, reason: str, params: Mapping[str, Any]) -> None:
-        """A WebSocket whose handshake failed ends as failed, with the browser's reason."""
+        """A WebSocket whose handshake failed ends as failed, with the browser's reason.
+
+        One that never sent its handshake (nothing listened) had no request event yet:
+        it gets one first, so a stream never has a failed line for a request it never saw.
+        """
+        if not record.request_headers:
+            self._emit("request", record, record.started, {})
         code = _WS_REFUSED_CODE.search(reason)
         record = replace(
             record,
