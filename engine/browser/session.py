@@ -613,11 +613,13 @@ class BrowserSession:
         check_replay_allowed(self.target, self._allow_control)
 
     def resend(self, resend: Resend, timeout: float = REPLAY_TIMEOUT) -> ReplayResult:
-        """Send a request again from the page (or worker) that made the original.
+        """Send a request again from the frame (or worker) that made the original.
 
-        A launched browser, or an attached one with ``allow_control``. The new request is
-        listed as a replay of the original; the result says how it went (a CORS or network
-        failure is a result, not an error: the list shows the failed request too).
+        In a frame it runs in livetap's isolated world there (:meth:`_send_replay`), so the
+        page's own scripts (a replaced ``window.fetch``) neither see nor stop it. A launched
+        browser, or an attached one with ``allow_control``. The new request is listed as a
+        replay of the original; the result says how it went (a CORS or network failure is a
+        result, not an error: the list shows the failed request too).
         """
         self.check_replay()
         original = self.get(resend.original)
@@ -632,31 +634,17 @@ class BrowserSession:
             if not self._pages:
                 raise UnavailableError("the page that made this request is gone, and no tab is")
             session, frame = self._pages[0], ""
-        params: dict[str, Any] = {
+        params = {
             "expression": expression,
             "awaitPromise": True,
             "returnByValue": True,
             "userGesture": True,
         }
-        isolated = self._kinds.get(session, "page") in FRAME_TARGETS
-        world = self._worlds.get((session, frame)) if isolated else None
-        if isolated:
-            params["contextId"] = world or self._isolated_world(session, frame)
         self.tracker.expect_replay(token, original.seq, resend.edited)
         try:
-            try:
-                reply = self._call("Runtime.evaluate", params, session, timeout)
-            except CdpError as stale:
-                if world is None or NO_CONTEXT not in str(stale):
-                    raise  # (a world destroyed mid-fetch may have sent it: never twice)
-                # The world kept went with its document (a navigation): nothing ran; again
-                # in a new one.
-                params["contextId"] = self._isolated_world(session, frame)
-                reply = self._call("Runtime.evaluate", params, session, timeout)
+            reply = self._send_replay(params, session, frame, timeout)
         except CdpError as refused:  # the page went away meanwhile, or refused to run it
             raise UnavailableError(f"the page could not send the replay ({refused})") from None
-        if isolated:
-            self._keep_world((session, frame), int(params["contextId"]))
         value = reply.get("result", {}).get("value")
         value = value if isinstance(value, Mapping) else {}
         error = str(value.get("error", ""))
@@ -668,6 +656,33 @@ class BrowserSession:
             status=status if isinstance(status, int) else None,
             error=error,
         )
+
+    def _send_replay(
+        self, params: Mapping[str, Any], session: str, frame: str, timeout: float
+    ) -> dict[str, Any]:
+        """Evaluate a replay in livetap's isolated world of ``frame`` (a worker: its own).
+
+        The world is made at a frame's first replay and used again; one gone with its
+        document (Chromium: nothing ran) is made afresh, and the replay sent once more.
+        """
+        if self._kinds.get(session, "page") not in FRAME_TARGETS:
+            return self._call("Runtime.evaluate", params, session, timeout)
+        key = (session, frame)
+        world = self._worlds.get(key)
+        context = world or self._isolated_world(session, frame)
+        try:
+            reply = self._call(
+                "Runtime.evaluate", {**params, "contextId": context}, session, timeout
+            )
+        except CdpError as stale:
+            if world is None or NO_CONTEXT not in str(stale):
+                raise  # a world destroyed mid-fetch may have sent it: never twice
+            context = self._isolated_world(session, frame)
+            reply = self._call(
+                "Runtime.evaluate", {**params, "contextId": context}, session, timeout
+            )
+        self._keep_world(key, context)
+        return reply
 
     def _keep_world(self, key: tuple[str, str], context: int) -> None:
         """Remember the isolated world a replay ran in (the most recent few)."""
