@@ -26,6 +26,27 @@ run();
 </script></body></html>"""
 
 
+PATCHED = b"""<!doctype html><html><head><title>patched</title></head><body>
+<script>
+async function run() {
+  await (await fetch('/echo?from=patched', {method: 'POST', body: 'patched body'})).text();
+  window.blockedCalls = 0;
+  window.fetch = () => { window.blockedCalls += 1; return Promise.reject(new Error('no')); };
+  document.body.dataset.done = 'yes';
+}
+run();
+</script></body></html>"""
+"""A page that replaces window.fetch (as some SDKs do) once its own request is sent."""
+
+
+FRAMED = """<!doctype html><html><head><title>framed</title></head><body>
+<iframe src="http://localhost:%d/patched"></iframe>
+<script>window.worker = new Worker('/worker.js');</script></body></html>"""
+"""The patched page in a cross-site frame (localhost is another site than 127.0.0.1, so
+Chromium gives the frame its own target), and a worker that sends a request."""
+WORKER = b"fetch('/echo?from=worker', {method: 'POST', body: 'worker body'}).then(r => r.text());"
+
+
 @dataclass(frozen=True)
 class Seen:
     """One request as the server received it."""
@@ -60,8 +81,12 @@ def _handler(site: ControlSite) -> type[BaseHTTPRequestHandler]:
             site.hits[path] += 1
             site.seen.append(Seen(self.command, self.path, tuple(self.headers.items()), body))
             cache = "max-age=3600" if path == "/cacheable" else "no-store"
-            if path == "/":
-                reply, kind = PAGE, "text/html; charset=utf-8"
+            if path in ("/", "/patched"):
+                reply, kind = PAGE if path == "/" else PATCHED, "text/html; charset=utf-8"
+            elif path == "/framed":
+                reply, kind = (FRAMED % site.port).encode(), "text/html; charset=utf-8"
+            elif path == "/worker.js":
+                reply, kind = WORKER, "text/javascript"
             elif path == "/favicon.ico":
                 reply, kind = b"", "image/x-icon"
             else:

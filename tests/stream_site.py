@@ -57,6 +57,11 @@ def _handler(site: StreamSite) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            if self.path == "/refuse":  # a WebSocket upgrade this server will not make
+                self.send_response(403)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if self.path == "/events":
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")

@@ -12,7 +12,9 @@ from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget
 from tests.conftest import wait_for
 from tests.control_site import ControlSite, control_site
+from tests.stream_site import stream_site
 from tests.test_browser_controls import _done
+from tests.test_browser_streams import _both_done
 
 
 @pytest.fixture
@@ -87,3 +89,39 @@ def test_matching_ignores_case_and_gives_a_snippet() -> None:
     assert count == 1 and snippet.startswith("…") and snippet.endswith("…")
     assert find(b"\xff\xfe binary", "binary")[0] == 1
     assert find(b"nothing", "else") == (0, "")
+
+
+def test_websocket_frames_and_server_sent_events_are_searched_and_say_where() -> None:
+    with stream_site() as site:
+        browser = BrowserSession(BrowserTarget(launch=True), open_url=f"{site.url}/")
+        browser.start()
+        try:
+            assert wait_for(lambda: _both_done(browser), timeout=20)
+            ws = next(r for r in browser.tracker.records() if r.resource_type == "WebSocket")
+            assert wait_for(lambda: len(browser.tracker.streams.messages(ws.id)) == 4)
+            records = browser.tracker.records()
+            assert searchable(ws)
+            hello = search_bodies(browser, records, "HELLO livetap")
+            found = {m.url: (m.count, m.where) for m in hello.matches}
+            assert found == {
+                f"{site.url}/": (1, "body"),  # the page's script sends it
+                ws.url: (2, "frame #1 ↑ sent (+1 more)"),  # sent, and echoed back
+            }
+            assert hello.matches[-1].snippet == "hello livetap"
+            echo = search_bodies(browser, records, "echo:")
+            (echoed,) = [
+                m.index
+                for m in browser.tracker.streams.messages(ws.id)
+                if m.data.startswith(b"echo")
+            ]
+            assert [(m.where, m.snippet) for m in echo.matches] == [
+                (f"frame #{echoed} ↓ received", "echo:hello livetap")
+            ]
+            token = search_bodies(browser, records, '"token"')
+            (match,) = token.matches
+            assert match.url == f"{site.url}/events" and match.count == 2
+            assert match.where == "body (+1 more)"  # the stream's body, then its event
+            assert search_bodies(browser, records, "\x01\x02\x03").matches == ()  # binary: not text
+            assert search_bodies(browser, records, "not anywhere").unavailable == 0
+        finally:
+            browser.stop()

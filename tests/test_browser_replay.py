@@ -160,3 +160,67 @@ def test_headers_are_parsed_and_the_forbidden_ones_left_to_the_browser() -> None
     script = fetch_expression(Resend("POST", "http://a/'\"", (), "</script>\u2028", "1"), 7)
     assert script.endswith("//# sourceURL=livetap-replay-7.js\n")
     assert '"http://a/\'\\""' in script
+
+
+def test_a_page_that_replaced_fetch_neither_sees_nor_stops_a_replay(
+    site: ControlSite, browser: BrowserSession
+) -> None:
+    browser.navigate(f"{site.url}/patched")
+    script = "location.pathname === '/patched' && document.body.dataset.done === 'yes'"
+    assert wait_for(lambda: browser.evaluate(script) is True, timeout=20)
+    found = [r for r in browser.tracker.records() if r.url.endswith("/echo?from=patched")]
+    assert len(found) == 1 and found[0].frame
+    seen_before = len(_echoes(site))
+    page_call = "fetch('/echo?by=page').catch(() => null); window.blockedCalls"
+    assert browser.evaluate(page_call) == 1  # the page's own fetch is the patched one
+    result = browser.resend(from_record(found[0], browser.fetch_post_data(found[0].id)))
+    assert result.error == "" and result.status == 200, result
+    assert wait_for(lambda: len(_echoes(site)) == seen_before + 1)
+    first = next(s for s in _echoes(site) if s.path == "/echo?from=patched")
+    again = _echoes(site)[-1]
+    assert (again.method, again.path, again.body) == ("POST", first.path, b"patched body")
+    assert _header(again, "Cookie") == "session=s3cret"
+    assert _header(again, "Origin") == _header(first, "Origin") == site.url
+    assert browser.evaluate("window.blockedCalls") == 1  # only the page's own call above
+    assert result.request_id is not None
+    replay = browser.get(result.request_id)
+    assert replay is not None and replay.replay_of == found[0].seq  # the sourceURL mark
+    worlds = dict(browser._worlds)
+    assert len(worlds) == 1 and browser.resend(from_record(found[0])).status == 200
+    assert browser._worlds == worlds  # the same world again
+    browser.evaluate("location.reload(); 1")  # its document, and the world with it, go
+    assert wait_for(lambda: len(_echoes(site)) == seen_before + 3, timeout=20)
+    assert wait_for(lambda: browser.evaluate(script) is True, timeout=20)
+    reloaded = browser.resend(from_record(found[0], "after reload"))
+    assert reloaded.status == 200 and reloaded.error == "", reloaded
+    assert _echoes(site)[-1].body == b"after reload" and browser._worlds != worlds
+
+
+def test_a_replay_is_sent_from_the_frame_or_worker_that_made_the_original(
+    site: ControlSite, browser: BrowserSession
+) -> None:
+    browser.navigate(f"{site.url}/framed")
+    framed = f"http://localhost:{site.port}/echo?from=patched"
+    worker = f"{site.url}/echo?from=worker"
+
+    def made(url: str) -> RequestRecord | None:
+        return next((r for r in browser.tracker.records() if r.url == url and r.finished), None)
+
+    ok = wait_for(lambda: made(framed) is not None and made(worker) is not None, timeout=20)
+    assert ok, "\n".join(f"{r.url} {r.state} {r.error}" for r in browser.tracker.records())
+    for url, origin, body in (
+        (framed, f"http://localhost:{site.port}", b"patched body"),  # its own origin
+        (worker, site.url, b"worker body"),
+    ):
+        original = made(url)
+        assert original is not None
+        before = len(_echoes(site))
+        result = browser.resend(from_record(original, browser.fetch_post_data(original.id)))
+        assert result.error == "" and result.status == 200, (url, result)
+        assert wait_for(lambda: len(_echoes(site)) == before + 1)  # noqa: B023
+        again = _echoes(site)[-1]
+        assert (again.method, again.body, _header(again, "Origin")) == ("POST", body, origin)
+        assert result.request_id is not None
+        replay = browser.get(result.request_id)
+        assert replay is not None and replay.replay_of == original.seq
+        assert browser.tracker.session_of(replay.id) == browser.tracker.session_of(original.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,6 +133,57 @@ def test_the_ndjson_capture_writes_frames_and_events(site: StreamSite, tmp_path:
         messages = entry["_webSocketMessages"]
         assert sorted((m["type"], m["opcode"], m["data"]) for m in messages) == wanted
         assert all(abs(m["time"] - time.time()) < 600 for m in messages)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_websocket_whose_handshake_fails_ends_failed_with_its_reason(
+    site: StreamSite, tmp_path: Path
+) -> None:
+    browser = BrowserSession(BrowserTarget(launch=True), open_url=f"{site.url}/")
+    browser.start()
+    out = tmp_path / "failed.ndjson"
+    capture = NdjsonCapture(NdjsonOptions(out), browser)
+    capture.start()
+    refused, nobody = f"ws://127.0.0.1:{site.port}/refuse", f"ws://127.0.0.1:{_free_port()}/"
+    try:
+        assert wait_for(lambda: _both_done(browser), timeout=20)
+        browser.evaluate(f"new WebSocket({refused!r}); new WebSocket({nobody!r}); 1")
+
+        def ended(url: str) -> RequestRecord | None:
+            found = [r for r in browser.tracker.records() if r.url == url]
+            return found[0] if found and found[0].state != "pending" else None
+
+        assert wait_for(lambda: bool(ended(refused) and ended(nobody)), timeout=10)
+        assert wait_for(lambda: out.read_text().count('"failed"') == 2, timeout=5)
+    finally:
+        capture.stop()
+        browser.stop()
+    upgrade, connect = ended(refused), ended(nobody)
+    assert upgrade is not None and connect is not None
+    assert upgrade.state == "failed" and upgrade.status == 403 and not upgrade.finished
+    assert "Unexpected response code: 403" in upgrade.error
+    assert connect.state == "failed" and connect.status is None
+    assert "ERR_CONNECTION_REFUSED" in connect.error
+    assert upgrade.duration is not None  # (a refused connection never sent its handshake)
+    assert _of_type(browser, "EventSource").state != "failed"
+    ok = [r for r in browser.tracker.records() if r.url.endswith("/chat")]
+    assert len(ok) == 1 and ok[0].state == "pending" and ok[0].status == 101  # still open
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    failed = {line["url"]: line["errorText"] for line in lines if line["type"] == "failed"}
+    assert failed == {refused: upgrade.error, nobody: connect.error}
+    ends = [line for line in lines if line["type"] in ("finished", "failed")]
+    assert len([e for e in ends if e["id"] in {f"req_{upgrade.seq}", f"req_{connect.seq}"}]) == 2
+    for url in (refused, nobody):  # one request line each, before its failed line
+        kinds = [line["type"] for line in lines if line.get("url") == url]
+        assert kinds == ["request", "failed"], (url, kinds)
+    for har in (ndjson_to_har([out]).har, records_to_har(browser.tracker.records()).har):
+        entries = {e["request"]["url"]: e for e in har["log"]["entries"]}
+        assert refused in entries and nobody in entries
 
 
 def test_the_store_keeps_each_connection_within_its_caps() -> None:

@@ -158,12 +158,42 @@ async def test_the_messages_tab_shows_frames_live_and_b_finds_bodies(
         await until(pilot, lambda: isinstance(app.screen, BodySearch))
         search = app.screen
         assert isinstance(search, BodySearch)
-        await pilot.press(*"FIRST TICK", "enter")
+        await pilot.press(*"echo:one", "enter")
         await until(pilot, lambda: search.result is not None and search.result.done)
         assert search.result is not None
+        assert [m.url for m in search.result.matches] == [f"ws://127.0.0.1:{streams.ws_port}/chat"]
+        assert search.result.matches[0].where.endswith("↓ received")  # a frame, not a body
+        first = search.result
+        search.query_one(Input).value = "FIRST TICK"
+        await pilot.press("enter")
+        await until(
+            pilot, lambda: search.result is not first and bool(search.result and search.result.done)
+        )
+        assert search.result is not None
         assert [m.url for m in search.result.matches] == [f"{streams.url}/events"]
+        assert search.result.matches[0].where == "body (+1 more)"  # and its event
         assert search.query_one(OptionList).option_count == 1
+        shown = str(search.query_one(OptionList).get_option_at_index(0).prompt)
+        assert "×2  in body (+1 more)" in shown
         await pilot.press("tab", "enter")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         selected = browser.get(str(requests.selected_id))
         assert selected is not None and selected.url == f"{streams.url}/events"
+
+        # a WebSocket the server refuses is listed failed, with the browser's reason
+        refused = f"ws://127.0.0.1:{streams.port}/refuse"
+        browser.evaluate(f"new WebSocket({refused!r}); 1")
+
+        def failed() -> RequestRecord | None:
+            found = [r for r in browser.tracker.records() if r.url == refused]
+            return found[0] if found and found[0].state == "failed" else None
+
+        await until(pilot, lambda: (f := failed()) is not None and f.id in requests.rows)
+        record = failed()
+        assert record is not None and main.requests is not None
+        assert main.requests.select_request(record.id)
+        detail.open_tab("headers")
+        await until(pilot, lambda: "Unexpected response code: 403" in detail.plain_text())
+        text = detail.plain_text()
+        assert "Status    403" in text and "1 frame (the Messages tab)" in text
+        assert "Failed    Error during WebSocket handshake" in text

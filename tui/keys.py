@@ -259,8 +259,8 @@ KEYS: tuple[Key, ...] = (
         "B",
         "search_bodies",
         "Search bodies",
-        "Search the listed requests' response bodies (kept, or still in the browser) for a "
-        "text; Enter on a match selects it",
+        "Search the listed requests' response bodies (kept, or still in the browser) and "
+        "WebSocket frames and server-sent events for a text; Enter on a match selects it",
         "search-bodies",
         show=False,
     ),

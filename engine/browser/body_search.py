@@ -1,9 +1,12 @@
-"""Which requests' response bodies contain a text: the kept bodies, and those the browser
-still has.
+"""Which requests' response bodies (or WebSocket frames and server-sent events) contain a
+text: the kept bodies, those the browser still has, and the messages livetap kept.
 
 Each request with a finished response is looked at once: livetap's own copy when it kept
 one (:mod:`engine.browser.bodies`), else the browser is asked (``Network.getResponseBody``,
-a short timeout each). Bounded: at most :data:`MAX_MATCHES` matches, a total time limit,
+a short timeout each). A WebSocket's or EventSource's text messages that livetap still
+holds (:mod:`engine.browser.streams`: the newest of each connection, each cut at its cap)
+are searched too, and a match says where it was (``body``, ``frame #3 ↓ received``,
+``event #2 tick``). Bounded: at most :data:`MAX_MATCHES` matches, a total time limit,
 and a ``cancelled`` check between requests, so a worker thread can run it while the
 user types; ``progress`` is called as it goes.
 """
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 
 from engine.browser.records import RequestRecord, ResponseBody
 from engine.browser.source import BrowserSource
+from engine.browser.streams import StreamMessage
 from engine.errors import LivetapError
 
 MAX_MATCHES = 500
@@ -38,6 +42,9 @@ class BodyMatch:
     """How many times the text occurs."""
     snippet: str
     """The first occurrence with a little context, on one line."""
+    where: str = "body"
+    """Where the first occurrence is (``body``, ``frame #3 ↓ received``, ``event #2 tick``),
+    and in how many more places the text occurs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,7 @@ class SearchProgress:
     """Why the search ended early (time limit, match limit), or ""."""
 
 
-def searchable(record: RequestRecord) -> bool:
+def has_body(record: RequestRecord) -> bool:
     """Whether a request has a response body to look in."""
     return (
         record.finished
@@ -62,6 +69,19 @@ def searchable(record: RequestRecord) -> bool:
         and not record.redirected_to
         and record.resource_type != "WebSocket"
     )
+
+
+def searchable(record: RequestRecord) -> bool:
+    """Whether a request has a response body, or WebSocket frames or events, to look in."""
+    return has_body(record) or record.messages > 0
+
+
+def message_place(message: StreamMessage) -> str:
+    """Where in a connection a message is: ``frame #3 ↓ received``, ``event #2 tick``."""
+    if message.kind == "sse":
+        return f"event #{message.index}" + (f" {message.event}" if message.event else "")
+    arrow = "↑" if message.direction == "sent" else "↓"
+    return f"frame #{message.index} {arrow} {message.direction}"
 
 
 def find(body: bytes, needle: str) -> tuple[int, str]:
@@ -106,17 +126,18 @@ def search_bodies(
         if time.monotonic() > deadline:
             stopped = f"stopped after {time_limit:.0f} s"
             break
-        data = _body(source, record, fetched)
         searched += 1
-        if data is None:
+        found = _places(source, record, fetched, needle)
+        if found is None:
             unavailable += 1
-        else:
-            count, snippet = find(data, needle)
-            if count:
-                matches.append(BodyMatch(record.id, record.seq, record.url, count, snippet))
-                if len(matches) >= max_matches:
-                    stopped = f"the first {max_matches} matches"
-                    break
+        elif found:
+            count = sum(place[1] for place in found)
+            where = found[0][0] + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")
+            match = BodyMatch(record.id, record.seq, record.url, count, found[0][2], where)
+            matches.append(match)
+            if len(matches) >= max_matches:
+                stopped = f"the first {max_matches} matches"
+                break
         now = time.monotonic()
         if progress is not None and now - last_report > 0.1:
             last_report = now
@@ -127,6 +148,31 @@ def search_bodies(
     if progress is not None:
         progress(result)
     return result
+
+
+def _places(
+    source: BrowserSource,
+    record: RequestRecord,
+    fetched: Mapping[str, ResponseBody] | None,
+    needle: str,
+) -> list[tuple[str, int, str]] | None:
+    """Each place of a request the text occurs (where, how often, snippet), in order:
+    its body, then its kept text messages; None when it has nothing left to look in."""
+    places: list[tuple[str, int, str]] = []
+    data = _body(source, record, fetched) if has_body(record) else None
+    if data is not None:
+        count, snippet = find(data, needle)
+        if count:
+            places.append(("body", count, snippet))
+    messages = source.tracker.streams.messages(record.id) if record.messages else ()
+    if data is None and not messages:
+        return None
+    for message in messages:
+        if message.text and message.direction in ("sent", "received"):
+            count, snippet = find(message.data, needle)
+            if count:
+                places.append((message_place(message), count, snippet))
+    return places
 
 
 def _body(

@@ -10,6 +10,7 @@ oldest records are evicted past ``max_requests``.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -31,9 +32,12 @@ from engine.config import DEFAULT_MAX_REQUESTS
 
 EventListener = Callable[[BrowserEvent], None]
 HOLD_RESPONSES = 1.0
+"""Seconds a response event may wait for its raw headers (responseReceivedExtraInfo)."""
 REPLAYS_EXPECTED = 100
 """Replays livetap remembers sending, until their request shows up (the newest kept)."""
-"""Seconds a response event may wait for its raw headers (responseReceivedExtraInfo)."""
+WS_NO_HANDSHAKE = "WebSocket closed before its handshake was answered"
+_WS_REFUSED_CODE = re.compile(r"Unexpected response code: (\d{3})\b")
+"""The status of a refused WebSocket upgrade, in Chromium's handshake error."""
 
 
 _Item = TypeVar("_Item", str, tuple[str, str])
@@ -369,6 +373,7 @@ class NetworkTracker:
             has_post_data=bool(request.get("hasPostData") or request.get("postData")),
             initiator=_initiator(params.get("initiator")),
             redirect_from=redirect_from,
+            frame=SHARED.text(str(params.get("frameId") or "")),
         )
         record = self._as_replay(record, params.get("initiator"))
         self._put(record)
@@ -446,14 +451,38 @@ class NetworkTracker:
         self._emit("response", record, record.started + self._elapsed(record, params), params)
 
     def _on_ws_closed(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
-        """The WebSocket closed: the request is finished."""
+        """The WebSocket closed: finished, or failed if its handshake was never answered."""
         record = self.get(request_id)
-        if record is None:
+        if record is None or record.finished:
             return
         stamp = _number(params.get("timestamp"))
+        if record.error:  # failed in its handshake (said so then): only its time is new
+            self._put(replace(record, duration=self._duration(record, stamp)))
+            return
+        if record.status is None and not record.messages:
+            self._ws_failed(record, WS_NO_HANDSHAKE, params)
+            return
         record = replace(record, finished=True, duration=self._duration(record, stamp))
         self._put(record)
         self._emit("finished", record, record.started + self._elapsed(record, params), params)
+
+    def _ws_failed(self, record: RequestRecord, reason: str, params: Mapping[str, Any]) -> None:
+        """A WebSocket whose handshake failed ends as failed, with the browser's reason.
+
+        One that never sent its handshake (nothing listened) had no request event yet:
+        it gets one first, so a stream never has a failed line for a request it never saw.
+        """
+        if not record.request_headers:
+            self._emit("request", record, record.started, {})
+        code = _WS_REFUSED_CODE.search(reason)
+        record = replace(
+            record,
+            error=SHARED.text(reason),
+            status=record.status or (_status(int(code.group(1))) if code else None),
+            duration=self._duration(record, _number(params.get("timestamp"))),
+        )
+        self._put(record)
+        self._emit("failed", record, record.started + self._elapsed(record, params), params)
 
     def _on_ws_sent(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
         self._message(request_id, frame_message("sent", params, self._wall_clock(params)))
@@ -462,7 +491,18 @@ class NetworkTracker:
         self._message(request_id, frame_message("received", params, self._wall_clock(params)))
 
     def _on_ws_error(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
+        """A frame error; before the handshake was answered (101), the WebSocket failed.
+
+        Chromium 156 sends no handshake response for a refused upgrade or connection,
+        only this error ("Error during WebSocket handshake: Unexpected response code:
+        403", "Error in connection establishment: net::ERR_CONNECTION_REFUSED") and
+        ``webSocketClosed``.
+        """
         self._message(request_id, frame_message("error", params, self._wall_clock(params)))
+        record = self.get(request_id)
+        if record is not None and record.status != 101 and not record.error:
+            reason = str(params.get("errorMessage") or "") or WS_NO_HANDSHAKE
+            self._ws_failed(record, reason, params)
 
     def _on_sse(self, request_id: str, params: Mapping[str, Any], session_id: str) -> None:
         self._message(request_id, event_message(params, self._wall_clock(params)))

@@ -76,6 +76,8 @@ class RequestRecord:
     """Id of the hop that redirected to this one."""
     target: str = ""
     """The tab, worker or frame (CDP session) that made the request."""
+    frame: str = ""
+    """The frame (CDP frameId) that made the request: a replay is sent from it."""
     monotonic_start: float = 0.0
     """CDP's monotonic timestamp of the request, for durations."""
     replay_of: int = 0

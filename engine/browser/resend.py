@@ -1,15 +1,17 @@
 """Replaying a browser request, as it was or edited: what to send, and how to know it again.
 
-A request is sent again from the page (or worker) that made it, with a ``fetch()``
-evaluated there (``Runtime.evaluate``): it carries that page's cookies
+A request is sent again from the frame (or worker) that made it, with a ``fetch()``
+evaluated there (``Runtime.evaluate``): it carries that frame's cookies
 (``credentials: 'include'``), origin and connection, as the page's own request did.
-``Network.replayXHR`` would only replay an XHR as it was (no edit, no fetch() request),
-so livetap uses fetch() for every kind.
+In a frame it runs in an isolated world of livetap's own (``Page.createIsolatedWorld``),
+so a page that replaced ``window.fetch`` neither sees nor stops it; a worker has no such
+world and runs it in its own. ``Network.replayXHR`` would only replay an XHR as it was
+(no edit, no fetch() request), so livetap uses fetch() for every kind.
 
 The evaluated script ends with ``//# sourceURL=livetap-replay-<n>.js``: Chromium names
-that script as the initiator of the request it starts (checked with Chromium 156), so
-the request tracker marks the new request as a replay of the original without changing
-a byte of what is sent.
+that script as the initiator of the request it starts, from the isolated world too
+(checked with Chromium 156), so the request tracker marks the new request as a replay of
+the original without changing a byte of what is sent.
 
 Headers a page may not set (the Fetch standard's forbidden names: ``Cookie``, ``Host``,
 ``Content-Length``, ``Sec-*``…) and HTTP/2 pseudo-headers (``:path``) are left for the

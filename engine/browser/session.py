@@ -51,6 +51,14 @@ from engine.tls_keylog import KeyLog
 NETWORK_TARGETS = frozenset(
     {"page", "iframe", "worker", "shared_worker", "service_worker", "other"}
 )
+FRAME_TARGETS = frozenset({"page", "iframe"})
+"""Targets with frames, where a replay runs in an isolated world (a worker has none)."""
+REPLAY_WORLD = "livetap-replay"
+"""The name of the isolated JavaScript world replays are sent from."""
+NO_CONTEXT = "Cannot find context with specified id"
+"""Chromium's answer to an evaluate in a world that is gone (nothing was run)."""
+KEPT_WORLDS = 64
+"""Isolated worlds remembered for replays (one per frame replayed from, the newest)."""
 MAX_POST_DATA = 1 << 16
 RECONNECT_INTERVAL = 2.0
 NO_SANDBOX_WARNING = "Chromium's sandbox is off (--no-sandbox): open only pages you trust"
@@ -115,6 +123,11 @@ class BrowserSession:
         self._message = ""
         self._pages: list[str] = []
         self._attached: set[str] = set()
+        self._kinds: dict[str, str] = {}
+        """Session → its target's type (page, iframe, worker…): a replay's world depends on it."""
+        self._worlds: dict[tuple[str, str], int] = {}
+        """(session, frame) → livetap's isolated world there, made once and used again (a
+        world lives as long as its document; a stale one is made afresh)."""
         self._attaching: set[asyncio.Task[None]] = set()
         self._ready = threading.Event()
         self._start_error: LivetapError | None = None
@@ -240,6 +253,8 @@ class BrowserSession:
             self._malformed += connection.malformed
             self._connection = None
             self._attached.clear()
+            self._kinds.clear()
+            self._worlds.clear()
             self._pages.clear()
             if not self._stopping:
                 self._set_state(ConnectionState.DISCONNECTED, "the browser went away")
@@ -356,6 +371,7 @@ class BrowserSession:
         elif method == "Target.detachedFromTarget":
             detached = params.get("sessionId")
             self._attached.discard(str(detached))
+            self._kinds.pop(str(detached), None)
             if detached in self._pages:
                 self._pages.remove(str(detached))
 
@@ -416,6 +432,7 @@ class BrowserSession:
             return
         kind = str(info.get("type", ""))
         self._attached.add(session)
+        self._kinds[session] = kind
         if kind == "page":  # a tab's main frame has the tab's target id
             self.tracker.main_frames.add(str(info.get("targetId", "")))
         # Back to back, no waiting in between (awaiting Network.enable first hangs on popups).
@@ -596,11 +613,13 @@ class BrowserSession:
         check_replay_allowed(self.target, self._allow_control)
 
     def resend(self, resend: Resend, timeout: float = REPLAY_TIMEOUT) -> ReplayResult:
-        """Send a request again from the page (or worker) that made the original.
+        """Send a request again from the frame (or worker) that made the original.
 
-        A launched browser, or an attached one with ``allow_control``. The new request is
-        listed as a replay of the original; the result says how it went (a CORS or network
-        failure is a result, not an error: the list shows the failed request too).
+        In a frame it runs in livetap's isolated world there (:meth:`_send_replay`), so the
+        page's own scripts (a replaced ``window.fetch``) neither see nor stop it. A launched
+        browser, or an attached one with ``allow_control``. The new request is listed as a
+        replay of the original; the result says how it went (a CORS or network failure is a
+        result, not an error: the list shows the failed request too).
         """
         self.check_replay()
         original = self.get(resend.original)
@@ -610,19 +629,20 @@ class BrowserSession:
         token = self._replays
         expression = fetch_expression(resend, token)  # a UsageError before anything is sent
         session = self.tracker.session_of(resend.original) or ""
+        frame = original.frame
         if session not in self._attached or self.tracker.browser_request_id(original.id) is None:
             if not self._pages:
                 raise UnavailableError("the page that made this request is gone, and no tab is")
-            session = self._pages[0]
-        self.tracker.expect_replay(token, original.seq, resend.edited)
+            session, frame = self._pages[0], ""
         params = {
             "expression": expression,
             "awaitPromise": True,
             "returnByValue": True,
             "userGesture": True,
         }
+        self.tracker.expect_replay(token, original.seq, resend.edited)
         try:
-            reply = self._call("Runtime.evaluate", params, session, timeout)
+            reply = self._send_replay(params, session, frame, timeout)
         except CdpError as refused:  # the page went away meanwhile, or refused to run it
             raise UnavailableError(f"the page could not send the replay ({refused})") from None
         value = reply.get("result", {}).get("value")
@@ -636,6 +656,62 @@ class BrowserSession:
             status=status if isinstance(status, int) else None,
             error=error,
         )
+
+    def _send_replay(
+        self, params: Mapping[str, Any], session: str, frame: str, timeout: float
+    ) -> dict[str, Any]:
+        """Evaluate a replay in livetap's isolated world of ``frame`` (a worker: its own).
+
+        The world is made at a frame's first replay and used again; one gone with its
+        document (Chromium: nothing ran) is made afresh, and the replay sent once more.
+        """
+        if self._kinds.get(session, "page") not in FRAME_TARGETS:
+            return self._call("Runtime.evaluate", params, session, timeout)
+        key = (session, frame)
+        world = self._worlds.get(key)
+        context = world or self._isolated_world(session, frame)
+        try:
+            reply = self._call(
+                "Runtime.evaluate", {**params, "contextId": context}, session, timeout
+            )
+        except CdpError as stale:
+            if world is None or NO_CONTEXT not in str(stale):
+                raise  # a world destroyed mid-fetch may have sent it: never twice
+            context = self._isolated_world(session, frame)
+            reply = self._call(
+                "Runtime.evaluate", {**params, "contextId": context}, session, timeout
+            )
+        self._keep_world(key, context)
+        return reply
+
+    def _keep_world(self, key: tuple[str, str], context: int) -> None:
+        """Remember the isolated world a replay ran in (the most recent few)."""
+        self._worlds.pop(key, None)
+        self._worlds[key] = context
+        with contextlib.suppress(StopIteration, RuntimeError):  # cleared by a disconnect
+            while len(self._worlds) > KEPT_WORLDS:
+                self._worlds.pop(next(iter(self._worlds)))
+
+    def _isolated_world(self, session: str, frame: str) -> int:
+        """A JavaScript world of livetap's own in ``frame`` (else the target's main frame).
+
+        It shares the frame's origin, cookies and network stack but not the page's
+        globals, so a page that replaced ``window.fetch`` does not see (or stop) a replay.
+        """
+        timeout = INSTRUMENT_TIMEOUT
+        failure = "no frame"
+        for wanted in (frame, ""):
+            try:
+                frame_id = wanted
+                if not frame_id:
+                    tree = self._call("Page.getFrameTree", {}, session, timeout)
+                    frame_id = str(tree["frameTree"]["frame"]["id"])
+                params = {"frameId": frame_id, "worldName": REPLAY_WORLD}
+                world = self._call("Page.createIsolatedWorld", params, session, timeout)
+                return int(world["executionContextId"])
+            except (CdpError, KeyError, TypeError, ValueError) as error:
+                failure = str(error) or type(error).__name__
+        raise UnavailableError(f"the page has no frame to send the replay from ({failure})")
 
     @property
     def browser_process(self) -> LaunchedBrowser | None:

@@ -1,4 +1,5 @@
-"""Search inside response bodies (B): the listed requests whose body contains a text.
+"""Search inside response bodies (B): the listed requests whose body, WebSocket frames or
+server-sent events contain a text (each match says where).
 
 Type the text and press Enter: the search runs in a worker thread over the requests
 the list shows (chips and display filter applied), looking in the bodies livetap has
@@ -31,7 +32,7 @@ def progress_text(progress: SearchProgress) -> str:
     matches = len(progress.matches)
     parts = [
         f"{'searched' if progress.done else 'searching'} {progress.searched:,} of "
-        f"{progress.total:,} bodies",
+        f"{progress.total:,} requests",
         f"{matches:,} match{'es' * (matches != 1)}",
     ]
     if progress.unavailable:
@@ -74,8 +75,8 @@ class BodySearch(ModalScreen[str | None]):
         with Vertical():
             yield Label("Search in response bodies", classes="title")
             yield Static(
-                f"{count:,} listed requests have a body; Enter searches, Enter on a match "
-                "selects it, Esc closes",
+                f"{count:,} listed requests have a body or messages; Enter searches, Enter "
+                "on a match selects it, Esc closes",
                 id="body-search-progress",
             )
             yield Input(placeholder="text to find (case ignored)", id="body-search-text")
@@ -125,6 +126,7 @@ class BodySearch(ModalScreen[str | None]):
             line.append(f"#{match.seq} ", style="bold")
             line.append(match.url)
             line.append(f"  ×{match.count}", style="bold")
+            line.append(f"  in {match.where}")
             if match.snippet:
                 line.append(f"\n    {match.snippet}", style="dim")
             matches.add_option(Option(line, id=match.request_id))

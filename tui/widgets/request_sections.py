@@ -62,7 +62,8 @@ def general_rows(record: RequestRecord) -> list[tuple[str, str]]:
     if record.redirect_from:
         rows.append(("Redirected from", f"request {record.redirect_from}"))
     if record.messages:
-        noun = "events" if record.resource_type == "EventSource" else "frames"
+        noun = "event" if record.resource_type == "EventSource" else "frame"
+        noun += "s" * (record.messages != 1)
         rows.append(("Messages", f"{record.messages:,} {noun} (the Messages tab)"))
     if record.encoded_length is not None:
         rows.append(("Transferred", human_bytes(record.encoded_length)))
