@@ -202,7 +202,7 @@ def main() -> int:
     if not args.no_kernel_hook:  # as LiveAttribution does
         from engine.process.kernel_connects import open_kernel_connects
 
-        attributor.kernel = open_kernel_connects()
+        attributor.kernel, attributor.kernel_missing = open_kernel_connects()
     watcher: SynWatcher | WatcherProcess | None = None
     if args.watcher == "process":
         watcher = WatcherProcess(attributor, "lo")

@@ -56,9 +56,12 @@ TIME_WAIT_REASON = "the connection had closed (TIME_WAIT) before livetap looked"
 EXITED = "the process exited"
 KERNEL = "no socket: the kernel answered (closed port)"
 _GONE = frozenset({CLOSED, TIME_WAIT_REASON, EXITED})
-"""Reasons the kernel's record of the connect may answer instead (TCP, IPv4)."""
+"""Reasons the kernel's record of the connect (or of a UDP socket's sends) may answer instead."""
 KERNEL_SLACK = 1.0
 """A connect recorded this long after a flow's first packet is a later connection's."""
+UDP_KERNEL_SLACK = 0.1
+"""A UDP socket's first send is recorded just after its datagram left (the capture stamps
+it as it leaves); one recorded later than this is another socket's on the same port."""
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 FlowKey = tuple[int, bytes, int, bytes, int]
@@ -166,8 +169,12 @@ class Attributor:
         """Called before the capture path resolves a flow itself: a watcher process
         hands over the answers already in its pipe (one may be this flow's)."""
         self.kernel: KernelConnects | None = None
-        """The kernel's record of who connected each TCP socket (a BPF hook), asked when
-        the socket closed before it was looked up; None where it could not be loaded."""
+        """The kernel's record of who connected each TCP socket and first sent from each
+        UDP one (BPF hooks), asked when the socket closed before it was looked up; None
+        where it could not be loaded."""
+        self.kernel_missing = ""
+        """Why :attr:`kernel` is None (no privilege, no BTF, refused by the verifier):
+        added to the reason of a flow it could have named."""
 
     def close(self) -> None:
         """Release the netlink socket."""
@@ -365,14 +372,21 @@ class Attributor:
             self._flows.clear()
 
     def _from_kernel(self, key: FlowKey, owner: ProcessInfo, since: float) -> ProcessInfo:
-        """The process the kernel recorded connecting this TCP socket, for a socket gone
-        before it was looked up; ``owner`` (the unknown) when there is no such record, or
-        the record is a later connection's on the same four-tuple."""
+        """The process the kernel recorded connecting this TCP socket (or first sending
+        from this UDP port), for a socket gone before it was looked up; ``owner`` (the
+        unknown) when there is no such record, or the record is a later socket's."""
         kernel = self.kernel
-        if kernel is None or key[0] != TCP or owner.reason not in _GONE:
+        if key[0] not in (TCP, UDP) or owner.reason not in _GONE:
             return owner
-        found = kernel.owner((key[1], key[2]), (key[3], key[4]))
-        if found is None or found.connected > since + KERNEL_SLACK:
+        if kernel is None:
+            if not self.kernel_missing:
+                return owner
+            return unknown(f"{owner.reason} (no kernel record: {self.kernel_missing})", owner.uid)
+        if key[0] == TCP:
+            found, slack = kernel.owner((key[1], key[2]), (key[3], key[4])), KERNEL_SLACK
+        else:
+            found, slack = kernel.sender((key[1], key[2])), UDP_KERNEL_SLACK
+        if found is None or found.connected > since + slack:
             return owner
         if found.foreign:
             return unknown(OTHER_NAMESPACE)  # the hook sees every namespace's connects
