@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import os
 import socket
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from engine.process.procfs import printable
 from tests.process_programs import SYSTEM_PYTHON
 
 V4 = "127.0.0.1"
+SO_TIMESTAMP = 29
+"""Linux's SO_TIMESTAMP_OLD (Python's socket module does not name it)."""
 LOOPBACK = socket.inet_aton(V4)
 
 SEND_ONE = """
@@ -74,7 +77,18 @@ def send_one(host: str, port: int, *extra: str, prefix: tuple[str, ...] = ()) ->
 def receiver() -> Iterator[socket.socket]:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
         server.bind((V4, 0))
+        server.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
         yield server
+
+
+def arrival(server: socket.socket) -> float:
+    """When the next datagram reached ``server`` (the kernel's stamp, as a capture's)."""
+    _data, ancillary, _flags, _peer = server.recvmsg(64, 64)
+    for level, kind, value in ancillary:
+        if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMP):
+            seconds, micro = struct.unpack("qq", value[:16])
+            return float(seconds + micro / 1e6)
+    raise AssertionError("no timestamp")
 
 
 @pytest.mark.root("loads BPF programs")
@@ -206,10 +220,10 @@ def test_a_udp_sender_that_exited_at_once_is_named_by_the_kernels_record(host: s
     try:
         with socket.socket(family, socket.SOCK_DGRAM) as server:
             server.bind((host, 0))
+            server.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
             port = server.getsockname()[1]
-            started = time.time()
             pid, source = send_one(host, port)
-            assert server.recv(16) == b"one"
+            started = arrival(server)  # the datagram's time, as a capture stamps it
         ends = (address, source), (address, port)
         assert plain.for_endpoints(17, *ends, timestamp=started).reason == CLOSED
         found = hooked.for_endpoints(17, *ends, timestamp=started)
@@ -244,3 +258,49 @@ def test_the_udp_record_never_names_a_sender_of_another_namespace(receiver: sock
         kernel.close()
         hooked.close()
         subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+SEND_FROM = """
+import os, socket, sys
+sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sender.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sender.bind((sys.argv[1], int(sys.argv[3])))
+sender.sendto(b"one", (sys.argv[1], int(sys.argv[2])))
+print(os.getpid(), sender.getsockname()[1], flush=True)
+"""
+"""Sends one datagram from a given port and exits."""
+
+
+@pytest.mark.root("loads BPF programs")
+def test_a_udp_port_another_program_sent_from_after_a_pause_is_that_programs(
+    receiver: socket.socket,
+) -> None:
+    """UDP has no SYN: the same four-tuple a second later may be another program's."""
+    kernel = KernelConnects()
+    hooked = Attributor()
+    hooked.kernel = kernel
+    target = receiver.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((V4, 0))
+        port = probe.getsockname()[1]
+
+    def send() -> int:
+        done = subprocess.run(
+            [SYSTEM_PYTHON, "-c", SEND_FROM, V4, str(target), str(port)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        pid = int(done.stdout.split()[0])
+        started = arrival(receiver)
+        found = hooked.for_endpoints(17, (LOOPBACK, port), (LOOPBACK, target), started)
+        assert found.known and found.pid == pid
+        return pid
+
+    try:
+        first = send()
+        time.sleep(1.2)
+        assert send() != first
+    finally:
+        kernel.close()
+        hooked.close()

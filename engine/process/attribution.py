@@ -45,6 +45,9 @@ MAX_FLOWS = 100_000
 SINCE_SLACK = 0.01
 """Two packet sockets may stamp the same SYN a little apart; a four-tuple is not reused
 within this long (TCP keeps it in TIME_WAIT for a minute)."""
+UDP_GAP = 1.0
+"""A UDP flow silent for this long is asked again at its next packet: its four-tuple may
+be a new socket's (UDP has no SYN to say so)."""
 UDP_RELEARN = 10.0
 """A UDP flow the watcher knows is asked again after this long (its next DNS query)."""
 
@@ -230,6 +233,8 @@ class Attributor:
                 and self._clock() - flow.learnt > RETRY_SECONDS
             ):
                 pass  # an unknown that may have become known (asked at most once a second)
+            elif protocol == UDP and now - flow.seen > UDP_GAP:
+                return self._relearn_udp(key, flow, now, timestamp)
             else:
                 flow.seen = now
                 return flow
@@ -261,11 +266,25 @@ class Attributor:
         memo = self._memo
         if memo is not None and not flags & SYN and memo[0] == (protocol, src, dst):
             flow = memo[1]  # the same flow as the last packet: a bulk transfer, a flood
-            flow.seen = time.monotonic()
-            return flow.owner
+            now = time.monotonic()
+            if protocol != UDP or now - flow.seen <= UDP_GAP:
+                flow.seen = now
+                return flow.owner
         flow = self._flow(protocol, src, dst, timestamp, flags)
         self._memo = ((protocol, src, dst), flow) if flow.owner.known else None
         return flow.owner
+
+    def _relearn_udp(self, key: FlowKey, flow: _Flow, now: float, timestamp: float | None) -> _Flow:
+        """A UDP flow back after a pause: the same ports may be another socket's now (a
+        program that sent a datagram and exited, then another given the same port), so
+        it is asked again; an unknown answer keeps the old one (it cannot tell)."""
+        fresh = self._learn(key, now, 0, timestamp)
+        if fresh.owner.known or flow.owner.reason:
+            return fresh
+        with self._lock:
+            self._flows[key] = flow  # the kept answer, as it was
+            flow.seen = now
+        return flow
 
     def _key(self, protocol: int, src: Endpoint, dst: Endpoint) -> FlowKey | None:
         """The flow's key: its local end first (the sender's when both are local)."""

@@ -178,7 +178,10 @@ def _send_program(sends: int, sends6: int, offsets: dict[str, int]) -> bytes:
         load_map(8, sends6), mov(2, FP), addi(2, -120),
         Label("record"),
         mov(9, 2), mov(1, 8), call(_LOOKUP), Jump(0x15, "update", 0, 0, 0),
-        ld64(1, 0, 48), Jump(0x1D, "done", 1, 7),  # this socket's first send is kept
+        ld64(1, 0, 48), Jump(0x5D, "update", 1, 7),  # another socket (or one at a freed
+        ld64(1, 0, 0), ins(0x77, 1, 0, 0, 32),  # one's address, of another process):
+        ld64(2, FP, -176), ins(0x77, 2, 0, 0, 32),  # its record replaces the old one;
+        Jump(0x1D, "done", 1, 2),  # this socket's first send by this process is kept
         Label("update"),
         mov(1, 8), mov(2, 9), mov(3, FP), addi(3, -176), movi(4, 0), call(_UPDATE),
         Label("done"),
