@@ -97,10 +97,24 @@ def _capture(
         source.close()
 
 
-def _judge(tally: Tally, port: int, server_pid: int, curls: dict[int, set[int]]) -> None:
+def _judge(
+    tally: Tally, port: int, server_pid: int, curls: dict[int, list[int]], *, one_each: bool
+) -> None:
+    """Count right and wrong answers. ``one_each``: each client sent one packet, so the
+    n-th packet from a port is the n-th client's that had it (a port the kernel gave
+    twice is judged per client, not "either")."""
+    seen: dict[int, int] = defaultdict(int)
     for sport, owner in tally.results:
         tally.packets += 1
-        expected = {server_pid} if sport == port else curls.get(sport, set())
+        pids = curls.get(sport, [])
+        if sport == port:
+            expected = {server_pid}
+        elif one_each:
+            nth = seen[sport]
+            seen[sport] += 1
+            expected = {pids[nth]} if nth < len(pids) else set()
+        else:
+            expected = set(pids)
         if owner.known and owner.pid in expected:
             tally.right += 1
         elif owner.known:
@@ -239,7 +253,7 @@ def main() -> int:
     capture = threading.Thread(
         target=_capture, args=(port, attributor, stop, tally, "udp" if args.udp else "tcp")
     )
-    curls: dict[int, set[int]] = defaultdict(set)
+    curls: dict[int, list[int]] = defaultdict(list)
     try:
         time.sleep(1.0)  # the server binds
         capture.start()
@@ -265,7 +279,7 @@ def main() -> int:
             )
             out, _ = curl.communicate()
             if out.strip().isdigit():
-                curls[int(out)].add(curl.pid)
+                curls[int(out)].append(curl.pid)
         time.sleep(SETTLE)
         stop.set()
         capture.join()
@@ -278,7 +292,7 @@ def main() -> int:
         server.kill()
         server.wait()
         receiver.close()
-    _judge(tally, port, server.pid, curls)
+    _judge(tally, port, server.pid, curls, one_each=args.udp)
     counters = attributor.counters
     share = 100 * tally.right / max(1, tally.packets)
     what = "UDP senders (one datagram each)" if args.udp else "curl connections"

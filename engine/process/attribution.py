@@ -46,8 +46,12 @@ SINCE_SLACK = 0.01
 """Two packet sockets may stamp the same SYN a little apart; a four-tuple is not reused
 within this long (TCP keeps it in TIME_WAIT for a minute)."""
 UDP_GAP = 1.0
-"""A UDP flow silent for this long is asked again at its next packet: its four-tuple may
-be a new socket's (UDP has no SYN to say so)."""
+"""Without the kernel's record of UDP sends, a UDP flow silent for this long is asked
+again at its next packet: its four-tuple may be a new socket's (UDP has no SYN to say so)."""
+UDP_CHECK_GAP = 0.005
+"""With that record, a UDP flow silent for this long has its port's record checked at its
+next packet (one map lookup): a socket that first sent after the flow's first packet is a
+new one (another program's, perhaps), and the flow is asked again."""
 UDP_RELEARN = 10.0
 """A UDP flow the watcher knows is asked again after this long (its next DNS query)."""
 
@@ -62,9 +66,9 @@ _GONE = frozenset({CLOSED, TIME_WAIT_REASON, EXITED})
 """Reasons the kernel's record of the connect (or of a UDP socket's sends) may answer instead."""
 KERNEL_SLACK = 1.0
 """A connect recorded this long after a flow's first packet is a later connection's."""
-UDP_KERNEL_SLACK = 0.1
-"""A UDP socket's first send is recorded just after its datagram left (the capture stamps
-it as it leaves); one recorded later than this is another socket's on the same port."""
+UDP_KERNEL_SLACK = 0.02
+"""A UDP socket's first send is recorded microseconds after its datagram left (the capture
+stamps it as it leaves); one recorded later than this is another socket's on that port."""
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 FlowKey = tuple[int, bytes, int, bytes, int]
@@ -233,7 +237,7 @@ class Attributor:
                 and self._clock() - flow.learnt > RETRY_SECONDS
             ):
                 pass  # an unknown that may have become known (asked at most once a second)
-            elif protocol == UDP and now - flow.seen > UDP_GAP:
+            elif protocol == UDP and self._udp_port_changed(key, flow, now):
                 return self._relearn_udp(key, flow, now, timestamp)
             else:
                 flow.seen = now
@@ -267,12 +271,25 @@ class Attributor:
         if memo is not None and not flags & SYN and memo[0] == (protocol, src, dst):
             flow = memo[1]  # the same flow as the last packet: a bulk transfer, a flood
             now = time.monotonic()
-            if protocol != UDP or now - flow.seen <= UDP_GAP:
+            if protocol != UDP or now - flow.seen <= UDP_CHECK_GAP:
                 flow.seen = now
                 return flow.owner
         flow = self._flow(protocol, src, dst, timestamp, flags)
         self._memo = ((protocol, src, dst), flow) if flow.owner.known else None
         return flow.owner
+
+    def _udp_port_changed(self, key: FlowKey, flow: _Flow, now: float) -> bool:
+        """Whether a UDP flow back after a pause may be another socket's now: with the
+        kernel's record of UDP sends, when a socket first sent from its port after the
+        flow's first packet (one map lookup); without it, after a second's silence."""
+        pause = now - flow.seen
+        if pause <= UDP_CHECK_GAP:
+            return False
+        kernel = self.kernel
+        if kernel is None or not kernel.records_udp:
+            return pause > UDP_GAP
+        found = kernel.sender((key[1], key[2]))
+        return found is not None and found.connected > flow.since + UDP_KERNEL_SLACK
 
     def _relearn_udp(self, key: FlowKey, flow: _Flow, now: float, timestamp: float | None) -> _Flow:
         """A UDP flow back after a pause: the same ports may be another socket's now (a
