@@ -131,6 +131,15 @@ def test_a_program_the_verifier_refuses_degrades_with_its_reason(
     kernel, why = open_kernel_connects()
     assert kernel is not None and why == ""  # TCP still recorded, UDP said why not
     assert not kernel.records_udp and "verifier refused it" in kernel.udp_missing
+    hooked = Attributor()
+    hooked.kernel = kernel
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server:
+        server.bind((V4, 0))
+        found = hooked.for_endpoints(
+            17, (LOOPBACK, 1), (LOOPBACK, server.getsockname()[1]), timestamp=time.time()
+        )
+    hooked.close()
+    assert found.reason.startswith(f"{CLOSED} (no kernel record: the UDP hook did not load")
     kernel.close()
     assert open_fds() == before
 

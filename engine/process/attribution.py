@@ -414,10 +414,13 @@ class Attributor:
         kernel = self.kernel
         if key[0] not in (TCP, UDP) or owner.reason not in _GONE:
             return owner
-        if kernel is None:
-            if not self.kernel_missing:
+        missing = self.kernel_missing if kernel is None else ""
+        if kernel is not None and key[0] == UDP and not kernel.records_udp:
+            missing = kernel.udp_missing
+        if kernel is None or missing:
+            if not missing:
                 return owner
-            return unknown(f"{owner.reason} (no kernel record: {self.kernel_missing})", owner.uid)
+            return unknown(f"{owner.reason} (no kernel record: {missing})", owner.uid)
         if key[0] == TCP:
             found, slack = kernel.owner((key[1], key[2]), (key[3], key[4])), KERNEL_SLACK
         else:
