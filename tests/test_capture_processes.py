@@ -102,14 +102,18 @@ def test_each_packet_carries_its_program_as_a_comment_tshark_reads(tmp_dir: Path
 
 
 @pytest.mark.root
-@pytest.mark.parametrize("flag", ["--no-process", None])
+@pytest.mark.parametrize("flag", ["--no-process", "--config", None])
 def test_no_comments_with_no_process_or_in_a_pcap_file(tmp_dir: Path, flag: str | None) -> None:
     name = "quiet.pcapng" if flag else "plain.pcap"
     output = tmp_dir / name
+    config = tmp_dir / "config.yaml"
+    config.write_text("processes: false\n")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
         receiver.bind((V4, 0))
         udp_port = receiver.getsockname()[1]
-        extra = [flag] if flag else []
+        extra = {"--no-process": ["--no-process"], "--config": ["--config", str(config)]}.get(
+            flag or "", []
+        )
         capture = Capture("-i", "lo", "-f", f"udp port {udp_port}", "-w", str(output), *extra)
         subprocess.run([SYSTEM_PYTHON, "-c", SEND_ONE, V4, str(udp_port)], check=True)
         receiver.recv(16)
