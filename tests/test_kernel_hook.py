@@ -5,11 +5,13 @@ hook names a sender that sent one datagram and exited."""
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import socket
 import struct
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from engine.process.attribution import CLOSED, OTHER_NAMESPACE, TIME_WAIT_REASON
 from engine.process.bpf_code import ins, movi
 from engine.process.kernel_connects import KernelConnects, open_kernel_connects
 from engine.process.procfs import printable
+from tests.conftest import wait_for
 from tests.process_programs import SYSTEM_PYTHON
 
 V4 = "127.0.0.1"
@@ -314,3 +317,49 @@ def test_a_udp_port_another_program_sent_from_after_a_pause_is_that_programs(
     finally:
         kernel.close()
         hooked.close()
+
+
+def program_exists(number: int) -> bool:
+    """Whether a BPF program with this id is still loaded (PROG_GET_FD_BY_ID)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(struct.pack("<I", number), 144)
+    fd = int(libc.syscall(321, 13, attr, 144))
+    if fd >= 0:
+        os.close(fd)
+    return fd >= 0
+
+
+HOLD_THE_HOOK = """
+import ctypes, struct, sys, time
+sys.path.insert(0, sys.argv[1])
+from engine.process.kernel_connects import KernelConnects
+kernel = KernelConnects()
+libc = ctypes.CDLL(None, use_errno=True)
+ids = []
+for fd in kernel._fds:  # OBJ_GET_INFO_BY_FD: a program's id, and its name at offset 64
+    info = ctypes.create_string_buffer(256)
+    attr = ctypes.create_string_buffer(struct.pack("<IIQ", fd, 256, ctypes.addressof(info)), 144)
+    if libc.syscall(321, 15, attr, 144) == 0 and info.raw[64:72] == b"livetap_":
+        ids.append(struct.unpack_from("<I", info.raw, 4)[0])
+print(" ".join(map(str, ids)), flush=True)
+time.sleep(60)
+"""
+"""Loads the hooks, prints the ids of its programs, waits to be killed."""
+
+
+@pytest.mark.root("loads BPF programs")
+def test_a_livetap_killed_outright_leaves_no_program_behind() -> None:
+    """SIGKILL runs no Python: the kernel closes the descriptors, which detaches and frees."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_HOOK, str(Path(__file__).parent.parent)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        loaded = [int(number) for number in holder.stdout.readline().split()]
+        assert len(loaded) == 2 and all(program_exists(number) for number in loaded)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert wait_for(lambda: not any(program_exists(number) for number in loaded))
