@@ -260,8 +260,8 @@ def test_the_udp_record_never_names_a_sender_of_another_namespace(receiver: sock
     hooked.kernel = kernel
     try:
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        started = time.time()
         pid, source = send_one(V4, 9, prefix=("ip", "netns", "exec", name))
+        started = time.time()  # as late as the datagram's stamp could be
         record = kernel.sender((LOOPBACK, source))
         assert record is not None and record.pid == pid and record.foreign
         found = hooked.for_endpoints(17, (LOOPBACK, source), (LOOPBACK, 9), timestamp=started)
