@@ -50,7 +50,7 @@ UDP_GAP = 1.0
 again at its next packet: its four-tuple may be a new socket's (UDP has no SYN to say so)."""
 UDP_CHECK_GAP = 0.005
 """With that record, a UDP flow silent for this long has its port's record checked at its
-next packet (one map lookup): a socket that first sent after the flow's first packet is a
+next packet (a few map lookups): a socket that first sent after the flow's first packet is a
 new one (another program's, perhaps), and the flow is asked again."""
 UDP_RELEARN = 10.0
 """A UDP flow the watcher knows is asked again after this long (its next DNS query)."""
@@ -281,7 +281,7 @@ class Attributor:
     def _udp_port_changed(self, key: FlowKey, flow: _Flow, now: float) -> bool:
         """Whether a UDP flow back after a pause may be another socket's now: with the
         kernel's record of UDP sends, when a socket first sent from its port after the
-        flow's first packet (one map lookup); without it, after a second's silence."""
+        flow's first packet (a few map lookups); without it, after a second's silence."""
         pause = now - flow.seen
         if pause <= UDP_CHECK_GAP:
             return False
