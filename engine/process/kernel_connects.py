@@ -1,5 +1,5 @@
-"""Who opened each TCP connection, as the kernel saw it: for connections closed before
-livetap looked (the short-connection gap).
+"""Who opened each TCP connection and who first sent from each UDP port, as the kernel saw
+it: for sockets closed before livetap looked (the short-connection gap).
 
 A raw-tracepoint BPF program on ``sock:inet_sock_set_state`` (loaded through the
 ``bpf()`` system call with ctypes: no compiler, no tracefs, no kprobes, no new package)
@@ -10,10 +10,14 @@ port has been chosen, so it publishes four-tuple → that record into a second m
 happen in the connecting process's own ``connect()`` (where "current" is the owner); the
 later one runs in softirq, so the owner is taken from the first.
 
+A second program, on ``sock:sock_send_length`` (after each ``sendmsg()``, in the sender's
+process), keeps a UDP socket's local address and port → the process of its first send,
+which :meth:`KernelConnects.sender` reads.
+
 IPv4 (the four-tuple at sock_common's stable offsets 0–15, the family at 16) and IPv6
 (its addresses where the kernel's BTF says); needs root or ``CAP_BPF`` + ``CAP_PERFMON``.
-Whatever fails, :func:`open_kernel_connects` returns None and attribution goes on
-without it.
+Whatever fails, :func:`open_kernel_connects` returns None and why, and attribution goes
+on without it; without the UDP program alone, TCP is still recorded.
 """
 
 from __future__ import annotations
