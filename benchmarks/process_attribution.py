@@ -14,6 +14,11 @@ attribution took (its lookups' thread time, and the capture thread's whole share
 
     .venv/bin/python benchmarks/process_attribution.py [--requests N] [--watcher KIND]
     .venv/bin/python benchmarks/process_attribution.py --flood 100000 [--seconds 5]
+    .venv/bin/python benchmarks/process_attribution.py --udp [--requests N] [--no-kernel-hook]
+
+``--udp`` runs short-lived UDP senders instead of ``curl``: each a ``python3`` that sends
+one datagram to a local socket from a port the kernel picks and exits at once (what a
+program that sends one datagram and exits looks like); the share is of their datagrams.
 
 ``--flood`` measures the cost side instead: a burst of UDP datagrams on ``lo`` (the
 sender of ``capture.py``) captured with and without per-packet attribution, printing
@@ -64,8 +69,17 @@ def _free_port() -> int:
         return port
 
 
-def _capture(port: int, attributor: Attributor, stop: threading.Event, tally: Tally) -> None:
-    source = open_source(SourceSpec(interfaces=("lo",), filter=f"tcp port {port}"))
+SEND_ONE = (
+    "import os, socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM);"
+    "s.sendto(b'one', (sys.argv[1], int(sys.argv[2]))); print(s.getsockname()[1])"
+)
+"""One datagram from a port the kernel picks, its number printed; then the program exits."""
+
+
+def _capture(
+    port: int, attributor: Attributor, stop: threading.Event, tally: Tally, protocol: str = "tcp"
+) -> None:
+    source = open_source(SourceSpec(interfaces=("lo",), filter=f"{protocol} port {port}"))
     started = time.thread_time()
     try:
         while True:
@@ -83,10 +97,24 @@ def _capture(port: int, attributor: Attributor, stop: threading.Event, tally: Ta
         source.close()
 
 
-def _judge(tally: Tally, port: int, server_pid: int, curls: dict[int, set[int]]) -> None:
+def _judge(
+    tally: Tally, port: int, server_pid: int, curls: dict[int, list[int]], *, one_each: bool
+) -> None:
+    """Count right and wrong answers. ``one_each``: each client sent one packet, so the
+    n-th packet from a port is the n-th client's that had it (a port the kernel gave
+    twice is judged per client, not "either")."""
+    seen: dict[int, int] = defaultdict(int)
     for sport, owner in tally.results:
         tally.packets += 1
-        expected = {server_pid} if sport == port else curls.get(sport, set())
+        pids = curls.get(sport, [])
+        if sport == port:
+            expected = {server_pid}
+        elif one_each:
+            nth = seen[sport]
+            seen[sport] += 1
+            expected = {pids[nth]} if nth < len(pids) else set()
+        else:
+            expected = set(pids)
         if owner.known and owner.pid in expected:
             tally.right += 1
         elif owner.known:
@@ -175,6 +203,11 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument(
+        "--udp",
+        action="store_true",
+        help="short-lived UDP senders (one datagram each, then exit) instead of curl",
+    )
+    parser.add_argument(
         "--no-kernel-hook",
         action="store_true",
         help="without the BPF record of who connected each socket (engine/process/kernel_connects)",
@@ -192,8 +225,15 @@ def main() -> int:
         return 0
 
     port = _free_port()
+    import socket
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if args.udp:  # the datagrams' destination: a socket of this process, never read
+        receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        receiver.bind((LOOPBACK, port))
+    server_command = [sys.executable, "-m", "http.server", "-b", LOOPBACK, str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "-b", LOOPBACK, str(port)],
+        ["sleep", "3600"] if args.udp else server_command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd="/tmp",
@@ -202,7 +242,7 @@ def main() -> int:
     if not args.no_kernel_hook:  # as LiveAttribution does
         from engine.process.kernel_connects import open_kernel_connects
 
-        attributor.kernel = open_kernel_connects()
+        attributor.kernel, attributor.kernel_missing = open_kernel_connects()
     watcher: SynWatcher | WatcherProcess | None = None
     if args.watcher == "process":
         watcher = WatcherProcess(attributor, "lo")
@@ -210,8 +250,10 @@ def main() -> int:
         watcher = SynWatcher("lo", attributor.learn_connection).start()
     stop = threading.Event()
     tally = Tally()
-    capture = threading.Thread(target=_capture, args=(port, attributor, stop, tally))
-    curls: dict[int, set[int]] = defaultdict(set)
+    capture = threading.Thread(
+        target=_capture, args=(port, attributor, stop, tally, "udp" if args.udp else "tcp")
+    )
+    curls: dict[int, list[int]] = defaultdict(list)
     try:
         time.sleep(1.0)  # the server binds
         capture.start()
@@ -219,8 +261,11 @@ def main() -> int:
         wall = time.monotonic()
         process_cpu = time.process_time()
         for _ in range(args.requests):
+            client = ["/usr/bin/python3", "-c", SEND_ONE, LOOPBACK, str(port)]
             curl = subprocess.Popen(
-                [
+                client
+                if args.udp
+                else [
                     "curl",
                     "-s",
                     "-o",
@@ -234,7 +279,7 @@ def main() -> int:
             )
             out, _ = curl.communicate()
             if out.strip().isdigit():
-                curls[int(out)].add(curl.pid)
+                curls[int(out)].append(curl.pid)
         time.sleep(SETTLE)
         stop.set()
         capture.join()
@@ -246,11 +291,15 @@ def main() -> int:
             watcher.stop()
         server.kill()
         server.wait()
-    _judge(tally, port, server.pid, curls)
+        receiver.close()
+    _judge(tally, port, server.pid, curls, one_each=args.udp)
     counters = attributor.counters
     share = 100 * tally.right / max(1, tally.packets)
-    print(f"requests: {args.requests} curl connections ({len(curls)} client ports), {wall:.1f} s")
-    print(f"SYN watcher: {args.watcher}, kernel hook: {attributor.kernel is not None}")
+    what = "UDP senders (one datagram each)" if args.udp else "curl connections"
+    print(f"requests: {args.requests} {what} ({len(curls)} client ports), {wall:.1f} s")
+    hook = attributor.kernel is not None
+    udp_hook = hook and attributor.kernel is not None and attributor.kernel.records_udp
+    print(f"SYN watcher: {args.watcher}, kernel hook: {hook} (UDP: {udp_hook})")
     print(f"packets: {tally.packets}, right process: {tally.right} ({share:.2f} %)")
     print(f"wrong process: {tally.wrong} (target 0)")
     for reason, count in sorted(tally.reasons.items(), key=lambda item: -item[1]):

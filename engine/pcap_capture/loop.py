@@ -33,11 +33,15 @@ class PcapCapture:
         source: PacketSource,
         options: CaptureOptions,
         observe: Callable[[list[PcapRecord]], None] | None = None,
+        comments: Callable[[list[PcapRecord]], list[str]] | None = None,
     ) -> None:
         self.source = source
         self.options = options
         self._observe = observe
         """Shown each batch about to be written, in order (e.g. to learn its processes)."""
+        self._comments = comments
+        """Each record's pcapng packet comment, asked per batch about to be written (its
+        process, learnt while the program still runs)."""
         if options.format == "pcap":
             _one_linktype(source)
         self.writer = RotatingPcapWriter(
@@ -114,9 +118,10 @@ class PcapCapture:
             records = records[: count - writer.packets]
         if self._observe is not None:
             self._observe(records)
+        texts = self._comments(records) if self._comments is not None else []
         before = writer.packets
         try:
-            written = writer.write(records)
+            written = writer.write(records, texts)
         except LivetapError:
             self._not_written += len(records) - (writer.packets - before)
             raise

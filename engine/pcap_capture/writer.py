@@ -18,6 +18,7 @@ from engine.errors import (
     from_os_error,
 )
 from engine.pcapio import MAX_RECORD, PcapRecord, PcapWriter, idb_block, nul_name_error
+from engine.pcapio.write import MAX_COMMENT
 
 SECRETS_INTERVAL = 1.0
 """Seconds between two reads of the key log while capturing with ``--embed-secrets``."""
@@ -169,26 +170,33 @@ class RotatingPcapWriter:
 
     # -- records ----------------------------------------------------------------------
 
-    def _record_size(self, record: PcapRecord) -> int:
+    def _record_size(self, record: PcapRecord, comment: str = "") -> int:
         """The bytes one record takes in the file, interface description included."""
         caplen = min(len(record.data), self.snaplen)
         if self.format == "pcap":
             return _PCAP_RECORD + caplen
         size = _PCAPNG_EPB + caplen + (-caplen % 4)
+        if comment:  # the comment option (padded) and the end of options
+            text = len(comment.encode("utf-8", "replace")[:MAX_COMMENT])
+            size += 4 + text + (-text % 4) + 4
         if (record.source, record.linktype) in self._interfaces:
             return size
         name = self.names[record.source] if record.source < len(self.names) else ""
         return size + len(idb_block(record.linktype, self.snaplen, name))
 
-    def write(self, records: Sequence[PcapRecord]) -> int:
-        """Write records in order; returns how many (fewer once the size cap is reached)."""
+    def write(self, records: Sequence[PcapRecord], comments: Sequence[str] = ()) -> int:
+        """Write records in order; returns how many (fewer once the size cap is reached).
+
+        ``comments[i]``: the i-th record's pcapng packet comment ("" or missing: none).
+        """
         if self._fd < 0 or self.failed:
             raise LivetapError("the capture file is closed")
         self._file_size += self._embed_secrets()
         written = 0
         rotate_size = self.rotate_size
-        for record in records:
-            size = self._record_size(record)
+        for number, record in enumerate(records):
+            comment = comments[number] if number < len(comments) else ""
+            size = self._record_size(record, comment)
             if (
                 rotate_size is not None
                 and self._file_packets
@@ -202,7 +210,7 @@ class RotatingPcapWriter:
             if not self._fits(size):
                 break
             try:
-                self._writer.write(record)
+                self._writer.write(record, comment)
             except LivetapError:  # a record no file can hold: keep the ones before it
                 self._flush()
                 raise

@@ -45,6 +45,13 @@ MAX_FLOWS = 100_000
 SINCE_SLACK = 0.01
 """Two packet sockets may stamp the same SYN a little apart; a four-tuple is not reused
 within this long (TCP keeps it in TIME_WAIT for a minute)."""
+UDP_GAP = 1.0
+"""Without the kernel's record of UDP sends, a UDP flow silent for this long is asked
+again at its next packet: its four-tuple may be a new socket's (UDP has no SYN to say so)."""
+UDP_CHECK_GAP = 0.005
+"""With that record, a UDP flow silent for this long has its port's record checked at its
+next packet (a few map lookups): a socket that first sent after the flow's first packet is a
+new one (another program's, perhaps), and the flow is asked again."""
 UDP_RELEARN = 10.0
 """A UDP flow the watcher knows is asked again after this long (its next DNS query)."""
 
@@ -56,9 +63,12 @@ TIME_WAIT_REASON = "the connection had closed (TIME_WAIT) before livetap looked"
 EXITED = "the process exited"
 KERNEL = "no socket: the kernel answered (closed port)"
 _GONE = frozenset({CLOSED, TIME_WAIT_REASON, EXITED})
-"""Reasons the kernel's record of the connect may answer instead (TCP, IPv4)."""
+"""Reasons the kernel's record of the connect (or of a UDP socket's sends) may answer instead."""
 KERNEL_SLACK = 1.0
 """A connect recorded this long after a flow's first packet is a later connection's."""
+UDP_KERNEL_SLACK = 0.02
+"""A UDP socket's first send is recorded microseconds after its datagram left (the capture
+stamps it as it leaves); one recorded later than this is another socket's on that port."""
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 FlowKey = tuple[int, bytes, int, bytes, int]
@@ -166,8 +176,12 @@ class Attributor:
         """Called before the capture path resolves a flow itself: a watcher process
         hands over the answers already in its pipe (one may be this flow's)."""
         self.kernel: KernelConnects | None = None
-        """The kernel's record of who connected each TCP socket (a BPF hook), asked when
-        the socket closed before it was looked up; None where it could not be loaded."""
+        """The kernel's record of who connected each TCP socket and first sent from each
+        UDP one (BPF hooks), asked when the socket closed before it was looked up; None
+        where it could not be loaded."""
+        self.kernel_missing = ""
+        """Why :attr:`kernel` is None (no privilege, no BTF, refused by the verifier):
+        added to the reason of a flow it could have named."""
 
     def close(self) -> None:
         """Release the netlink socket."""
@@ -223,6 +237,8 @@ class Attributor:
                 and self._clock() - flow.learnt > RETRY_SECONDS
             ):
                 pass  # an unknown that may have become known (asked at most once a second)
+            elif protocol == UDP and self._udp_port_changed(key, flow, now):
+                return self._relearn_udp(key, flow, now, timestamp)
             else:
                 flow.seen = now
                 return flow
@@ -254,11 +270,38 @@ class Attributor:
         memo = self._memo
         if memo is not None and not flags & SYN and memo[0] == (protocol, src, dst):
             flow = memo[1]  # the same flow as the last packet: a bulk transfer, a flood
-            flow.seen = time.monotonic()
-            return flow.owner
+            now = time.monotonic()
+            if protocol != UDP or now - flow.seen <= UDP_CHECK_GAP:
+                flow.seen = now
+                return flow.owner
         flow = self._flow(protocol, src, dst, timestamp, flags)
         self._memo = ((protocol, src, dst), flow) if flow.owner.known else None
         return flow.owner
+
+    def _udp_port_changed(self, key: FlowKey, flow: _Flow, now: float) -> bool:
+        """Whether a UDP flow back after a pause may be another socket's now: with the
+        kernel's record of UDP sends, when a socket first sent from its port after the
+        flow's first packet (a few map lookups); without it, after a second's silence."""
+        pause = now - flow.seen
+        if pause <= UDP_CHECK_GAP:
+            return False
+        kernel = self.kernel
+        if kernel is None or not kernel.records_udp:
+            return pause > UDP_GAP
+        found = kernel.sender((key[1], key[2]))
+        return found is not None and found.connected > flow.since + UDP_KERNEL_SLACK
+
+    def _relearn_udp(self, key: FlowKey, flow: _Flow, now: float, timestamp: float | None) -> _Flow:
+        """A UDP flow back after a pause: the same ports may be another socket's now (a
+        program that sent a datagram and exited, then another given the same port), so
+        it is asked again; an unknown answer keeps the old one (it cannot tell)."""
+        fresh = self._learn(key, now, 0, timestamp)
+        if fresh.owner.known or flow.owner.reason:
+            return fresh
+        with self._lock:
+            self._flows[key] = flow  # the kept answer, as it was
+            flow.seen = now
+        return flow
 
     def _key(self, protocol: int, src: Endpoint, dst: Endpoint) -> FlowKey | None:
         """The flow's key: its local end first (the sender's when both are local)."""
@@ -365,14 +408,24 @@ class Attributor:
             self._flows.clear()
 
     def _from_kernel(self, key: FlowKey, owner: ProcessInfo, since: float) -> ProcessInfo:
-        """The process the kernel recorded connecting this TCP socket, for a socket gone
-        before it was looked up; ``owner`` (the unknown) when there is no such record, or
-        the record is a later connection's on the same four-tuple."""
+        """The process the kernel recorded connecting this TCP socket (or first sending
+        from this UDP port), for a socket gone before it was looked up; ``owner`` (the
+        unknown) when there is no such record, or the record is a later socket's."""
         kernel = self.kernel
-        if kernel is None or key[0] != TCP or owner.reason not in _GONE:
+        if key[0] not in (TCP, UDP) or owner.reason not in _GONE:
             return owner
-        found = kernel.owner((key[1], key[2]), (key[3], key[4]))
-        if found is None or found.connected > since + KERNEL_SLACK:
+        missing = self.kernel_missing if kernel is None else ""
+        if kernel is not None and key[0] == UDP and not kernel.records_udp:
+            missing = kernel.udp_missing
+        if kernel is None or missing:
+            if not missing:
+                return owner
+            return unknown(f"{owner.reason} (no kernel record: {missing})", owner.uid)
+        if key[0] == TCP:
+            found, slack = kernel.owner((key[1], key[2]), (key[3], key[4])), KERNEL_SLACK
+        else:
+            found, slack = kernel.sender((key[1], key[2])), UDP_KERNEL_SLACK
+        if found is None or found.connected > since + slack:
             return owner
         if found.foreign:
             return unknown(OTHER_NAMESPACE)  # the hook sees every namespace's connects

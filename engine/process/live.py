@@ -33,7 +33,8 @@ class LiveAttribution:
                     f"new connections are not watched ({error.message}): "
                     "programs that exit within milliseconds may be unknown"
                 )
-        self.attributor.kernel = open_kernel_connects()  # None without CAP_BPF: no harm
+        kernel, why = open_kernel_connects()  # None without CAP_BPF: no harm
+        self.attributor.kernel, self.attributor.kernel_missing = kernel, why
         registry.register(self.attributor)
 
     def observe(self, record: PcapRecord) -> ProcessInfo:

@@ -77,6 +77,12 @@ class ProcessInfo:
         }
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters as ``?``: a process chooses its own name and
+    arguments, and a terminal would obey the escape sequences in them."""
+    return "".join("?" if ord(char) < 32 or 127 <= ord(char) < 160 else char for char in text)
+
+
 def unknown(reason: str, uid: int = -1) -> ProcessInfo:
     """An owner that could not be named, and why."""
     return ProcessInfo(uid=uid, user=user_name(uid) if uid >= 0 else "", reason=reason)
@@ -143,7 +149,7 @@ def _stat(pid: int) -> tuple[str, int, int] | None:
     except OSError:
         return None
     close = text.rfind(b")")
-    name = text[text.find(b"(") + 1 : close].decode("utf-8", "replace")
+    name = printable(text[text.find(b"(") + 1 : close].decode("utf-8", "replace"))
     fields = text[close + 2 :].split()
     if len(fields) <= 19:
         return None
@@ -185,7 +191,7 @@ def read_process(pid: int, expected_start: int | None = None) -> ProcessInfo:
         return unknown("the process exited")
     try:
         raw = Path(f"{PROC}/{pid}/cmdline").read_bytes()
-        cmdline = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+        cmdline = printable(raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace"))
     except OSError:
         cmdline = ""
     try:

@@ -29,6 +29,9 @@ from tui.commands._output import print_json
 if TYPE_CHECKING:
     from engine.display_filter import DisplayFilter
     from engine.filter_file import FilteredSource
+    from engine.pcapio import PcapRecord
+    from engine.process.packet_owners import PacketOwners
+    from engine.source import SourceSpec
 
 NAME = "capture"
 HELP = "capture to files without the TUI (pcap, pcapng), from one or more inputs, with a report"
@@ -190,6 +193,12 @@ def add_pcap_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the key log's TLS secrets into the pcapng as they appear: the file then "
         "decrypts everywhere, for anyone who gets it (never done without this flag)",
     )
+    parser.add_argument(
+        "--no-process",
+        dest="capture_no_process",
+        action="store_true",
+        help="do not write each packet's program as its pcapng packet comment",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -224,9 +233,38 @@ def _settings(args: argparse.Namespace) -> Settings:
             "interface": interfaces[0] if isinstance(interfaces, list) else interfaces,
             "snaplen": pick("capture_snaplen", "snaplen"),
             "buffer_size": pick("capture_buffer", "buffer_size"),
+            "processes": False if _no_process(args) else None,
         },
         config_path=config if isinstance(config, Path) else None,
     )
+
+
+def _no_process(args: argparse.Namespace) -> bool:
+    """``--no-process``, after ``capture pcap`` or before it."""
+    return bool(getattr(args, "capture_no_process", False) or getattr(args, "no_process", False))
+
+
+def _process_comments(
+    settings: Settings, options: CaptureOptions, spec: SourceSpec, names: tuple[str, ...]
+) -> tuple[PacketOwners | None, Callable[[list[PcapRecord]], list[str]] | None]:
+    """Each packet's program as its packet comment: for a pcapng of this host's
+    interfaces with processes on (a pcap file has no room for it); learnt as each batch
+    is written, while short programs still run (the live view's attribution)."""
+    if options.format != "pcapng" or not settings.processes:
+        return None, None
+    from engine.process.packet_owners import for_capture
+    from engine.process.saved import packet_comment
+
+    owners = for_capture(spec, names)
+    if owners is None:
+        return None, None
+    owners.start()
+    started = owners
+
+    def comments(records: list[PcapRecord]) -> list[str]:
+        return [packet_comment(started.info(number)) for number in started.ids(records)]
+
+    return owners, comments
 
 
 def output_path(requested: str | None, directory: Path) -> Path:
@@ -264,30 +302,35 @@ def run_pcap(args: argparse.Namespace) -> int:
     files = tuple(args.capture_files or ())
     commands = tuple(args.capture_commands or ())
     named = args.capture_interface or getattr(args, "interface", None)
-    source = open_source(
-        SourceSpec(
-            chosen_interfaces(named, settings.interface, bool(files or commands)),
-            files,
-            commands,
-            filter=expression,
-            snaplen=settings.snaplen,
-            buffer_size=settings.buffer_size,
-        )
+    spec = SourceSpec(
+        chosen_interfaces(named, settings.interface, bool(files or commands)),
+        files,
+        commands,
+        filter=expression,
+        snaplen=settings.snaplen,
+        buffer_size=settings.buffer_size,
     )
+    source = open_source(spec)
     filtered = (
         None
         if display_filter is None
         else FilteredSource(source, record_predicate(display_filter, source.source_names))
     )
+    owners: PacketOwners | None = None
     try:
-        capture = PcapCapture(source if filtered is None else filtered, options)
+        owners, comments = _process_comments(settings, options, spec, source.source_names)
+        capture = PcapCapture(source if filtered is None else filtered, options, comments=comments)
         filter_text = f" (filter {expression!r})" if expression.strip() else ""
         if display_filter is not None:
             filter_text += f" (display filter {display_filter.text!r})"
         where = source.description.removeprefix("interface ")
         announcement = f"capturing on {where}{filter_text}, writing {capture.writer.current}"
+        if owners is not None and owners.warning:  # after the first line, which says it runs
+            announcement += f"\nlivetap: {owners.warning}"
         report = _run_with_signals(capture, announcement, _progress_printer(args.json))
     finally:
+        if owners is not None:
+            owners.close()
         source.close()
     _print_report(report, args.json, _display_filter_counts(display_filter, filtered))
     return report.exit_code
