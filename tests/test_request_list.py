@@ -13,7 +13,8 @@ from dataclasses import replace
 from textual.app import App, ComposeResult
 
 from engine.browser.records import RequestRecord
-from tui.widgets.request_list import MAX_ROWS, SLACK, RequestList
+from tui.widgets.request_list import MAX_ROWS, SLACK
+from tui.widgets.request_view import RequestList
 
 
 class ListApp(App[None]):
@@ -26,7 +27,7 @@ def record(number: int) -> RequestRecord:
 
 
 def keys(requests: RequestList) -> list[str]:
-    return [str(row.key.value) for row in requests.ordered_rows]
+    return list(requests.order)
 
 
 async def test_a_batch_bigger_than_the_list_shows_its_newest_requests() -> None:

@@ -27,7 +27,7 @@ from tui.screens.main import MainScreen
 from tui.widgets.packet_list import PacketList
 from tui.widgets.packet_pane import PacketPane
 from tui.widgets.request_detail import RequestDetail
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 
 SIZE = (200, 50)
 

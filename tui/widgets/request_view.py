@@ -15,6 +15,7 @@ DataTable drew it, so the list looks as it did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.segment import Segment
@@ -28,7 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from engine.browser.records import RequestRecord
-from tui.widgets.request_chips import Chips
+from tui.widgets.request_chips import Chips, status_chip_of, type_chip_of
 from tui.widgets.request_list import (
     MAX_ROWS,
     PADDING,
@@ -218,13 +219,30 @@ class RequestList(ScrollView, can_focus=True):
 
     def _shown(self, record: RequestRecord) -> bool:
         """Whether the request is not cleared and the chips and display filter let it through."""
-        if record.seq < self.first_seq:
-            return False
-        if not self.chips.everything and not self.chips.matches(record):
-            return False
-        return self.display_filter is None or self.display_filter.matches_fields(
-            request_fields(record)
-        )
+        return self._test()(record)
+
+    def _test(self) -> Callable[[RequestRecord], bool]:
+        """What ``_shown`` asks, made once for a pass over thousands of records: the type
+        chip of each resource type is looked up once."""
+        first_seq, chips, display_filter = self.first_seq, self.chips, self.display_filter
+        type_chip, status_chip = chips.type, chips.status
+        chip_of: dict[str, str] = {}
+
+        def shown(record: RequestRecord) -> bool:
+            if record.seq < first_seq:
+                return False
+            if type_chip != "All":
+                kind = record.resource_type
+                chip = chip_of.get(kind)
+                if chip is None:
+                    chip = chip_of[kind] = type_chip_of(kind)
+                if chip != type_chip:
+                    return False
+            if status_chip != "All" and status_chip_of(record) != status_chip:
+                return False
+            return display_filter is None or display_filter.matches_fields(request_fields(record))
+
+        return shown
 
     def set_filter(
         self, display_filter: DisplayFilter | None, records: list[RequestRecord]
@@ -242,7 +260,7 @@ class RequestList(ScrollView, can_focus=True):
         """List again the newest MAX_ROWS of ``records`` (oldest first) that are shown:
         one pass over the records, then the order (no row is drawn until on screen)."""
         chosen: list[RequestRecord] = []
-        shown = self._shown
+        shown = self._test()
         for record in reversed(records):  # newest first: stop once the list is full
             if shown(record):
                 chosen.append(record)
@@ -268,6 +286,7 @@ class RequestList(ScrollView, can_focus=True):
         at_end = self.follow and self._at_newest()
         records, strips = self._records, self._strips
         dropped = False
+        shown = self._test()
         for request_id in removed:
             if records.pop(request_id, None) is not None:
                 dropped = True
@@ -275,7 +294,7 @@ class RequestList(ScrollView, can_focus=True):
         reorder = dropped
         for record in changed:
             strips.pop(record.id, None)
-            if self._shown(record):
+            if shown(record):
                 if record.id not in records:
                     appended.append(record.id)
                 records[record.id] = record  # a known id keeps its place
@@ -542,70 +561,93 @@ class RequestList(ScrollView, can_focus=True):
     def _header(self, width: int) -> Strip:
         """The column titles, sized and spaced as the rows' cells."""
         style = self.rich_style + self.get_component_rich_style("request-list--header")
-        text = Text(no_wrap=True, end="")
-        for name, column_width in self._layout:
-            text.append(" " + self._fit(self._label(name), column_width) + self._arrow(name))
-        return self._strip(text, style, width)
+        segments: list[Segment] = []
+        for column, (name, column_width) in enumerate(self._layout):
+            cell_style = style + self._column_meta(column)
+            label = self._fit(self._label(name), column_width, ellipsis=False)
+            segments.append(Segment(f" {label}{self._arrow(name)}", cell_style))
+        return Strip(segments).adjust_cell_length(width, style).simplify()
 
     @staticmethod
-    def _fit(value: str, width: int) -> str:
-        """``value`` in ``width`` cells: cut with an ellipsis, or padded."""
+    def _column_meta(column: int) -> Style:
+        """Which column a cell is in (as a DataTable marks its cells): cells apart, as
+        they were, and a click could tell them apart."""
+        return Style.from_meta({"column": column})
+
+    @staticmethod
+    def _fit(value: str, width: int, *, ellipsis: bool) -> str:
+        """``value`` in ``width`` cells: cut (with an ellipsis), or padded."""
         if len(value) > width:
-            return value[: max(0, width - 1)] + "…" if width > 0 else ""
+            return value[: max(0, width - 1)] + "…" if ellipsis and width > 0 else value[:width]
         return value.ljust(width)
 
-    def _cells(self, record: RequestRecord, waterfall_width: int) -> list[Text]:
-        """A request's cells, styled, in column order."""
+    def _values(self, record: RequestRecord) -> list[tuple[str, str]]:
+        """A request's cell texts and their styles, in column order (the Waterfall: "")."""
         key = status_key(record)
         colour = self.app.theme_variables.get(key, "") if key else ""
         pending = "dim italic" if unfinished(record) else ""
         url_width = dict(self._layout).get("URL", 0)
-        cells: list[Text] = []
+        values: list[tuple[str, str]] = []
         for name, _width in self._layout:
             if name == "#":
-                cells.append(Text(str(record.seq)))
+                values.append((str(record.seq), ""))
             elif name == "Method":
-                cells.append(Text(record.method))
+                values.append((record.method, ""))
             elif name == "Status":
-                cells.append(Text(status_text(record), style=f"bold {colour}".strip()))
+                values.append((status_text(record), f"bold {colour}".strip()))
             elif name == "URL":
-                cells.append(
-                    Text(url_text(record, url_width), style=colour if record.error else "")
-                )
+                values.append((url_text(record, url_width), colour if record.error else ""))
             elif name == "Type":
-                cells.append(Text(record.resource_type))
+                values.append((record.resource_type, ""))
             elif name == "MIME":
-                cells.append(Text(record.mime_type))
+                values.append((record.mime_type, ""))
             elif name == "Size":
-                cells.append(Text(size_text(record), style=pending))
+                values.append((size_text(record), pending))
             elif name == "Time":
-                cells.append(Text(time_text(record), style=pending))
+                values.append((time_text(record), pending))
             else:
-                cells.append(bar(record, self._scale, waterfall_width))
+                values.append(("", ""))
+        return values
+
+    def _cells(self, record: RequestRecord, waterfall_width: int) -> list[Text]:
+        """A request's cells, styled, in column order (for tests and copies)."""
+        cells = [Text(value, style=style) for value, style in self._values(record)]
+        if "Waterfall" in self.shown_columns:
+            cells[self.shown_columns.index("Waterfall")] = bar(record, self._scale, waterfall_width)
         return cells
 
     def _row(self, record: RequestRecord, width: int, *, cursor: bool) -> Strip:
-        """One request's row: its cells, one space each side, in the row's style (the
-        cursor's colours over every cell's, as a DataTable's row cursor)."""
+        """One request's row: each cell one space each side, its text in its own style
+        over the row's; the cursor's colours over every cell's, as a DataTable's row
+        cursor (bold, dim and italic stay)."""
         base = self.rich_style
-        widths = [column_width for _name, column_width in self._layout]
-        cells = self._cells(record, dict(self._layout).get("Waterfall", 0))
-        text = Text(no_wrap=True, end="")
-        for cell, column_width in zip(cells, widths, strict=True):
-            cell.truncate(column_width, overflow="ellipsis", pad=True)
-            text.append(" ")
-            text.append_text(cell)
-            text.append(" ")
+        parse = Style.parse
+        segments: list[Segment] = []
+        values = self._values(record)
+        for column, ((name, column_width), (value, style)) in enumerate(
+            zip(self._layout, values, strict=True)
+        ):
+            cell_style = base + self._column_meta(column)
+            segments.append(Segment(" ", cell_style))
+            if name == "Waterfall":
+                drawn = bar(record, self._scale, column_width)
+                segments.extend(Segment.apply_style(drawn.render(self.app.console), cell_style))
+                segments.append(Segment(" " * (column_width - drawn.cell_len + 1), cell_style))
+                continue
+            fitted = self._fit(value, column_width, ellipsis=name in ELLIPSIS)
+            text = fitted.rstrip(" ") if style else fitted
+            if text:
+                segments.append(Segment(text, cell_style + parse(style) if style else cell_style))
+            segments.append(Segment(" " * (column_width - len(text) + 1), cell_style))
         if cursor:
-            style = base + self.get_component_rich_style("request-list--cursor")
-            return self._strip(Text(text.plain, no_wrap=True, end=""), style, width)
-        return self._strip(text, base, width)
+            post = self.get_component_rich_style("request-list--cursor")
+            segments = list(Segment.apply_style(segments, post_style=post))
+            base = base + post
+        return Strip(segments).adjust_cell_length(width, base).simplify()
 
-    def _strip(self, text: Text, style: Style, width: int) -> Strip:
-        """``text`` over ``style``, exactly ``width`` cells."""
-        segments = list(text.render(self.app.console))
-        line = Segment.apply_style(segments, style)
-        return Strip(line).adjust_cell_length(width, style)
+
+ELLIPSIS = frozenset({"URL", "Type", "MIME"})
+"""Columns whose overlong text ends in "…" (the others are cut)."""
 
 
 __all__ = ["PADDING", "RequestList"]
