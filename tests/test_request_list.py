@@ -1,9 +1,8 @@
 """The request list stays bounded and quick when requests arrive by the thousand.
 
-DataTable's ``remove_row`` costs time in proportion to the rows held, so the list
-drops its oldest rows in one rebuild rather than one at a time; these check
-what a user sees across that: the newest requests, in order, the cursor kept on
-the request it was on, updates in place.
+The list drops its oldest rows down to MAX_ROWS at once, after a slack; these
+check what a user sees across that: the newest requests, in order, the cursor
+kept on the request it was on, updates in place.
 """
 
 from __future__ import annotations
