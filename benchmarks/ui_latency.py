@@ -39,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual import events
+from textual.screen import Screen
 
 from benchmarks.capture import LOOPBACK, free_port
 from engine.browser.recorded import RecordedBrowser, Recording
@@ -169,12 +170,16 @@ def recorded_requests(copies: int) -> RecordedBrowser:
 
 async def measure_requests(rounds: int) -> None:
     """Inject the request keys into the app holding 10,000 requests; time each from the
-    key to the end of its action (and the action's CPU)."""
+    key to the end of its action (and the action's CPU), and to the end of the first
+    screen update after it (what the user sees)."""
     browser = recorded_requests(715)
     app = LivetapApp(None, browser=browser)
     pressed: list[float] = []
     timings: dict[str, list[tuple[float, float]]] = {key: [] for key in REQUEST_KEYS}
+    painted: dict[str, list[float]] = {key: [] for key in REQUEST_KEYS}
+    awaiting: list[tuple[str, float]] = []
     originals = {key: getattr(owner, name) for key, (owner, name) in REQUEST_KEYS.items()}
+    original_paint = Screen._compositor_refresh
 
     def timed(key: str) -> object:
         original = originals[key]
@@ -184,12 +189,21 @@ async def measure_requests(rounds: int) -> None:
             original(self)
             done = time.perf_counter()
             if pressed:
-                timings[key].append((done - pressed.pop(0), time.process_time() - cpu))
+                start = pressed.pop(0)
+                timings[key].append((done - start, time.process_time() - cpu))
+                awaiting.append((key, start))
 
         return action
 
+    def paint(self: Screen[object]) -> None:
+        original_paint(self)
+        if awaiting:
+            key, start = awaiting.pop()
+            painted[key].append(time.perf_counter() - start)
+
     for key, (owner, name) in REQUEST_KEYS.items():
         setattr(owner, name, timed(key))
+    Screen._compositor_refresh = paint  # type: ignore[method-assign,assignment]
     try:
         async with app.run_test(size=(180, 50)) as pilot:
             main = app.screen_stack[-1]
@@ -216,16 +230,21 @@ async def measure_requests(rounds: int) -> None:
     finally:
         for key, (owner, name) in REQUEST_KEYS.items():
             setattr(owner, name, originals[key])
+        Screen._compositor_refresh = original_paint  # type: ignore[method-assign]
         browser.stop()
     for key, measured in timings.items():
         walls = sorted(wall * 1000 for wall, _cpu in measured)
         cpus = sorted(cpu * 1000 for _wall, cpu in measured)
+        shown = sorted(seconds * 1000 for seconds in painted[key]) or [float("nan")]
         if walls:
             print(
                 f"  {key:>3}: {len(walls)}× key→done median {statistics.median(walls):.1f} ms, "
-                f"worst {walls[-1]:.1f} ms; action CPU median {statistics.median(cpus):.1f} ms"
+                f"worst {walls[-1]:.1f} ms; action CPU median {statistics.median(cpus):.1f} ms; "
+                f"key→painted median {statistics.median(shown):.1f} ms, worst {shown[-1]:.1f} ms"
             )
     print_figures([wall * 1000 for measured in timings.values() for wall, _cpu in measured], None)
+    print("key → painted:")
+    print_figures([seconds * 1000 for shown in painted.values() for seconds in shown], None)
 
 
 class TmuxPane:

@@ -332,7 +332,7 @@ class RequestList(ScrollView, can_focus=True):
         self._resized()
         if not self._order:
             self.follow = True  # an empty list follows what comes next
-            self._cursor = None
+            self._cursor = self._announced = None
             self.refresh()
             return
         if following or self._cursor not in self._records:
