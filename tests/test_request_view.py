@@ -11,8 +11,10 @@ from dataclasses import replace
 from textual.app import App, ComposeResult
 
 from engine.browser.records import RequestRecord
+from tests.request_demo import browser_app, loaded, until
 from tui.widgets.request_chips import Chips
-from tui.widgets.request_list import MAX_ROWS
+from tui.widgets.request_detail import RequestDetail
+from tui.widgets.request_list import MAX_ROWS, short_url
 from tui.widgets.request_view import RequestList
 
 
@@ -100,3 +102,22 @@ async def test_a_click_selects_and_holds_and_a_replay_shows_its_marker() -> None
         requests.focus()
         await pilot.press("end")
         assert requests.selected_id == "r5" and requests.follow
+
+
+async def test_keys_move_the_cursor_the_detail_follows_and_enter_opens_it() -> None:
+    app = browser_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        main, requests = await loaded(pilot, app)
+        detail = main.query_one(RequestDetail)
+        requests.focus()
+        await pilot.press("home")
+        first = requests.listed[0]
+        assert requests.selected_id == first.id and not requests.follow
+        await until(pilot, lambda: short_url(first.url) in detail.plain_text())
+        await pilot.press("down", "down")
+        third = requests.listed[2]
+        assert requests.selected_id == third.id
+        await until(pilot, lambda: short_url(third.url) in detail.plain_text())
+        await pilot.press("enter")
+        focused = app.focused
+        assert focused is not None and detail in focused.ancestors_with_self
