@@ -7,7 +7,7 @@ widget or cell made per row; a new request is appended (or, sorted, the list is
 sorted again: 5,000 keys). Rows are drawn from the records when they come on
 screen, through a strip cache that a changed record, the Waterfall's scale, the
 width, the focus or the theme empty. A DataTable redrew thousands of cells for a
-chip on 10,000 requests (see /work/shared/notes/textual.md).
+chip on 10,000 requests (see ../shared/notes/textual.md).
 
 The first line is the column header (fixed; the rows scroll under it), as a
 DataTable drew it, so the list looks as it did.
@@ -32,7 +32,6 @@ from engine.browser.records import RequestRecord
 from tui.widgets.request_chips import Chips, status_chip_of, type_chip_of
 from tui.widgets.request_list import (
     MAX_ROWS,
-    PADDING,
     SLACK,
     layout,
     request_fields,
@@ -650,4 +649,4 @@ ELLIPSIS = frozenset({"URL", "Type", "MIME"})
 """Columns whose overlong text ends in "…" (the others are cut)."""
 
 
-__all__ = ["PADDING", "RequestList"]
+__all__ = ["RequestList"]
