@@ -29,7 +29,7 @@ import psutil
 
 from engine.browser.recorded import RecordedBrowser, Recording
 from tui.app import LivetapApp
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 
 TARGET_MB = 300
 BATCH = 500

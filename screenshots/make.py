@@ -31,7 +31,7 @@ from tui.screens.main import MainScreen
 from tui.widgets.packet_detail import DeepTree, LayerTree
 from tui.widgets.packet_pane import PacketPane
 from tui.widgets.request_detail import RequestDetail
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

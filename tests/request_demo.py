@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from engine.browser.recorded import RecordedBrowser, Recording
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 
 DATA = Path(__file__).parent.parent / "screenshots" / "data"
 
@@ -49,9 +49,8 @@ async def loaded(pilot: Pilot[None], app: LivetapApp) -> tuple[MainScreen, Reque
 
 def select(requests: RequestList, url_end: str) -> str:
     """Put the cursor on the first listed request whose URL ends so; its id."""
-    for row in requests.ordered_rows:
-        record = requests.record(str(row.key.value))
-        if record is not None and record.url.endswith(url_end):
-            requests.move_cursor(row=requests.get_row_index(row.key), animate=False)
+    for record in requests.listed:
+        if record.url.endswith(url_end):
+            requests.move_cursor(row=requests.get_row_index(record.id), animate=False)
             return record.id
     raise AssertionError(f"no listed request ends with {url_end}")

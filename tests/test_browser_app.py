@@ -25,7 +25,7 @@ from tui.screens.main import MainScreen
 from tui.widgets.browser_pane import BrowserPane
 from tui.widgets.packet_list import PacketList
 from tui.widgets.request_detail import RequestDetail
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 from tui.widgets.status_bar import StatusBar
 
 SIZE = (220, 50)

@@ -21,7 +21,7 @@ from tui.app import LivetapApp
 from tui.screens.copy_request import CopyRequestMenu
 from tui.screens.main import MainScreen
 from tui.screens.network_menu import NetworkMenu
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 from tui.widgets.status_bar import StatusBar
 
 SIZE = (220, 50)

@@ -21,7 +21,7 @@ from tui.commands.demo import demo_sources
 from tui.demo.recording import write_recording
 from tui.demo.traffic import dns_answer, dns_query, sensor_message
 from tui.screens.main import MainScreen
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 
 LIVETAP = str(Path(sys.executable).parent / "livetap")
 

@@ -17,7 +17,7 @@ from tests.sample_traffic import write_sample_pcap
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
 from tui.screens.prompts import Prompt
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 from tui.widgets.status_bar import StatusBar
 
 DATA = Path(__file__).parent.parent / "screenshots" / "data"

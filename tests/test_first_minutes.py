@@ -34,7 +34,8 @@ from tui.widgets.key_footer import KeyFooter
 from tui.widgets.packet_detail import LayerTree
 from tui.widgets.packet_list import PacketList, PacketListHeader
 from tui.widgets.request_detail import RequestDetail
-from tui.widgets.request_list import RequestList, layout, size_text, time_text, url_text
+from tui.widgets.request_list import layout, size_text, time_text, url_text
+from tui.widgets.request_view import RequestList
 from tui.widgets.status_bar import StatusBar
 
 DATA = Path(__file__).parent.parent / "screenshots" / "data"

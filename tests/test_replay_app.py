@@ -21,7 +21,7 @@ from tui.screens.body_search import BodySearch
 from tui.screens.main import MainScreen
 from tui.screens.resend_form import ResendForm
 from tui.widgets.request_detail import RequestDetail
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.request_demo import DATA, browser_app, loaded, recorded_browser, unti
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
 from tui.widgets.request_chips import ChipBar
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 
 
 def document_request(request_id: str) -> tuple[str, dict[str, Any], str]:

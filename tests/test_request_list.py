@@ -1,9 +1,8 @@
 """The request list stays bounded and quick when requests arrive by the thousand.
 
-DataTable's ``remove_row`` costs time in proportion to the rows held, so the list
-drops its oldest rows in one rebuild rather than one at a time; these check
-what a user sees across that: the newest requests, in order, the cursor kept on
-the request it was on, updates in place.
+The list drops its oldest rows down to MAX_ROWS at once, after a slack; these
+check what a user sees across that: the newest requests, in order, the cursor
+kept on the request it was on, updates in place.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ from dataclasses import replace
 from textual.app import App, ComposeResult
 
 from engine.browser.records import RequestRecord
-from tui.widgets.request_list import MAX_ROWS, SLACK, RequestList
+from tui.widgets.request_list import MAX_ROWS, SLACK
+from tui.widgets.request_view import RequestList
 
 
 class ListApp(App[None]):
@@ -26,7 +26,7 @@ def record(number: int) -> RequestRecord:
 
 
 def keys(requests: RequestList) -> list[str]:
-    return [str(row.key.value) for row in requests.ordered_rows]
+    return list(requests.order)
 
 
 async def test_a_batch_bigger_than_the_list_shows_its_newest_requests() -> None:

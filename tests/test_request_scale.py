@@ -12,7 +12,8 @@ from engine.browser.recorded import RecordedBrowser, Recording
 from tests.request_demo import DATA, until
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
-from tui.widgets.request_list import MAX_ROWS, RequestList
+from tui.widgets.request_list import MAX_ROWS
+from tui.widgets.request_view import RequestList
 
 COPIES = 715
 """14 requests a copy: 10,010 in all."""

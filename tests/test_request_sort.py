@@ -12,8 +12,9 @@ from textual.app import App, ComposeResult
 from engine.browser.records import RequestRecord
 from tests.request_demo import browser_app, loaded
 from tui.widgets.request_chips import ChipBar
-from tui.widgets.request_list import MAX_ROWS, RequestList
+from tui.widgets.request_list import MAX_ROWS
 from tui.widgets.request_sort import SORT_ORDER, next_column
+from tui.widgets.request_view import RequestList
 
 
 class ListApp(App[None]):
@@ -35,7 +36,7 @@ def record(number: int) -> RequestRecord:
 
 
 def order(requests: RequestList) -> list[str]:
-    return [str(row.key.value) for row in requests.ordered_rows]
+    return list(requests.order)
 
 
 def values(requests: RequestList, name: str) -> list[Any]:

@@ -33,7 +33,7 @@ from tui.widgets.packet_detail import DeepTree
 from tui.widgets.packet_list import PacketList
 from tui.widgets.packet_pane import PacketPane
 from tui.widgets.request_detail import RequestDetail
-from tui.widgets.request_list import RequestList
+from tui.widgets.request_view import RequestList
 
 SIZE = (200, 50)
 

@@ -15,12 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.text import Text
+from rich.text import Span, Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.browser.records import BrowserBatch, BrowserStatus, RequestRecord, ResponseBody
@@ -39,8 +39,8 @@ from engine.tls_keylog import KeyLog
 from tui.notes import fail, flash, warn
 from tui.widgets.request_chips import ChipBar, Chips
 from tui.widgets.request_detail import RequestDetail
-from tui.widgets.request_list import RequestList
 from tui.widgets.request_sort import next_column, sort_words
+from tui.widgets.request_view import RequestList
 
 if TYPE_CHECKING:
     from engine.browser.source import BrowserSource
@@ -136,6 +136,8 @@ class BrowserPane(Vertical):
         self.status: BrowserStatus | None = None
         """The browser's state at the last pull, for the status bar."""
         self._request_list: RequestList | None = None
+        self._title: tuple[str, list[Span]] | None = None
+        """The title last shown."""
         self._shown_request: str | None = None
         self._bodies: dict[str, ResponseBody] = {}
         self._body_notes: dict[str, str] = {}
@@ -174,7 +176,7 @@ class BrowserPane(Vertical):
         """Show the state and apply the changed requests."""
         requests = self.request_list
         narrowed = requests.chips.words() if requests is not None else ""
-        self.query_one("#browser-title", Static).update(status_line(batch.status, narrowed))
+        self._set_title(status_line(batch.status, narrowed))
         if self.connected and (batch.changed or batch.removed):
             with self.app.batch_update():
                 self.query_one(RequestList).apply(batch.changed, batch.removed)
@@ -230,7 +232,16 @@ class BrowserPane(Vertical):
         requests.set_chips(chips, self.browser.tracker.records())
         self._show_chips()
         if self.status is not None:
-            self.query_one("#browser-title", Static).update(status_line(self.status, chips.words()))
+            self._set_title(status_line(self.status, chips.words()))
+
+    def _set_title(self, title: Text) -> None:
+        """Show ``title`` if it changed: the title is one line high, so no layout (a
+        Static's update lays out and repaints the whole screen, at every pull otherwise)."""
+        seen = (title.plain, title.spans)
+        if seen == self._title:
+            return
+        self._title = seen
+        self.query_one("#browser-title", Static).update(title, layout=False)
 
     def _show_chips(self) -> None:
         """The chip bar: the active chips, and whether the log is kept across navigations."""
@@ -280,16 +291,14 @@ class BrowserPane(Vertical):
 
     # -- the selected request's detail ------------------------------------------------
 
-    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+    def on_request_list_highlighted(self, message: RequestList.Highlighted) -> None:
         """Show the request under the cursor."""
-        if isinstance(message.data_table, RequestList) and message.row_key.value is not None:
-            self._shown_request = str(message.row_key.value)
-            self._show_request(self._shown_request)
+        self._shown_request = message.request_id
+        self._show_request(self._shown_request)
 
-    def on_data_table_row_selected(self, message: DataTable.RowSelected) -> None:
-        """Enter on a request (DataTable's own Enter) opens its detail, like on a packet."""
-        if isinstance(message.data_table, RequestList):
-            self.query_one(RequestDetail).focus()
+    def on_request_list_chosen(self, message: RequestList.Chosen) -> None:
+        """Enter on a request opens its detail, like on a packet."""
+        self.query_one(RequestDetail).focus()
 
     def _show_request(self, request_id: str | None) -> None:
         """Render a request with whatever was fetched for it."""
@@ -409,11 +418,9 @@ class BrowserPane(Vertical):
     def select_request(self, request_id: str) -> bool:
         """Put the cursor on a listed request (and hold the list there); False if not listed."""
         requests = self.request_list
-        if requests is None or request_id not in requests.rows:
+        if requests is None or not requests.select(request_id):
             warn(self, "that request is no longer listed")
             return False
-        requests.hold()
-        requests.move_cursor(row=requests.get_row_index(request_id), animate=False, scroll=True)
         return True
 
     @property

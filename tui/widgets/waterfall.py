@@ -2,9 +2,8 @@
 went (queueing, DNS, connect, send, wait, receive), as DevTools draws it.
 
 Every bar is drawn against one :class:`Scale`, the time the rows on screen span, so
-scrolling to a burst of requests spreads them over the column. The cells are renderables
-that read the scale when drawn: a new scale redraws only the rows on screen, never every
-row of the list.
+scrolling to a burst of requests spreads them over the column. The list draws only the
+rows on screen, so a new scale redraws only those, never every row of the list.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
 from engine.browser.records import RequestRecord
@@ -107,16 +105,3 @@ def bar(record: RequestRecord, scale: Scale, width: int) -> Text:
         colour, block = STYLES[name]
         text.append(block if covered >= 0.5 or block != "█" else "▌", style=colour)
     return text
-
-
-class WaterfallCell:
-    """A Rich renderable: one request's bar against the list's current scale."""
-
-    __slots__ = ("record", "scale")
-
-    def __init__(self, record: RequestRecord, scale: Scale) -> None:
-        self.record = record
-        self.scale = scale
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield bar(self.record, self.scale, options.max_width)
