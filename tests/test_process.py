@@ -904,3 +904,22 @@ def test_the_kernels_record_never_names_a_program_of_another_namespace(namespace
     finally:
         kernel.close()
         hooked.close()
+
+
+def test_the_detail_says_a_command_line_is_not_known_rather_than_inventing_one() -> None:
+    """The kernel hook names a program that ended before /proc was read: pid, name and user
+    only. The detail must not show its name as a command line, nor a parent pid of 0."""
+    from engine.process.detail import process_node
+
+    ended = process_node(ProcessInfo(pid=4121, name="curl", user="root", uid=0))
+    lines = [node.label for node in ended.children]
+    assert ended.label == "Process: curl 4121"
+    assert "Command line: not known (the program ended before livetap read it)" in lines
+    assert not any(line.startswith("Parent PID") for line in lines)
+    read = process_node(ProcessInfo(4121, "curl", "curl -s http://x/", "root", 0, 880))
+    assert [node.label for node in read.children][:4] == [
+        "Command line: curl -s http://x/",
+        "User: root",
+        "PID: 4121",
+        "Parent PID: 880",
+    ]

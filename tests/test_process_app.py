@@ -85,10 +85,12 @@ async def test_curls_packets_say_curl_and_its_pid_and_the_filter_keeps_them(
         await until(pilot, lambda: session.owners is not None and session.owners.active)
         # A curl on lo is over in a few ms; without the kernel hook (no CAP_BPF) its first
         # connection can race the SYN watcher: then up to ten curls, and one must be named
-        # on every packet. With the hook, the first one must. Never a wrong name.
+        # on every packet. With the hook up to three (the share it names is
+        # test_process_loop's: ≥ 99 % of 1,000 curls; one curl in a full suite run under load
+        # once showed "—"). Never a wrong name.
         owners = session.owners
         assert owners is not None and owners.attributor is not None
-        attempts = 1 if owners.attributor.kernel is not None else 10
+        attempts = 3 if owners.attributor.kernel is not None else 10
         for _attempt in range(attempts):
             fetched = subprocess.Popen(
                 ["curl", "-s", "-m", "5", f"http://{V4}:{port}/"], stdout=subprocess.PIPE, text=True
@@ -106,14 +108,14 @@ async def test_curls_packets_say_curl_and_its_pid_and_the_filter_keeps_them(
             rows = row_strings(main.packet_list)
             from_curl = [row for row in rows if f"{client} → {port}" in row]
             assert from_curl
-            assert all(f"curl {fetched.pid}" in row or " — " in row for row in from_curl)
+            assert all(f"curl {fetched.pid}" in row or " — " in row for row in from_curl), rows
             if all(f"curl {fetched.pid}" in row for row in from_curl):
                 break
-        assert all(f"curl {fetched.pid}" in row for row in from_curl)
+        assert all(f"curl {fetched.pid}" in row for row in from_curl), from_curl
         to_curl = [row for row in rows if f"{port} → {client}" in row]
         assert to_curl and not any("curl" in row for row in to_curl)  # the server's
         curls = [row for row in rows if "curl " in row]
-        assert any("GET / HTTP/1.1" in row for row in curls if f"curl {fetched.pid}" in row)
+        assert any("GET / HTTP/1.1" in row for row in curls if f"curl {fetched.pid}" in row), curls
         assert "Process" in str(main.query_one("#packet-header").render())
 
         named = f"curl {fetched.pid}"
@@ -133,7 +135,12 @@ async def test_curls_packets_say_curl_and_its_pid_and_the_filter_keeps_them(
         )
         details = [str(child.label) for child in tree.root.children[0].children]
         assert f"PID: {fetched.pid}" in details
-        assert any(line.startswith("Command line: curl -s -m 5") for line in details)
+        # /proc's command line, or (named by the kernel hook after curl ended) why not known
+        assert any(
+            line.startswith("Command line: curl -s -m 5")
+            or line == "Command line: not known (the program ended before livetap read it)"
+            for line in details
+        ), details
 
         main.apply_display_filter('proc.name == "curl"')
         await until(pilot, lambda: main.packet_list.row_count == len(curls))

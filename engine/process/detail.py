@@ -15,12 +15,19 @@ def process_node(owner: ProcessInfo) -> FieldNode:
     if not owner.known:
         fields = [FieldNode(f"User: {owner.user}")] if owner.user else []
         return FieldNode(f"Process: unknown: {owner.reason}", tuple(fields))
-    fields = [
-        FieldNode(f"Command line: {owner.cmdline or owner.name}"),
-        FieldNode(f"User: {owner.user or owner.uid}"),
-        FieldNode(f"PID: {owner.pid}"),
-        FieldNode(f"Parent PID: {owner.ppid}"),
-    ]
+    if owner.cmdline:
+        fields = [
+            FieldNode(f"Command line: {owner.cmdline}"),
+            FieldNode(f"User: {owner.user or owner.uid}"),
+            FieldNode(f"PID: {owner.pid}"),
+            FieldNode(f"Parent PID: {owner.ppid}"),
+        ]
+    else:  # named by the kernel hook after the program ended: /proc had nothing left
+        fields = [
+            FieldNode("Command line: not known (the program ended before livetap read it)"),
+            FieldNode(f"User: {owner.user or owner.uid}"),
+            FieldNode(f"PID: {owner.pid}"),
+        ]
     if owner.unit:
         fields.append(FieldNode(f"Unit: {owner.unit}"))
     return FieldNode(f"Process: {owner.name} {owner.pid}", tuple(fields))
