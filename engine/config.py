@@ -142,7 +142,6 @@ def _parse_int(text: str | int, what: str, low: int, high: int) -> int:
 
 def read_config_file(path: Path, required: bool) -> dict[str, Any]:
     """The settings in a YAML config file, by setting name; unknown keys are errors."""
-    import yaml
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -158,14 +157,7 @@ def read_config_file(path: Path, required: bool) -> dict[str, Any]:
         return {}  # another user's default config (e.g. under sudo -u): not ours to read
     except OSError as error:
         raise BadInputError(f"cannot read config file {path}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise BadInputError(f"config file {path} is not valid YAML: {error}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BadInputError(f"config file {path} must be a mapping of keys to values")
+    data = _yaml_mapping(text, path)
     unknown = sorted(str(key) for key in data if key not in FILE_KEYS and key not in SECTIONS)
     if unknown:
         known = ", ".join([*FILE_KEYS, *sorted(SECTIONS)])
@@ -256,7 +248,6 @@ def write_config_key(path: Path, key: str, value: Any) -> None:
 
 def read_raw_config(path: Path) -> dict[str, Any]:
     """The config file's mapping as written (file keys, sections), empty when it is missing."""
-    import yaml
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -264,15 +255,7 @@ def read_raw_config(path: Path) -> dict[str, Any]:
         return {}
     except OSError as error:
         raise BadInputError(f"cannot read config file {path}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise BadInputError(f"config file {path} is not valid YAML: {error}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BadInputError(f"config file {path} must be a mapping of keys to values")
-    return data
+    return _yaml_mapping(text, path)
 
 
 def _parse_bool(value: Any, name: str) -> bool:
@@ -302,3 +285,18 @@ def served_port(environ: Mapping[str, str] | None = None) -> int | None:
     if not text.isdigit() or not 0 < int(text) < 65536:
         return None
     return int(text)
+
+
+def _yaml_mapping(text: str, path: Path) -> dict[str, Any]:
+    """A config file's text as a mapping ({} when empty); not YAML or not a mapping: an error."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise BadInputError(f"config file {path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInputError(f"config file {path} must be a mapping of keys to values")
+    return data

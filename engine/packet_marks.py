@@ -111,7 +111,8 @@ class PacketMarks:
 
 
 class Rows(Protocol):
-    """Rows by position, as the packet list reads them (see tui/widgets/packet_rows.py)."""
+    """Rows by position, as the packet list reads them (tui/widgets/packet_rows.py);
+    ``trimmed`` counts rows that left the front (the scroll shift)."""
 
     @property
     def trimmed(self) -> int: ...

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from engine.file_ring import FileRing
+from engine.packet_marks import Rows as PacketRows
 from engine.ring import PacketRing
 
-
-class PacketRows(Protocol):
-    """Rows by position; ``trimmed`` counts rows that left the front (the scroll shift)."""
-
-    @property
-    def trimmed(self) -> int: ...
-
-    def __len__(self) -> int: ...
-
-    def index_at(self, row: int) -> int | None: ...
-
-    def rows_up_to(self, index: int) -> int: ...
-
-    def row_of(self, index: int) -> int | None: ...
+__all__ = ["PacketRows", "RingRows", "SortedRows"]
 
 
 class RingRows:
