@@ -45,7 +45,7 @@ from engine.packet.tcp_analysis import (
     ZERO_WINDOW_PROBE,
     ZERO_WINDOW_PROBE_ACK,
 )
-from engine.pcapio import PcapRecord
+from engine.ring_analysis import Buffer
 
 ERROR, WARNING, NOTE, CHAT = "Error", "Warning", "Note", "Chat"
 SEVERITIES = (ERROR, WARNING, NOTE, CHAT)
@@ -155,18 +155,6 @@ def _malformed_dns(packet: Packet) -> bool:
     except Malformed:
         return True
     return False
-
-
-class Buffer(Protocol):
-    """The packets to look through (the ring, a file's index)."""
-
-    @property
-    def first_index(self) -> int: ...
-
-    @property
-    def last_index(self) -> int: ...
-
-    def record(self, index: int) -> PcapRecord | None: ...
 
 
 class Analysis(Protocol):

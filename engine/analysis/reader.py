@@ -95,23 +95,36 @@ def read_tuple_batches(
     reader, stream, size = open_capture(path)
     state.format = reader.format
     state.linktype = reader.linktype
-    last_report = time.monotonic()
     read: Callable[[int], list[RecordTuple]] = reader.read_tuples
     if named:  # a named record is a tuple of the same fields
         read = cast(Callable[[int], list[RecordTuple]], reader.read_batch)
     try:
-        while batch := read(BATCH):
-            state.packets += len(batch)
-            yield batch
-            if progress is not None:
-                now = time.monotonic()
-                if now - last_report >= PROGRESS_INTERVAL:
-                    last_report = now
-                    progress(_position(stream, size), size)
-        if progress is not None:
-            progress(size, size)
+        batches = iter(lambda: read(BATCH), [])
+        yield from _counted(batches, state, progress, lambda: _position(stream, size), size)
     finally:
         _ended(state, reader)
+
+
+def _counted(
+    batches: Iterable[list[Any]],
+    state: ReadState,
+    progress: ProgressCallback | None,
+    done: Callable[[], int],
+    total: int,
+) -> Iterator[list[Any]]:
+    """The batches, counted into ``state``, with ``progress`` told at most every
+    PROGRESS_INTERVAL how far the reading is (``done()`` of ``total`` bytes)."""
+    last_report = time.monotonic()
+    for batch in batches:
+        state.packets += len(batch)
+        yield batch
+        if progress is not None:
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_INTERVAL:
+                last_report = now
+                progress(done(), total)
+    if progress is not None:
+        progress(total, total)
 
 
 def _ended(state: ReadState, reader: PcapReader) -> None:
@@ -158,19 +171,13 @@ def read_merged_batches(
     state.linktype = opened[0][0].linktype
     total = sum(size for _reader, _stream, size in opened)
     merged = merge_by_time([_with_offsets(reader) for reader, _stream, _size in opened])
-    last_report = time.monotonic()
+
+    def done() -> int:
+        return sum(_position(stream, size) for _reader, stream, size in opened)
+
     try:
-        while batch := [item[2] for item in islice(merged, BATCH)]:
-            state.packets += len(batch)
-            yield batch
-            if progress is not None:
-                now = time.monotonic()
-                if now - last_report >= PROGRESS_INTERVAL:
-                    last_report = now
-                    done = sum(_position(stream, size) for _reader, stream, size in opened)
-                    progress(done, total)
-        if progress is not None:
-            progress(total, total)
+        batches = iter(lambda: [item[2] for item in islice(merged, BATCH)], [])
+        yield from _counted(batches, state, progress, done, total)
     finally:
         for reader, _stream, _size in opened:
             _ended(state, reader)
