@@ -14,6 +14,10 @@ command -v rsvg-convert >/dev/null || packages+=(librsvg2-bin)
 command -v setpriv >/dev/null || packages+=(util-linux)
 ldconfig -p 2>/dev/null | grep -q 'libpcap\.so' || packages+=(libpcap0.8)
 python3 -c 'import venv, ensurepip' 2>/dev/null || packages+=(python3 python3-venv python3-pip)
+# engine.native compiles the analysis hot path with mypyc: a C compiler and Python's headers
+command -v gcc >/dev/null || packages+=(gcc)
+python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(sysconfig.get_paths()["include"] + "/Python.h"))' 2>/dev/null \
+    || packages+=(python3-dev)
 
 if [ ${#packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -36,4 +40,7 @@ if ! .venv/bin/python -c 'import engine, tui, themes, pytest, textual' 2>/dev/nu
     .venv/bin/python -m pip install -q -e '.[dev]'
     touch .venv/.installed
 fi
+# Compile the analysis modules (about a minute, only when their sources changed); without
+# a compiler livetap still runs, as pure Python.
+.venv/bin/python -m engine.native build || true
 echo "setup.sh: ready; start livetap with: sudo .venv/bin/livetap" >&2

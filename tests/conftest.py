@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import native
 from engine.live import LiveSource
 from engine.session import CaptureSession
 from tests.own_processes import own_processes, remove_own_temp, use_own_temp
@@ -59,6 +60,7 @@ def send_udp(port: int, payloads: list[bytes], source_port: int | None = None) -
         return used
 
 
+PURE_SKIP = "replaces a function of a compiled module: runs in the LIVETAP_PURE=1 pass"
 ROOT_SKIP = "needs root: "
 """How the reason of every test skipped for want of root begins."""
 
@@ -69,8 +71,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Without root, skip the tests marked ``root`` and say why; run everything else.
 
     ``@pytest.mark.root("setpriv to another user")`` names what needs root; a bare
-    ``pytest.mark.root`` means the test captures on lo.
+    ``pytest.mark.root`` means the test captures on lo. Tests marked ``pure`` replace a
+    function inside a module that is compiled here: they are skipped, saying so, and
+    run in test.sh's second pass (``LIVETAP_PURE=1 pytest -m pure``).
     """
+    if native.status().compiled:
+        for item in items:
+            if item.get_closest_marker("pure") is not None:
+                item.add_marker(pytest.mark.skip(reason=PURE_SKIP))
     if os.geteuid() == 0:
         return
     for item in items:

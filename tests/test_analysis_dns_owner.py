@@ -69,6 +69,7 @@ def _read(messages: list[bytes]) -> tuple[Any, ...]:
     )
 
 
+@pytest.mark.pure
 def test_the_shortcut_reads_what_the_walk_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     messages = _messages()
     plain = dns_module._plain

@@ -65,6 +65,7 @@ def _forbid(monkeypatch: pytest.MonkeyPatch, calls: list[str]) -> None:
     monkeypatch.setattr(LoginReader, "feed", spy("login"))
 
 
+@pytest.mark.pure
 def test_conversations_alone_reads_no_application_layer(
     mix: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -248,7 +248,9 @@ class _LazyVersion(argparse._VersionAction):
     """``--version``, the package metadata read only when asked (it costs ~20 ms a start)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
-        self.version = f"livetap {_version()}"
+        from engine import native
+
+        self.version = f"livetap {_version()} (analysis: {native.status().reason})"
         super().__call__(*args, **kwargs)
 
 

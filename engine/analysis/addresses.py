@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 from socket import AF_INET6, inet_ntoa, inet_ntop
 
+from mypy_extensions import mypyc_attr
+
 _TEXT: dict[bytes, str] = {}
 _TEXT_CACHE_SIZE = 65536
 
@@ -57,6 +59,7 @@ _PARSED: dict[str, bytes | None] = {}
 """Addresses as text -> their bytes (a report names the same few addresses on many rows)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # engine.analysis.shards keeps frame numbers
 class PassiveNames:
     """Names for addresses, learnt only from DNS answers in the traffic itself (no lookups)."""
 

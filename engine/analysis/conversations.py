@@ -18,6 +18,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from engine.analysis.addresses import format_address
 from engine.packet.walk import Raw
 
@@ -85,6 +87,7 @@ class UdpTable:
         return forward
 
 
+@mypyc_attr(serializable=True)  # a shard's streams cross to the parent pickled
 class TcpStream:
     """One TCP stream (Wireshark's ``tcp.stream``): counters, handshake and app state."""
 

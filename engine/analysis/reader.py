@@ -373,6 +373,8 @@ def _add_decrypted(
     warnings: list[str],
 ) -> None:
     """The decrypted HTTP/2 requests, when there are keys (a key log or the file's own)."""
+    if keylog is None and not (embedded and _is_pcapng(path)):
+        return  # only pcapng embeds keys: a pcap file does not pay for tshark's modules
     from engine.analysis.decrypted import decrypted_http, has_embedded_secrets
     from engine.errors import LivetapError
 
@@ -389,6 +391,8 @@ def _add_decrypted(
 def _add_processes(talkers: dict[str, Any], path: str | Path, top_n: int) -> None:
     """The top processes of a pcapng file a live capture saved (its packet comments name
     each packet's process); nothing for any other file."""
+    if not _is_pcapng(path):
+        return
     from engine.process.saved import saved_processes
 
     try:
@@ -398,6 +402,15 @@ def _add_processes(talkers: dict[str, Any], path: str | Path, top_n: int) -> Non
     if rows:
         talkers["processes_total"] = len(rows)
         talkers["by_process"] = [row.to_json() for row in rows[:top_n]]
+
+
+def _is_pcapng(path: str | Path) -> bool:
+    """Whether a file starts as pcapng does (only pcapng carries comments and keys)."""
+    try:
+        with Path(path).open("rb") as stream:
+            return stream.read(4) == b"\x0a\x0d\x0d\x0a"
+    except OSError:
+        return False
 
 
 def _on_two_cores(
