@@ -142,7 +142,7 @@ def copied_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         relative = module.replace(".", "/") + ".so"
         (built / relative).parent.mkdir(parents=True, exist_ok=True)
         (built / relative).write_bytes(b"")
-        modules[module] = {"sha256": native.digest(native.source_of(module)), "file": relative}
+        modules[module] = {**native.fingerprint(native.source_of(module)), "file": relative}
     manifest = {"interpreter": native.interpreter(), "modules": modules}
     (built / "manifest.json").write_text(json.dumps(manifest))
     return built
@@ -161,7 +161,11 @@ def test_a_build_that_matches_the_sources_is_used(copied_build: Path) -> None:
 
 def test_an_edited_source_makes_everything_pure_python(copied_build: Path) -> None:
     manifest = _manifest(copied_build)
-    manifest["modules"]["engine.analysis.dns"]["sha256"] = "0" * 64
+    entry = manifest["modules"]["engine.analysis.dns"]
+    entry["mtime_ns"] -= 1  # touched (a checkout): hashed, and the same source
+    (copied_build / "manifest.json").write_text(json.dumps(manifest))
+    assert native._usable_build()[0] is not None
+    entry["sha256"] = "0" * 64  # edited since the build
     (copied_build / "manifest.json").write_text(json.dumps(manifest))
     files, reason = native._usable_build()
     assert files is None and "engine.analysis.dns changed since it was compiled" in reason

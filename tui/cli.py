@@ -430,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command:
             code: int = args.run(args)
+            if argv is None and getattr(args, "exit_at_once", False):
+                _exit_at_once(code)
             return code
         return run_live(args)
     except LivetapError as error:
@@ -447,6 +449,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.SUCCESS
     except Exception as error:
         return _report_crash(error)
+
+
+def _exit_at_once(code: int) -> None:
+    """End the process without freeing what it built (``analyze``'s tables: a tenth of its
+    time on a big file), as mypy does; the output is flushed and atexit handlers run first."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # `livetap analyze f | head`: the reader left, not an error
+        pass
+    os._exit(code)
 
 
 def _check_theme(name: str) -> None:

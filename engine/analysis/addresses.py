@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 from socket import AF_INET6, inet_ntoa, inet_ntop
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
-_TEXT: dict[bytes, str] = {}
-_TEXT_CACHE_SIZE = 65536
+_TEXT: Final[dict[bytes, str]] = {}
+_TEXT_CACHE_SIZE: Final = 65536
 
 
 def format_address(raw: bytes) -> str:
@@ -55,7 +56,7 @@ def parse_address(text: str) -> bytes | None:
     return raw
 
 
-_PARSED: dict[str, bytes | None] = {}
+_PARSED: Final[dict[str, bytes | None]] = {}
 """Addresses as text -> their bytes (a report names the same few addresses on many rows)."""
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from engine import linktypes
 from engine.analysis.addresses import PassiveNames
@@ -42,16 +42,16 @@ from engine.packet.walk import Layers, Outer, Raw, routed_pair, walk_ethernet_ra
 from engine.pcapio import PcapRecord
 from engine.pcapio.formats import RecordTuple
 
-DEFAULT_MAX_FLOWS = 200_000
+DEFAULT_MAX_FLOWS: Final = 200_000
 """Conversations kept per table (IP pairs, TCP streams, UDP flows)."""
-DEFAULT_MAX_ITEMS = 10_000
+DEFAULT_MAX_ITEMS: Final = 10_000
 """HTTP requests, DNS queries and credentials kept (counts go on past it)."""
-RATE_SECONDS = 600
+RATE_SECONDS: Final = 600
 """Per-second packet counts kept for the sparkline: the last ten minutes."""
-BEACON_GAP = 1.0
+BEACON_GAP: Final = 1.0
 """A UDP packet after this much silence on its flow starts a new session (beaconing)."""
 
-L4_NAMES: dict[int, str] = {
+L4_NAMES: Final[dict[int, str]] = {
     6: "tcp",
     17: "udp",
     1: "icmp",
@@ -65,23 +65,23 @@ L4_NAMES: dict[int, str] = {
     112: "vrrp",
     132: "sctp",
 }
-_NO_APP: tuple[str, ...] = ()
+_NO_APP: Final[tuple[str, ...]] = ()
 _new = tuple.__new__
 PathKey = tuple[tuple[str, ...], str | None, tuple[str, ...]]
 """A frame's protocol path: (layers to IP, transport, application layers)."""
-_DATA: tuple[str, ...] = ("data",)
-_MOBILITY = 135
+_DATA: Final[tuple[str, ...]] = ("data",)
+_MOBILITY: Final = 135
 """IPv6's Mobility header (tshark's IPv6 tap does not see such a packet)."""
-_ETH_ONLY: tuple[str, ...] = ("eth",)
-_SHORT: tuple[str, ...] = ("_ws.short",)
+_ETH_ONLY: Final[tuple[str, ...]] = ("eth",)
+_SHORT: Final[tuple[str, ...]] = ("_ws.short",)
 """A record shorter than its link header (tshark: a short frame, or malformed when empty)."""
-_FTP: tuple[str, ...] = ("ftp", "ftp.current-working-directory")
+_FTP: Final[tuple[str, ...]] = ("ftp", "ftp.current-working-directory")
 """tshark adds the FTP working directory it tracks as a layer of its own."""
-_DNS_LABELS = frozenset({"dns", "mdns", "llmnr"})
-_LOGIN_LABELS = frozenset({"ftp", "telnet", "smtp", "pop", "imap"})
-_LABELS: dict[str, tuple[str, ...]] = {}
+_DNS_LABELS: Final = frozenset({"dns", "mdns", "llmnr"})
+_LOGIN_LABELS: Final = frozenset({"ftp", "telnet", "smtp", "pop", "imap"})
+_LABELS: Final[dict[str, tuple[str, ...]]] = {}
 
-ALL_REPORTS = (
+ALL_REPORTS: Final = (
     "summary",
     "protocols",
     "conversations",
@@ -93,9 +93,9 @@ ALL_REPORTS = (
     "credentials",
 )
 """Every report (the same names and order as :data:`engine.analysis.report.REPORTS`)."""
-_HIERARCHY = frozenset({"summary", "protocols"})
+_HIERARCHY: Final = frozenset({"summary", "protocols"})
 """Reports that read the protocol paths (so the application layers must be read)."""
-_NAMED = frozenset(ALL_REPORTS) - {"summary", "protocols"}
+_NAMED: Final = frozenset(ALL_REPORTS) - {"summary", "protocols"}
 """Reports that show the names the capture's DNS answers gave addresses."""
 
 
@@ -237,10 +237,6 @@ class Analyzer:
         """
         count = 0
         size = 0
-        packet = self._packet
-        ethernet = linktypes.ETHERNET
-        walk_ethernet = walk_ethernet_raw  # plain tuples: the hot path reads them faster
-        walk_other = walk_raw
         with self.lock:
             seen = self.linktypes
             previous_linktype = -1
@@ -271,10 +267,10 @@ class Analyzer:
                     current, second_packets, second_bytes = second, 0, 0
                 second_packets += 1
                 second_bytes += length
-                packet(
+                self._packet(  # direct calls: compiled (engine.native), they are C calls
                     time,
                     length,
-                    walk_ethernet(data) if linktype == ethernet else walk_other(linktype, data),
+                    walk_ethernet_raw(data) if linktype == 1 else walk_raw(linktype, data),
                     data,
                 )
             if linktype_count:

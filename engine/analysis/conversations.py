@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -28,9 +28,9 @@ FRAMES_AB, BYTES_AB, FRAMES_BA, BYTES_BA, FIRST, LAST, ADDR_A, ADDR_B = range(8)
 PORT_A, PORT_B, LABEL, EVENTS = 8, 9, 10, 11
 """UDP records add the ports, the port-based protocol name and beacon event times."""
 
-SEQ_MASK = 0xFFFFFFFF
-SEQ_HALF = 0x80000000
-MAX_EVENTS = 64
+SEQ_MASK: Final = 0xFFFFFFFF
+SEQ_HALF: Final = 0x80000000
+MAX_EVENTS: Final = 64
 """Session start times kept per flow for beacon detection."""
 
 

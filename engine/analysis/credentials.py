@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl, unquote_plus
 
 from engine.analysis.addresses import format_endpoint
@@ -20,7 +20,7 @@ from engine.analysis.addresses import format_endpoint
 if TYPE_CHECKING:
     from engine.analysis.conversations import TcpStream
 
-LOGIN_PORTS: dict[int, str] = {
+LOGIN_PORTS: Final[dict[int, str]] = {
     21: "FTP",
     23: "Telnet",
     25: "SMTP",
@@ -30,14 +30,14 @@ LOGIN_PORTS: dict[int, str] = {
 }
 """The server ports whose streams are read for logins, and the protocol's name."""
 
-BUDGET = 16 * 1024
+BUDGET: Final = 16 * 1024
 """Bytes read per direction of a login stream; logins come first."""
-MAX_LINE = 2048
-_PASSWORD_FIELD = re.compile(r"pass|pwd|secret|passcode|\bpin\b", re.IGNORECASE)
-_USER_FIELD = re.compile(r"user|login|e-?mail|account|\buid\b|\bname\b", re.IGNORECASE)
-_TELNET_USER_PROMPTS = (b"login:", b"username:", b"user name:", b"user:")
-_TELNET_FAILURES = (b"incorrect", b"failed", b"denied", b"invalid")
-_TELNET_SUCCESS = (b"last login", b"welcome", b"$ ", b"# ", b"> ")
+MAX_LINE: Final = 2048
+_PASSWORD_FIELD: Final = re.compile(r"pass|pwd|secret|passcode|\bpin\b", re.IGNORECASE)
+_USER_FIELD: Final = re.compile(r"user|login|e-?mail|account|\buid\b|\bname\b", re.IGNORECASE)
+_TELNET_USER_PROMPTS: Final = (b"login:", b"username:", b"user name:", b"user:")
+_TELNET_FAILURES: Final = (b"incorrect", b"failed", b"denied", b"invalid")
+_TELNET_SUCCESS: Final = (b"last login", b"welcome", b"$ ", b"# ", b"> ")
 
 
 def mask(secret: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from socket import AF_INET6, inet_ntoa, inet_ntop
+from typing import Final
 
 from engine.analysis.addresses import PassiveNames
 from engine.analysis.threats import Sightings
@@ -18,9 +19,9 @@ from engine.packet.app import DNS_RCODES, DNS_TYPES, Malformed, dns_name
 from engine.packet.structs import DNS, RR, U16
 from engine.packet.walk import Raw
 
-MAX_ANSWERS = 16
+MAX_ANSWERS: Final = 16
 """Answers kept per response (the rest are counted)."""
-MAX_PENDING = 20_000
+MAX_PENDING: Final = 20_000
 """Queries waiting for their response; the oldest are let go beyond this."""
 
 
@@ -170,7 +171,6 @@ class DnsLog:
                 for _ in range(questions - 1):
                     _, position = dns_name(data, position, start, end)
                     position += 4
-            learn = self.names.learn
             for _ in range(answers):
                 if (
                     plain
@@ -189,7 +189,7 @@ class DnsLog:
                 if position > end:
                     return
                 if (rtype == 1 and length == 4) or (rtype == 28 and length == 16):
-                    learn(data[rdata:position], qname or owner)
+                    self.names.learn(data[rdata:position], qname or owner)
         except (Malformed, IndexError, struct.error):
             return
 

@@ -8,11 +8,13 @@ bytes are bounded; the oldest are let go first.
 
 from __future__ import annotations
 
+from typing import Final
+
 from engine.packet.walk import Layers, reassembled
 
-MAX_PENDING = 1024
+MAX_PENDING: Final = 1024
 """Datagrams waiting for fragments."""
-MAX_DATAGRAM = 65535 + 64
+MAX_DATAGRAM: Final = 65535 + 64
 
 
 class _Datagram:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-PAYLOAD_NAMES = frozenset(
+PAYLOAD_NAMES: Final = frozenset(
     {"data", "data-text-lines", "media", "json", "xml", "urlencoded-form", "_ws.malformed"}
 )
 """Layers that only name what a payload holds: a packet's protocol is the one above."""
 
-DISPLAY_NAMES = {
+DISPLAY_NAMES: Final = {
     "eth": "Ethernet",
     "vlan": "802.1Q",
     "sll": "SLL",
@@ -84,7 +84,7 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
 
 
-UNLISTED = frozenset({"nflog"})
+UNLISTED: Final = frozenset({"nflog"})
 """Layers tshark's hierarchy leaves out (its NFLOG frames start at ``ip``), though
 ``frame.protocols`` names them."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from engine.analysis.addresses import format_address, format_endpoint
 from engine.analysis.credentials import Credential, CredentialLog, form_secrets, http_basic
@@ -26,16 +26,16 @@ from engine.packet.walk import Raw
 if TYPE_CHECKING:
     from engine.analysis.conversations import TcpStream
 
-HTTP: tuple[str, ...] = ("http",)
-DATA: tuple[str, ...] = ("data",)
-MAX_HEAD = 64 * 1024
+HTTP: Final[tuple[str, ...]] = ("http",)
+DATA: Final[tuple[str, ...]] = ("data",)
+MAX_HEAD: Final = 64 * 1024
 """Header bytes collected for one message before giving up on it."""
-MAX_FORM_BODY = 16 * 1024
+MAX_FORM_BODY: Final = 16 * 1024
 """Form bodies read for password fields, at most."""
-MAX_TEXT = 2048
+MAX_TEXT: Final = 2048
 """Longest method, host, path or user agent kept."""
-_LABELS: dict[str, tuple[str, ...]] = {}
-_MEDIA = {
+_LABELS: Final[dict[str, tuple[str, ...]]] = {}
+_MEDIA: Final = {
     "application/json": "json",
     "application/xml": "xml",
     "text/xml": "xml",
@@ -43,7 +43,7 @@ _MEDIA = {
     "application/octet-stream": "data",
     "": "data",
 }
-_WANTED = frozenset(
+_WANTED: Final = frozenset(
     {
         b"host",
         b"user-agent",
@@ -53,10 +53,10 @@ _WANTED = frozenset(
         b"authorization",
     }
 )
-_NO_BODY_STATUS = frozenset({204, 304})
-_HEADER_NAMES: dict[bytes, bytes | None] = {}
+_NO_BODY_STATUS: Final = frozenset({204, 304})
+_HEADER_NAMES: Final[dict[bytes, bytes | None]] = {}
 """Header names as sent -> the name livetap reads them by (None: not read)."""
-_HOST_KEYS: dict[str, str] = {}
+_HOST_KEYS: Final[dict[str, str]] = {}
 """Host headers as the host counts key them (normalised once per name)."""
 
 
@@ -81,7 +81,7 @@ def media_label(content_type: str) -> tuple[str, ...]:
     return found
 
 
-_MEDIA_LABELS: dict[str, tuple[str, ...]] = {}
+_MEDIA_LABELS: Final[dict[str, tuple[str, ...]]] = {}
 """Content-Type values as sent -> their label (a capture repeats a few of them)."""
 
 
@@ -107,7 +107,7 @@ def _reassembled(label: tuple[str, ...]) -> tuple[str, ...]:
     return found
 
 
-_REASSEMBLED: dict[tuple[str, ...], tuple[str, ...]] = {}
+_REASSEMBLED: Final[dict[tuple[str, ...], tuple[str, ...]]] = {}
 
 
 def _text(raw: bytes) -> str:
@@ -513,8 +513,8 @@ class HttpLog:
         return reader.label
 
 
-_SEQ_MASK = 0xFFFFFFFF
-_SEQ_HALF = 0x80000000
+_SEQ_MASK: Final = 0xFFFFFFFF
+_SEQ_HALF: Final = 0x80000000
 
 
 def _skip(reader: _Reader, gap: int) -> None:

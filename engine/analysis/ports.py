@@ -8,7 +8,9 @@ else is ``data``, as in tshark for unregistered ports.
 
 from __future__ import annotations
 
-TCP_APPS: dict[int, str] = {
+from typing import Final
+
+TCP_APPS: Final[dict[int, str]] = {
     21: "ftp",
     22: "ssh",
     23: "telnet",
@@ -29,7 +31,7 @@ TCP_APPS: dict[int, str] = {
     8080: "http",
 }
 
-UDP_APPS: dict[int, str] = {
+UDP_APPS: Final[dict[int, str]] = {
     53: "dns",
     67: "dhcp",
     68: "dhcp",
@@ -44,9 +46,9 @@ UDP_APPS: dict[int, str] = {
     5355: "llmnr",
 }
 
-HTTP_PORTS = frozenset(port for port, name in TCP_APPS.items() if name == "http")
+HTTP_PORTS: Final = frozenset(port for port, name in TCP_APPS.items() if name == "http")
 
-USUAL_PORTS = frozenset(
+USUAL_PORTS: Final = frozenset(
     {
         *TCP_APPS,
         *UDP_APPS,

@@ -15,7 +15,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from engine.analysis.addresses import format_address
@@ -27,10 +27,10 @@ from engine.errors import (
     from_os_error,
 )
 
-MAX_BLOCKLIST_BYTES = 512 * 1024 * 1024
-MAX_CLIENTS = 5
+MAX_BLOCKLIST_BYTES: Final = 512 * 1024 * 1024
+MAX_CLIENTS: Final = 5
 """Client addresses kept per host name seen (enough to say who asked)."""
-_SINKHOLES = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1"})
+_SINKHOLES: Final = frozenset({"0.0.0.0", "127.0.0.1", "::", "::1"})
 
 
 def normalise_host(host: str) -> str:

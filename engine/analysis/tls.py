@@ -9,7 +9,7 @@ the threat check and the reports.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from engine.analysis.threats import Sightings
 from engine.packet.app import client_hello_sni
@@ -19,14 +19,14 @@ from engine.packet.walk import Raw
 if TYPE_CHECKING:
     from engine.analysis.conversations import TcpStream
 
-TLS: tuple[str, ...] = ("tls",)
-TLS_REASSEMBLED: tuple[str, ...] = ("tls", "tcp.segments")
+TLS: Final[tuple[str, ...]] = ("tls",)
+TLS_REASSEMBLED: Final[tuple[str, ...]] = ("tls", "tcp.segments")
 """A record that began in an earlier segment ends here: tshark adds its reassembly."""
-TLS_REASSEMBLED_MORE: tuple[str, ...] = ("tls", "tcp.segments", "tls")
+TLS_REASSEMBLED_MORE: Final[tuple[str, ...]] = ("tls", "tcp.segments", "tls")
 """...and another record starts after it, in the same segment."""
-DATA: tuple[str, ...] = ("data",)
-NONE: tuple[str, ...] = ()
-MAX_RECORDS = 64
+DATA: Final[tuple[str, ...]] = ("data",)
+NONE: Final[tuple[str, ...]] = ()
+MAX_RECORDS: Final = 64
 """Records walked in one segment at most."""
 
 

@@ -13,6 +13,7 @@ compiled file ever lands beside the sources (where it would shadow an edited
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -29,9 +30,10 @@ from engine.native import (
     MODULES,
     PURE_VARIABLE,
     ROOT,
-    digest,
+    fingerprint,
     interpreter,
     source_of,
+    unchanged,
 )
 
 
@@ -45,7 +47,7 @@ def up_to_date() -> bool:
     try:
         return manifest.get("interpreter") == interpreter() and all(
             module in modules
-            and modules[module]["sha256"] == digest(source_of(module))
+            and unchanged(source_of(module), modules[module])
             and (BUILT / modules[module]["file"]).is_file()
             for module in MODULES
         )
@@ -61,9 +63,7 @@ def missing_tools() -> str | None:
     include = Path(sysconfig.get_paths()["include"]) / "Python.h"
     if not include.is_file():
         return f"no Python headers ({include}); on Debian: apt-get install python3-dev"
-    try:
-        import mypyc  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("mypyc") is None:  # a build tool: never imported here
         return "no mypyc (it comes with mypy: pip install mypy)"
     return None
 
@@ -92,12 +92,12 @@ def build(quiet: bool = False) -> None:
             raise RuntimeError(f"mypyc failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
         suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
         staged = work / "_built"
-        modules: dict[str, dict[str, str]] = {}
+        modules: dict[str, dict[str, str | int]] = {}
         for module in MODULES:
             relative = Path(*module.split(".")).with_suffix("").as_posix() + suffix
             (staged / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(work / relative, staged / relative)
-            modules[module] = {"sha256": digest(source_of(module)), "file": relative}
+            modules[module] = {**fingerprint(source_of(module)), "file": relative}
         for shared in work.glob(f"*__mypyc{suffix}"):  # the library every module calls into
             shutil.copy2(shared, staged / shared.name)
             modules[shared.name.removesuffix(suffix)] = {"file": shared.name}

@@ -7,17 +7,19 @@ the display filter and the analysis reports, so each reads a name the same way.
 
 from __future__ import annotations
 
+from typing import Final
+
 from engine.packet.structs import TWO_U16, U16
 
-DNS_OPCODES = {
+DNS_OPCODES: Final = {
     0: "Standard query",
     1: "Inverse query",
     2: "Server status request",
     4: "Zone change notification",
     5: "Dynamic update",
 }
-DNS_RCODES = {1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-DNS_TYPES = {
+DNS_RCODES: Final = {1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+DNS_TYPES: Final = {
     1: "A",
     2: "NS",
     5: "CNAME",
@@ -31,19 +33,19 @@ DNS_TYPES = {
     65: "HTTPS",
     255: "ANY",
 }
-_DNS_MAX_JUMPS = 64
-DNS_MAX_NAME = 255  # octets, as RFC 1035 allows
-DNS_ANSWERS_SHOWN = 3
-DNS_SHOWN_TYPES = frozenset({1, 5, 28})  # A, CNAME, AAAA
-_DNS_NAMES: dict[bytes, str] = {}
+_DNS_MAX_JUMPS: Final = 64
+DNS_MAX_NAME: Final = 255  # octets, as RFC 1035 allows
+DNS_ANSWERS_SHOWN: Final = 3
+DNS_SHOWN_TYPES: Final = frozenset({1, 5, 28})  # A, CNAME, AAAA
+_DNS_NAMES: Final[dict[bytes, str]] = {}
 """Names by their uncompressed wire form: the same few names recur all the time."""
-_DNS_NAME_CACHE_SIZE = 4096
+_DNS_NAME_CACHE_SIZE: Final = 4096
 
-DNS_PORTS = frozenset({53, 5353, 5355})
+DNS_PORTS: Final = frozenset({53, 5353, 5355})
 """DNS, mDNS and LLMNR: the ports tshark decodes DNS messages on."""
 
 
-HTTP_METHODS = (
+HTTP_METHODS: Final = (
     b"GET",
     b"POST",
     b"PUT",
@@ -54,13 +56,13 @@ HTTP_METHODS = (
     b"CONNECT",
     b"TRACE",
 )
-HTTP_STARTS = (*(method + b" " for method in HTTP_METHODS), b"HTTP/1.")
-HTTP_FIRST_BYTES = frozenset(start[0] for start in HTTP_STARTS)
-INFO_CAP = 200
+HTTP_STARTS: Final = (*(method + b" " for method in HTTP_METHODS), b"HTTP/1.")
+HTTP_FIRST_BYTES: Final = frozenset(start[0] for start in HTTP_STARTS)
+INFO_CAP: Final = 200
 
-_CONTROL_CODES = (*range(0x20), *range(0x7F, 0xA0))
-_CONTROL_BYTES = bytes(_CONTROL_CODES)
-_ESCAPES = {code: f"\\x{code:02x}" for code in _CONTROL_CODES}
+_CONTROL_CODES: Final = (*range(0x20), *range(0x7F, 0xA0))
+_CONTROL_BYTES: Final = bytes(_CONTROL_CODES)
+_ESCAPES: Final = {code: f"\\x{code:02x}" for code in _CONTROL_CODES}
 
 
 class Malformed(Exception):

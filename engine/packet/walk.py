@@ -17,7 +17,7 @@ bytes for every link type). Tunnels nest at most :data:`MAX_TUNNEL_DEPTH` deep.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from engine import linktypes
 from engine.packet.structs import (
@@ -25,7 +25,6 @@ from engine.packet.structs import (
     ETH_ARP,
     ETH_IPV4,
     ETH_IPV6,
-    ETHERNET_IPV4,
     IP4,
     IP6,
     NULL_AF_INET6,
@@ -41,7 +40,7 @@ from engine.packet.structs import (
 
 _new = tuple.__new__
 
-MAX_TUNNEL_DEPTH = 4
+MAX_TUNNEL_DEPTH: Final = 4
 """Tunnel headers followed at most: crafted input must not recurse without end."""
 
 
@@ -117,7 +116,7 @@ Raw = tuple[
 ]
 """A :class:`Layers` as a plain tuple, the same fields in the same order."""
 
-_NOTHING: tuple[Outer, ...] = ()
+_NOTHING: Final[tuple[Outer, ...]] = ()
 
 
 def _only(chain: tuple[str, ...], net: int = -1) -> Raw:
@@ -126,8 +125,8 @@ def _only(chain: tuple[str, ...], net: int = -1) -> Raw:
     return (chain, 0, b"", -1, -1, -1, 0, 0, 0, 0, 0, 0, None, _NOTHING, net, -1)
 
 
-_CHAINS: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
-_CHAIN_CACHE_SIZE = 1024
+_CHAINS: Final[dict[tuple[tuple[str, ...], str], tuple[str, ...]]] = {}
+_CHAIN_CACHE_SIZE: Final = 1024
 
 
 def extend(chain: tuple[str, ...], name: str) -> tuple[str, ...]:
@@ -141,21 +140,21 @@ def extend(chain: tuple[str, ...], name: str) -> tuple[str, ...]:
     return found
 
 
-ETH: tuple[str, ...] = ("eth",)
-_ETH_IP_CHAIN = extend(ETH, "ip")
-_ETH_IPV6_CHAIN = extend(ETH, "ipv6")
+ETH: Final[tuple[str, ...]] = ("eth",)
+_ETH_IP_CHAIN: Final = extend(ETH, "ip")
+_ETH_IPV6_CHAIN: Final = extend(ETH, "ipv6")
 
-_ETH_LLC = 0x8870
+_ETH_LLC: Final = 0x8870
 """Jumbo LLC: an ethertype saying an 802.2 header follows."""
-_ETH_MPLS = frozenset({0x8847, 0x8848})
-_ETH_PPPOE_SESSION = 0x8864
-_ETH_MACSEC = 0x88E5
-_ETH_NSH = 0x894F
-_ETH_TEB = 0x6558
+_ETH_MPLS: Final = frozenset({0x8847, 0x8848})
+_ETH_PPPOE_SESSION: Final = 0x8864
+_ETH_MACSEC: Final = 0x88E5
+_ETH_NSH: Final = 0x894F
+_ETH_TEB: Final = 0x6558
 """Transparent Ethernet bridging: an Ethernet frame inside GRE or GENEVE."""
-_ETH_ERSPAN = 0x88BE
-_ETH_ERSPAN3 = 0x22EB
-_ETHERTYPE_NAMES = {
+_ETH_ERSPAN: Final = 0x88BE
+_ETH_ERSPAN3: Final = 0x22EB
+_ETHERTYPE_NAMES: Final = {
     ETH_ARP: "arp",
     0x8035: "arp",  # RARP: the same packet, read by tshark's ARP dissector (filter, hierarchy)
     0x88CC: "lldp",
@@ -163,12 +162,12 @@ _ETHERTYPE_NAMES = {
     0x888E: "eapol",
     0x88F7: "ptp",
 }
-_ETH_NAMED = {ethertype: extend(ETH, name) for ethertype, name in _ETHERTYPE_NAMES.items()}
-_ETH_DATA = extend(ETH, "data")
-_VLAN_NAMES = {0x8100: "vlan", 0x88A8: "ieee8021ad", 0x9100: "vlan"}
-_IPV6_EXTENSIONS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
-_IPV6_FRAGMENT = 44
-_PPP_PROTOCOLS = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: 0x8847, 0x0283: 0x8848}
+_ETH_NAMED: Final = {ethertype: extend(ETH, name) for ethertype, name in _ETHERTYPE_NAMES.items()}
+_ETH_DATA: Final = extend(ETH, "data")
+_VLAN_NAMES: Final = {0x8100: "vlan", 0x88A8: "ieee8021ad", 0x9100: "vlan"}
+_IPV6_EXTENSIONS: Final = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
+_IPV6_FRAGMENT: Final = 44
+_PPP_PROTOCOLS: Final = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: 0x8847, 0x0283: 0x8848}
 """PPP protocol numbers livetap follows: IPv4, IPv6, MPLS unicast and multicast."""
 
 
@@ -211,19 +210,27 @@ def walk_ethernet_raw(data: bytes) -> Raw:
     """Ethernet II; untagged IPv4 without options or fragments is read with one unpack."""
     size = len(data)
     if size >= 34:
-        ethertype, version_ihl, total, fragment, protocol = ETHERNET_IPV4(data, 0)
+        # byte by byte, not struct: compiled (engine.native) an index is a C read, where a
+        # struct call builds a tuple of objects (pure Python is ~2x slower on these lines)
+        ethertype = data[12] << 8 | data[13]
+        version_ihl, total = data[14], data[16] << 8 | data[17]
+        fragment, protocol = data[20] << 8 | data[21], data[23]
         if ethertype == ETH_IPV4 and version_ihl == 0x45 and total >= 20 and not fragment & 0x3FFF:
             wire = 14 + total
             end = wire if wire < size else size
             if protocol == 6 and end >= 54:  # TCP, inlined: the most common frame of all
-                sport, dport, seq, ack, data_offset, flags, _window = TCP(data, 34)
+                sport, dport = data[34] << 8 | data[35], data[36] << 8 | data[37]
+                seq = data[38] << 24 | data[39] << 16 | data[40] << 8 | data[41]
+                ack = data[42] << 24 | data[43] << 16 | data[44] << 8 | data[45]
+                data_offset, flags = data[46], data[47]
                 payload = 34 + ((data_offset >> 4) << 2)
                 if payload >= 54 and payload <= wire:
                     stop = end if end > payload else payload
                     return (_ETH_IP_CHAIN, 4, data[26:34], 6, sport, dport, flags, seq, ack,
                             payload, stop, wire - payload, None, _NOTHING, 14, 34)  # fmt: skip
             if protocol == 17 and end >= 42:  # UDP, inlined as _transport reads it
-                sport, dport, length = UDP(data, 34)
+                sport, dport = data[34] << 8 | data[35], data[36] << 8 | data[37]
+                length = data[38] << 8 | data[39]
                 if 8 <= length <= total - 20 and dport not in _UDP_TUNNELS:
                     stop = 34 + length
                     return (_ETH_IP_CHAIN, 4, data[26:34], 17, sport, dport, 0, 0, 0, 42,
@@ -248,19 +255,23 @@ def _ethernet_ipv6(data: bytes, size: int) -> Raw:
     """Untagged IPv6 straight to TCP or UDP (no extension header), read as :func:`_ipv6`
     and :func:`_transport` read it, without their general steps; anything else goes to them.
     """
-    version, length, protocol = IP6(data, 14)
+    version, length, protocol = data[14], data[18] << 8 | data[19], data[20]
     if version >> 4 == 6 and length:
         wire = 54 + length
         end = wire if wire < size else size
         if protocol == 6:
-            sport, dport, seq, ack, data_offset, flags, _window = TCP(data, 54)
+            sport, dport = data[54] << 8 | data[55], data[56] << 8 | data[57]
+            seq = data[58] << 24 | data[59] << 16 | data[60] << 8 | data[61]
+            ack = data[62] << 24 | data[63] << 16 | data[64] << 8 | data[65]
+            data_offset, flags = data[66], data[67]
             payload = 54 + ((data_offset >> 4) << 2)
             if end >= 74 and payload >= 74 and payload <= wire:
                 return (_ETH_IPV6_CHAIN, 6, data[22:54], 6, sport, dport, flags, seq, ack,
                         payload, end if end > payload else payload, wire - payload, None,
                         _NOTHING, 14, 54)  # fmt: skip
         elif protocol == 17:
-            sport, dport, udp_length = UDP(data, 54)
+            sport, dport = data[54] << 8 | data[55], data[56] << 8 | data[57]
+            udp_length = data[58] << 8 | data[59]
             if 8 <= udp_length <= length and dport not in _UDP_TUNNELS:
                 stop = 54 + udp_length
                 return (_ETH_IPV6_CHAIN, 6, data[22:54], 17, sport, dport, 0, 0, 0, 62,
@@ -303,11 +314,11 @@ def _ethertype(
     return _only(extend(chain, _ETHERTYPE_NAMES.get(ethertype, "data")), offset)
 
 
-_ISL_DESTINATIONS = frozenset({b"\x01\x00\x0c\x00\x00", b"\x0c\x00\x0c\x00\x00"})
+_ISL_DESTINATIONS: Final = frozenset({b"\x01\x00\x0c\x00\x00", b"\x0c\x00\x0c\x00\x00"})
 """The multicast addresses a Cisco ISL header starts with (what tshark recognises it by)."""
-_ISL = ("isl",)
-_ETH_ARISTA = 0xD28B
-_ARISTA_TIMESTAMPS = {0x0010: 8, 0x0110: 8, 0x0020: 6, 0x0120: 6}
+_ISL: Final = ("isl",)
+_ETH_ARISTA: Final = 0xD28B
+_ARISTA_TIMESTAMPS: Final = {0x0010: 8, 0x0110: 8, 0x0020: 6, 0x0120: 6}
 """Arista timestamp versions and their lengths: 64-bit and 48-bit, TAI and UTC."""
 
 
@@ -411,7 +422,7 @@ def _macsec(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer
     return _ethertype(data, offset + 2, ethertype, chain, outer)
 
 
-_NSH_NEXT = {1: ETH_IPV4, 2: ETH_IPV6}
+_NSH_NEXT: Final = {1: ETH_IPV4, 2: ETH_IPV6}
 
 
 def _nsh(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, ...]) -> Raw:
@@ -508,7 +519,7 @@ def _atm_clip(data: bytes) -> Raw:
     return _ipv4(data, 0, _CLIP, _NOTHING)
 
 
-_CLIP = ("clip",)
+_CLIP: Final = ("clip",)
 
 
 def _raw_ipv6(data: bytes) -> Raw:
@@ -530,7 +541,7 @@ def _cisco_hdlc(data: bytes) -> Raw:
     return _ethertype(data, 4, protocol, chain, _NOTHING)
 
 
-_FR_NLPID = {0xCC: ETH_IPV4, 0x8E: ETH_IPV6}
+_FR_NLPID: Final = {0xCC: ETH_IPV4, 0x8E: ETH_IPV6}
 
 
 def _frame_relay(data: bytes) -> Raw:
@@ -564,7 +575,7 @@ def _frame_relay(data: bytes) -> Raw:
     return _only(chain)
 
 
-_NFLOG_PAYLOAD = 9
+_NFLOG_PAYLOAD: Final = 9
 
 
 def _nflog(data: bytes) -> Raw:
@@ -633,9 +644,15 @@ def _shifted(
     return ident, offset, more, start + shift, length
 
 
-_ARCNET_TYPES = {0xF0: ETH_IPV4, 0xF1: ETH_ARP, 0xD4: ETH_IPV4, 0xD5: ETH_ARP, 0xC4: ETH_IPV6}
+_ARCNET_TYPES: Final = {
+    0xF0: ETH_IPV4,
+    0xF1: ETH_ARP,
+    0xD4: ETH_IPV4,
+    0xD5: ETH_ARP,
+    0xC4: ETH_IPV6,
+}
 """ARCNET protocol IDs: RFC 1051 (0xF0 IP, 0xF1 ARP) and RFC 1201 (0xD4 IP, 0xD5 ARP, ...)."""
-_ARCNET_RFC1051 = frozenset({0xF0, 0xF1})
+_ARCNET_RFC1051: Final = frozenset({0xF0, 0xF1})
 
 
 def _arcnet_linux(data: bytes) -> Raw:
@@ -675,7 +692,7 @@ def _ipoib(data: bytes) -> Raw:
     return _ethertype(data, 44, ethertype, chain, _NOTHING)
 
 
-_JUNIPER_MAGIC = b"MGC"
+_JUNIPER_MAGIC: Final = b"MGC"
 
 
 def _juniper_ether(data: bytes) -> Raw:
@@ -695,22 +712,22 @@ def _juniper_ether(data: bytes) -> Raw:
     return _ethertype(data, offset + 14, ethertype, ("juniper", "eth"), _NOTHING)
 
 
-IEEE802_11 = 105
-LINUX_ATM_CLIP = 106
-IEEE802_11_RADIOTAP = 127
-ARCNET_LINUX = 129
-USER2 = 149
-JUNIPER_ETHER = 178
-IPNET = 226
-IPOIB = 242
-PPP = 9
-PPP_HDLC = 50
-CISCO_HDLC = 104
-FRAME_RELAY = 107
-NFLOG = 239
-PKTAP = 258
-_WLAN = ("wlan",)
-_RADIOTAP = ("radiotap", "wlan_radio", "wlan")
+IEEE802_11: Final = 105
+LINUX_ATM_CLIP: Final = 106
+IEEE802_11_RADIOTAP: Final = 127
+ARCNET_LINUX: Final = 129
+USER2: Final = 149
+JUNIPER_ETHER: Final = 178
+IPNET: Final = 226
+IPOIB: Final = 242
+PPP: Final = 9
+PPP_HDLC: Final = 50
+CISCO_HDLC: Final = 104
+FRAME_RELAY: Final = 107
+NFLOG: Final = 239
+PKTAP: Final = 258
+_WLAN: Final = ("wlan",)
+_RADIOTAP: Final = ("radiotap", "wlan_radio", "wlan")
 
 
 def _radiotap(data: bytes) -> Raw:
@@ -752,7 +769,7 @@ def _wlan(data: bytes, offset: int, chain: tuple[str, ...]) -> Raw:
     return _only(extend(chain, "data"))
 
 
-_LINKS: dict[int, Callable[[bytes], Raw]] = {
+_LINKS: Final[dict[int, Callable[[bytes], Raw]]] = {
     linktypes.ETHERNET: walk_ethernet_raw,
     linktypes.LINUX_SLL: _sll,
     linktypes.LINUX_SLL2: _sll2,
@@ -777,7 +794,7 @@ _LINKS: dict[int, Callable[[bytes], Raw]] = {
     LINUX_ATM_CLIP: _atm_clip,
 }
 
-KNOWN_LINKTYPES = frozenset(_LINKS)
+KNOWN_LINKTYPES: Final = frozenset(_LINKS)
 """The link types whose frames are read down to IP (others are only counted)."""
 
 
@@ -853,11 +870,11 @@ def _ipv6(data: bytes, offset: int, chain: tuple[str, ...], outer: tuple[Outer, 
     return _transport(data, ip, start, end, wire)
 
 
-_IP_TUNNELS = frozenset({4, 41, 47, 103, 143})
+_IP_TUNNELS: Final = frozenset({4, 41, 47, 103, 143})
 """IPv4-in-IP, IPv6-in-IP, GRE, PIM (its Register messages carry an IP packet) and
 Ethernet (143, as segment routing over IPv6 carries it)."""
-_GRE_ERSPAN_II_HEADER = 8
-_GRE_ERSPAN_III_HEADER = 12
+_GRE_ERSPAN_II_HEADER: Final = 8
+_GRE_ERSPAN_III_HEADER: Final = 12
 
 
 def _tunnel(data: bytes, ip: _Ip, start: int, end: int) -> Raw:
@@ -953,8 +970,8 @@ def _carried(
     return _only(extend(chain, "data"))
 
 
-_ETH_WCCP = 0x883E
-_ETH_CISCO_METADATA = 0x8909
+_ETH_WCCP: Final = 0x883E
+_ETH_CISCO_METADATA: Final = 0x8909
 
 
 def _inside(layers: Raw, outer: tuple[Outer, ...]) -> Raw:
@@ -989,14 +1006,14 @@ def _fragment(data: bytes, ip: _Ip, span: _Span, where: tuple[int, int, bool, in
 
 # -- transport layer -------------------------------------------------------------------
 
-_UDP_TUNNELS: dict[int, str] = {
+_UDP_TUNNELS: Final[dict[int, str]] = {
     4789: "vxlan",
     4790: "vxlan-gpe",
     6081: "geneve",
     6635: "mpls",
     4754: "gre",
 }
-UDP_TUNNEL_PORTS = frozenset(_UDP_TUNNELS)
+UDP_TUNNEL_PORTS: Final = frozenset(_UDP_TUNNELS)
 """Destination ports whose UDP payload the walk reads as a tunnelled frame."""
 """UDP ports whose payload tshark decodes as a tunnel by default."""
 
@@ -1078,7 +1095,7 @@ def _udp_tunnel(data: bytes, ip: _Ip, ports: tuple[int, int], start: int) -> Raw
     return _inside(inner, outer)
 
 
-_ROUTED_FIRST = frozenset({0, 43, 60})
+_ROUTED_FIRST: Final = frozenset({0, 43, 60})
 """Next headers that may lead to a routing header (hop-by-hop, routing, destination)."""
 
 

@@ -377,11 +377,10 @@ class PcapReader:
     ) -> None:
         """The hot loop for pcap: unpack a header, slice the frame, repeat."""
         unpack = _PCAP_RECORD[self._order].unpack_from
+        little = self._order == "<"
         units = self._units
         linktype = self.linktype
         snaplen = self.snaplen
-        append = out.append
-        record_type = PcapRecord if named else tuple  # tuple.__new__(tuple, t) is t
         buf, pos, end = self._buf, self._pos, len(self._buf)
         count = 0
         while count < max_records:
@@ -390,7 +389,19 @@ class PcapReader:
                 if not self._need(16, wait=not count):
                     return
                 buf, pos, end = self._buf, 0, len(self._buf)
-            seconds, fraction, caplen, length = unpack(buf, pos)
+            if little:  # byte by byte: compiled (engine.native), a C read per byte
+                seconds = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16 | buf[pos + 3] << 24
+                fraction = (
+                    buf[pos + 4] | buf[pos + 5] << 8 | buf[pos + 6] << 16 | buf[pos + 7] << 24
+                )
+                caplen = (
+                    buf[pos + 8] | buf[pos + 9] << 8 | buf[pos + 10] << 16 | buf[pos + 11] << 24
+                )
+                length = (
+                    buf[pos + 12] | buf[pos + 13] << 8 | buf[pos + 14] << 16 | buf[pos + 15] << 24
+                )
+            else:
+                seconds, fraction, caplen, length = unpack(buf, pos)
             if caplen > MAX_RECORD:  # more than the snap length is read, as tshark does
                 self._pos = pos
                 raise _Stop(
@@ -407,11 +418,8 @@ class PcapReader:
                 buf, pos, end = self._buf, 0, len(self._buf)
                 start = 16
                 stop = start + caplen
-            append(
-                _new_record(
-                    record_type, (seconds + fraction / units, length, linktype, buf[start:stop], 0)
-                )
-            )
+            record = (seconds + fraction / units, length, linktype, buf[start:stop], 0)
+            out.append(_new_record(PcapRecord, record) if named else record)
             if offsets is not None:
                 offsets.append(self._base + start)
             pos = stop
@@ -426,8 +434,6 @@ class PcapReader:
         The buffer, position and unpackers live in locals and are reloaded only
         after a refill or a new section: this loop is the pcapng hot path.
         """
-        append = out.append
-        record_type = PcapRecord if named else tuple
         interfaces = self._interfaces
         order = self._order
         head, u32, epb = _block_unpackers(order)
@@ -518,7 +524,8 @@ class PcapReader:
             else:
                 seconds, ticks = divmod((high << 32) | low, units)
                 timestamp = seconds + offset + ticks / units
-            append(_new_record(record_type, (timestamp, length, linktype, buf[start:stop], 0)))
+            record = (timestamp, length, linktype, buf[start:stop], 0)
+            out.append(_new_record(PcapRecord, record) if named else record)
             if offsets is not None:
                 offsets.append(self._base + start)
             count += 1

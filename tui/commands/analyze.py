@@ -64,6 +64,7 @@ PROGRESS_DELAY = 1.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The file, the reports, and the options of the threat and credential reports."""
     parser.epilog = EPILOG
+    parser.set_defaults(exit_at_once=True)  # tui.cli: the big tables are not freed at the end
     parser.add_argument(
         "file",
         nargs="*",
