@@ -25,7 +25,8 @@ pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark i
 
 
 def media_frames() -> list[Packet]:
-    """Responses whose bodies tshark names in the column, whole and over two segments."""
+    """Responses whose bodies tshark names in the column, whole and over two segments,
+    then payload that starts no message."""
     web = Tcp("10.0.0.6", 41100, "10.0.0.80", 80).open()
     for content_type, body in (
         ("application/json", b'{"a": [1, 2, 3]}'),
@@ -38,6 +39,7 @@ def media_frames() -> list[Packet]:
         web.send(True, "PA", http_request("GET", "media.example", "/split"))
         web.send(False, "PA", response[:40])
         web.send(False, "PA", response[40:])
+    web.send(False, "PA", b"bytes after the last message\r\n")  # HTTP "Continuation"
     web.close()
     return web.frames
 
@@ -108,6 +110,7 @@ def test_info_of_the_first_and_the_completing_segment(capture: Path) -> None:
     first_parts = [frame for frame in frames if frame.info.endswith(SEGMENT_NOTE)]
     assert first_parts and all(frame.protocol == "TCP" for frame in first_parts)
     assert any(frame.info.startswith("HTTP/1.1 200 OK ") for frame in first_parts)
+    assert [frame.info for frame in frames if frame.protocol == "HTTP"].count("Continuation") == 1
 
 
 def test_count_only_needs_no_columns(capture: Path) -> None:
