@@ -287,6 +287,7 @@ def test_follow_numbers_streams_over_the_merge(files: tuple[Path, Path, Path]) -
         assert ours.stdout == _tshark_follow(merged, "ascii", str(stream)), stream
     data = json.loads(_follow_bytes(str(a), str(b), "--stream", "0", "--json").stdout)["data"]
     assert data["complete"] is True and data["stream"] == 0
+    assert data["files"] == [str(a), str(b)]
     beyond = _follow_bytes(str(a), str(b), "--stream", str(total))
     assert beyond.returncode == ExitCode.NOT_FOUND
     assert f"the files have {total} streams (0-{total - 1})".encode() in beyond.stderr

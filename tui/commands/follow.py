@@ -53,9 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON document")
 
 
-def _document(result: FollowResult) -> dict[str, object]:
-    """The JSON form: both ends and every chunk, as hex and as tshark's ASCII rendering."""
+def _document(result: FollowResult, files: list[str]) -> dict[str, object]:
+    """The JSON form: both ends and every chunk, as hex and as tshark's ASCII rendering
+    (with several files, ``files`` names them in the order given)."""
     return {
+        **({"files": files} if len(files) > 1 else {}),
         "stream": result.stream,
         "filter": result.filter,
         "node0": result.node0,
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"livetap: warning: {warning}", file=sys.stderr)
     with quiet_broken_pipe():
         if args.json:
-            print_json(_document(result))
+            print_json(_document(result, args.file))
         else:
             print(format_follow(result, args.format), end="")
     if result.interrupted:
