@@ -30,10 +30,12 @@ from engine.packet.app import (
     HTTP_STARTS,
     Malformed,
     client_hello_sni,
+    dns_heuristic,
     dns_name,
     http_line,
     skip_dns_name,
 )
+from engine.packet.ports import udp_label
 from engine.packet.structs import (
     ARP,
     DNS,
@@ -174,7 +176,16 @@ def _summary(layers: Raw, data: bytes, linktype: int) -> HeaderSummary:
             return _ports_only(data, l4, end, addresses, "UDP")
         src, dst = addresses
         if sport in DNS_PORTS or dport in DNS_PORTS:
-            protocol, info = _dns(data, start, end, _dns_protocol(sport, dport))
+            if start < end:  # (an empty datagram is plain UDP, as in tshark)
+                protocol, info = _dns(data, start, end, _dns_protocol(sport, dport))
+                return _new(_HS, (src, dst, sport, dport, protocol, info))
+        elif (
+            end - start > 12
+            and not data[start + 2] & 0x78  # opcode 0: rules out most payloads at once
+            and udp_label(sport, dport) is None
+            and dns_heuristic(data, start, end)
+        ):  # DNS on another port, found as tshark's heuristic finds it
+            protocol, info = _dns(data, start, end, "DNS")
             return _new(_HS, (src, dst, sport, dport, protocol, info))
         return _new(_HS, (src, dst, sport, dport, "UDP", f"{sport} → {dport} Len={layers[11]}"))
     if proto in {1, 58}:

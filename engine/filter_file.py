@@ -36,6 +36,7 @@ from engine.display_filter.packet_fields import ProtocolPath
 from engine.errors import BadInputError, ExitCode, LivetapError, UsageError
 from engine.events import PacketSummary
 from engine.file_ring import FileRing
+from engine.http_column import HttpColumns
 from engine.packet.model import Packet
 from engine.packet.streams import FrameAnalysis, StreamTracker
 from engine.packet_range import PacketRange
@@ -144,6 +145,13 @@ class FramePaths:
         return self._analyzer.frame_path(
             packet.timestamp, packet.length, packet.linktype, packet.data
         )
+
+
+def _columns(paths: FramePaths | None) -> HttpColumns:
+    """The Protocol and Info columns after HTTP reassembly: from the filter's own paths
+    when it reassembles (each frame's path is then passed in), else from paths of their
+    own, asked only for the frames of connections that carried HTTP."""
+    return HttpColumns((paths or FramePaths()).path)
 
 
 def frame_paths(display_filter: DisplayFilter) -> FramePaths | None:
@@ -338,6 +346,7 @@ def filter_file(
     matches = display_filter.matches_packet
     times = SequentialTimes(track=True)  # also for the Info column's TCP analysis notes
     paths = frame_paths(display_filter)
+    columns = _columns(paths) if on_match is not None or keep_frames else None
     frames = result.frames
     first_time: float | None = None
     number = 0
@@ -359,6 +368,8 @@ def filter_file(
                 summary = summarize(number, record, names)
                 analysis = times.advance(number, record)
                 protocols = paths.path(record) if paths is not None else None
+                if columns is not None:  # every frame: it follows HTTP messages
+                    protocol, info = columns.columns(summary, record, protocols)
                 if packet_range is not None and number not in packet_range:
                     continue
                 if not matches(summary, times, protocols):
@@ -366,15 +377,15 @@ def filter_file(
                 times.shown(record.timestamp)
                 result.matched += 1
                 kept.append(record)
-                if on_match is not None or keep_frames:
+                if columns is not None:
                     frame = MatchedFrame(
                         number,
                         summary.timestamp - first_time,
                         summary.src,
                         summary.dst,
-                        summary.protocol,
+                        protocol,
                         summary.length,
-                        with_notes(summary.info, analysis),
+                        with_notes(info, analysis),
                         summary.source,
                     )
                     if keep_frames:

@@ -224,3 +224,92 @@ def test_a_truncated_file_among_several_gives_the_rest_and_exit_7(
             assert (
                 data["reports"]["summary"]["packets"] == sum(1 for _ in open_pcap(a)) - 1 + whole_b
             )
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The follow streams dealt alternately into A (pcap) and B (pcapng), and their merge.
+
+    Every stream has packets in both files, interleaved in time: no file alone holds a
+    whole stream, so following either one alone gives something else.
+    """
+    folder = tmp_path_factory.mktemp("split")
+    frames = follow_frames()
+    a = _write_timed(folder / "a.pcap", frames[0::2], START, 2 * STEP)
+    b = _write_timed(folder / "b.pcapng", frames[1::2], START + STEP, 2 * STEP)
+    merged = folder / "m.pcapng"
+    subprocess.run(["mergecap", "-w", str(merged), str(a), str(b)], check=True, timeout=60)
+    return a, b, merged
+
+
+def _write_timed(path: Path, frames: list[Any], start: float, step: float) -> Path:
+    records = []
+    for i, frame in enumerate(frames):
+        raw = bytes(frame)
+        records.append(PcapRecord(start + i * step, len(raw), linktypes.ETHERNET, raw))
+    write_pcap_file(path, records)
+    return path
+
+
+def _follow_bytes(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([LIVETAP, "follow", *args], capture_output=True, timeout=120, check=False)
+
+
+def _tshark_follow(path: Path, mode: str, which: str) -> bytes:
+    return tshark(path, "-q", "-z", f"follow,tcp,{mode},{which}").encode()
+
+
+@pytest.mark.parametrize("mode", ["ascii", "hex", "raw"])
+def test_follow_of_a_stream_split_over_two_files_is_tsharks_on_their_merge(
+    split: tuple[Path, Path, Path], mode: str
+) -> None:
+    a, b, merged = split
+    for stream in range(5):
+        ours = _follow_bytes(str(a), str(b), "--stream", str(stream), "--format", mode)
+        assert ours.returncode == 0, ours.stderr
+        theirs = _tshark_follow(merged, mode, str(stream))
+        assert ours.stdout == theirs, (stream, mode)
+        alone = _follow_bytes(str(a), "--stream", str(stream), "--format", mode)
+        assert alone.stdout != theirs  # the test needs both files: each holds half
+    conv = "10.1.0.1:33000,10.1.0.2:80"
+    by_ends = _follow_bytes(str(b), str(a), "--conv", conv, "--format", mode)
+    assert by_ends.returncode == 0, by_ends.stderr
+    assert by_ends.stdout == _tshark_follow(merged, mode, conv)  # the order of FILEs is free
+
+
+def test_follow_numbers_streams_over_the_merge(files: tuple[Path, Path, Path]) -> None:
+    """A's and B's streams interleave in time: tshark's numbers count over both."""
+    a, b, merged = files
+    total = len(set(tshark(merged, "-T", "fields", "-e", "tcp.stream").split()))
+    assert total > 5  # A's web streams and B's follow streams
+    for stream in range(total):
+        ours = _follow_bytes(str(a), str(b), "--stream", str(stream))
+        assert ours.stdout == _tshark_follow(merged, "ascii", str(stream)), stream
+    data = json.loads(_follow_bytes(str(a), str(b), "--stream", "0", "--json").stdout)["data"]
+    assert data["complete"] is True and data["stream"] == 0
+    assert data["files"] == [str(a), str(b)]
+    beyond = _follow_bytes(str(a), str(b), "--stream", str(total))
+    assert beyond.returncode == ExitCode.NOT_FOUND
+    assert f"the files have {total} streams (0-{total - 1})".encode() in beyond.stderr
+
+
+def test_follow_names_a_missing_or_broken_file(
+    split: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    a, b, _merged = split
+    missing = tmp_path / "nope.pcap"
+    result = _follow_bytes(str(a), str(missing), "--stream", "0")
+    assert result.returncode == ExitCode.NOT_FOUND
+    assert b"nope.pcap" in result.stderr and b"Traceback" not in result.stderr
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"this is not a capture file at all\n" * 4)
+    result = _follow_bytes(str(junk), str(b), "--stream", "0")
+    assert result.returncode == ExitCode.BAD_INPUT, result.stderr
+    assert b"junk.pcap" in result.stderr and b"Traceback" not in result.stderr
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(a.read_bytes()[:-10])  # A's last record ends too soon
+    result = _follow_bytes(str(cut), str(b), "--stream", "4", "--json")
+    assert result.returncode == ExitCode.PARTIAL, result.stderr
+    assert b"cut.pcap ends in the middle of a record" in result.stderr
+    data = json.loads(result.stdout)["data"]
+    assert data["complete"] is False and data["packets"] > 0

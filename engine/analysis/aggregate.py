@@ -37,7 +37,7 @@ from engine.analysis.ports import tcp_label, udp_label
 from engine.analysis.snapshot import AnalysisSnapshot, take_snapshot
 from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
-from engine.packet.app import HTTP_FIRST_BYTES
+from engine.packet.app import HTTP_FIRST_BYTES, dns_heuristic
 from engine.packet.walk import Layers, Outer, Raw, routed_pair, walk_ethernet_raw, walk_raw
 from engine.pcapio import PcapRecord
 from engine.pcapio.formats import RecordTuple
@@ -546,6 +546,8 @@ class Analyzer:
                 label = udp_label(sport, dport)
                 if seglen <= 0:
                     return _NO_APP
+                if label is None and dns_heuristic(data, start, end):
+                    return _label("dns")  # DNS on another port: tshark's heuristic
                 return _label(label) if label else _DATA
         record, direction = entry
         record[direction] += 1
@@ -561,7 +563,9 @@ class Analyzer:
             return _NO_APP
         label = record[LABEL]
         if label is None:
-            return _DATA
+            if not dns_heuristic(data, start, end):
+                return _DATA
+            label = "dns"  # DNS on another port, as tshark's heuristic finds it
         if label in _DNS_LABELS:
             if self._dns:
                 self.dns.message(time, fields, data, (start, end), label)

@@ -1,7 +1,8 @@
 """Follow a TCP stream: its payload both ways, reassembled and printed as tshark prints it.
 
 ``livetap follow FILE --stream N`` gives the same output as
-``tshark -q -z follow,tcp,ascii,N`` (also ``hex`` and ``raw``): streams are numbered
+``tshark -q -z follow,tcp,ascii,N`` (also ``hex`` and ``raw``); ``livetap follow A B``
+follows over the files merged by time, as tshark does on ``mergecap -w M A B``: streams are numbered
 as Wireshark numbers ``tcp.stream`` (see :mod:`engine.analysis.conversations`), and
 segments go through the same reassembly tshark's follow tap does: in-order data is
 appended, data seen before is trimmed, out-of-order segments wait for the gap to
@@ -13,13 +14,13 @@ of that 4-tuple, as tshark's address form does.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.analysis.addresses import format_address, format_endpoint
 from engine.analysis.conversations import TcpStream, TcpStreams
-from engine.analysis.reader import ProgressCallback, ReadState, read_batches
+from engine.analysis.reader import ProgressCallback, ReadState, read_merged_batches
 from engine.errors import NotFoundError, UsageError
 from engine.packet.structs import U16
 from engine.packet.walk import Layers, walk
@@ -243,6 +244,8 @@ class _StreamFollower:
         self._streams = TcpStreams(limit=1 << 62)
         self._follower = _Follower()
         self.packets = 0
+        self.several = False
+        """Several files merged by time are followed (the errors say "the files")."""
 
     def feed(self, records: Iterable[PcapRecord]) -> None:
         """Number and follow a batch of (timestamp, length, linktype, data) records."""
@@ -276,10 +279,12 @@ class _StreamFollower:
             if self.stream is not None:
                 plural = "stream" if total == 1 else "streams"
                 numbers = f" (0-{total - 1})" if total else ""
+                has = "the files have" if self.several else "the file has"
                 raise NotFoundError(
-                    f"there is no TCP stream {self.stream}: the file has {total} {plural}{numbers}"
+                    f"there is no TCP stream {self.stream}: {has} {total} {plural}{numbers}"
                 )
-            raise NotFoundError(f"no TCP packet in the file goes between {self.conv}")
+            where = "the files" if self.several else "the file"
+            raise NotFoundError(f"no TCP packet in {where} goes between {self.conv}")
         follower = self._follower
         node0 = format_endpoint(*follower.client) if follower.client else ":0"
         node1 = format_endpoint(*follower.server) if follower.server else ":0"
@@ -338,21 +343,28 @@ def follow_records(
 
 
 def follow_stream(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     stream: int | None = None,
     conv: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> FollowResult:
     """Follow TCP stream ``stream`` (tshark's number) or the 4-tuple ``conv`` in a file.
 
-    Raises NotFoundError when the file has no such stream (or no packet of the
-    4-tuple), UsageError for a malformed ``conv``, and the reader's typed errors.
-    Ctrl-C ends the reading with what was followed so far (``interrupted``).
+    Several paths are merged by time first, as mergecap merges them
+    (:func:`engine.analysis.reader.read_merged_batches`), so the stream numbers and the
+    output are tshark's on ``mergecap -w M A B``. Raises NotFoundError when the files
+    have no such stream (or no packet of the 4-tuple), UsageError for a malformed
+    ``conv``, and the reader's typed errors (naming the file). Ctrl-C ends the reading
+    with what was followed so far (``interrupted``).
     """
+    paths = [path] if isinstance(path, str | Path) else list(path)
+    if not paths:
+        raise UsageError("follow needs a FILE (a pcap or pcapng file)")
     follower = _StreamFollower(stream, conv)
+    follower.several = len(paths) > 1
     state = ReadState()
     try:
-        for batch in read_batches(path, state, progress):
+        for batch in read_merged_batches(paths, state, progress):
             follower.feed(batch)
     except KeyboardInterrupt:
         state.interrupted = True

@@ -1,50 +1,24 @@
 """Which protocol Wireshark dissects on which port, and which ports are usual services.
 
-tshark picks a TCP/UDP payload's dissector by port, trying the lower port first; a
-payload on no registered port is ``data``. These tables hold the registrations whose
-names livetap's hierarchy uses (checked against tshark 4.0 by the tests); anything
-else is ``data``, as in tshark for unregistered ports.
+The port registrations (:data:`TCP_APPS`, :data:`UDP_APPS` and their lookups) are the
+packet model's (:mod:`engine.packet.ports`), re-exported here for the analysis; the
+ports the patterns report does not mention are the analysis's own.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-TCP_APPS: Final[dict[int, str]] = {
-    21: "ftp",
-    22: "ssh",
-    23: "telnet",
-    25: "smtp",
-    53: "dns",
-    80: "http",
-    110: "pop",
-    139: "nbss",
-    143: "imap",
-    443: "tls",
-    445: "nbss",
-    465: "tls",
-    587: "smtp",
-    993: "tls",
-    995: "tls",
-    3128: "http",
-    8000: "http",
-    8080: "http",
-}
+from engine.packet.ports import TCP_APPS, UDP_APPS, tcp_label, udp_label
 
-UDP_APPS: Final[dict[int, str]] = {
-    53: "dns",
-    67: "dhcp",
-    68: "dhcp",
-    69: "tftp",
-    123: "ntp",
-    137: "nbns",
-    161: "snmp",
-    162: "snmp",
-    514: "syslog",
-    1900: "ssdp",
-    5353: "mdns",
-    5355: "llmnr",
-}
+__all__ = [
+    "HTTP_PORTS",
+    "TCP_APPS",
+    "UDP_APPS",
+    "USUAL_PORTS",
+    "tcp_label",
+    "udp_label",
+]
 
 HTTP_PORTS: Final = frozenset(port for port, name in TCP_APPS.items() if name == "http")
 
@@ -76,15 +50,3 @@ USUAL_PORTS: Final = frozenset(
     }
 )
 """Service ports that are not worth a mention in the patterns report."""
-
-
-def tcp_label(sport: int, dport: int) -> str | None:
-    """The protocol tshark would dissect a TCP payload on these ports as, None for data."""
-    low, high = (sport, dport) if sport < dport else (dport, sport)
-    return TCP_APPS.get(low) or TCP_APPS.get(high)
-
-
-def udp_label(sport: int, dport: int) -> str | None:
-    """The protocol tshark would dissect a UDP payload on these ports as, None for data."""
-    low, high = (sport, dport) if sport < dport else (dport, sport)
-    return UDP_APPS.get(low) or UDP_APPS.get(high)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from engine.events import PacketSummary
-from engine.packet.app import DNS_PORTS
 from engine.packet.model import Packet
 from engine.packet.stack import protocol_stack
 from engine.packet.streams import FrameAnalysis, TcpFrame
@@ -153,22 +152,19 @@ def _layer(name: str) -> Callable[[PacketView], tuple[Any, ...]]:
     return lambda view: _present(view.packet.has(name))
 
 
-def _on_ports(*ports: int) -> Callable[[PacketView], tuple[Any, ...]]:
-    """A protocol tshark picks by port: a payload to or from one of them."""
-    wanted = frozenset(ports)
-    return lambda view: _present(view.packet.on_port(wanted))
-
-
 def _dns(view: PacketView) -> tuple[Any, ...]:
-    """DNS by port; over TCP or in fragments, where the message completes (with a path)."""
+    """DNS as tshark finds it (:meth:`Packet.dns_kind`: port 53, or its heuristic on other
+    ports); over TCP or in fragments, where the message completes (with a path)."""
     packet = view.packet
     path = view.path
     if path is not None and (packet.layers.fragment is not None or packet.transport() == 6):
         return _present("dns" in path[2])
-    return _present(packet.on_port(_DNS_PORT))
+    return _present(packet.dns_kind() == "dns")
 
 
-_DNS_PORT = frozenset({53})
+def _dns_kind(kind: str) -> Callable[[PacketView], tuple[Any, ...]]:
+    """mDNS or LLMNR: DNS messages on their ports (tshark's own protocols)."""
+    return lambda view: _present(view.packet.dns_kind() == kind)
 
 
 def _tls(view: PacketView) -> tuple[Any, ...]:
@@ -178,7 +174,7 @@ def _tls(view: PacketView) -> tuple[Any, ...]:
 def _dns_part(index: int) -> Callable[[PacketView], tuple[Any, ...]]:
     def get(view: PacketView) -> tuple[Any, ...]:
         packet = view.packet
-        if not packet.on_port(DNS_PORTS):
+        if packet.dns_kind() is None:
             return ()
         dns = packet.dns_question()
         if dns is None or (index == 3 and dns[3] < 0) or (index == 2 and not dns[2]):
@@ -255,7 +251,7 @@ def _dns_answer_values(kind: int, size: int) -> PacketGetter:
 
     def get(view: PacketView) -> tuple[Any, ...]:
         packet = view.packet
-        if not packet.on_port(DNS_PORTS):
+        if packet.dns_kind() is None:
             return ()
         return tuple(
             int.from_bytes(rdata, "big")
@@ -268,7 +264,7 @@ def _dns_answer_values(kind: int, size: int) -> PacketGetter:
 
 def _dns_ttls(view: PacketView) -> tuple[Any, ...]:
     packet = view.packet
-    if not packet.on_port(DNS_PORTS):
+    if packet.dns_kind() is None:
         return ()
     return tuple(ttl for _rtype, ttl, _rdata in packet.dns_answers())
 
@@ -278,7 +274,7 @@ def _dns_flags(read: Callable[[int, int], int]) -> PacketGetter:
 
     def get(view: PacketView) -> tuple[Any, ...]:
         packet = view.packet
-        header = packet.dns_header() if packet.on_port(DNS_PORTS) else None
+        header = packet.dns_header() if packet.dns_kind() is not None else None
         return () if header is None else (read(header[1], header[3]),)
 
     return get

@@ -33,6 +33,7 @@ from typing import Any
 MODULES: tuple[str, ...] = (
     "engine.packet.walk",
     "engine.packet.app",
+    "engine.packet.ports",
     "engine.pcapio.read",
     "engine.analysis.addresses",
     "engine.analysis.aggregate",

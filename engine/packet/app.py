@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from engine.packet.structs import TWO_U16, U16
+from engine.packet.structs import DNS_COUNTS, TWO_U16, U16
 
 DNS_OPCODES: Final = {
     0: "Standard query",
@@ -43,6 +43,32 @@ _DNS_NAME_CACHE_SIZE: Final = 4096
 
 DNS_PORTS: Final = frozenset({53, 5353, 5355})
 """DNS, mDNS and LLMNR: the ports tshark decodes DNS messages on."""
+DNS_KINDS: Final = frozenset({"dns", "mdns", "llmnr"})
+"""The dissectors that read DNS messages (they share the ``dns.*`` fields)."""
+DNS_SEEN: Final = 4
+"""Payload bytes tshark's DNS dissectors read (id, flags) before they add their protocol:
+a shorter payload on a DNS port is a malformed DNS row that ``dns`` does not match."""
+
+
+def dns_heuristic(data: bytes, start: int, end: int) -> bool:
+    """Whether tshark 4.0's DNS-over-UDP heuristic takes the payload ``data[start:end]``.
+
+    tshark runs it on a UDP payload no port dissector took (DNS on port 8053, say). As
+    measured on built datagrams: more than the 12-byte header, opcode 0 (a standard
+    query); a query has one question, no answer, no authority and at most 10
+    additional records; a response at most 1 question, 100 answers, 10 authority and 10
+    additional records. Nothing past the header is checked (a bad name is then a
+    malformed DNS message, as in tshark).
+    """
+    if end - start <= 12 or data[start + 2] & 0x78:
+        return False
+    counts: tuple[int, int, int, int, int] = DNS_COUNTS(data, start + 2)
+    flags, questions, answers, authority, additional = counts
+    if additional > 10:
+        return False
+    if flags & 0x8000:
+        return questions <= 1 and answers <= 100 and authority <= 10
+    return questions == 1 and answers == 0 and authority == 0
 
 
 HTTP_METHODS: Final = (

@@ -26,14 +26,18 @@ from __future__ import annotations
 
 from engine import linktypes
 from engine.packet.app import (
+    DNS_KINDS,
+    DNS_SEEN,
     HTTP_FIRST_BYTES,
     HTTP_STARTS,
     Malformed,
     client_hello_sni,
+    dns_heuristic,
     dns_name,
     http_line,
     skip_dns_name,
 )
+from engine.packet.ports import udp_label
 from engine.packet.structs import DNS, DNS_ANSWER, TLS_RECORD, TWO_U16, U16, U32, VLAN_TAGS
 from engine.packet.walk import Layers, walk
 
@@ -310,6 +314,35 @@ class Packet:
             return False
         return found[0] in ports or found[1] in ports
 
+    def dns_kind(self) -> str | None:
+        """Which of tshark's DNS dissectors reads the payload: ``dns``, ``mdns``, ``llmnr``.
+
+        Over TCP by port (53, 5353, 5355; DNS first), any payload. Over UDP by the port
+        tshark tries first (the lower one) when it is a DNS port and the payload holds the
+        4 bytes tshark reads before adding the protocol; on ports tshark registers for
+        nothing livetap knows, DNS when the payload passes tshark's heuristic
+        (:func:`~engine.packet.app.dns_heuristic`). None otherwise (a fragment included:
+        its datagram is DNS where it completes, which the reassembling readers decide).
+        """
+        found = self.ports()
+        if found is None:
+            return None
+        layers = self.layers
+        start, end = layers.start, layers.end
+        if start >= end:
+            return None
+        sport, dport = found
+        if self.transport() == 6:
+            if sport == 53 or dport == 53:
+                return "dns"
+            if sport == 5353 or dport == 5353:
+                return "mdns"
+            return "llmnr" if sport == 5355 or dport == 5355 else None
+        label = udp_label(sport, dport)
+        if label is None:
+            return "dns" if dns_heuristic(self.data, start, end) else None
+        return label if label in DNS_KINDS and end - start >= DNS_SEEN else None
+
     def is_tls(self) -> bool:
         """A TCP payload that starts with a TLS record header."""
         payload = self.payload()
@@ -322,12 +355,20 @@ class Packet:
         )
 
     def dns_question(self) -> tuple[int, int, str, int] | None:
-        """(id, response flag, first question name, its type) of a DNS message, or None."""
+        """(id, response flag, first question name, its type) of a DNS message, or None.
+
+        The id and flags need 4 bytes, as tshark reads them; the name and type are there
+        only when the whole question (name, type and class) was captured: tshark adds
+        neither from a header or a question cut short ("", -1 then).
+        """
         payload = self.payload()
         if self.transport() == 6:
             payload = payload[2:]
         if len(payload) < 12:
-            return None
+            if len(payload) < 4:
+                return None
+            ident, flags = TWO_U16(payload, 0)
+            return ident, flags >> 15, "", -1
         ident, flags, questions, _answers = DNS(payload, 0)
         name, qtype = "", -1
         if questions:
@@ -335,8 +376,9 @@ class Packet:
                 name, position = dns_name(payload, 12, 0, len(payload))
             except Malformed:
                 return ident, flags >> 15, "", -1
-            if position + 2 <= len(payload):
-                qtype = U16(payload, position)[0]
+            if position + 4 > len(payload):
+                return ident, flags >> 15, "", -1
+            qtype = U16(payload, position)[0]
         return ident, flags >> 15, name, qtype
 
     def http_start_line(self) -> tuple[str, str, str] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.packet.app import DNS_PORTS, Malformed, skip_dns_name
+from engine.packet.app import Malformed, skip_dns_name
 from engine.packet.model import SERVICE_TPIDS, Packet
 from engine.packet.structs import (
     ARP_LAYOUT,
@@ -144,7 +144,7 @@ def _arp(packet: Packet, name: str) -> tuple[int, ...]:
 
 def _dns(packet: Packet, _name: str) -> tuple[int, ...]:
     """Where the DNS message starts (after the length prefix over TCP)."""
-    if not packet.on_port(DNS_PORTS) or packet.dns_header() is None:
+    if packet.dns_kind() is None or packet.dns_header() is None:
         return ()
     return (packet.layers.start + (2 if packet.transport() == 6 else 0),)
 

@@ -75,6 +75,8 @@ def _application(packet: Packet) -> str:
             return "tls"
         ports = packet.ports()
         return "" if ports and not HTTP_TCP_PORTS.isdisjoint(ports) else "data"
+    if packet.dns_kind() == "dns":  # DNS on another port (tshark's heuristic)
+        return "dns"
     if packet.dhcp() is not None:
         return "dhcp"
     if packet.ntp() is not None:

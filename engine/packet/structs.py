@@ -32,6 +32,8 @@ ICMP_ECHO = Struct("!BB2xHH").unpack_from
 ARP = Struct("!HHBBH").unpack_from
 """ARP: hardware, protocol, their address lengths, opcode."""
 DNS = Struct("!HHHH").unpack_from
+DNS_COUNTS = Struct("!HHHHH").unpack_from
+"""A DNS header's flags and its four counts (from offset 2)."""
 """DNS: identifier, flags, question and answer counts."""
 RR = Struct("!H6xH").unpack_from
 """A DNS resource record: type, rdata length (class and TTL skipped)."""

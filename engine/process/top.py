@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from engine.packet.app import DNS_PORTS
 from engine.packet.model import Packet
 from engine.pcapio import PcapRecord
 from engine.process.attribution import Attributor
@@ -196,7 +195,7 @@ class ProcessTable:
         row.remotes.add(remote[0])
 
     def _learn_names(self, packet: Packet) -> None:
-        if not packet.on_port(DNS_PORTS):
+        if packet.dns_kind() is None:
             return
         question = packet.dns_question()
         if question is None or not question[1] or not question[2]:
