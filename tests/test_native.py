@@ -202,3 +202,18 @@ def test_version_says_how_the_analysis_runs() -> None:
     pure = _livetap("--version", pure=True)
     assert "analysis: pure Python (LIVETAP_PURE is set)" in pure.stdout
     assert ("compiled with mypyc" in compiled.stdout) == native.status().compiled
+
+
+def test_named_records_stay_named(tmp_path: Path) -> None:
+    """Compiled, a value typed as a plain tuple is stored as one: the readers' named
+    records (``record.timestamp``) must survive that, for pcap and pcapng alike."""
+    from engine.pcapio import PcapReader, PcapRecord, write_pcap_file
+
+    frames = [PcapRecord(1.5, 60, 1, bytes(60)), PcapRecord(2.5, 42, 1, bytes(42))]
+    for name in ("a.pcap", "a.pcapng"):
+        path = tmp_path / name
+        write_pcap_file(path, frames)
+        with path.open("rb") as stream:
+            batch = PcapReader(stream).read_batch(10)
+        assert [type(record) for record in batch] == [PcapRecord, PcapRecord], name
+        assert [record.timestamp for record in batch] == [1.5, 2.5]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NamedTuple, cast
+from typing import IO, Any, NamedTuple, cast
 
 from engine import linktypes
 from engine.errors import (
@@ -62,6 +62,16 @@ from engine.pcapio.formats import (
     _new_record,
     nul_name_error,
 )
+
+
+def _named(record: RecordTuple) -> Any:
+    """The record as a :class:`PcapRecord` (``tuple.__new__`` skips its Python-level
+    ``__new__``). Typed ``Any`` for mypyc (engine.native): compiled, a value typed as the
+    plain tuple is stored as one, and the named record would become a plain tuple."""
+    return _RECORD_NEW(PcapRecord, record)
+
+
+_RECORD_NEW: Any = _new_record
 
 
 class _Interface(NamedTuple):
@@ -419,7 +429,7 @@ class PcapReader:
                 start = 16
                 stop = start + caplen
             record = (seconds + fraction / units, length, linktype, buf[start:stop], 0)
-            out.append(_new_record(PcapRecord, record) if named else record)
+            out.append(_named(record) if named else record)  # _named: Any, kept as it is
             if offsets is not None:
                 offsets.append(self._base + start)
             pos = stop
@@ -525,7 +535,7 @@ class PcapReader:
                 seconds, ticks = divmod((high << 32) | low, units)
                 timestamp = seconds + offset + ticks / units
             record = (timestamp, length, linktype, buf[start:stop], 0)
-            out.append(_new_record(PcapRecord, record) if named else record)
+            out.append(_named(record) if named else record)  # _named: Any, kept as it is
             if offsets is not None:
                 offsets.append(self._base + start)
             count += 1
