@@ -7,6 +7,7 @@ from :class:`engine.errors.ExitCode`; no traceback reaches the terminal.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import tempfile
@@ -429,8 +430,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     try:
         if args.command:
+            at_once = argv is None and getattr(args, "exit_at_once", False)
+            if at_once:
+                gc.disable()  # the process ends in os._exit: no cycle needs collecting
             code: int = args.run(args)
-            if argv is None and getattr(args, "exit_at_once", False):
+            if at_once:
                 _exit_at_once(code)
             return code
         return run_live(args)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from engine import linktypes
 from engine.analysis.addresses import PassiveNames
@@ -34,13 +34,15 @@ from engine.analysis.dns import DnsLog, TcpDnsReader
 from engine.analysis.fragments import Fragments
 from engine.analysis.http import HttpLog
 from engine.analysis.ports import tcp_label, udp_label
-from engine.analysis.snapshot import AnalysisSnapshot, take_snapshot
 from engine.analysis.threats import Blocklist, Sightings
 from engine.analysis.tls import tls_segment
 from engine.packet.app import HTTP_FIRST_BYTES, dns_heuristic
 from engine.packet.walk import Layers, Outer, Raw, routed_pair, walk_ethernet_raw, walk_raw
 from engine.pcapio import PcapRecord
 from engine.pcapio.formats import RecordTuple
+
+if TYPE_CHECKING:
+    from engine.analysis.snapshot import AnalysisSnapshot
 
 DEFAULT_MAX_FLOWS: Final = 200_000
 """Conversations kept per table (IP pairs, TCP streams, UDP flows)."""
@@ -585,6 +587,8 @@ class Analyzer:
         ``now`` (a live capture's wall clock) extends the packets-per-second series
         with the quiet seconds since the last packet.
         """
+        from engine.analysis.snapshot import take_snapshot  # the live screen's only
+
         return take_snapshot(self, now)
 
     def report(self, names: Iterable[str]) -> dict[str, Any]:

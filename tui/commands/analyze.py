@@ -21,7 +21,6 @@ from types import FrameType
 from typing import IO
 
 from engine.analysis import REPORTS, Blocklist, analyze_file, render_text
-from engine.analysis.deep import deep_protocols, fast_protocols
 from engine.errors import ExitCode, UsageError
 from tui.commands._output import print_json
 
@@ -189,6 +188,8 @@ def quiet_broken_pipe() -> Iterator[None]:
 
 def _list_protocols(as_json: bool) -> None:
     """What the fast path and deep mode know."""
+    from engine.analysis.deep import deep_protocols, fast_protocols  # --list-protocols only
+
     fast = fast_protocols()
     try:
         tool, deep = deep_protocols()
