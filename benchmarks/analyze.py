@@ -380,6 +380,8 @@ def main() -> int:
     livetap = str(Path(sys.executable).with_name("livetap"))
     mixes = ("today", "heavy") if args.mix == "both" else (args.mix,)
     paths = {mix: mix_file(mix, args.count, args.rebuild) for mix in mixes}
+    version = subprocess.run([livetap, "--version"], capture_output=True, text=True, check=True)
+    print(version.stdout.strip())  # whether the compiled analysis (engine.native) runs
     print(f"median of {args.runs} runs each, livetap and tshark in turn, whole processes")
     rows = []
     for mix, path in paths.items():

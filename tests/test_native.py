@@ -31,15 +31,19 @@ from tests.analysis_data import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _livetap(*args: str, pure: bool) -> subprocess.CompletedProcess[str]:
+def _environment(pure: bool) -> dict[str, str]:
     environment = dict(os.environ)
     environment.pop(native.PURE_VARIABLE, None)
     if pure:
         environment[native.PURE_VARIABLE] = "1"
+    return environment
+
+
+def _livetap(*args: str, pure: bool) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tui.cli", *args],
         cwd=ROOT,
-        env=environment,
+        env=_environment(pure),
         capture_output=True,
         text=True,
         timeout=120,
@@ -60,14 +64,10 @@ def _status(pure: bool) -> dict[str, Any]:
         "print(json.dumps({'compiled': n.status().compiled, 'reason': n.status().reason, "
         "'file': a.__file__}))"
     )
-    environment = dict(os.environ)
-    environment.pop(native.PURE_VARIABLE, None)
-    if pure:
-        environment[native.PURE_VARIABLE] = "1"
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env=environment,
+        env=_environment(pure),
         capture_output=True,
         text=True,
         timeout=60,
