@@ -22,6 +22,7 @@ from engine.analysis.conversations import (
     FIRST,
     LABEL,
     LAST,
+    MAX_EVENTS,
     SEQ_HALF,
     SEQ_MASK,
     IpTable,
@@ -557,7 +558,10 @@ class Analyzer:
         last = record[LAST]
         if time > last:
             if not direction and time - last >= BEACON_GAP and self._beacons:
-                record[EVENTS].append(time)
+                events = record[EVENTS]
+                events.append(time)
+                if len(events) > MAX_EVENTS:
+                    del events[0]
             record[LAST] = time
         elif time < record[FIRST]:
             record[FIRST] = time
