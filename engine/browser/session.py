@@ -218,6 +218,7 @@ class BrowserSession:
         try:
             loop.run_until_complete(self._main())
         finally:
+            _end_tasks(loop)
             loop.close()
             self._ready.set()
 
@@ -734,3 +735,15 @@ def _body_bytes(result: Mapping[str, Any]) -> bytes:
     if result.get("base64Encoded"):
         return base64.b64decode(str(body), validate=True)
     return str(body).encode("utf-8")
+
+
+def _end_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what still runs on the session's loop (body fetches a stop cut short) and let
+    it finish, as ``asyncio.run`` does: a task left pending on a closed loop is reported
+    ("Task was destroyed but it is pending") when it is collected."""
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
