@@ -923,3 +923,25 @@ def test_the_detail_says_a_command_line_is_not_known_rather_than_inventing_one()
         "PID: 4121",
         "Parent PID: 880",
     ]
+
+
+def test_a_zombie_has_no_command_line_and_a_kernel_thread_its_name() -> None:
+    """A zombie's /proc cmdline is empty: the detail then says the command line is not
+    known, not ``[name]`` (which only a kernel thread, that never had one, is given)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        assert wait_for(lambda: _state(child.pid) == "Z", timeout=10)
+        zombie = read_process(child.pid)
+        assert zombie.known and zombie.name.startswith("python") and zombie.cmdline == ""
+    finally:
+        child.wait()
+    kthreadd = read_process(2)
+    if kthreadd.known:  # pid 2 is the kernel's thread starter outside a pid namespace
+        assert kthreadd.cmdline == f"[{kthreadd.name}]"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""

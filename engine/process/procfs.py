@@ -200,7 +200,10 @@ def read_process(pid: int, expected_start: int | None = None) -> ProcessInfo:
         unit = ""
     if start_time(pid) != started:  # reused while we read: what we read may be another's
         return unknown("the process exited")
-    return ProcessInfo(pid, name, cmdline or f"[{name}]", user_name(uid), uid, ppid, unit, started)
+    if not cmdline and ppid in (0, 2) and pid != 1:
+        cmdline = f"[{name}]"  # a kernel thread has no command line: ps writes its name so
+    # an exited process not yet reaped (a zombie) has none either: the detail says not known
+    return ProcessInfo(pid, name, cmdline, user_name(uid), uid, ppid, unit, started)
 
 
 def _holds(path: str, inode: int) -> bool:
