@@ -54,8 +54,8 @@ _UDP["chksum"] = "udp.checksum"
 
 LAYERS: dict[str, tuple[str, dict[str, str]]] = {
     "Ether": ("eth", {"dst": "eth.dst", "src": "eth.src", "type": "eth.type"}),
-    "Dot1Q": ("vlan", {"vlan": "vlan.id", "type": "eth.type"}),
-    "Dot1AD": ("ieee8021ad", {"vlan": "ieee8021ad.id", "type": "eth.type"}),
+    "Dot1Q": ("vlan", {"vlan": "vlan.id", "type": "vlan.etype"}),
+    "Dot1AD": ("ieee8021ad", {"vlan": "ieee8021ad.id"}),  # tshark has no etype there
     "CookedLinux": ("sll", {}),
     "CookedLinuxV2": ("sll", {}),
     "IP": ("ip", _IP),

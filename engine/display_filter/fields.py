@@ -222,8 +222,21 @@ DECLARATIONS: list[FieldSpec] = [
     packet("eth.src", MAC, "source MAC", _macs("src"), 0),
     packet("eth.dst", MAC, "destination MAC", _macs("dst"), 0),
     packet("eth.addr", MAC, "either MAC", _macs("addr"), 0),
-    packet("eth.type", INT, "ethertype", _value(lambda packet: packet.ether_type()), 0xFFFF),
+    packet(
+        "eth.type",
+        INT,
+        "ethertype of the Ethernet header itself (0x8100 on a VLAN-tagged frame)",
+        _value(lambda packet: packet.eth_type()),
+        0xFFFF,
+    ),
     packet("vlan.id", INT, "VLAN id", lambda view: view.packet.vlan_ids(), 4095),
+    packet(
+        "vlan.etype",
+        INT,
+        "the type after an 802.1Q tag (the inner ethertype, or the next tag's)",
+        lambda view: view.packet.vlan_etypes(),
+        0xFFFF,
+    ),
     packet(
         "ieee8021ad.id",
         INT,

@@ -115,6 +115,25 @@ class Packet:
         ((-1, -1, []) without such a link): the byte spans of the detail's link fields."""
         return self._link_types()
 
+    def eth_type(self) -> int | None:
+        """Wireshark's ``eth.type``: the outermost Ethernet header's own type field (0x8100
+        on a tagged frame; :meth:`ether_type` is what follows the tags)."""
+        data = self.data
+        if self.layers.chain[:1] != ("eth",) or len(data) < 14:
+            return None
+        return data[12] << 8 | data[13]
+
+    def vlan_etypes(self) -> tuple[int, ...]:
+        """Wireshark's ``vlan.etype``: the type after each 802.1Q tag (0x8100, 0x9100), outermost
+        first; an 802.1ad service tag has none (its next type is the inner tag's TPID)."""
+        _position, _payload, tags = self._link_types()
+        data = self.data
+        return tuple(
+            U16(data, tag + 4)[0]
+            for tag in tags
+            if tag + 6 <= len(data) and U16(data, tag)[0] in _VLAN_TPIDS
+        )
+
     def ether_type(self) -> int | None:
         """The outermost Ethernet's type field after its VLAN tags."""
         if self.layers.chain[:1] != ("eth",):

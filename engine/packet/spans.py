@@ -55,8 +55,11 @@ def _field(packet: Packet, name: str) -> tuple[Span, ...]:
         data = packet.data
         return tuple((tag + 2, 2) for tag in tags if U16(data, tag)[0] in tpids)
     if name == "eth.type":
-        position, _payload, _tags = packet.link_fields()
-        return ((position, 2),) if position >= 0 and packet.ether_type() is not None else ()
+        return ((12, 2),) if packet.eth_type() is not None else ()
+    if name == "vlan.etype":
+        _type, _payload, tags = packet.link_fields()
+        data = packet.data
+        return tuple((tag + 4, 2) for tag in tags if U16(data, tag)[0] in _VLAN_TPIDS)
     if name in ("dns.qry.name", "dns.qry.type"):
         return _dns_question(packet, name)
     for layout, bases in _LAYOUTS:
