@@ -28,7 +28,9 @@ from engine.analysis import analyze_file
 from engine.analysis.hierarchy import flatten
 from engine.filter_file import compile_filter, filter_file
 from engine.packet import walk
-from engine.packet.walk import KNOWN_LINKTYPES, MAX_TUNNEL_DEPTH
+from engine.packet.model import Packet as Frame
+from engine.packet.stack import protocol_stack
+from engine.packet.walk import IP_DISPATCH, KNOWN_LINKTYPES, MAX_TUNNEL_DEPTH
 from engine.pcapio import PcapRecord, write_pcap_file
 from tests.analysis_data import tshark, tshark_conversations, tshark_phs
 
@@ -288,7 +290,8 @@ def test_the_walk_names_tsharks_layers(
     path = _write(tmp_path, name, linktype, [frame])
     [(names, address, port)] = _tshark_view(path)
     layers = walk(linktype, frame)
-    chain = list(layers.chain)
+    # frame.protocols names the IP entry point of a raw IPv4 link ip (it adds no IPv4 tree)
+    chain = ["ip" if n == IP_DISPATCH else n for n in layers.chain]
     # tshark's frame.protocols names an MPLS stack once; its hierarchy, like livetap, per label
     collapsed = [n for i, n in enumerate(chain) if not (n == "mpls" and chain[i - 1] == "mpls")]
     if name.startswith("vxlan-gpe"):  # its hierarchy says vxlan, its frame.protocols nothing
@@ -553,3 +556,31 @@ def test_rarp_is_read_as_tsharks_arp(tmp_path: Path) -> None:
     ours_phs = analyze_file(path, ["protocols"]).reports["protocols"]
     rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(ours_phs["tree"])]
     assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
+
+
+def _matches(path: Path, expression: str) -> tuple[list[str], list[str]]:
+    """The frame numbers tshark's ``-Y`` and livetap's filter match."""
+    theirs = tshark(path, "-Y", expression, "-T", "fields", "-e", "frame.number").split()
+    ours = [str(frame.number) for frame in filter_file(path, compile_filter(expression)).frames]
+    return theirs, ours
+
+
+def test_ipv6_on_a_raw_ipv4_link_has_no_ipv4_layer_as_in_tshark(tmp_path: Path) -> None:
+    """Raw IPv4 (228) and Linux ATM CLIP (106) reach IP through tshark's IP entry point,
+    which hands version 6 on before adding an IPv4 tree: ``frame.protocols`` says
+    ``ip:ipv6``, but ``-Y ip`` does not match and the hierarchy starts at ``ipv6`` (found
+    on tcpdump's LINKTYPE_IPV4_invalid.pcap). IPv6 inside IPv4 (protocol 41) keeps both."""
+    six_in_four = bytes(IP(src="10.9.0.5", dst="10.9.0.6") / INNER_V6)
+    frames = [bytes(INNER_V6), six_in_four, bytes(INNER_UDP)]
+    for linktype in (228, 106):
+        path = _write(tmp_path, f"ipv6-on-{linktype}", linktype, frames)
+        stacks = tshark(path, "-T", "fields", "-e", "frame.protocols").split()
+        assert stacks[0].endswith("ip:ipv6:udp:data")
+        assert [protocol_stack(Frame(linktype, frame)) for frame in frames] == stacks
+        for expression in ("ip", "ipv6", "udp", "not ip", "ip.addr == 10.9.0.5"):
+            theirs, ours = _matches(path, expression)
+            assert ours == theirs, (linktype, expression)
+        report = analyze_file(path, ["protocols"]).reports["protocols"]
+        rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(report["tree"])]
+        assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
+        assert ("ipv6" if linktype == 228 else "clip") in {name for _, name, _ in rows[:1]}

@@ -508,18 +508,30 @@ def _raw(data: bytes) -> Raw:
     return _only(extend(chain, "data"))
 
 
+IP_DISPATCH: Final = "ip.dispatch"
+"""tshark's IP entry point where a link type says only "IP" (raw IPv4, Linux ATM CLIP): it
+hands version 6 to IPv6 before adding an IPv4 tree, so ``frame.protocols`` names it ``ip``
+but ``-Y ip`` and the protocol hierarchy do not see it."""
+
+
 def _raw_ipv4(data: bytes) -> Raw:
     """LINKTYPE_IPV4: an IPv4 packet (an IPv6 one inside is handed on, as tshark does)."""
+    if data and data[0] >> 4 == 6:
+        return _ipv6(data, 0, _DISPATCH, _NOTHING)
     return _ipv4(data, 0, (), _NOTHING)
 
 
 def _atm_clip(data: bytes) -> Raw:
     """Linux Classical IP over ATM: an IP packet, read as tshark reads it (``clip``, then
-    its IPv4 dissector, which hands version 6 on)."""
+    its IP dissector, which hands version 6 on)."""
+    if data and data[0] >> 4 == 6:
+        return _ipv6(data, 0, _CLIP_DISPATCH, _NOTHING)
     return _ipv4(data, 0, _CLIP, _NOTHING)
 
 
+_DISPATCH: Final = (IP_DISPATCH,)
 _CLIP: Final = ("clip",)
+_CLIP_DISPATCH: Final = ("clip", IP_DISPATCH)
 
 
 def _raw_ipv6(data: bytes) -> Raw:
