@@ -213,6 +213,15 @@ ETHERNET_FRAMES: dict[str, bytes] = {
 }
 
 
+FR_ETHER_DST = "00:11:88:6b:68:30"
+"""A destination whose first octets tshark 4.0 does not take for a Cisco HDLC type nor for
+an HDLC control field followed by an NLPID (tcpdump's q933-heapoverflow-2.pcap has it)."""
+
+
+def _fr_ethernet(payload: Packet) -> bytes:
+    return bytes(Ether(src=INNER_SRC, dst=FR_ETHER_DST) / payload)
+
+
 def _nflog_tlv(kind: int, value: bytes) -> bytes:
     return struct.pack("<HH", 4 + len(value), kind) + value + b"\0" * (-len(value) % 4)
 
@@ -226,6 +235,11 @@ OTHER_LINKS: dict[str, tuple[int, bytes]] = {
     "frame-relay": (107, b"\x04\x01\x03\xcc" + bytes(INNER_UDP)),
     "frame-relay-snap": (107, b"\x04\x01\x03\x80\x00\x00\x00\x08\x00" + bytes(INNER_UDP)),
     "frame-relay-cisco": (107, b"\x48\xe1\x86\xdd" + bytes(INNER_V6)),
+    # neither a Cisco type nor an HDLC control and NLPID tshark knows: an Ethernet frame
+    "frame-relay-ethernet": (107, b"\x48\xe1" + _fr_ethernet(INNER_UDP) + b"\0" * 4),
+    "frame-relay-bridged": (107, b"\x48\xe1\x65\x58" + _inner_ethernet(INNER_UDP)),
+    # an I frame's 2-octet control field, then NLPID 0 (CLNP's inactive subset)
+    "frame-relay-i-frame": (107, b"\x48\xe1" + _inner_ethernet(INNER_UDP)),
     "nflog": (
         239,
         b"\x02\x00\x00\x00" + _nflog_tlv(1, b"\x08\x00\x01\x00") + _nflog_tlv(9, bytes(INNER_UDP)),
@@ -584,3 +598,38 @@ def test_ipv6_on_a_raw_ipv4_link_has_no_ipv4_layer_as_in_tshark(tmp_path: Path) 
         rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(report["tree"])]
         assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
         assert ("ipv6" if linktype == 228 else "clip") in {name for _, name, _ in rows[:1]}
+
+
+def test_a_cisco_frame_relay_payload_that_looks_like_ethernet_is_ethernet(tmp_path: Path) -> None:
+    """After a Frame Relay address, tshark 4.0 reads a type its Cisco HDLC table does not
+    know as the start of a bridged Ethernet frame when that frame's type field is a length
+    or a type it knows (found on tcpdump's q933-heapoverflow-2.pcap); other unknown types
+    are data, and 0x6558 carries an Ethernet frame too."""
+    fcs = b"\0" * 4
+    dot3 = Ether(src=INNER_SRC, dst=FR_ETHER_DST, type=23) / Raw(b"\x88\x6b\x03" + b"x" * 20)
+    frames = [
+        OTHER_LINKS["frame-relay-ethernet"][1],
+        OTHER_LINKS["frame-relay-bridged"][1],
+        b"\x48\xe1" + bytes(dot3) + fcs,  # 802.3: a length, then LLC
+        b"\x48\xe1\x12\x34\x56" + bytes(9) + b"\xb0\xaf" + bytes(30),  # no known type: data
+        b"\x48\xe1\x00\x11" + b"\x77" * 8,  # too short for Ethernet: data
+        OTHER_LINKS["frame-relay-cisco"][1],
+        OTHER_LINKS["frame-relay-i-frame"][1],  # RFC 2427 (CLNP)
+        b"\x00\x01\x00\x11" + _fr_ethernet(INNER_UDP),  # DLCI 0 without UI: LAPF, data
+    ]
+    path = _write(tmp_path, "frame-relay", 107, frames)
+    report = analyze_file(path, ["protocols", "conversations"]).reports
+    rows = [(d, row["protocol"], row["frames"]) for d, row in flatten(report["protocols"]["tree"])]
+    theirs = [(depth, name, count) for depth, name, count, _ in tshark_phs(path)]
+    assert (1, "eth", 3) in theirs
+    # tshark also names CLNP, LAPF's expert text and payloads; the model stops before them
+    named = {"fr", "eth", "llc", "ip", "ipv6", "udp"}
+    assert [row for row in rows if row[1] in named] == [row for row in theirs if row[1] in named]
+    ours_udp = sorted((row["a"], row["frames"]) for row in report["conversations"]["udp"])
+    theirs_udp = sorted(
+        (row["a"].rsplit(":", 1)[0], int(row["f"])) for row in tshark_conversations(path, "udp")
+    )
+    assert ours_udp == theirs_udp == [("10.9.0.1", 2), ("fd00::1", 1)]
+    for expression in ("llc", "udp", "ip.src == 10.9.0.1", "ipv6"):
+        theirs_matched, ours = _matches(path, expression)
+        assert ours == theirs_matched, expression
