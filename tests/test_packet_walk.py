@@ -633,3 +633,33 @@ def test_a_cisco_frame_relay_payload_that_looks_like_ethernet_is_ethernet(tmp_pa
     for expression in ("llc", "udp", "ip.src == 10.9.0.1", "ipv6"):
         theirs_matched, ours = _matches(path, expression)
         assert ours == theirs_matched, expression
+
+
+def test_atm_arp_is_arp_only_when_its_lengths_fit_as_in_tshark(tmp_path: Path) -> None:
+    """tshark's ATMARP dissector (ARP hardware type 19) adds ``arp`` only when the whole
+    packet its six length fields announce was captured (tcpdump's arp-oobr.pcap has one
+    that does not: an Ethernet ARP header read with ATM's layout)."""
+
+    def atm_arp(lengths: tuple[int, int, int, int, int, int], extra: int) -> bytes:
+        shtl, sstl, spln, thtl, tstl, tpln = lengths
+        header = bytes([0, 19, 8, 0, shtl, sstl, 0, 1, spln, thtl, tstl, tpln])
+        size = (shtl & 63) + (sstl & 63) + spln + (thtl & 63) + (tstl & 63) + tpln + extra
+        ether = Ether(src=OUTER_SRC, dst="ff:ff:ff:ff:ff:ff", type=0x0806)
+        return bytes(ether / Raw(header + bytes(range(1, 1 + size))))
+
+    # read with ATM's layout, this sender MAC's octets are three lengths past the packet
+    ethernet_arp = ARP(op=1, hwsrc="00:1f:29:da:2d:79", psrc="10.9.0.2", pdst="10.9.0.1")
+    frames = [
+        atm_arp((20, 0, 4, 0x40 | 20, 0, 4), 0),  # the type bits above the length ignored
+        atm_arp((20, 0, 4, 20, 0, 4), -1),  # one byte short
+        atm_arp((20, 0, 4, 20, 0, 4), 5),
+        bytes(Ether(src=OUTER_SRC, dst="ff:ff:ff:ff:ff:ff") / ethernet_arp)[:14]
+        + b"\x00\x13"
+        + bytes(ethernet_arp)[2:],  # Ethernet's ARP layout under hardware type 19
+        bytes(Ether(src=OUTER_SRC, dst="ff:ff:ff:ff:ff:ff") / ethernet_arp),
+    ]
+    path = _write(tmp_path, "atmarp", 1, frames)
+    for expression in ("arp", "not arp", "arp.opcode == 1"):
+        theirs, ours = _matches(path, expression)
+        assert ours == theirs, expression
+    assert _matches(path, "arp")[0] == ["1", "3", "5"]

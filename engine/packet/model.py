@@ -45,6 +45,7 @@ _VLAN_TPIDS = frozenset({0x8100, 0x9100})
 SERVICE_TPIDS = frozenset({0x88A8})
 """802.1ad service tags: ``ieee8021ad`` in Wireshark, not ``vlan``."""
 _TYPE_FIELDS = {"eth": 12, "sll": 14}
+_ARP_HARDWARE_ATM = 19
 """Where the type field of the link layers that have one is (Ethernet, Linux cooked v1)."""
 _DNS_ANSWERS_READ = 64
 _PLAIN_HANDSHAKES = frozenset({0, 1, 2, 4, 8, 11, 12, 13, 14, 15, 16, 20})
@@ -136,9 +137,25 @@ class Packet:
             if tag + 4 <= len(data) and U16(data, tag)[0] in tpids
         )
 
+    def arp_dissected(self) -> bool:
+        """Whether the frame is ARP on its link as far as tshark's ``arp`` goes: its ATMARP
+        dissector (hardware type 19) stops before adding ``arp`` unless the whole packet
+        its six length fields announce was captured (found on tcpdump's arp-oobr.pcap)."""
+        if not self.has("arp"):
+            return False
+        _position, start, _tags = self._link_types()
+        data = self.data
+        if start < 0 or start + 2 > len(data) or U16(data, start)[0] != _ARP_HARDWARE_ATM:
+            return True
+        if start + 12 > len(data):
+            return False
+        addresses = (data[start + 4] & 63) + (data[start + 5] & 63) + data[start + 8]
+        addresses += (data[start + 9] & 63) + (data[start + 10] & 63) + data[start + 11]
+        return start + 12 + addresses <= len(data)
+
     def arp_opcode(self) -> int | None:
         """The ARP operation (1 request, 2 reply) of a frame that is ARP on its link."""
-        if not self.has("arp"):
+        if not self.arp_dissected():
             return None
         _position, start, _tags = self._link_types()
         if start < 0 or start + 8 > len(self.data):
