@@ -232,6 +232,8 @@ OTHER_LINKS: dict[str, tuple[int, bytes]] = {
     "ppp-mpls": (9, b"\xff\x03\x02\x81" + bytes(MPLS(label=16, s=1) / INNER_UDP)),
     "ppp-hdlc": (50, b"\xff\x03\x00\x57" + bytes(INNER_V6)),
     "cisco-hdlc": (104, b"\x0f\x00\x86\xdd" + bytes(INNER_V6)),
+    # SLARP (code 0, a request): an address and a mask, then 2 reserved bytes
+    "cisco-hdlc-slarp": (104, b"\x8f\x00\x80\x35" + bytes(4) + bytes([10, 9, 0, 1]) + bytes(6)),
     "frame-relay": (107, b"\x04\x01\x03\xcc" + bytes(INNER_UDP)),
     "frame-relay-snap": (107, b"\x04\x01\x03\x80\x00\x00\x00\x08\x00" + bytes(INNER_UDP)),
     "frame-relay-cisco": (107, b"\x48\xe1\x86\xdd" + bytes(INNER_V6)),
@@ -663,3 +665,21 @@ def test_atm_arp_is_arp_only_when_its_lengths_fit_as_in_tshark(tmp_path: Path) -
         theirs, ours = _matches(path, expression)
         assert ours == theirs, expression
     assert _matches(path, "arp")[0] == ["1", "3", "5"]
+
+
+def test_cisco_slarp_is_not_arp_as_in_tshark(tmp_path: Path) -> None:
+    """On Cisco HDLC, type 0x8035 is SLARP (its keepalives and address requests), which
+    tshark's ``arp`` does not match, though on Ethernet 0x8035 is RARP, which it does
+    (tcpdump's HDLC.pcap and chdlc-slarp*.pcap)."""
+    linktype, frame = OTHER_LINKS["cisco-hdlc-slarp"]
+    path = _write(tmp_path, "slarp", linktype, [frame, OTHER_LINKS["cisco-hdlc"][1]])
+    for expression in ("arp", "not arp", "ipv6"):
+        theirs, ours = _matches(path, expression)
+        assert ours == theirs, expression
+    assert _matches(path, "arp")[0] == []
+    report = analyze_file(path, ["protocols"]).reports["protocols"]
+    rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(report["tree"])]
+    theirs_phs = [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
+    assert [row for row in rows if row[1] != "data"] == [
+        row for row in theirs_phs if row[1] != "data"
+    ]

@@ -545,12 +545,19 @@ def _ppp_link(data: bytes) -> Raw:
 
 
 def _cisco_hdlc(data: bytes) -> Raw:
-    """Cisco HDLC: address, control, then an ethertype."""
+    """Cisco HDLC: address, control, then an ethertype (0x8035 is Cisco's SLARP there, not
+    RARP: tshark's ``arp`` does not match it)."""
     chain = ("chdlc",)
     if len(data) < 4:
         return _only(chain)
     (protocol,) = U16(data, 2)
+    if protocol == _CISCO_SLARP:
+        return _only(_SLARP_CHAIN, 4)
     return _ethertype(data, 4, protocol, chain, _NOTHING)
+
+
+_CISCO_SLARP: Final = 0x8035
+_SLARP_CHAIN: Final = ("chdlc", "slarp")
 
 
 _FR_NLPID: Final = {0xCC: ETH_IPV4, 0x8E: ETH_IPV6}
