@@ -683,3 +683,27 @@ def test_cisco_slarp_is_not_arp_as_in_tshark(tmp_path: Path) -> None:
     assert [row for row in rows if row[1] != "data"] == [
         row for row in theirs_phs if row[1] != "data"
     ]
+
+
+def test_an_ipv4_header_cut_short_gives_the_addresses_captured_as_in_tshark(
+    tmp_path: Path,
+) -> None:
+    """tshark reads an IPv4 header field by field until the captured bytes end, so a
+    header cut at 19 bytes still has ``ip.src``, and one whose options run past the
+    capture both addresses (tcpdump's ipv4_invalid_length.pcap, ip_printroute_asan.pcap);
+    a total length below the header length stops it before the addresses."""
+    ether = Ether(src=OUTER_SRC, dst=OUTER_DST)
+    whole = bytes(ether / IP(src="10.9.0.1", dst="10.9.0.2") / UDP(sport=1, dport=2))
+    options = bytes(ether / IP(src="10.9.0.3", dst="10.9.0.4", options=b"\x07" * 40))
+    bogus = bytearray(whole)
+    bogus[16:18] = b"\x00\x0a"  # total length 10, under the 20-byte header
+    ended = bytes(ether / IP(src="10.9.0.5", dst="10.9.0.6", options=b"\0" + b"\x07" * 39))
+    frames = [whole[: 14 + 19], options[: 14 + 32], bytes(bogus[: 14 + 19]), whole]
+    frames.append(ended[: 14 + 32])  # options cut, but the first one ends them
+    path = _write(tmp_path, "cut-ipv4", 1, frames)
+    for address in ("10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6"):
+        for field in ("ip.src", "ip.dst", "ip.addr"):
+            theirs, ours = _matches(path, f"{field} == {address}")
+            assert ours == theirs, (field, address)
+    assert _matches(path, "ip.src == 10.9.0.1")[0] == ["1", "4"]
+    assert _matches(path, "ip.addr == 10.9.0.6")[0] == ["5"]

@@ -198,6 +198,8 @@ class Packet:
         pairs = [outer.pair for outer in layers.outer]
         if layers.family:
             pairs.append(layers.pair)
+        elif family == 4 and layers.chain[-1:] == ("ip",) and layers.net >= 0:
+            return self._cut_ipv4_addresses(layers.net, which)
         quoted = self.quoted()
         if quoted is not None:
             pairs.append(quoted[2])
@@ -209,6 +211,30 @@ class Packet:
                 values.append(int.from_bytes(pair[:size], "big"))
             if which != "src":
                 values.append(int.from_bytes(pair[size:], "big"))
+        return tuple(values)
+
+    def _cut_ipv4_addresses(self, start: int, which: str) -> tuple[int, ...]:
+        """The addresses of an IPv4 header cut short, as far as they were captured: tshark
+        reads the header field by field until the bytes end (tcpdump's
+        ipv4_invalid_length.pcap, ip_printroute_asan.pcap), after a version of 4, a header
+        length of 20 or more and a total length not below it."""
+        data = self.data
+        if start + 4 > len(data) or data[start] >> 4 != 4 or data[start] & 15 < 5:
+            return ()
+        (total,) = U16(data, start + 2)
+        if 0 < total < (data[start] & 15) * 4:
+            return ()
+        values: list[int] = []
+        if which != "dst" and start + 16 <= len(data):
+            values.append(int.from_bytes(data[start + 12 : start + 16], "big"))
+        header = (data[start] & 15) * 4
+        # with options, tshark looks through them for a source route's final destination
+        # first: it gets there when they were captured or end at once (EOL)
+        options_read = (
+            header == 20 or start + header <= len(data) or data[start + 20 :][:1] == b"\0"
+        )
+        if which != "src" and start + 20 <= len(data) and options_read:
+            values.append(int.from_bytes(data[start + 16 : start + 20], "big"))
         return tuple(values)
 
     def ip_headers(self, family: int) -> tuple[int, ...]:
