@@ -28,7 +28,9 @@ from engine.analysis import analyze_file
 from engine.analysis.hierarchy import flatten
 from engine.filter_file import compile_filter, filter_file
 from engine.packet import walk
-from engine.packet.walk import KNOWN_LINKTYPES, MAX_TUNNEL_DEPTH
+from engine.packet.model import Packet as Frame
+from engine.packet.stack import protocol_stack
+from engine.packet.walk import IP_DISPATCH, KNOWN_LINKTYPES, MAX_TUNNEL_DEPTH
 from engine.pcapio import PcapRecord, write_pcap_file
 from tests.analysis_data import tshark, tshark_conversations, tshark_phs
 
@@ -211,6 +213,15 @@ ETHERNET_FRAMES: dict[str, bytes] = {
 }
 
 
+FR_ETHER_DST = "00:11:88:6b:68:30"
+"""A destination whose first octets tshark 4.0 does not take for a Cisco HDLC type nor for
+an HDLC control field followed by an NLPID (tcpdump's q933-heapoverflow-2.pcap has it)."""
+
+
+def _fr_ethernet(payload: Packet) -> bytes:
+    return bytes(Ether(src=INNER_SRC, dst=FR_ETHER_DST) / payload)
+
+
 def _nflog_tlv(kind: int, value: bytes) -> bytes:
     return struct.pack("<HH", 4 + len(value), kind) + value + b"\0" * (-len(value) % 4)
 
@@ -221,9 +232,16 @@ OTHER_LINKS: dict[str, tuple[int, bytes]] = {
     "ppp-mpls": (9, b"\xff\x03\x02\x81" + bytes(MPLS(label=16, s=1) / INNER_UDP)),
     "ppp-hdlc": (50, b"\xff\x03\x00\x57" + bytes(INNER_V6)),
     "cisco-hdlc": (104, b"\x0f\x00\x86\xdd" + bytes(INNER_V6)),
+    # SLARP (code 0, a request): an address and a mask, then 2 reserved bytes
+    "cisco-hdlc-slarp": (104, b"\x8f\x00\x80\x35" + bytes(4) + bytes([10, 9, 0, 1]) + bytes(6)),
     "frame-relay": (107, b"\x04\x01\x03\xcc" + bytes(INNER_UDP)),
     "frame-relay-snap": (107, b"\x04\x01\x03\x80\x00\x00\x00\x08\x00" + bytes(INNER_UDP)),
     "frame-relay-cisco": (107, b"\x48\xe1\x86\xdd" + bytes(INNER_V6)),
+    # neither a Cisco type nor an HDLC control and NLPID tshark knows: an Ethernet frame
+    "frame-relay-ethernet": (107, b"\x48\xe1" + _fr_ethernet(INNER_UDP) + b"\0" * 4),
+    "frame-relay-bridged": (107, b"\x48\xe1\x65\x58" + _inner_ethernet(INNER_UDP)),
+    # an I frame's 2-octet control field, then NLPID 0 (CLNP's inactive subset)
+    "frame-relay-i-frame": (107, b"\x48\xe1" + _inner_ethernet(INNER_UDP)),
     "nflog": (
         239,
         b"\x02\x00\x00\x00" + _nflog_tlv(1, b"\x08\x00\x01\x00") + _nflog_tlv(9, bytes(INNER_UDP)),
@@ -288,7 +306,8 @@ def test_the_walk_names_tsharks_layers(
     path = _write(tmp_path, name, linktype, [frame])
     [(names, address, port)] = _tshark_view(path)
     layers = walk(linktype, frame)
-    chain = list(layers.chain)
+    # frame.protocols names the IP entry point of a raw IPv4 link ip (it adds no IPv4 tree)
+    chain = ["ip" if n == IP_DISPATCH else n for n in layers.chain]
     # tshark's frame.protocols names an MPLS stack once; its hierarchy, like livetap, per label
     collapsed = [n for i, n in enumerate(chain) if not (n == "mpls" and chain[i - 1] == "mpls")]
     if name.startswith("vxlan-gpe"):  # its hierarchy says vxlan, its frame.protocols nothing
@@ -553,3 +572,138 @@ def test_rarp_is_read_as_tsharks_arp(tmp_path: Path) -> None:
     ours_phs = analyze_file(path, ["protocols"]).reports["protocols"]
     rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(ours_phs["tree"])]
     assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
+
+
+def _matches(path: Path, expression: str) -> tuple[list[str], list[str]]:
+    """The frame numbers tshark's ``-Y`` and livetap's filter match."""
+    theirs = tshark(path, "-Y", expression, "-T", "fields", "-e", "frame.number").split()
+    ours = [str(frame.number) for frame in filter_file(path, compile_filter(expression)).frames]
+    return theirs, ours
+
+
+def test_ipv6_on_a_raw_ipv4_link_has_no_ipv4_layer_as_in_tshark(tmp_path: Path) -> None:
+    """Raw IPv4 (228) and Linux ATM CLIP (106) reach IP through tshark's IP entry point,
+    which hands version 6 on before adding an IPv4 tree: ``frame.protocols`` says
+    ``ip:ipv6``, but ``-Y ip`` does not match and the hierarchy starts at ``ipv6`` (found
+    on tcpdump's LINKTYPE_IPV4_invalid.pcap). IPv6 inside IPv4 (protocol 41) keeps both."""
+    six_in_four = bytes(IP(src="10.9.0.5", dst="10.9.0.6") / INNER_V6)
+    frames = [bytes(INNER_V6), six_in_four, bytes(INNER_UDP)]
+    for linktype in (228, 106):
+        path = _write(tmp_path, f"ipv6-on-{linktype}", linktype, frames)
+        stacks = tshark(path, "-T", "fields", "-e", "frame.protocols").split()
+        assert stacks[0].endswith("ip:ipv6:udp:data")
+        assert [protocol_stack(Frame(linktype, frame)) for frame in frames] == stacks
+        for expression in ("ip", "ipv6", "udp", "not ip", "ip.addr == 10.9.0.5"):
+            theirs, ours = _matches(path, expression)
+            assert ours == theirs, (linktype, expression)
+        report = analyze_file(path, ["protocols"]).reports["protocols"]
+        rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(report["tree"])]
+        assert rows == [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
+        assert ("ipv6" if linktype == 228 else "clip") in {name for _, name, _ in rows[:1]}
+
+
+def test_a_cisco_frame_relay_payload_that_looks_like_ethernet_is_ethernet(tmp_path: Path) -> None:
+    """After a Frame Relay address, tshark 4.0 reads a type its Cisco HDLC table does not
+    know as the start of a bridged Ethernet frame when that frame's type field is a length
+    or a type it knows (found on tcpdump's q933-heapoverflow-2.pcap); other unknown types
+    are data, and 0x6558 carries an Ethernet frame too."""
+    fcs = b"\0" * 4
+    dot3 = Ether(src=INNER_SRC, dst=FR_ETHER_DST, type=23) / Raw(b"\x88\x6b\x03" + b"x" * 20)
+    frames = [
+        OTHER_LINKS["frame-relay-ethernet"][1],
+        OTHER_LINKS["frame-relay-bridged"][1],
+        b"\x48\xe1" + bytes(dot3) + fcs,  # 802.3: a length, then LLC
+        b"\x48\xe1\x12\x34\x56" + bytes(9) + b"\xb0\xaf" + bytes(30),  # no known type: data
+        b"\x48\xe1\x00\x11" + b"\x77" * 8,  # too short for Ethernet: data
+        OTHER_LINKS["frame-relay-cisco"][1],
+        OTHER_LINKS["frame-relay-i-frame"][1],  # RFC 2427 (CLNP)
+        b"\x00\x01\x00\x11" + _fr_ethernet(INNER_UDP),  # DLCI 0 without UI: LAPF, data
+    ]
+    path = _write(tmp_path, "frame-relay", 107, frames)
+    report = analyze_file(path, ["protocols", "conversations"]).reports
+    rows = [(d, row["protocol"], row["frames"]) for d, row in flatten(report["protocols"]["tree"])]
+    theirs = [(depth, name, count) for depth, name, count, _ in tshark_phs(path)]
+    assert (1, "eth", 3) in theirs
+    # tshark also names CLNP, LAPF's expert text and payloads; the model stops before them
+    named = {"fr", "eth", "llc", "ip", "ipv6", "udp"}
+    assert [row for row in rows if row[1] in named] == [row for row in theirs if row[1] in named]
+    ours_udp = sorted((row["a"], row["frames"]) for row in report["conversations"]["udp"])
+    theirs_udp = sorted(
+        (row["a"].rsplit(":", 1)[0], int(row["f"])) for row in tshark_conversations(path, "udp")
+    )
+    assert ours_udp == theirs_udp == [("10.9.0.1", 2), ("fd00::1", 1)]
+    for expression in ("llc", "udp", "ip.src == 10.9.0.1", "ipv6"):
+        theirs_matched, ours = _matches(path, expression)
+        assert ours == theirs_matched, expression
+
+
+def test_atm_arp_is_arp_only_when_its_lengths_fit_as_in_tshark(tmp_path: Path) -> None:
+    """tshark's ATMARP dissector (ARP hardware type 19) adds ``arp`` only when the whole
+    packet its six length fields announce was captured (tcpdump's arp-oobr.pcap has one
+    that does not: an Ethernet ARP header read with ATM's layout)."""
+
+    def atm_arp(lengths: tuple[int, int, int, int, int, int], extra: int) -> bytes:
+        shtl, sstl, spln, thtl, tstl, tpln = lengths
+        header = bytes([0, 19, 8, 0, shtl, sstl, 0, 1, spln, thtl, tstl, tpln])
+        size = (shtl & 63) + (sstl & 63) + spln + (thtl & 63) + (tstl & 63) + tpln + extra
+        ether = Ether(src=OUTER_SRC, dst="ff:ff:ff:ff:ff:ff", type=0x0806)
+        return bytes(ether / Raw(header + bytes(range(1, 1 + size))))
+
+    # read with ATM's layout, this sender MAC's octets are three lengths past the packet
+    ethernet_arp = ARP(op=1, hwsrc="00:1f:29:da:2d:79", psrc="10.9.0.2", pdst="10.9.0.1")
+    frames = [
+        atm_arp((20, 0, 4, 0x40 | 20, 0, 4), 0),  # the type bits above the length ignored
+        atm_arp((20, 0, 4, 20, 0, 4), -1),  # one byte short
+        atm_arp((20, 0, 4, 20, 0, 4), 5),
+        bytes(Ether(src=OUTER_SRC, dst="ff:ff:ff:ff:ff:ff") / ethernet_arp)[:14]
+        + b"\x00\x13"
+        + bytes(ethernet_arp)[2:],  # Ethernet's ARP layout under hardware type 19
+        bytes(Ether(src=OUTER_SRC, dst="ff:ff:ff:ff:ff:ff") / ethernet_arp),
+    ]
+    path = _write(tmp_path, "atmarp", 1, frames)
+    for expression in ("arp", "not arp", "arp.opcode == 1"):
+        theirs, ours = _matches(path, expression)
+        assert ours == theirs, expression
+    assert _matches(path, "arp")[0] == ["1", "3", "5"]
+
+
+def test_cisco_slarp_is_not_arp_as_in_tshark(tmp_path: Path) -> None:
+    """On Cisco HDLC, type 0x8035 is SLARP (its keepalives and address requests), which
+    tshark's ``arp`` does not match, though on Ethernet 0x8035 is RARP, which it does
+    (tcpdump's HDLC.pcap and chdlc-slarp*.pcap)."""
+    linktype, frame = OTHER_LINKS["cisco-hdlc-slarp"]
+    path = _write(tmp_path, "slarp", linktype, [frame, OTHER_LINKS["cisco-hdlc"][1]])
+    for expression in ("arp", "not arp", "ipv6"):
+        theirs, ours = _matches(path, expression)
+        assert ours == theirs, expression
+    assert _matches(path, "arp")[0] == []
+    report = analyze_file(path, ["protocols"]).reports["protocols"]
+    rows = [(depth, row["protocol"], row["frames"]) for depth, row in flatten(report["tree"])]
+    theirs_phs = [(depth, name, frames) for depth, name, frames, _ in tshark_phs(path)]
+    assert [row for row in rows if row[1] != "data"] == [
+        row for row in theirs_phs if row[1] != "data"
+    ]
+
+
+def test_an_ipv4_header_cut_short_gives_the_addresses_captured_as_in_tshark(
+    tmp_path: Path,
+) -> None:
+    """tshark reads an IPv4 header field by field until the captured bytes end, so a
+    header cut at 19 bytes still has ``ip.src``, and one whose options run past the
+    capture both addresses (tcpdump's ipv4_invalid_length.pcap, ip_printroute_asan.pcap);
+    a total length below the header length stops it before the addresses."""
+    ether = Ether(src=OUTER_SRC, dst=OUTER_DST)
+    whole = bytes(ether / IP(src="10.9.0.1", dst="10.9.0.2") / UDP(sport=1, dport=2))
+    options = bytes(ether / IP(src="10.9.0.3", dst="10.9.0.4", options=b"\x07" * 40))
+    bogus = bytearray(whole)
+    bogus[16:18] = b"\x00\x0a"  # total length 10, under the 20-byte header
+    ended = bytes(ether / IP(src="10.9.0.5", dst="10.9.0.6", options=b"\0" + b"\x07" * 39))
+    frames = [whole[: 14 + 19], options[: 14 + 32], bytes(bogus[: 14 + 19]), whole]
+    frames.append(ended[: 14 + 32])  # options cut, but the first one ends them
+    path = _write(tmp_path, "cut-ipv4", 1, frames)
+    for address in ("10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6"):
+        for field in ("ip.src", "ip.dst", "ip.addr"):
+            theirs, ours = _matches(path, f"{field} == {address}")
+            assert ours == theirs, (field, address)
+    assert _matches(path, "ip.src == 10.9.0.1")[0] == ["1", "4"]
+    assert _matches(path, "ip.addr == 10.9.0.6")[0] == ["5"]

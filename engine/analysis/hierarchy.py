@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from engine.packet.walk import IP_DISPATCH
+
 PAYLOAD_NAMES: Final = frozenset(
     {"data", "data-text-lines", "media", "json", "xml", "urlencoded-form", "_ws.malformed"}
 )
@@ -84,9 +86,12 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
 
 
-UNLISTED: Final = frozenset({"nflog"})
-"""Layers tshark's hierarchy leaves out (its NFLOG frames start at ``ip``), though
-``frame.protocols`` names them."""
+UNLISTED: Final = frozenset({"nflog", IP_DISPATCH})
+"""Layers tshark's hierarchy leaves out (its NFLOG frames start at ``ip``, a raw IPv4 link
+holding IPv6 at ``ipv6``), though ``frame.protocols`` names them."""
+RENAMED: Final = {"juniper": "text"}
+"""Layers tshark's hierarchy names otherwise than ``frame.protocols``: the Juniper
+dissector's header is a text item, which ``-z io,phs`` counts under ``text``."""
 
 
 def build(paths: Iterable[tuple[tuple[str, ...], list[int]]]) -> list[Node]:
@@ -97,9 +102,10 @@ def build(paths: Iterable[tuple[tuple[str, ...], list[int]]]) -> list[Node]:
         for name in path:
             if name in UNLISTED:
                 continue
-            node = level.get(name)
+            shown = RENAMED.get(name, name)
+            node = level.get(shown)
             if node is None:
-                node = level[name] = Node(name)
+                node = level[shown] = Node(shown)
             node.frames += frames
             node.bytes += size
             level = node.children

@@ -152,6 +152,11 @@ def _layer(name: str) -> Callable[[PacketView], tuple[Any, ...]]:
     return lambda view: _present(view.packet.has(name))
 
 
+def _arp(view: PacketView) -> tuple[Any, ...]:
+    """ARP (and RARP) where tshark's dissector adds it (:meth:`Packet.arp_dissected`)."""
+    return _present(view.packet.arp_dissected())
+
+
 def _dns(view: PacketView) -> tuple[Any, ...]:
     """DNS as tshark finds it (:meth:`Packet.dns_kind`: port 53, or its heuristic on other
     ports); over TCP or in fragments, where the message completes (with a path)."""

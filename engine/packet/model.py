@@ -45,6 +45,7 @@ _VLAN_TPIDS = frozenset({0x8100, 0x9100})
 SERVICE_TPIDS = frozenset({0x88A8})
 """802.1ad service tags: ``ieee8021ad`` in Wireshark, not ``vlan``."""
 _TYPE_FIELDS = {"eth": 12, "sll": 14}
+_ARP_HARDWARE_ATM = 19
 """Where the type field of the link layers that have one is (Ethernet, Linux cooked v1)."""
 _DNS_ANSWERS_READ = 64
 _PLAIN_HANDSHAKES = frozenset({0, 1, 2, 4, 8, 11, 12, 13, 14, 15, 16, 20})
@@ -155,9 +156,25 @@ class Packet:
             if tag + 4 <= len(data) and U16(data, tag)[0] in tpids
         )
 
+    def arp_dissected(self) -> bool:
+        """Whether the frame is ARP on its link as far as tshark's ``arp`` goes: its ATMARP
+        dissector (hardware type 19) stops before adding ``arp`` unless the whole packet
+        its six length fields announce was captured (found on tcpdump's arp-oobr.pcap)."""
+        if not self.has("arp"):
+            return False
+        _position, start, _tags = self._link_types()
+        data = self.data
+        if start < 0 or start + 2 > len(data) or U16(data, start)[0] != _ARP_HARDWARE_ATM:
+            return True
+        if start + 12 > len(data):
+            return False
+        addresses = (data[start + 4] & 63) + (data[start + 5] & 63) + data[start + 8]
+        addresses += (data[start + 9] & 63) + (data[start + 10] & 63) + data[start + 11]
+        return start + 12 + addresses <= len(data)
+
     def arp_opcode(self) -> int | None:
         """The ARP operation (1 request, 2 reply) of a frame that is ARP on its link."""
-        if not self.has("arp"):
+        if not self.arp_dissected():
             return None
         _position, start, _tags = self._link_types()
         if start < 0 or start + 8 > len(self.data):
@@ -200,6 +217,8 @@ class Packet:
         pairs = [outer.pair for outer in layers.outer]
         if layers.family:
             pairs.append(layers.pair)
+        elif family == 4 and layers.chain[-1:] == ("ip",) and layers.net >= 0:
+            return self._cut_ipv4_addresses(layers.net, which)
         quoted = self.quoted()
         if quoted is not None:
             pairs.append(quoted[2])
@@ -211,6 +230,30 @@ class Packet:
                 values.append(int.from_bytes(pair[:size], "big"))
             if which != "src":
                 values.append(int.from_bytes(pair[size:], "big"))
+        return tuple(values)
+
+    def _cut_ipv4_addresses(self, start: int, which: str) -> tuple[int, ...]:
+        """The addresses of an IPv4 header cut short, as far as they were captured: tshark
+        reads the header field by field until the bytes end (tcpdump's
+        ipv4_invalid_length.pcap, ip_printroute_asan.pcap), after a version of 4, a header
+        length of 20 or more and a total length not below it."""
+        data = self.data
+        if start + 4 > len(data) or data[start] >> 4 != 4 or data[start] & 15 < 5:
+            return ()
+        (total,) = U16(data, start + 2)
+        if 0 < total < (data[start] & 15) * 4:
+            return ()
+        values: list[int] = []
+        if which != "dst" and start + 16 <= len(data):
+            values.append(int.from_bytes(data[start + 12 : start + 16], "big"))
+        header = (data[start] & 15) * 4
+        # with options, tshark looks through them for a source route's final destination
+        # first: it gets there when they were captured or end at once (EOL)
+        options_read = (
+            header == 20 or start + header <= len(data) or data[start + 20 :][:1] == b"\0"
+        )
+        if which != "src" and start + 20 <= len(data) and options_read:
+            values.append(int.from_bytes(data[start + 16 : start + 20], "big"))
         return tuple(values)
 
     def ip_headers(self, family: int) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from engine.packet.app import DNS_PORTS
 from engine.packet.model import Packet
+from engine.packet.walk import IP_DISPATCH
 
 _BY_ETHERTYPE = frozenset({"eth", "vlan", "ieee8021ad", "sll"})
 """Layers whose payload Wireshark hands on by ethertype."""
@@ -31,6 +32,8 @@ _MEDIA = {
 """The dissector tshark hands an HTTP body of this type to (text/* is data-text-lines)."""
 _NOT_DISSECTORS = frozenset({"wlan.mgt"})
 """Names the protocol hierarchy uses that ``frame.protocols`` does not."""
+_RENAMED = {IP_DISPATCH: "ip"}
+"""Layers ``frame.protocols`` names differently from the model."""
 _TRANSPORTS = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
 
 
@@ -95,7 +98,7 @@ def protocol_stack(packet: Packet) -> str:
     for position, name in enumerate(chain):
         if name in _NOT_DISSECTORS:
             continue
-        names.append(name)
+        names.append(_RENAMED.get(name, name))
         following = chain[position + 1] if position + 1 < len(chain) else ""
         if name in _BY_ETHERTYPE and following and following != "llc":  # 802.3: a length
             names.append("ethertype")

@@ -508,18 +508,30 @@ def _raw(data: bytes) -> Raw:
     return _only(extend(chain, "data"))
 
 
+IP_DISPATCH: Final = "ip.dispatch"
+"""tshark's IP entry point where a link type says only "IP" (raw IPv4, Linux ATM CLIP): it
+hands version 6 to IPv6 before adding an IPv4 tree, so ``frame.protocols`` names it ``ip``
+but ``-Y ip`` and the protocol hierarchy do not see it."""
+
+
 def _raw_ipv4(data: bytes) -> Raw:
     """LINKTYPE_IPV4: an IPv4 packet (an IPv6 one inside is handed on, as tshark does)."""
+    if data and data[0] >> 4 == 6:
+        return _ipv6(data, 0, _DISPATCH, _NOTHING)
     return _ipv4(data, 0, (), _NOTHING)
 
 
 def _atm_clip(data: bytes) -> Raw:
     """Linux Classical IP over ATM: an IP packet, read as tshark reads it (``clip``, then
-    its IPv4 dissector, which hands version 6 on)."""
+    its IP dissector, which hands version 6 on)."""
+    if data and data[0] >> 4 == 6:
+        return _ipv6(data, 0, _CLIP_DISPATCH, _NOTHING)
     return _ipv4(data, 0, _CLIP, _NOTHING)
 
 
+_DISPATCH: Final = (IP_DISPATCH,)
 _CLIP: Final = ("clip",)
+_CLIP_DISPATCH: Final = ("clip", IP_DISPATCH)
 
 
 def _raw_ipv6(data: bytes) -> Raw:
@@ -533,32 +545,76 @@ def _ppp_link(data: bytes) -> Raw:
 
 
 def _cisco_hdlc(data: bytes) -> Raw:
-    """Cisco HDLC: address, control, then an ethertype."""
+    """Cisco HDLC: address, control, then an ethertype (0x8035 is Cisco's SLARP there, not
+    RARP: tshark's ``arp`` does not match it)."""
     chain = ("chdlc",)
     if len(data) < 4:
         return _only(chain)
     (protocol,) = U16(data, 2)
+    if protocol == _CISCO_SLARP:
+        return _only(_SLARP_CHAIN, 4)
     return _ethertype(data, 4, protocol, chain, _NOTHING)
 
 
+_CISCO_SLARP: Final = 0x8035
+_SLARP_CHAIN: Final = ("chdlc", "slarp")
+
+
 _FR_NLPID: Final = {0xCC: ETH_IPV4, 0x8E: ETH_IPV6}
+_CISCO_HDLC_TYPES: Final = frozenset(
+    {0x0111, 0x0600, 0x0800, 0x2000, 0x4242, 0x6003, 0x6558, 0x8035, 0x8038, 0x809B, 0x80F3}
+    | {0x8137, 0x86DD, 0x8847, 0x8848, 0xFEFE}
+)
+"""The types tshark 4.0's Cisco HDLC table knows. After a Frame Relay address any other
+value is taken for the start of an Ethernet frame, when that frame's type is one tshark
+knows (:func:`_ethernet_like`)."""
+_FR_KNOWN_NLPIDS: Final = frozenset(
+    {0x00, 0x08, 0x09, 0x80, 0x81, 0x82, 0x83, 0x8E, 0xB0, 0xCC, 0xCF}
+)
+"""NLPIDs tshark 4.0 has a Frame Relay or OSI dissector for (``tshark -G decodes``), and SNAP."""
+_CISCO_HDLC_READ: Final = frozenset({ETH_IPV4, ETH_IPV6, *_ETH_MPLS})
+"""The Cisco HDLC types the packet model follows after a Frame Relay address."""
+_ETHERNET_TYPES: Final = frozenset(
+    {ETH_IPV4, ETH_IPV6, ETH_ARP, 0x8035, 0x0600, _ETH_LLC, 0x8863, _ETH_PPPOE_SESSION}
+    | {_ETH_MACSEC, _ETH_NSH, 0x88CC, 0x888E, 0x88F7, _ETH_TEB, _ETH_ARISTA}
+    | VLAN_TAGS
+    | _ETH_MPLS
+)
+"""Ethernet types the packet model reads or names, and XNS IDP (all in tshark's ethertype
+table)."""
+
+
+def _ethernet_like(data: bytes, offset: int) -> bool:
+    """Whether an Ethernet header at ``offset`` has a length or a known type in its type
+    field: how tshark tells a Cisco Frame Relay payload that is a bridged Ethernet frame."""
+    if offset + 14 > len(data):
+        return False
+    (kind,) = U16(data, offset + 12)
+    return kind <= 1500 or kind in _ETHERNET_TYPES
 
 
 def _frame_relay(data: bytes) -> Raw:
     """Frame Relay: the Q.922 address, then RFC 2427 (UI control, NLPID or SNAP) or, as
-    Cisco routers send it, an ethertype right after the address."""
+    Cisco routers send it, a Cisco HDLC type right after the address; told apart as tshark
+    4.0 does (:func:`_frame_relay_other`)."""
     chain = ("fr",)
     if len(data) < 4:
         return _only(chain)
-    offset = 2
+    offset = 1 if data[0] & 1 else 2  # tshark reads a 1-octet address (bogus) as DLCI 0
     while offset < len(data) and not data[offset - 1] & 1:  # the address's last octet has EA
         offset += 1
     if offset + 2 > len(data):
         return _only(chain)
-    if data[offset] != 0x03:  # no UI control: Cisco's encapsulation, an ethertype
-        (ethertype,) = U16(data, offset)
-        return _ethertype(data, offset + 2, ethertype, chain, _NOTHING)
-    offset += 1
+    if data[offset] != 0x03:  # no UI control
+        if offset == 1 or data[offset] == 0xAF or _fr_dlci_zero(data[:offset]):
+            return _only(extend(chain, "data"))  # LAPF on DLCI 0, or an XID frame
+        offset = _frame_relay_other(data, offset)
+        if offset < 0:
+            return _frame_relay_cisco(data, -offset - 1)
+    else:
+        offset += 1
+    if offset >= len(data):
+        return _only(chain)
     if data[offset] == 0x00:  # padding before the NLPID
         offset += 1
     if offset >= len(data):
@@ -573,6 +629,48 @@ def _frame_relay(data: bytes) -> Raw:
     if ethertype == ETH_IPV6:
         return _ipv6(data, offset + 1, chain, _NOTHING)
     return _only(chain)
+
+
+def _fr_dlci_zero(address: bytes) -> bool:
+    """Whether a Q.922 address of 2 to 4 octets (more are bogus) says DLCI 0."""
+    if address[0] & 0xFC or address[1] & 0xF0:
+        return False
+    if len(address) == 2:
+        return True
+    if len(address) > 3 and address[2] & 0xFE:
+        return False
+    last = address[-1]
+    return bool(last & 0x02) or not last & 0xFC  # DC set: DL-CORE control, not DLCI bits
+
+
+def _frame_relay_other(data: bytes, offset: int) -> int:
+    """After an address (not DLCI 0) without UI control, what tshark 4.0 reads: a type in
+    its Cisco HDLC table is Cisco's encapsulation; an NLPID it knows after an HDLC control
+    field (padded or not) is RFC 2427; anything else is an Ethernet frame when it looks like
+    one, or data. The NLPID's offset after the control field, or ``-1 - offset`` for a
+    Cisco or Ethernet payload (:func:`_frame_relay_cisco`)."""
+    control = data[offset]
+    if U16(data, offset)[0] not in _CISCO_HDLC_TYPES:
+        probe = offset + 1 if control == 0 else offset
+        if probe < len(data):
+            probe += 1 if data[probe] & 3 == 3 else 2  # U frames: 1 octet; I and S: 2
+            if probe < len(data) and data[probe] in _FR_KNOWN_NLPIDS:
+                return offset + (1 if control & 3 == 3 else 2)
+    return -1 - offset
+
+
+def _frame_relay_cisco(data: bytes, offset: int) -> Raw:
+    """Cisco's Frame Relay encapsulation (a Cisco HDLC type), or an Ethernet frame that
+    tshark 4.0 recognises by its type or length field, or data."""
+    chain = ("fr",)
+    (kind,) = U16(data, offset)
+    if kind in _CISCO_HDLC_READ:
+        return _ethertype(data, offset + 2, kind, chain, _NOTHING)
+    if kind == _ETH_TEB:
+        return _inner_ethernet(data, offset + 2, chain, _NOTHING)
+    if kind not in _CISCO_HDLC_TYPES and _ethernet_like(data, offset):
+        return _inner_ethernet(data, offset, chain, _NOTHING)
+    return _only(extend(chain, "data"))
 
 
 _NFLOG_PAYLOAD: Final = 9
