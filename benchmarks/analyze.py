@@ -65,8 +65,8 @@ The kind is ``http`` for a frame that carries an HTTP request or response line,
 CONVERSATION_TAPS = ("conv,ip", "conv,ipv6", "conv,tcp", "conv,udp")
 ALL_TAPS = (*CONVERSATION_TAPS, "io,phs", "http,tree", "dns,tree", "endpoints,ip")
 LAST_MEASURED = (
-    "last measured 2026-12-04 at load 6.5-8.5: today 1.12x all, 1.23x conversations; "
-    "heavy 1.02x all, 1.26x conversations (wall clock)"
+    "last measured 2026-12-05 at load 1.0, two cores, compiled: today 2.78x all, "
+    "3.24x conversations; heavy 2.45x all, 3.74x conversations (wall clock)"
 )
 """What this script measured last on the development machine (the README's Performance row)."""
 

@@ -23,6 +23,9 @@ core to spare (one core, or a load average above the cores less 0.6): the second
 process would only wait for a core, and the reading both do would be extra work.
 Ctrl-C (or SIGTERM) in the parent asks the child to stop at its next batch, and the
 partial halves are merged as the serial reader's partial tables would be.
+
+This module is compiled with the rest of the analysis (:mod:`engine.native`): its own
+per-frame loop, interpreted, had made two processes slower than one compiled process.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ MODULES: tuple[str, ...] = (
     "engine.analysis.hierarchy",
     "engine.analysis.http",
     "engine.analysis.ports",
+    "engine.analysis.shards",
     "engine.analysis.talkers",
     "engine.analysis.threats",
     "engine.analysis.tls",
