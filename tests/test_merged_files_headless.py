@@ -44,12 +44,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _write(path: Path, frames: list[Any], start: float) -> Path:
-    records = []
-    for i, frame in enumerate(frames):
-        raw = bytes(frame)
-        records.append(PcapRecord(start + i * STEP, len(raw), linktypes.ETHERNET, raw))
-    write_pcap_file(path, records)
-    return path
+    return _write_timed(path, frames, start, STEP)
 
 
 @pytest.fixture(scope="module")

@@ -39,9 +39,10 @@ def _environment(pure: bool) -> dict[str, str]:
     return environment
 
 
-def _livetap(*args: str, pure: bool) -> subprocess.CompletedProcess[str]:
+def _python(*args: str, pure: bool) -> subprocess.CompletedProcess[str]:
+    """This interpreter in the repository, with the compiled modules or pure Python."""
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
+        [sys.executable, *args],
         cwd=ROOT,
         env=_environment(pure),
         capture_output=True,
@@ -49,6 +50,10 @@ def _livetap(*args: str, pure: bool) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def _livetap(*args: str, pure: bool) -> subprocess.CompletedProcess[str]:
+    return _python("-m", "tui.cli", *args, pure=pure)
 
 
 def _report(path: Path, pure: bool) -> dict[str, Any]:
@@ -64,15 +69,8 @@ def _status(pure: bool) -> dict[str, Any]:
         "print(json.dumps({'compiled': n.status().compiled, 'reason': n.status().reason, "
         "'file': a.__file__}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=_environment(pure),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = _python("-c", code, pure=pure)
+    assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
