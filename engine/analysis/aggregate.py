@@ -69,6 +69,8 @@ L4_NAMES: Final[dict[int, str]] = {
     132: "sctp",
 }
 _NO_APP: Final[tuple[str, ...]] = ()
+_ETHERNET: Final = 1
+"""linktypes.ETHERNET as a literal: compiled, a literal Final is inlined in the hot loop."""
 _new = tuple.__new__
 PathKey = tuple[tuple[str, ...], str | None, tuple[str, ...]]
 """A frame's protocol path: (layers to IP, transport, application layers)."""
@@ -273,7 +275,7 @@ class Analyzer:
                 self._packet(  # direct calls: compiled (engine.native), they are C calls
                     time,
                     length,
-                    walk_ethernet_raw(data) if linktype == 1 else walk_raw(linktype, data),
+                    walk_ethernet_raw(data) if linktype == _ETHERNET else walk_raw(linktype, data),
                     data,
                 )
             if linktype_count:

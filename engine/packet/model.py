@@ -41,7 +41,8 @@ from engine.packet.ports import udp_label
 from engine.packet.structs import DNS, DNS_ANSWER, TLS_RECORD, TWO_U16, U16, U32, VLAN_TAGS
 from engine.packet.walk import Layers, walk
 
-_VLAN_TPIDS = frozenset({0x8100, 0x9100})
+VLAN_TPIDS = frozenset({0x8100, 0x9100})
+"""Wireshark's ``vlan``: 802.1Q and the older QinQ TPID (0x88A8 is ``ieee8021ad``)."""
 SERVICE_TPIDS = frozenset({0x88A8})
 """802.1ad service tags: ``ieee8021ad`` in Wireshark, not ``vlan``."""
 _TYPE_FIELDS = {"eth": 12, "sll": 14}
@@ -119,10 +120,10 @@ class Packet:
     def eth_type(self) -> int | None:
         """Wireshark's ``eth.type``: the outermost Ethernet header's own type field (0x8100
         on a tagged frame; :meth:`ether_type` is what follows the tags)."""
-        data = self.data
-        if self.layers.chain[:1] != ("eth",) or len(data) < 14:
+        if self.layers.chain[:1] != ("eth",) or len(self.data) < 14:
             return None
-        return data[12] << 8 | data[13]
+        ethertype: int = U16(self.data, 12)[0]
+        return ethertype
 
     def vlan_etypes(self) -> tuple[int, ...]:
         """Wireshark's ``vlan.etype``: the type after each 802.1Q tag (0x8100, 0x9100), outermost
@@ -132,7 +133,7 @@ class Packet:
         return tuple(
             U16(data, tag + 4)[0]
             for tag in tags
-            if tag + 6 <= len(data) and U16(data, tag)[0] in _VLAN_TPIDS
+            if tag + 6 <= len(data) and U16(data, tag)[0] in VLAN_TPIDS
         )
 
     def ether_type(self) -> int | None:
@@ -142,7 +143,7 @@ class Packet:
         position, _payload, _tags = self._link_types()
         return U16(self.data, position)[0] if position >= 0 else None
 
-    def vlan_ids(self, tpids: frozenset[int] = _VLAN_TPIDS) -> tuple[int, ...]:
+    def vlan_ids(self, tpids: frozenset[int] = VLAN_TPIDS) -> tuple[int, ...]:
         """The identifiers of the outermost tag stack's tags with these TPIDs, outermost first.
 
         Wireshark's ``vlan`` is 802.1Q (0x8100, and the older QinQ 0x9100); an 802.1ad

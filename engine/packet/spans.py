@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.packet.app import Malformed, skip_dns_name
-from engine.packet.model import SERVICE_TPIDS, Packet
+from engine.packet.model import SERVICE_TPIDS, VLAN_TPIDS, Packet
 from engine.packet.structs import (
     ARP_LAYOUT,
     DNS_LAYOUT,
@@ -30,7 +30,6 @@ from engine.packet.structs import (
 Span = tuple[int, int]
 """Where a field starts in the frame and how many bytes it has."""
 
-_VLAN_TPIDS = frozenset({0x8100, 0x9100})
 _WHOLE_FRAME = frozenset({"frame", "frame.len", "frame.cap_len", "frame.number"})
 
 
@@ -50,7 +49,7 @@ def _field(packet: Packet, name: str) -> tuple[Span, ...]:
     if name.endswith(".port") or name.endswith(".addr"):
         return _both_ends(packet, name)
     if name in ("vlan.id", "ieee8021ad.id"):
-        tpids = _VLAN_TPIDS if name == "vlan.id" else SERVICE_TPIDS
+        tpids = VLAN_TPIDS if name == "vlan.id" else SERVICE_TPIDS
         _type, _payload, tags = packet.link_fields()
         data = packet.data
         return tuple((tag + 2, 2) for tag in tags if U16(data, tag)[0] in tpids)
@@ -59,7 +58,7 @@ def _field(packet: Packet, name: str) -> tuple[Span, ...]:
     if name == "vlan.etype":
         _type, _payload, tags = packet.link_fields()
         data = packet.data
-        return tuple((tag + 4, 2) for tag in tags if U16(data, tag)[0] in _VLAN_TPIDS)
+        return tuple((tag + 4, 2) for tag in tags if U16(data, tag)[0] in VLAN_TPIDS)
     if name in ("dns.qry.name", "dns.qry.type"):
         return _dns_question(packet, name)
     for layout, bases in _LAYOUTS:

@@ -171,6 +171,17 @@ _PPP_PROTOCOLS: Final = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6, 0x0281: 0x8847, 0x0
 """PPP protocol numbers livetap follows: IPv4, IPv6, MPLS unicast and multicast."""
 
 
+def _be16(data: bytes, at: int) -> int:
+    """A big-endian 16-bit field. Byte by byte, not struct: compiled (engine.native) this
+    is a few C reads, where a struct call builds a tuple of objects."""
+    return data[at] << 8 | data[at + 1]
+
+
+def _be32(data: bytes, at: int) -> int:
+    """A big-endian 32-bit field (see :func:`_be16`)."""
+    return data[at] << 24 | data[at + 1] << 16 | data[at + 2] << 8 | data[at + 3]
+
+
 # -- link layers -----------------------------------------------------------------------
 
 
@@ -210,18 +221,16 @@ def walk_ethernet_raw(data: bytes) -> Raw:
     """Ethernet II; untagged IPv4 without options or fragments is read with one unpack."""
     size = len(data)
     if size >= 34:
-        # byte by byte, not struct: compiled (engine.native) an index is a C read, where a
-        # struct call builds a tuple of objects (pure Python is ~2x slower on these lines)
-        ethertype = data[12] << 8 | data[13]
-        version_ihl, total = data[14], data[16] << 8 | data[17]
-        fragment, protocol = data[20] << 8 | data[21], data[23]
+        ethertype = _be16(data, 12)
+        version_ihl, total = data[14], _be16(data, 16)
+        fragment, protocol = _be16(data, 20), data[23]
         if ethertype == ETH_IPV4 and version_ihl == 0x45 and total >= 20 and not fragment & 0x3FFF:
             wire = 14 + total
             end = wire if wire < size else size
             if protocol == 6 and end >= 54:  # TCP, inlined: the most common frame of all
-                sport, dport = data[34] << 8 | data[35], data[36] << 8 | data[37]
-                seq = data[38] << 24 | data[39] << 16 | data[40] << 8 | data[41]
-                ack = data[42] << 24 | data[43] << 16 | data[44] << 8 | data[45]
+                sport, dport = _be16(data, 34), _be16(data, 36)
+                seq = _be32(data, 38)
+                ack = _be32(data, 42)
                 data_offset, flags = data[46], data[47]
                 payload = 34 + ((data_offset >> 4) << 2)
                 if payload >= 54 and payload <= wire:
@@ -229,8 +238,8 @@ def walk_ethernet_raw(data: bytes) -> Raw:
                     return (_ETH_IP_CHAIN, 4, data[26:34], 6, sport, dport, flags, seq, ack,
                             payload, stop, wire - payload, None, _NOTHING, 14, 34)  # fmt: skip
             if protocol == 17 and end >= 42:  # UDP, inlined as _transport reads it
-                sport, dport = data[34] << 8 | data[35], data[36] << 8 | data[37]
-                length = data[38] << 8 | data[39]
+                sport, dport = _be16(data, 34), _be16(data, 36)
+                length = _be16(data, 38)
                 if 8 <= length <= total - 20 and dport not in _UDP_TUNNELS:
                     stop = 34 + length
                     return (_ETH_IP_CHAIN, 4, data[26:34], 17, sport, dport, 0, 0, 0, 42,
@@ -255,14 +264,14 @@ def _ethernet_ipv6(data: bytes, size: int) -> Raw:
     """Untagged IPv6 straight to TCP or UDP (no extension header), read as :func:`_ipv6`
     and :func:`_transport` read it, without their general steps; anything else goes to them.
     """
-    version, length, protocol = data[14], data[18] << 8 | data[19], data[20]
+    version, length, protocol = data[14], _be16(data, 18), data[20]
     if version >> 4 == 6 and length:
         wire = 54 + length
         end = wire if wire < size else size
         if protocol == 6:
-            sport, dport = data[54] << 8 | data[55], data[56] << 8 | data[57]
-            seq = data[58] << 24 | data[59] << 16 | data[60] << 8 | data[61]
-            ack = data[62] << 24 | data[63] << 16 | data[64] << 8 | data[65]
+            sport, dport = _be16(data, 54), _be16(data, 56)
+            seq = _be32(data, 58)
+            ack = _be32(data, 62)
             data_offset, flags = data[66], data[67]
             payload = 54 + ((data_offset >> 4) << 2)
             if end >= 74 and payload >= 74 and payload <= wire:
@@ -270,8 +279,8 @@ def _ethernet_ipv6(data: bytes, size: int) -> Raw:
                         payload, end if end > payload else payload, wire - payload, None,
                         _NOTHING, 14, 54)  # fmt: skip
         elif protocol == 17:
-            sport, dport = data[54] << 8 | data[55], data[56] << 8 | data[57]
-            udp_length = data[58] << 8 | data[59]
+            sport, dport = _be16(data, 54), _be16(data, 56)
+            udp_length = _be16(data, 58)
             if 8 <= udp_length <= length and dport not in _UDP_TUNNELS:
                 stop = 54 + udp_length
                 return (_ETH_IPV6_CHAIN, 6, data[22:54], 17, sport, dport, 0, 0, 0, 62,

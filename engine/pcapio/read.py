@@ -74,6 +74,11 @@ def _named(record: RecordTuple) -> Any:
 _RECORD_NEW: Any = _new_record
 
 
+def _le32(buf: bytes, at: int) -> int:
+    """A little-endian 32-bit field, read byte by byte (a C read each when compiled)."""
+    return buf[at] | buf[at + 1] << 8 | buf[at + 2] << 16 | buf[at + 3] << 24
+
+
 class _Interface(NamedTuple):
     """A pcapng interface: link type, snap length and how to turn ticks into seconds."""
 
@@ -399,17 +404,9 @@ class PcapReader:
                 if not self._need(16, wait=not count):
                     return
                 buf, pos, end = self._buf, 0, len(self._buf)
-            if little:  # byte by byte: compiled (engine.native), a C read per byte
-                seconds = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16 | buf[pos + 3] << 24
-                fraction = (
-                    buf[pos + 4] | buf[pos + 5] << 8 | buf[pos + 6] << 16 | buf[pos + 7] << 24
-                )
-                caplen = (
-                    buf[pos + 8] | buf[pos + 9] << 8 | buf[pos + 10] << 16 | buf[pos + 11] << 24
-                )
-                length = (
-                    buf[pos + 12] | buf[pos + 13] << 8 | buf[pos + 14] << 16 | buf[pos + 15] << 24
-                )
+            if little:  # byte by byte: compiled (engine.native), C reads, no tuple
+                seconds, fraction = _le32(buf, pos), _le32(buf, pos + 4)
+                caplen, length = _le32(buf, pos + 8), _le32(buf, pos + 12)
             else:
                 seconds, fraction, caplen, length = unpack(buf, pos)
             if caplen > MAX_RECORD:  # more than the snap length is read, as tshark does
