@@ -141,13 +141,19 @@ def read_back(path: Path) -> list[PcapRecord]:
         return reader.read_batch(100_000)
 
 
-def test_save_which_writes_exactly_those_packets(tmp_path: Path) -> None:
-    source_path = tmp_path / "in.pcap"
+def write_frames(path: Path, count: int) -> list[PcapRecord]:
+    """Frames 1..count (see :func:`frame`), one a second, written to ``path``."""
     records = [
         PcapRecord(1_700_000_000 + n, len(frame(n)), linktypes.ETHERNET, frame(n))
-        for n in range(1, 61)
+        for n in range(1, count + 1)
     ]
-    write_pcap_file(source_path, records)
+    write_pcap_file(path, records)
+    return records
+
+
+def test_save_which_writes_exactly_those_packets(tmp_path: Path) -> None:
+    source_path = tmp_path / "in.pcap"
+    records = write_frames(source_path, 60)
     session = CaptureSession(open_file_source(source_path))
     with session:
         assert session.wait_finished(30)
@@ -180,11 +186,7 @@ def test_save_which_writes_exactly_those_packets(tmp_path: Path) -> None:
 
 def test_a_file_is_searched_in_blocks_read_at_once(tmp_path: Path) -> None:
     path = tmp_path / "blocks.pcap"
-    records = [
-        PcapRecord(1_700_000_000 + n, len(frame(n)), linktypes.ETHERNET, frame(n))
-        for n in range(1, 1201)
-    ]
-    write_pcap_file(path, records)
+    records = write_frames(path, 1200)
     session = CaptureSession(open_file_source(path))
     with session:
         assert session.wait_finished(30)
