@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from engine.browser.records import ConnectionState
+from engine.browser.records import ConnectionState, RequestRecord
 from engine.browser.session import BrowserSession
 from engine.browser.target import BrowserTarget
 from engine.live import LiveSource
@@ -55,6 +55,23 @@ def detail_text(app: LivetapApp) -> str:
     return main_screen(app).query_one(RequestDetail).plain_text()
 
 
+async def select_data_request(
+    pilot: Pilot[None], app: LivetapApp, browser: BrowserSession, site: LocalSite
+) -> tuple[RequestList, RequestRecord]:
+    """Wait for the site's data request to finish, then select it in the focused list."""
+    requests = main_screen(app).query_one(RequestList)
+    data_url = f"{site.url}/api/data.json?item=7&kind=test"
+    await until(
+        pilot, lambda: any(r.url == data_url and r.finished for r in browser.tracker.records())
+    )
+    await until(pilot, lambda: requests.row_count >= 9)
+    record = next(r for r in browser.tracker.records() if r.url == data_url)
+    requests.focus()
+    requests.move_cursor(row=requests.get_row_index(record.id))
+    await pilot.pause(0.2)
+    return requests, record
+
+
 @pytest.mark.root
 async def test_the_pane_fills_b_shows_a_body_and_g_selects_the_packets(site: LocalSite) -> None:
     capture = CaptureSession(LiveSource("lo", expression=f"tcp port {site.port}"))
@@ -62,16 +79,7 @@ async def test_the_pane_fills_b_shows_a_body_and_g_selects_the_packets(site: Loc
     browser.start()
     app = LivetapApp(capture, browser=browser)
     async with app.run_test(size=SIZE) as pilot:
-        requests = main_screen(app).query_one(RequestList)
-        data_url = f"{site.url}/api/data.json?item=7&kind=test"
-        await until(
-            pilot, lambda: any(r.url == data_url and r.finished for r in browser.tracker.records())
-        )
-        await until(pilot, lambda: requests.row_count >= 9)
-        record = next(r for r in browser.tracker.records() if r.url == data_url)
-        requests.focus()
-        requests.move_cursor(row=requests.get_row_index(record.id))
-        await pilot.pause(0.2)
+        requests, record = await select_data_request(pilot, app, browser, site)
         assert requests.selected_id == record.id
         await pilot.press("b")
         await until(pilot, lambda: '"items"' in detail_text(app))
@@ -205,16 +213,7 @@ async def test_the_request_detail_names_the_chromium_process_that_owns_its_conne
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: capture.owners is not None and capture.owners.active)
         browser.start()
-        requests = main_screen(app).query_one(RequestList)
-        data_url = f"{site.url}/api/data.json?item=7&kind=test"
-        await until(
-            pilot, lambda: any(r.url == data_url and r.finished for r in browser.tracker.records())
-        )
-        await until(pilot, lambda: requests.row_count >= 9)
-        record = next(r for r in browser.tracker.records() if r.url == data_url)
-        requests.focus()
-        requests.move_cursor(row=requests.get_row_index(record.id))
-        await pilot.pause(0.2)
+        await select_data_request(pilot, app, browser, site)
         await pilot.press("g")
         await until(pilot, lambda: "Process user" in detail_text(app))
         text = detail_text(app)
