@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from engine.config import DEFAULT_BUFFER, DEFAULT_SNAPLEN
+from engine.config import DEFAULT_BUFFER, DEFAULT_SNAPLEN, Settings
 from engine.errors import UsageError
 
 if TYPE_CHECKING:
@@ -138,6 +138,29 @@ def chosen_interfaces(
     if named:
         return tuple(named)
     return (configured,) if configured and not others else ()
+
+
+def configured_spec(
+    named: Sequence[str] | None,
+    files: tuple[str, ...],
+    commands: tuple[str, ...],
+    expression: str,
+    settings: Settings,
+    *,
+    realtime: bool = False,
+) -> SourceSpec:
+    """The spec the flags (``-i``, ``-r``, ``--source-cmd``, a BPF filter) and the settings
+    (the configured interface, snap length and buffer) ask for: how every front end that
+    reads what a user named builds it (the TUI, headless capture, the NDJSON process)."""
+    return SourceSpec(
+        chosen_interfaces(named, settings.interface, bool(files or commands)),
+        files,
+        commands,
+        filter=expression,
+        realtime=realtime,
+        snaplen=settings.snaplen,
+        buffer_size=settings.buffer_size,
+    )
 
 
 SEES_LOOPBACK = frozenset({"lo", "any"})

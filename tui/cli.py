@@ -270,17 +270,11 @@ def source_spec(args: argparse.Namespace, settings: Any) -> Any:
     Under ``livetap serve``, a capture on lo or any leaves out the page's own port.
     """
     from engine.config import served_port
-    from engine.source import SourceSpec, chosen_interfaces, excluding_tcp_port
+    from engine.source import configured_spec, excluding_tcp_port
 
     files, commands = tuple(args.read or ()), tuple(args.source_cmd or ())
-    spec = SourceSpec(
-        interfaces=chosen_interfaces(args.interface, settings.interface, bool(files or commands)),
-        files=files,
-        commands=commands,
-        filter=args.filter or "",
-        realtime=args.realtime,
-        snaplen=settings.snaplen,
-        buffer_size=settings.buffer_size,
+    spec = configured_spec(
+        args.interface, files, commands, args.filter or "", settings, realtime=args.realtime
     )
     return excluding_tcp_port(spec, served_port())
 

@@ -92,7 +92,7 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
         from engine.config import load_settings
         from engine.process.packet_owners import for_capture
         from engine.session import CaptureSession
-        from engine.source import SourceSpec, chosen_interfaces, open_source
+        from engine.source import configured_spec, open_source
 
         expression = packet_filter(config.get("bpf") or "", devtools_port(browser))
         named = [str(name) for name in config.get("interfaces") or ()]
@@ -100,15 +100,7 @@ def _open_sources(config: dict[str, Any]) -> tuple[Any, Any]:
         commands = tuple(str(name) for name in config.get("commands") or ())
         try:
             settings = load_settings({"interface": named[0] if named else None})
-            others = bool(files or commands)
-            spec = SourceSpec(
-                chosen_interfaces(named, settings.interface, others),
-                files,
-                commands,
-                filter=expression,
-                snaplen=settings.snaplen,
-                buffer_size=settings.buffer_size,
-            )
+            spec = configured_spec(named, files, commands, expression, settings)
             source = open_source(spec)
         except LivetapError:
             if browser is not None:

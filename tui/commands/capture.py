@@ -283,7 +283,7 @@ def output_path(requested: str | None, directory: Path) -> Path:
 def run_pcap(args: argparse.Namespace) -> int:
     """Open the interface, capture until a stop condition, print the report."""
     from engine.filter_file import FilteredSource, compile_filter, record_predicate
-    from engine.source import SourceSpec, chosen_interfaces, open_source
+    from engine.source import configured_spec, open_source
 
     display_filter = None if args.display_filter is None else compile_filter(args.display_filter)
     settings = _settings(args)
@@ -302,14 +302,7 @@ def run_pcap(args: argparse.Namespace) -> int:
     files = tuple(args.capture_files or ())
     commands = tuple(args.capture_commands or ())
     named = args.capture_interface or getattr(args, "interface", None)
-    spec = SourceSpec(
-        chosen_interfaces(named, settings.interface, bool(files or commands)),
-        files,
-        commands,
-        filter=expression,
-        snaplen=settings.snaplen,
-        buffer_size=settings.buffer_size,
-    )
+    spec = configured_spec(named, files, commands, expression, settings)
     source = open_source(spec)
     filtered = (
         None
