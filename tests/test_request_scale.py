@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.browser.recorded import RecordedBrowser, Recording
-from tests.request_demo import DATA, until
+from benchmarks.ui_latency import recorded_requests
+from engine.browser.recorded import RecordedBrowser
+from tests.request_demo import until
 from tui.app import LivetapApp
 from tui.screens.main import MainScreen
 from tui.widgets.request_list import MAX_ROWS
@@ -25,18 +26,7 @@ def _private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def many_requests() -> RecordedBrowser:
-    demo = Recording.load(DATA / "demo-browser.json")
-    events = []
-    for copy in range(COPIES):
-        for method, params, session in demo.events:
-            renamed = dict(params)
-            for name in ("requestId", "loaderId"):
-                if name in params:
-                    renamed[name] = f"{params[name]}-{copy}"
-            events.append((method, renamed, session))
-    browser = RecordedBrowser(Recording(events, {}), "10,000 recorded requests")
-    browser.start()
-    return browser
+    return recorded_requests(COPIES)  # the benchmark's: the demo's events, renamed per copy
 
 
 async def test_every_request_key_answers_quickly_with_10000_requests(tmp_path: Path) -> None:
