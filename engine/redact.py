@@ -158,6 +158,10 @@ def _json_body(text: str) -> str:
     return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
 
 
+_FORM = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+=[^&\s]*)*")
+"""A body that reads as ``name=value&name=value`` (how a form is sniffed without a type)."""
+
+
 def body_kind(content_type: str, text: str) -> str | None:
     """``"form"``, ``"json"`` or None: how a body of this type is read for secrets."""
     media = content_type.split(";", 1)[0].strip().lower()
@@ -167,6 +171,8 @@ def body_kind(content_type: str, text: str) -> str | None:
         return "json"
     if not media and text.lstrip()[:1] in ("{", "["):
         return "json"
+    if not media and _FORM.fullmatch(text.strip()):
+        return "form"  # no type known (a request line without its headers): looks like one
     return None
 
 

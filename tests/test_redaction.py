@@ -78,6 +78,9 @@ def test_urls_forms_and_json_bodies() -> None:
     untouched = '{"a": 1}'
     assert redact_body(untouched, "application/json") == untouched
     assert redact_body("password=x", "text/plain") == "password=x", "only forms and JSON"
+    # a request line whose headers did not say the type: a form is still read as one
+    assert redact_body(form, "") == f"user=bob&password={REDACTED}&remember=1"
+    assert redact_body("not a form, password=x", "") == "not a form, password=x"
     deep = '{"a":' * 5000 + "1" + "}" * 5000
     assert redact_body(deep, "application/json") == REDACTED, "too deep to walk: hidden whole"
     assert redact_body("{not json", "application/json") == "{not json"
